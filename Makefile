@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with python3 and pip: `make demo` and `make test`.
+# Both create .venv and install costlab with everything it needs; nothing is assumed installed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	rm -f costlab.duckdb
+	$(BIN)/costlab ingest examples/
+	$(BIN)/costlab summary
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) costlab.duckdb build dist

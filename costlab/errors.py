@@ -1,0 +1,69 @@
+"""The one error hierarchy of costlab, and the exit code each error maps to.
+
+    CostlabError                 exit 1   the data or the store said no
+    ├── ConfigError              exit 2   costlab.toml or a flag is wrong
+    ├── InputError               exit 1   a file is no log costlab can read
+    ├── QueryError               exit 1   DuckDB rejected a query
+    ├── StoreLockedError         exit 3   another process is writing the store
+    ├── UnpricedError            exit 4   requests with no price (prices check)
+    └── UnknownModelError        exit 1   a model id with no catalogue entry
+
+The CLI turns these into `Error: ...` on stderr and the exit code, in one place (cli.handle_errors).
+"""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from enum import IntEnum
+from typing import Iterable
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    LOCKED = 3
+    UNPRICED = 4
+    INTERRUPT = 130
+
+
+class CostlabError(Exception):
+    "Base of every error costlab raises on purpose."
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class ConfigError(CostlabError):
+    "costlab.toml, an environment variable or a flag has a value costlab cannot use."
+
+    exit_code = ExitCode.USAGE
+
+
+class InputError(CostlabError):
+    "An input file cannot be read as any log format costlab knows."
+
+
+class QueryError(CostlabError):
+    "DuckDB rejected a query."
+
+
+class StoreLockedError(CostlabError):
+    "Another process holds the store open for writing."
+
+    exit_code = ExitCode.LOCKED
+
+
+class UnpricedError(CostlabError):
+    "Some requests have no price in force; their cost is unknown, not zero."
+
+    exit_code = ExitCode.UNPRICED
+
+
+class UnknownModelError(CostlabError):
+    "A model id has no entry in the catalogue."
+
+
+def did_you_mean(word: str, among: Iterable[str]) -> str:
+    """The nearest spelling to `word` as a sentence, or an empty string."""
+    match = get_close_matches(word, list(among), n=1, cutoff=0.6)
+    return f" Did you mean {match[0]!r}?" if match else ""

@@ -1,0 +1,124 @@
+"""The store's schema history: append-only, named, recorded in `_costlab_migrations`.
+
+Never edit a migration that has shipped; add a new one. `Store` runs every pending migration when it
+opens a file, so an old store upgrades itself the first time a newer costlab opens it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_requests_and_ingest(con: duckdb.DuckDBPyConnection) -> None:
+    # The canonical request (costlab/schema.py documents every column). No PRIMARY KEY: DuckDB keeps
+    # ART indexes in memory and slows bulk appends; ingest de-duplicates with an anti-join instead.
+    con.execute(
+        """
+        create sequence ingest_id_seq start 1;
+        create table requests (
+            request_id VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, platform VARCHAR, model VARCHAR,
+            service_tier VARCHAR, speed VARCHAR, inference_geo VARCHAR,
+            input_tokens BIGINT, output_tokens BIGINT, cache_read_tokens BIGINT,
+            cache_write_5m_tokens BIGINT, cache_write_1h_tokens BIGINT,
+            web_search_requests INTEGER, web_fetch_requests INTEGER,
+            latency_ms DOUBLE, ttft_ms DOUBLE,
+            status VARCHAR, error_type VARCHAR, http_status SMALLINT, stop_reason VARCHAR,
+            feature VARCHAR, user_id VARCHAR, customer_id VARCHAR, session_id VARCHAR, trace_id VARCHAR,
+            parent_request_id VARCHAR, attempt SMALLINT, feedback_score DOUBLE,
+            reported_cost_usd DECIMAL(18,9), source VARCHAR NOT NULL, ingest_id BIGINT, attributes JSON
+        );
+        -- Bodies live apart so the main table stays narrow and a user can ingest without them.
+        create table payloads (
+            source VARCHAR NOT NULL, request_id VARCHAR NOT NULL, request_json JSON, response_text VARCHAR
+        );
+        create table ingests (
+            ingest_id BIGINT PRIMARY KEY, file VARCHAR NOT NULL, size BIGINT, sha256 VARCHAR,
+            format VARCHAR, rows_read BIGINT, rows_added BIGINT, rows_present BIGINT,
+            rows_rejected BIGINT, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ
+        );
+        create table rejects (
+            ingest_id BIGINT, file VARCHAR NOT NULL, line BIGINT, reason VARCHAR NOT NULL, raw VARCHAR
+        );
+        """
+    )
+
+
+@migration
+def m002_prices_and_models(con: duckdb.DuckDBPyConnection) -> None:
+    # Prices are effective-dated: a change adds a row with a later valid_from, never edits one, so
+    # history re-prices at the rate that was in force. `origin` says whether a row is the built-in
+    # catalogue, an import or costlab.toml; `priority` decides between rows that overlap.
+    con.execute(
+        """
+        create table prices (
+            model VARCHAR NOT NULL, speed VARCHAR NOT NULL DEFAULT 'standard',
+            band_min_tokens BIGINT NOT NULL DEFAULT 0,
+            valid_from TIMESTAMPTZ NOT NULL, valid_to TIMESTAMPTZ,
+            input DECIMAL(18,9) NOT NULL, output DECIMAL(18,9) NOT NULL,
+            cache_write_5m DECIMAL(18,9), cache_write_1h DECIMAL(18,9), cache_read DECIMAL(18,9),
+            web_search_per_1k DECIMAL(18,9), batch_factor DECIMAL(18,9) DEFAULT 0.5,
+            us_geo_factor DECIMAL(18,9), regional_factor DECIMAL(18,9) DEFAULT 1,
+            origin VARCHAR NOT NULL, priority INTEGER NOT NULL DEFAULT 0, source VARCHAR
+        );
+        -- Negotiated discounts: a factor on every rate of a model (or '*') on a platform (or '*').
+        create table price_discounts (
+            model VARCHAR NOT NULL, platform VARCHAR NOT NULL, valid_from TIMESTAMPTZ NOT NULL,
+            valid_to TIMESTAMPTZ, factor DECIMAL(18,9) NOT NULL, origin VARCHAR NOT NULL, source VARCHAR
+        );
+        create table models (
+            model VARCHAR PRIMARY KEY, tier VARCHAR, family VARCHAR, generation VARCHAR,
+            context_window BIGINT, max_output BIGINT, released DATE, lifecycle VARCHAR,
+            retirement_date DATE, replacement VARCHAR, new_tokenizer BOOLEAN, origin VARCHAR, source VARCHAR
+        );
+        create table model_aliases (alias VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, origin VARCHAR);
+        create table _costlab_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        """
+    )
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "create table if not exists _costlab_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
+    )
+
+
+def applied(con: duckdb.DuckDBPyConnection) -> set[str]:
+    ensure_table(con)
+    return {row[0] for row in con.execute("select name from _costlab_migrations").fetchall()}
+
+
+def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[str]:
+    """Apply every pending migration (or the first `upto`), each in its own transaction.
+
+    Returns the names applied now.
+    """
+    done = applied(con)
+    ran: list[str] = []
+    for fn in MIGRATIONS[:upto]:
+        if fn.__name__ in done:
+            continue
+        con.execute("begin transaction")
+        try:
+            fn(con)
+            con.execute(
+                "insert into _costlab_migrations values (?, ?)",
+                [fn.__name__, datetime.now(timezone.utc)],
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        ran.append(fn.__name__)
+    return ran

@@ -1,0 +1,72 @@
+"""The canonical request: column names, DuckDB types and meaning. The single source of truth.
+
+Token semantics follow Anthropic's `usage` object: `input_tokens` EXCLUDES cache reads and cache
+writes. Adapters whose source counts cache tokens inside the input subtract them.
+The `requests` table (migrations), the schema section of the docs (tests compare them) and every
+adapter's output are checked against this list.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Column(NamedTuple):
+    name: str
+    type: str
+    meaning: str
+
+
+REQUEST_COLUMNS: tuple[Column, ...] = (
+    Column("request_id", "VARCHAR", "provider id (msg_..., Bedrock requestId) or a stable hash of the source row; unique per source"),
+    Column("ts", "TIMESTAMPTZ", "request start, UTC"),
+    Column("platform", "VARCHAR", "anthropic, bedrock, vertex, foundry, claude_aws, or other"),
+    Column("model", "VARCHAR", "model id as billed, normalised (raw id kept in attributes.model_raw)"),
+    Column("service_tier", "VARCHAR", "standard, batch, priority"),
+    Column("speed", "VARCHAR", "standard, fast"),
+    Column("inference_geo", "VARCHAR", "global, us, a region, or NULL"),
+    Column("input_tokens", "BIGINT", "uncached input tokens (excludes cache reads and writes)"),
+    Column("output_tokens", "BIGINT", "billed output tokens (thinking included)"),
+    Column("cache_read_tokens", "BIGINT", "prompt-cache reads"),
+    Column("cache_write_5m_tokens", "BIGINT", "5-minute cache writes (an undivided write count lands here; attributes.cache_ttl_assumed says so)"),
+    Column("cache_write_1h_tokens", "BIGINT", "1-hour cache writes"),
+    Column("web_search_requests", "INTEGER", "server-side web searches"),
+    Column("web_fetch_requests", "INTEGER", "server-side web fetches"),
+    Column("latency_ms", "DOUBLE", "total latency"),
+    Column("ttft_ms", "DOUBLE", "time to first token"),
+    Column("status", "VARCHAR", "ok or error"),
+    Column("error_type", "VARCHAR", "rate_limit, overloaded, context_exceeded, invalid_request, timeout, api_error, ..."),
+    Column("http_status", "SMALLINT", "HTTP status of the response"),
+    Column("stop_reason", "VARCHAR", "end_turn, max_tokens, tool_use, refusal, model_context_window_exceeded, ..."),
+    Column("feature", "VARCHAR", "the product route or task the request served"),
+    Column("user_id", "VARCHAR", "end user"),
+    Column("customer_id", "VARCHAR", "customer / tenant"),
+    Column("session_id", "VARCHAR", "conversation or session"),
+    Column("trace_id", "VARCHAR", "distributed trace"),
+    Column("parent_request_id", "VARCHAR", "the request this one retries or escalates"),
+    Column("attempt", "SMALLINT", "1 for the first try, 2 for the first retry or escalation, ..."),
+    Column("feedback_score", "DOUBLE", "user or evaluator score when the logs carry one"),
+    Column("reported_cost_usd", "DECIMAL(18,9)", "cost as the source reported it; for reconciliation, never used as the price"),
+    Column("source", "VARCHAR", "the log format the row came from (anthropic, batch, canonical, mapping name, ...)"),
+    Column("ingest_id", "BIGINT", "the ingests row that added it"),
+    Column("attributes", "JSON", "everything else the source had"),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in REQUEST_COLUMNS)
+COLUMN_TYPES: dict[str, str] = {c.name: c.type for c in REQUEST_COLUMNS}
+
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+COUNT_COLUMNS = TOKEN_COLUMNS + ("web_search_requests", "web_fetch_requests")
+
+# Values the enum-like columns may take; anything else is a reject with this list in the reason.
+ALLOWED = {
+    "service_tier": ("standard", "batch", "priority"),
+    "speed": ("standard", "fast"),
+    "status": ("ok", "error"),
+}

@@ -1,0 +1,144 @@
+"""The DuckDB boundary: open a store file, migrate it, keep prices and views current, run queries.
+
+Everything above this module sees polars frames and CostlabErrors, never duckdb objects or errors
+(migrations.py and the ingest SQL builders are the only other modules that speak DuckDB SQL).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import polars as pl
+
+from costlab import migrations, sql
+from costlab.config import Config, load_config, resolve_db_path
+from costlab.errors import QueryError, StoreLockedError
+
+# Order matters: macros first, then the price card (a table built from prices), then views over both.
+_INTERNAL = ("internal/macros", "internal/price_card", "views/costed_requests")
+
+
+class Store:
+    """One open costlab store (a DuckDB file, or ':memory:')."""
+
+    def __init__(self, path: Path | str, config: Config | None = None, read_only: bool = False):
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self.config = config or Config()
+        self.read_only = read_only
+        self.con = _connect(str(path), read_only)
+        self.con.execute("set TimeZone = 'UTC'")
+        if not read_only:
+            migrations.migrate(self.con)
+            self.refresh()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        """Bring the price catalogue, config overrides, macros, price card and views up to date."""
+        from costlab import pricing  # pricing reads the store; import here to keep the cycle one-way
+
+        self.execute_script(sql.load("internal/macros").text)
+        if pricing.sync(self, self.config) or force or not self._has_table("price_card"):
+            self.execute_script(sql.load("internal/price_card").text)
+        self.execute_script(sql.load("views/costed_requests").text)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries -----------------------------------------------------------------------------
+    def frame(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run SQL and return a polars frame."""
+        try:
+            return self.con.sql(query, params=params or None).pl()
+        except duckdb.Error as ex:
+            raise QueryError(_clean(ex)) from ex
+
+    def rows(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple]:
+        try:
+            return self.con.execute(query, params or []).fetchall()
+        except duckdb.Error as ex:
+            raise QueryError(_clean(ex)) from ex
+
+    def scalar(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
+        rows = self.rows(query, params)
+        return rows[0][0] if rows else None
+
+    def execute(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> None:
+        try:
+            self.con.execute(query, params or [])
+        except duckdb.Error as ex:
+            raise QueryError(_clean(ex)) from ex
+
+    def execute_script(self, script: str) -> None:
+        try:
+            self.con.execute(script)
+        except duckdb.Error as ex:
+            raise QueryError(_clean(ex)) from ex
+
+    def run_query(self, name: str, **params: Any) -> pl.DataFrame:
+        """Run a named query file (queries/NAME.sql) with its header's defaults filled in."""
+        q = sql.load(name)
+        try:
+            return self.con.sql(q.text, params=q.bind(params) or None).pl()
+        except duckdb.Error as ex:
+            raise QueryError(f"{name}.sql failed: {_clean(ex)}") from ex
+
+    def relation(self, query: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """A lazy relation, for writers that stream results to files (COPY) without a frame."""
+        try:
+            return self.con.sql(query, params=params or None)
+        except duckdb.Error as ex:
+            raise QueryError(_clean(ex)) from ex
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """All or nothing: a failure, or Ctrl-C, inside the block leaves the store as it was."""
+        self.con.execute("begin transaction")
+        try:
+            yield self
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        else:
+            self.con.execute("commit")
+
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self.scalar("select count(*) from duckdb_tables() where table_name = ? and database_name = current_database()", [name])
+        )
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as ex:
+        text = str(ex)
+        if "lock" in text.lower():
+            pid = re.search(r"PID (\d+)", text)
+            who = f" (process {pid.group(1)})" if pid else ""
+            raise StoreLockedError(
+                f"the store {path} is open in another process{who}. DuckDB allows one writer at a time: "
+                "wait for that process to finish, or point --db at another file."
+            ) from ex
+        raise QueryError(f"cannot open {path}: {_clean(ex)}") from ex
+
+
+def _clean(ex: BaseException) -> str:
+    return str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+
+
+def open_store(db: str | Path | None = None, config: Config | None = None, read_only: bool = False) -> Store:
+    """Open (creating and migrating if needed) the store that the settings point at."""
+    config = config if config is not None else load_config()
+    return Store(resolve_db_path(db, config) if db != ":memory:" else ":memory:", config, read_only=read_only)
