@@ -1,0 +1,274 @@
+"""The costlab command line: parse options, call the library, render. Nothing else lives here.
+
+Errors: library code raises CostlabError subclasses; `handle_errors` turns each into
+`Error: ...` on stderr and its exit code (costlab.errors.ExitCode). Set COSTLAB_DEBUG=1 for tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from costlab.errors import ConfigError, CostlabError, ExitCode
+
+app = typer.Typer(
+    help="What your Claude traffic costs, what it would cost routed differently, and whether each "
+    "request is on the right model.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+prices_app = typer.Typer(help="The price catalogue: list, show, check and import prices.", rich_markup_mode=None,
+                         no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
+
+DbOption = Annotated[Optional[Path], typer.Option("--db", help="Store file. [env: COSTLAB_DB; costlab.toml db; default ./costlab.duckdb]", show_default=False)]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Config file. [env: COSTLAB_CONFIG; default ./costlab.toml]", show_default=False)]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, json, jsonl, markdown or parquet (parquet needs --out).")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+
+
+def handle_errors(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CostlabError as ex:
+            if os.environ.get("COSTLAB_DEBUG"):
+                raise
+            typer.echo(f"Error: {ex}", err=True)
+            raise typer.Exit(int(ex.exit_code)) from ex
+        except KeyboardInterrupt:
+            typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
+            raise typer.Exit(int(ExitCode.INTERRUPT))
+
+    return wrapper
+
+
+def _open(db: Path | None, config: Path | None, read_only: bool = False):
+    from costlab.config import load_config
+    from costlab.store import open_store
+
+    return open_store(db, load_config(config), read_only=read_only)
+
+
+def _day(value: str | None, flag: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=timezone.utc)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date like 2026-11-16, got {value!r}", param_hint=flag)
+
+
+def _render(frame, fmt: str, out: Path | None, title: str | None = None) -> None:
+    from costlab import render
+
+    render.frame(frame, fmt, out=out, title=title)
+
+
+@app.command()
+@handle_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders or globs; .gz is read directly.")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical or mapping:NAME (default: detected).")] = None,
+    no_payloads: Annotated[bool, typer.Option("--no-payloads", help="Do not keep request and response bodies.")] = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Read log files into the store; re-running adds nothing twice.
+
+    \b
+    Example:
+      costlab ingest logs/2026-11-*.jsonl.gz exports/litellm.csv
+    """
+    from costlab.ingest import detect, ingest_paths
+    from costlab.progress import bytes_bar, stderr
+
+    files = detect.expand(paths)
+    with _open(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
+        summary = ingest_paths(store, [str(f) for f in files], fmt=fmt, payloads=not no_payloads,
+                               on_file=lambda _p, size: advance(size))
+    for f in summary.files:
+        if f.error:
+            stderr.print(f"[red]✗[/] {f.error}", highlight=False, markup=True)
+        elif f.skipped:
+            stderr.print(f"· {f.file}: already ingested ({f.rows_present:,} rows present)", highlight=False, markup=False)
+        else:
+            line = (f"✓ {f.file} [{f.format}]: {f.rows_read:,} read, {f.rows_added:,} added, "
+                    f"{f.rows_present:,} already present, {f.rows_rejected:,} rejected")
+            stderr.print(line, highlight=False, markup=False)
+            for note in f.notes:
+                stderr.print(f"  note: {note}", highlight=False, markup=False)
+    total = (f"{len(summary.files)} files: {summary.total('rows_added'):,} rows added, "
+             f"{summary.total('rows_present'):,} already present, {summary.total('rows_rejected'):,} rejected")
+    stderr.print(total + (" (see `costlab sql \"select * from rejects\"`)" if summary.total("rows_rejected") else ""),
+                 highlight=False, markup=False)
+    if summary.failed:
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+@app.command()
+@handle_errors
+def summary(
+    since: Annotated[Optional[str], typer.Option(help="First day, inclusive (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Last day, exclusive (YYYY-MM-DD).")] = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Cost by tier, model, feature and day, with the unpriced count in every section."""
+    from costlab.summary import cost_summary, print_summary
+
+    with _open(db, config) as store:
+        sections = cost_summary(store, since=_day(since, "--since"), until=_day(until, "--until"))
+    print_summary(sections, fmt)
+
+
+@app.command()
+@handle_errors
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="SQL to run (or use -F FILE).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-F", help="Run the SQL in this file (e.g. queries/cost_by_feature.sql).")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter, NAME=VALUE, for $NAME in the SQL.")] = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run SQL over the store: requests, costed_requests, payloads, prices, models, ...
+
+    \b
+    Examples:
+      costlab sql "select tier, sum(cost_usd) from costed_requests group by all"
+      costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
+    """
+    from costlab import sql as sqlfiles
+
+    if (query is None) == (file is None):
+        raise typer.BadParameter("give a query or --file, not both", param_hint="QUERY")
+    params = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
+        params[name] = value
+    with _open(db, config) as store:
+        if file is not None:
+            if not file.exists():
+                raise ConfigError(f"--file {file}: no such file")
+            q = sqlfiles.parse(file)
+            frame = store.frame(q.text, q.bind(params))
+        else:
+            frame = store.frame(query, params)
+    _render(frame, fmt, out)
+
+
+@app.command()
+@handle_errors
+def generate(
+    out: Annotated[Path, typer.Argument(help="File to write (.jsonl, .jsonl.gz, .csv or .parquet).")],
+    rows: Annotated[int, typer.Option("--rows", "-n", help="How many requests.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same file.")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="anthropic, batch, canonical-csv, canonical-jsonl or canonical-parquet.")] = "anthropic",
+    start: Annotated[str, typer.Option(help="First day of traffic (YYYY-MM-DD).")] = "2026-11-02",
+    days: Annotated[int, typer.Option(help="Days of traffic.")] = 14,
+) -> None:
+    """Write a seeded, realistic production log (for trying costlab, tests and benchmarks)."""
+    from costlab.generate import generate as gen
+    from costlab.progress import stderr
+
+    n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days)
+    stderr.print(f"wrote {n:,} requests to {out}", highlight=False, markup=False)
+
+
+@prices_app.command("list")
+@handle_errors
+def prices_list(
+    at: Annotated[Optional[str], typer.Option(help="Prices in force on this day (default: now).")] = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Every model's price in force, $/MTok (Claude API, standard tier, global)."""
+    from costlab import pricing
+
+    with _open(db, config) as store:
+        frame = pricing.list_prices(store, _day(at, "--at"))
+    _render(frame, fmt, out, title="Prices, USD per million tokens")
+
+
+@prices_app.command("show")
+@handle_errors
+def prices_show(
+    model: Annotated[str, typer.Argument(help="A model id in any spelling (Bedrock, Vertex, dated snapshot, ...).")],
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """One model: its catalogue entry, aliases and full price history with sources."""
+    from costlab import pricing
+
+    with _open(db, config) as store:
+        parts = pricing.show_model(store, model)
+    for title, frame in parts.items():
+        if not frame.is_empty():
+            _render(frame, fmt, None, title=title)
+
+
+@prices_app.command("check")
+@handle_errors
+def prices_check(
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Exit non-zero while any request has no price (its cost would be unknown, not zero)."""
+    from costlab import pricing
+    from costlab.errors import UnpricedError
+
+    with _open(db, config) as store:
+        frame = pricing.unpriced(store)
+        total = store.scalar("select count(*) from requests")
+    if frame.is_empty():
+        typer.echo(f"All {total:,} requests are priced.", err=True)
+        return
+    _render(frame, fmt, None, title="Unpriced requests")
+    n = int(frame["requests"].sum())
+    raise UnpricedError(
+        f"{n:,} of {total:,} requests have no price. Add the model to costlab.toml ([[models]] and "
+        "[[prices]]) or run `costlab prices import model_prices_and_context_window.json`."
+    )
+
+
+@prices_app.command("import")
+@handle_errors
+def prices_import(
+    file: Annotated[Path, typer.Argument(help="LiteLLM's model_prices_and_context_window.json.")],
+    valid_from: Annotated[Optional[str], typer.Option(help="Day the imported prices take effect (default: always).")] = None,
+    override: Annotated[bool, typer.Option(help="Also replace catalogue prices (default: add missing models only).")] = False,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import prices in LiteLLM's price-map format."""
+    from costlab import pricing
+
+    with _open(db, config) as store:
+        frame = pricing.import_litellm(store, file, _day(valid_from, "--valid-from"), override=override)
+    _render(frame, fmt, None, title=f"Imported {frame.height} price rows")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""Ingest: log files in, canonical priced-ready rows out, each file all or nothing.
+
+For each file: detect the format, read it with DuckDB's own readers into a staging table, map and
+validate it set-based (sources.py, canonical.py), then in ONE transaction record the ingest, append
+the new requests (anti-joined on (source, request_id), so re-runs and overlapping files add nothing),
+their payloads, and the rejects. A crash or Ctrl-C before the commit leaves the store as it was.
+
+JSON lines are read on a fast path (read_json with a typed schema, as fast as DuckDB reads JSON at
+all); if that path fails on a malformed line, or anything is rejected, the file is re-read line by
+line so every reject carries its exact line number and raw text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from costlab.errors import CostlabError, InputError
+from costlab.ingest import detect, sources
+from costlab.ingest.canonical import finalize_sql
+from costlab.schema import COLUMN_NAMES
+from costlab.store import Store
+
+__all__ = ["FileResult", "IngestSummary", "ingest_paths"]
+
+
+@dataclass
+class FileResult:
+    file: str
+    format: str | None = None
+    rows_read: int = 0
+    rows_added: int = 0
+    rows_present: int = 0
+    rows_rejected: int = 0
+    skipped: bool = False  # the same bytes were ingested before
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileResult] = field(default_factory=list)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files that yielded no rows: unreadable, or every record rejected."""
+        return [f for f in self.files if f.error or (not f.skipped and f.rows_read and f.rows_rejected == f.rows_read)]
+
+
+def ingest_paths(
+    store: Store,
+    paths: list[str],
+    fmt: str | None = None,
+    payloads: bool = True,
+    on_file: Callable[[Path, int], None] | None = None,
+) -> IngestSummary:
+    """Ingest every file under `paths`. Unreadable files are reported in the summary, not raised,
+    so one bad file never stops the good ones. `on_file(path, size)` is called after each file."""
+    summary = IngestSummary()
+    for path in detect.expand(paths):
+        try:
+            result = ingest_file(store, path, fmt, payloads)
+        except CostlabError as ex:
+            result = FileResult(str(path), error=str(ex))
+        summary.files.append(result)
+        if on_file:
+            on_file(path, path.stat().st_size)
+    return summary
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool = True) -> FileResult:
+    config = store.config
+    fmt = detect.normalise_format(fmt, path, config) if fmt else detect.detect(path, config)
+    result = FileResult(str(path), fmt)
+    size, digest = path.stat().st_size, _sha256(path)
+    before = store.rows(
+        "select rows_read, rows_added, rows_present from ingests where sha256 = ? and format = ? order by ingest_id limit 1",
+        [digest, fmt],
+    )
+    if before:
+        # Same bytes, same reading: nothing new can come of it. Say how much of it is in the store.
+        result.skipped, result.rows_read = True, before[0][0]
+        result.rows_present = before[0][1] + before[0][2]
+        return result
+
+    exact = False
+    try:
+        _stage(store, path, fmt, exact=False)
+    except duckdb.Error:
+        if sources.file_kind(fmt, config) != "json":
+            raise
+        exact = True
+    if not exact and sources.file_kind(fmt, config) == "json" and store.scalar("select count(*) from _stage where _reject is not null"):
+        exact = True
+    if exact:
+        _stage(store, path, fmt, exact=True)
+    _load(store, path, fmt, size, digest, payloads, result)
+    return result
+
+
+def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[str]]:
+    """The FROM relation `src` for a file, and the file's own column names (CSV/Parquet)."""
+    config = store.config
+    kind = sources.file_kind(fmt, config)
+    p = str(path).replace("'", "''")
+    gz = ", compression='gzip'" if _is_gzip(path) else ""
+    if kind == "json":
+        adapter = sources.adapter_for(fmt, config)
+        if not adapter.spec:  # a mapping over JSON lines: DuckDB infers the columns
+            rel = f"read_json('{p}', format='newline_delimited'{gz})"
+            cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
+            return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+                    f"md5(to_json(t)) as _row_hash, * from {rel} t"), cols
+        if not exact:
+            cols = "{" + ", ".join(f"'{k}': '{sources.struct_type(v)}'" for k, v in adapter.spec.items()) + "}"
+            return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+                    f"md5(to_json(t)) as _row_hash, * from read_json('{p}', format='newline_delimited', "
+                    f"columns={cols}, maximum_object_size=1073741824{gz}) t"), []
+        structure = sources.json_structure(adapter.spec).replace("'", "''")
+        lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
+                 f"auto_detect=false, strict_mode=false, max_line_size=1073741824{gz})")
+        return f"""
+            select _line, raw as _raw,
+                   case when not json_valid(raw) then 'not valid JSON'
+                        when j is null then 'a field has the wrong shape (an object or list where a value was expected, or the reverse)'
+                   end as _parse_error,
+                   md5(to_json(j)) as _row_hash,
+                   unnest(j)
+            from (select _line, raw, try(json_transform(raw, '{structure}')) as j
+                  from (select row_number() over () as _line, raw from {lines})
+                  where raw is not null and trim(raw) <> '')""", []
+    if kind == "parquet":
+        rel = f"read_parquet('{p}')"
+        cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
+        return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+                f"md5(to_json(t)) as _row_hash, * from {rel} t"), cols
+    # CSV: DuckDB's reader, every column as text (canonical.py casts), structurally bad rows set aside
+    # in a rejects table with their line numbers instead of failing the file.
+    store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    rel = (f"read_csv('{p}', header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
+           f"rejects_scan='_csv_scan', max_line_size=1073741824{gz})")
+    cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
+    store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+            f"md5(to_json(t)) as _row_hash, * from {rel} t"), cols
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _stage(store: Store, path: Path, fmt: str, exact: bool) -> None:
+    config = store.config
+    src, cols = _reader(store, path, fmt, exact)
+    adapter = sources.adapter_for(fmt, config, cols)
+    query = f"create or replace temp table _stage as with src as ({src}) {finalize_sql(adapter.select)}"
+    params = {}
+    if "$mtime" in adapter.select:
+        params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
+    try:
+        store.con.execute(query, params or None)
+    except duckdb.Error as ex:
+        if sources.file_kind(fmt, config) == "json" and not exact:
+            raise  # the caller retries line by line
+        raise InputError(f"{path}: cannot be read as {fmt}: {str(ex).splitlines()[0]}. {detect.FORMATS_HELP}") from ex
+    if sources.file_kind(fmt, config) == "csv":
+        _fold_csv_rejects(store)
+
+
+def _fold_csv_rejects(store: Store) -> None:
+    """Add DuckDB's structural CSV rejects to the stage, and correct the line numbers of the rows
+    after them (the reader numbers good rows only)."""
+    if not store.scalar("select count(*) from duckdb_tables() where table_name = '_csv_rejects'"):
+        return
+    store.execute(
+        """
+        create or replace temp table _csv_bad as
+            select distinct line, csv_line, error_message from _csv_rejects;
+        update _stage set _line = _stage._line + (
+            select count(*) from (select line, row_number() over (order by line) as j from _csv_bad) b
+            where b.line - b.j - 1 < _stage._line - 1);
+        """
+    )
+    names = ", ".join(f"NULL as {c}" for c in COLUMN_NAMES)
+    store.execute(
+        f"""insert into _stage by name
+            select line as _line, csv_line as _raw, 'malformed CSV row: ' || error_message as _reject, {names}
+            from _csv_bad"""
+    )
+
+
+def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult) -> None:
+    columns = ", ".join(COLUMN_NAMES)
+    picked = ", ".join("$ingest_id as ingest_id" if c == "ingest_id" else f"s.{c}" for c in COLUMN_NAMES)
+    with store.transaction():
+        ingest_id = store.scalar("select nextval('ingest_id_seq')")
+        store.execute(
+            "insert into ingests (ingest_id, file, size, sha256, format, started_at) values (?, ?, ?, ?, ?, now())",
+            [ingest_id, str(path), size, digest, fmt],
+        )
+        store.execute(
+            """insert into rejects select $ingest_id, $file, _line, _reject, left(_raw, 10000)
+               from _stage where _reject is not null""",
+            {"ingest_id": ingest_id, "file": str(path)},
+        )
+        # New rows only: not already in the store for this source, and the first of any repeats here.
+        store.execute(
+            f"""create or replace temp table _new as
+                select * from _stage s
+                where s._reject is null
+                  and not exists (select 1 from requests r where r.source = s.source and r.request_id = s.request_id)
+                qualify row_number() over (partition by s.source, s.request_id order by s._line) = 1"""
+        )
+        store.execute(f"insert into requests ({columns}) select {picked} from _new s", {"ingest_id": ingest_id})
+        if payloads:
+            store.execute(
+                """insert into payloads
+                   select source, request_id, _request_json, nullif(_response_text, '') from _new
+                   where _request_json is not null or nullif(_response_text, '') is not null"""
+            )
+        counts = store.rows(
+            """select count(*), count(*) filter (where _reject is not null), (select count(*) from _new) from _stage"""
+        )[0]
+        result.rows_read, result.rows_rejected, result.rows_added = counts
+        result.rows_present = result.rows_read - result.rows_rejected - result.rows_added
+        store.execute(
+            """update ingests set rows_read = ?, rows_added = ?, rows_present = ?, rows_rejected = ?, finished_at = now()
+               where ingest_id = ?""",
+            [result.rows_read, result.rows_added, result.rows_present, result.rows_rejected, ingest_id],
+        )
+    mtime_rows = store.scalar("select count(*) from _new where attributes->>'ts_source' = 'file_mtime'")
+    if mtime_rows:
+        result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
+    store.execute("drop table if exists _stage; drop table if exists _new")

@@ -1,0 +1,162 @@
+"""Which files to read, and what format each one is: sniffed from the first records, never guessed
+from the extension alone."""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import gzip
+import json
+import zlib
+from pathlib import Path
+
+from costlab.config import Config
+from costlab.errors import InputError
+
+LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".log")
+FORMATS = ("anthropic", "batch", "canonical", "mapping:NAME")
+FORMATS_HELP = (
+    "costlab reads: Anthropic Messages logs (one Message or one request/response envelope per line), "
+    "Message Batches results (JSONL), costlab's canonical schema (CSV, JSONL, Parquet), and any CSV or "
+    "Parquet through a [mappings.NAME] column mapping in costlab.toml (--format mapping:NAME). "
+    "See docs/formats.md."
+)
+_CANONICAL_KEYS = {"request_id", "ts", "input_tokens", "output_tokens", "model"}
+
+
+def expand(paths: list[str]) -> list[Path]:
+    """Files named directly, log files under folders (recursively), and glob matches; in order, once."""
+    seen: dict[Path, None] = {}
+    for raw in paths:
+        p = Path(raw)
+        if any(ch in raw for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(raw, recursive=True))
+            if not matches:
+                raise InputError(f"{raw}: no files match this pattern")
+            for m in matches:
+                if m.is_file():
+                    seen.setdefault(m, None)
+        elif p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not f.name.startswith(".") and _looks_like_log(f):
+                    seen.setdefault(f, None)
+        elif p.is_file():
+            seen.setdefault(p, None)
+        else:
+            raise InputError(f"{raw}: no such file or folder")
+    return list(seen)
+
+
+def _looks_like_log(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(LOG_SUFFIXES)
+
+
+def head_text(path: Path, limit: int = 1 << 16) -> str:
+    """The first bytes of a file as text, through gzip when compressed."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as fh:
+                data = fh.read(limit)
+        except (OSError, EOFError, zlib.error) as ex:
+            raise InputError(f"{path}: a damaged or truncated gzip file ({ex}). Re-copy or re-export it.") from ex
+    else:
+        with path.open("rb") as fh:
+            data = fh.read(limit)
+    return data.decode("utf-8", errors="replace")
+
+
+def is_parquet(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def detect(path: Path, config: Config) -> str:
+    """The format name of a file, or an InputError that names the file and what costlab reads."""
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty. {FORMATS_HELP}")
+    mapping = _mapping_for(path, config)
+    if is_parquet(path):
+        if mapping:
+            return mapping
+        return "canonical-parquet"
+    text = head_text(path)
+    if "\x00" in text[:4096]:
+        raise InputError(f"{path}: a binary file, not a log. {FORMATS_HELP}")
+    if mapping:
+        return mapping
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        raise InputError(f"{path}: no records in the file. {FORMATS_HELP}")
+    if lines[0].lstrip().startswith(("{", "[")):
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                fmt = _json_format(record)
+                if fmt:
+                    return fmt
+        raise InputError(f"{path}: JSON, but no record looks like a log costlab knows. {FORMATS_HELP}")
+    header = {h.strip().strip('"').lower() for h in lines[0].split(",")}
+    if len(header) > 1 and _CANONICAL_KEYS & header and "ts" in header:
+        return "canonical-csv"
+    raise InputError(
+        f"{path}: not a format costlab recognises (first line: {lines[0][:80]!r}). {FORMATS_HELP} "
+        "For a CSV of your own, add a [mappings.NAME] section to costlab.toml."
+    )
+
+
+def _json_format(record: dict) -> str | None:
+    if record.get("schemaType") == "ModelInvocationLog":
+        return None  # Bedrock invocation logs: not read yet (see the real-world sources issue)
+    if "custom_id" in record and "result" in record:
+        return "batch"
+    if record.get("type") == "message" and "usage" in record:
+        return "anthropic-message"
+    if {"response", "request", "error"} & set(record) and ("timestamp" in record or "response" in record):
+        return "anthropic"
+    if len(_CANONICAL_KEYS & set(record)) >= 2:
+        return "canonical-jsonl"
+    return None
+
+
+def _mapping_for(path: Path, config: Config) -> str | None:
+    for name, spec in config.mappings.items():
+        pattern = spec.get("match")
+        if pattern and fnmatch.fnmatch(path.name, pattern):
+            return f"mapping:{name}"
+    return None
+
+
+def normalise_format(fmt: str, path: Path, config: Config) -> str:
+    """A --format value as an internal format name ('canonical' picks CSV/JSONL/Parquet by content)."""
+    if fmt.startswith("mapping:"):
+        name = fmt.split(":", 1)[1]
+        if name not in config.mappings:
+            from costlab.errors import ConfigError, did_you_mean
+
+            raise ConfigError(
+                f"--format {fmt}: no [mappings.{name}] in costlab.toml.{did_you_mean(name, config.mappings)}"
+            )
+        return fmt
+    if fmt == "canonical":
+        if is_parquet(path):
+            return "canonical-parquet"
+        return "canonical-jsonl" if head_text(path, 4096).lstrip().startswith("{") else "canonical-csv"
+    if fmt == "anthropic":
+        first = next((ln for ln in head_text(path).splitlines() if ln.strip()), "")
+        try:
+            if json.loads(first).get("type") == "message":
+                return "anthropic-message"
+        except (json.JSONDecodeError, AttributeError):
+            pass
+        return "anthropic"
+    if fmt == "batch":
+        return "batch"
+    from costlab.errors import ConfigError
+
+    raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -1,0 +1,25 @@
+"""Progress on stderr (stdout is data): a rich bar over bytes when stderr is a terminal, nothing otherwise."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def bytes_bar(total: int, label: str, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+    """Yield advance(n_bytes). Shown only when stderr is a terminal, so logs and CI stay clean."""
+    show = sys.stderr.isatty() if enabled is None else enabled
+    if not show:
+        yield lambda n: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=stderr, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
