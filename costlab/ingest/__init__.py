@@ -20,7 +20,7 @@ from typing import Callable
 
 import duckdb
 
-from costlab.errors import CostlabError, InputError
+from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import finalize_sql
 from costlab.schema import COLUMN_NAMES
@@ -65,10 +65,15 @@ def ingest_paths(
     """Ingest every file under `paths`. Unreadable files are reported in the summary, not raised,
     so one bad file never stops the good ones. `on_file(path, size)` is called after each file."""
     summary = IngestSummary()
-    for path in detect.expand(paths):
+    files = detect.expand(paths)
+    if fmt:  # a bad --format is one usage error up front, not one error per file
+        for path in files[:1]:
+            detect.normalise_format(fmt, path, store.config)
+    for path in files:
         try:
             result = ingest_file(store, path, fmt, payloads)
-        except CostlabError as ex:
+        except (InputError, QueryError) as ex:
+            # About this file only; a ConfigError (a bad flag or mapping) is about every file and stops the run.
             result = FileResult(str(path), error=str(ex))
         summary.files.append(result)
         if on_file:
@@ -192,7 +197,9 @@ def _fold_csv_rejects(store: Store) -> None:
     store.execute(
         """
         create or replace temp table _csv_bad as
-            select distinct line, csv_line, error_message from _csv_rejects;
+            -- DuckDB records a short row once per missing column; the first entry has the true count.
+            select line, any_value(csv_line) as csv_line, arg_min(error_message, column_idx) as error_message
+            from _csv_rejects group by line;
         update _stage set _line = _stage._line + (
             select count(*) from (select line, row_number() over (order by line) as j from _csv_bad) b
             where b.line - b.j - 1 < _stage._line - 1);

@@ -123,7 +123,9 @@ def _metadata_columns(config: Config) -> str:
 
 def anthropic(config: Config) -> Adapter:
     select = f"""
-    select _line, _raw, _parse_error, _row_hash,
+    select _line, _raw, _row_hash,
+        coalesce(_parse_error, case when response is not null and response.usage.input_tokens is null and response.usage.output_tokens is null
+                                    then 'the response has no usage object: its cost cannot be known' end) as _parse_error,
         coalesce(response.id, request_id, error.request_id) as request_id,
         coalesce(timestamp, created_at) as ts,
         coalesce(platform, 'anthropic') as platform,
@@ -146,7 +148,9 @@ def anthropic(config: Config) -> Adapter:
 
 def anthropic_message(config: Config) -> Adapter:
     select = f"""
-    select _line, _raw, _parse_error, _row_hash,
+    select _line, _raw, _row_hash,
+        coalesce(_parse_error, case when usage.input_tokens is null and usage.output_tokens is null
+                                    then 'the message has no usage object: its cost cannot be known' end) as _parse_error,
         id as request_id,
         coalesce(timestamp, created_at, $mtime) as ts,
         'anthropic' as platform,
@@ -166,7 +170,9 @@ def anthropic_message(config: Config) -> Adapter:
 def batch(config: Config) -> Adapter:
     # Batch results carry no time of their own: the file's modification time stands in, and says so.
     select = f"""
-    select _line, _raw, _parse_error, _row_hash,
+    select _line, _raw, _row_hash,
+        coalesce(_parse_error, case when result.type = 'succeeded' and result.message.usage.input_tokens is null and result.message.usage.output_tokens is null
+                                    then 'a succeeded result has no usage object: its cost cannot be known' end) as _parse_error,
         coalesce(result.message.id, result.error.request_id) as request_id,
         $mtime as ts,
         'anthropic' as platform,
@@ -268,6 +274,8 @@ def adapter_for(fmt: str, config: Config, columns: list[str] | None = None) -> A
         return anthropic_message(config)
     if fmt == "batch":
         return batch(config)
+    if fmt == "canonical-jsonl":
+        return canonical("json", list(CANONICAL_JSON))
     if fmt.startswith("canonical-"):
         return canonical(fmt.split("-", 1)[1], columns or [])
     if fmt.startswith("mapping:"):
@@ -278,6 +286,6 @@ def adapter_for(fmt: str, config: Config, columns: list[str] | None = None) -> A
 def file_kind(fmt: str, config: Config) -> str:
     if fmt.startswith("mapping:"):
         return config.mappings[fmt.split(":", 1)[1]].get("format", "csv")
-    if fmt.startswith("canonical-"):
+    if fmt in ("canonical-csv", "canonical-parquet"):
         return fmt.split("-", 1)[1]
     return "json"
