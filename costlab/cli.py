@@ -47,6 +47,12 @@ def handle_errors(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPT))
+        except RuntimeError as ex:
+            # DuckDB turns Ctrl-C during a query into RuntimeError("Query interrupted").
+            if "interrupted" not in str(ex).lower():
+                raise
+            typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
+            raise typer.Exit(int(ExitCode.INTERRUPT))
 
     return wrapper
 

@@ -60,13 +60,13 @@ class Store:
         try:
             return self.con.sql(query, params=params or None).pl()
         except duckdb.Error as ex:
-            raise QueryError(_clean(ex)) from ex
+            raise translate(ex) from ex
 
     def rows(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple]:
         try:
             return self.con.execute(query, params or []).fetchall()
         except duckdb.Error as ex:
-            raise QueryError(_clean(ex)) from ex
+            raise translate(ex) from ex
 
     def scalar(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         rows = self.rows(query, params)
@@ -76,13 +76,13 @@ class Store:
         try:
             self.con.execute(query, params or [])
         except duckdb.Error as ex:
-            raise QueryError(_clean(ex)) from ex
+            raise translate(ex) from ex
 
     def execute_script(self, script: str) -> None:
         try:
             self.con.execute(script)
         except duckdb.Error as ex:
-            raise QueryError(_clean(ex)) from ex
+            raise translate(ex) from ex
 
     def run_query(self, name: str, **params: Any) -> pl.DataFrame:
         """Run a named query file (queries/NAME.sql) with its header's defaults filled in."""
@@ -90,14 +90,14 @@ class Store:
         try:
             return self.con.sql(q.text, params=q.bind(params) or None).pl()
         except duckdb.Error as ex:
-            raise QueryError(f"{name}.sql failed: {_clean(ex)}") from ex
+            raise translate(ex, f"{name}.sql failed: ") from ex
 
     def relation(self, query: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
         """A lazy relation, for writers that stream results to files (COPY) without a frame."""
         try:
             return self.con.sql(query, params=params or None)
         except duckdb.Error as ex:
-            raise QueryError(_clean(ex)) from ex
+            raise translate(ex) from ex
 
     @contextmanager
     def transaction(self) -> Iterator["Store"]:
@@ -132,6 +132,13 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
                 "wait for that process to finish, or point --db at another file."
             ) from ex
         raise QueryError(f"cannot open {path}: {_clean(ex)}") from ex
+
+
+def translate(ex: duckdb.Error, prefix: str = "") -> BaseException:
+    """A DuckDB error as what it means to costlab: Ctrl-C stays Ctrl-C, anything else is a QueryError."""
+    if isinstance(ex, duckdb.InterruptException):
+        return KeyboardInterrupt()
+    return QueryError(prefix + _clean(ex))
 
 
 def _clean(ex: BaseException) -> str:

@@ -107,6 +107,8 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
     exact = False
     try:
         _stage(store, path, fmt, exact=False)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
     except duckdb.Error:
         if sources.file_kind(fmt, config) != "json":
             raise
@@ -181,6 +183,8 @@ def _stage(store: Store, path: Path, fmt: str, exact: bool) -> None:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
     try:
         store.con.execute(query, params or None)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
     except duckdb.Error as ex:
         if sources.file_kind(fmt, config) == "json" and not exact:
             raise  # the caller retries line by line
