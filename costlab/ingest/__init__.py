@@ -22,7 +22,7 @@ import duckdb
 
 from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
-from costlab.ingest.canonical import finalize_sql
+from costlab.ingest.canonical import FINISH_SQL, stage_sql
 from costlab.schema import COLUMN_NAMES
 from costlab.store import Store
 
@@ -133,11 +133,11 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
             rel = f"read_json('{p}', format='newline_delimited'{gz})"
             cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                    f"md5(to_json(t)) as _row_hash, * from {rel} t"), cols
+                    f"t as _row, * from {rel} t"), cols
         if not exact:
             cols = "{" + ", ".join(f"'{k}': '{sources.struct_type(v)}'" for k, v in adapter.spec.items()) + "}"
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                    f"md5(to_json(t)) as _row_hash, * from read_json('{p}', format='newline_delimited', "
+                    f"t as _row, * from read_json('{p}', format='newline_delimited', "
                     f"columns={cols}, maximum_object_size=1073741824{gz}) t"), []
         structure = sources.json_structure(adapter.spec).replace("'", "''")
         lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
@@ -147,7 +147,7 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
                    case when not json_valid(raw) then 'not valid JSON'
                         when j is null then 'a field has the wrong shape (an object or list where a value was expected, or the reverse)'
                    end as _parse_error,
-                   md5(to_json(j)) as _row_hash,
+                   j as _row,
                    unnest(j)
             from (select _line, raw, try(json_transform(raw, '{structure}')) as j
                   from (select row_number() over () as _line, raw from {lines})
@@ -156,7 +156,7 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
         rel = f"read_parquet('{p}')"
         cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
         return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                f"md5(to_json(t)) as _row_hash, * from {rel} t"), cols
+                f"t as _row, * from {rel} t"), cols
     # CSV: DuckDB's reader, every column as text (canonical.py casts), structurally bad rows set aside
     # in a rejects table with their line numbers instead of failing the file.
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
@@ -165,7 +165,7 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-            f"md5(to_json(t)) as _row_hash, * from {rel} t"), cols
+            f"t as _row, * from {rel} t"), cols
 
 
 def _is_gzip(path: Path) -> bool:
@@ -177,7 +177,7 @@ def _stage(store: Store, path: Path, fmt: str, exact: bool) -> None:
     config = store.config
     src, cols = _reader(store, path, fmt, exact)
     adapter = sources.adapter_for(fmt, config, cols)
-    query = f"create or replace temp table _stage as with src as ({src}) {finalize_sql(adapter.select)}"
+    query = f"create or replace temp table _stage as with src as ({src}) {stage_sql(adapter.select)}"
     params = {}
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
@@ -191,6 +191,7 @@ def _stage(store: Store, path: Path, fmt: str, exact: bool) -> None:
         raise InputError(f"{path}: cannot be read as {fmt}: {str(ex).splitlines()[0]}. {detect.FORMATS_HELP}") from ex
     if sources.file_kind(fmt, config) == "csv":
         _fold_csv_rejects(store)
+    store.execute_script(FINISH_SQL)
 
 
 def _fold_csv_rejects(store: Store) -> None:
@@ -218,45 +219,46 @@ def _fold_csv_rejects(store: Store) -> None:
 
 
 def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult) -> None:
+    # `_new`: not rejected, not already in the store for its source, the first of any repeats here.
+    store.execute(
+        """create or replace temp view _fresh as
+           select s.*, s._reject is null
+                  and (p.first_line is null or p.first_line = s._line)
+                  and not exists (select 1 from requests r where r.source = s.source and r.request_id = s.request_id)
+                  as _new
+           from _stage s left join _repeats p on p.source = s.source and p.request_id = s.request_id"""
+    )
     columns = ", ".join(COLUMN_NAMES)
-    picked = ", ".join("$ingest_id as ingest_id" if c == "ingest_id" else f"s.{c}" for c in COLUMN_NAMES)
+    picked = ", ".join("$ingest_id as ingest_id" if c == "ingest_id" else c for c in COLUMN_NAMES)
+    counts = store.rows(
+        """select count(*), count(*) filter (where _reject is not null), count(*) filter (where _new),
+                  count(*) filter (where _new and attributes->>'ts_source' = 'file_mtime')
+           from _fresh"""
+    )[0]
+    result.rows_read, result.rows_rejected, result.rows_added, mtime_rows = counts
+    result.rows_present = result.rows_read - result.rows_rejected - result.rows_added
     with store.transaction():
         ingest_id = store.scalar("select nextval('ingest_id_seq')")
         store.execute(
-            "insert into ingests (ingest_id, file, size, sha256, format, started_at) values (?, ?, ?, ?, ?, now())",
-            [ingest_id, str(path), size, digest, fmt],
+            """insert into ingests (ingest_id, file, size, sha256, format, rows_read, rows_added, rows_present,
+                                    rows_rejected, started_at, finished_at)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now())""",
+            [ingest_id, str(path), size, digest, fmt, result.rows_read, result.rows_added, result.rows_present,
+             result.rows_rejected],
         )
         store.execute(
             """insert into rejects select $ingest_id, $file, _line, _reject, left(_raw, 10000)
                from _stage where _reject is not null""",
             {"ingest_id": ingest_id, "file": str(path)},
         )
-        # New rows only: not already in the store for this source, and the first of any repeats here.
-        store.execute(
-            f"""create or replace temp table _new as
-                select * from _stage s
-                where s._reject is null
-                  and not exists (select 1 from requests r where r.source = s.source and r.request_id = s.request_id)
-                qualify row_number() over (partition by s.source, s.request_id order by s._line) = 1"""
-        )
-        store.execute(f"insert into requests ({columns}) select {picked} from _new s", {"ingest_id": ingest_id})
+        # Payloads first: _fresh compares against `requests`, so it must be read before they grow.
         if payloads:
             store.execute(
                 """insert into payloads
-                   select source, request_id, _request_json, nullif(_response_text, '') from _new
-                   where _request_json is not null or nullif(_response_text, '') is not null"""
+                   select source, request_id, _request_json, nullif(_response_text, '') from _fresh
+                   where _new and (_request_json is not null or nullif(_response_text, '') is not null)"""
             )
-        counts = store.rows(
-            """select count(*), count(*) filter (where _reject is not null), (select count(*) from _new) from _stage"""
-        )[0]
-        result.rows_read, result.rows_rejected, result.rows_added = counts
-        result.rows_present = result.rows_read - result.rows_rejected - result.rows_added
-        store.execute(
-            """update ingests set rows_read = ?, rows_added = ?, rows_present = ?, rows_rejected = ?, finished_at = now()
-               where ingest_id = ?""",
-            [result.rows_read, result.rows_added, result.rows_present, result.rows_rejected, ingest_id],
-        )
-    mtime_rows = store.scalar("select count(*) from _new where attributes->>'ts_source' = 'file_mtime'")
+        store.execute(f"insert into requests ({columns}) select {picked} from _fresh where _new", {"ingest_id": ingest_id})
     if mtime_rows:
         result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
-    store.execute("drop table if exists _stage; drop table if exists _new")
+    store.execute("drop view if exists _fresh; drop table if exists _stage; drop table if exists _repeats")

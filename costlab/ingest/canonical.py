@@ -16,16 +16,21 @@ def _text(col: str) -> str:
     return f"nullif(trim(cast({col} as VARCHAR)), '')"
 
 
+def _whole_number_check(col: str) -> str:
+    t = _text(col)
+    # The common case (a plain integer) is settled by one cast; the regex runs only on the rest.
+    return (
+        f"case when {t} is null then null "
+        f"when strpos({t}, '.') = 0 and try_cast({t} as BIGINT) >= 0 then null "
+        f"when not regexp_full_match({t}, '{_WHOLE}') then '{col} is not a whole number: ' || left({t}, 40) "
+        f"when try_cast({t} as DOUBLE) < 0 then 'negative {col}: ' || {t} end"
+    )
+
+
 def _checks() -> list[str]:
     checks = ["case when ts is null then 'no timestamp' "
               f"when try_cast({_text('ts')} as TIMESTAMPTZ) is null then 'ts is not a timestamp: ' || left({_text('ts')}, 40) end"]
-    for col in COUNT_COLUMNS:
-        t = _text(col)
-        checks.append(
-            f"case when {t} is not null and not regexp_full_match({t}, '{_WHOLE}') "
-            f"then '{col} is not a whole number: ' || left({t}, 40) "
-            f"when try_cast({t} as DOUBLE) < 0 then 'negative {col}: ' || {t} end"
-        )
+    checks += [_whole_number_check(col) for col in COUNT_COLUMNS]
     for col, typ in COLUMN_TYPES.items():
         if typ in ("DOUBLE", "SMALLINT", "DECIMAL(18,9)") and col not in COUNT_COLUMNS:
             t = _text(col)
@@ -41,40 +46,61 @@ def _checks() -> list[str]:
     return checks
 
 
-def finalize_sql(adapter_select: str) -> str:
-    """SELECT typed canonical columns plus _line, _raw, _reject, _request_json, _response_text."""
+def stage_sql(adapter_select: str) -> str:
+    """One pass: typed canonical columns plus _line, _raw, _reject, _key, _request_json, _response_text.
+
+    `model` still holds the raw spelling and `request_id` is NULL where the source had none:
+    `finish_sql` settles both on the few distinct values and rows that need it, so the 1M-row pass
+    stays cheap. `_key` hashes the whole source row, computed only for rows without an id.
+    """
     cols = []
     for c in REQUEST_COLUMNS:
         name, typ = c.name, c.type
         if name == "request_id":
-            # No id in the source: a hash of the row, numbered among identical rows, so re-reading the
-            # same rows yields the same ids (idempotent) while true repeats are still counted.
-            cols.append(
-                "coalesce(nullif(trim(cast(request_id as VARCHAR)), ''), 'h_' || left(_row_hash, 24) || "
-                "case when row_number() over (partition by _row_hash order by _line) > 1 "
-                "then '_' || row_number() over (partition by _row_hash order by _line) else '' end) as request_id"
-            )
+            cols.append(f"{_text('request_id')} as request_id")
         elif name == "model":
-            cols.append("costlab_model(model_raw) as model")
+            cols.append(f"{_text('model_raw')} as model")
         elif name == "ingest_id":
             cols.append("NULL::BIGINT as ingest_id")
         elif name == "attributes":
             cols.append(
-                "json_merge_patch(json_merge_patch('{}'::JSON, coalesce(_attrs, '{}'::JSON)), json_object("
-                "'model_raw', case when costlab_model(model_raw) is distinct from model_raw then model_raw end, "
-                "'cache_ttl_assumed', case when _ttl_assumed then true end))::JSON as attributes"
+                "case when _ttl_assumed then json_merge_patch(coalesce(_attrs, '{}'::JSON), '{\"cache_ttl_assumed\": true}') "
+                "else coalesce(_attrs, '{}'::JSON) end::JSON as attributes"
             )
         elif name in COUNT_COLUMNS:
-            cols.append(f"coalesce(try_cast(regexp_replace({_text(name)}, '\\.0*$', '') as BIGINT), 0)::{typ} as {name}")
+            # Validation has already refused fractions, so a cast of "5.0" to 5 loses nothing.
+            cols.append(f"coalesce(try_cast({_text(name)} as BIGINT), 0)::{typ} as {name}")
         elif name in _DEFAULTS:
             cols.append(f"coalesce(lower({_text(name)}), {_DEFAULTS[name]})::{typ} as {name}")
         elif typ == "VARCHAR":
             cols.append(f"{_text(name)} as {name}")
         else:
             cols.append(f"try_cast({_text(name)} as {typ}) as {name}")
-    # A line that did not parse says only that; its other "errors" would be echoes of the first.
-    reject = "coalesce(_parse_error, nullif(concat_ws('; ', " + ", ".join(_checks()) + "), '')) as _reject"
+    reject = "coalesce(_parse_error, nullif(concat_ws('; ', " + ", ".join(_checks()) + "), ''))"
     return f"""
-    select _line, _raw, {reject}, {', '.join(cols)},
+    select _line, _raw, {reject} as _reject, {', '.join(cols)},
+           case when {_text('request_id')} is null then md5(to_json(_row)) end as _key,
            _request_json::JSON as _request_json, _response_text::VARCHAR as _response_text
     from ({adapter_select}) a"""
+
+
+# Run in order on the staged table `_stage`; each touches only the rows it concerns.
+FINISH_SQL = """
+-- Model ids normalised once per distinct spelling; the raw spelling kept in attributes when it differs.
+create or replace temp table _models as
+    select raw, costlab_model(raw) as model from (select distinct model as raw from _stage where model is not null);
+update _stage set model = m.model,
+                  attributes = json_merge_patch(_stage.attributes, json_object('model_raw', m.raw))
+    from _models m where _stage.model = m.raw and m.model is distinct from m.raw;
+-- No id in the source: a hash of the row, numbered among identical rows, so re-reading the same rows
+-- yields the same ids (idempotent) while true repeats still count as separate requests.
+update _stage set request_id = h.id
+    from (select _line, 'h_' || left(_key, 24) || case when n > 1 then '_' || n else '' end as id
+          from (select _line, _key, row_number() over (partition by _key order by _line) as n
+                from _stage where request_id is null)) h
+    where _stage._line = h._line;
+-- Repeats of one id within the file: the first good one is the request.
+create or replace temp table _repeats as
+    select source, request_id, min(_line) as first_line from _stage
+    where _reject is null group by all having count(*) > 1;
+"""

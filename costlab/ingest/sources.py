@@ -3,7 +3,8 @@ canonical columns (still untyped: canonical.py validates and casts, the same way
 
 Every adapter's SELECT reads a relation `src` and yields: each canonical column (NULL when the
 format has no such field), `model_raw`, `_attrs` (a JSON object of extras for `attributes`),
-`_request_json`, `_response_text` (payloads), and passes `_line`, `_raw`, `_parse_error`, `_row_hash`.
+`_request_json`, `_response_text` (payloads), and passes `_line`, `_raw`, `_parse_error` and `_row`
+(the whole source row, hashed into an id only for rows that have none).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def _metadata_columns(config: Config) -> str:
 
 def anthropic(config: Config) -> Adapter:
     select = f"""
-    select _line, _raw, _row_hash,
+    select _line, _raw, _row,
         coalesce(_parse_error, case when response is not null and response.usage.input_tokens is null and response.usage.output_tokens is null
                                     then 'the response has no usage object: its cost cannot be known' end) as _parse_error,
         coalesce(response.id, request_id, error.request_id) as request_id,
@@ -148,7 +149,7 @@ def anthropic(config: Config) -> Adapter:
 
 def anthropic_message(config: Config) -> Adapter:
     select = f"""
-    select _line, _raw, _row_hash,
+    select _line, _raw, _row,
         coalesce(_parse_error, case when usage.input_tokens is null and usage.output_tokens is null
                                     then 'the message has no usage object: its cost cannot be known' end) as _parse_error,
         id as request_id,
@@ -170,7 +171,7 @@ def anthropic_message(config: Config) -> Adapter:
 def batch(config: Config) -> Adapter:
     # Batch results carry no time of their own: the file's modification time stands in, and says so.
     select = f"""
-    select _line, _raw, _row_hash,
+    select _line, _raw, _row,
         coalesce(_parse_error, case when result.type = 'succeeded' and result.message.usage.input_tokens is null and result.message.usage.output_tokens is null
                                     then 'a succeeded result has no usage object: its cost cannot be known' end) as _parse_error,
         coalesce(result.message.id, result.error.request_id) as request_id,
@@ -222,7 +223,7 @@ def canonical(kind: str, columns: list[str]) -> Adapter:
     attrs = "attributes" if "attributes" in have else "NULL"
     extra_obj = "json_object(" + ", ".join(f"{_sql_str(c)}, \"{c}\"" for c in extras) + ")" if extras else "NULL"
     select = f"""
-    select _line, _raw, _parse_error, _row_hash,
+    select _line, _raw, _parse_error, _row,
         {', '.join(picks)},
         {f'"{have["model"]}"' if "model" in have else 'NULL'} as model_raw,
         NULL as _ttl_assumed,
@@ -254,7 +255,7 @@ def mapping(name: str, config: Config, columns: list[str]) -> Adapter:
             picks.append(f"({exprs[col]}) as {col}" if col in exprs else f"NULL as {col}")
     row = "json_object(" + ", ".join(f"{_sql_str(c)}, \"{c}\"" for c in columns) + ")"
     select = f"""
-    select _line, _raw, _parse_error, _row_hash,
+    select _line, _raw, _parse_error, _row,
         {', '.join(picks)},
         {exprs.get('model', 'NULL')} as model_raw,
         NULL as _ttl_assumed,

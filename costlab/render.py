@@ -1,0 +1,279 @@
+"""Frames out: a polars frame to stdout or a file as table, csv, json, jsonl, parquet or markdown.
+
+This module writes data and nothing else: it never touches stderr (warnings and progress belong to
+the CLI), so `costlab ... --format csv > out.csv` is always a clean file.
+
+How values come out, per format:
+
+    format     for        DECIMAL (money)                      NULL       timestamps
+    table      reading    2 to 6 decimals, thousands separators  —          2026-11-16 09:00:00
+    markdown   reading    as in table                            —          as in table
+    csv        programs   every digit of the scale ("0.001250")  empty      2026-11-16T09:00:00.000000+0000
+    json       programs   a string with every digit ("0.001250") null       2026-11-16T09:00:00+00:00
+    jsonl      programs   as in json, one object per line        null       as in json
+    parquet    programs   DECIMAL(p,s), exact                    null       TIMESTAMP with time zone
+
+json and jsonl write money as strings on purpose: most JSON readers turn numbers into binary floats,
+and 0.1 + 0.2 is not a price. `decimal.Decimal(row["cost_usd"])` (or `pl.col(...).cast(pl.Decimal)`)
+gets the exact value back. Integers and floats stay JSON numbers.
+
+The table format fits the terminal width (or `width`): when a frame has more columns than fit, it is
+printed as several tables one under the other, each repeating the leading label columns (day, model,
+feature, ...), instead of squeezing every header into a vertical stripe.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from costlab.errors import ConfigError, did_you_mean
+
+NULL = "—"
+FILE_WIDTH = 100  # width of a table written to a file, where there is no terminal to measure
+MAX_TEXT_WIDTH = 40  # longer strings are cut with an ellipsis in table output
+MAX_DECIMALS = 6
+
+
+class Format(str, Enum):
+    """Output formats every command that prints rows accepts."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    parquet = "parquet"
+    markdown = "markdown"
+
+
+def as_format(fmt: Format | str) -> Format:
+    """A Format from its name, with a suggestion when the name is misspelt."""
+    if isinstance(fmt, Format):
+        return fmt
+    try:
+        return Format(str(fmt).lower())
+    except ValueError:
+        names = [f.value for f in Format]
+        raise ConfigError(f"unknown format {fmt!r}.{did_you_mean(str(fmt), names)} Choose one of: {', '.join(names)}.") from None
+
+
+def frame(
+    df: pl.DataFrame,
+    fmt: Format | str = Format.table,
+    out: str | Path | None = None,
+    title: str | None = None,
+    *,
+    width: int | None = None,
+) -> None:
+    """Write `df` to stdout, or to the file `out`, in format `fmt`.
+
+    Args:
+        df: the rows.
+        fmt: one of Format (or its name).
+        out: a file path; None or "-" means stdout. Parent folders are created.
+        title: shown above table and markdown output; data formats (csv, json, ...) ignore it so
+            their output stays parseable.
+        width: table width in characters; default the terminal's for stdout, 100 for a file.
+
+    Raises:
+        ConfigError: parquet without a file to write to, or an unknown format name.
+    """
+    fmt = as_format(fmt)
+    if fmt is Format.parquet:
+        if is_stdout(out):
+            raise ConfigError("parquet is a binary format and cannot go to the terminal: give a file with --out FILE.parquet")
+        df.write_parquet(_prepare(out))
+        return
+    emit(to_text(df, fmt, title, width=width or default_width(out)), out)
+
+
+def is_stdout(out: str | Path | None) -> bool:
+    return out is None or str(out) == "-"
+
+
+def default_width(out: str | Path | None) -> int:
+    """The terminal's width (COLUMNS, else the tty, else 80) for stdout; FILE_WIDTH for a file."""
+    if not is_stdout(out):
+        return FILE_WIDTH
+    from rich.console import Console
+
+    return Console(file=sys.stdout).width
+
+
+def emit(text: str, out: str | Path | None = None) -> None:
+    """Write text to stdout (out None or "-") or to the file `out` (UTF-8, parent folders created)."""
+    if is_stdout(out):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _prepare(out).write_text(text, encoding="utf-8")
+
+
+def to_text(df: pl.DataFrame, fmt: Format | str = Format.table, title: str | None = None, *, width: int | None = None) -> str:
+    """The text `frame` would write, as a string ending in a newline (empty for an empty jsonl).
+
+    Raises:
+        ConfigError: for parquet, which is not text.
+    """
+    fmt = as_format(fmt)
+    if fmt is Format.table:
+        return table(df, title, width=width or FILE_WIDTH)
+    if fmt is Format.markdown:
+        return markdown(df, title)
+    if fmt is Format.csv:
+        return _exact(df).write_csv()
+    if fmt is Format.json:
+        return _exact(df).write_json() + "\n"
+    if fmt is Format.jsonl:
+        return _exact(df).write_ndjson()
+    raise ConfigError(f"{fmt.value} is a binary format: write it to a file with --out")
+
+
+# -- data formats ------------------------------------------------------------------------------
+def _exact(df: pl.DataFrame) -> pl.DataFrame:
+    """Decimals as strings carrying every digit of their scale, so no writer rounds them."""
+    decimals = [name for name, dtype in df.schema.items() if isinstance(dtype, pl.Decimal)]
+    return df.with_columns(pl.col(decimals).cast(pl.String)) if decimals else df
+
+
+# -- reading formats ---------------------------------------------------------------------------
+def display_columns(df: pl.DataFrame) -> dict[str, list[str]]:
+    """Every column formatted for reading: one string per value."""
+    return {name: _display(df.get_column(name)) for name in df.columns}
+
+
+def _display(series: pl.Series) -> list[str]:
+    dtype = series.dtype
+    values = series.to_list()
+    if isinstance(dtype, pl.Decimal):
+        places = _decimal_places(values, dtype.scale or 0)
+        quantum = Decimal(1).scaleb(-places)
+        return [NULL if v is None else f"{v.quantize(quantum, rounding=ROUND_HALF_UP):,.{places}f}" for v in values]
+    if dtype.is_integer():
+        return [NULL if v is None else f"{v:,}" for v in values]
+    if dtype.is_float():
+        return [NULL if v is None else _float(v) for v in values]
+    if isinstance(dtype, pl.Datetime):
+        pattern = "%Y-%m-%d %H:%M:%S" if dtype.time_zone in (None, "UTC") else "%Y-%m-%d %H:%M:%S%z"
+        if (series.dt.microsecond() != 0).any():
+            pattern = pattern.replace("%S", "%S.%f")
+        return [NULL if v is None else v.strftime(pattern) for v in values]
+    if dtype == pl.Boolean:
+        return [NULL if v is None else ("true" if v else "false") for v in values]
+    return [NULL if v is None else " ".join(str(v).split()) for v in values]
+
+
+def _decimal_places(values: list[Decimal | None], scale: int) -> int:
+    """The fewest decimals that show every value exactly, kept between 2 and 6 (never above the scale)."""
+    needed = 0
+    for v in values:
+        if v is not None and v == v and v != 0:
+            needed = max(needed, -min(0, int(v.normalize().as_tuple().exponent)))
+    return min(scale, max(2, min(needed, MAX_DECIMALS)))
+
+
+def _float(v: float) -> str:
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return str(v)
+    if v == 0:
+        return "0"
+    if abs(v) < 0.001:
+        return f"{v:.3e}"
+    if abs(v) < 1000:
+        return f"{v:.4f}".rstrip("0").rstrip(".")
+    return f"{v:,.1f}"
+
+
+def _is_number(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or isinstance(dtype, pl.Decimal)
+
+
+def table(df: pl.DataFrame, title: str | None = None, *, width: int = FILE_WIDTH) -> str:
+    """A rich table as plain text no wider than `width` (split into column groups when needed)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    cells = display_columns(df)
+    numeric = {name: _is_number(dtype) for name, dtype in df.schema.items()}
+    widths = {
+        name: max([len(name)] + [len(c) for c in cells[name]]) if numeric[name]
+        else min(max([len(name)] + [len(c) for c in cells[name]]), MAX_TEXT_WIDTH)
+        for name in df.columns
+    }
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, highlight=False, emoji=False, markup=False)
+    groups = _column_groups(df.columns, widths, numeric, width)
+    for i, group in enumerate(groups):
+        t = Table(
+            title=title if i == 0 else None,
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            caption="(no rows)" if df.height == 0 and i == len(groups) - 1 else None,
+        )
+        for name in group:
+            t.add_column(
+                name,
+                justify="right" if numeric[name] else "left",
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=min(widths[name], max(width - 2, 1)),
+            )
+        for row in zip(*(cells[name] for name in group)):
+            t.add_row(*row)
+        if i:
+            console.print()
+        console.print(t)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+
+def _column_groups(columns: list[str], widths: dict[str, int], numeric: dict[str, bool], width: int) -> list[list[str]]:
+    """Split columns into groups that each fit `width`; each group repeats the leading label columns."""
+    cost = {name: widths[name] + 3 for name in columns}  # one space of padding each side, one divider
+    if not columns or sum(cost.values()) - 3 <= width:
+        return [list(columns)]
+    labels: list[str] = []
+    for name in columns[:2]:
+        if numeric[name] or sum(cost[n] for n in labels) + cost[name] > width // 2:
+            break
+        labels.append(name)
+    groups: list[list[str]] = []
+    current = list(labels)
+    for name in columns[len(labels):]:
+        if len(current) > len(labels) and sum(cost[n] for n in current) + cost[name] - 3 > width:
+            groups.append(current)
+            current = list(labels)
+        current.append(name)
+    groups.append(current)
+    return groups
+
+
+def markdown(df: pl.DataFrame, title: str | None = None) -> str:
+    """A GitHub-flavoured Markdown table, numbers right-aligned, values formatted as in table."""
+    cells = display_columns(df)
+    numeric = [_is_number(dtype) for dtype in df.schema.values()]
+
+    def row(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("\\", "\\\\").replace("|", "\\|") for v in values) + " |"
+
+    lines = [f"### {title}", ""] if title else []
+    lines.append(row(df.columns))
+    lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
+    lines.extend(row(list(values)) for values in zip(*(cells[name] for name in df.columns)))
+    return "\n".join(lines) + "\n"
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+def _prepare(out: Any) -> Path:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

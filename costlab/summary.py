@@ -1,0 +1,113 @@
+"""The cost summary `make demo` and `costlab summary` print: spend by tier, model, feature and day.
+
+Built from the starter queries (queries/cost_by_tier_model_day.sql and queries/cost_by_feature.sql)
+through `Store.run_query`, so the numbers are the ones an engineer gets running those files by hand.
+Every section ends with a total row and counts the unpriced requests: a request with no price is
+left out of `cost_usd` and counted in `unpriced_requests`, never priced at $0. A group whose requests
+are all unpriced has a NULL cost; an empty window costs 0.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from costlab import render
+from costlab.render import Format
+
+if TYPE_CHECKING:
+    from costlab.store import Store
+
+TOTAL = "total"
+SECTIONS = ("tier", "model", "feature", "day")
+TITLES = {
+    "tier": "Cost by tier",
+    "model": "Cost by model",
+    "feature": "Cost by feature",
+    "day": "Cost by day (UTC)",
+}
+COUNTS = ("requests", "errors", "input_tokens", "output_tokens")
+USD = pl.Decimal(18, 6)
+
+
+def cost_summary(
+    store: "Store", since: datetime | date | str | None = None, until: datetime | date | str | None = None
+) -> dict[str, pl.DataFrame]:
+    """Spend per tier, model, feature and day in [since, until), each section with a total row.
+
+    Args:
+        store: an open store.
+        since: start of the window, inclusive (default: the beginning of the logs).
+        until: end of the window, exclusive (default: no end).
+
+    Returns:
+        {"tier": ..., "model": ..., "feature": ..., "day": ...}: frames whose first column is the
+        section's key (a string; the last row's key is TOTAL), then requests, errors, input_tokens,
+        output_tokens, cost_usd DECIMAL(18,6) and unpriced_requests.
+    """
+    window = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+    daily = store.run_query("cost_by_tier_model_day", **window)
+    features = store.run_query("cost_by_feature", **window)
+    return {
+        "tier": _rollup(daily, "tier"),
+        "model": _rollup(daily, "model"),
+        "feature": _rollup(features, "feature"),
+        "day": _rollup(daily.with_columns(pl.col("day").cast(pl.String)), "day", by_key=True),
+    }
+
+
+def _money_sum(column: str) -> pl.Expr:
+    # polars sums an all-NULL column to 0, but a group whose requests are all unpriced has an
+    # unknown cost, not $0; a group with no requests at all (an empty store's total) costs $0.
+    requests = pl.col("requests").sum()
+    has_priced = requests - pl.col("unpriced_requests").sum() > 0
+    return pl.when(has_priced | (requests == 0)).then(pl.col(column).sum()).otherwise(None).cast(USD)
+
+
+def _rollup(frame: pl.DataFrame, key: str, by_key: bool = False) -> pl.DataFrame:
+    sums = [*(pl.col(c).sum().cast(pl.Int64) for c in COUNTS), _money_sum("cost_usd").alias("cost_usd"),
+            pl.col("unpriced_requests").sum().cast(pl.Int64)]
+    groups = frame.group_by(key).agg(sums)
+    order = [key] if by_key else ["cost_usd", "requests", key]
+    groups = groups.sort(order, descending=[False] if by_key else [True, True, False], nulls_last=True)
+    total = frame.select(pl.lit(TOTAL, dtype=pl.String).alias(key), *sums)
+    return pl.concat([groups.with_columns(pl.col(key).cast(pl.String)), total], how="vertical")
+
+
+def summary_frame(sections: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """All sections as one long frame (section, key, ...), for csv, json, jsonl and parquet output."""
+    return pl.concat(
+        [frame.rename({name: "key"}).select(pl.lit(name).alias("section"), pl.all()) for name, frame in sections.items()],
+        how="vertical",
+    )
+
+
+def summary_to_text(
+    sections: dict[str, pl.DataFrame], fmt: Format | str = Format.table, *, width: int | None = None, title: str | None = None
+) -> str:
+    """The summary as text: titled tables (table, markdown) or the long frame (csv, json, jsonl)."""
+    fmt = render.as_format(fmt)
+    if fmt not in (Format.table, Format.markdown):
+        return render.to_text(summary_frame(sections), fmt)
+    parts = [f"# {title}\n" if fmt is Format.markdown else f"{title}\n"] if title else []
+    parts += [render.to_text(frame, fmt, TITLES.get(name, name), width=width) for name, frame in sections.items()]
+    return "\n".join(parts)
+
+
+def print_summary(
+    sections: dict[str, pl.DataFrame],
+    fmt: Format | str = Format.table,
+    out: str | Path | None = None,
+    *,
+    width: int | None = None,
+    title: str | None = None,
+) -> None:
+    """Write the summary to stdout or the file `out` (parquet needs `out`; see render.frame)."""
+    fmt = render.as_format(fmt)
+    if fmt is Format.parquet:
+        render.frame(summary_frame(sections), fmt, out)
+        return
+    render.emit(summary_to_text(sections, fmt, width=width or render.default_width(out), title=title), out)

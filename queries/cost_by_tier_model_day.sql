@@ -1,0 +1,33 @@
+-- cost_by_tier_model_day: spend, volume and tokens per UTC day, tier and model over a window.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+-- returns:
+--   day DATE                         UTC calendar day of the request
+--   tier VARCHAR                     the model's tier line ('(unknown)' when the model is not in the catalogue)
+--   model VARCHAR                    model id as billed ('(none)' when the log had none)
+--   requests BIGINT                  every request, ok or error
+--   errors BIGINT                    requests with status 'error'
+--   input_tokens BIGINT              uncached input tokens
+--   output_tokens BIGINT             output tokens (thinking included)
+--   cache_read_tokens BIGINT         prompt-cache reads
+--   cache_write_tokens BIGINT        prompt-cache writes, 5-minute and 1-hour
+--   cost_usd DECIMAL(18,6)           spend of the priced requests (NULL when none was priced)
+--   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
+select
+    (ts at time zone 'UTC')::DATE                                          as day,
+    coalesce(tier, '(unknown)')::VARCHAR                                   as tier,
+    coalesce(model, '(none)')::VARCHAR                                     as model,
+    count(*)::BIGINT                                                       as requests,
+    count(*) filter (where status = 'error')::BIGINT                       as errors,
+    coalesce(sum(input_tokens), 0)::BIGINT                                 as input_tokens,
+    coalesce(sum(output_tokens), 0)::BIGINT                                as output_tokens,
+    coalesce(sum(cache_read_tokens), 0)::BIGINT                            as cache_read_tokens,
+    coalesce(sum(coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)), 0)::BIGINT
+                                                                           as cache_write_tokens,
+    sum(cost_usd) filter (where priced)::DECIMAL(18, 6)                    as cost_usd,
+    count(*) filter (where not priced)::BIGINT                             as unpriced_requests
+from costed_requests
+where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+group by all
+order by day, cost_usd desc nulls last, tier, model

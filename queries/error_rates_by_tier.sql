@@ -1,0 +1,59 @@
+-- error_rates_by_tier: how often each tier failed over a window, and how: rate limits, overload, context overflow.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+-- returns:
+--   tier VARCHAR                     the model's tier line ('(unknown)' when not in the catalogue)
+--   requests BIGINT                  every request, ok or error
+--   errors BIGINT                    requests with status 'error'
+--   error_rate DOUBLE                errors / requests
+--   rate_limited BIGINT              429 rate_limit errors
+--   rate_limited_rate DOUBLE         rate_limited / requests
+--   overloaded BIGINT                529 overloaded errors
+--   overloaded_rate DOUBLE           overloaded / requests
+--   context_exceeded BIGINT          prompts too long for the model's context window
+--   context_exceeded_rate DOUBLE     context_exceeded / requests
+--   other_errors BIGINT              every other error (invalid_request, timeout, api_error, ...)
+--   unpriced_requests BIGINT         requests with no price in force (their cost is unknown)
+--
+-- An error counts as rate_limit when either its error_type or its HTTP status says so (429), and
+-- as overloaded likewise (529), since some sources carry only one of the two.
+with classified as (
+    select
+        coalesce(tier, '(unknown)') as tier,
+        status = 'error' as is_error,
+        status = 'error' and (error_type = 'rate_limit' or http_status = 429) as is_rate_limited,
+        status = 'error' and (error_type = 'overloaded' or http_status = 529) as is_overloaded,
+        status = 'error' and error_type = 'context_exceeded' as is_context_exceeded,
+        priced
+    from costed_requests
+    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+),
+per_tier as (
+    select
+        tier,
+        count(*)                                                                  as requests,
+        count(*) filter (where is_error)                                          as errors,
+        count(*) filter (where is_rate_limited)                                   as rate_limited,
+        count(*) filter (where is_overloaded and not is_rate_limited)             as overloaded,
+        count(*) filter (where is_context_exceeded and not is_rate_limited and not is_overloaded)
+                                                                                  as context_exceeded,
+        count(*) filter (where not priced)                                        as unpriced_requests
+    from classified
+    group by tier
+)
+select
+    tier::VARCHAR                                                          as tier,
+    requests::BIGINT                                                       as requests,
+    errors::BIGINT                                                         as errors,
+    (errors / requests)::DOUBLE                                            as error_rate,
+    rate_limited::BIGINT                                                   as rate_limited,
+    (rate_limited / requests)::DOUBLE                                      as rate_limited_rate,
+    overloaded::BIGINT                                                     as overloaded,
+    (overloaded / requests)::DOUBLE                                        as overloaded_rate,
+    context_exceeded::BIGINT                                               as context_exceeded,
+    (context_exceeded / requests)::DOUBLE                                  as context_exceeded_rate,
+    (errors - rate_limited - overloaded - context_exceeded)::BIGINT       as other_errors,
+    unpriced_requests::BIGINT                                              as unpriced_requests
+from per_tier
+order by requests desc, tier
