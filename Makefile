@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The embedded default store (./costlab.duckdb), the shipped examples, the cost summary.
 demo: $(STAMP)
-	rm -f costlab.duckdb
-	$(BIN)/costlab ingest examples/
-	$(BIN)/costlab summary
+	rm -f costlab.duckdb costlab.duckdb.wal
+	$(BIN)/costlab ingest --config examples/costlab.toml examples/
+	$(BIN)/costlab summary --config examples/costlab.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -30,7 +30,7 @@ TITLES = {
     "day": "Cost by day (UTC)",
 }
 COUNTS = ("requests", "errors", "input_tokens", "output_tokens")
-USD = pl.Decimal(18, 6)
+USD = pl.Decimal(18, 9)
 
 
 def cost_summary(
@@ -46,7 +46,7 @@ def cost_summary(
     Returns:
         {"tier": ..., "model": ..., "feature": ..., "day": ...}: frames whose first column is the
         section's key (a string; the last row's key is TOTAL), then requests, errors, input_tokens,
-        output_tokens, cost_usd DECIMAL(18,6) and unpriced_requests.
+        output_tokens, cost_usd DECIMAL(18,9) and unpriced_requests.
     """
     window = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
     daily = store.run_query("cost_by_tier_model_day", **window)

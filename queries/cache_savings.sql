@@ -9,13 +9,13 @@
 --   cache_hit_requests BIGINT        requests that read from the prompt cache
 --   cache_read_tokens BIGINT         prompt-cache reads
 --   cache_write_tokens BIGINT        prompt-cache writes, 5-minute and 1-hour
---   cache_read_usd DECIMAL(18,6)     what the cache reads cost
---   cache_read_at_input_usd DECIMAL(18,6)  what the same tokens would have cost at the request's input rate
---   read_savings_usd DECIMAL(18,6)   cache_read_at_input_usd - cache_read_usd
---   cache_write_usd DECIMAL(18,6)    what the cache writes cost
---   cache_write_at_input_usd DECIMAL(18,6)  what the same tokens would have cost at the request's input rate
---   write_premium_usd DECIMAL(18,6)  cache_write_usd - cache_write_at_input_usd
---   net_savings_usd DECIMAL(18,6)    read_savings_usd - write_premium_usd (negative: caching cost money)
+--   cache_read_usd DECIMAL(18,9)     what the cache reads cost
+--   cache_read_at_input_usd DECIMAL(18,9)  what the same tokens would have cost at the request's input rate
+--   read_savings_usd DECIMAL(18,9)   cache_read_at_input_usd - cache_read_usd
+--   cache_write_usd DECIMAL(18,9)    what the cache writes cost
+--   cache_write_at_input_usd DECIMAL(18,9)  what the same tokens would have cost at the request's input rate
+--   write_premium_usd DECIMAL(18,9)  cache_write_usd - cache_write_at_input_usd
+--   net_savings_usd DECIMAL(18,9)    read_savings_usd - write_premium_usd (negative: caching cost money)
 --   unpriced_requests BIGINT         requests with no price in force: left out of every USD column
 --
 -- The counterfactual uses the same price card as costed_requests: the input rate of the row each
@@ -76,13 +76,13 @@ select
     cache_hit_requests::BIGINT                                             as cache_hit_requests,
     cache_read_tokens::BIGINT                                              as cache_read_tokens,
     cache_write_tokens::BIGINT                                             as cache_write_tokens,
-    read_usd::DECIMAL(18, 6)                                               as cache_read_usd,
-    read_at_input_usd::DECIMAL(18, 6)                                      as cache_read_at_input_usd,
-    (read_at_input_usd - read_usd)::DECIMAL(18, 6)                         as read_savings_usd,
-    write_usd::DECIMAL(18, 6)                                              as cache_write_usd,
-    write_at_input_usd::DECIMAL(18, 6)                                     as cache_write_at_input_usd,
-    (write_usd - write_at_input_usd)::DECIMAL(18, 6)                       as write_premium_usd,
-    ((read_at_input_usd - read_usd) - (write_usd - write_at_input_usd))::DECIMAL(18, 6)
+    read_usd::DECIMAL(18, 9)                                               as cache_read_usd,
+    read_at_input_usd::DECIMAL(18, 9)                                      as cache_read_at_input_usd,
+    (read_at_input_usd - read_usd)::DECIMAL(18, 9)                         as read_savings_usd,
+    write_usd::DECIMAL(18, 9)                                              as cache_write_usd,
+    write_at_input_usd::DECIMAL(18, 9)                                     as cache_write_at_input_usd,
+    (write_usd - write_at_input_usd)::DECIMAL(18, 9)                       as write_premium_usd,
+    ((read_at_input_usd - read_usd) - (write_usd - write_at_input_usd))::DECIMAL(18, 9)
                                                                            as net_savings_usd,
     unpriced_requests::BIGINT                                              as unpriced_requests
 from per_model

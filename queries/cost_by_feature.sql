@@ -9,7 +9,7 @@
 --   input_tokens BIGINT              uncached input tokens
 --   output_tokens BIGINT             output tokens (thinking included)
 --   cache_read_tokens BIGINT         prompt-cache reads
---   cost_usd DECIMAL(18,6)           spend of the priced requests (NULL when none was priced)
+--   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
 --   avg_cost_usd DECIMAL(18,6)       cost_usd per priced request
 --   cost_share DOUBLE                fraction of the window's priced spend (NULL when it is zero)
 --   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
@@ -35,7 +35,7 @@ select
     input_tokens::BIGINT                                                   as input_tokens,
     output_tokens::BIGINT                                                  as output_tokens,
     cache_read_tokens::BIGINT                                              as cache_read_tokens,
-    cost_usd::DECIMAL(18, 6)                                               as cost_usd,
+    cost_usd::DECIMAL(18, 9)                                               as cost_usd,
     -- Exact, not via DOUBLE (which is what DECIMAL / BIGINT gives in DuckDB): integer nano-dollars
     -- over the count, rounded half up to the micro-dollar.
     (case when priced_requests > 0 then

@@ -12,7 +12,7 @@
 --   output_tokens BIGINT             output tokens (thinking included)
 --   cache_read_tokens BIGINT         prompt-cache reads
 --   cache_write_tokens BIGINT        prompt-cache writes, 5-minute and 1-hour
---   cost_usd DECIMAL(18,6)           spend of the priced requests (NULL when none was priced)
+--   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
 --   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
 select
     (ts at time zone 'UTC')::DATE                                          as day,
@@ -25,7 +25,7 @@ select
     coalesce(sum(cache_read_tokens), 0)::BIGINT                            as cache_read_tokens,
     coalesce(sum(coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)), 0)::BIGINT
                                                                            as cache_write_tokens,
-    sum(cost_usd) filter (where priced)::DECIMAL(18, 6)                    as cost_usd,
+    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
     count(*) filter (where not priced)::BIGINT                             as unpriced_requests
 from costed_requests
 where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

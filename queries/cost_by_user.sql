@@ -12,7 +12,7 @@
 --   errors BIGINT                    requests with status 'error'
 --   input_tokens BIGINT              uncached input tokens
 --   output_tokens BIGINT             output tokens (thinking included)
---   cost_usd DECIMAL(18,6)           spend of the priced requests (NULL when none was priced)
+--   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
 --   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
 select
     coalesce(user_id, '(none)')::VARCHAR                                   as user_id,
@@ -23,7 +23,7 @@ select
     count(*) filter (where status = 'error')::BIGINT                       as errors,
     coalesce(sum(input_tokens), 0)::BIGINT                                 as input_tokens,
     coalesce(sum(output_tokens), 0)::BIGINT                                as output_tokens,
-    sum(cost_usd) filter (where priced)::DECIMAL(18, 6)                    as cost_usd,
+    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
     count(*) filter (where not priced)::BIGINT                             as unpriced_requests
 from costed_requests
 where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

@@ -15,7 +15,7 @@
 --   output_tokens BIGINT             output tokens (thinking included)
 --   cache_read_tokens BIGINT         prompt-cache reads
 --   cache_write_tokens BIGINT        prompt-cache writes, 5-minute and 1-hour
---   cost_usd DECIMAL(18,6)           the request's cost (NULL when unpriced)
+--   cost_usd DECIMAL(18,9)           the request's cost (NULL when unpriced)
 --   priced BOOLEAN                   false when no price was in force; such rows sort last
 --   unpriced_in_window BIGINT        how many requests in the window have no price (see unpriced_requests)
 with windowed as (
@@ -36,7 +36,7 @@ select
     coalesce(cache_read_tokens, 0)::BIGINT                                 as cache_read_tokens,
     (coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0))::BIGINT
                                                                            as cache_write_tokens,
-    cost_usd::DECIMAL(18, 6)                                               as cost_usd,
+    cost_usd::DECIMAL(18, 9)                                               as cost_usd,
     priced::BOOLEAN                                                        as priced,
     (count(*) filter (where not priced) over ())::BIGINT                   as unpriced_in_window
 from windowed

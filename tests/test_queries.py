@@ -411,7 +411,7 @@ def test_summary_sections_carry_totals_and_unpriced_counts(populated):
         assert total["requests"].item() == 41, name
         assert total["unpriced_requests"].item() == 3, name
         assert total["cost_usd"].item() == usd("0.36005"), name
-        assert frame.schema["cost_usd"] == pl.Decimal(18, 6)
+        assert frame.schema["cost_usd"] == pl.Decimal(18, 9)
     tiers = sections["tier"]
     assert tiers.filter(pl.col("tier") == "(unknown)")["cost_usd"].item() is None
 

@@ -5,6 +5,8 @@
 -- The spelling of a model id with platform decorations removed: Bedrock ARNs, cross-region
 -- prefixes (global. us. eu. apac. ...), the anthropic. prefix, -v1:0 version suffixes, gateway
 -- prefixes (anthropic/ bedrock/ vertex_ai/), Claude Code's [1m] suffix, Vertex's @ before a date.
+-- Longer gateway prefixes come first: RE2 alternation is leftmost-first, so with 'bedrock' ahead of
+-- 'bedrock/converse' the id 'bedrock/converse/us.anthropic.claude-opus-5-v1:0' kept 'converse/...'.
 create or replace macro costlab_clean_model(raw) as
     replace(
         regexp_replace(
@@ -15,7 +17,7 @@ create or replace macro costlab_clean_model(raw) as
         regexp_replace(lower(trim(raw)),
             '^arn:aws:bedrock:[^:]*:[^:]*:(foundation-model|inference-profile|system-defined-inference-profile)/', ''),
             '\[[^\]]*\]$', ''),
-            '^(anthropic|bedrock|bedrock/converse|vertex_ai|vertex|claude)/', ''),
+            '^(bedrock/converse|bedrock/invoke|anthropic|bedrock|vertex_ai|vertex|claude)/', ''),
             '^(global|us|eu|apac|jp|au|ca|us-gov)\.', ''),
             '^anthropic\.', ''),
             '-v\d+(:\d+)?$', ''),

@@ -5,8 +5,10 @@
 --   applied, rates as integer femto-dollars (1e-15 USD) per token so request cost is exact integer math.
 --
 -- Resolution: time breaks at every valid_from/valid_to of a model's prices and of the discounts that
--- apply to it; in each segment and band the row with the highest priority (config > import > built-in)
--- and then the latest valid_from wins. Rebuilt whenever prices or discounts change.
+-- apply to it. In each segment the highest priority in force (config > import > built-in) takes the
+-- model's whole rate card, bands included: a costlab.toml row without bands replaces the catalogue's
+-- long-context band too, instead of leaving prompts above the threshold at the catalogue's rates.
+-- Within that priority each band takes its latest valid_from. Rebuilt whenever prices or discounts change.
 create or replace table price_card as
 with
 platforms(platform) as (
@@ -37,17 +39,23 @@ segments as (
            lead(t) over (partition by model, speed, platform order by t) as seg_to
     from bounds
 ),
-candidates as (
+in_force as (
     select s.model, s.speed, s.platform, s.seg_from, s.seg_to, p.band_min_tokens,
            p.input, p.output, p.cache_write_5m, p.cache_write_1h, p.cache_read, p.web_search_per_1k,
-           p.batch_factor, p.us_geo_factor, p.regional_factor, p.origin, p.source,
-           row_number() over (
-               partition by s.model, s.speed, s.platform, s.seg_from, p.band_min_tokens
-               order by p.priority desc, p.valid_from desc) as rank
+           p.batch_factor, p.us_geo_factor, p.regional_factor, p.origin, p.source, p.priority, p.valid_from,
+           max(p.priority) over (partition by s.model, s.speed, s.platform, s.seg_from) as top_priority
     from segments s
     join prices p
       on p.model = s.model and p.speed = s.speed
      and p.valid_from <= s.seg_from and (p.valid_to is null or p.valid_to > s.seg_from)
+),
+candidates as (
+    select * exclude (priority, top_priority, valid_from),
+           row_number() over (
+               partition by model, speed, platform, seg_from, band_min_tokens
+               order by valid_from desc) as rank
+    from in_force
+    where priority = top_priority
 ),
 chosen as (select * exclude (rank) from candidates where rank = 1),
 discounts as (
