@@ -433,3 +433,37 @@ def test_summary_text_fits_100_columns(populated):
     text = summary.summary_to_text(summary.cost_summary(populated), width=100)
     assert all(len(line) <= 100 for line in text.splitlines())
     assert "total" in text and "unpriced" in text
+
+
+@pytest.fixture(scope="module")
+def example_store(tmp_path_factory):
+    """The store `make demo` builds: every shipped example ingested with the examples' config."""
+    from costlab.config import load_config
+    from costlab.ingest import ingest_paths
+    from costlab.store import Store
+
+    from conftest import EXAMPLES
+
+    s = Store(tmp_path_factory.mktemp("example") / "example.duckdb", load_config(EXAMPLES / "costlab.toml"))
+    summary = ingest_paths(s, [str(EXAMPLES)])
+    assert not summary.failed and summary.total("rows_added") > 40_000
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("query", STARTERS, ids=NAMES)
+def test_runs_on_the_example_store_with_the_declared_schema(example_store, query):
+    result = example_store.run_query(query.name)
+    assert result.schema == declared_schema(query)
+    assert result.height > 0 or query.name == "unpriced_requests"
+
+
+def test_the_example_store_is_fully_priced_and_its_sections_agree(example_store):
+    from costlab.summary import cost_summary
+
+    total = example_store.scalar("select sum(cost_usd) from costed_requests")
+    assert example_store.scalar("select count(*) from costed_requests where not priced") == 0
+    sections = cost_summary(example_store)
+    for name, frame in sections.items():
+        tot = frame.filter(pl.col(frame.columns[0]) == "total")["cost_usd"].item()
+        assert tot == total, name

@@ -1,0 +1,113 @@
+"""Ingest throughput against the physical limit: raw DuckDB reading the same file into a table.
+
+For each format (Anthropic envelope JSONL, canonical CSV) a seeded file of --rows requests is
+generated once; then raw DuckDB and `costlab ingest` (library call, fresh store each time) run side
+by side, alternating, --repeat times, each in its own process so peak memory is its own. Best of
+the repeats is reported, with the ratio costlab/raw in rows per second.
+
+    .venv/bin/python benchmarks/bench_ingest.py --rows 1000000 --repeat 2 --record
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+RAW = """
+import duckdb, resource, sys, time
+path, fmt, db = sys.argv[1:4]
+con = duckdb.connect(db)
+reader = "read_json(?, format='newline_delimited')" if fmt == "anthropic" else "read_csv(?)"
+t = time.perf_counter()
+con.execute(f"create table raw as select * from {reader}", [path])
+dt = time.perf_counter() - t
+n = con.execute("select count(*) from raw").fetchall()[0][0]
+print(dt, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+COSTLAB = """
+import resource, sys, time
+from costlab.config import Config
+from costlab.ingest import ingest_paths
+from costlab.store import Store
+path, fmt, db = sys.argv[1:4]
+store = Store(db, Config())
+t = time.perf_counter()
+result = ingest_paths(store, [path]).files[0]
+dt = time.perf_counter() - t
+assert result.error is None and result.rows_rejected == 0, result
+print(dt, result.rows_added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def measure(code: str, path: Path, fmt: str, work: Path, tag: str) -> tuple[float, int, int]:
+    db = work / f"{tag}-{time.monotonic_ns()}.duckdb"
+    out = subprocess.run([sys.executable, "-c", code, str(path), fmt, str(db)], capture_output=True, text=True, check=True)
+    seconds, rows, peak = out.stdout.split()
+    db.unlink(missing_ok=True)
+    Path(str(db) + ".wal").unlink(missing_ok=True)
+    return float(seconds), int(rows), int(peak)
+
+
+def run(rows: int, repeat: int, work: Path) -> list[dict]:
+    from costlab.generate import generate
+
+    results = []
+    for fmt, gen_fmt, name in (("anthropic", "anthropic", "envelope.jsonl"), ("csv", "canonical-csv", "canonical.csv")):
+        path = work / name
+        t = time.perf_counter()
+        generate(path, rows, seed=1, fmt=gen_fmt)
+        print(f"generated {rows:,} rows of {gen_fmt} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f}s",
+              file=sys.stderr)
+        raw, ours = [], []
+        for _ in range(repeat):
+            raw.append(measure(RAW, path, fmt, work, "raw"))
+            ours.append(measure(COSTLAB, path, fmt, work, "costlab"))
+        best_raw, best_ours = min(raw), min(ours)
+        results.append({
+            "format": gen_fmt, "rows": rows, "file_mb": round(path.stat().st_size / 1e6, 1),
+            "raw_s": round(best_raw[0], 2), "raw_rows_per_s": round(rows / best_raw[0]),
+            "costlab_s": round(best_ours[0], 2), "costlab_rows_per_s": round(rows / best_ours[0]),
+            "ratio": round(best_raw[0] / best_ours[0], 2),
+            "raw_peak_gb": round(max(r[2] for r in raw) / 2**30, 2),
+            "costlab_peak_gb": round(max(r[2] for r in ours) / 2**30, 2),
+            "all_runs_s": {"raw": [round(r[0], 2) for r in raw], "costlab": [round(r[0], 2) for r in ours]},
+        })
+        path.unlink()
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir=HERE.parent if (HERE.parent / ".venv").exists() else None) as tmp:
+        results = run(args.rows, args.repeat, Path(tmp))
+    print(json.dumps(results, indent=2))
+    if args.record:
+        from machine import describe
+
+        lines = [f"\n## Ingest ({time.strftime('%Y-%m-%d')}, `benchmarks/bench_ingest.py --rows {args.rows} --repeat {args.repeat}`)\n",
+                 describe(), "",
+                 "| format | rows | file | raw DuckDB | costlab | costlab / raw | peak memory (raw, costlab) |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in results:
+            lines.append(f"| {r['format']} | {r['rows']:,} | {r['file_mb']} MB | {r['raw_s']} s ({r['raw_rows_per_s']:,}/s) | "
+                         f"{r['costlab_s']} s ({r['costlab_rows_per_s']:,}/s) | {r['ratio']} | "
+                         f"{r['raw_peak_gb']} GB, {r['costlab_peak_gb']} GB |")
+        with (HERE / "RESULTS.md").open("a") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

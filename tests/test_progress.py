@@ -1,0 +1,44 @@
+"""Long work shows progress on stderr when it is a terminal; stdout stays data either way."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+from conftest import FIXTURES
+
+
+def test_ingest_draws_progress_on_a_terminal_stderr_and_keeps_stdout_empty(tmp_path):
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "costlab", "ingest", "--db", str(tmp_path / "p.duckdb"), str(FIXTURES / "ingest" / "envelope.jsonl")],
+        stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
+    )
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    err = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert out == b""
+    assert "━" in err and "\x1b[" in err  # rich drew its bar on the terminal, with cursor control
+    assert "5 added" in err
+
+
+def test_no_progress_escape_codes_when_stderr_is_not_a_terminal(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "costlab", "ingest", "--db", str(tmp_path / "p.duckdb"), str(FIXTURES / "ingest" / "envelope.jsonl")],
+        capture_output=True, timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout == b""
+    assert b"\x1b[" not in proc.stderr and b"5 added" in proc.stderr
