@@ -25,6 +25,7 @@ RAW = """
 import duckdb, resource, sys, time
 path, fmt, db = sys.argv[1:4]
 con = duckdb.connect(db)
+con.execute("set enable_progress_bar = false")
 reader = "read_json(?, format='newline_delimited')" if fmt == "anthropic" else "read_csv(?)"
 t = time.perf_counter()
 con.execute(f"create table raw as select * from {reader}", [path])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -35,6 +36,13 @@ MODEL_COLUMNS = (
     "model", "tier", "family", "generation", "context_window", "max_output", "released", "lifecycle",
     "retirement_date", "replacement", "new_tokenizer", "origin", "source",
 )
+# Keys a [[models]] / [[model]] entry may have: its columns, plus aliases and the two premium flags.
+MODEL_KEYS = ("id", "model", "aliases", "us_geo", "regional_premium", *MODEL_COLUMNS[1:-2], "source")
+# Keys a costlab.toml price row may set (origin and priority are costlab's to decide, not the row's).
+PRICE_KEYS = tuple(c for c in PRICE_COLUMNS if c not in ("origin", "priority"))
+DISCOUNT_KEYS = ("model", "platform", "valid_from", "valid_to", "factor", "percent_off", "source")
+# The platforms the price card is built for (queries/internal/price_card.sql lists the same ones).
+PLATFORMS = ("anthropic", "bedrock", "vertex", "foundry", "claude_aws", "other")
 
 
 def catalogue_text() -> str:
@@ -50,6 +58,8 @@ def _money(value: Any, where: str) -> Decimal | None:
         amount = Decimal(str(value))
     except ArithmeticError as ex:
         raise ConfigError(f"{where}: expected a number, got {value!r}") from ex
+    if not amount.is_finite():
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
     if amount < 0:
         raise ConfigError(f"{where}: prices cannot be negative ({value})")
     return amount
@@ -81,9 +91,15 @@ class Tables:
 def _model_rows(entries: list[dict[str, Any]], origin: str, where: str) -> tuple[list[tuple], list[tuple], dict[str, dict]]:
     models, aliases, flags = [], [], {}
     for i, m in enumerate(entries, 1):
+        if not isinstance(m, dict):
+            raise ConfigError(f"{where}: model entry {i} is not a table")
         mid = m.get("id") or m.get("model")
         if not mid:
             raise ConfigError(f"{where}: model entry {i} has no id")
+        unknown = sorted(set(m) - set(MODEL_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: model entry {i} ({mid}): unknown key {unknown[0]!r}."
+                              f"{did_you_mean(unknown[0], MODEL_KEYS)}")
         mid = str(mid).lower()
         models.append((
             mid, m.get("tier"), m.get("family", m.get("tier")), m.get("generation"),
@@ -96,30 +112,50 @@ def _model_rows(entries: list[dict[str, Any]], origin: str, where: str) -> tuple
     return models, aliases, flags
 
 
+def _canonical(model: Any, aliases: dict[str, str]) -> str:
+    """A model id as requests carry it: an alias (or a dated spelling of a known id) resolved.
+
+    Requests are normalised at ingest, so an override written as 'claude-sonnet-4-5-20250929' must
+    land on 'claude-sonnet-4-5' or it would silently match nothing (macros.sql costlab_model).
+    """
+    mid = str(model).strip().lower()
+    if mid in aliases:
+        return aliases[mid]
+    undated = re.sub(r"-\d{8}$", "", mid)
+    return aliases.get(undated, mid)
+
+
 def _price_rows(entries: list[dict[str, Any]], origin: str, defaults: dict[str, Any],
-                flags: dict[str, dict], where: str) -> list[tuple]:
+                flags: dict[str, dict], where: str, aliases: dict[str, str] | None = None) -> list[tuple]:
     rows = []
     for i, p in enumerate(entries, 1):
+        if not isinstance(p, dict):
+            raise ConfigError(f"{where} price entry {i}: not a table")
         here = f"{where} price entry {i} ({p.get('model', '?')})"
         if "model" not in p:
             raise ConfigError(f"{here}: missing `model`")
         for key in ("input", "output", "valid_from"):
             if key not in p:
                 raise ConfigError(f"{here}: missing `{key}`")
-        unknown = set(p) - set(PRICE_COLUMNS) - {"model"}
+        unknown = set(p) - set(PRICE_KEYS)
         if unknown:
             key = sorted(unknown)[0]
-            raise ConfigError(f"{here}: unknown key {key!r}.{did_you_mean(key, PRICE_COLUMNS)}")
-        model = str(p["model"]).lower()
+            raise ConfigError(f"{here}: unknown key {key!r}.{did_you_mean(key, PRICE_KEYS)}")
+        model = _canonical(p["model"], aliases or {})
+        band = p.get("band_min_tokens", 0)
+        if isinstance(band, bool) or not isinstance(band, int) or band < 0:
+            raise ConfigError(f"{here}: band_min_tokens must be a whole number of prompt tokens, got {band!r}")
         m = flags.get(model, {})
         us = defaults.get("us_geo_factor") if m.get("us_geo", True) else None
         regional = defaults.get("regional_factor", 1) if m.get("regional_premium", True) else 1
         speed = p.get("speed", "standard")
         if speed not in ("standard", "fast"):
             raise ConfigError(f"{here}: speed must be standard or fast, not {speed!r}")
+        start, end = _instant(p["valid_from"], here), _instant(p.get("valid_to"), here)
+        if end is not None and end <= start:
+            raise ConfigError(f"{here}: valid_to ({p.get('valid_to')}) must be after valid_from ({p['valid_from']})")
         rows.append((
-            model, speed, int(p.get("band_min_tokens", 0)),
-            _instant(p["valid_from"], here), _instant(p.get("valid_to"), here),
+            model, speed, band, start, end,
             *(_money(p.get(f), f"{here} {f}") for f in PRICE_FIELDS),
             _money(p.get("web_search_per_1k", defaults.get("web_search_per_1k")), here),
             _money(p.get("batch_factor", defaults.get("batch_factor", 0.5)), here),
@@ -130,22 +166,42 @@ def _price_rows(entries: list[dict[str, Any]], origin: str, defaults: dict[str, 
     return rows
 
 
-def _discount_rows(entries: list[dict[str, Any]], where: str) -> list[tuple]:
+def _discount_rows(entries: list[dict[str, Any]], where: str, aliases: dict[str, str] | None = None) -> list[tuple]:
     rows = []
     for i, d in enumerate(entries, 1):
-        here = f"{where} discount entry {i}"
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where} discount entry {i}: not a table")
+        here = f"{where} discount entry {i} ({d.get('model', '*')} on {d.get('platform', '*')})"
+        # A misspelt `model` or `platform` would otherwise widen the discount to every model or platform.
+        unknown = sorted(set(d) - set(DISCOUNT_KEYS))
+        if unknown:
+            raise ConfigError(f"{here}: unknown key {unknown[0]!r}.{did_you_mean(unknown[0], DISCOUNT_KEYS)}")
+        if "factor" in d and "percent_off" in d:
+            raise ConfigError(f"{here}: give `factor` or `percent_off`, not both")
         if "factor" in d:
-            factor = _money(d["factor"], here)
+            factor = _money(d["factor"], f"{here} factor")
         elif "percent_off" in d:
-            factor = 1 - _money(d["percent_off"], here) / 100
+            factor = 1 - _money(d["percent_off"], f"{here} percent_off") / 100
         else:
             raise ConfigError(f"{here}: give `factor = 0.92` or `percent_off = 8`")
+        if not 0 < factor <= 1:
+            raise ConfigError(
+                f"{here}: a discount multiplies list prices by a factor above 0 and at most 1 "
+                f"(factor = 0.92 or percent_off = 8 for 8% off); this one gives {factor}"
+            )
         if "valid_from" not in d:
             raise ConfigError(f"{here}: missing `valid_from` (the date the discount takes effect)")
+        start, end = _instant(d["valid_from"], here), _instant(d.get("valid_to"), here)
+        if end is not None and end <= start:
+            raise ConfigError(f"{here}: valid_to ({d.get('valid_to')}) must be after valid_from ({d['valid_from']})")
+        model = str(d.get("model", "*")).strip().lower()
+        platform = str(d.get("platform", "*")).strip().lower()
+        if platform != "*" and platform not in PLATFORMS:
+            raise ConfigError(f"{here}: unknown platform {platform!r}.{did_you_mean(platform, PLATFORMS)} "
+                              f"Platforms: {', '.join(PLATFORMS)}, or '*' for all.")
         rows.append((
-            str(d.get("model", "*")).lower(), str(d.get("platform", "*")).lower(),
-            _instant(d["valid_from"], here), _instant(d.get("valid_to"), here), factor, "config",
-            d.get("source", "costlab.toml"),
+            model if model == "*" else _canonical(model, aliases or {}), platform,
+            start, end, factor, "config", d.get("source", "costlab.toml"),
         ))
     return rows
 
@@ -161,8 +217,9 @@ def build_tables(config: Config) -> Tables:
     known = {r[0] for r in models}
     models += [r for r in cm if r[0] not in known]
     aliases += ca
-    prices += _price_rows(config.prices, "config", defaults, {**flags, **cflags}, where)
-    return Tables(prices, _discount_rows(config.discounts, where), models, aliases)
+    alias_map = {alias: model for alias, model, _ in aliases}
+    prices += _price_rows(config.prices, "config", defaults, {**flags, **cflags}, where, alias_map)
+    return Tables(prices, _discount_rows(config.discounts, where, alias_map), models, aliases)
 
 
 def _fingerprint(config: Config) -> str:
@@ -176,6 +233,7 @@ def sync(store: "Store", config: Config) -> bool:
     if store.scalar("select value from _costlab_meta where key = 'pricing_fingerprint'") == fp:
         return False
     tables = build_tables(config)
+    _check_discount_models(store, config, tables)
     with store.transaction():
         for table in ("prices", "models", "model_aliases"):
             store.execute(f"delete from {table} where origin in ('builtin', 'config')")
@@ -194,10 +252,34 @@ def sync(store: "Store", config: Config) -> bool:
     return True
 
 
+def _check_discount_models(store: "Store", config: Config, tables: Tables) -> None:
+    """A discount for a model nothing knows is a typo that would silently discount nothing.
+
+    Known: the catalogue, costlab.toml, imported prices, and models the logs already carry (so a
+    discount can be written before `costlab prices import` brings that model's price).
+    """
+    wanted = {d[0] for d in tables.discounts} - {"*"}
+    known = {r[0] for r in tables.models} | {r[0] for r in tables.prices}
+    if not wanted - known:
+        return
+    known |= {r[0] for r in store.rows(
+        "select model from models union select model from prices where origin = 'import' "
+        "union select distinct model from requests where model is not null")}
+    for model in sorted(wanted - known):
+        raise ConfigError(
+            f"{config.path or 'costlab.toml'}: discount for unknown model {model!r}.{did_you_mean(model, sorted(known))} "
+            "Use a catalogue id (costlab prices list), a model from [[models]] or the logs, or '*' for every model."
+        )
+
+
 def _insert(store: "Store", table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    if rows:
-        marks = ", ".join("?" for _ in columns)
-        store.con.executemany(f"insert into {table} ({', '.join(columns)}) values ({marks})", rows)
+    # One multi-row INSERT: executemany prepares and runs a statement per row, which made opening a
+    # store (a few hundred catalogue rows) take ~0.1 s longer.
+    for start in range(0, len(rows), 500):
+        chunk = rows[start:start + 500]
+        marks = "(" + ", ".join("?" for _ in columns) + ")"
+        store.con.execute(f"insert into {table} ({', '.join(columns)}) values {', '.join([marks] * len(chunk))}",
+                          [value for row in chunk for value in row])
 
 
 # -- questions about prices ------------------------------------------------------------------------
@@ -212,11 +294,12 @@ def list_prices(store: "Store", at: datetime | None = None) -> pl.DataFrame:
     return store.frame(
         """
         select c.model, m.tier, c.speed, c.band_min_tokens,
-               (c.input_fusd / 1e9)::DECIMAL(18,6) as input,
-               (c.cache_write_5m_fusd / 1e9)::DECIMAL(18,6) as cache_write_5m,
-               (c.cache_write_1h_fusd / 1e9)::DECIMAL(18,6) as cache_write_1h,
-               (c.cache_read_fusd / 1e9)::DECIMAL(18,6) as cache_read,
-               (c.output_fusd / 1e9)::DECIMAL(18,6) as output,
+               -- fUSD per token x 1e-9 = $/MTok, as exact DECIMAL arithmetic (`/ 1e9` would be a DOUBLE).
+               (c.input_fusd * 0.000000001)::DECIMAL(18,6) as input,
+               (c.cache_write_5m_fusd * 0.000000001)::DECIMAL(18,6) as cache_write_5m,
+               (c.cache_write_1h_fusd * 0.000000001)::DECIMAL(18,6) as cache_write_1h,
+               (c.cache_read_fusd * 0.000000001)::DECIMAL(18,6) as cache_read,
+               (c.output_fusd * 0.000000001)::DECIMAL(18,6) as output,
                m.lifecycle, m.retirement_date, c.origin
         from price_card c left join models m using (model)
         where c.platform = 'anthropic' and c.service_tier = 'standard' and c.geo_class = 'global'
@@ -266,7 +349,8 @@ _LITELLM_FIELDS = {
     "cache_write_1h": "cache_creation_input_token_cost_above_1hr",
     "cache_read": "cache_read_input_token_cost",
 }
-_PREFERRED_PROVIDER = {"anthropic": 0, "bedrock": 1, "bedrock_converse": 1, "vertex_ai": 2}
+_PREFERRED_PROVIDER = {"anthropic": 0, "bedrock": 1, "bedrock_converse": 1, "vertex_ai": 2,
+                       "vertex_ai-anthropic_models": 2}
 
 
 def import_litellm(store: "Store", path: Path, valid_from: date | None = None,
@@ -294,23 +378,26 @@ def import_litellm(store: "Store", path: Path, valid_from: date | None = None,
         if model not in chosen or rank < chosen[model][0]:
             chosen[model] = (rank, entry, key)
     catalogue = {r[0] for r in store.rows("select model from prices where origin = 'builtin'")}
+    # Models the catalogue or costlab.toml already describe keep their entry (tier, lifecycle); an
+    # import only adds prices for them (and a costlab.toml price still outranks an imported one).
+    described = {r[0] for r in store.rows("select model from models where origin <> 'import'")}
     rows, models = [], []
     for model, (_, e, key) in sorted(chosen.items()):
         if model in catalogue and not override:
             continue
-        per_mtok = {f: _per_mtok(e.get(k)) for f, k in _LITELLM_FIELDS.items()}
+        per_mtok = {f: _per_mtok(e, k, path, key) for f, k in _LITELLM_FIELDS.items()}
         base = dict(model=model, valid_from=start, source=f"LiteLLM price map {Path(path).name}: {key}")
         rows.append(_litellm_price(base, per_mtok, 0))
-        above = {f: _per_mtok(e.get(f"{k}_above_200k_tokens")) for f, k in _LITELLM_FIELDS.items()}
+        above = {f: _per_mtok(e, f"{k}_above_200k_tokens", path, key) for f, k in _LITELLM_FIELDS.items()}
         if above["input"] is not None:
-            rows.append(_litellm_price(base, {f: above[f] or per_mtok[f] for f in above}, 200001))
+            rows.append(_litellm_price(base, _above_band(per_mtok, above), 200001))
         tier = next((t for t in ("haiku", "sonnet", "opus", "fable", "mythos") if t in model), None)
         models.append((model, tier, tier, None, e.get("max_input_tokens"), e.get("max_output_tokens"), None,
                        "active", e.get("deprecation_date"), None, None, "import", base["source"]))
     with store.transaction():
         store.execute("delete from prices where origin = 'import' and model in (select unnest(?))", [[r[0] for r in rows]])
         _insert(store, "prices", PRICE_COLUMNS, rows)
-        new_models = [m for m in models if m[0] not in catalogue]
+        new_models = [m for m in models if m[0] not in catalogue and m[0] not in described]
         store.execute("delete from models where origin = 'import' and model in (select unnest(?))", [[m[0] for m in new_models]])
         _insert(store, "models", MODEL_COLUMNS, new_models)
         _insert(store, "model_aliases", ("alias", "model", "origin"),
@@ -318,14 +405,45 @@ def import_litellm(store: "Store", path: Path, valid_from: date | None = None,
                  if not store.scalar("select count(*) from model_aliases where alias = ?", [m[0]])])
     store.refresh(force=True)
     return pl.DataFrame({"model": [r[0] for r in rows], "band_min_tokens": [r[2] for r in rows],
-                         "input": [float(r[5]) for r in rows], "output": [float(r[6]) for r in rows]},
-                        schema={"model": pl.String, "band_min_tokens": pl.Int64, "input": pl.Float64, "output": pl.Float64})
+                         "input": [r[5] for r in rows], "output": [r[6] for r in rows]},
+                        schema={"model": pl.String, "band_min_tokens": pl.Int64,
+                                "input": pl.Decimal(18, 9), "output": pl.Decimal(18, 9)})
 
 
-def _per_mtok(value: Any) -> Decimal | None:
+def _above_band(base: dict[str, Decimal | None], above: dict[str, Decimal | None]) -> dict[str, Decimal | None]:
+    """The >200K band's rates, where the map gives only some of them.
+
+    Anthropic prices cache writes and reads as multiples of the input rate in force, and the band
+    raises that input rate, so a cache rate the entry leaves out scales with the input (the >200K 1h
+    write of Sonnet 4.5 is 2 x $6 = $12, not the <=200K $6). Falling back to the low band's cache
+    rate, as a plain `or` would, under-bills long-context cache use (LiteLLM #16377). A missing
+    output rate keeps the base rate (LiteLLM's own fallback): the output premium is not the input's.
+    """
+    rates = dict(above)
+    if rates["output"] is None:
+        rates["output"] = base["output"]
+    for f in ("cache_write_5m", "cache_write_1h", "cache_read"):
+        if rates[f] is None and base[f] is not None and base["input"]:
+            rates[f] = (base[f] * above["input"] / base["input"]).quantize(Decimal("0.000000001"))
+        # Both missing: left NULL, and the price card derives 1.25x / 2x / 0.1x of the band's input.
+    return rates
+
+
+def _per_mtok(entry: dict[str, Any], field: str, path: Path, key: str) -> Decimal | None:
+    """A LiteLLM $/token figure as $/MTok. repr() of the JSON float is its shortest decimal spelling
+    (3.75e-06 -> '3.75e-06'), so the result is the decimal the file wrote, not the binary float."""
+    value = entry.get(field)
     if value is None:
         return None
-    return (Decimal(repr(float(value))) * 1_000_000).quantize(Decimal("0.000000001"))
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        amount = (Decimal(repr(float(value))) * 1_000_000).quantize(Decimal("0.000000001"))
+    except (TypeError, ValueError, ArithmeticError) as ex:
+        raise InputError(f"{path}: {key}.{field} is not a price: {value!r}") from ex
+    if not amount.is_finite() or amount < 0:
+        raise InputError(f"{path}: {key}.{field} is not a price: {value!r}")
+    return amount
 
 
 def _litellm_price(base: dict[str, Any], p: dict[str, Decimal | None], band: int) -> tuple:

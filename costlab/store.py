@@ -30,7 +30,8 @@ class Store:
         self.config = config or Config()
         self.read_only = read_only
         self.con = _connect(str(path), read_only)
-        self.con.execute("set TimeZone = 'UTC'")
+        # UTC for every date boundary; DuckDB's own progress bar would print to stdout, which is data.
+        self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
         if not read_only:
             migrations.migrate(self.con)
             self.refresh()

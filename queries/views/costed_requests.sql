@@ -21,9 +21,11 @@ with r as (
         requests.*,
         coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
             + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) as prompt_tokens,
+        -- A request without a platform is priced as the Claude API (the join below says so too).
         case
-            when platform in ('bedrock', 'vertex') and coalesce(inference_geo, 'global') <> 'global' then 'regional'
-            when inference_geo = 'us' and platform in ('anthropic', 'foundry', 'claude_aws') then 'us'
+            when coalesce(platform, 'anthropic') in ('bedrock', 'vertex')
+                 and coalesce(inference_geo, 'global') <> 'global' then 'regional'
+            when inference_geo = 'us' and coalesce(platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
             else 'global'
         end as geo_class,
         (coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
@@ -45,20 +47,22 @@ joined as (
      and r.prompt_tokens >= c.band_min_tokens
      and (c.band_max_tokens is null or r.prompt_tokens < c.band_max_tokens)
 ),
+-- costlab_cost_usd is costlab_fusd_to_usd(tokens * rate) without the BIGINT overflow of the product
+-- (internal/macros.sql): one absurd row would otherwise make every query over this view fail.
 costed as (
     select
         j.*,
         matched or nothing_billable as priced,
-        case when matched then costlab_fusd_to_usd(coalesce(input_tokens, 0) * input_fusd)
+        case when matched then costlab_cost_usd(coalesce(input_tokens, 0), input_fusd)
              when nothing_billable then 0 end as c_in,
-        case when matched then costlab_fusd_to_usd(coalesce(output_tokens, 0) * output_fusd)
+        case when matched then costlab_cost_usd(coalesce(output_tokens, 0), output_fusd)
              when nothing_billable then 0 end as c_out,
-        case when matched then costlab_fusd_to_usd(coalesce(cache_write_5m_tokens, 0) * cache_write_5m_fusd
-                                                  + coalesce(cache_write_1h_tokens, 0) * cache_write_1h_fusd)
+        case when matched then costlab_cost2_usd(coalesce(cache_write_5m_tokens, 0), cache_write_5m_fusd,
+                                                 coalesce(cache_write_1h_tokens, 0), cache_write_1h_fusd)
              when nothing_billable then 0 end as c_cw,
-        case when matched then costlab_fusd_to_usd(coalesce(cache_read_tokens, 0) * cache_read_fusd)
+        case when matched then costlab_cost_usd(coalesce(cache_read_tokens, 0), cache_read_fusd)
              when nothing_billable then 0 end as c_cr,
-        case when matched then costlab_fusd_to_usd(coalesce(web_search_requests, 0) * web_search_fusd)
+        case when matched then costlab_cost_usd(coalesce(web_search_requests, 0), web_search_fusd)
              when nothing_billable then 0 end as c_tools
     from joined j
 )
