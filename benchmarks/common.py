@@ -1,0 +1,141 @@
+"""Helpers every benchmark script shares: what machine it ran on, timing, peak memory, and writing a
+section of benchmarks/RESULTS.md.
+
+    from common import Timer, describe, peak_rss_bytes, record_section
+    with Timer() as t:
+        work()
+    record_section("Pricing", body_markdown)      # replaces an earlier "## Pricing" section, or appends
+
+Scripts run from the repository root (`.venv/bin/python benchmarks/bench_x.py`) and put this folder on
+sys.path themselves. Heavy work belongs in a subprocess when its peak memory is reported, because
+ru_maxrss is a high-water mark for the whole process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _mem_total_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict:
+    """Cores, memory, CPU, versions, date and load: enough to tell whether two figures compare."""
+    import duckdb
+    import polars
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 0
+    mem = _mem_total_bytes()
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {
+        "cores": cores,
+        "memory_gib": round(mem / 2**30, 1) if mem else None,
+        "cpu": _cpu_model(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "polars": polars.__version__,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_avg_1m": round(load[0], 2) if load else None,
+    }
+
+
+def describe(info: dict | None = None) -> str:
+    """The machine as one Markdown line."""
+    i = info or machine_info()
+    load = f"; 1-minute load average {i['load_avg_1m']} at start" if i.get("load_avg_1m") is not None else ""
+    return (f"Machine: {i['cores']} cores ({i['cpu']}), {i['memory_gib']} GiB, {i['os']}; Python {i['python']}, "
+            f"duckdb {i['duckdb']}, polars {i['polars']}; {i['date']}{load}.")
+
+
+class Timer:
+    """Wall and CPU seconds of a block (CPU counts every thread of this process, DuckDB's included)."""
+
+    def __enter__(self) -> "Timer":
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = time.process_time() - self.cpu0
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if platform.system() == "Darwin" else peak * 1024
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def rate(rows: float, seconds: float) -> str:
+    """Rows per second, human-sized."""
+    r = rows / seconds if seconds else float("inf")
+    return f"{r / 1e6:.2f}M/s" if r >= 1e6 else f"{r / 1e3:.1f}k/s" if r >= 1e3 else f"{r:.0f}/s"
+
+
+PREAMBLE = """# Benchmark results
+
+Figures recorded by the scripts in this folder (see README.md for how to run each). Every section
+names the command that produced it and the machine it ran on, and is written by the script itself:
+`bench_pricing.py --record` rewrites the "Pricing" section, the other scripts (ingest, report,
+replay) append theirs with `--record`.
+
+The reference machine is a 2-core cloud VM (AMD EPYC, 24 GB, no swap) that is shared with other
+work: wall-clock figures can be inflated by neighbours, so the scripts report the best of several
+runs and, where it matters, the CPU time next to the wall time.
+"""
+
+
+def record_section(title: str, body: str, path: Path = RESULTS) -> None:
+    """Write `## {title}` followed by `body` into RESULTS.md, replacing that section if present.
+
+    A section runs from its `## ` heading to the next `## ` heading. Sections other scripts appended
+    are kept in place.
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else PREAMBLE
+    lines = text.splitlines()
+    heading = f"## {title}"
+    start = next((i for i, line in enumerate(lines) if line == heading or line.startswith(heading + " ")), None)
+    new = [heading, "", *body.strip("\n").splitlines()]
+    if start is None:
+        lines += ["", *new]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = new + ([""] if end < len(lines) else [])
+    path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
