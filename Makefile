@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/costlab summary --config examples/costlab.toml
 
 test: $(STAMP)
+	@# The HTML report tests drive a real headless Chromium (Debian's package): install it where missing, as root.
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "note: chromium is missing; tests/test_report_html.py needs it (apt-get install chromium)" >&2
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

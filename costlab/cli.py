@@ -83,24 +83,28 @@ def _render(frame, fmt: str, out: Path | None, title: str | None = None) -> None
 @handle_errors
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs; .gz is read directly.")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical or mapping:NAME (default: detected).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical, bedrock, otel, litellm, langfuse, admin or mapping:NAME (default: detected).")] = None,
     no_payloads: Annotated[bool, typer.Option("--no-payloads", help="Do not keep request and response bodies.")] = False,
+    endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint for s3:// paths. [env: AWS_ENDPOINT_URL_S3]", show_default=False)] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Read log files into the store; re-running adds nothing twice.
+    """Read log files (or s3:// prefixes) into the store; re-running adds nothing twice.
 
     \b
-    Example:
+    Examples:
       costlab ingest logs/2026-11-*.jsonl.gz exports/litellm.csv
+      costlab ingest s3://my-bucket/AWSLogs/123456789012/BedrockModelInvocationLogs/
     """
     from costlab.ingest import detect, ingest_paths
+    from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
 
-    files = detect.expand(paths)
+    urls = [p for p in paths if is_s3(p)]
+    files = detect.expand([p for p in paths if not is_s3(p)])
     with _open(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
-        summary = ingest_paths(store, [str(f) for f in files], fmt=fmt, payloads=not no_payloads,
-                               on_file=lambda _p, size: advance(size))
+        summary = ingest_paths(store, [str(f) for f in files] + urls, fmt=fmt, payloads=not no_payloads,
+                               on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url)
     for f in summary.files:
         if f.error:
             stderr.print(f"[red]✗[/] {f.error}", highlight=False, markup=True)
@@ -270,6 +274,17 @@ def prices_import(
     with _open(db, config) as store:
         frame = pricing.import_litellm(store, file, _day(valid_from, "--valid-from"), override=override)
     _render(frame, fmt, None, title=f"Imported {frame.height} price rows")
+
+
+def _register_command_groups() -> None:
+    # Each module in costlab/commands adds its own commands (see costlab/commands/__init__.py).
+    from costlab.commands import sources
+
+    for module in (sources,):
+        module.register(app)
+
+
+_register_command_groups()
 
 
 def main() -> None:

@@ -7,6 +7,8 @@
 | price overrides  | -         | -                | [[prices]], [[discounts]] | none             |
 | column mappings  | -         | -                | [mappings.NAME]       | none                 |
 | ingest fields    | -         | -                | [ingest]              | metadata.feature ... |
+| what-if knobs    | -         | -                | [whatif]              | docs/whatif.md       |
+| weekly report    | -         | -                | [report]              | docs/report.md       |
 
 The first column that has a value wins. Unknown top-level keys are an error with a did-you-mean,
 so a typo never silently does nothing.
@@ -24,7 +26,7 @@ from costlab.errors import ConfigError, did_you_mean
 
 DEFAULT_DB = "costlab.duckdb"
 DEFAULT_CONFIG = "costlab.toml"
-KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers")
+KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class Config:
     mappings: dict[str, dict[str, Any]] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
     tiers: dict[str, str] = field(default_factory=dict)
+    signals: dict[str, Any] = field(default_factory=dict)  # [signals]: thresholds (docs/signals.md)
+    report: dict[str, Any] = field(default_factory=dict)  # [report]: see costlab/report/config.py
+    replay: dict[str, Any] = field(default_factory=dict)  # [replay]: provider, base_url, rubrics (docs/replay.md)
+    whatif: dict[str, Any] = field(default_factory=dict)  # [whatif]: modelling knobs (docs/whatif.md)
 
     @property
     def base_dir(self) -> Path:
@@ -75,6 +81,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         mappings=dict(data.get("mappings", {})),
         ingest=dict(data.get("ingest", {})),
         tiers=dict(data.get("tiers", {})),
+        signals=dict(data.get("signals", {})),
+        replay=dict(data.get("replay", {})),
+        report=dict(data.get("report", {})),
+        whatif=dict(data.get("whatif", {})),
     )
 
 

@@ -122,3 +122,65 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[str
             raise
         ran.append(fn.__name__)
     return ran
+
+
+@migration
+def m003_replay(con: duckdb.DuckDBPyConnection) -> None:
+    # Replay runs (docs/replay.md). These tables are read by what-if: columns may be added, never renamed.
+    # One row per (run, source, request_id, tier) in replays; no PRIMARY KEY (ART indexes slow appends):
+    # the writer inserts only pairs that are not there yet, which is what makes resume never pay twice.
+    # status: ok | error | not_sent, plus 'sending' while a request is in flight (left behind only by a
+    # kill -9: such a request may have been billed, so resume reports it instead of re-sending it).
+    con.execute(
+        """
+        create table replay_runs (
+            run VARCHAR PRIMARY KEY, created_at TIMESTAMPTZ, kind VARCHAR, params JSON, status VARCHAR,
+            tiers VARCHAR[], judge VARCHAR, max_usd DECIMAL(18,9), notes VARCHAR
+        );
+        create table replay_sample (run VARCHAR, source VARCHAR, request_id VARCHAR, stratum VARCHAR);
+        create table replays (
+            run VARCHAR, source VARCHAR, request_id VARCHAR, tier VARCHAR, model VARCHAR, status VARCHAR,
+            started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, latency_ms DOUBLE,
+            input_tokens BIGINT, output_tokens BIGINT, cache_read_tokens BIGINT,
+            cache_write_5m_tokens BIGINT, cache_write_1h_tokens BIGINT, cost_usd DECIMAL(18,9),
+            stop_reason VARCHAR, response_text VARCHAR, error_type VARCHAR, error_message VARCHAR,
+            not_carried JSON, provider_request_id VARCHAR, service_tier VARCHAR
+        );
+        create table judgements (
+            run VARCHAR, source VARCHAR, request_id VARCHAR, tier VARCHAR, judge VARCHAR, verdict VARCHAR,
+            score DOUBLE, good BOOLEAN, order_consistent BOOLEAN, judge_cost_usd DECIMAL(18,9), details JSON
+        );
+        -- A Message Batch is recorded the moment it is created, so a resumed run polls it instead of
+        -- paying for a second one.
+        create table replay_batches (
+            run VARCHAR, batch_id VARCHAR, custom_id VARCHAR, source VARCHAR, request_id VARCHAR, tier VARCHAR,
+            created_at TIMESTAMPTZ
+        );
+        """
+    )
+
+
+@migration
+def m004_usage_buckets(con: duckdb.DuckDBPyConnection) -> None:
+    # What the provider says was used and billed (Admin API usage and cost reports), one row per
+    # bucket x grouping x (for cost) cost/token type; `bucket_key` identifies a row across re-pulls so
+    # a later pull of the same bucket replaces it (reports are revised while a day is still open).
+    # Cost `amount` arrives as a decimal string in cents; amount_usd is it / 100, exact.
+    # s3_objects: every S3 object ingested, so a second run reads only new objects (key, size, ETag).
+    con.execute(
+        """
+        create table usage_buckets (
+            report VARCHAR NOT NULL, starting_at TIMESTAMPTZ NOT NULL, ending_at TIMESTAMPTZ,
+            model VARCHAR, model_raw VARCHAR, service_tier VARCHAR, context_window VARCHAR, inference_geo VARCHAR,
+            api_key_id VARCHAR, workspace_id VARCHAR, description VARCHAR, cost_type VARCHAR, token_type VARCHAR,
+            uncached_input_tokens BIGINT, output_tokens BIGINT, cache_read_input_tokens BIGINT,
+            cache_write_5m_tokens BIGINT, cache_write_1h_tokens BIGINT, web_search_requests BIGINT,
+            amount_usd DECIMAL(18,9), currency VARCHAR, bucket_key VARCHAR NOT NULL, origin VARCHAR,
+            ingest_id BIGINT, loaded_at TIMESTAMPTZ
+        );
+        create table s3_objects (
+            url VARCHAR NOT NULL, bucket VARCHAR NOT NULL, key VARCHAR NOT NULL, size BIGINT, etag VARCHAR,
+            ingest_id BIGINT, ingested_at TIMESTAMPTZ
+        );
+        """
+    )

@@ -61,11 +61,16 @@ def ingest_paths(
     fmt: str | None = None,
     payloads: bool = True,
     on_file: Callable[[Path, int], None] | None = None,
+    endpoint_url: str | None = None,
 ) -> IngestSummary:
-    """Ingest every file under `paths`. Unreadable files are reported in the summary, not raised,
-    so one bad file never stops the good ones. `on_file(path, size)` is called after each file."""
+    """Ingest every file under `paths` (local files, folders, globs, and s3://bucket/prefix URLs).
+    Unreadable files are reported in the summary, not raised, so one bad file never stops the good
+    ones. `on_file(path, size)` is called after each local file. `endpoint_url`: an S3-compatible store."""
+    from costlab.ingest import s3
+
     summary = IngestSummary()
-    files = detect.expand(paths)
+    urls = [p for p in paths if s3.is_s3(p)]
+    files = detect.expand([p for p in paths if not s3.is_s3(p)])
     if fmt:  # a bad --format is one usage error up front, not one error per file
         for path in files[:1]:
             detect.normalise_format(fmt, path, store.config)
@@ -78,6 +83,11 @@ def ingest_paths(
         summary.files.append(result)
         if on_file:
             on_file(path, path.stat().st_size)
+    for url in urls:
+        try:
+            summary.files.extend(s3.ingest_url(store, url, fmt, payloads, endpoint_url))
+        except InputError as ex:  # a missing bucket or a refused listing: about this URL only
+            summary.files.append(FileResult(url, error=str(ex)))
     return summary
 
 
@@ -89,10 +99,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool = True) -> FileResult:
+def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool = True,
+                label: str | None = None) -> FileResult:
+    """One file; `label` names it in ingests/rejects when `path` is a local copy (an S3 object)."""
     config = store.config
     fmt = detect.normalise_format(fmt, path, config) if fmt else detect.detect(path, config)
-    result = FileResult(str(path), fmt)
+    result = FileResult(label or str(path), fmt)
     size, digest = path.stat().st_size, _sha256(path)
     before = store.rows(
         "select rows_read, rows_added, rows_present from ingests where sha256 = ? and format = ? order by ingest_id limit 1",
@@ -103,6 +115,11 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
         result.skipped, result.rows_read = True, before[0][0]
         result.rows_present = before[0][1] + before[0][2]
         return result
+
+    if fmt == "admin-report":  # provider usage/cost reports go to usage_buckets, not requests
+        from costlab.ingest import admin
+
+        return admin.load(store, path, size, digest, label)
 
     exact = False
     try:
@@ -160,8 +177,10 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
     # CSV: DuckDB's reader, every column as text (canonical.py casts), structurally bad rows set aside
     # in a rejects table with their line numbers instead of failing the file.
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    # Exports of known tools are plain RFC 4180 CSV: name the dialect, so a short row cannot confuse the sniffer.
+    dialect = ", delim=',', quote='\"', escape='\"', strict_mode=false" if fmt in sources.SOURCES else ""
     rel = (f"read_csv('{p}', header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
-           f"rejects_scan='_csv_scan', max_line_size=1073741824{gz})")
+           f"rejects_scan='_csv_scan', max_line_size=1073741824{dialect}{gz})")
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
@@ -243,13 +262,13 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
             """insert into ingests (ingest_id, file, size, sha256, format, rows_read, rows_added, rows_present,
                                     rows_rejected, started_at, finished_at)
                values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now())""",
-            [ingest_id, str(path), size, digest, fmt, result.rows_read, result.rows_added, result.rows_present,
+            [ingest_id, result.file, size, digest, fmt, result.rows_read, result.rows_added, result.rows_present,
              result.rows_rejected],
         )
         store.execute(
             """insert into rejects select $ingest_id, $file, _line, _reject, left(_raw, 10000)
                from _stage where _reject is not null""",
-            {"ingest_id": ingest_id, "file": str(path)},
+            {"ingest_id": ingest_id, "file": result.file},
         )
         # Payloads first: _fresh compares against `requests`, so it must be read before they grow.
         if payloads:

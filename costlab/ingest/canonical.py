@@ -28,7 +28,7 @@ def _whole_number_check(col: str) -> str:
 
 
 def _checks() -> list[str]:
-    checks = ["case when ts is null then 'no timestamp' "
+    checks = [f"case when {_text('ts')} is null then 'no timestamp' "
               f"when try_cast({_text('ts')} as TIMESTAMPTZ) is null then 'ts is not a timestamp: ' || left({_text('ts')}, 40) end"]
     checks += [_whole_number_check(col) for col in COUNT_COLUMNS]
     for col, typ in COLUMN_TYPES.items():

@@ -14,10 +14,12 @@ from costlab.config import Config
 from costlab.errors import InputError
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".log")
-FORMATS = ("anthropic", "batch", "canonical", "mapping:NAME")
+FORMATS = ("anthropic", "batch", "canonical", "bedrock", "otel", "litellm", "langfuse", "admin", "mapping:NAME")
 FORMATS_HELP = (
     "costlab reads: Anthropic Messages logs (one Message or one request/response envelope per line), "
-    "Message Batches results (JSONL), costlab's canonical schema (CSV, JSONL, Parquet), and any CSV or "
+    "Message Batches results (JSONL), Amazon Bedrock invocation logs, OpenTelemetry GenAI spans (OTLP JSON), "
+    "LiteLLM SpendLogs (CSV, JSON), Langfuse observations (CSV, JSONL, Parquet), "
+    "costlab's canonical schema (CSV, JSONL, Parquet), and any CSV or "
     "Parquet through a [mappings.NAME] column mapping in costlab.toml (--format mapping:NAME). "
     "See docs/formats.md."
 )
@@ -42,6 +44,8 @@ def expand(paths: list[str]) -> list[Path]:
                     seen.setdefault(f, None)
         elif p.is_file():
             seen.setdefault(p, None)
+        elif raw.lower().startswith("s3://"):
+            raise InputError(f"{raw}: an S3 URL is not a local path; pass it to ingest_paths, which reads S3 itself")
         else:
             raise InputError(f"{raw}: no such file or folder")
     return list(seen)
@@ -81,6 +85,14 @@ def detect(path: Path, config: Config) -> str:
     if is_parquet(path):
         if mapping:
             return mapping
+        try:
+            import pyarrow.parquet as pq
+
+            names = {n.lower() for n in pq.read_schema(path).names}
+        except Exception:  # noqa: BLE001 - an unreadable footer is reported by the reader, with the file name
+            names = set()
+        if {"start_time", "starttime"} & names and {"usage_details", "usagedetails"} & names:
+            return "langfuse-parquet"
         return "canonical-parquet"
     text = head_text(path)
     if "\x00" in text[:4096]:
@@ -95,13 +107,25 @@ def detect(path: Path, config: Config) -> str:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                # A record longer than the sniffed head (big bodies, OTLP batches): its opening says enough.
+                fmt = _json_prefix_format(line)
+                if fmt:
+                    return fmt
                 continue
             if isinstance(record, dict):
                 fmt = _json_format(record)
                 if fmt:
                     return fmt
+        from costlab.ingest.admin import FORMAT, looks_like_report
+
+        if looks_like_report(text):  # a pretty-printed Admin API page
+            return FORMAT
         raise InputError(f"{path}: JSON, but no record looks like a log costlab knows. {FORMATS_HELP}")
     header = {h.strip().strip('"').lower() for h in lines[0].split(",")}
+    if "starttime" in header and ("spend" in header or "exception_type" in header):
+        return "litellm-csv"
+    if {"start_time", "starttime"} & header and {"usage_details", "usagedetails"} & header:
+        return "langfuse-csv"
     if len(header) > 1 and _CANONICAL_KEYS & header and "ts" in header:
         return "canonical-csv"
     raise InputError(
@@ -112,7 +136,15 @@ def detect(path: Path, config: Config) -> str:
 
 def _json_format(record: dict) -> str | None:
     if record.get("schemaType") == "ModelInvocationLog":
-        return None  # Bedrock invocation logs: not read yet (see the real-world sources issue)
+        return "bedrock"
+    if "resourceSpans" in record:
+        return "otel"
+    if isinstance(record.get("data"), list) and ("has_more" in record or "next_page" in record):
+        return "admin-report"
+    if "startTime" in record and ("spend" in record or "exception_type" in record):
+        return "litellm-jsonl"
+    if {"start_time", "startTime"} & set(record) and {"usage_details", "usageDetails"} & set(record):
+        return "langfuse-jsonl"
     if "custom_id" in record and "result" in record:
         return "batch"
     if record.get("type") == "message" and "usage" in record:
@@ -121,6 +153,16 @@ def _json_format(record: dict) -> str | None:
         return "anthropic"
     if len(_CANONICAL_KEYS & set(record)) >= 2:
         return "canonical-jsonl"
+    return None
+
+
+def _json_prefix_format(line: str) -> str | None:
+    import re
+
+    if re.match(r'\s*\{\s*"resourceSpans"\s*:', line):
+        return "otel"
+    if re.search(r'"schemaType"\s*:\s*"ModelInvocationLog"', line[:4096]):
+        return "bedrock"
     return None
 
 
@@ -157,6 +199,17 @@ def normalise_format(fmt: str, path: Path, config: Config) -> str:
         return "anthropic"
     if fmt == "batch":
         return "batch"
+    if fmt in ("admin-report", "admin"):
+        return "admin-report"
+    from costlab.ingest import sources
+
+    if fmt in sources.SOURCES:
+        return fmt
+    for name in sources.SOURCES:  # litellm -> litellm-csv or litellm-jsonl by content
+        if name.startswith(fmt + "-"):
+            kind = "parquet" if is_parquet(path) else ("jsonl" if head_text(path, 4096).lstrip().startswith("{") else "csv")
+            if f"{fmt}-{kind}" in sources.SOURCES:
+                return f"{fmt}-{kind}"
     from costlab.errors import ConfigError
 
     raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

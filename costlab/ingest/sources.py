@@ -268,7 +268,24 @@ def mapping(name: str, config: Config, columns: list[str]) -> Adapter:
     return Adapter(f"mapping:{name}", kind, select)
 
 
+# The real-world sources, one module each: format name -> (module, file kind).
+SOURCES = {
+    "bedrock": ("costlab.ingest.bedrock", "json"),
+    "otel": ("costlab.ingest.otel", "json"),
+    "litellm-csv": ("costlab.ingest.litellm", "csv"),
+    "litellm-jsonl": ("costlab.ingest.litellm", "json"),
+    "langfuse-csv": ("costlab.ingest.langfuse", "csv"),
+    "langfuse-jsonl": ("costlab.ingest.langfuse", "json"),
+    "langfuse-parquet": ("costlab.ingest.langfuse", "parquet", "parquet_adapter"),
+}
+
+
 def adapter_for(fmt: str, config: Config, columns: list[str] | None = None) -> Adapter:
+    if fmt in SOURCES:
+        import importlib
+
+        module, _kind, *func = SOURCES[fmt]
+        return getattr(importlib.import_module(module), func[0] if func else "adapter")(config, columns or [])
     if fmt == "anthropic":
         return anthropic(config)
     if fmt == "anthropic-message":
@@ -285,6 +302,8 @@ def adapter_for(fmt: str, config: Config, columns: list[str] | None = None) -> A
 
 
 def file_kind(fmt: str, config: Config) -> str:
+    if fmt in SOURCES:
+        return SOURCES[fmt][1]
     if fmt.startswith("mapping:"):
         return config.mappings[fmt.split(":", 1)[1]].get("format", "csv")
     if fmt in ("canonical-csv", "canonical-parquet"):

@@ -1,0 +1,219 @@
+"""Anthropic Admin API usage and cost reports into `usage_buckets`.
+
+Input: the JSON the API returns, `{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more",
+"next_page"}`, one page per file or many pages as JSON lines (what `costlab pull-usage --save` writes),
+pretty-printed or not, optionally gzip. Results with an `amount` are cost-report rows (amount is a
+decimal string in CENTS: "123.45" is $1.23450); the others are usage-report rows (token counts).
+
+A bucket pulled again replaces the earlier copy (`bucket_key`), since the provider revises open days.
+Everything is DuckDB SQL over the file; nothing loops over results in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from costlab.errors import InputError
+from costlab.store import Store
+
+FORMAT = "admin-report"
+_COLUMNS = ("{'data': 'STRUCT(starting_at VARCHAR, ending_at VARCHAR, results JSON[])[]', "
+            "'has_more': 'VARCHAR', 'next_page': 'VARCHAR'}")
+
+_STAGE = """
+create or replace temp table _ub as
+with pages as (
+    select row_number() over () as page, unnest(data) as d from read_json($path, format='auto', columns={columns},
+                                                                          maximum_object_size=1073741824{gz})
+),
+r as (select page, d.starting_at, d.ending_at, unnest(d.results) as x from pages),
+t as (
+    select page, starting_at, ending_at, x,
+           case when x->>'amount' is not null or x->>'cost_type' is not null then 'cost' else 'usage' end as report,
+           coalesce(x->>'model',
+                    lower(replace(replace(regexp_extract(x->>'description', '^(Claude [A-Za-z]+ [0-9.]+)', 1), ' ', '-'), '.', '-')))
+               as model_raw
+    from r
+)
+select page, report,
+       try_cast(starting_at as TIMESTAMPTZ) as starting_at, try_cast(ending_at as TIMESTAMPTZ) as ending_at,
+       nullif(model_raw, '') as model_raw,
+       x->>'service_tier' as service_tier, x->>'context_window' as context_window,
+       nullif(x->>'inference_geo', 'not_available') as inference_geo,
+       x->>'api_key_id' as api_key_id, x->>'workspace_id' as workspace_id, x->>'description' as description,
+       x->>'cost_type' as cost_type, x->>'token_type' as token_type,
+       try_cast(x->>'uncached_input_tokens' as BIGINT) as uncached_input_tokens,
+       try_cast(x->>'output_tokens' as BIGINT) as output_tokens,
+       try_cast(x->>'cache_read_input_tokens' as BIGINT) as cache_read_input_tokens,
+       try_cast(x->>'$.cache_creation.ephemeral_5m_input_tokens' as BIGINT) as cache_write_5m_tokens,
+       try_cast(x->>'$.cache_creation.ephemeral_1h_input_tokens' as BIGINT) as cache_write_1h_tokens,
+       try_cast(x->>'$.server_tool_use.web_search_requests' as BIGINT) as web_search_requests,
+       try_cast(x->>'amount' as DECIMAL(38,9)) / 100 as amount_usd,
+       x->>'currency' as currency,
+       nullif(concat_ws('; ',
+           case when try_cast(starting_at as TIMESTAMPTZ) is null then 'starting_at is not a timestamp: ' || coalesce(starting_at, 'missing') end,
+           case when report = 'cost' and try_cast(x->>'amount' as DECIMAL(38,9)) is null
+                then 'amount is not a decimal string: ' || coalesce(x->>'amount', 'missing') end,
+           case when report = 'cost' and coalesce(x->>'currency', 'USD') <> 'USD' then 'currency is not USD: ' || (x->>'currency') end,
+           case when report = 'usage' and coalesce(x->>'uncached_input_tokens', x->>'output_tokens') is null
+                then 'a usage result with no token counts' end,
+           case when report = 'usage' and (x->>'uncached_input_tokens' is not null and try_cast(x->>'uncached_input_tokens' as BIGINT) is null
+                                           or x->>'output_tokens' is not null and try_cast(x->>'output_tokens' as BIGINT) is null)
+                then 'a token count is not a whole number' end), '') as _reject,
+       x::VARCHAR as _raw
+from t
+"""
+
+
+def load(store: Store, path: Path, size: int, digest: str, origin: str | None = None):
+    """Stage a report file, then in one transaction: an ingests row, its rejects, and the buckets
+    (replacing earlier copies of the same buckets)."""
+    from costlab.ingest import FileResult, _is_gzip
+
+    result = FileResult(origin or str(path), FORMAT)
+    gz = ", compression='gzip'" if _is_gzip(path) else ""
+    try:
+        store.con.execute(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz), {"path": str(path)})
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    except duckdb.Error as ex:
+        raise InputError(
+            f"{origin or path}: cannot be read as an Admin API usage or cost report: {str(ex).splitlines()[0]}"
+        ) from ex
+    store.execute(
+        """create or replace temp table _ub2 as
+           select *, costlab_model(model_raw) as model,
+                  md5(concat_ws('|', report, starting_at, model_raw, service_tier, context_window, inference_geo,
+                                api_key_id, workspace_id, description, cost_type, token_type)) as bucket_key
+           from _ub"""
+    )
+    read, rejected, unique = store.rows(
+        "select count(*), count(*) filter (where _reject is not null), "
+        "count(distinct bucket_key) filter (where _reject is null) from _ub2"
+    )[0]
+    result.rows_read, result.rows_rejected, result.rows_added = read, rejected, unique
+    with store.transaction():
+        ingest_id = store.scalar("select nextval('ingest_id_seq')")
+        store.execute(
+            """insert into ingests (ingest_id, file, size, sha256, format, rows_read, rows_added, rows_present,
+                                    rows_rejected, started_at, finished_at)
+               values (?, ?, ?, ?, ?, ?, ?, 0, ?, now(), now())""",
+            [ingest_id, result.file, size, digest, FORMAT, read, unique, rejected],
+        )
+        store.execute(
+            "insert into rejects select ?, ?, page, _reject, left(_raw, 10000) from _ub2 where _reject is not null",
+            [ingest_id, result.file],
+        )
+        store.execute(
+            "delete from usage_buckets where bucket_key in (select bucket_key from _ub2 where _reject is null)"
+        )
+        store.execute(
+            """insert into usage_buckets by name
+               select report, starting_at, ending_at, model, model_raw, service_tier, context_window, inference_geo,
+                      api_key_id, workspace_id, description, cost_type, token_type, uncached_input_tokens,
+                      output_tokens, cache_read_input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+                      web_search_requests, amount_usd::DECIMAL(18,9) as amount_usd, currency, bucket_key,
+                      $origin as origin, $ingest_id as ingest_id, now() as loaded_at
+               from _ub2 where _reject is null
+               qualify row_number() over (partition by bucket_key order by page desc) = 1""",
+            {"origin": result.file, "ingest_id": ingest_id},
+        )
+    store.execute("drop table if exists _ub; drop table if exists _ub2")
+    if rejected:
+        result.notes.append(f"{rejected} report results rejected (see rejects; `line` is the page number)")
+    return result
+
+
+def load_pages(store: Store, pages: list[dict], origin: str):
+    """Pages fetched from the API (pull-usage): written as JSON lines, then loaded like a file."""
+    import hashlib
+
+    with tempfile.TemporaryDirectory(prefix="costlab-usage-") as tmp:
+        path = Path(tmp) / "pages.jsonl"
+        text = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in pages)
+        path.write_text(text, encoding="utf-8")
+        return load(store, path, len(text), hashlib.sha256(text.encode()).hexdigest(), origin)
+
+
+def looks_like_report(text: str) -> bool:
+    head = text.lstrip()
+    return head.startswith("{") and '"data"' in head and '"results"' in head and (
+        '"has_more"' in head or '"next_page"' in head or '"starting_at"' in head)
+
+
+# -- pull-usage: the Admin API over HTTP -----------------------------------------------------------
+USAGE_PATH = "/v1/organizations/usage_report/messages"
+COST_PATH = "/v1/organizations/cost_report"
+API_VERSION = "2023-06-01"
+
+
+def fetch_pages(base_url: str, key: str, path: str, params: list[tuple[str, str]], timeout: float = 30.0,
+                max_pages: int = 1000, retries: int = 3) -> list[dict]:
+    """Every page of one report, following `next_page` until `has_more` is false. Retries 429 and 5xx
+    a few times (honouring a short `retry-after`); anything else is a clear CostlabError."""
+    import time
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from costlab.errors import CostlabError
+
+    pages: list[dict] = []
+    page: str | None = None
+    for _ in range(max_pages):
+        query = params + ([("page", page)] if page else [])
+        url = base_url.rstrip("/") + path + "?" + urllib.parse.urlencode(query)
+        req = urllib.request.Request(url, headers={"x-api-key": key, "anthropic-version": API_VERSION,
+                                                   "accept": "application/json", "user-agent": "costlab"})
+        for attempt in range(retries + 1):
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
+                    body = json.loads(resp.read().decode("utf-8"))
+                break
+            except urllib.error.HTTPError as ex:
+                text = ex.read().decode("utf-8", errors="replace")
+                if (ex.code == 429 or ex.code >= 500) and attempt < retries:
+                    wait = ex.headers.get("retry-after") if ex.headers else None
+                    time.sleep(min(float(wait) if wait and wait.replace(".", "", 1).isdigit() else 0.5 * 2 ** attempt, 10))
+                    continue
+                try:
+                    message = json.loads(text)["error"]["message"]
+                except (ValueError, KeyError, TypeError):
+                    message = text[:200]
+                hint = " (is ANTHROPIC_ADMIN_KEY an Admin key, sk-ant-admin...?)" if ex.code in (401, 403) else ""
+                raise CostlabError(f"{path}: HTTP {ex.code}: {message}{hint}") from None
+            except (urllib.error.URLError, TimeoutError, OSError) as ex:
+                if attempt < retries:
+                    time.sleep(0.5 * 2 ** attempt)
+                    continue
+                raise CostlabError(f"{base_url}{path}: cannot connect: {getattr(ex, 'reason', ex)}") from None
+            except ValueError as ex:
+                raise CostlabError(f"{path}: the response is not JSON: {ex}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise CostlabError(f"{path}: unexpected response (no `data` list)")
+        pages.append(body)
+        page = body.get("next_page")
+        if not body.get("has_more") or not page:
+            return pages
+    raise CostlabError(f"{path}: more than {max_pages} pages; narrow --since/--until")
+
+
+def pull(store: Store, key: str, since: str, until: str, base_url: str = "https://api.anthropic.com",
+         save_dir: Path | None = None):
+    """Fetch the usage report (daily, by model, service tier and context window) and the cost report
+    (daily, by description: model, token type, tier) for [since, until) and load both."""
+    window = [("starting_at", f"{since}T00:00:00Z"), ("ending_at", f"{until}T00:00:00Z"), ("bucket_width", "1d"),
+              ("limit", "31")]
+    usage = fetch_pages(base_url, key, USAGE_PATH, window + [("group_by[]", "model"), ("group_by[]", "service_tier"),
+                                                             ("group_by[]", "context_window")])
+    cost = fetch_pages(base_url, key, COST_PATH, window + [("group_by[]", "description")])
+    if save_dir:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        for name, pages in (("usage", usage), ("cost", cost)):
+            (save_dir / f"{name}_report_{since}_{until}.jsonl").write_text(
+                "".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
+    return load_pages(store, usage + cost, f"admin-api {since}..{until}"), len(usage), len(cost)

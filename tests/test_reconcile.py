@@ -1,0 +1,208 @@
+"""Admin API usage/cost reports into usage_buckets (files and `pull-usage` against a loopback
+server), and `reconcile`: missing logs show as a token gap, pricing differences as a cost gap,
+gateway spend against costlab's price; flagged rows make a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from costlab.commands import sources
+from costlab.config import Config
+from costlab.ingest import ingest_paths
+from costlab.reconcile import reconcile
+from costlab.store import Store
+
+from conftest import FIXTURES
+
+SRC = FIXTURES / "sources"
+LOGS = [  # (ts, model, tier, input, output): see tests/fixtures/sources/admin_*_report.*
+    ("2026-11-16T10:00:00Z", "claude-sonnet-5-5", "standard", 1000, 100),
+    ("2026-11-16T11:00:00Z", "claude-sonnet-5-5", "standard", 1000, 100),
+    ("2026-11-16T12:00:00Z", "claude-haiku-5-5", "standard", 1000, 0),   # the report counted 5000: logs missing
+    ("2026-11-17T10:00:00Z", "claude-opus-5-5", "standard", 1000, 100),  # billed 20% above list: pricing
+    ("2026-11-17T11:00:00Z", "claude-sonnet-5-5", "batch", 2000, 0),
+    ("2026-11-20T11:00:00Z", "claude-sonnet-5-5", "standard", 5, 5),     # a day no report covers: not compared
+]
+
+
+def app():
+    a = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    sources.register(a)
+    return a
+
+
+@pytest.fixture
+def logged(tmp_path):
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps(dict(request_id=f"r{i}", ts=ts, model=m, service_tier=t, input_tokens=a, output_tokens=b)) + "\n"
+                            for i, (ts, m, t, a, b) in enumerate(LOGS)))
+    db = tmp_path / "r.duckdb"
+    store = Store(db, Config())
+    ingest_paths(store, [str(path)])
+    yield store, db
+    store.close()
+
+
+def test_report_files_load_into_usage_buckets_with_cents_as_dollars(logged):
+    store, _ = logged
+    summary = ingest_paths(store, [str(SRC / "admin_usage_report.json"), str(SRC / "admin_cost_report.jsonl")])
+    assert [(f.format, f.rows_added, f.rows_rejected) for f in summary.files] == [("admin-report", 4, 0), ("admin-report", 6, 0)]
+    assert store.scalar("select sum(amount_usd) from usage_buckets where report = 'cost'") == Decimal("0.015700000")
+    assert store.rows("select model, cache_write_5m_tokens, uncached_input_tokens from usage_buckets "
+                      "where report = 'usage' and starting_at = '2026-11-16' order by model") == [
+        ("claude-haiku-5-5", 0, 5000), ("claude-sonnet-5-5", 0, 2000)]
+
+
+def test_reloading_a_bucket_replaces_it_instead_of_adding_it_twice(logged, tmp_path):
+    store, _ = logged
+    ingest_paths(store, [str(SRC / "admin_cost_report.jsonl")])
+    page = json.loads((SRC / "admin_cost_report.jsonl").read_text().splitlines()[0])
+    page["data"][0]["results"][0]["amount"] = "0.5"  # the provider revised the open day
+    revised = tmp_path / "revised.json"
+    revised.write_text(json.dumps(page))
+    ingest_paths(store, [str(revised)])
+    assert store.scalar("select count(*) from usage_buckets") == 6
+    assert store.scalar("select sum(amount_usd) from usage_buckets where starting_at = '2026-11-16'") == Decimal("0.007500000")
+
+
+def test_bad_report_results_are_rejected_with_reasons_and_good_ones_kept(logged):
+    store, _ = logged
+    result = ingest_paths(store, [str(SRC / "admin_report_bad.json")]).files[0]
+    assert (result.rows_read, result.rows_added, result.rows_rejected) == (5, 1, 4)
+    reasons = sorted(r[0].split(":")[0] for r in store.rows("select reason from rejects"))
+    assert reasons == ["a usage result with no token counts", "amount is not a decimal string", "currency is not USD",
+                       "starting_at is not a timestamp"]
+
+
+def test_reconcile_shows_missing_logs_as_a_token_gap_and_mispricing_as_a_cost_gap(logged):
+    store, _ = logged
+    ingest_paths(store, [str(SRC / "admin_usage_report.json"), str(SRC / "admin_cost_report.jsonl")])
+    result = reconcile(store)
+    got = {(str(r["day"]), r["model"], r["service_tier"]): r for r in result.rows.to_dicts()}
+    assert set(got) == {("2026-11-16", "claude-sonnet-5-5", "standard"), ("2026-11-16", "claude-haiku-5-5", "standard"),
+                        ("2026-11-17", "claude-opus-5-5", "standard"), ("2026-11-17", "claude-sonnet-5-5", "batch")}
+    ok = got[("2026-11-16", "claude-sonnet-5-5", "standard")]
+    assert (ok["flagged"], ok["token_gap"], ok["cost_gap_usd"], ok["computed_usd"]) == (False, 0, Decimal(0), Decimal("0.006"))
+    missing = got[("2026-11-16", "claude-haiku-5-5", "standard")]
+    assert (missing["flagged"], missing["token_gap"], missing["token_gap_pct"]) == (True, 4000, 0.8)
+    assert missing["finding"].startswith("token gap: the provider counted more")
+    priced = got[("2026-11-17", "claude-opus-5-5", "standard")]
+    assert (priced["flagged"], priced["token_gap"], priced["cost_gap_usd"]) == (True, 0, Decimal("0.0012"))
+    assert priced["finding"].startswith("cost gap with matching tokens")
+    assert got[("2026-11-17", "claude-sonnet-5-5", "batch")]["flagged"] is False
+    assert result.flagged == 2
+    # A wide enough tolerance accepts the 20% pricing gap, not the 80% token gap.
+    assert reconcile(store, tolerance=0.25).flagged == 1
+
+
+def test_gateway_spend_is_reconciled_against_costlabs_price(store):
+    ingest_paths(store, [str(SRC / "litellm_spendlogs.csv")])
+    rows = {(r["model"], r["basis"]): r for r in reconcile(store).rows.to_dicts()}
+    assert rows[("claude-sonnet-5-5", "litellm")]["flagged"] is False
+    haiku = rows[("claude-haiku-5-5", "litellm")]  # bedrock haiku spend 0.000605 vs 0.0000825 priced, plus anthropic haiku
+    assert haiku["flagged"] and haiku["finding"].startswith("cost gap")
+    assert not any(b == "admin" for _, b in rows)  # no reports loaded: no admin comparison
+
+
+def test_reconcile_command_prints_json_and_exits_5_when_flagged(logged):
+    store, db = logged
+    ingest_paths(store, [str(SRC / "admin_usage_report.json"), str(SRC / "admin_cost_report.jsonl")])
+    store.close()
+    res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--format", "json"])
+    assert res.exit_code == 5, res.output
+    doc = json.loads(res.stdout)
+    assert doc["flagged"] == 2 and doc["tolerance"] == 0.01 and len(doc["rows"]) == 4
+    res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--since", "2026-11-17", "--until", "2026-11-18",
+                                     "--tolerance", "0.25"])
+    assert res.exit_code == 0, res.output
+    assert "claude-opus-5-5" in res.stdout
+    res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--tolerance", "2"])
+    assert res.exit_code == 2 and "--tolerance 2.0" in res.output
+
+
+# -- pull-usage against a loopback Admin API ----------------------------------------------------------
+class AdminAPI(BaseHTTPRequestHandler):
+    pages: dict[str, list[dict]] = {}
+    seen: list[tuple[str, dict, str]] = []
+    fail_first: list[int] = []
+
+    def do_GET(self):  # noqa: N802
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        type(self).seen.append((url.path, query, self.headers.get("x-api-key")))
+        if self.headers.get("x-api-key") != "sk-ant-admin-test":
+            return self._send(401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+        if type(self).fail_first:
+            return self._send(type(self).fail_first.pop(), {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+                              {"retry-after": "0"})
+        pages = type(self).pages[url.path]
+        index = int(query.get("page", ["0"])[0])
+        body = dict(pages[index], has_more=index + 1 < len(pages), next_page=str(index + 1) if index + 1 < len(pages) else None)
+        self._send(200, body)
+
+    def _send(self, code, body, headers=None):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def admin_api():
+    usage = json.loads((SRC / "admin_usage_report.json").read_text())
+    cost = [json.loads(line) for line in (SRC / "admin_cost_report.jsonl").read_text().splitlines()]
+    AdminAPI.pages = {"/v1/organizations/usage_report/messages": [{"data": usage["data"][:1]}, {"data": usage["data"][1:]}],
+                      "/v1/organizations/cost_report": [{"data": p["data"]} for p in cost]}
+    AdminAPI.seen, AdminAPI.fail_first = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AdminAPI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_pull_usage_follows_pages_retries_429_and_loads_both_reports(logged, admin_api, monkeypatch, tmp_path):
+    store, db = logged
+    store.close()
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-admin-test")
+    AdminAPI.fail_first = [429]
+    res = CliRunner().invoke(app(), ["pull-usage", "--since", "2026-11-16", "--until", "2026-11-19", "--db", str(db),
+                                     "--base-url", admin_api, "--save", str(tmp_path / "pages")])
+    assert res.exit_code == 0, res.output
+    assert "usage report: 2 pages, cost report: 2 pages; 10 buckets loaded" in res.output
+    first = AdminAPI.seen[0][1]
+    assert (first["starting_at"], first["ending_at"], first["bucket_width"]) == (["2026-11-16T00:00:00Z"], ["2026-11-19T00:00:00Z"], ["1d"])
+    assert first["group_by[]"] == ["model", "service_tier", "context_window"]
+    assert all(key == "sk-ant-admin-test" for _, _, key in AdminAPI.seen)
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == [
+        "cost_report_2026-11-16_2026-11-19.jsonl", "usage_report_2026-11-16_2026-11-19.jsonl"]
+    res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--format", "json"])
+    assert json.loads(res.stdout)["flagged"] == 2
+
+
+def test_pull_usage_needs_the_admin_key_and_says_so_when_it_is_refused(logged, admin_api, monkeypatch):
+    store, db = logged
+    store.close()
+    res = CliRunner().invoke(app(), ["pull-usage", "--since", "2026-11-16", "--db", str(db), "--base-url", admin_api])
+    assert res.exit_code == 2 and "ANTHROPIC_ADMIN_KEY" in res.output
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-api03-wrong")
+    res = CliRunner().invoke(app(), ["pull-usage", "--since", "2026-11-16", "--db", str(db), "--base-url", admin_api])
+    assert res.exit_code == 1
+    assert "HTTP 401: invalid x-api-key (is ANTHROPIC_ADMIN_KEY an Admin key" in res.output
+    assert "Traceback" not in res.output
