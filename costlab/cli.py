@@ -278,9 +278,9 @@ def prices_import(
 
 def _register_command_groups() -> None:
     # Each module in costlab/commands adds its own commands (see costlab/commands/__init__.py).
-    from costlab.commands import sources
+    from costlab.commands import sources, whatif
 
-    for module in (sources,):
+    for module in (sources, whatif):
         module.register(app)
 
 

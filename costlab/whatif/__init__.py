@@ -1,0 +1,18 @@
+"""The what-if simulator: what the logged traffic would have cost (and how good it would have been)
+under another routing split or policy, with intervals. See docs/whatif.md.
+
+    red = reduce(store, since=..., until=...)          # the one pass over the logs
+    res = evaluate(red, Scenario(parse_split("haiku=70,sonnet=25,opus=5")))
+    bootstrap(res)                                      # day-block intervals
+    fr = frontier.proportional(red)                     # 5,151 splits, Pareto set
+"""
+
+from costlab.whatif.reduce import ReduceOptions, Reduction, reduce, resolve_tiers
+from costlab.whatif.scenario import (
+    POLICIES, Result, Scenario, Split, bootstrap, evaluate, fit_weights, nusd_to_usd, parse_split,
+)
+
+__all__ = [
+    "POLICIES", "ReduceOptions", "Reduction", "Result", "Scenario", "Split", "bootstrap", "evaluate",
+    "fit_weights", "nusd_to_usd", "parse_split", "reduce", "resolve_tiers",
+]

@@ -1,0 +1,94 @@
+"""`costlab whatif`, `whatif frontier` and `whatif backtest` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from costlab.commands.whatif import register
+from costlab.config import Config
+from costlab.generate import generate_sql
+from costlab.store import Store
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "w.duckdb"
+    (tmp_path / "costlab.toml").write_text(
+        '[tiers]\nhaiku = "claude-haiku-5-5"\nsonnet = "claude-sonnet-5-5"\nopus = "claude-opus-5-5"\n')
+    s = Store(path, Config())
+    s.execute("insert into requests " + generate_sql(3000, seed=2))
+    s.close()
+    return str(path)
+
+
+def run(*args: str):
+    app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    register(app)
+    return CliRunner().invoke(app, list(args))
+
+
+def test_whatif_prints_every_split_with_an_interval_and_current_matches_the_logs(db):
+    r = run("whatif", "--db", db, "--split", "current", "--split", "haiku=70,sonnet=25,opus=5", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [x["scenario"] for x in rows] == ["current", "proportional haiku=70,sonnet=25,opus=5"]
+    s = Store(db, Config(), read_only=True)
+    actual = s.scalar("select sum(cost_usd) from costed_requests where priced")
+    s.close()
+    assert Decimal(rows[0]["cost_usd"]) == actual
+    for x in rows:
+        assert Decimal(x["cost_low_usd"]) < Decimal(x["cost_usd"]) < Decimal(x["cost_high_usd"])
+        assert x["unpriced_requests"] == 0
+
+
+def test_whatif_with_batch_and_cache_writes_a_chart_and_notes_on_stderr(db, tmp_path):
+    chart = tmp_path / "s.html"
+    r = run("whatif", "--db", db, "--split", "current", "--batch", "doc-summarize", "--cache-hit-rate", "0.95",
+            "--chart", str(chart), "--format", "csv")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].startswith("scenario,cost_usd")
+    assert "note:" not in r.stdout
+    assert chart.exists() and "vega" in chart.read_text()
+
+
+def test_whatif_refuses_a_bad_split_with_a_usage_exit_code(db):
+    r = run("whatif", "--db", db, "--split", "haiku=70,sonet=30")
+    assert r.exit_code == 2
+    assert "Did you mean 'sonnet'" in r.output
+    assert run("whatif", "--db", db).exit_code == 2
+
+
+def test_frontier_prints_the_pareto_set_and_metrics(db, tmp_path):
+    chart = tmp_path / "f.html"
+    r = run("whatif", "frontier", "--db", db, "--format", "csv", "--chart", str(chart))
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0] == "policy,haiku_pct,sonnet_pct,opus_pct,cost_usd,quality,pgr,pareto"
+    assert any(line.startswith("proportional,100,0,0,") for line in lines)
+    assert "APGR" in r.stderr and "5,151 splits" in r.stderr
+    assert chart.exists()
+
+
+def test_backtest_reports_the_error(db):
+    r = run("whatif", "backtest", "--db", db, "--train", "2026-11-02:2026-11-09", "--test", "2026-11-09:2026-11-16",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)[0]
+    assert row["train_requests"] + row["test_requests"] == 3000
+    assert isinstance(row["error_pct"], float)
+    assert run("whatif", "backtest", "--db", db, "--train", "2026-11-09:2026-11-02", "--test", "2026-11-09:2026-11-16").exit_code == 2
+
+
+def test_an_interactive_feature_cannot_be_moved_to_batch_and_unknown_whatif_keys_are_refused(db, tmp_path):
+    toml = tmp_path / "costlab.toml"
+    toml.write_text(toml.read_text() + '\n[whatif]\ninteractive = ["chat-assistant"]\nwarmup_minutes = 30\n')
+    r = run("whatif", "--db", db, "--split", "current", "--batch", "chat-assistant")
+    assert r.exit_code == 2 and "interactive" in r.output
+    toml.write_text(toml.read_text() + 'warmup_minute = 5\n')
+    r = run("whatif", "--db", db, "--split", "current")
+    assert r.exit_code == 2 and "Did you mean 'warmup_minutes'" in r.output
