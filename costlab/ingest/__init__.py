@@ -13,6 +13,7 @@ line so every reject carries its exact line number and raw text.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,21 +106,29 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
     config = store.config
     fmt = detect.normalise_format(fmt, path, config) if fmt else detect.detect(path, config)
     result = FileResult(label or str(path), fmt)
-    size, digest = path.stat().st_size, _sha256(path)
-    before = store.rows(
-        "select rows_read, rows_added, rows_present from ingests where sha256 = ? and format = ? order by ingest_id limit 1",
-        [digest, fmt],
-    )
-    if before:
-        # Same bytes, same reading: nothing new can come of it. Say how much of it is in the store.
-        result.skipped, result.rows_read = True, before[0][0]
-        result.rows_present = before[0][1] + before[0][2]
-        return result
+    size = path.stat().st_size
+    hashing = None
+    if store.scalar("select count(*) from ingests where size = ? and format = ?", [size, fmt]):
+        digest = _sha256(path)
+        before = store.rows(
+            "select rows_read, rows_added, rows_present from ingests where sha256 = ? and format = ? "
+            "order by ingest_id limit 1",
+            [digest, fmt],
+        )
+        if before:
+            # Same bytes, same reading: nothing new can come of it. Say how much of it is in the store.
+            result.skipped, result.rows_read = True, before[0][0]
+            result.rows_present = before[0][1] + before[0][2]
+            return result
+    else:
+        # No earlier file of this size: it cannot be a repeat, so hash while DuckDB reads (hashlib
+        # and DuckDB both release the GIL) instead of reading the file twice in a row.
+        hashing = ThreadPoolExecutor(max_workers=1).submit(_sha256, path)
 
     if fmt == "admin-report":  # provider usage/cost reports go to usage_buckets, not requests
         from costlab.ingest import admin
 
-        return admin.load(store, path, size, digest, label)
+        return admin.load(store, path, size, hashing.result() if hashing else digest, label)
 
     exact = False
     try:
@@ -134,7 +143,7 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
         exact = True
     if exact:
         _stage(store, path, fmt, exact=True)
-    _load(store, path, fmt, size, digest, payloads, result)
+    _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result)
     return result
 
 
@@ -238,24 +247,29 @@ def _fold_csv_rejects(store: Store) -> None:
 
 
 def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult) -> None:
-    # `_new`: not rejected, not already in the store for its source, the first of any repeats here.
+    # Rows that are not appended: rejected, already in the store for their source, or a repeat of an
+    # earlier line of this file. Usually few, and found once over the key columns only; everything
+    # else is appended by an anti-join against that small set.
     store.execute(
-        """create or replace temp view _fresh as
-           select s.*, s._reject is null
-                  and (p.first_line is null or p.first_line = s._line)
-                  and not exists (select 1 from requests r where r.source = s.source and r.request_id = s.request_id)
-                  as _new
-           from _stage s left join _repeats p on p.source = s.source and p.request_id = s.request_id"""
+        """create or replace temp table _skip as
+               select rowid as row_id from _stage where _reject is not null
+               union
+               select s.rowid from _stage s join _repeats p on p.source = s.source and p.request_id = s.request_id
+               where s._reject is null and s.rowid <> p.first_row
+               union
+               select s.rowid from _stage s semi join requests r on r.source = s.source and r.request_id = s.request_id
+               where s._reject is null"""
     )
+    fresh = "from _stage where rowid not in (select row_id from _skip)"
     columns = ", ".join(COLUMN_NAMES)
     picked = ", ".join("$ingest_id as ingest_id" if c == "ingest_id" else c for c in COLUMN_NAMES)
-    counts = store.rows(
-        """select count(*), count(*) filter (where _reject is not null), count(*) filter (where _new),
-                  count(*) filter (where _new and attributes->>'ts_source' = 'file_mtime')
-           from _fresh"""
+    rows_read, rows_rejected, skipped, mtime_rows = store.rows(
+        f"""select (select count(*) from _stage), (select count(*) from _stage where _reject is not null),
+                   (select count(*) from _skip),
+                   (select count(*) {fresh} and attributes->>'ts_source' = 'file_mtime')"""
     )[0]
-    result.rows_read, result.rows_rejected, result.rows_added, mtime_rows = counts
-    result.rows_present = result.rows_read - result.rows_rejected - result.rows_added
+    result.rows_read, result.rows_rejected = rows_read, rows_rejected
+    result.rows_added, result.rows_present = rows_read - skipped, skipped - rows_rejected
     with store.transaction():
         ingest_id = store.scalar("select nextval('ingest_id_seq')")
         store.execute(
@@ -270,14 +284,12 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
                from _stage where _reject is not null""",
             {"ingest_id": ingest_id, "file": result.file},
         )
-        # Payloads first: _fresh compares against `requests`, so it must be read before they grow.
         if payloads:
             store.execute(
-                """insert into payloads
-                   select source, request_id, _request_json, nullif(_response_text, '') from _fresh
-                   where _new and (_request_json is not null or nullif(_response_text, '') is not null)"""
+                f"""insert into payloads select source, request_id, _request_json, nullif(_response_text, '')
+                    {fresh} and (_request_json is not null or nullif(_response_text, '') is not null)"""
             )
-        store.execute(f"insert into requests ({columns}) select {picked} from _fresh where _new", {"ingest_id": ingest_id})
+        store.execute(f"insert into requests ({columns}) select {picked} {fresh}", {"ingest_id": ingest_id})
     if mtime_rows:
         result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
-    store.execute("drop view if exists _fresh; drop table if exists _stage; drop table if exists _repeats")
+    store.execute("drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")

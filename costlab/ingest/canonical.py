@@ -84,7 +84,8 @@ def stage_sql(adapter_select: str) -> str:
     from ({adapter_select}) a"""
 
 
-# Run in order on the staged table `_stage`; each touches only the rows it concerns.
+# Run in order on the staged table `_stage`; each touches only the rows it concerns. Rows are keyed by
+# rowid (file order), not _line: one line of some formats (OTLP) holds many requests.
 FINISH_SQL = """
 -- Model ids normalised once per distinct spelling; the raw spelling kept in attributes when it differs.
 create or replace temp table _models as
@@ -95,12 +96,12 @@ update _stage set model = m.model,
 -- No id in the source: a hash of the row, numbered among identical rows, so re-reading the same rows
 -- yields the same ids (idempotent) while true repeats still count as separate requests.
 update _stage set request_id = h.id
-    from (select _line, 'h_' || left(_key, 24) || case when n > 1 then '_' || n else '' end as id
-          from (select _line, _key, row_number() over (partition by _key order by _line) as n
+    from (select row_id, 'h_' || left(_key, 24) || case when n > 1 then '_' || n else '' end as id
+          from (select rowid as row_id, _key, row_number() over (partition by _key order by rowid) as n
                 from _stage where request_id is null)) h
-    where _stage._line = h._line;
+    where _stage.rowid = h.row_id;
 -- Repeats of one id within the file: the first good one is the request.
 create or replace temp table _repeats as
-    select source, request_id, min(_line) as first_line from _stage
+    select source, request_id, min(rowid) as first_row from _stage
     where _reject is null group by all having count(*) > 1;
 """
