@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The embedded default store (./costlab.duckdb), the shipped examples, the cost summary.
+# The embedded default store (./costlab.duckdb), the shipped examples, the cost summary, then the
+# weekly report for the examples' last full week with data (2026-W46): report.html and the terminal.
 demo: $(STAMP)
 	rm -f costlab.duckdb costlab.duckdb.wal
 	$(BIN)/costlab ingest --config examples/costlab.toml examples/
 	$(BIN)/costlab summary --config examples/costlab.toml
+	$(BIN)/costlab report --config examples/costlab.toml --week 2026-W46 --out report.html
+	@echo "wrote report.html" >&2
+	$(BIN)/costlab report --config examples/costlab.toml --week 2026-W46
 
 test: $(STAMP)
 	@# The HTML report tests drive a real headless Chromium (Debian's package): install it where missing, as root.

@@ -1,0 +1,250 @@
+"""`costlab replay`: replay sampled requests on other tiers, judge them; status, resume, results, import.
+
+The work lives in costlab.replay; this module parses options, calls it and renders.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+
+from costlab.cli import ConfigOption, DbOption, FormatOption, OutOption, _day, _open, _render, handle_errors
+
+replay_app = typer.Typer(
+    help="Replay a sample of logged requests on other tiers, judge the answers, and record it all.",
+    rich_markup_mode=None,
+    no_args_is_help=False,
+)
+
+BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
+ConcurrencyOption = Annotated[Optional[int], typer.Option("--concurrency", "-c", help="Most requests in flight; halves on 429/529. [default: the run's, else 8]", show_default=False)]
+RetriesOption = Annotated[int, typer.Option("--max-retries", help="The SDK's own retries per request (429, 529, 5xx, connection errors).")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `replay` and its subcommands to the costlab app."""
+    app.add_typer(replay_app, name="replay")
+
+
+def _money(value: Optional[str], flag: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"expected an amount in USD like 2.50, got {value!r}", param_hint=flag) from None
+    if not amount.is_finite() or amount < 0:
+        raise typer.BadParameter(f"expected an amount in USD like 2.50, got {value!r}", param_hint=flag)
+    return amount
+
+
+def _csv(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int, Decimal], None]]:
+    """A bar with the spend so far, on stderr, only when stderr is a terminal."""
+    from costlab.progress import stderr
+
+    if not sys.stderr.isatty() or total == 0:
+        yield lambda n, spent: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("${task.fields[spent]}"), TimeRemainingColumn(), console=stderr, transient=True) as bar:
+        task = bar.add_task(label, total=total, spent="0.00")
+        yield lambda n, spent: bar.update(task, advance=n, spent=f"{spent:.4f}")
+
+
+def _say(text: str) -> None:
+    from costlab.progress import stderr
+
+    stderr.print(text, highlight=False, markup=False)
+
+
+def _report(outcome) -> None:
+    _say(f"sent {outcome.sent:,}: {outcome.ok:,} answered, {outcome.errors:,} failed after retries; "
+         f"replay spend ${outcome.spent_usd:.6f}"
+         + (f"; throttled {outcome.throttled}x (concurrency down to {outcome.min_concurrency})" if outcome.throttled else ""))
+    for note in outcome.notes:
+        _say(f"note: {note}")
+    if outcome.in_doubt:
+        _say(f"note: {outcome.in_doubt} requests were in flight when a process was killed; they may have been billed "
+             "and are not re-sent (status 'sending' in replays)")
+
+
+def _execute(store, run: str, base_url, concurrency, max_retries, max_usd, poll: float):
+    from costlab import replay
+
+    todo = int(replay.status(store, run)["missing"][0])
+    with _progress(todo, f"replay {run}") as advance:
+        return replay.execute(store, run, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
+                              max_usd=max_usd, on_progress=advance, poll_interval=poll)
+
+
+@replay_app.callback(invoke_without_command=True)
+@handle_errors
+def replay(
+    ctx: typer.Context,
+    sample: Annotated[int, typer.Option("--sample", "-n", help="How many logged requests to replay.")] = 100,
+    tiers: Annotated[str, typer.Option(help="Tiers to replay on, comma-separated (models from costlab.toml [tiers]).")] = "haiku,sonnet,opus",
+    since: Annotated[Optional[str], typer.Option(help="Only requests from this day (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only requests before this day (YYYY-MM-DD).")] = None,
+    filter: Annotated[Optional[str], typer.Option("--filter", help="SQL condition over costed_requests, e.g. \"feature = 'chat'\".")] = None,
+    stratify: Annotated[str, typer.Option(help="Strata for the sample: feature, tier, model, customer_id, platform.")] = "feature,tier",
+    seed: Annotated[int, typer.Option(help="Same seed, same sample.")] = 0,
+    judge: Annotated[Optional[str], typer.Option(help="Tier of the blind pairwise judge (e.g. opus); none: checks only.")] = None,
+    max_usd: Annotated[Optional[str], typer.Option("--max-usd", help="Refuse to start above this estimate; stop before crossing it.")] = None,
+    concurrency: ConcurrencyOption = None,
+    batch: Annotated[bool, typer.Option("--batch", help="Use the Message Batches API (half price, slower).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Draw the sample, print the estimate, send nothing.")] = False,
+    run: Annotated[Optional[str], typer.Option("--run", help="Name of the run (default replay-YYYYMMDD-HHMMSS).")] = None,
+    base_url: BaseUrlOption = None,
+    max_retries: RetriesOption = 4,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Replay a sample of logged requests on other tiers (subcommands: status, resume, results, import).
+
+    \b
+    Examples:
+      costlab replay --sample 200 --tiers haiku,sonnet --judge opus --max-usd 5 --dry-run
+      costlab replay --sample 200 --tiers haiku,sonnet --judge opus --max-usd 5 --run haiku-check
+      costlab replay results haiku-check
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from costlab import replay as lib
+
+    if sample < 1:
+        raise typer.BadParameter("expected at least 1", param_hint="--sample")
+    spec = lib.ReplaySpec(sample=sample, tiers=_csv(tiers), since=_day(since, "--since"), until=_day(until, "--until"),
+                          filter=filter, stratify=_csv(stratify), seed=seed, judge=judge,
+                          max_usd=_money(max_usd, "--max-usd"), concurrency=concurrency or 8, batch=batch, run=run)
+    with _open(db, config) as store:
+        qualifying = lib.qualifying(store, spec)
+        _say(f"{qualifying:,} logged requests qualify (a request body was logged"
+             + (", inside the window and filter" if since or until or filter else "") + ")")
+        if qualifying == 0:
+            from costlab.errors import InputError
+
+            raise InputError("no request can be replayed: ingest logs with request bodies (without --no-payloads) first")
+        name, est = lib.plan(store, spec)
+        expected = sum(est["expected_usd"].to_list(), Decimal(0))
+        worst = sum(est["worst_usd"].to_list(), Decimal(0))
+        _say(f"run {name}: {int(est['requests'].max() or 0):,} requests x {len(spec.tiers)} tiers, estimated "
+             f"${expected:.4f} (at most ${worst:.4f} if every answer used max_tokens)"
+             + (f", budget ${spec.max_usd}" if spec.max_usd is not None else ""))
+        if dry_run:
+            store.execute("update replay_runs set status = 'dry-run' where run = ?", [name])
+            _render(est, fmt, None, title=f"Estimate for {name}")
+            return
+        outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0)
+        _report(outcome)
+        frame = lib.status(store, name)
+    _render(frame, fmt, None)
+    if outcome.interrupted:
+        _say(f"interrupted: `costlab replay resume {name}` sends what is missing")
+        raise typer.Exit(130)
+
+
+@replay_app.command("resume")
+@handle_errors
+def resume(
+    run: Annotated[str, typer.Argument(help="The run to continue.")],
+    max_usd: Annotated[Optional[str], typer.Option("--max-usd", help="A new budget for the whole run (default: the run's).")] = None,
+    concurrency: ConcurrencyOption = None,
+    base_url: BaseUrlOption = None,
+    max_retries: RetriesOption = 4,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send only what a run is missing (never a request already answered or possibly billed), then judge."""
+    from costlab import replay as lib
+
+    with _open(db, config) as store:
+        budget = _money(max_usd, "--max-usd")
+        if budget is not None:
+            store.execute("update replay_runs set max_usd = ?, params = json_merge_patch(params, json_object('max_usd', ?)) where run = ?",
+                          [budget, str(budget), run])
+        outcome = _execute(store, run, base_url, concurrency, max_retries, budget, 10.0)
+        _report(outcome)
+        frame = lib.status(store, run)
+    _render(frame, fmt, None)
+    if outcome.interrupted:
+        raise typer.Exit(130)
+
+
+@replay_app.command("status")
+@handle_errors
+def status(
+    run: Annotated[Optional[str], typer.Argument(help="One run (default: all).")] = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Every replay run: sampled, answered, failed, not sent, in doubt, missing, replay and judge spend."""
+    from costlab import replay as lib
+
+    with _open(db, config, read_only=False) as store:
+        frame = lib.status(store, run)
+    _render(frame, fmt, None)
+
+
+@replay_app.command("results")
+@handle_errors
+def results(
+    run: Annotated[str, typer.Argument(help="The run.")],
+    failures: Annotated[bool, typer.Option("--failures", help="List the answers judged unsatisfactory instead.")] = False,
+    limit: Annotated[int, typer.Option(help="With --failures: at most this many.")] = 50,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Per feature, tier and judge: pass or win rate with a 95% interval, cost per satisfactory answer."""
+    from costlab import replay as lib
+
+    with _open(db, config) as store:
+        frame = lib.failures(store, run, limit) if failures else lib.results(store, run)
+    _render(frame, fmt, out, title=f"{'Failures' if failures else 'Results'} of {run}")
+
+
+@replay_app.command("import")
+@handle_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="A file or folder of recorded outcomes.")],
+    fmt_in: Annotated[str, typer.Option("--format", help="routellm or csv.")] = "routellm",
+    mapping: Annotated[Optional[list[str]], typer.Option("--map", help="MODEL=TIER (routellm: weak=haiku, strong=opus).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: the file's name).")] = None,
+    fmt: Annotated[str, typer.Option("--output", help="Output format: table, csv, json, jsonl, markdown.")] = "table",
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Load recorded per-prompt outcomes of several models as a judged run (no API call).
+
+    \b
+    Example:
+      costlab replay import mmlu_responses/ --format routellm --map weak=haiku --map strong=opus --name mmlu
+    """
+    from costlab.replay.importer import import_outcomes
+
+    pairs = {}
+    for item in mapping or []:
+        model, sep, tier = item.rpartition("=")
+        if not sep or not model or not tier:
+            raise typer.BadParameter(f"expected MODEL=TIER, got {item!r}", param_hint="--map")
+        pairs[model] = tier
+    with _open(db, config) as store:
+        frame = import_outcomes(store, file, fmt_in, name or file.stem, pairs)
+    _say(f"imported run {name or file.stem}: {int(frame['prompts'].max() or 0):,} prompts, {frame.height} tiers")
+    _render(frame, fmt, None)

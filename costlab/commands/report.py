@@ -1,0 +1,86 @@
+"""`costlab report`: the weekly report, in the terminal, as Markdown, JSON or one HTML file.
+
+The work lives in costlab.report (build_report, render); this module parses options, calls it and writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from costlab.cli import ConfigOption, DbOption, _open, handle_errors
+
+FINDINGS_EXIT = 5  # as `costlab signals --fail-on`: a finding at or above the level was reported
+
+WeekOption = Annotated[Optional[str], typer.Option("--week", help="ISO week, e.g. 2026-W47 (against the week before). [default: the last full week]", show_default=False)]
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD); compared with the same number of days before.", show_default=False)]
+UntilOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD). [default: today]", show_default=False)]
+ReportFormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help="terminal, markdown, json or html. [default: from --out's extension, else terminal]", show_default=False)]
+ReportOutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout (report.html writes the HTML).", show_default=False)]
+FailOnOption = Annotated[Optional[str], typer.Option("--fail-on", help="Exit 5 when a wrong-model finding is at this severity or worse: high or medium.", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `report` to the costlab app."""
+    app.command("report")(report)
+
+
+def _date(value: Optional[str], flag: str):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date like 2026-11-16, got {value!r}", param_hint=flag) from None
+
+
+@handle_errors
+def report(
+    week: WeekOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    fmt: ReportFormatOption = None,
+    out: ReportOutOption = None,
+    fail_on: FailOnOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The weekly report: spend, tier mix, efficiency and reliability, against the period before.
+
+    \b
+    Examples:
+      costlab report                              # last full ISO week, in the terminal
+      costlab report --week 2026-W46 --out report.html
+      costlab report --since 2026-11-01 --until 2026-12-01 --format json > november.json
+    """
+    from costlab import render as frames
+    from costlab.errors import ConfigError
+    from costlab.progress import stderr
+    from costlab.report import build_report, render, window
+
+    if fail_on is not None and fail_on not in ("high", "medium"):
+        raise typer.BadParameter(f"expected high or medium, got {fail_on!r}", param_hint="--fail-on")
+    fmt_name = render.format_for(fmt, str(out) if out else None)
+    span = window.resolve(week, _date(since, "--since"), _date(until, "--until"))
+    with _open(db, config, read_only=True) as store:
+        result = build_report(store, span)
+    color = fmt_name == "terminal" and frames.is_stdout(out) and sys.stdout.isatty()
+    text = render.to_text(result, fmt_name, width=frames.default_width(out), color=color)
+    frames.emit(text, out)
+    if out is not None and not frames.is_stdout(out):
+        stderr.print(f"wrote the {span.label} report ({fmt_name}) to {out}", highlight=False, markup=False)
+    if fail_on is not None:
+        findings = result["sections"].get("findings")
+        if findings is None:
+            raise ConfigError("--fail-on needs the wrong-model findings (costlab.signals), which this costlab does not have")
+        counts = findings.get("severity_counts", {})
+        worse = ("high",) if fail_on == "high" else ("high", "medium")
+        n = sum(int(counts.get(s, 0)) for s in worse)
+        if n:
+            stderr.print(f"{n} finding{'s' if n > 1 else ''} at {fail_on} severity or worse", highlight=False, markup=False)
+            raise typer.Exit(FINDINGS_EXIT)

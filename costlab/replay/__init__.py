@@ -1,0 +1,116 @@
+"""Replay: send a sample of logged requests through other tiers, judge the answers, record it all.
+
+    spec = ReplaySpec(sample=200, tiers=["haiku", "sonnet"], judge="opus", max_usd=Decimal("5"))
+    run, est = plan(store, spec)            # sample drawn and stored; est: cost per tier
+    outcome = execute(store, run)           # send (resumable), then checks and judges
+    results(store, run)                     # pass / win rates with intervals, cost per good answer
+
+The tables (replay_runs, replay_sample, replays, judgements) are described in docs/replay.md.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable
+
+import polars as pl
+
+from costlab.replay.plan import BudgetError, ReplaySpec, check_budget, create_run, estimate, prepare, qualifying, run_params, set_tiers
+from costlab.replay.send import Limiter, Outcome, load_jobs, make_client, send
+
+if TYPE_CHECKING:
+    from costlab.store import Store
+
+__all__ = ["BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "plan", "qualifying", "results",
+           "status"]
+
+
+def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
+    """Draw and store the sample (a run in status 'planned'); return its name and its cost estimate.
+
+    Raises:
+        BudgetError: the expected cost is above spec.max_usd, or unknown (a tier model without a price).
+    """
+    prepare(store)
+    name = create_run(store, spec)
+    try:
+        est = estimate(store, name, batch=spec.batch)
+        check_budget(est, spec.max_usd)
+    except BudgetError:
+        # A refused run leaves nothing behind: the same --run name can be tried again with other options.
+        with store.transaction():
+            store.execute("delete from replay_sample where run = ?", [name])
+            store.execute("delete from replay_runs where run = ?", [name])
+        raise
+    return name, est
+
+
+def execute(store: "Store", run: str, *, base_url: str | None = None, concurrency: int | None = None,
+            max_retries: int = 4, max_usd: Decimal | None = None, batch: bool | None = None,
+            client: Any = None, on_progress: Callable[[int, Decimal], None] | None = None,
+            poll_interval: float = 10.0) -> Outcome:
+    """Send what the run still lacks (the first time: everything), then run the checks and judges.
+
+    Resuming is calling this again: pairs already answered, failed or in doubt are never re-sent.
+    """
+    params = run_params(store, run)
+    prepare(store)
+    set_tiers(store, params["models"])
+    max_usd = max_usd if max_usd is not None else (Decimal(params["max_usd"]) if params.get("max_usd") else None)
+    batch = params.get("batch", False) if batch is None else batch
+    limiter = Limiter(concurrency or params.get("concurrency") or 8)
+    settings = store.config.replay
+    if client is None:
+        client = make_client(settings, max_retries, limiter.on_response, base_url)
+    store.execute("update replay_runs set status = 'running' where run = ?", [run])
+    if batch:
+        from costlab.replay.batch import send_batch
+
+        outcome = send_batch(store, run, client, max_usd=max_usd, poll_interval=poll_interval, on_progress=on_progress)
+    else:
+        from costlab.replay.send import reconcile
+
+        reconcile(store, run)
+        jobs = load_jobs(store, run)
+        outcome = send(store, run, client, jobs, limiter, max_usd=max_usd, on_progress=on_progress)
+    from costlab.replay import judge
+
+    if not outcome.interrupted:
+        judge.run_checks(store, run)
+        if params.get("judge"):
+            judge_model = params["models"].get(params["judge"]) or _model(store, params["judge"])
+            tiers = list(params["tiers"])
+            judge.judge_pairwise(store, run, client, params["judge"], judge_model, tiers, limiter.maximum)
+            if store.config.replay.get("rubric_judge"):
+                judge.judge_rubric(store, run, client, params["judge"], judge_model, limiter.maximum)
+    st = status(store, run).row(0, named=True)
+    outcome.in_doubt = st["in_doubt"]
+    final = ("interrupted" if outcome.interrupted else "partial" if st["missing"] or st["not_sent"] or st["in_doubt"]
+             else "complete")
+    store.execute("update replay_runs set status = ? where run = ?", [final, run])
+    return outcome
+
+
+def _model(store: "Store", tier: str) -> str:
+    from costlab.replay.plan import tier_models
+
+    return tier_models(store, [tier])[tier]
+
+
+def status(store: "Store", run: str | None = None) -> pl.DataFrame:
+    """Every run (or one): sampled, answered, failed, not sent, in doubt, missing, spend."""
+    if run is not None:
+        run_params(store, run)
+    return store.run_query("replay/status", run=run)
+
+
+def results(store: "Store", run: str) -> pl.DataFrame:
+    """Per feature, tier and judge: pass/win rate with a Wilson 95% interval, cost per satisfactory answer."""
+    run_params(store, run)
+    return store.run_query("replay/results", run=run)
+
+
+def failures(store: "Store", run: str, limit: int = 50) -> pl.DataFrame:
+    """The answers judged unsatisfactory, with the prompt and the original answer beside them."""
+    run_params(store, run)
+    return store.run_query("replay/failures", run=run, limit=limit)

@@ -1,0 +1,491 @@
+"""Sending: the anthropic SDK, bounded adaptive concurrency, every result written as it arrives.
+
+Worker threads take the next (request, tier) pair, append it to the run's journal (a file beside the
+store) and call the API through the SDK (its own retries, `max_retries`). The calling thread owns the
+store: it writes each result that arrived, priced from price_card, one transaction per turn. So:
+
+* a crash or kill loses no answer that was already written, and a pair that has any row other than
+  'not_sent' is never sent again (resume sends only what is missing);
+* Ctrl-C or SIGTERM stops taking new pairs and waits for the calls in flight, writing them; only a
+  kill -9 during a call leaves a pair journaled but unrecorded: resume records it as 'sending' (in
+  doubt: it may have been billed) and does not send it again.
+
+Concurrency starts at `concurrency` and halves whenever the API answers 429 or 529 (seen through an
+httpx event hook, even when the SDK's retry then succeeds), pausing new calls for the `retry-after`
+the server gave; each `limit` successes in a row add one slot back, up to `concurrency`. The budget
+reserves each call's worst case (prompt with a margin, every max_tokens used) until its real cost is
+known, so spend never crosses --max-usd.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from costlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from costlab.store import Store
+
+# Sampling parameters newer models reject when not default; they are dropped and recorded, never silently.
+SAMPLING = ("temperature", "top_p", "top_k")
+WRITE_EVERY = 0.2  # seconds: results are written at least this often while they arrive
+RESULT_COLUMNS = (
+    "run", "source", "request_id", "tier", "status", "finished_at", "latency_ms", "input_tokens", "output_tokens",
+    "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "stop_reason", "response_text",
+    "error_type", "error_message", "provider_request_id",
+)
+ERROR_TYPES = {400: "invalid_request", 401: "authentication", 402: "billing", 403: "permission", 404: "not_found",
+               408: "timeout", 409: "conflict", 413: "request_too_large", 429: "rate_limit", 500: "api_error",
+               504: "timeout", 529: "overloaded"}
+
+
+@dataclass
+class Job:
+    source: str
+    request_id: str
+    tier: str
+    model: str
+    body: dict[str, Any]
+    not_carried: dict[str, str]
+    worst_usd: Decimal
+    started_at: datetime | None = None
+    service_tier: str = "standard"
+
+
+@dataclass
+class Outcome:
+    """What a send produced."""
+
+    sent: int = 0
+    ok: int = 0
+    errors: int = 0
+    not_sent: int = 0
+    in_doubt: int = 0
+    spent_usd: Decimal = Decimal(0)
+    interrupted: bool = False
+    throttled: int = 0
+    peak_concurrency: int = 0
+    min_concurrency: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Limiter:
+    """AIMD concurrency: halve on 429/529 and pause for retry-after; +1 slot per `limit` successes."""
+
+    def __init__(self, maximum: int):
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.lowest = self.maximum
+        self.pause_until = 0.0
+        self.streak = 0
+        self.throttles = 0
+        self.lock = threading.Lock()
+
+    def can_start(self, inflight: int) -> bool:
+        with self.lock:
+            return inflight < self.limit and time.monotonic() >= self.pause_until
+
+    def on_response(self, status: int, headers: Any) -> None:
+        if status in (429, 529):
+            wait = _retry_after(headers)
+            with self.lock:
+                self.throttles += 1
+                self.limit = max(1, self.limit // 2)
+                self.lowest = min(self.lowest, self.limit)
+                self.streak = 0
+                if wait:
+                    self.pause_until = max(self.pause_until, time.monotonic() + wait)
+        elif status < 400:
+            with self.lock:
+                self.streak += 1
+                if self.streak >= self.limit and self.limit < self.maximum:
+                    self.limit += 1
+                    self.streak = 0
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except (TypeError, ValueError):
+        pass
+    return 0.0
+
+
+def make_client(settings: dict[str, Any], max_retries: int, on_response: Callable[[int, Any], None] | None = None,
+                base_url: str | None = None) -> Any:
+    """An SDK client by config ([replay] provider = anthropic | bedrock | vertex; base_url for gateways).
+
+    The key comes from the environment or the SDK's usual configuration; costlab never reads or stores it.
+    """
+    import anthropic
+
+    hooks = {"response": [lambda r: on_response(r.status_code, r.headers)]} if on_response else {}
+    http = anthropic.DefaultHttpxClient(event_hooks=hooks)
+    provider = settings.get("provider", "anthropic")
+    url = base_url or settings.get("base_url")
+    if provider == "anthropic":
+        client = anthropic.Anthropic(base_url=url, max_retries=max_retries, http_client=http)
+        if getattr(client, "api_key", None) is None and getattr(client, "auth_token", None) is None:
+            raise ConfigError("no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the environment. "
+                              "costlab never reads it from a file and never stores it.")
+        return client
+    if provider == "bedrock":
+        return anthropic.AnthropicBedrock(aws_region=settings.get("region"), base_url=url, max_retries=max_retries,
+                                          http_client=http)
+    if provider == "vertex":
+        return anthropic.AnthropicVertex(region=settings.get("region"), project_id=settings.get("project_id"),
+                                         base_url=url, max_retries=max_retries, http_client=http)
+    raise ConfigError(f"[replay] provider = {provider!r}: use anthropic, bedrock or vertex")
+
+
+def adapt(body: dict[str, Any], model: str, max_output: int | None, new_generation: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The logged body with only the model changed, and what could not carry over (and why)."""
+    out = dict(body)
+    not_carried: dict[str, str] = {}
+    out["model"] = model
+    if out.pop("stream", None):
+        not_carried["stream"] = "sent without streaming (the answer is the same message)"
+    if new_generation:
+        for key in SAMPLING:
+            if key in out:
+                not_carried[key] = f"{key}={out.pop(key)!r}: {model} rejects non-default sampling parameters"
+    if max_output and isinstance(out.get("max_tokens"), int) and out["max_tokens"] > max_output:
+        not_carried["max_tokens"] = f"{out['max_tokens']} lowered to {model}'s maximum output {max_output}"
+        out["max_tokens"] = max_output
+    if out.get("speed") == "fast" and not new_generation:
+        not_carried["speed"] = f"fast mode dropped: {model} has no fast mode"
+        out.pop("speed")
+    return out, not_carried
+
+
+def load_jobs(store: "Store", run: str, service_tier: str = "standard") -> list[Job]:
+    frame = store.run_query("replay/jobs", run=run, service_tier=service_tier)
+    info = {r[0]: (r[1], bool(r[2])) for r in store.rows("select model, max_output, coalesce(new_tokenizer, false) from models")}
+    jobs = []
+    for source, request_id, tier, model, request_json, worst in frame.iter_rows():
+        max_output, new_gen = info.get(model, (None, False))
+        body, not_carried = adapt(json.loads(request_json), model, max_output, new_gen)
+        jobs.append(Job(source, request_id, tier, model, body, not_carried, worst or Decimal(0)))
+    return jobs
+
+
+def call(client: Any, job: Job) -> tuple:
+    """One request through the SDK (with its retries); a result row (RESULT_COLUMNS without run and key)."""
+    import anthropic
+
+    t0 = time.monotonic()
+    try:
+        msg = client.messages.create(**job.body)
+    except anthropic.APIStatusError as ex:
+        kind = ERROR_TYPES.get(ex.status_code, "api_error" if ex.status_code >= 500 else "invalid_request")
+        return _error(t0, kind, f"HTTP {ex.status_code}: {_message(ex)}", getattr(ex, "request_id", None))
+    except anthropic.APITimeoutError:
+        return _error(t0, "timeout", "the request timed out (after the SDK's retries)", None)
+    except anthropic.APIConnectionError as ex:
+        return _error(t0, "connection", f"connection failed (after the SDK's retries): {type(ex.__cause__ or ex).__name__}", None)
+    except Exception as ex:  # a bad logged body the SDK refuses locally, say; recorded, never fatal
+        return _error(t0, "client_error", f"{type(ex).__name__}: {ex}"[:500], None)
+    u = msg.usage
+    cc = getattr(u, "cache_creation", None)
+    w5 = getattr(cc, "ephemeral_5m_input_tokens", None) if cc else None
+    w1h = getattr(cc, "ephemeral_1h_input_tokens", None) if cc else None
+    if w5 is None and w1h is None:
+        w5, w1h = u.cache_creation_input_tokens or 0, 0
+    text = "".join(getattr(b, "text", "") for b in msg.content if getattr(b, "type", "") == "text")
+    return ("ok", datetime.now(timezone.utc), (time.monotonic() - t0) * 1000, u.input_tokens, u.output_tokens,
+            u.cache_read_input_tokens or 0, w5 or 0, w1h or 0, msg.stop_reason, text, None, None,
+            getattr(msg, "_request_id", None))
+
+
+def _message(ex: Any) -> str:
+    body = getattr(ex, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error") if isinstance(body.get("error"), dict) else body
+        return str(err.get("message", ""))[:500]
+    return str(ex)[:500]
+
+
+def _error(t0: float, kind: str, message: str, rid: str | None) -> tuple:
+    return ("error", datetime.now(timezone.utc), (time.monotonic() - t0) * 1000, 0, 0, 0, 0, 0, None, None,
+            kind, message, rid)
+
+
+_TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BIGINT", "BIGINT", "BIGINT",
+          "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR")
+# The cost of each incoming result row, joined to price_card like costed_requests (a per-row macro
+# call was several times slower). Each part rounded to the nano-dollar, then summed; NULL when unpriced.
+_COST = """
+    select i.*, case when i.status <> 'ok' then 0 else
+        costlab_fusd_to_usd(coalesce(i.input_tokens, 0)::HUGEINT * c.input_fusd)
+        + costlab_fusd_to_usd(coalesce(i.output_tokens, 0)::HUGEINT * c.output_fusd)
+        + costlab_fusd_to_usd(coalesce(i.cache_write_5m_tokens, 0)::HUGEINT * c.cache_write_5m_fusd
+                              + coalesce(i.cache_write_1h_tokens, 0)::HUGEINT * c.cache_write_1h_fusd)
+        + costlab_fusd_to_usd(coalesce(i.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd) end as cost
+    from (select *, coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
+                    + coalesce(cache_write_1h_tokens, 0) as prompt_tokens
+          from ({incoming})) i
+    left join price_card c
+      on c.model = i.model and c.speed = 'standard' and c.platform = 'anthropic' and c.service_tier = i.service_tier
+     and c.geo_class = 'global' and i.started_at >= c.seg_from and (c.seg_to is null or i.started_at < c.seg_to)
+     and i.prompt_tokens >= c.band_min_tokens and (c.band_max_tokens is null or i.prompt_tokens < c.band_max_tokens)
+"""
+
+
+def write_results(store: "Store", rows: list[tuple], replace: bool = True) -> Decimal:
+    """Insert these results into replays, priced from price_card; return what they cost.
+
+    Each row is RESULT_COLUMNS then model, service_tier, started_at (what it is priced by) and
+    not_carried. With `replace`, a 'not_sent' or 'sending' row of the same pair is replaced (skip it
+    when the run has none: it is a statement less per write). Call inside a transaction.
+    """
+    if len(rows) > 500:
+        return sum((write_results(store, rows[i:i + 500], replace) for i in range(0, len(rows), 500)), Decimal(0))
+    if not rows:
+        return Decimal(0)
+    types = _TYPES + ("VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR")
+    columns = RESULT_COLUMNS + ("model", "service_tier", "started_at", "not_carried")
+    payload = json.dumps([{c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in zip(columns, r)} for r in rows])
+    shape = json.dumps({c: t for c, t in zip(columns, types)})
+    incoming = f"select unnest(json_transform(?::JSON, '[{shape}]'), recursive := true)"
+    keys = f"select run, source, request_id, tier from ({incoming})"
+    if replace:
+        store.execute(f"""delete from replays r using ({keys}) k where r.run = k.run and r.source = k.source
+                          and r.request_id = k.request_id and r.tier = k.tier and r.status in ('not_sent', 'sending')""",
+                      [payload])
+    costs = store.rows(
+        f"""insert into replays (run, source, request_id, tier, model, status, started_at, finished_at, latency_ms,
+                input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd,
+                stop_reason, response_text, error_type, error_message, not_carried, provider_request_id, service_tier)
+            select run, source, request_id, tier, model, status, started_at, finished_at, latency_ms,
+                   input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost,
+                   stop_reason, response_text, error_type, error_message, not_carried::JSON, provider_request_id, service_tier
+            from ({_COST.format(incoming=incoming)})
+            returning cost_usd""",
+        [payload])
+    return sum((c for (c,) in costs if c is not None), Decimal(0))
+
+
+def spent(store: "Store", run: str) -> Decimal:
+    return store.scalar("select coalesce(sum(cost_usd), 0)::DECIMAL(18,9) from replays where run = ?", [run])
+
+
+class Journal:
+    """An append-only file of the pairs whose call has started, written before each call.
+
+    A DuckDB commit per call would cap throughput (a few ms each); a line appended to a file is
+    microseconds and survives a kill -9 (it is in the OS's cache once written). On resume, a pair in
+    the journal with no row in replays was in flight when the process died: it may have been billed,
+    so it is recorded as in doubt ('sending') and never sent again.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.lock = threading.Lock()
+        self.file = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = path.open("a", encoding="utf-8")
+
+    def started(self, job: Job) -> None:
+        if self.file is not None:
+            with self.lock:
+                self.file.write(json.dumps([job.source, job.request_id, job.tier]) + "\n")
+                self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    @staticmethod
+    def keys(path: Path | None) -> set[tuple[str, str, str]]:
+        if path is None or not path.exists():
+            return set()
+        out = set()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.add(tuple(json.loads(line)))
+            except ValueError:
+                pass  # a line cut by a kill mid-write: its call had not started
+        return out
+
+
+def journal_path(store: "Store", run: str) -> Path | None:
+    if str(store.path) == ":memory:":
+        return None
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run)
+    return Path(f"{store.path}.replay") / f"{safe}.journal"
+
+
+def reconcile(store: "Store", run: str) -> int:
+    """Pairs a killed process had started but not recorded become 'sending' rows (in doubt); returns how many."""
+    from costlab.replay.plan import insert_rows
+
+    started = Journal.keys(journal_path(store, run))
+    if not started:
+        return 0
+    recorded = {tuple(r) for r in store.rows(
+        "select source, request_id, tier from replays where run = ? and status <> 'not_sent'", [run])}
+    doubt = sorted(started - recorded)
+    if doubt:
+        models = dict(store.rows("select tier, model from _replay_tiers"))
+        with store.transaction():
+            for source, rid, tier in doubt:
+                store.execute("delete from replays where run = ? and source = ? and request_id = ? and tier = ? and status = 'not_sent'",
+                              [run, source, rid, tier])
+            insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message"),
+                        [(run, s, rid, tier, models.get(tier), "sending",
+                          "in doubt: the call started and the process was killed before its answer was recorded")
+                         for s, rid, tier in doubt])
+    return len(doubt)
+
+
+def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limiter, max_usd: Decimal | None = None,
+         on_progress: Callable[[int, Decimal], None] | None = None) -> Outcome:
+    """Send every job (bounded by the limiter and the budget); write the results as they arrive.
+
+    Worker threads take jobs, journal them and call the API; this thread writes what arrived, one
+    transaction per turn, so sending never waits for the store.
+    """
+    out = Outcome(peak_concurrency=limiter.maximum)
+    results: queue.Queue = queue.Queue()
+    pending = list(reversed(jobs))
+    # unsettled: started and not yet written (its worst case still reserved)
+    state = {"inflight": 0, "unsettled": 0, "reserved": Decimal(0), "spent": spent(store, run), "stop": None}
+    cond = threading.Condition()
+    journal = Journal(journal_path(store, run))
+    replace = bool(store.scalar("select count(*) from replays where run = ? and status = 'not_sent'", [run]))
+
+    def next_job() -> Job | None:
+        with cond:
+            while True:
+                if state["stop"] or not pending:
+                    return None
+                if limiter.can_start(state["inflight"]):
+                    job = pending[-1]
+                    if max_usd is not None and state["spent"] + state["reserved"] + job.worst_usd > max_usd:
+                        if state["unsettled"] == 0:
+                            state["stop"] = "budget"
+                            cond.notify_all()
+                            return None
+                        cond.wait(0.05)  # what is in flight or unwritten may cost less than reserved
+                        continue
+                    pending.pop()
+                    state["inflight"] += 1
+                    state["unsettled"] += 1
+                    state["reserved"] += job.worst_usd
+                    return job
+                cond.wait(0.01)
+
+    def worker() -> None:
+        while (job := next_job()) is not None:
+            job.started_at = datetime.now(timezone.utc)
+            journal.started(job)
+            row = call(client, job)
+            results.put((job, row))
+            with cond:
+                state["inflight"] -= 1
+                cond.notify_all()
+
+    def write(done: list) -> None:
+        rows = [(run, j.source, j.request_id, j.tier, *row, j.model, j.service_tier, j.started_at,
+                 json.dumps(j.not_carried) if j.not_carried else None) for j, row in done]
+        with store.transaction():
+            cost = write_results(store, rows, replace)
+        with cond:
+            state["spent"] += cost
+            state["reserved"] -= sum((j.worst_usd for j, _ in done), Decimal(0))
+            state["unsettled"] -= len(done)
+            cond.notify_all()
+        for _, row in done:
+            out.ok += row[0] == "ok"
+            out.errors += row[0] == "error"
+        out.sent += len(done)
+        if on_progress:
+            on_progress(len(done), state["spent"])
+
+    threads = [threading.Thread(target=worker, name=f"costlab-replay-{i}", daemon=True) for i in range(limiter.maximum)]
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # First Ctrl-C or SIGTERM: stop taking pairs, finish and record the calls in flight. A second
+        # one stops waiting (those calls stay in the journal only: in doubt on resume).
+        if out.interrupted:
+            raise KeyboardInterrupt
+        out.interrupted = True
+        state["stop"] = "interrupted"
+
+    previous = _install(on_signal)
+    try:
+        for t in threads:
+            t.start()
+        buffered: list = []
+        last = time.monotonic()
+        while any(t.is_alive() for t in threads) or not results.empty() or buffered:
+            buffered += _drain(results, timeout=0.02)
+            # Group what arrives within WRITE_EVERY seconds into one transaction: each costs a few ms
+            # of the CPU the calls need; the journal keeps the pairs safe in between.
+            if buffered and (time.monotonic() - last >= WRITE_EVERY or len(buffered) >= 256
+                             or not any(t.is_alive() for t in threads)):
+                done, buffered = buffered, []
+                write(done)
+                last = time.monotonic()
+    finally:
+        with cond:
+            state["stop"] = state["stop"] or "done"
+            cond.notify_all()
+        journal.close()
+        _restore(previous)
+    if state["stop"] == "budget" and pending:
+        _mark_not_sent(store, run, list(reversed(pending)), "budget: sending it could cross --max-usd")
+        out.not_sent = len(pending)
+        out.notes.append(f"stopped before the budget: {len(pending)} requests not sent (resume with a higher --max-usd)")
+    out.spent_usd = spent(store, run)
+    out.throttled = limiter.throttles
+    out.min_concurrency = limiter.lowest
+    return out
+
+
+def _mark_not_sent(store: "Store", run: str, jobs: list[Job], why: str) -> None:
+    from costlab.replay.plan import insert_rows
+
+    present = {tuple(r) for r in store.rows("select source, request_id, tier from replays where run = ?", [run])}
+    with store.transaction():
+        insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message",
+                                       "not_carried", "cost_usd"),
+                    [(run, j.source, j.request_id, j.tier, j.model, "not_sent", why,
+                      json.dumps(j.not_carried) if j.not_carried else None, 0) for j in jobs
+                     if (j.source, j.request_id, j.tier) not in present])
+
+
+def _drain(results: queue.Queue, timeout: float) -> list:
+    items = []
+    try:
+        items.append(results.get(timeout=timeout) if timeout else results.get_nowait())
+        while True:
+            items.append(results.get_nowait())
+    except queue.Empty:
+        pass
+    return items
+
+
+def _install(handler: Callable[[int, Any], None]) -> dict[int, Any] | None:
+    """Route SIGINT and SIGTERM to `handler` while sending (main thread only); return the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(previous: dict[int, Any] | None) -> None:
+    for sig, handler in (previous or {}).items():
+        signal.signal(sig, handler)

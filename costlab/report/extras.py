@@ -1,0 +1,93 @@
+"""Report sections that come from the other analyses: the what-if headline and the reconciliation
+against the bill. Each returns None (the section is absent) when its data or configuration is not
+there for the window; never a placeholder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from costlab.report.model import column, metric, table
+
+if TYPE_CHECKING:
+    from costlab.report.build import ReportContext
+
+RESAMPLES = 1000
+TOLERANCE = 0.01
+
+
+def whatif(ctx: "ReportContext") -> dict | None:
+    """The actual split against the configured alternatives ([report] target_split and
+    whatif_splits), each with its day-block bootstrap interval, from one pass over the window."""
+    from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
+
+    alternatives = []
+    if ctx.settings.target_split:
+        alternatives.append(",".join(f"{t}={share * 100:g}" for t, share in ctx.settings.target_split.items()))
+    alternatives += [s for s in ctx.settings.whatif_splits if s not in alternatives]
+    if not alternatives:
+        return None
+    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until)
+    if red.n == 0:
+        return None
+    rows = []
+    for text in ["current", *alternatives]:
+        res = bootstrap(evaluate(red, Scenario(parse_split(text))), RESAMPLES)
+        lo, hi = res.interval.get("cost_nusd", (None, None))
+        rows.append({
+            "scenario": "actual split" if text == "current" else text,
+            "mix": "/".join(f"{round(res.tier_share.get(t, 0) * 100)}" for t in red.tiers),
+            "cost_usd": _usd(res.cost), "cost_low_usd": _usd(lo), "cost_high_usd": _usd(hi),
+            "vs_actual": float(res.cost) / float(red.actual.sum()) - 1 if red.actual.sum() else None,
+            "quality": res.quality,
+        })
+    notes = [f"Tiers {'/'.join(red.tiers)}; cost intervals are 95% bootstrap intervals over days "
+             f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`."]
+    if red.unpriced:
+        notes.append(f"{red.unpriced:,} unpriced requests are left out of every scenario.")
+    if all(r["quality"] is None for r in rows):
+        notes.append("No replay judgements or logged feedback in this window: only cost is simulated.")
+    columns = [column("scenario", "Scenario", "text"), column("mix", "Mix %", "text"),
+               column("cost_usd", "Cost", "usd"), column("cost_low_usd", "Low", "usd"),
+               column("cost_high_usd", "High", "usd"), column("vs_actual", "vs actual", "change")]
+    if any(r["quality"] is not None for r in rows):
+        columns.append(column("quality", "Quality", "ratio"))
+    return {"title": "What if", "notes": notes, "tables": [table("scenarios", "Routing splits", columns, rows)]}
+
+
+def reconciliation(ctx: "ReportContext") -> dict | None:
+    """Computed cost and logged tokens against the provider's reports or a gateway's reported cost."""
+    from costlab.reconcile import reconcile
+
+    w = ctx.window
+    present = ctx.store.scalar(
+        """select (select count(*) from usage_buckets where starting_at >= $since and starting_at < $until)
+                + (select count(*) from requests where reported_cost_usd is not null and ts >= $since and ts < $until)""",
+        {"since": w.since, "until": w.until},
+    )
+    if not present:
+        return None
+    rec = reconcile(ctx.store, since=w.since, until=w.until, tolerance=TOLERANCE)
+    rows = rec.rows.sort(["flagged", "day"], descending=[True, False])
+    computed = rows["computed_usd"].sum() if rows.height else None
+    reported = rows["reported_usd"].sum() if rows.height else None
+    columns = [column("day", "Day", "text"), column("model", "Model", "text"), column("service_tier", "Tier", "text"),
+               column("basis", "Basis", "text"), column("token_gap_pct", "Token gap", "change"),
+               column("computed_usd", "Computed", "usd"), column("reported_usd", "Reported", "usd"),
+               column("cost_gap_pct", "Cost gap", "change"), column("finding", "Finding", "text")]
+    return {
+        "title": "Reconciliation",
+        "notes": [f"Rows whose gap exceeds {TOLERANCE:.0%}, flagged first. `costlab reconcile` has every row."],
+        "metrics": [metric("computed_usd", "Computed cost", "usd", computed),
+                    metric("reported_usd", "Reported cost", "usd", reported),
+                    metric("flagged_rows", "Rows beyond tolerance", "count", rec.flagged)],
+        "tables": [table("rows", "Computed against reported", columns,
+                         rows.head(ctx.settings.top_n).to_dicts())],
+    }
+
+
+def _usd(nusd):
+    if nusd is None:
+        return None
+    from costlab.commands.whatif import _usd as to_usd
+
+    return to_usd(nusd)

@@ -1,0 +1,136 @@
+"""The report as one self-contained HTML page: tables, notes and Altair charts, no network needed.
+
+Vega, Vega-Lite and vega-embed come from the vl-convert-python package (its javascript_bundle(),
+BSD-3-Clause like the Vega projects) and are inlined in a <script>: the page renders offline, with
+no CDN. The bundle is cached under $XDG_CACHE_HOME/costlab (or ~/.cache/costlab) per vl-convert
+version, since producing it starts vl-convert's JavaScript runtime (a few seconds).
+Every user string (feature, customer and model names) is HTML-escaped; chart data goes in as JSON
+with '<', '>' and '&' escaped so no value can close the script element.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+from costlab.report import charts
+from costlab.report.render import _cells, _title, metric_rows
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
+       padding: 0 1rem; color: #1d2430; background: #fff; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d8dde6; padding-bottom: .2rem; }
+h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; } .sub { color: #5b6577; margin-top: 0; }
+table { border-collapse: collapse; margin: .3rem 0 1rem; font-variant-numeric: tabular-nums; }
+th, td { padding: .25rem .7rem; border-bottom: 1px solid #eceff4; text-align: right; white-space: nowrap; }
+th { background: #f5f7fa; font-weight: 600; } th.t, td.t { text-align: left; }
+td.up { color: #a3341f; } td.down { color: #1f7a3a; } td.breach { color: #a3341f; font-weight: 600; }
+.notes { color: #3b4455; padding-left: 1.2rem; } .chart { margin: 1rem 0 1.6rem; }
+.charts h2 { margin-bottom: .6rem; }
+"""
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "costlab"
+
+
+@cache
+def vega_bundle() -> str:
+    """Vega + Vega-Lite + vega-embed as one script (window.vega, window.vegaLite, window.vegaEmbed)."""
+    import vl_convert
+
+    version = getattr(vl_convert, "__version__", "unknown")
+    path = _cache_dir() / f"vega-bundle-{version}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    js = vl_convert.javascript_bundle()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(js, encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home only costs the few seconds again next time
+    return js
+
+
+def _script_json(value: object) -> str:
+    return (json.dumps(value, ensure_ascii=False).replace("&", "\\u0026").replace("<", "\\u003c")
+            .replace(">", "\\u003e").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _e(text: object) -> str:
+    return _html.escape(str(text), quote=True)
+
+
+def _table_html(title: str | None, columns: list[dict], rows: list[list[str]], raw: list[dict] | None = None) -> str:
+    out = []
+    if title:
+        out.append(f"<h3>{_e(title)}</h3>")
+    out.append("<table><thead><tr>" + "".join(
+        f'<th class="{"t" if c["kind"] == "text" else "n"}">{_e(c["label"])}</th>' for c in columns) + "</tr></thead><tbody>")
+    for i, row in enumerate(rows):
+        cells = []
+        for c, v in zip(columns, row):
+            cls = ["t" if c["kind"] == "text" else "n"]
+            if v == "BREACH":
+                cls.append("breach")
+            cells.append(f'<td class="{" ".join(cls)}">{_e(v)}</td>')
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    if not rows:
+        out.append(f'<tr><td class="t" colspan="{len(columns)}">(no rows)</td></tr>')
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def page(report: dict) -> str:
+    w = report["window"]
+    body = [f"<h1>{_e(_title(report))}</h1>",
+            f'<p class="sub">{_e(w["since"][:10])} to {_e(w["until"][:10])} (UTC, end exclusive)</p>']
+    specs = charts.specs(report)
+    if specs:
+        body.append('<section class="charts"><h2>Charts</h2>')
+        body += [f'<div class="chart" id="chart-{_e(name)}" data-chart="{_e(name)}"></div>' for name, _ in specs]
+        body.append("</section>")
+    for name, section in report["sections"].items():
+        body.append(f'<section id="{_e(name)}"><h2>{_e(section.get("title", name))}</h2>')
+        if section.get("notes"):
+            body.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in section["notes"]) + "</ul>")
+        if section.get("metrics"):
+            cols, rows = metric_rows(section)
+            body.append(_table_html(None, cols, [[r[c["key"]] for c in cols] for r in rows]))
+        for tbl in section.get("tables", []):
+            if tbl.get("detail"):
+                continue
+            body.append(_table_html(tbl["title"], tbl["columns"], _cells(tbl)))
+        body.append("</section>")
+    charts_json = _script_json({name: spec for name, spec in specs})
+    script = f"""
+const specs = {charts_json};
+for (const [name, spec] of Object.entries(specs)) {{
+  vegaEmbed("#chart-" + name, spec, {{renderer: "svg", actions: false}})
+    .catch((err) => {{ console.error("chart " + name + ": " + err); }});
+}}"""
+    bundle = vega_bundle().replace("</script", "<\\/script") if specs else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(_title(report))}</title>
+<link rel="icon" href="data:,">
+<style>{CSS}</style>
+</head>
+<body>
+{chr(10).join(body)}
+{f"<script>{bundle}</script>" if specs else ""}
+{f"<script>{script}</script>" if specs else ""}
+</body>
+</html>
+"""

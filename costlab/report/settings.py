@@ -1,0 +1,74 @@
+"""The [report] section of costlab.toml: how many rows per ranking, the target tier split, SLOs.
+
+    [report]
+    top_n = 10                                  # rows in the feature, model and customer rankings
+    [report.target_split]                       # the tier mix you aim for, in percent of requests
+    haiku = 70
+    sonnet = 25
+    opus = 5
+    whatif_splits = ["haiku=50,sonnet=45,opus=5"]   # what-if section: these besides target_split
+    [report.slo.default]                        # applies to every feature without its own entry
+    p95_latency_ms = 30000
+    p95_ttft_ms = 2000
+    [report.slo."chat-assistant"]
+    p95_latency_ms = 20000
+    p95_ttft_ms = 1200
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from costlab.errors import ConfigError, did_you_mean
+
+KEYS = ("top_n", "target_split", "slo", "whatif_splits")
+SLO_KEYS = ("p95_latency_ms", "p95_ttft_ms", "p99_latency_ms", "p99_ttft_ms")
+DEFAULT_TOP_N = 10
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    top_n: int = DEFAULT_TOP_N
+    target_split: dict[str, float] = field(default_factory=dict)  # tier -> fraction of requests (sums to 1)
+    slo: dict[str, dict[str, float]] = field(default_factory=dict)  # feature or "default" -> {SLO_KEYS: ms}
+    whatif_splits: tuple[str, ...] = ()  # more splits for the what-if section, e.g. "haiku=50,sonnet=45,opus=5"
+
+    def slo_for(self, feature: str) -> dict[str, float]:
+        return self.slo.get(feature, self.slo.get("default", {}))
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"costlab.toml {where}: expected a non-negative number, got {value!r}")
+    return float(value)
+
+
+def parse(section: dict[str, Any] | None) -> ReportSettings:
+    """ReportSettings from the [report] table; unknown keys are an error with a did-you-mean."""
+    section = dict(section or {})
+    for key in section:
+        if key not in KEYS:
+            raise ConfigError(f"costlab.toml [report]: unknown setting {key!r}.{did_you_mean(key, KEYS)} "
+                              f"Known settings: {', '.join(KEYS)}.")
+    top_n = section.get("top_n", DEFAULT_TOP_N)
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        raise ConfigError(f"costlab.toml [report] top_n: expected a whole number of at least 1, got {top_n!r}")
+    split = {str(k): _number(v, f"[report.target_split] {k}") for k, v in dict(section.get("target_split", {})).items()}
+    total = sum(split.values())
+    if split and total <= 0:
+        raise ConfigError("costlab.toml [report.target_split]: the shares add up to 0")
+    slo: dict[str, dict[str, float]] = {}
+    for feature, limits in dict(section.get("slo", {})).items():
+        if not isinstance(limits, dict):
+            raise ConfigError(f"costlab.toml [report.slo] {feature}: expected a table like {{ p95_latency_ms = 2000 }}")
+        for key in limits:
+            if key not in SLO_KEYS:
+                raise ConfigError(f"costlab.toml [report.slo.{feature}]: unknown limit {key!r}.{did_you_mean(key, SLO_KEYS)} "
+                                  f"Known limits: {', '.join(SLO_KEYS)}.")
+        slo[str(feature)] = {k: _number(v, f"[report.slo.{feature}] {k}") for k, v in limits.items()}
+    # Percent or fractions alike: 70/25/5 and 0.7/0.25/0.05 mean the same split.
+    extra = section.get("whatif_splits", [])
+    if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
+        raise ConfigError('costlab.toml [report] whatif_splits: expected a list like ["haiku=50,sonnet=45,opus=5"]')
+    return ReportSettings(top_n, {k: v / total for k, v in split.items()}, slo, tuple(extra))

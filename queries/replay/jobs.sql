@@ -1,0 +1,29 @@
+-- jobs: the (request, tier) pairs of a run still to send, with the body to send and a worst-case cost.
+-- params:
+--   run VARCHAR                      the run
+--   service_tier VARCHAR = standard  standard, or batch for --batch
+--   margin DOUBLE = 1.2              prompt-token margin for tokenizer differences between models
+-- returns:
+--   source VARCHAR                   the request's source
+--   request_id VARCHAR               the request's id
+--   tier VARCHAR                     the tier to replay it on
+--   model VARCHAR                    that tier's model
+--   request_json VARCHAR             the logged request body
+--   worst_usd DECIMAL(18,9)          cost if the prompt is the logged one plus the margin and every max_tokens is used
+--
+-- Pairs with any row in replays other than not_sent are done (ok, error) or in doubt (sending: a kill
+-- during the call; it may have been billed), and are never sent again. Reads temp table _replay_tiers.
+select s.source::VARCHAR as source, s.request_id::VARCHAR as request_id, t.tier::VARCHAR as tier,
+       t.model::VARCHAR as model, p.request_json::VARCHAR as request_json,
+       costlab_usage_cost(t.model, $service_tier, now(),
+                          ceil(coalesce(r.prompt_tokens, 0) * $margin::DOUBLE)::BIGINT,
+                          coalesce(try_cast(json_extract(p.request_json, '$.max_tokens') as BIGINT), r.output_tokens, 0),
+                          0, 0, 0)::DECIMAL(18,9) as worst_usd
+from replay_sample s
+cross join _replay_tiers t
+join payloads p on p.source = s.source and p.request_id = s.request_id and p.request_json is not null
+left join costed_requests r on r.source = s.source and r.request_id = s.request_id
+where s.run = $run
+  and not exists (select 1 from replays x where x.run = s.run and x.source = s.source
+                  and x.request_id = s.request_id and x.tier = t.tier and x.status <> 'not_sent')
+order by s.source, s.request_id, t.tier

@@ -1,0 +1,44 @@
+-- daily: per UTC day and tier, volume, errors by kind, spend and active users, plus a row per day for all tiers.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+-- returns:
+--   day DATE                         UTC calendar day
+--   tier VARCHAR                     the model's tier line ('(unknown)' when not in the catalogue; '(all)' for the day's total)
+--   requests BIGINT                  every request, ok or error
+--   errors BIGINT                    requests with status 'error'
+--   rate_limited BIGINT              429 rate_limit errors
+--   overloaded BIGINT                529 overloaded errors (not also rate limited)
+--   context_exceeded BIGINT          prompts too long for the context window
+--   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
+--   unpriced_requests BIGINT         requests with no price in force
+--   active_users BIGINT              distinct user ids
+--
+-- Errors are classified as in error_rates_by_tier.sql: by error_type or by HTTP status (429, 529).
+with classified as (
+    select
+        (ts at time zone 'UTC')::DATE                                      as day,
+        coalesce(tier, '(unknown)')                                        as tier,
+        status = 'error'                                                   as is_error,
+        status = 'error' and (error_type = 'rate_limit' or http_status = 429) as is_rate_limited,
+        status = 'error' and (error_type = 'overloaded' or http_status = 529) as is_overloaded,
+        status = 'error' and error_type = 'context_exceeded'               as is_context_exceeded,
+        priced, cost_usd, user_id
+    from costed_requests
+    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+)
+select
+    day::DATE                                                              as day,
+    (case when grouping(tier) = 1 then '(all)' else tier end)::VARCHAR     as tier,
+    count(*)::BIGINT                                                       as requests,
+    count(*) filter (where is_error)::BIGINT                               as errors,
+    count(*) filter (where is_rate_limited)::BIGINT                        as rate_limited,
+    count(*) filter (where is_overloaded and not is_rate_limited)::BIGINT  as overloaded,
+    count(*) filter (where is_context_exceeded and not is_rate_limited and not is_overloaded)::BIGINT
+                                                                           as context_exceeded,
+    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
+    count(*) filter (where not priced)::BIGINT                             as unpriced_requests,
+    count(distinct user_id)::BIGINT                                        as active_users
+from classified
+group by grouping sets ((day, tier), (day))
+order by day, grouping(tier) desc, tier

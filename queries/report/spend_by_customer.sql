@@ -1,0 +1,23 @@
+-- spend_by_customer: spend and volume per customer in the window and the one before it.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+--   prev_since TIMESTAMPTZ = 1970-01-01  start of the previous window (it ends at since)
+-- returns:
+--   period VARCHAR                   'current' or 'previous'
+--   customer_id VARCHAR              customer ('(none)' when the logs had none)
+--   requests BIGINT                  every request, ok or error
+--   active_users BIGINT              distinct user ids
+--   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
+--   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
+select
+    (case when ts >= $since::TIMESTAMPTZ then 'current' else 'previous' end)::VARCHAR as period,
+    coalesce(customer_id, '(none)')::VARCHAR                               as customer_id,
+    count(*)::BIGINT                                                       as requests,
+    count(distinct user_id)::BIGINT                                        as active_users,
+    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
+    count(*) filter (where not priced)::BIGINT                             as unpriced_requests
+from costed_requests
+where ts >= $prev_since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+group by 1, 2
+order by period, cost_usd desc nulls last, requests desc, customer_id

@@ -1,0 +1,415 @@
+"""The weekly report (issue 5): windows, settings, every section's figures, the section hook, the
+formats, golden Markdown and JSON on the example store, and the `report` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from costlab.config import load_config
+from costlab.errors import ConfigError
+from costlab.ingest import ingest_paths
+from costlab.report import SECTIONS, SectionSpec, build_report, window
+from costlab.report import render
+from costlab.report.settings import parse
+from costlab.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = bool(os.environ.get("COSTLAB_UPDATE_GOLDEN"))
+# The report's own sections: the golden files must not change when another issue's section lands.
+CORE = [s for s in SECTIONS if not s.optional]
+REPORT_TOML = """
+[report]
+top_n = 5
+[report.target_split]
+haiku = 70
+sonnet = 25
+opus = 5
+[report.slo.default]
+p95_latency_ms = 30000
+p95_ttft_ms = 2500
+[report.slo.chat-assistant]
+p95_latency_ms = 15000
+p95_ttft_ms = 1000
+"""
+
+
+def app() -> typer.Typer:
+    from costlab.commands.report import register
+
+    a = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    register(a)
+
+    @a.callback()
+    def _root() -> None:  # keeps `report` a subcommand, as in the real CLI
+        pass
+
+    return a
+
+
+def run(*args: str):
+    return CliRunner().invoke(app(), ["report", *args], env={"COLUMNS": "100", "TZ": "UTC"})
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """The shipped examples ingested with examples/costlab.toml plus a [report] section."""
+    base = tmp_path_factory.mktemp("example")
+    toml = base / "costlab.toml"
+    # The examples' own [report] section (the demo's) is replaced by this test's, which the goldens pin.
+    base_toml = (EXAMPLES / "costlab.toml").read_text(encoding="utf-8").split("\n[report]")[0]
+    toml.write_text(base_toml + REPORT_TOML, encoding="utf-8")
+    db = base / "example.duckdb"
+    config = load_config(toml)
+    with Store(db, config) as store:
+        result = ingest_paths(store, [str(EXAMPLES)])
+        assert not result.failed
+    return db, toml
+
+
+@pytest.fixture(scope="module")
+def w46(example):
+    db, toml = example
+    with Store(db, load_config(toml), read_only=True) as store:
+        yield build_report(store, window.week("2026-W46"), sections=CORE)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}: create it with COSTLAB_UPDATE_GOLDEN=1 and read it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed: rerun with COSTLAB_UPDATE_GOLDEN=1 and read the diff"
+
+
+def metric(report: dict, section: str, key: str) -> dict:
+    return next(m for m in report["sections"][section]["metrics"] if m["key"] == key)
+
+
+def rows(report: dict, section: str, table: str) -> list[dict]:
+    return next(t for t in report["sections"][section]["tables"] if t["key"] == table)["rows"]
+
+
+# -- windows ---------------------------------------------------------------------------------------
+def test_default_window_is_the_last_full_iso_week_against_the_one_before():
+    w = window.resolve(today=date(2026, 11, 23))  # a Monday: last week is done
+    assert (w.label, w.prev_label) == ("2026-W47", "2026-W46")
+    assert w.since == datetime(2026, 11, 16, tzinfo=timezone.utc) and w.until == datetime(2026, 11, 23, tzinfo=timezone.utc)
+    assert window.resolve(today=date(2026, 11, 29)).label == "2026-W47"  # Sunday: W48 is not over yet
+
+
+def test_week_label_crosses_the_year_like_iso_does():
+    w = window.week("2027-W01")
+    assert w.since.date() == date(2027, 1, 4) and w.prev_label == "2026-W53"
+
+
+@pytest.mark.parametrize("bad", ["2026-47", "W47", "2026-W54", "last week"])
+def test_bad_week_is_a_config_error_naming_the_format(bad):
+    with pytest.raises(ConfigError, match="--week"):
+        window.week(bad)
+
+
+def test_date_range_compares_with_the_same_number_of_days_before():
+    w = window.resolve(since=date(2026, 11, 1), until=date(2026, 12, 1))
+    assert w.label == "2026-11-01 to 2026-11-30"
+    assert w.prev_since == datetime(2026, 10, 2, tzinfo=timezone.utc)
+    assert window.resolve(since=date(2026, 11, 9), until=date(2026, 11, 16)).label == "2026-W46"
+
+
+def test_empty_or_conflicting_window_is_refused():
+    with pytest.raises(ConfigError, match="must be after"):
+        window.resolve(since=date(2026, 11, 9), until=date(2026, 11, 9))
+    with pytest.raises(ConfigError, match="not both"):
+        window.resolve("2026-W46", since=date(2026, 11, 9))
+
+
+# -- settings --------------------------------------------------------------------------------------
+def test_settings_normalise_the_target_split_and_fall_back_to_the_default_slo():
+    s = parse({"top_n": 3, "target_split": {"haiku": 70, "sonnet": 25, "opus": 5},
+               "slo": {"default": {"p95_latency_ms": 100}, "chat": {"p95_ttft_ms": 5}}})
+    assert s.target_split == pytest.approx({"haiku": 0.7, "sonnet": 0.25, "opus": 0.05})
+    assert s.slo_for("chat") == {"p95_ttft_ms": 5.0} and s.slo_for("other") == {"p95_latency_ms": 100.0}
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"top": 3}, "Did you mean 'top_n'"),
+    ({"top_n": 0}, "at least 1"),
+    ({"slo": {"chat": {"p95_latency": 3}}}, "Did you mean 'p95_latency_ms'"),
+    ({"target_split": {"haiku": "most"}}, "non-negative number"),
+])
+def test_bad_report_settings_are_config_errors(section, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(section)
+
+
+def test_config_file_accepts_a_report_section(tmp_path):
+    toml = tmp_path / "costlab.toml"
+    toml.write_text("[report]\ntop_n = 4\n", encoding="utf-8")
+    assert load_config(toml).report == {"top_n": 4}
+
+
+# -- figures on the example store ------------------------------------------------------------------
+def test_headline_spend_is_the_exact_sum_of_the_priced_requests(example, w46):
+    db, toml = example
+    with Store(db, load_config(toml), read_only=True) as store:
+        spend, requests = store.rows(
+            "select sum(cost_usd) filter (where priced), count(*) from costed_requests "
+            "where ts >= '2026-11-09' and ts < '2026-11-16'")[0]
+    assert metric(w46, "headline", "spend_usd")["current"] == f"{spend:.9f}"
+    assert metric(w46, "headline", "requests")["current"] == requests
+
+
+def test_every_spend_breakdown_adds_up_to_the_headline(w46):
+    total = Decimal(metric(w46, "headline", "spend_usd")["current"])
+    for table in ("by_tier", "by_model", "by_feature", "by_customer"):
+        assert sum(Decimal(r["cost_usd"]) for r in rows(w46, "spend", table)) == total, table
+
+
+def test_top_n_folds_the_rest_into_one_row(w46):
+    features = rows(w46, "spend", "by_feature")
+    assert len(features) == 6 and features[-1]["feature"] == "(7 others)"  # top_n = 5 in REPORT_TOML
+
+
+def test_week_over_week_change_is_relative_for_money_and_in_points_for_rates(w46):
+    spend = metric(w46, "headline", "spend_usd")
+    assert spend["change"] == pytest.approx(float(Decimal(spend["current"]) / Decimal(spend["previous"]) - 1), abs=1e-6)
+    err = metric(w46, "headline", "error_rate")
+    assert err["change_kind"] == "points" and err["change"] == pytest.approx(err["current"] - err["previous"], abs=2e-6)
+
+
+def test_tier_mix_reports_the_actual_split_against_the_configured_target(w46):
+    mix = w46["sections"]["tier_mix"]
+    assert mix["split"] == "58/34/8" and mix["target_split"] == "70/25/5" and mix["tiers"] == "haiku/sonnet/opus"
+    haiku = rows(w46, "tier_mix", "mix")[0]
+    assert haiku["gap"] == pytest.approx(haiku["share"] - 0.70, abs=1e-6)
+
+
+def test_efficiency_reuses_cache_savings_and_prices_batch_at_half(example, w46):
+    db, toml = example
+    with Store(db, load_config(toml), read_only=True) as store:
+        net = store.run_query("cache_savings", since="2026-11-09", until="2026-11-16")["net_savings_usd"].sum()
+        batch_cost = store.scalar("select sum(cost_usd) from costed_requests where service_tier = 'batch' "
+                                  "and ts >= '2026-11-09' and ts < '2026-11-16'")
+    assert Decimal(metric(w46, "efficiency", "cache_net_savings_usd")["current"]) == net
+    # Batch halves every rate, so a batch request's standard price is twice its cost: it saved its cost.
+    assert Decimal(metric(w46, "efficiency", "batch_saved_usd")["current"]) == batch_cost
+    movable = rows(w46, "efficiency", "batch_by_feature")
+    assert {r["feature"] for r in movable} == {"doc-summarize", "nightly-digest", "translate", "invoice-extract"}
+
+
+def test_reliability_flags_features_over_their_slo(w46):
+    by_feature = {r["feature"]: r for r in rows(w46, "reliability", "latency_by_feature")}
+    chat = by_feature["chat-assistant"]
+    assert chat["slo_p95_latency_ms"] == 15000 and chat["p95_latency_ms"] > 15000 and chat["slo"] == "BREACH"
+    assert by_feature["intent-router"]["slo"] == "ok"
+    assert any("chat-assistant" in n for n in w46["sections"]["reliability"]["notes"])
+    tiers = {r["tier"] for r in rows(w46, "reliability", "errors_by_tier")}
+    assert tiers == {"haiku", "sonnet", "opus"}
+
+
+def test_daily_trend_covers_each_day_of_the_week(w46):
+    days = [r["day"] for r in rows(w46, "trends", "daily")]
+    assert days == [(date(2026, 11, 9) + timedelta(days=i)).isoformat() for i in range(7)]
+
+
+# -- unpriced, empty and hostile data --------------------------------------------------------------
+def insert(store: Store, rows_: list[tuple]) -> None:
+    cols = "request_id, ts, source, model, service_tier, input_tokens, output_tokens, status, feature, user_id, customer_id, latency_ms"
+    for r in rows_:
+        store.execute(f"insert into requests ({cols}) values (?, ?, 'canonical', ?, ?, ?, ?, 'ok', ?, ?, ?, ?)", list(r))
+
+
+def test_unpriced_requests_are_counted_and_never_priced_at_zero(store):
+    t = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+    insert(store, [("a", t, "claude-haiku-5-5", "standard", 1_000_000, 0, "chat", "u1", "c1", 100.0),
+                   ("b", t, "claude-nova-9", "standard", 1000, 10, "chat", "u2", "c1", 100.0)])
+    report = build_report(store, window.week("2026-W46"), sections=CORE)
+    assert metric(report, "headline", "unpriced_share")["current"] == 0.5
+    assert any("1 of 2 requests (50.0%) have no price" in n for n in report["sections"]["headline"]["notes"])
+    by_model = {r["model"]: r for r in rows(report, "spend", "by_model")}
+    assert by_model["claude-nova-9"]["cost_usd"] is None and by_model["claude-nova-9"]["unpriced_requests"] == 1
+    assert "| claude-nova-9 | 1 | — |" in render.markdown(report)
+
+
+def test_an_empty_week_still_reports_with_zero_spend_and_says_so(store):
+    report = build_report(store, window.week("2026-W46"), sections=CORE)
+    assert metric(report, "headline", "spend_usd")["current"] == "0.000000000"
+    assert report["sections"]["headline"]["notes"] == ["No requests in 2026-W46."]
+    assert "trends" not in report["sections"] and "reliability" not in report["sections"]
+    assert render.terminal(report) and render.markdown(report) and json.loads(render.json_text(report))
+
+
+def test_user_strings_are_escaped_in_markdown_and_html(store):
+    t = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+    evil = "<script>alert('x')</script>|*bold*"
+    insert(store, [("a", t, "claude-haiku-5-5", "standard", 1000, 10, evil, "u1", "c<1>", 100.0)])
+    report = build_report(store, window.week("2026-W46"), sections=CORE)
+    md = render.markdown(report)
+    assert "\\<script\\>alert('x')\\</script\\>\\|\\*bold\\*" in md and "<script>" not in md
+    page = render.html(report)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "c&lt;1&gt;" in page
+
+
+# -- the section hook ------------------------------------------------------------------------------
+def custom_section(ctx):
+    n = ctx.store.scalar("select count(*) from requests where ts >= ? and ts < ?", [ctx.since, ctx.until])
+    return {"title": "Custom", "notes": [f"{n} requests seen by a plugged-in section"],
+            "tables": [{"key": "t", "title": "Custom table", "detail": False,
+                        "columns": [{"key": "k", "label": "k", "kind": "text"}, {"key": "v", "label": "v", "kind": "usd"}],
+                        "rows": [{"k": "x", "v": "1.500000000"}]}]}
+
+
+def nothing(ctx):
+    return None
+
+
+def test_a_section_from_a_missing_module_or_without_data_is_absent(store):
+    specs = [SectionSpec("headline", "costlab.report.sections:headline"),
+             SectionSpec("later", "costlab.not_built_yet.report:section", optional=True),
+             SectionSpec("nodata", f"{__name__}:nothing"),
+             SectionSpec("custom", f"{__name__}:custom_section")]
+    report = build_report(store, window.week("2026-W46"), sections=specs)
+    assert list(report["sections"]) == ["headline", "custom"]
+    for text in (render.terminal(report), render.markdown(report), render.html(report)):
+        assert "Custom table" in text and "$1.50" in text and "plugged-in section" in text
+
+
+def test_a_missing_module_of_a_required_section_is_an_error(store):
+    with pytest.raises(ModuleNotFoundError):
+        build_report(store, window.week("2026-W46"), sections=[SectionSpec("x", "costlab.not_built_yet:section")])
+
+
+def test_an_optional_module_that_fails_inside_is_not_hidden(store, monkeypatch, tmp_path):
+    (tmp_path / "broken_section_mod.py").write_text("import not_a_real_dependency_xyz\ndef section(ctx):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="not_a_real_dependency_xyz"):
+        build_report(store, window.week("2026-W46"), sections=[SectionSpec("x", "broken_section_mod:section", optional=True)])
+
+
+# -- formats and golden files ----------------------------------------------------------------------
+def test_golden_markdown_on_the_example_store(w46):
+    check_golden("report_2026-W46.md", render.markdown(w46))
+
+
+def test_golden_json_on_the_example_store(w46):
+    text = render.json_text(w46)
+    check_golden("report_2026-W46.json", text)
+    data = json.loads(text)
+    assert list(data) == ["report", "version", "window", "sections"]
+    assert list(data["sections"]) == ["headline", "spend", "tier_mix", "efficiency", "reliability", "trends"]
+
+
+def test_json_money_is_exact_strings_and_every_table_row_has_its_columns(w46):
+    for section in w46["sections"].values():
+        for t in section.get("tables", []):
+            keys = [c["key"] for c in t["columns"]]
+            for r in t["rows"]:
+                assert list(r) == keys
+                for c in t["columns"]:
+                    if c["kind"] == "usd" and r[c["key"]] is not None:
+                        assert re.fullmatch(r"-?\d+\.\d{9}", r[c["key"]])
+
+
+def test_terminal_report_fits_100_columns_and_shows_every_text_table(w46):
+    text = render.terminal(w46, width=100)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for section in w46["sections"].values():
+        for t in section.get("tables", []):
+            assert (t["title"] in text) != t["detail"]
+    assert "…" not in "".join(l for l in text.splitlines() if re.search(r"\d…", l))  # no number is cut
+
+
+# -- the command -----------------------------------------------------------------------------------
+def test_command_writes_the_same_markdown_as_the_library(example, w46, monkeypatch):
+    db, toml = example
+    monkeypatch.setattr("costlab.report.build.SECTIONS", CORE)
+    result = run("--db", str(db), "--config", str(toml), "--week", "2026-W46", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == render.markdown(w46) and result.stderr == ""
+
+
+def test_out_with_html_extension_writes_a_self_contained_page(example, tmp_path, monkeypatch):
+    db, toml = example
+    monkeypatch.setattr("costlab.report.build.SECTIONS", CORE)
+    out = tmp_path / "report.html"
+    result = run("--db", str(db), "--config", str(toml), "--week", "2026-W46", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and f"wrote the 2026-W46 report (html) to {out}" in result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "window.vegaEmbed" in page and not re.search(r"<script[^>]+src=", page)
+    assert "cdn.jsdelivr" not in page and "unpkg.com" not in page
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "pdf"], "unknown report format 'pdf'"),
+    (["--week", "2026-W46", "--since", "2026-11-01"], "not both"),
+    (["--since", "yesterday"], "expected a date like 2026-11-16"),
+    (["--fail-on", "low"], "expected high or medium"),
+])
+def test_bad_options_are_usage_errors(args, message):
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_fail_on_exits_5_when_findings_reach_the_level(store, tmp_path, monkeypatch):
+    store.close()
+
+    def findings(ctx):
+        return {"title": "Wrong-model findings", "notes": ["1 finding"], "severity_counts": {"high": 0, "medium": 1, "low": 0}}
+
+    monkeypatch.setattr("costlab.report.build.SECTIONS", [SectionSpec("findings", f"{__name__}:_findings")])
+    monkeypatch.setattr(f"{__name__}._findings", findings, raising=False)
+    db = str(store.path)
+    assert run("--db", db, "--week", "2026-W46", "--fail-on", "high").exit_code == 0
+    result = run("--db", db, "--week", "2026-W46", "--fail-on", "medium")
+    assert result.exit_code == 5 and "1 finding at medium severity or worse" in result.stderr
+
+
+def test_fail_on_without_findings_says_what_is_missing(store, monkeypatch):
+    store.close()
+    monkeypatch.setattr("costlab.report.build.SECTIONS", CORE)
+    result = run("--db", str(store.path), "--week", "2026-W46", "--fail-on", "high")
+    assert result.exit_code == 2 and "--fail-on needs the wrong-model findings" in result.stderr
+
+
+def test_the_priced_window_is_dropped_and_settings_restored_after_the_report(store):
+    limit = store.scalar("select current_setting('memory_limit')")
+    build_report(store, window.week("2026-W46"), sections=CORE)
+    build_report(store, window.week("2026-W46"), sections=CORE)  # twice on one connection
+    assert store.scalar("select count(*) from duckdb_tables() where temporary") == 0
+    assert store.scalar("select table_type from information_schema.tables where table_name = 'costed_requests'") == "VIEW"
+    assert store.scalar("select current_setting('memory_limit')") == limit
+
+
+def test_findings_section_lists_each_finding_worst_first_from_the_signals_module(store, monkeypatch):
+    import sys
+    import types
+
+    import polars as pl
+
+    fake = types.ModuleType("costlab.signals")
+    frame = pl.DataFrame({"severity": ["high"], "signal": ["over_modeling"], "segment": ["feature=moderation"],
+                          "weekly_impact_usd": [Decimal("120.5")], "evidence": ["p90 output 40 tokens on Opus."],
+                          "observed": [40.0], "baseline": [150.0], "requests": [900],
+                          "suggestion": ["Route moderation to Haiku."], "query": ["queries/signals/over_modeling.sql"]},
+                         schema_overrides={"weekly_impact_usd": pl.Decimal(18, 6)})
+    fake.run_signals = lambda store, until=None: frame
+    fake.counts = lambda f: {"high": 1, "medium": 0, "low": 0}
+    monkeypatch.setitem(sys.modules, "costlab.signals", fake)
+    report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if s.name == "findings"])
+    section = report["sections"]["findings"]
+    assert section["severity_counts"] == {"high": 1, "medium": 0, "low": 0}
+    assert section["notes"][1] == ("[high] over_modeling on feature=moderation ($120.50 a week): p90 output 40 tokens "
+                                   "on Opus. Suggested: Route moderation to Haiku. Drill down: queries/signals/over_modeling.sql")
+    assert "\\[high\\] over\\_modeling on feature=moderation" in render.markdown(report)

@@ -1,0 +1,62 @@
+"""The report sections that come from the other analyses: what-if and reconciliation. Each appears
+exactly when its data (or configuration) is there, and agrees with the analysis it comes from."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from costlab.generate import generate_sql
+from costlab.report import SECTIONS, build_report, window
+from costlab.report.settings import parse
+
+W46 = window.resolve(week_label="2026-W46")
+ONLY = [s for s in SECTIONS if s.name in ("headline", "whatif", "reconciliation")]
+
+
+@pytest.fixture
+def traffic(store):
+    store.execute(f"insert into requests {generate_sql(4000, seed=3, start='2026-11-02', days=14)}")
+    return store
+
+
+def test_whatif_section_is_absent_without_configured_alternatives(traffic):
+    report = build_report(traffic, W46, parse({}), sections=ONLY)
+    assert "whatif" not in report["sections"]
+
+
+def test_whatif_section_shows_the_actual_split_at_the_actual_cost_and_each_alternative(traffic):
+    settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5},
+                      "whatif_splits": ["haiku=100"]})
+    report = build_report(traffic, W46, settings, sections=ONLY)
+    rows = report["sections"]["whatif"]["tables"][0]["rows"]
+    assert [r["scenario"] for r in rows] == ["actual split", "haiku=70,sonnet=25,opus=5", "haiku=100"]
+    spend = traffic.scalar(
+        "select sum(cost_usd) from costed_requests where priced and ts >= $s and ts < $u",
+        {"s": W46.since, "u": W46.until})
+    assert Decimal(rows[0]["cost_usd"]) == spend  # the actual split reproduces the week's cost exactly
+    assert Decimal(rows[0]["cost_low_usd"]) <= Decimal(rows[0]["cost_usd"]) <= Decimal(rows[0]["cost_high_usd"])
+    assert Decimal(rows[2]["cost_usd"]) < Decimal(rows[1]["cost_usd"]) < spend  # all-Haiku is cheapest
+    assert rows[2]["mix"] == "100/0/0"
+
+
+def test_reconciliation_section_is_absent_without_reported_costs(traffic):
+    report = build_report(traffic, W46, parse({}), sections=ONLY)
+    assert "reconciliation" not in report["sections"]
+
+
+def test_reconciliation_section_flags_a_gateway_that_reports_more_than_the_price(traffic):
+    # A gateway that over-reports one model's cost by 20% on one day of the week.
+    traffic.execute(
+        """update requests set reported_cost_usd = c.cost_usd * 1.2, source = 'litellm'
+           from costed_requests c
+           where c.request_id = requests.request_id and c.priced and c.model = 'claude-sonnet-5-5'
+             and c.ts >= '2026-11-10' and c.ts < '2026-11-11'""")
+    report = build_report(traffic, W46, parse({}), sections=ONLY)
+    section = report["sections"]["reconciliation"]
+    flagged = {m["key"]: m["current"] for m in section["metrics"]}["flagged_rows"]
+    assert flagged >= 1
+    top = section["tables"][0]["rows"][0]
+    assert (top["day"], top["model"], top["basis"]) == ("2026-11-10", "claude-sonnet-5-5", "litellm")
+    assert abs(top["cost_gap_pct"] - (1 - 1 / 1.2)) < 1e-6
