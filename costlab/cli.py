@@ -278,9 +278,9 @@ def prices_import(
 
 def _register_command_groups() -> None:
     # Each module in costlab/commands adds its own commands (see costlab/commands/__init__.py).
-    from costlab.commands import replay, report, sources, whatif
+    from costlab.commands import replay, report, signals, sources, whatif
 
-    for module in (report, sources, whatif, replay):
+    for module in (report, signals, sources, whatif, replay):
         module.register(app)
 
 

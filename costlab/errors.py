@@ -8,6 +8,9 @@
     ├── UnpricedError            exit 4   requests with no price (prices check)
     └── UnknownModelError        exit 1   a model id with no catalogue entry
 
+    exit 5 (ExitCode.FINDINGS) is not an error: signals and report with --fail-on, and reconcile,
+    exit 5 when they found what they were asked to flag.
+
 The CLI turns these into `Error: ...` on stderr and the exit code, in one place (cli.handle_errors).
 """
 
@@ -24,6 +27,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     LOCKED = 3
     UNPRICED = 4
+    FINDINGS = 5  # signals/report --fail-on, reconcile: the run worked and found what it was asked to flag
     INTERRUPT = 130
 
 

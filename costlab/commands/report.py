@@ -13,7 +13,9 @@ import typer
 
 from costlab.cli import ConfigOption, DbOption, _open, handle_errors
 
-FINDINGS_EXIT = 5  # as `costlab signals --fail-on`: a finding at or above the level was reported
+from costlab.errors import ExitCode  # noqa: E402
+
+FINDINGS_EXIT = int(ExitCode.FINDINGS)
 
 WeekOption = Annotated[Optional[str], typer.Option("--week", help="ISO week, e.g. 2026-W47 (against the week before). [default: the last full week]", show_default=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD); compared with the same number of days before.", show_default=False)]

@@ -15,9 +15,9 @@ from typing import Annotated, Optional
 import typer
 
 from costlab.cli import ConfigOption, DbOption, FormatOption, OutOption, _day, _open, _render, handle_errors
-from costlab.errors import ConfigError
+from costlab.errors import ConfigError, ExitCode
 
-FLAGGED_EXIT = 5  # as `costlab report --fail-on`: the command ran, and found something to look at
+FLAGGED_EXIT = int(ExitCode.FINDINGS)  # the command ran, and found something to look at
 
 
 def register(app: typer.Typer) -> None:

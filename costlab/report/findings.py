@@ -7,6 +7,8 @@ detectors ran and found nothing, since that is a result. `severity_counts` is wh
 
 from __future__ import annotations
 
+import importlib
+
 from decimal import Decimal
 
 from costlab.report.build import ReportContext
@@ -15,7 +17,7 @@ from costlab.report.model import column, frame_table
 
 def section(ctx: ReportContext) -> dict | None:
     try:
-        from costlab import signals
+        signals = importlib.import_module("costlab.signals")  # via sys.modules, so a stand-in module is honoured
     except ImportError:
         return None
     run = getattr(signals, "run_signals", None)

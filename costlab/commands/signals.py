@@ -1,0 +1,75 @@
+"""`costlab signals`: run the wrong-model detectors and print the findings, worst first."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from costlab.cli import ConfigOption, DbOption, _open, handle_errors
+
+FORMATS = ("table", "markdown", "json", "jsonl", "csv")
+LEVELS = ("high", "medium", "low")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `signals` to the app."""
+    app.command("signals")(signals_command)
+
+
+@handle_errors
+def signals_command(
+    since: Annotated[str, typer.Option(help="Window: a duration back from the last request's day (8w, 14d) or a first day (YYYY-MM-DD).")] = "8w",
+    until: Annotated[Optional[str], typer.Option(help="End of the window, exclusive (YYYY-MM-DD). [default: the day after the last request]", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, json, jsonl or csv.")] = "table",
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 5 when a finding is at this severity or worse: high, medium or low.", show_default=False)] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this detector (repeatable).", show_default=False)] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Where traffic is on the wrong model: findings with evidence, weekly dollar impact and a fix.
+
+    \b
+    Examples:
+      costlab signals
+      costlab signals --since 4w --format markdown > signals.md
+      costlab signals --fail-on high        # exit 5 when a high finding exists (weekly job)
+    """
+    from costlab import render
+    from costlab import signals as lib
+    from costlab.progress import stderr
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
+    if fail_on is not None and fail_on not in LEVELS:
+        raise typer.BadParameter(f"expected high, medium or low, got {fail_on!r}", param_hint="--fail-on")
+    until_day = None
+    if until is not None:
+        try:
+            until_day = lib.parse_since(until)
+        except Exception:
+            raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
+        if not hasattr(until_day, "tzinfo"):
+            raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
+    with _open(db, config) as store:
+        span = lib.window(store, since, until_day)
+        findings = lib.run_signals(store, since=since, until=until_day, only=only)
+
+    n = lib.counts(findings)
+    where = f" over {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else " (the store has no requests)"
+    if findings.height == 0:
+        stderr.print(f"no findings{where}", highlight=False, markup=False)
+    else:
+        stderr.print(f"{findings.height} findings{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
+                     highlight=False, markup=False)
+        summary = lib.summary(findings)
+        if fmt == "table":
+            render.emit(render.to_text(summary, "table", "Signals, worst first", width=render.default_width(None))
+                        + "\n" + lib.details(findings))
+        elif fmt == "markdown":
+            render.emit(render.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True))
+        else:
+            render.frame(findings, fmt)
+    if lib.exceeds(findings, fail_on):
+        stderr.print(f"exit {lib.FINDINGS_EXIT}: findings at or above {fail_on}", highlight=False, markup=False)
+        raise typer.Exit(lib.FINDINGS_EXIT)

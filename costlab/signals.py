@@ -1,0 +1,333 @@
+"""Wrong-model signals: detectors that say where traffic is on the wrong model and what it costs.
+
+Each detector is one SQL file in queries/signals/ (the same file an engineer runs by hand to drill
+down, `costlab sql -F queries/signals/over_modeling.sql`), and every file returns the same columns:
+
+    signal, severity, segment, evidence, observed, baseline, requests, weekly_impact_usd, suggestion
+
+Thresholds are the file's header parameters; their defaults are written there and explained in
+docs/signals.md. `[signals]` in costlab.toml overrides them, for every detector that takes a
+parameter (`min_impact_usd = 50`) or for one (`[signals.over_modeling] max_output_p90 = 150`);
+`disable = ["cache_underuse"]` turns detectors off and `batch_features = ["nightly-digest"]` names the
+features that need no answer within minutes. Which model stands for each tier comes from `[tiers]`.
+
+    findings = run_signals(store, since="8w")        # a polars frame, worst first
+    exceeds(findings, "high")                         # True when a weekly job should alert
+
+The window ends at the end of the day of the last request (so an old log still gets a full window)
+and starts `since` before it, or on the first day with traffic if that is later. The rows of the
+window are priced once into a temporary table that shadows the costed_requests view for this
+connection while the detectors run, so N detectors do not price the log N times.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+import polars as pl
+
+from costlab import sql
+from costlab.config import Config
+from costlab.errors import ConfigError, ExitCode, did_you_mean
+
+FINDINGS_EXIT = int(ExitCode.FINDINGS)
+SEVERITIES = ("high", "medium", "low")
+DEFAULT_SINCE = "8w"
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One detector: its id (the query file queries/signals/ID.sql) and what it looks for."""
+
+    id: str
+    title: str
+
+    @property
+    def query(self) -> str:
+        return f"signals/{self.id}"
+
+    @property
+    def path(self) -> str:
+        return f"queries/signals/{self.id}.sql"
+
+
+# In order of value: where the money and the risk usually are.
+DETECTORS: tuple[Detector, ...] = (
+    Detector("over_modeling", "traffic on a tier whose shape says the next cheaper tier suffices"),
+    Detector("cost_per_user", "cost per active user rising faster than users, overall and per customer"),
+    Detector("escalation_spike", "more requests re-sent to a higher tier than the feature's baseline"),
+    Detector("rate_limit_headroom", "429s on a tier while the next cheaper tier had headroom"),
+    Detector("retiring_models", "traffic on deprecated, retired or soon-retiring models"),
+    Detector("data_quality", "unpriced requests and ingest rejects (signals unpriced, ingest_rejects)"),
+    Detector("cache_underuse", "large stable prompts sent without prompt caching"),
+    Detector("batch_eligible", "non-interactive features sent at the standard tier"),
+    Detector("spend_anomaly", "a feature's spend on a day far above its weekday or weekend baseline"),
+    Detector("context_window", "prompts that overflow the model's context window or run close to it"),
+    Detector("latency_slo", "p95 latency or time to first token over a feature's SLO, and the tier that meets it"),
+    Detector("overload_bursts", "bursts of 529/5xx failures not re-sent to another model"),
+)
+BY_ID = {d.id: d for d in DETECTORS}
+
+COLUMNS = {
+    "severity": pl.String,
+    "signal": pl.String,
+    "segment": pl.String,
+    "weekly_impact_usd": pl.Decimal(18, 6),
+    "evidence": pl.String,
+    "observed": pl.Float64,
+    "baseline": pl.Float64,
+    "requests": pl.Int64,
+    "suggestion": pl.String,
+    "query": pl.String,
+}
+
+# The columns of costed_requests the detectors read; the window is priced into these once.
+_COLUMNS = (
+    "ts, platform, model, service_tier, speed, inference_geo, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, "
+    "latency_ms, ttft_ms, status, error_type, http_status, stop_reason, feature, user_id, customer_id, "
+    "parent_request_id, attempt, feedback_score, tier, prompt_tokens, priced, unpriced_reason, cost_usd"
+)
+# Only a request that another one points at needs its id kept (the escalation join): a semi-join
+# against the few parent ids is far cheaper than carrying ten million ids. User ids are only
+# counted, so a 64-bit hash stands in for them (a collision among a few thousand users: ~1e-12).
+_MATERIALIZE = (
+    "create temp table costed_requests as "
+    "select case when request_id in (select parent_request_id from requests where parent_request_id is not null "
+    "and ts >= $since and ts < $until) then request_id end as request_id, " + _COLUMNS.replace("user_id", "case when user_id is not null then hash(user_id) end as user_id") + " "
+    "from costed_requests where ts >= $since and ts < $until"
+)
+# Detectors that have nothing to look at until a setting names something.
+_NEEDS = {"batch_eligible": ("batch_features",), "latency_slo": ("latency_slo_ms", "ttft_slo_ms")}
+_WINDOW_PARAMS = ("since", "until")
+_SPECIAL_KEYS = ("disable", "batch_features", "latency_slo_ms", "ttft_slo_ms")
+
+
+def parse_since(value: str | date | datetime | timedelta | None) -> timedelta | datetime:
+    """'8w', '14d', '36h' as a duration back from the window's end; 'YYYY-MM-DD' as a start day (UTC)."""
+    if value is None:
+        value = DEFAULT_SINCE
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time(), tzinfo=timezone.utc)
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"(\d+)\s*([wdh])", text)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        if n <= 0:
+            raise ConfigError(f"--since {value!r}: the window must be longer than zero")
+        return timedelta(weeks=n) if unit == "w" else timedelta(days=n) if unit == "d" else timedelta(hours=n)
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=timezone.utc)
+    except ValueError:
+        raise ConfigError(f"--since {value!r}: expected a duration like 8w, 14d or 36h, or a day like 2026-11-01") from None
+
+
+def window(store: Any, since: str | date | datetime | timedelta | None = None,
+           until: date | datetime | None = None) -> tuple[datetime, datetime] | None:
+    """(start, end) of the analysis window, or None when the store has no requests."""
+    first, last = store.rows("select date_trunc('day', min(ts)), date_trunc('day', max(ts)) + interval 1 day "
+                             "from requests")[0]
+    if first is None:
+        return None
+    if until is None:
+        end = last
+    else:
+        end = parse_since(until) if not isinstance(until, timedelta) else None
+        if end is None:
+            raise ConfigError("until must be a day, not a duration")
+    start = parse_since(since)
+    if isinstance(start, timedelta):
+        start = end - start
+    start = max(start, first)  # a window longer than the log starts with the log, as the detectors' SQL does
+    if start >= end:
+        raise ConfigError(f"the window is empty: it starts {start:%Y-%m-%d} and ends {end:%Y-%m-%d}")
+    return start, end
+
+
+def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dict[str, Any]]]:
+    """The detectors to run and each one's parameters from costlab.toml ([signals], [tiers]).
+
+    Raises:
+        ConfigError: an unknown key, detector or parameter (with a did-you-mean), or a bad value.
+    """
+    config = config or Config()
+    settings = dict(config.signals)
+    headers = {d.id: {p.name: p for p in sql.load(d.query).params} for d in DETECTORS}
+    shared_names = sorted({name for params in headers.values() for name in params} - set(_WINDOW_PARAMS))
+
+    disable = settings.pop("disable", [])
+    if isinstance(disable, str):
+        disable = [disable]
+    for name in disable:
+        if name not in BY_ID:
+            raise ConfigError(f"[signals] disable: no detector {name!r}.{did_you_mean(name, BY_ID)} "
+                              f"Detectors: {', '.join(BY_ID)}.")
+    batch = settings.pop("batch_features", None)
+    slos = {}
+    for key in ("latency_slo_ms", "ttft_slo_ms"):
+        table = settings.pop(key, None)
+        if table is None:
+            continue
+        if not isinstance(table, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                                                  for v in table.values()):
+            raise ConfigError(f"[signals] {key} must be a table of feature = milliseconds, "
+                              f'e.g. {key} = {{ "chat-assistant" = 8000 }}')
+        slos[key] = ",".join(f"{feature}={ms}" for feature, ms in table.items())
+    shared: dict[str, Any] = {}
+    own: dict[str, dict[str, Any]] = {}
+    for key, value in settings.items():
+        if key in BY_ID:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[signals] {key} must be a table: [signals.{key}]")
+            for name, v in value.items():
+                if name not in headers[key] or name in _WINDOW_PARAMS:
+                    known = [n for n in headers[key] if n not in _WINDOW_PARAMS]
+                    raise ConfigError(f"[signals.{key}] has no setting {name!r}.{did_you_mean(name, known)} "
+                                      f"It takes: {', '.join(known)}.")
+                own.setdefault(key, {})[name] = _value(f"signals.{key}.{name}", v)
+        elif key in shared_names:
+            shared[key] = _value(f"signals.{key}", value)
+        else:
+            choices = list(_SPECIAL_KEYS) + list(BY_ID) + shared_names
+            raise ConfigError(f"[signals] has no setting {key!r}.{did_you_mean(key, choices)} "
+                              f"Settings: {', '.join(choices)}.")
+    if batch is not None:
+        items = [batch] if isinstance(batch, str) else list(batch)
+        shared["batch_features"] = ",".join(str(x) for x in items)
+    shared.update(slos)
+    if config.tiers:
+        shared["tier_models"] = ",".join(f"{tier}={model}" for tier, model in config.tiers.items())
+
+    chosen = [d for d in DETECTORS if d.id not in disable]
+    params = {}
+    for d in chosen:
+        p = {k: v for k, v in shared.items() if k in headers[d.id]}
+        p.update(own.get(d.id, {}))
+        params[d.id] = p
+    return chosen, params
+
+
+def _value(where: str, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, list)):
+        raise ConfigError(f"{where}: expected a number or a string, got {value!r}")
+    if isinstance(value, list):
+        return ",".join(str(x) for x in value)
+    return value
+
+
+def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
+                until: date | datetime | None = None, config: Config | None = None,
+                only: Iterable[str] | None = None, timings: dict[str, float] | None = None) -> pl.DataFrame:
+    """Run every enabled detector over the window and return the findings, worst first.
+
+    Args:
+        store: an open costlab Store.
+        since: '8w' (default), '14d', a day, or a timedelta back from the window's end.
+        until: the window's end (exclusive); default the end of the day of the last request.
+        config: costlab.toml settings ([signals], [tiers]); default the store's.
+        only: detector ids to run (default: all enabled ones).
+        timings: if given, filled with wall seconds per step ('prepare', then each detector id).
+
+    Returns:
+        One row per finding with the columns in COLUMNS; `query` is the detector's SQL file.
+
+    Raises:
+        ConfigError: bad settings or an unknown detector in `only`.
+    """
+    detectors, params = resolve_params(config if config is not None else store.config)
+    if only is not None:
+        wanted = list(only)
+        for name in wanted:
+            if name not in BY_ID:
+                raise ConfigError(f"no detector {name!r}.{did_you_mean(name, BY_ID)} Detectors: {', '.join(BY_ID)}.")
+        detectors = [d for d in detectors if d.id in wanted]
+    detectors = [d for d in detectors if d.id not in _NEEDS or any(params[d.id].get(k) for k in _NEEDS[d.id])]
+    span = window(store, since, until)
+    if span is None or not detectors:
+        return empty()
+    start, end = span
+    frames = []
+    store.execute("drop table if exists temp.costed_requests")
+    try:
+        # Shadows the view for this connection only: the detectors' SQL reads costed_requests either way.
+        clock = time.perf_counter()
+        # Row order does not matter to any detector; not keeping it lets DuckDB write in parallel.
+        order_kept = store.scalar("select current_setting('preserve_insertion_order')")
+        store.execute("set preserve_insertion_order = false")
+        try:
+            store.execute(_MATERIALIZE, {"since": start, "until": end})
+        finally:
+            store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
+        if timings is not None:
+            timings["prepare"] = time.perf_counter() - clock
+        for d in detectors:
+            clock = time.perf_counter()
+            frame = store.run_query(d.query, since=start, until=end, **params[d.id])
+            frames.append(frame.with_columns(pl.lit(d.path).alias("query")))
+            if timings is not None:
+                timings[d.id] = time.perf_counter() - clock
+    finally:
+        store.execute("drop table if exists temp.costed_requests")
+    return order(pl.concat([f.select(list(COLUMNS)) for f in frames], how="vertical") if frames else empty())
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=COLUMNS)
+
+
+def order(findings: pl.DataFrame) -> pl.DataFrame:
+    """Worst first: by severity, then weekly dollar impact (unknown impacts after known ones)."""
+    rank = pl.col("severity").replace_strict({s: i for i, s in enumerate(SEVERITIES)}, default=len(SEVERITIES),
+                                             return_dtype=pl.Int32)
+    return (findings.with_columns(rank.alias("_rank"))
+            .sort(["_rank", "weekly_impact_usd", "requests"], descending=[False, True, True], nulls_last=True)
+            .drop("_rank"))
+
+
+def exceeds(findings: pl.DataFrame, level: str | None) -> bool:
+    """True when any finding is at `level` (high, medium or low) or worse."""
+    if level is None:
+        return False
+    if level not in SEVERITIES:
+        raise ConfigError(f"unknown severity {level!r}.{did_you_mean(level, SEVERITIES)} Choose one of: high, medium, low.")
+    worse = SEVERITIES[: SEVERITIES.index(level) + 1]
+    return findings.filter(pl.col("severity").is_in(worse)).height > 0
+
+
+def counts(findings: pl.DataFrame) -> dict[str, int]:
+    """Findings per severity, every severity present."""
+    got = dict(findings.group_by("severity").len().iter_rows())
+    return {s: int(got.get(s, 0)) for s in SEVERITIES}
+
+
+def summary(findings: pl.DataFrame) -> pl.DataFrame:
+    """The findings as a short table for reading: severity, signal, segment, weekly impact in cents."""
+    return findings.select("severity", "signal", "segment",
+                           pl.col("weekly_impact_usd").round(2).cast(pl.Decimal(18, 2)))
+
+
+def details(findings: pl.DataFrame, markdown: bool = False) -> str:
+    """Each finding's evidence, suggestion and drill-down query, as text (or Markdown), in order."""
+    lines = []
+    for i, row in enumerate(findings.iter_rows(named=True), start=1):
+        impact = row["weekly_impact_usd"]
+        money = "impact not in dollars" if impact is None else f"${impact:,.2f} a week"
+        if markdown:
+            lines += [f"{i}. **{row['severity']}** `{row['signal']}` {row['segment']} ({money})",
+                      f"   - evidence: {row['evidence']}",
+                      f"   - suggestion: {row['suggestion']}",
+                      f"   - drill down: `costlab sql -F {row['query']}`"]
+        else:
+            lines += [f"{i}. [{row['severity']}] {row['signal']}  {row['segment']}  ({money})",
+                      f"   evidence:   {row['evidence']}",
+                      f"   suggestion: {row['suggestion']}",
+                      f"   drill down: costlab sql -F {row['query']}"]
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,60 @@
+-- data_quality: unpriced traffic and ingest rejects, so no one trusts a partial bill.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   high_unpriced_share DOUBLE = 0.01      an unpriced share of requests from which the finding is high
+-- returns:
+--   signal VARCHAR                        detector id
+--   severity VARCHAR                      high, medium or low
+--   segment VARCHAR                       what the finding concerns
+--   evidence VARCHAR                      the figures and their baseline, in words
+--   observed DOUBLE                       the measured figure (unpriced share of requests; rejected records)
+--   baseline DOUBLE                       what it is compared with (0: every request should be priced and read)
+--   requests BIGINT                       requests (or rejected records) in the segment
+--   weekly_impact_usd DECIMAL(18,6)       NULL: the cost of unpriced traffic is unknown, never $0
+--   suggestion VARCHAR                    the suggested change
+--
+-- Rejects carry no request time, so every reject of an ingest run that started before the window's
+-- end is reported, per file, until the store is rebuilt without them.
+with total as (
+    select count(*) as n from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+),
+unpriced as (
+    select model, unpriced_reason, count(*) as requests,
+           sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
+               + coalesce(cache_write_1h_tokens, 0)) as prompt_tokens,
+           sum(coalesce(output_tokens, 0)) as output_tokens
+    from costed_requests
+    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and not priced
+    group by model, unpriced_reason
+),
+rejected as (
+    select r.file, count(*) as records, any_value(r.reason) as example, min(r.line) as first_line
+    from rejects r left join ingests i on i.ingest_id = r.ingest_id
+    where i.started_at is null or i.started_at < $until::TIMESTAMPTZ
+    group by r.file
+)
+select
+    'unpriced'::VARCHAR                                                         as signal,
+    (case when requests >= $high_unpriced_share::DOUBLE * (select n from total) then 'high' else 'medium' end)::VARCHAR
+                                                                                as severity,
+    ('model=' || coalesce(model, '(none)'))::VARCHAR                            as segment,
+    (format('{:,}', requests) || ' of ' || format('{:,}', (select n from total)) || ' requests have no price (' || unpriced_reason || '): '
+        || format('{:,}', prompt_tokens::BIGINT) || ' prompt and ' || format('{:,}', output_tokens::BIGINT) || ' output tokens of unknown cost')::VARCHAR
+                                                                                as evidence,
+    (requests / (select n from total))::DOUBLE                                  as observed,
+    0::DOUBLE                                                                   as baseline,
+    requests::BIGINT                                                            as requests,
+    null::DECIMAL(18,6)                                                         as weekly_impact_usd,
+    ('add a price for ' || coalesce(model, 'the model') || ' in costlab.toml ([[models]] and [[prices]]) or '
+        || 'run `costlab prices import`; `costlab prices check` lists them')::VARCHAR as suggestion
+from unpriced
+union all
+select
+    'ingest_rejects'::VARCHAR, 'medium'::VARCHAR, ('file=' || file)::VARCHAR,
+    (format('{:,}', records) || ' records refused, first at line ' || first_line || ': ' || example)::VARCHAR,
+    records::DOUBLE, 0::DOUBLE, records::BIGINT, null::DECIMAL(18,6),
+    ('fix the records and re-ingest the file; `costlab sql "select * from rejects where file = ''' || replace(file, '''', '''''')
+        || '''"` lists them')::VARCHAR
+from rejected
+order by 2, 7 desc

@@ -1,0 +1,123 @@
+-- escalation_spike: the share of requests re-sent to a higher tier in the last week, per feature, above its daily baseline (median and MAD).
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tier_models VARCHAR = NULL             'haiku=claude-haiku-5-5,sonnet=...' ([tiers]); NULL: newest active model per tier
+--   min_rise DOUBLE = 0.5                  the last week's rate must be at least this much above the baseline
+--   mad_k DOUBLE = 3                       and above the baseline by this many robust deviations of the daily rates
+--   min_excess BIGINT = 30                 escalations above baseline needed in the last week
+--   min_impact_usd DECIMAL(18,2) = 25      weekly impact below this is not reported
+--   min_spend_share DOUBLE = 0.005         nor below this share of the weekly spend
+--   medium_usd DECIMAL(18,2) = 100         weekly impact from which a finding is medium
+--   high_usd DECIMAL(18,2) = 1000          weekly impact from which a finding is high
+-- returns:
+--   signal VARCHAR                        detector id
+--   severity VARCHAR                      high, medium or low
+--   segment VARCHAR                       what the finding concerns
+--   evidence VARCHAR                      the figures and their baseline, in words
+--   observed DOUBLE                       the measured figure (here: escalations per first attempt, last week)
+--   baseline DOUBLE                       what it is compared with (median daily rate before the last week)
+--   requests BIGINT                       first attempts of the feature in the last week
+--   weekly_impact_usd DECIMAL(18,6)       last week's escalation spend minus the baseline's spend per first attempt x first attempts
+--   suggestion VARCHAR                    the suggested change
+--
+-- An escalation is a request whose parent_request_id points at a request on a cheaper tier (tiers
+-- ranked by the list output price of the model that stands for each). Needs two weeks: one for the
+-- baseline, the last for the rate compared with it.
+with win as (
+    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
+           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+),
+named as (
+    select trim(split_part(x, '=', 1)) as tier, trim(split_part(x, '=', 2)) as model
+    from unnest(string_split(coalesce($tier_models::VARCHAR, ''), ',')) t(x)
+    where x like '%=%'
+),
+tier_models as (
+    select tier, model from named
+    union all
+    select tier, arg_max(model, released) from models
+    where lifecycle = 'active' and tier is not null and tier not in (select tier from named)
+    group by tier
+),
+tier_rank as (
+    select t.tier, row_number() over (order by c.output_fusd, t.tier) as rnk
+    from tier_models t
+    join (select model, arg_max(output_fusd, seg_from) as output_fusd from price_card
+          where platform = 'anthropic' and service_tier = 'standard' and geo_class = 'global'
+            and speed = 'standard' and band_min_tokens = 0
+          group by model) c on c.model = t.model
+),
+w as not materialized (
+    select * from costed_requests
+    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+),
+esc as (
+    select c.feature, c.ts, c.cost_usd, c.priced
+    from (select * from w where parent_request_id is not null) c
+    join (select request_id, tier from w where request_id is not null) p on p.request_id = c.parent_request_id
+    join tier_rank tc on tc.tier = c.tier
+    join tier_rank tp on tp.tier = p.tier
+    where tc.rnk > tp.rnk
+),
+-- integer day keys: cheap to group ten million rows on
+days as (
+    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as firsts
+    from w where coalesce(attempt, 1) = 1 group by all
+),
+esc_days as (
+    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as escalations,
+           sum(cost_usd) filter (where priced) as cost
+    from esc group by all
+),
+daily as (
+    select d.feature, d.day, d.firsts, coalesce(e.escalations, 0) as escalations, coalesce(e.cost, 0) as cost,
+           d.day >= (epoch_ms((select until from win)) // 86400000) - 7 as last_week
+    from days d left join esc_days e on e.feature is not distinct from d.feature and e.day = d.day
+),
+base as (
+    select feature, median(escalations / firsts) as rate, sum(cost) / sum(firsts) as cost_per_first,
+           count(*) as n_days
+    from daily where not last_week group by feature having count(*) >= 7
+),
+dev as (
+    select d.feature, median(abs(d.escalations / d.firsts - b.rate)) as mad
+    from daily d join base b on b.feature is not distinct from d.feature where not last_week group by d.feature
+),
+cur as (
+    select feature, sum(firsts) as firsts, sum(escalations) as escalations, sum(cost) as cost,
+           sum(escalations) / sum(firsts) as rate
+    from daily where last_week group by feature
+),
+found as (
+    select c.*, b.rate as base_rate, b.n_days, d.mad,
+           c.escalations - b.rate * c.firsts as excess,
+           c.cost - b.cost_per_first * c.firsts as impact
+    from cur c join base b on b.feature is not distinct from c.feature join dev d on d.feature is not distinct from c.feature
+    where c.rate > 0
+),
+spend as (
+    select coalesce(sum(cost) filter (where day >= (epoch_ms((select until from win)) // 86400000) - 7), 0) as weekly_spend
+    from (select (epoch_ms(ts) // 86400000) as day, sum(cost_usd) filter (where priced) as cost from w group by 1)
+)
+select
+    'escalation_spike'::VARCHAR                                                 as signal,
+    (case when impact >= $high_usd::DECIMAL(18,2) then 'high' when impact >= $medium_usd::DECIMAL(18,2) then 'medium' else 'low' end)::VARCHAR
+                                                                                as severity,
+    ('feature=' || coalesce(feature, '(none)'))::VARCHAR                        as segment,
+    (format('{:,}', escalations) || ' escalations to a higher tier per ' || format('{:,}', firsts) || ' first attempts in the last week ('
+        || round(100 * rate, 2) || '%) vs a median daily ' || round(100 * base_rate, 2) || '% over the '
+        || n_days || ' days before; ' || format('{:,}', round(excess)::BIGINT) || ' more than baseline')::VARCHAR as evidence,
+    rate::DOUBLE                                                                as observed,
+    base_rate::DOUBLE                                                           as baseline,
+    firsts::BIGINT                                                              as requests,
+    impact::DECIMAL(18,6)                                                       as weekly_impact_usd,
+    ('look at why ' || coalesce(feature, '(none)') || ' answers on the cheaper tier started failing (errors, '
+        || 'low scores, prompt change); if it lasts, route it to the higher tier directly')::VARCHAR as suggestion
+from found
+where rate > base_rate * (1 + $min_rise::DOUBLE)
+  and rate > base_rate + $mad_k::DOUBLE * 1.4826 * mad
+  and excess >= $min_excess::BIGINT
+  and impact >= greatest($min_impact_usd::DECIMAL(18,2), $min_spend_share::DOUBLE * (select weekly_spend from spend))
+order by impact desc

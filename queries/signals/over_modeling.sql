@@ -1,0 +1,149 @@
+-- over_modeling: downgrade candidates: traffic on a tier whose shape (short outputs, short bounded prompts, no tool use) says the next cheaper tier suffices, and what moving it would save.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tier_models VARCHAR = NULL             'haiku=claude-haiku-5-5,sonnet=...' ([tiers]); NULL: newest active model per tier
+--   max_output_p90 BIGINT = 200            the segment's 90th-percentile output tokens must be at most this
+--   max_prompt_p90 BIGINT = 8000           and its 90th-percentile prompt tokens at most this
+--   max_tool_share DOUBLE = 0.02           and at most this share of its answers may stop for tool use
+--   max_quality_drop DOUBLE = 0.05         when the cheaper tier serves the feature too, its mean feedback may be at most this much lower
+--   min_feedback BIGINT = 30               scored requests needed on each tier before feedback counts as evidence
+--   min_requests BIGINT = 200              requests a segment needs before a finding
+--   min_impact_usd DECIMAL(18,2) = 25      weekly saving below this is not reported
+--   min_spend_share DOUBLE = 0.005         nor below this share of the weekly spend
+--   medium_usd DECIMAL(18,2) = 100         weekly impact from which a finding is medium
+--   high_usd DECIMAL(18,2) = 1000          weekly impact from which a finding is high
+-- returns:
+--   signal VARCHAR                        detector id
+--   severity VARCHAR                      high, medium or low
+--   segment VARCHAR                       what the finding concerns
+--   evidence VARCHAR                      the figures and their baseline, in words
+--   observed DOUBLE                       the measured figure (here: p90 output tokens)
+--   baseline DOUBLE                       what it is compared with (here: max_output_p90)
+--   requests BIGINT                       requests in the segment over the window
+--   weekly_impact_usd DECIMAL(18,6)       estimated dollars per week (here: the saving)
+--   suggestion VARCHAR                    the suggested change
+--
+-- The saving re-prices every priced request of the segment at the cheaper tier's model with the
+-- same tokens, platform, service tier, geography and time (its price_card row), so it is exact
+-- for the same token counts; a cheaper model may write more or fewer tokens in practice.
+with win as (
+    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
+           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+),
+weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
+spend as (
+    select coalesce(sum(cost_usd) filter (where priced), 0) / (select weeks from weeks) as weekly_spend
+    from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+),
+named as (
+    select trim(split_part(x, '=', 1)) as tier, trim(split_part(x, '=', 2)) as model
+    from unnest(string_split(coalesce($tier_models::VARCHAR, ''), ',')) t(x)
+    where x like '%=%'
+),
+tier_models as (
+    select tier, model from named
+    union all
+    select tier, arg_max(model, released) from models
+    where lifecycle = 'active' and tier is not null and tier not in (select tier from named)
+    group by tier
+),
+-- tiers ordered by the list output price of the model that stands for each (cheapest first)
+tier_rank as (
+    select t.tier, t.model, row_number() over (order by c.output_fusd, t.tier) as rnk
+    from tier_models t
+    join (select model, arg_max(output_fusd, seg_from) as output_fusd from price_card
+          where platform = 'anthropic' and service_tier = 'standard' and geo_class = 'global'
+            and speed = 'standard' and band_min_tokens = 0
+          group by model) c on c.model = t.model
+),
+down as (
+    select a.tier, b.tier as to_tier, b.model as to_model
+    from tier_rank a join tier_rank b on b.rnk = a.rnk - 1
+),
+-- one pass over every request: the shape of each feature x model, and its feedback
+segments as (
+    select feature, model, tier, count(*) as requests,
+           -- p90 <= limit exactly when at most 10% of the answers exceed the limit: a count, not a sort
+           avg((output_tokens > $max_output_p90::BIGINT)::INTEGER) filter (where status = 'ok') as long_out,
+           avg((prompt_tokens > $max_prompt_p90::BIGINT)::INTEGER) filter (where status = 'ok') as long_prompt,
+           coalesce(avg((stop_reason = 'tool_use')::INTEGER) filter (where status = 'ok'), 0) as tool_share,
+           sum(feedback_score) as fb_sum, count(feedback_score) as fb_n
+    from costed_requests
+    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+    group by feature, model, tier
+),
+tier_feedback as (
+    select feature, tier, sum(fb_sum) / nullif(sum(fb_n), 0) as fb, sum(fb_n) as fb_n
+    from segments group by feature, tier
+),
+candidates as (
+    select s.feature, s.model, s.tier, d.to_tier, d.to_model, s.requests, s.tool_share,
+           s.fb_sum / nullif(s.fb_n, 0) as fb, s.fb_n, lower_fb.fb as to_fb, lower_fb.fb_n as to_fb_n
+    from segments s
+    join down d on d.tier = s.tier
+    left join tier_feedback lower_fb on lower_fb.feature is not distinct from s.feature and lower_fb.tier = d.to_tier
+    where s.requests >= $min_requests::BIGINT and s.long_out <= 0.1 and s.long_prompt <= 0.1
+      and s.tool_share <= $max_tool_share::DOUBLE
+      and not (coalesce(s.fb_n, 0) >= $min_feedback::BIGINT and coalesce(lower_fb.fb_n, 0) >= $min_feedback::BIGINT
+               and lower_fb.fb < s.fb_sum / s.fb_n - $max_quality_drop::DOUBLE)
+),
+w as not materialized (
+    select r.*, k.to_model
+    from costed_requests r
+    join candidates k on k.feature is not distinct from r.feature and k.model = r.model
+    where r.ts >= $since::TIMESTAMPTZ and r.ts < $until::TIMESTAMPTZ
+),
+repriced as (
+    select w.feature, w.model,
+           quantile_cont(w.output_tokens, 0.9) filter (where w.status = 'ok') as out_p90,
+           quantile_cont(w.prompt_tokens, 0.9) filter (where w.status = 'ok') as prompt_p90,
+           sum(w.cost_usd) as cost_now,
+           sum(costlab_fusd_to_usd(coalesce(w.input_tokens, 0)::HUGEINT * c.input_fusd)
+             + costlab_fusd_to_usd(coalesce(w.output_tokens, 0)::HUGEINT * c.output_fusd)
+             + costlab_fusd_to_usd(coalesce(w.cache_write_5m_tokens, 0)::HUGEINT * c.cache_write_5m_fusd
+                                   + coalesce(w.cache_write_1h_tokens, 0)::HUGEINT * c.cache_write_1h_fusd)
+             + costlab_fusd_to_usd(coalesce(w.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd)
+             + costlab_fusd_to_usd(coalesce(w.web_search_requests, 0)::HUGEINT * c.web_search_fusd)) as cost_then
+    from w
+    join price_card c
+      on c.model = w.to_model and c.speed = 'standard'
+     and c.platform = coalesce(w.platform, 'anthropic')
+     and c.service_tier = coalesce(w.service_tier, 'standard')
+     and c.geo_class = case
+            when coalesce(w.platform, 'anthropic') in ('bedrock', 'vertex')
+                 and coalesce(w.inference_geo, 'global') <> 'global' then 'regional'
+            when w.inference_geo = 'us' and coalesce(w.platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
+            else 'global' end
+     and w.ts >= c.seg_from and (c.seg_to is null or w.ts < c.seg_to)
+     and w.prompt_tokens >= c.band_min_tokens and (c.band_max_tokens is null or w.prompt_tokens < c.band_max_tokens)
+    where w.priced
+    group by w.feature, w.model
+),
+findings as (
+    select k.*, r.out_p90, r.prompt_p90, (r.cost_now - r.cost_then) / (select weeks from weeks) as weekly
+    from candidates k
+    join repriced r on r.feature is not distinct from k.feature and r.model = k.model
+)
+select
+    'over_modeling'::VARCHAR                                                    as signal,
+    (case when weekly >= $high_usd::DECIMAL(18,2) then 'high' when weekly >= $medium_usd::DECIMAL(18,2) then 'medium' else 'low' end)::VARCHAR
+                                                                                as severity,
+    ('feature=' || coalesce(feature, '(none)') || ' model=' || model || ' tier=' || tier)::VARCHAR as segment,
+    ('p90 output ' || round(out_p90)::BIGINT || ' tokens (limit ' || $max_output_p90::BIGINT || '), p90 prompt '
+        || format('{:,}', round(prompt_p90)::BIGINT) || ' tokens, ' || round(100 * tool_share, 1) || '% tool use over '
+        || format('{:,}', requests) || ' requests'
+        || case when to_fb_n >= $min_feedback::BIGINT and fb_n >= $min_feedback::BIGINT
+                then '; feedback ' || round(fb, 2) || ' here vs ' || round(to_fb, 2) || ' on ' || to_tier
+                else '; no feedback to compare: replay a sample on ' || to_tier || ' before moving' end)::VARCHAR
+                                                                                as evidence,
+    out_p90::DOUBLE                                                             as observed,
+    $max_output_p90::DOUBLE                                                     as baseline,
+    requests::BIGINT                                                            as requests,
+    weekly::DECIMAL(18,6)                                                       as weekly_impact_usd,
+    ('route ' || coalesce(feature, '(none)') || ' from ' || model || ' to ' || to_model || ' (' || to_tier
+        || '); check quality with `costlab replay` on a sample first')::VARCHAR as suggestion
+from findings
+where weekly >= greatest($min_impact_usd::DECIMAL(18,2), $min_spend_share::DOUBLE * (select weekly_spend from spend))
+order by weekly desc
