@@ -43,7 +43,7 @@ def test_envelope_success_keeps_anthropic_token_semantics_and_the_ttl_split(stor
     assert (r["status"], r["http_status"], r["stop_reason"], r["platform"]) == ("ok", 200, "end_turn", "anthropic")
     # 1000*2 + 100*10 + 1000*2.5 + 2000*4 + 2000*0.10 micro-dollars (Sonnet 5.5 after the 2026-10-07 cut)
     assert r["cost_usd"] == Decimal("0.013700000")
-    assert json.loads(r["attributes"])["metadata"]["team"] == "support"
+    assert json.loads(r["attributes"])["team"] == "support"  # the metadata object is the attributes
 
 
 def test_envelope_errors_map_to_short_error_types_with_zero_tokens(store):

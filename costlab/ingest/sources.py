@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
@@ -107,7 +106,7 @@ def _usage_columns(m: str) -> str:
             as _response_text"""
 
 
-def _metadata_columns(config: Config) -> str:
+def _metadata_keys(config: Config) -> dict[str, str]:
     keys = dict(zip(METADATA_COLUMNS, METADATA_COLUMNS))
     renames = config.ingest.get("metadata", {})
     for column, key in renames.items():
@@ -117,9 +116,19 @@ def _metadata_columns(config: Config) -> str:
                 f"Columns: {', '.join(keys)}."
             )
         keys[column] = str(key)
-    return ",\n        ".join(
-        f"json_extract_string(metadata, {_sql_str('$.' + json.dumps(key))}) as {col}" for col, key in keys.items()
-    )
+    return keys
+
+
+def _metadata_columns(config: Config) -> str:
+    """The canonical columns metadata fills, from `_md` (see _with_metadata)."""
+    return ",\n        ".join(f"_md[{i}] as {col}" for i, col in enumerate(_metadata_keys(config), 1))
+
+
+def _with_metadata(config: Config) -> str:
+    """`src` plus `_md`: every metadata key's value, extracted in ONE parse of the metadata object
+    (one json_extract_string per key would parse it once per key)."""
+    paths = ", ".join(_sql_str("$." + json.dumps(key)) for key in _metadata_keys(config).values())
+    return f"(select *, json_extract_string(metadata, [{paths}]) as _md from src) src"
 
 
 def anthropic(config: Config) -> Adapter:
@@ -141,9 +150,10 @@ def anthropic(config: Config) -> Adapter:
         {_metadata_columns(config)},
         NULL as reported_cost_usd,
         'anthropic' as source,
-        json_object('metadata', metadata, 'http_request_id', request_id) as _attrs,
+        -- The metadata object itself is the row's attributes: no re-serialisation per row.
+        metadata as _attrs,
         request as _request_json
-    from src"""
+    from {_with_metadata(config)}"""
     return Adapter("anthropic", "json", select, ENVELOPE)
 
 
@@ -164,13 +174,13 @@ def anthropic_message(config: Config) -> Adapter:
         json_object('ts_source', case when coalesce(timestamp, created_at) is null then 'file_mtime' end,
                     'metadata', metadata) as _attrs,
         NULL as _request_json
-    from src"""
+    from {_with_metadata(config)}"""
     return Adapter("anthropic-message", "json", select, PLAIN_MESSAGE, needs_mtime=True)
 
 
 def batch(config: Config) -> Adapter:
     # Batch results carry no time of their own: the file's modification time stands in, and says so.
-    select = f"""
+    select = """
     select _line, _raw, _row,
         coalesce(_parse_error, case when result.type = 'succeeded' and result.message.usage.input_tokens is null and result.message.usage.output_tokens is null
                                     then 'a succeeded result has no usage object: its cost cannot be known' end) as _parse_error,
