@@ -23,6 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import side_by_side  # noqa: E402
+
 RAW = """
 import duckdb, resource, sys, time
 path, db = sys.argv[1:3]
@@ -143,16 +145,7 @@ def run(rows: int, repeat: int, per: int, work: Path) -> list[dict]:
             raw.append(measure(RAW, path, work, "raw"))
             ours.append(measure(COSTLAB, path, work, "costlab"))
         assert all(r[1] == rows for r in ours), ours
-        best_raw, best_ours = min(raw), min(ours)
-        results.append({
-            "format": name, "rows": rows, "file_mb": round(path.stat().st_size / 1e6, 1),
-            "raw_s": round(best_raw[0], 2), "raw_rows_per_s": round(rows / best_raw[0]),
-            "costlab_s": round(best_ours[0], 2), "costlab_rows_per_s": round(rows / best_ours[0]),
-            "ratio": round(best_raw[0] / best_ours[0], 2),
-            "raw_peak_gb": round(max(r[2] for r in raw) / 2**30, 2),
-            "costlab_peak_gb": round(max(r[2] for r in ours) / 2**30, 2),
-            "all_runs_s": {"raw": [round(r[0], 2) for r in raw], "costlab": [round(r[0], 2) for r in ours]},
-        })
+        results.append(side_by_side(name, rows, path, raw, ours))
         path.unlink()
     return results
 

@@ -139,3 +139,17 @@ def record_section(title: str, body: str, path: Path = RESULTS) -> None:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
         lines[start:end] = new + ([""] if end < len(lines) else [])
     path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
+
+
+def side_by_side(name: str, rows: int, path: Path, raw: list[tuple], ours: list[tuple]) -> dict:
+    """One result row of a raw-DuckDB-vs-costlab comparison; each run is (seconds, rows, peak bytes)."""
+    best_raw, best_ours = min(raw), min(ours)
+    return {
+        "format": name, "rows": rows, "file_mb": round(path.stat().st_size / 1e6, 1),
+        "raw_s": round(best_raw[0], 2), "raw_rows_per_s": round(rows / best_raw[0]),
+        "costlab_s": round(best_ours[0], 2), "costlab_rows_per_s": round(rows / best_ours[0]),
+        "ratio": round(best_raw[0] / best_ours[0], 2),
+        "raw_peak_gb": round(max(r[2] for r in raw) / 2**30, 2),
+        "costlab_peak_gb": round(max(r[2] for r in ours) / 2**30, 2),
+        "all_runs_s": {"raw": [round(r[0], 2) for r in raw], "costlab": [round(r[0], 2) for r in ours]},
+    }
