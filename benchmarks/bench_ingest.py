@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import side_by_side  # noqa: E402
+from common import side_by_side, side_by_side_table  # noqa: E402
 
 RAW = """
 import duckdb, resource, sys, time
@@ -93,12 +93,7 @@ def main() -> None:
 
         lines = [f"\n## Ingest ({time.strftime('%Y-%m-%d')}, `benchmarks/bench_ingest.py --rows {args.rows} --repeat {args.repeat}`)\n",
                  describe(), "",
-                 "| format | rows | file | raw DuckDB | costlab | costlab / raw | peak memory (raw, costlab) |",
-                 "|---|---|---|---|---|---|---|"]
-        for r in results:
-            lines.append(f"| {r['format']} | {r['rows']:,} | {r['file_mb']} MB | {r['raw_s']} s ({r['raw_rows_per_s']:,}/s) | "
-                         f"{r['costlab_s']} s ({r['costlab_rows_per_s']:,}/s) | {r['ratio']} | "
-                         f"{r['raw_peak_gb']} GB, {r['costlab_peak_gb']} GB |")
+                 *side_by_side_table(results)]
         with (HERE / "RESULTS.md").open("a") as fh:
             fh.write("\n".join(lines) + "\n")
 

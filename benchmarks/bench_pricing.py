@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Timer, describe, gib, machine_info, rate, record_section  # noqa: E402
+from common import describe, gib, machine_info, rate, record_section  # noqa: E402
 
 QUERY = "select sum(cost_usd), count(*) filter (where priced) from costed_requests"
 PRICE_COLUMNS = ("model", "speed", "band_min_tokens", "valid_from", "valid_to", "input", "output", "cache_write_5m",

@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import side_by_side  # noqa: E402
+from common import side_by_side, side_by_side_table  # noqa: E402
 
 RAW = """
 import duckdb, resource, sys, time
@@ -168,12 +168,7 @@ def main() -> None:
                  describe(), "",
                  "Raw DuckDB: `read_json` into a table, types inferred, nothing unnested, mapped or validated "
                  "(for OTLP it stores one row per export line, not per span). Rows are records / spans.", "",
-                 "| format | rows | file | raw DuckDB | costlab | costlab / raw | peak memory (raw, costlab) |",
-                 "|---|---|---|---|---|---|---|"]
-        for r in results:
-            lines.append(f"| {r['format']} | {r['rows']:,} | {r['file_mb']} MB | {r['raw_s']} s ({r['raw_rows_per_s']:,}/s) | "
-                         f"{r['costlab_s']} s ({r['costlab_rows_per_s']:,}/s) | {r['ratio']} | "
-                         f"{r['raw_peak_gb']} GB, {r['costlab_peak_gb']} GB |")
+                 *side_by_side_table(results)]
         with (HERE / "RESULTS.md").open("a") as fh:
             fh.write("\n".join(lines) + "\n")
 

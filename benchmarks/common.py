@@ -153,3 +153,14 @@ def side_by_side(name: str, rows: int, path: Path, raw: list[tuple], ours: list[
         "costlab_peak_gb": round(max(r[2] for r in ours) / 2**30, 2),
         "all_runs_s": {"raw": [round(r[0], 2) for r in raw], "costlab": [round(r[0], 2) for r in ours]},
     }
+
+
+def side_by_side_table(results: list[dict]) -> list[str]:
+    """The Markdown table RESULTS.md shows for side_by_side rows."""
+    lines = ["| format | rows | file | raw DuckDB | costlab | costlab / raw | peak memory (raw, costlab) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['format']} | {r['rows']:,} | {r['file_mb']} MB | {r['raw_s']} s ({r['raw_rows_per_s']:,}/s) | "
+                     f"{r['costlab_s']} s ({r['costlab_rows_per_s']:,}/s) | {r['ratio']} | "
+                     f"{r['raw_peak_gb']} GB, {r['costlab_peak_gb']} GB |")
+    return lines

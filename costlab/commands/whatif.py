@@ -29,9 +29,9 @@ ChartOption = Annotated[Optional[Path], typer.Option("--chart", help="Write an A
 
 
 def _usd(nusd: float | int | Fraction) -> Decimal:
-    from costlab.whatif.scenario import _round_half_up
+    from costlab.whatif import nusd_to_usd
 
-    return Decimal(_round_half_up(Fraction(nusd))).scaleb(-9)
+    return Decimal(nusd_to_usd(Fraction(nusd)))
 
 
 def _tiers(text: str | None) -> dict[str, str] | None:

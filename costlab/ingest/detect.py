@@ -11,7 +11,7 @@ import zlib
 from pathlib import Path
 
 from costlab.config import Config
-from costlab.errors import InputError
+from costlab.errors import ConfigError, InputError, did_you_mean
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".log")
 FORMATS = ("anthropic", "batch", "canonical", "bedrock", "otel", "litellm", "langfuse", "admin", "mapping:NAME")
@@ -179,8 +179,6 @@ def normalise_format(fmt: str, path: Path, config: Config) -> str:
     if fmt.startswith("mapping:"):
         name = fmt.split(":", 1)[1]
         if name not in config.mappings:
-            from costlab.errors import ConfigError, did_you_mean
-
             raise ConfigError(
                 f"--format {fmt}: no [mappings.{name}] in costlab.toml.{did_you_mean(name, config.mappings)}"
             )
@@ -210,6 +208,4 @@ def normalise_format(fmt: str, path: Path, config: Config) -> str:
             kind = "parquet" if is_parquet(path) else ("jsonl" if head_text(path, 4096).lstrip().startswith("{") else "csv")
             if f"{fmt}-{kind}" in sources.SOURCES:
                 return f"{fmt}-{kind}"
-    from costlab.errors import ConfigError
-
     raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -86,8 +86,9 @@ def reconciliation(ctx: "ReportContext") -> dict | None:
 
 
 def _usd(nusd):
-    if nusd is None:
-        return None
-    from costlab.commands.whatif import _usd as to_usd
+    """Exact nano-dollars (int, Fraction or a bootstrap float) as the report's USD string."""
+    from fractions import Fraction
 
-    return to_usd(nusd)
+    from costlab.whatif import nusd_to_usd
+
+    return None if nusd is None else nusd_to_usd(Fraction(nusd))
