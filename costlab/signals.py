@@ -223,9 +223,31 @@ def _value(where: str, value: Any) -> Any:
     return value
 
 
+def materialize(store: Any, start: datetime, end: datetime, extra_columns: Iterable[str] = ()) -> None:
+    """Price [start, end) once into temp.costed_requests, which shadows the view for this connection.
+
+    The detectors' columns always; `extra_columns` (expressions over the costed_requests view) for a
+    caller that reads the same table for its own queries. Drop it with `drop_window`.
+    """
+    extra = "".join(f", {c}" for c in extra_columns)
+    # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
+    order_kept = store.scalar("select current_setting('preserve_insertion_order')")
+    store.execute("set preserve_insertion_order = false")
+    try:
+        store.execute(_MATERIALIZE.replace(" from costed_requests where", extra + " from costed_requests where"),
+                      {"since": start, "until": end})
+    finally:
+        store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
+
+
+def drop_window(store: Any) -> None:
+    store.execute("drop table if exists temp.costed_requests")
+
+
 def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
                 until: date | datetime | None = None, config: Config | None = None,
-                only: Iterable[str] | None = None, timings: dict[str, float] | None = None) -> pl.DataFrame:
+                only: Iterable[str] | None = None, timings: dict[str, float] | None = None,
+                prepared: bool = False) -> pl.DataFrame:
     """Run every enabled detector over the window and return the findings, worst first.
 
     Args:
@@ -235,6 +257,8 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         config: costlab.toml settings ([signals], [tiers]); default the store's.
         only: detector ids to run (default: all enabled ones).
         timings: if given, filled with wall seconds per step ('prepare', then each detector id).
+        prepared: the caller has already run `materialize` for a span covering this window (the
+            report does, to price once for its own sections and the detectors) and drops it itself.
 
     Returns:
         One row per finding with the columns in COLUMNS; `query` is the detector's SQL file.
@@ -255,17 +279,12 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         return empty()
     start, end = span
     frames = []
-    store.execute("drop table if exists temp.costed_requests")
+    if not prepared:
+        drop_window(store)
     try:
-        # Shadows the view for this connection only: the detectors' SQL reads costed_requests either way.
         clock = time.perf_counter()
-        # Row order does not matter to any detector; not keeping it lets DuckDB write in parallel.
-        order_kept = store.scalar("select current_setting('preserve_insertion_order')")
-        store.execute("set preserve_insertion_order = false")
-        try:
-            store.execute(_MATERIALIZE, {"since": start, "until": end})
-        finally:
-            store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
+        if not prepared:
+            materialize(store, start, end)
         if timings is not None:
             timings["prepare"] = time.perf_counter() - clock
         for d in detectors:
@@ -275,7 +294,8 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
             if timings is not None:
                 timings[d.id] = time.perf_counter() - clock
     finally:
-        store.execute("drop table if exists temp.costed_requests")
+        if not prepared:
+            drop_window(store)
     return order(pl.concat([f.select(list(COLUMNS)) for f in frames], how="vertical") if frames else empty())
 
 
