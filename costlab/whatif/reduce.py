@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
-import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from costlab import sql
 from costlab.config import Config
@@ -154,17 +156,58 @@ def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = N
 
 
 _MARK = re.compile(r"/\*(\w+)\*/(.*?)/\*end\*/", re.S)
+_TIER_REF = re.compile(r"_t([01])\b|\[1\]")
+BATCH_ROWS = 262_144  # rows per Arrow record batch read from DuckDB: ~60 MB of columns in flight
+
+# the columns of costed_requests the pass reads; `needs_ids` ones only when replays, judgements or payloads are joined
+SOURCE_COLUMNS = ("ts", "model", "tier", "feature", "platform", "speed", "service_tier", "input_tokens", "output_tokens",
+                  "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "web_search_requests",
+                  "status", "priced", "feedback_score", "cost_usd", "prompt_tokens", "inference_geo")
+ID_COLUMNS = ("source", "request_id")
+PER_REQUEST_ONLY = ("stop_reason",)  # complexity features: the segment pass does without them
 
 
-def reduce_sql(store, filter_sql: str | None = None) -> str:
-    """reduce.sql with its markers filled in for this store: --filter, replays, judgements, payloads."""
+def _tier_block(block: str, k: int) -> str:
+    """The tier-1 block of reduce.sql for tier k: tier_t1 -> tier_tk, tier_t0 -> tier_t(k-1), [1] -> [k]."""
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "[1]":
+            return f"[{k}]"
+        return f"_t{k if m.group(1) == '1' else k - 1}"
+
+    return _TIER_REF.sub(sub, block)
+
+
+def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str | None = None) -> str:
+    """reduce.sql with its markers filled in for this store: --filter, replays, judgements, payloads,
+    one tier block per tier, and the relation read in place of costed_requests (`source`)."""
     text = sql.load("whatif/reduce").text
-    has = {t for (t,) in store.rows("select table_name from duckdb_tables() where database_name = current_database()")}
     fills: dict[str, str] = {}
     if filter_sql:
         if ";" in filter_sql:
             raise ConfigError("--filter is one SQL condition over costed_requests columns (cr.*), without ';'")
         fills["filter"] = f"({filter_sql})"
+    fills.update(_evidence_fills(store, payloads=True))
+    if source:
+        fills["source"] = source
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) == "tiers":
+            return "".join(_tier_block(m.group(2), k) for k in range(1, n_tiers + 1))
+        if m.group(1) == "last":
+            return f" tier_t{n_tiers} "
+        return fills.get(m.group(1), m.group(2))
+
+    return _MARK.sub(sub, text)
+
+
+def _tables(store) -> set[str]:
+    return {t for (t,) in store.rows("select table_name from duckdb_tables() where database_name = current_database()")}
+
+
+def _evidence_fills(store, payloads: bool) -> dict[str, str]:
+    """The replay, judgement and payload blocks for the tables this store has (and that hold rows)."""
+    has = _tables(store)
+    fills: dict[str, str] = {}
     if "replays" in has:
         fills["replays"] = ("select source, request_id, tier, output_tokens from replays "
                             "where status = 'ok' and output_tokens is not null "
@@ -174,148 +217,178 @@ def reduce_sql(store, filter_sql: str | None = None) -> str:
                                "avg(coalesce(score, case when good then 1.0 when not good then 0.0 end)) as quality, "
                                "bool_and(coalesce(good, verdict in ('pass', 'win', 'tie'), score >= 0.5)) as good "
                                "from judgements group by all")
-    if "payloads" in has and store.scalar("select count(*) > 0 from (select 1 from payloads limit 1)"):
+    if payloads and "payloads" in has and store.scalar("select count(*) > 0 from (select 1 from payloads limit 1)"):
+        # Set-based over the stored bodies: one regex per flag, the document count only where the text
+        # names a document at all; only requests with a flag go into the join's build side.
         fills["payloads"] = (
+            "select source, request_id, documents, conditional, multistep from ("
             "select source, request_id, "
-            "coalesce(len(regexp_extract_all(request_json::VARCHAR, '\"type\"\\s*:\\s*\"document\"')), 0)::BIGINT as documents, "
-            "regexp_matches(request_json::VARCHAR, '(?i)\\b(if|unless|otherwise|in case)\\b') as conditional, "
-            "regexp_matches(request_json::VARCHAR, '(?i)\\b(first|then|step \\d|finally|afterwards)\\b') as multistep "
-            "from payloads")
-
-    def sub(m: re.Match) -> str:
-        return fills.get(m.group(1), m.group(2))
-
-    return _MARK.sub(sub, text)
+            "case when contains(j, '\"document\"') "
+            "then len(regexp_extract_all(j, '\"type\"\\s*:\\s*\"document\"')) else 0 end::INTEGER as documents, "
+            "regexp_matches(j, '(?i)\\b(if|unless|otherwise|in case)\\b') as conditional, "
+            "regexp_matches(j, '(?i)\\b(first|then|step \\d|finally|afterwards)\\b') as multistep "
+            "from (select source, request_id, request_json::VARCHAR as j from payloads where request_json is not null)) "
+            "where documents > 0 or conditional or multistep")
+    return fills
 
 
-def reduce(store, *, since: datetime | None = None, until: datetime | None = None, filter_sql: str | None = None,
-           tiers: dict[str, str] | None = None, options: ReduceOptions | None = None) -> Reduction:
-    """Read the window once and return its per-request arrays (tiers sorted cheapest first)."""
-    config = getattr(store, "config", None)
-    options = options or ReduceOptions.from_config(config)
-    tier_map = resolve_tiers(store, config, tiers)
-    names, models = list(tier_map), list(tier_map.values())
-    params = {
+def _params(names: list[str], models: list[str], options: ReduceOptions, since, until) -> dict[str, Any]:
+    return {
         "since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31),
         "tier_names": names, "tier_models": models,
         "tokenizer_factor": float(options.tokenizer_factor), "warmup_minutes": float(options.warmup_minutes),
         "default_output_ratio": float(options.default_output_ratio), "min_ratio_requests": int(options.min_ratio_requests),
     }
-    # no local name for the long frame: from_long drops it as soon as its columns are scattered
-    return from_long(store.frame(reduce_sql(store, filter_sql), params), names, models, options,
-                     (since, until)).precompute()
 
 
-def from_long(df: pl.DataFrame, names: list[str], models: list[str], options: ReduceOptions,
-              window: tuple[Any, Any] = (None, None)) -> Reduction:
-    """Scatter the long (request, tier) rows into [n, T] arrays; drop requests a tier cannot price."""
-    T = len(names)
-    n_all = int(df["rn"].max()) + 1 if df.height else 0
-    rn = df["rn"].to_numpy()
-    ti = df["ti"].to_numpy()
-    head = df.filter(pl.col("ti") <= 0)
-    unpriced_mask = np.zeros(n_all, dtype=bool)
-    unpriced_mask[head.filter(pl.col("ti") == -1)["rn"].to_numpy()] = True
-    tiered = ti >= 0
-    r, t = rn[tiered], ti[tiered]
+def reduce(store, *, since: datetime | None = None, until: datetime | None = None, filter_sql: str | None = None,
+           tiers: dict[str, str] | None = None, options: ReduceOptions | None = None) -> Reduction:
+    """Read the window once and return its per-request arrays (tiers sorted cheapest first).
 
-    all_tiered = bool(tiered.all())
-    mask_s = None if all_tiered else pl.Series(tiered)
+    DuckDB streams one wide row per request (Arrow record batches); each batch's columns are kept as
+    narrow numpy chunks and the batch dropped, so the peak is about the arrays themselves."""
+    config = getattr(store, "config", None)
+    options = options or ReduceOptions.from_config(config)
+    tier_map = resolve_tiers(store, config, tiers)
+    names, models = list(tier_map), list(tier_map.values())
+    text = reduce_sql(store, filter_sql, len(names))
+    chunks = _Chunks(names)
+    try:
+        reader = store.relation(text, _params(names, models, options, since, until)).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            chunks.add(batch)
+            del batch
+    except duckdb.Error as ex:
+        from costlab.store import translate
 
-    def tcol(col: str) -> pl.Series:
-        return df[col] if all_tiered else df[col].filter(mask_s)
-
-    def grid(col: str, dtype, fill) -> np.ndarray:
-        out = np.full((n_all, T), fill, dtype=dtype)
-        out[r, t] = tcol(col).fill_null(fill).to_numpy().astype(dtype, copy=False)
-        return out
-
-    cost = grid("cost_nusd", np.int64, -1)
-    null_cost = np.zeros((n_all, T), dtype=bool)
-    null_cost[r, t] = tcol("cost_nusd").is_null().to_numpy()
-    own_grid = np.zeros((n_all, T), dtype=bool)
-    own_grid[r, t] = tcol("own").to_numpy()
-    good = np.full((n_all, T), np.nan)
-    good[r, t] = tcol("good").cast(pl.Float64).to_numpy()
-
-    hr = head["rn"].to_numpy()
-
-    def col(name: str, dtype, fill) -> np.ndarray:
-        out = np.full(n_all, fill, dtype=dtype)
-        out[hr] = head[name].fill_null(fill).to_numpy().astype(dtype)
-        return out
-
-    actual = col("actual_nusd", np.int64, 0)
-    day_n = np.zeros(n_all, dtype=np.int64)
-    day_n[hr] = head["day"].fill_null(0).to_numpy()
-    # features and tier lines as small dictionaries: categorical codes, never a Python loop per row
-    fser = head["feature"].fill_null("(none)")
-    fnames = fser.unique().sort().to_list()
-    feat_c = np.zeros(n_all, dtype=np.int64)
-    feat_c[hr] = fser.cast(pl.Enum(fnames)).to_physical().to_numpy()
-    tier_lookup = {t: i for i, t in enumerate(names)}
-    tser = head["cur_tier"].fill_null("")
-    tnames = tser.unique().sort().to_list()
-    tmap = np.array([tier_lookup.get(t, -1) for t in tnames], dtype=np.int16)
-    tier_c = np.full(n_all, -1, dtype=np.int16)
-    tier_c[hr] = tmap[tser.cast(pl.Enum(tnames)).to_physical().to_numpy()] if tnames else -1
-
-    bad_tier = null_cost.any(axis=1) & ~unpriced_mask
-    keep = ~unpriced_mask & ~bad_tier
-    unpriced_on_tier = {names[k]: int((null_cost[:, k] & ~unpriced_mask).sum()) for k in range(T)
-                        if (null_cost[:, k] & ~unpriced_mask).any()}
-
-    own = np.where(own_grid.any(axis=1), own_grid.argmax(axis=1), -1).astype(np.int16)
-    cur = tier_c[keep]
-    uniq_days, day_code = np.unique(day_n[keep], return_inverse=True)
-    days = tuple(date(1970, 1, 1) + timedelta(days=int(d)) for d in uniq_days)
-    # features that only unpriced or dropped requests had stay in the list (harmless, counted 0)
-    feats = tuple(fnames)
-
-    sel = slice(None) if keep.all() else keep  # no copies when every request is kept
-    grids = {}
-    for name, col_, dtype, fill in (("warmup", "warmup_nusd", np.int64, 0), ("batch", "batch_nusd", np.int64, 0),
-                                    ("cache_read_delta", "cache_read_delta_nusd", np.int64, 0),
-                                    ("cache_write_delta", "cache_write_delta_nusd", np.int64, 0),
-                                    ("out_src", "out_src", np.int8, 0), ("quality", "quality", np.float64, np.nan),
-                                    ("q_src", "q_src", np.int8, 0)):
-        grids[name] = grid(col_, dtype, fill)[sel]
-    per_req = {name: col(c, dtype, fill)[keep] for name, c, dtype, fill in (
-        ("prompt_tokens", "prompt_tokens", np.int64, 0), ("web_search", "web_search", np.int64, 0),
-        ("tool_use", "tool_use", bool, False), ("batch_now", "batch", bool, False),
-        ("documents", "documents", np.int64, 0), ("conditional", "conditional", bool, False),
-        ("multistep", "multistep", bool, False))}
-    del df, head  # the long frame is no longer needed
-    keep = np.ones(n_all, dtype=bool) if isinstance(sel, slice) else keep
-    red = Reduction(
-        tiers=tuple(names), models=tuple(models), cost=cost[sel], good=good[sel], **grids,
-        actual=actual[keep], own=own[keep], current=cur,
-        day=day_code.astype(np.int32), days=days,
-        feature=feat_c[keep].astype(np.int32), features=feats,
-        **per_req,
-        unpriced=int(unpriced_mask.sum()), unpriced_on_tier=unpriced_on_tier,
-        excluded_actual=int(actual[bad_tier].sum()), options=options, window=window,
-    )
-    return sort_tiers(red)
+        raise translate(ex, "whatif/reduce.sql failed: ") from ex
+    return chunks.finish(models, options, (since, until)).precompute()
 
 
-def sort_tiers(red: Reduction) -> Reduction:
-    """Reorder tiers cheapest first (by total cost of all requests on the tier): cascade and the
-    complexity policy need an order, and it comes from the prices, not from the tier names."""
-    if red.n == 0:
-        return red
-    order = np.argsort(red.cost.sum(axis=0), kind="stable")
-    if (order == np.arange(len(order))).all():
-        return red
-    remap = np.empty(len(order), dtype=np.int16)
-    remap[order] = np.arange(len(order))
-    kw = dict(red.__dict__)
-    kw["memo"] = {}
-    for name in ("cost", "warmup", "batch", "cache_read_delta", "cache_write_delta", "out_src", "quality", "q_src", "good"):
-        kw[name] = kw[name][:, order]
-    kw["tiers"] = tuple(red.tiers[i] for i in order)
-    kw["models"] = tuple(red.models[i] for i in order)
-    for name in ("own", "current"):
-        v = kw[name]
-        kw[name] = np.where(v >= 0, remap[np.maximum(v, 0)], -1).astype(np.int16)
-    return Reduction(**kw)
+class _Chunks:
+    """Per-column lists of numpy chunks, in arrival order (DuckDB may deliver batches in any order)."""
+
+    PER_TIER = (("cost", np.int64, -1), ("warmup", np.int64, 0), ("batch", np.int64, 0), ("crd", np.int64, 0),
+                ("cwd", np.int64, 0), ("out_src", np.int8, 0), ("quality", np.float64, np.nan),
+                ("q_src", np.int8, 0), ("good", np.float64, np.nan))
+    PER_REQUEST = (("ts_us", np.int64, 0), ("h", np.uint64, 0), ("day", np.int32, 0), ("actual_nusd", np.int64, 0),
+                   ("prompt_tokens", np.int64, 0), ("web_search", np.int32, 0), ("tool_use", np.bool_, False),
+                   ("batch", np.bool_, False), ("documents", np.int32, 0), ("conditional", np.bool_, False),
+                   ("multistep", np.bool_, False))
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        self.T = len(names)
+        self.req: dict[str, list[np.ndarray]] = {c: [] for c, _, _ in self.PER_REQUEST}
+        self.tier: dict[tuple[str, int], list[np.ndarray]] = {(c, k): [] for c, _, _ in self.PER_TIER for k in range(self.T)}
+        self.keep: list[np.ndarray] = []  # priced on every tier
+        self.unpriced: list[np.ndarray] = []
+        self.own: list[np.ndarray] = []  # int16 config tier index, -1 none
+        self.current: list[np.ndarray] = []
+        self.feature: list[np.ndarray] = []  # int32 codes into self.fnames (arrival order of names)
+        self.fnames: dict[str, int] = {}
+        self.null_on_tier = np.zeros(self.T, dtype=np.int64)
+        self.excluded_actual = 0
+        self.tier_lookup = {t: i for i, t in enumerate(names)}
+
+    @staticmethod
+    def _np(col, dtype, fill) -> np.ndarray:
+        if col.null_count:
+            col = pc.fill_null(col, fill) if not (isinstance(fill, float) and np.isnan(fill)) else col
+        if pa.types.is_boolean(col.type) and np.dtype(dtype) == np.float64:  # good: 1, 0, NaN
+            out = np.full(len(col), np.nan)
+            valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            out[valid] = col.filter(pc.is_valid(col)).to_numpy(zero_copy_only=False)
+            return out
+        return np.asarray(col.to_numpy(zero_copy_only=False)).astype(dtype, copy=False)
+
+    def _codes(self, col, table: dict[str, int], fill: str) -> np.ndarray:
+        """Dictionary codes of a string column (one lookup per distinct value, never per row)."""
+        enc = pc.dictionary_encode(pc.fill_null(col, fill)).combine_chunks() if isinstance(col, pa.ChunkedArray) \
+            else pc.dictionary_encode(pc.fill_null(col, fill))
+        local = np.array([table.setdefault(v, len(table)) for v in enc.dictionary.to_pylist()], dtype=np.int32)
+        return local[enc.indices.to_numpy(zero_copy_only=False)] if len(local) else np.zeros(len(col), dtype=np.int32)
+
+    def add(self, b) -> None:
+        col = b.column
+        priced = self._np(col("priced"), np.bool_, False)
+        for c, dtype, fill in self.PER_REQUEST:
+            self.req[c].append(self._np(col(c), dtype, fill))
+        null_cost = np.zeros(len(priced), dtype=bool)
+        own = np.full(len(priced), -1, dtype=np.int16)
+        for k in reversed(range(self.T)):  # the first tier in config order whose model it ran on
+            own[self._np(col(f"own_t{k + 1}"), np.bool_, False)] = k
+            cost_col = col(f"cost_t{k + 1}")
+            nk = cost_col.is_null().to_numpy(zero_copy_only=False) & priced
+            self.null_on_tier[k] += int(nk.sum())
+            null_cost |= nk
+            for c, dtype, fill in self.PER_TIER:
+                self.tier[(c, k)].append(self._np(col(f"{c}_t{k + 1}"), dtype, fill))
+        self.own.append(own)
+        self.keep.append(priced & ~null_cost)
+        self.unpriced.append(~priced)
+        self.excluded_actual += int(self.req["actual_nusd"][-1][priced & null_cost].sum())
+        self.feature.append(self._codes(col("feature"), self.fnames, "(none)"))
+        tiers_seen: dict[str, int] = {}
+        codes = self._codes(col("cur_tier"), tiers_seen, "")
+        tmap = np.array([self.tier_lookup.get(t, -1) for t in tiers_seen], dtype=np.int16)
+        self.current.append(tmap[codes] if len(tmap) else np.full(len(codes), -1, dtype=np.int16))
+
+    def finish(self, models: list[str], options: ReduceOptions, window) -> "Reduction":
+        T, names = self.T, self.names
+        cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)  # noqa: E731
+        keep = cat(self.keep, np.bool_)
+        unpriced = int(cat(self.unpriced, np.bool_).sum())
+        # request order: (ts, hash(source, request_id)), as the arrays always were; kept requests only
+        ts = cat(self.req.pop("ts_us"), np.int64)
+        h = cat(self.req.pop("h"), np.uint64)
+        order = np.lexsort((h, ts))
+        del ts, h
+        idx = order[keep[order]]
+        del order
+        # tiers cheapest first by the kept requests' total cost (cascade and complexity need an order)
+        totals = np.array([sum(int(c[m].sum()) for c, m in zip(self.tier[("cost", k)], self.keep)) for k in range(T)],
+                          dtype=np.int64)
+        order_t = np.argsort(totals, kind="stable") if idx.size else np.arange(T)
+        remap = np.empty(T, dtype=np.int16)
+        remap[order_t] = np.arange(T)
+        self.keep = self.unpriced = None
+
+        def take(parts, dtype) -> np.ndarray:
+            out = cat(parts, dtype)[idx]
+            parts.clear()
+            return out
+
+        grids = {}
+        for c, dtype, _ in self.PER_TIER:
+            g = np.empty((idx.size, T), dtype=dtype)
+            for j, k in enumerate(order_t):
+                g[:, j] = take(self.tier.pop((c, k)), dtype)
+            grids[c] = g
+        own = take(self.own, np.int16)
+        cur = take(self.current, np.int16)
+        own = np.where(own >= 0, remap[np.maximum(own, 0)], -1).astype(np.int16)
+        cur = np.where(cur >= 0, remap[np.maximum(cur, 0)], -1).astype(np.int16)
+        day_n = take(self.req.pop("day"), np.int32)
+        uniq_days, day_code = np.unique(day_n, return_inverse=True)
+        del day_n
+        days = tuple(date(1970, 1, 1) + timedelta(days=int(d)) for d in uniq_days)
+        # features in sorted order (features that only unpriced or dropped requests had stay, counted 0)
+        fnames = sorted(self.fnames)
+        pos = {f: i for i, f in enumerate(fnames)}
+        rank = np.array([pos[name] for name in self.fnames], dtype=np.int32)  # dict order = code order
+        feature = rank[take(self.feature, np.int32)] if len(rank) else np.zeros(idx.size, dtype=np.int32)
+        per_req = {new: take(self.req.pop(c), dtype) for new, c, dtype in (
+            ("actual", "actual_nusd", np.int64), ("prompt_tokens", "prompt_tokens", np.int64),
+            ("web_search", "web_search", np.int32), ("tool_use", "tool_use", np.bool_), ("batch_now", "batch", np.bool_),
+            ("documents", "documents", np.int32), ("conditional", "conditional", np.bool_),
+            ("multistep", "multistep", np.bool_))}
+        return Reduction(
+            tiers=tuple(names[k] for k in order_t), models=tuple(models[k] for k in order_t),
+            cost=grids["cost"], warmup=grids["warmup"], batch=grids["batch"], cache_read_delta=grids["crd"],
+            cache_write_delta=grids["cwd"], out_src=grids["out_src"], quality=grids["quality"], q_src=grids["q_src"],
+            good=grids["good"], own=own, current=cur, day=day_code.astype(np.int32), days=days, feature=feature,
+            features=tuple(fnames), **per_req, unpriced=unpriced,
+            unpriced_on_tier={names[k]: int(self.null_on_tier[k]) for k in range(T) if self.null_on_tier[k]},
+            excluded_actual=self.excluded_actual, options=options, window=window,
+        )
