@@ -171,3 +171,82 @@ def test_judge_prompts_get_deterministic_verdicts():
         score = c.messages.create(model="claude-opus-5-5", max_tokens=5, system=system,
                                   messages=[{"role": "user", "content": "<answer>a detail detail</answer>"}]).content[0].text
     assert said == "B" and score == "SCORE: 7"
+
+
+# -- Bedrock InvokeModel and Vertex rawPredict ------------------------------------------------------
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDSERVERTEST", "AWS_SECRET_ACCESS_KEY": "server-test-secret"}
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for k, v in AWS_ENV.items():
+        monkeypatch.setenv(k, v)
+
+
+def bedrock(server: TestServer, retries: int = 0, **kw) -> anthropic.AnthropicBedrock:
+    return anthropic.AnthropicBedrock(aws_region="us-east-1", base_url=server.url, max_retries=retries, **kw)
+
+
+def vertex(server: TestServer, retries: int = 0) -> anthropic.AnthropicVertex:
+    return anthropic.AnthropicVertex(region="europe-west1", project_id="proj", access_token="tok",
+                                     base_url=server.url + "/v1", max_retries=retries)
+
+
+@pytest.mark.parametrize("model", ["anthropic.claude-sonnet-4-5-20250929-v1:0", "global.anthropic.claude-haiku-5-5"])
+def test_bedrock_invoke_model_is_signed_and_answers_like_the_claude_api(aws_env, model):
+    with TestServer(aws_secret_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"]) as server:
+        m = bedrock(server).messages.create(model=model, max_tokens=50, messages=HELLO)
+        same = client(server).messages.create(model=model, max_tokens=50, messages=HELLO)
+    assert m.content[0].text == same.content[0].text and m.model == model
+    assert m.usage.service_tier is None  # no Claude API service tiers on Bedrock
+    (entry, _) = server.log
+    assert entry["path"] == f"/model/{model}/invoke" and entry["endpoint"] == "/v1/messages"
+    assert entry["platform"] == "bedrock" and entry["auth"] == "sigv4" and entry["anthropic_version"]
+    assert server.count(platform="bedrock") == 1 and server.count() == 2
+
+
+def test_bedrock_rejects_a_wrong_signature_a_model_in_the_body_and_streaming(aws_env):
+    with TestServer(aws_secret_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"]) as server:
+        with pytest.raises(anthropic.PermissionDeniedError):
+            bedrock(server, aws_access_key="AKIDSERVERTEST", aws_secret_key="wrong").messages.create(
+                model="anthropic.claude-haiku-5-5", max_tokens=5, messages=HELLO)
+        # (the SDK always moves the model to the path, so the body with a model is sent by hand, with a Bedrock API key)
+        extra = httpx2.post(server.url + "/model/anthropic.claude-haiku-5-5/invoke", headers={"authorization": "Bearer k"},
+                            json={"anthropic_version": "bedrock-2023-05-31", "model": "claude-haiku-5-5", "max_tokens": 5,
+                                  "messages": HELLO})
+        with pytest.raises(anthropic.BadRequestError) as stream:
+            bedrock(server).messages.create(model="anthropic.claude-haiku-5-5", max_tokens=5, messages=HELLO, stream=True)
+        r = httpx2.post(server.url + "/model/anthropic.claude-haiku-5-5/invoke", headers={"authorization": "Bearer bedrock-api-key"},
+                        json={"max_tokens": 5, "messages": HELLO})
+    assert extra.status_code == 400 and "extraneous key [model]" in extra.json()["message"]
+    assert "does not stream" in stream.value.body["message"]
+    assert r.status_code == 400 and r.headers["x-amzn-ErrorType"].startswith("ValidationException")
+    assert "anthropic_version" in r.json()["message"] and "x-amzn-requestid" in r.headers
+
+
+def test_faults_hit_bedrock_and_vertex_calls_too_and_the_sdk_retries_them(aws_env):
+    faults = [Fault(429, times=1, retry_after=0), Fault(503, times=1)]  # the Messages endpoint, on any platform
+    with TestServer(faults=faults) as server:
+        bedrock(server, retries=2).messages.create(model="anthropic.claude-haiku-5-5", max_tokens=5, messages=HELLO)
+        vertex(server, retries=2).messages.create(model="claude-haiku-5-5", max_tokens=5, messages=HELLO)
+    assert [(e["platform"], e["status"]) for e in server.log] == [("bedrock", 429), ("bedrock", 503), ("bedrock", 200),
+                                                                 ("vertex", 200)]
+
+
+def test_vertex_raw_predict_and_count_tokens_with_an_access_token():
+    with TestServer(api_key="tok") as server:
+        c = vertex(server)
+        m = c.messages.create(model="claude-haiku-4-5@20251001", max_tokens=50, messages=HELLO)
+        n = c.messages.count_tokens(model="claude-haiku-4-5@20251001", messages=HELLO)
+        with pytest.raises(anthropic.BadRequestError):
+            c.messages.create(model="claude-haiku-4-5@20251001", max_tokens=5, messages=HELLO, stream=True)
+    assert n.input_tokens == m.usage.input_tokens and m.model == "claude-haiku-4-5@20251001"
+    assert [e["path"].rsplit("/", 1)[-1] for e in server.log] == [
+        "claude-haiku-4-5@20251001:rawPredict", "count-tokens:rawPredict", "claude-haiku-4-5@20251001:streamRawPredict"]
+    assert {e["auth"] for e in server.log} == {"bearer"} and server.count("/v1/messages/count_tokens") == 1

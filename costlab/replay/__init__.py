@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import polars as pl
 
-from costlab.replay.plan import BudgetError, ReplaySpec, check_budget, create_run, estimate, prepare, qualifying, run_params, set_tiers
+from costlab.errors import ConfigError
+from costlab.replay.plan import (BudgetError, ReplaySpec, check_budget, create_run, estimate, platform_of, prepare, qualifying,
+                                 run_params, set_run_tiers)
 from costlab.replay.send import Limiter, Outcome, load_jobs, make_client, send
 
 if TYPE_CHECKING:
@@ -55,11 +57,18 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
     """
     params = run_params(store, run)
     prepare(store)
-    set_tiers(store, params["models"])
+    set_run_tiers(store, params)
     max_usd = max_usd if max_usd is not None else (Decimal(params["max_usd"]) if params.get("max_usd") else None)
     batch = params.get("batch", False) if batch is None else batch
     limiter = Limiter(concurrency or params.get("concurrency") or 8)
     settings = store.config.replay
+    platform = params.get("platform", "anthropic")
+    if platform_of(settings) != platform:
+        # A run is priced and compared on one platform; its model ids were chosen for it.
+        raise ConfigError(f"run {run!r} was planned on {platform}; [replay] provider is now {platform_of(settings)!r}. "
+                          f"Resume it with provider = {platform!r}, or plan a new run.")
+    if batch and platform != "anthropic":
+        raise ConfigError(f"--batch: Message Batches are a Claude API feature, not part of the SDK's {platform} client")
     if client is None:
         client = make_client(settings, max_retries, limiter.on_response, base_url)
     store.execute("update replay_runs set status = 'running' where run = ?", [run])
@@ -78,11 +87,14 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
     if not outcome.interrupted:
         judge.run_checks(store, run)
         if params.get("judge"):
-            judge_model = params["models"].get(params["judge"]) or _model(store, params["judge"])
+            who = params["judge"]
+            model = params.get("judge_model") or params["models"].get(who) or _model(store, who)
+            judge_as = judge.Judge(who, model, (params.get("model_ids") or {}).get(who, model), platform,
+                                   (params.get("geo") or {}).get(who, "global"))
             tiers = list(params["tiers"])
-            judge.judge_pairwise(store, run, client, params["judge"], judge_model, tiers, limiter.maximum)
+            judge.judge_pairwise(store, run, client, judge_as, tiers, limiter.maximum)
             if store.config.replay.get("rubric_judge"):
-                judge.judge_rubric(store, run, client, params["judge"], judge_model, limiter.maximum)
+                judge.judge_rubric(store, run, client, judge_as, limiter.maximum)
     st = status(store, run).row(0, named=True)
     outcome.in_doubt = st["in_doubt"]
     final = ("interrupted" if outcome.interrupted else "partial" if st["missing"] or st["not_sent"] or st["in_doubt"]

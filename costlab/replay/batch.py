@@ -84,7 +84,9 @@ def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval
         return
     keys = {cid: (s, rid, tier) for cid, s, rid, tier in store.rows(
         "select custom_id, source, request_id, tier from replay_batches where run = ? and batch_id = ?", [run, batch_id])}
-    priced_by = {(s, rid, tier): (model, stier or "batch", started, nc) for s, rid, tier, model, stier, started, nc in store.rows(
+    # Batches exist on the Claude API only (plan refuses --batch elsewhere): priced as anthropic, global.
+    priced_by = {(s, rid, tier): (model, stier or "batch", started, "anthropic", "global", nc)
+                 for s, rid, tier, model, stier, started, nc in store.rows(
         "select source, request_id, tier, model, service_tier, started_at, not_carried::VARCHAR from replays where run = ?", [run])}
     rows = []
     created = store.scalar("select min(created_at) from replay_batches where batch_id = ?", [batch_id])

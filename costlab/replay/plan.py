@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from costlab.store import Store
 
 STRATA = ("feature", "tier", "model", "customer_id", "platform")
+PROVIDERS = ("anthropic", "bedrock", "vertex")
 
 
 class BudgetError(CostlabError):
@@ -63,10 +64,55 @@ def tier_models(store: "Store", tiers: list[str]) -> dict[str, str]:
     return out
 
 
-def set_tiers(store: "Store", mapping: dict[str, str]) -> None:
-    store.execute("create or replace temp table _replay_tiers (tier VARCHAR, model VARCHAR)")
+def platform_of(settings: dict[str, Any]) -> str:
+    provider = str(settings.get("provider", "anthropic"))
+    if provider not in PROVIDERS:
+        raise ConfigError(f"[replay] provider = {provider!r}: use anthropic, bedrock or vertex.{did_you_mean(provider, PROVIDERS)}")
+    return provider
+
+
+def platform_models(store: "Store", configured: dict[str, str], settings: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Per tier: the catalogue model it is priced as, the model id sent on the configured platform, and
+    the price card's geo class (Bedrock: a global. profile is global, any other id a regional endpoint;
+    Vertex: region 'global' is global, a region or multi-region is regional; both +10% where the
+    model has the regional premium).
+
+    [tiers] may name a platform id (global.anthropic.claude-..., anthropic.claude-...-v1:0,
+    claude-...@20251001); a plain catalogue id is sent as global.anthropic.ID on Bedrock (current
+    models are offered through cross-Region profiles; [replay] bedrock_profile = "us", "eu", ... or
+    "" picks another) and as is on Vertex.
+    """
+    platform = platform_of(settings)
+    out = {}
+    for tier, given in configured.items():
+        model = str(store.scalar("select costlab_model(?)", [given]))
+        plain = store.scalar("select costlab_clean_model(?) = lower(trim(?))", [given, given])
+        if platform == "bedrock":
+            profile = str(settings.get("bedrock_profile", "global")).strip(". ")
+            sent = given if not plain else (f"{profile}.anthropic.{given}" if profile else f"anthropic.{given}")
+            geo = "global" if sent.lower().split("/")[-1].startswith("global.") else "regional"
+        elif platform == "vertex":
+            sent = given if plain or "@" in given else model
+            geo = "global" if str(settings.get("region") or "") == "global" else "regional"
+        else:
+            sent, geo = given, "global"
+        out[tier] = {"model": model, "model_id": sent, "geo_class": geo}
+    return out
+
+
+def set_tiers(store: "Store", mapping: dict[str, str], ids: dict[str, str] | None = None, platform: str = "anthropic",
+              geo: dict[str, str] | None = None) -> None:
+    """The run's tiers for the queries: model (priced as), model_id (sent), platform and geo class."""
+    store.execute("create or replace temp table _replay_tiers (tier VARCHAR, model VARCHAR, model_id VARCHAR, "
+                  "platform VARCHAR, geo_class VARCHAR)")
     for tier, model in mapping.items():
-        store.execute("insert into _replay_tiers values (?, ?)", [tier, model])
+        store.execute("insert into _replay_tiers values (?, ?, ?, ?, ?)",
+                      [tier, model, (ids or {}).get(tier, model), platform, (geo or {}).get(tier, "global")])
+
+
+def set_run_tiers(store: "Store", params: dict[str, Any]) -> None:
+    """set_tiers from a run's params (runs created before platforms were recorded are Claude API runs)."""
+    set_tiers(store, params["models"], params.get("model_ids"), params.get("platform", "anthropic"), params.get("geo"))
 
 
 def qualifying(store: "Store", spec: ReplaySpec) -> int:
@@ -99,12 +145,25 @@ def create_run(store: "Store", spec: ReplaySpec) -> str:
     name = spec.run or "replay-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     if store.scalar("select count(*) from replay_runs where run = ?", [name]):
         raise ConfigError(f"run {name!r} exists already: `costlab replay resume {name}` continues it, or pick another --run")
-    mapping = tier_models(store, spec.tiers)
-    if spec.judge:
-        tier_models(store, [spec.judge])
+    settings = store.config.replay
+    platform = platform_of(settings)
+    if spec.batch and platform != "anthropic":
+        raise ConfigError(f"--batch: Message Batches are a Claude API feature; the anthropic SDK's {platform} client "
+                          f"has no batch surface ([replay] provider = {platform!r}). Replay without --batch, or through "
+                          "the Claude API (provider = \"anthropic\").")
+    resolved = platform_models(store, tier_models(store, list(dict.fromkeys(spec.tiers + ([spec.judge] if spec.judge else [])))),
+                               settings)
     _candidates(store, spec)
     params = {k: (str(v) if isinstance(v, (datetime, Decimal)) else v) for k, v in asdict(spec).items()}
-    params["models"] = mapping
+    # models: what each tier is priced and judged as; model_ids: what is sent on the platform (judge included).
+    params["models"] = {t: resolved[t]["model"] for t in spec.tiers}
+    params["model_ids"] = {t: r["model_id"] for t, r in resolved.items()}
+    params["geo"] = {t: r["geo_class"] for t, r in resolved.items()}
+    params["platform"] = platform
+    if platform != "anthropic":
+        params["region"] = settings.get("region")
+    if spec.judge:
+        params["judge_model"] = resolved[spec.judge]["model"]
     sample = store.run_query("replay/sample", n=spec.sample, seed=str(spec.seed))
     with store.transaction():
         store.execute(
@@ -144,7 +203,7 @@ def estimate(store: "Store", run: str, batch: bool = False) -> pl.DataFrame:
     """Per tier: requests still to send, logged prompt tokens, expected and worst-case cost."""
     params = run_params(store, run)
     prepare(store)
-    set_tiers(store, params["models"])
+    set_run_tiers(store, params)
     return store.run_query("replay/estimate", run=run, service_tier="batch" if batch else "standard")
 
 

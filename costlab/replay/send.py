@@ -59,6 +59,8 @@ class Job:
     worst_usd: Decimal
     started_at: datetime | None = None
     service_tier: str = "standard"
+    platform: str = "anthropic"  # with geo_class, what the answer is priced at (price_card)
+    geo_class: str = "global"
 
 
 @dataclass
@@ -127,13 +129,20 @@ def make_client(settings: dict[str, Any], max_retries: int, on_response: Callabl
                 base_url: str | None = None) -> Any:
     """An SDK client by config ([replay] provider = anthropic | bedrock | vertex; base_url for gateways).
 
-    The key comes from the environment or the SDK's usual configuration; costlab never reads or stores it.
+    Credentials come from the environment or the SDK's usual configuration (ANTHROPIC_API_KEY; AWS
+    credentials or AWS_BEARER_TOKEN_BEDROCK through boto3; for Vertex GOOGLE_OAUTH_ACCESS_TOKEN, else
+    google-auth's application default credentials); costlab never stores them. Missing ones are a
+    clear error here, before anything is sent.
     """
+    import os
+
     import anthropic
+
+    from costlab.replay.plan import platform_of
 
     hooks = {"response": [lambda r: on_response(r.status_code, r.headers)]} if on_response else {}
     http = anthropic.DefaultHttpxClient(event_hooks=hooks)
-    provider = settings.get("provider", "anthropic")
+    provider = platform_of(settings)
     url = base_url or settings.get("base_url")
     if provider == "anthropic":
         client = anthropic.Anthropic(base_url=url, max_retries=max_retries, http_client=http)
@@ -141,20 +150,48 @@ def make_client(settings: dict[str, Any], max_retries: int, on_response: Callabl
             raise ConfigError("no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the environment. "
                               "costlab never reads it from a file and never stores it.")
         return client
-    if provider == "bedrock":
-        return anthropic.AnthropicBedrock(aws_region=settings.get("region"), base_url=url, max_retries=max_retries,
-                                          http_client=http)
+    region = settings.get("region")
+    try:
+        if provider == "bedrock":
+            client = anthropic.AnthropicBedrock(aws_region=region, aws_profile=settings.get("aws_profile"), base_url=url,
+                                                max_retries=max_retries, http_client=http)
+        else:
+            client = anthropic.AnthropicVertex(region=region or anthropic.NOT_GIVEN,
+                                               project_id=settings.get("project_id") or anthropic.NOT_GIVEN,
+                                               access_token=os.environ.get("GOOGLE_OAUTH_ACCESS_TOKEN") or None,
+                                               base_url=url, max_retries=max_retries, http_client=http)
+    except ValueError as ex:  # no region, or a key and a profile at once: the SDK's own words
+        raise ConfigError(f"[replay] provider = {provider!r}: {ex}") from None
+    if provider == "bedrock" and client.api_key is None:
+        import boto3
+
+        if boto3.Session(profile_name=settings.get("aws_profile"), region_name=client.aws_region).get_credentials() is None:
+            raise ConfigError("no AWS credentials for Bedrock: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a "
+                              "profile, [replay] aws_profile), or AWS_BEARER_TOKEN_BEDROCK. costlab never stores them.")
     if provider == "vertex":
-        return anthropic.AnthropicVertex(region=settings.get("region"), project_id=settings.get("project_id"),
-                                         base_url=url, max_retries=max_retries, http_client=http)
-    raise ConfigError(f"[replay] provider = {provider!r}: use anthropic, bedrock or vertex")
+        if client.project_id is None:
+            raise ConfigError("Vertex needs a project: set [replay] project_id or ANTHROPIC_VERTEX_PROJECT_ID")
+        if client.access_token is None:
+            try:
+                import google.auth  # noqa: F401  (the SDK's Vertex credentials come from it)
+            except ImportError:
+                raise ConfigError("no Google credentials for Vertex: set GOOGLE_OAUTH_ACCESS_TOKEN (e.g. from "
+                                  "`gcloud auth print-access-token`), or install google-auth (pip install "
+                                  "'anthropic[vertex]') for application default credentials.") from None
+    return client
 
 
-def adapt(body: dict[str, Any], model: str, max_output: int | None, new_generation: bool) -> tuple[dict[str, Any], dict[str, str]]:
+def adapt(body: dict[str, Any], model: str, max_output: int | None, new_generation: bool,
+          platform: str = "anthropic") -> tuple[dict[str, Any], dict[str, str]]:
     """The logged body with only the model changed, and what could not carry over (and why)."""
     out = dict(body)
     not_carried: dict[str, str] = {}
     out["model"] = model
+    if platform != "anthropic":
+        # Claude API options that Bedrock and Vertex do not have (the region comes from the endpoint there).
+        for key in ("service_tier", "inference_geo", "speed"):
+            if key in out:
+                not_carried[key] = f"{key}={out.pop(key)!r}: not available on {platform}"
     if out.pop("stream", None):
         not_carried["stream"] = "sent without streaming (the answer is the same message)"
     if new_generation:
@@ -171,14 +208,38 @@ def adapt(body: dict[str, Any], model: str, max_output: int | None, new_generati
 
 
 def load_jobs(store: "Store", run: str, service_tier: str = "standard") -> list[Job]:
+    """The pairs still to send (reads _replay_tiers: set_run_tiers first)."""
     frame = store.run_query("replay/jobs", run=run, service_tier=service_tier)
     info = {r[0]: (r[1], bool(r[2])) for r in store.rows("select model, max_output, coalesce(new_tokenizer, false) from models")}
+    where = {tier: (platform, geo) for tier, platform, geo in store.rows("select tier, platform, geo_class from _replay_tiers")}
     jobs = []
-    for source, request_id, tier, model, request_json, worst in frame.iter_rows():
+    for source, request_id, tier, model, model_id, request_json, worst in frame.iter_rows():
         max_output, new_gen = info.get(model, (None, False))
-        body, not_carried = adapt(json.loads(request_json), model, max_output, new_gen)
-        jobs.append(Job(source, request_id, tier, model, body, not_carried, worst or Decimal(0)))
+        platform, geo = where.get(tier, ("anthropic", "global"))
+        body, not_carried = adapt(json.loads(request_json), model_id, max_output, new_gen, platform)
+        jobs.append(Job(source, request_id, tier, model, body, not_carried, worst or Decimal(0), service_tier=service_tier,
+                        platform=platform, geo_class=geo))
     return jobs
+
+
+_SDK_PARAMS: dict[type, frozenset[str]] = {}
+
+
+def sdk_arguments(client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The body as messages.create arguments: the fields this SDK release names as parameters, and the
+    rest (temperature, top_p, anything newer or older than it) in extra_body, so they reach the API
+    unchanged instead of failing locally with a TypeError."""
+    import inspect
+
+    kind = type(client.messages)
+    if kind not in _SDK_PARAMS:
+        _SDK_PARAMS[kind] = frozenset(inspect.signature(kind.create).parameters) - {"self", "extra_body"}
+    known = _SDK_PARAMS[kind]
+    args = {k: v for k, v in body.items() if k in known}
+    extra = {k: v for k, v in body.items() if k not in known}
+    if extra:
+        args["extra_body"] = extra
+    return args
 
 
 def call(client: Any, job: Job) -> tuple:
@@ -187,7 +248,7 @@ def call(client: Any, job: Job) -> tuple:
 
     t0 = time.monotonic()
     try:
-        msg = client.messages.create(**job.body)
+        msg = client.messages.create(**sdk_arguments(client, job.body))
     except anthropic.APIStatusError as ex:
         kind = ERROR_TYPES.get(ex.status_code, "api_error" if ex.status_code >= 500 else "invalid_request")
         return _error(t0, kind, f"HTTP {ex.status_code}: {_message(ex)}", getattr(ex, "request_id", None))
@@ -206,7 +267,7 @@ def call(client: Any, job: Job) -> tuple:
     text = "".join(getattr(b, "text", "") for b in msg.content if getattr(b, "type", "") == "text")
     return ("ok", datetime.now(timezone.utc), (time.monotonic() - t0) * 1000, u.input_tokens, u.output_tokens,
             u.cache_read_input_tokens or 0, w5 or 0, w1h or 0, msg.stop_reason, text, None, None,
-            getattr(msg, "_request_id", None))
+            getattr(msg, "_request_id", None) or msg.id)  # Bedrock has no request-id header: the message id
 
 
 def _message(ex: Any) -> str:
@@ -237,8 +298,8 @@ _COST = """
                     + coalesce(cache_write_1h_tokens, 0) as prompt_tokens
           from ({incoming})) i
     left join price_card c
-      on c.model = i.model and c.speed = 'standard' and c.platform = 'anthropic' and c.service_tier = i.service_tier
-     and c.geo_class = 'global' and i.started_at >= c.seg_from and (c.seg_to is null or i.started_at < c.seg_to)
+      on c.model = i.model and c.speed = 'standard' and c.platform = i.platform and c.service_tier = i.service_tier
+     and c.geo_class = i.geo_class and i.started_at >= c.seg_from and (c.seg_to is null or i.started_at < c.seg_to)
      and i.prompt_tokens >= c.band_min_tokens and (c.band_max_tokens is null or i.prompt_tokens < c.band_max_tokens)
 """
 
@@ -246,16 +307,16 @@ _COST = """
 def write_results(store: "Store", rows: list[tuple], replace: bool = True) -> Decimal:
     """Insert these results into replays, priced from price_card; return what they cost.
 
-    Each row is RESULT_COLUMNS then model, service_tier, started_at (what it is priced by) and
-    not_carried. With `replace`, a 'not_sent' or 'sending' row of the same pair is replaced (skip it
+    Each row is RESULT_COLUMNS then model, service_tier, started_at, platform, geo_class (what it is
+    priced by) and not_carried. With `replace`, a 'not_sent' or 'sending' row of the same pair is replaced (skip it
     when the run has none: it is a statement less per write). Call inside a transaction.
     """
     if len(rows) > 500:
         return sum((write_results(store, rows[i:i + 500], replace) for i in range(0, len(rows), 500)), Decimal(0))
     if not rows:
         return Decimal(0)
-    types = _TYPES + ("VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR")
-    columns = RESULT_COLUMNS + ("model", "service_tier", "started_at", "not_carried")
+    types = _TYPES + ("VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR", "VARCHAR", "VARCHAR")
+    columns = RESULT_COLUMNS + ("model", "service_tier", "started_at", "platform", "geo_class", "not_carried")
     payload = json.dumps([{c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in zip(columns, r)} for r in rows])
     shape = json.dumps({c: t for c, t in zip(columns, types)})
     incoming = f"select unnest(json_transform(?::JSON, '[{shape}]'), recursive := true)"
@@ -399,7 +460,7 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
                 cond.notify_all()
 
     def write(done: list) -> None:
-        rows = [(run, j.source, j.request_id, j.tier, *row, j.model, j.service_tier, j.started_at,
+        rows = [(run, j.source, j.request_id, j.tier, *row, j.model, j.service_tier, j.started_at, j.platform, j.geo_class,
                  json.dumps(j.not_carried) if j.not_carried else None) for j, row in done]
         with store.transaction():
             cost = write_results(store, rows, replace)

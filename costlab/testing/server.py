@@ -22,15 +22,31 @@ prompt substring) for its first `times` matches. Batch rows can be made to error
         ...
         assert server.count("/v1/messages") == 3
 
-API keys: both `Authorization: Bearer` and `x-api-key` are accepted; when `api_key` is set, any other
-key gets a 401. The server never records a key, only which header carried it.
+Partner platforms, as the SDK's AnthropicBedrock and AnthropicVertex clients call them:
+
+* Bedrock InvokeModel, `POST /model/{modelId}/invoke`: the model in the path (`anthropic.claude-...-v1:0`,
+  `global.anthropic.claude-...`), a body with `anthropic_version` and no `model`; signed with AWS SigV4
+  (verified with botocore when `aws_secret_key` is set) or a Bedrock API key (Bearer). Errors are
+  Bedrock's `{"message": ...}` with `x-amzn-ErrorType`; the request id is `x-amzn-RequestId`.
+* Vertex AI rawPredict, `POST /v1/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:rawPredict`
+  (`claude-...@date` ids too), the same body rules, a Bearer access token; and `.../models/count-tokens:rawPredict`.
+
+Both answer the Message the Claude API would, so faults, counts and `paid` work the same: a fault's
+`path` and `count(path)` match the raw path or the endpoint it stands for (`/v1/messages`).
+`streamRawPredict` and `invoke-with-response-stream` are refused (the server does not stream).
+
+API keys: `Authorization: Bearer` and `x-api-key` are accepted; when `api_key` is set, any other key
+gets a 401. The server never records a key, only which header carried it (`bearer`, `x-api-key`, `sigv4`).
+`record_bodies=True` keeps each request body in the log, to check what a judge was shown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
+import re
 import socket
 import threading
 import time
@@ -39,8 +55,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+from urllib.parse import unquote
 
 JUDGE_MARK = "You are a costlab judge"
+MESSAGES = "/v1/messages"
+BEDROCK_PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream)$")
+VERTEX_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/publishers/anthropic/models/"
+                         r"(?P<model>[^/:]+):(?P<op>rawPredict|streamRawPredict)$")
+# Bedrock's error types by status (x-amzn-ErrorType), for errors answered on its path.
+BEDROCK_ERRORS = {400: "ValidationException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
+                  408: "ModelTimeoutException", 424: "ModelErrorException", 429: "ThrottlingException",
+                  500: "InternalServerException", 503: "ServiceUnavailableException"}
 ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
     404: "not_found_error", 409: "conflict_error", 413: "request_too_large", 429: "rate_limit_error",
@@ -77,10 +102,10 @@ class Fault:
     should_retry: str | None = None
     hits: int = 0
 
-    def matches(self, path: str, body: dict[str, Any], raw: bytes) -> bool:
+    def matches(self, path: str, body: dict[str, Any], raw: bytes, endpoint: str | None = None) -> bool:
         if self.times is not None and self.hits >= self.times:
             return False
-        if path != self.path:
+        if self.path not in (path, endpoint):
             return False
         if self.model and self.model not in str(body.get("model", "")):
             return False
@@ -158,8 +183,10 @@ def _judge(body: dict[str, Any], position_bias: bool) -> str:
     return f"SCORE: {min(10, 3 + 2 * answer.count('detail'))}"
 
 
-def message(body: dict[str, Any], msg_id: str, service_tier: str = "standard", position_bias: bool = False) -> dict[str, Any]:
-    """The Message the server answers `body` with (deterministic)."""
+def message(body: dict[str, Any], msg_id: str, service_tier: str = "standard", position_bias: bool = False,
+            platform: str = "anthropic") -> dict[str, Any]:
+    """The Message the server answers `body` with (deterministic). Bedrock and Vertex usage has no
+    service tier, speed or inference_geo (those are Claude API features)."""
     text = answer_text(body, position_bias)
     words = text.split(" ")
     max_tokens = int(body.get("max_tokens") or 1)
@@ -167,7 +194,7 @@ def message(body: dict[str, Any], msg_id: str, service_tier: str = "standard", p
     if len(words) > max_tokens:
         words, stop = words[:max_tokens], "max_tokens"
         text = " ".join(words)
-    return {
+    out = {
         "id": msg_id, "type": "message", "role": "assistant", "model": body.get("model"),
         "content": [{"type": "text", "text": text}],
         "stop_reason": stop, "stop_sequence": None, "stop_details": None, "container": None, "diagnostics": None,
@@ -180,6 +207,10 @@ def message(body: dict[str, Any], msg_id: str, service_tier: str = "standard", p
             "output_tokens_details": {"thinking_tokens": 0},
         },
     }
+    if platform != "anthropic":
+        for key in ("service_tier", "speed", "inference_geo"):
+            out["usage"].pop(key)
+    return out
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -201,6 +232,8 @@ class TestServer:
         judge_position_bias: bool = False,
         port: int = 0,
         record: bool = True,
+        record_bodies: bool = False,
+        aws_secret_key: str | None = None,
     ):
         self.latency = latency
         self.faults = list(faults or [])
@@ -209,6 +242,8 @@ class TestServer:
         self.batch_outcome = batch_outcome
         self.judge_position_bias = judge_position_bias
         self.record = record
+        self.record_bodies = record_bodies
+        self.aws_secret_key = aws_secret_key  # set: Bedrock SigV4 signatures are verified with it
         self.log: list[dict[str, Any]] = []
         self.paid: Counter[tuple[str, str]] = Counter()  # (model, prompt digest) -> 200 answers
         self.batches: dict[str, Batch] = {}
@@ -250,21 +285,24 @@ class TestServer:
         self.stop()
 
     # -- what happened -------------------------------------------------------------------------
-    def count(self, path: str | None = "/v1/messages", status: int | None = None, model: str | None = None) -> int:
-        """Requests received (for a path, status and model substring; None matches any)."""
+    def count(self, path: str | None = MESSAGES, status: int | None = None, model: str | None = None,
+              platform: str | None = None) -> int:
+        """Requests received (for a path or the endpoint it stands for, a status, a model substring and a
+        platform: anthropic, bedrock or vertex; None matches any)."""
         with self.lock:
-            return sum(1 for e in self.log if (path is None or e["path"] == path)
-                       and (status is None or e["status"] == status) and (model is None or model in (e["model"] or "")))
+            return sum(1 for e in self.log if (path is None or path in (e["path"], e["endpoint"]))
+                       and (status is None or e["status"] == status) and (model is None or model in (e["model"] or ""))
+                       and (platform is None or e["platform"] == platform))
 
     def next_id(self, prefix: str) -> str:
         with self.lock:
             self._seq += 1
             return f"{prefix}_test{self._seq:08d}"
 
-    def take_fault(self, path: str, body: dict[str, Any], raw: bytes) -> Fault | None:
+    def take_fault(self, path: str, body: dict[str, Any], raw: bytes, endpoint: str | None = None) -> Fault | None:
         with self.lock:
             for f in self.faults:
-                if f.matches(path, body, raw):
+                if f.matches(path, body, raw, endpoint):
                     f.hits += 1
                     return f
         return None
@@ -291,36 +329,50 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # -- plumbing -------------------------------------------------------------------------------
+    platform = "anthropic"
+
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None,
               content_type: str = "application/json") -> None:
         body = raw if raw is not None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(body)))
-        self.send_header("request-id", self._rid)
-        now = datetime.now(timezone.utc)
-        for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
-            self.send_header(f"anthropic-ratelimit-{kind}-limit", "4000" if kind == "requests" else "2000000")
-            self.send_header(f"anthropic-ratelimit-{kind}-remaining", "3999" if kind == "requests" else "1999000")
-            self.send_header(f"anthropic-ratelimit-{kind}-reset", _iso(now + timedelta(seconds=1)))
+        if self.platform == "bedrock":
+            self.send_header("x-amzn-RequestId", self._rid)
+        else:
+            self.send_header("request-id", self._rid)
+            now = datetime.now(timezone.utc)
+            for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
+                self.send_header(f"anthropic-ratelimit-{kind}-limit", "4000" if kind == "requests" else "2000000")
+                self.send_header(f"anthropic-ratelimit-{kind}-remaining", "3999" if kind == "requests" else "1999000")
+                self.send_header(f"anthropic-ratelimit-{kind}-reset", _iso(now + timedelta(seconds=1)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        if self.platform == "bedrock":
+            kind = BEDROCK_ERRORS.get(status, "InternalServerException" if status >= 500 else "ValidationException")
+            return self._send(status, {"message": message}, {"x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/", **(headers or {})})
         self._send(status, {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
                             "request_id": self._rid}, headers)
 
-    def _record(self, path: str, body: dict[str, Any], status: int, auth: str) -> None:
+    def _record(self, path: str, body: dict[str, Any], status: int, auth: str, endpoint: str | None = None) -> None:
         if self.owner.record:
+            entry = {"method": self.command, "path": path, "endpoint": endpoint or path, "platform": self.platform,
+                     "model": body.get("model"), "status": status, "auth": auth, "digest": digest(body) if body else None,
+                     "retry": self.headers.get("x-stainless-retry-count"),
+                     "anthropic_version": body.get("anthropic_version") or self.headers.get("anthropic-version")}
+            if self.owner.record_bodies:
+                entry["body"] = body
             with self.owner.lock:
-                self.owner.log.append({"method": self.command, "path": path, "model": body.get("model"),
-                                       "status": status, "auth": auth, "digest": digest(body) if body else None,
-                                       "retry": self.headers.get("x-stainless-retry-count")})
+                self.owner.log.append(entry)
 
-    def _auth(self) -> str | None:
+    def _auth(self, raw: bytes) -> str | None:
         bearer = self.headers.get("authorization", "")
+        if bearer.startswith("AWS4-HMAC-SHA256 "):
+            return "sigv4" if self.platform == "bedrock" and self._sigv4_ok(bearer, raw) else None
         if bearer.lower().startswith("bearer "):
             return "bearer" if self._key_ok(bearer[7:].strip()) else None
         key = self.headers.get("x-api-key")
@@ -331,6 +383,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _key_ok(self, key: str) -> bool:
         return bool(key) and (self.owner.api_key is None or key == self.owner.api_key)
 
+    def _sigv4_ok(self, authorization: str, raw: bytes) -> bool:
+        """An AWS SigV4 signature for service bedrock; recomputed with botocore when the secret is known."""
+        fields = dict(part.strip().split("=", 1) for part in authorization[len("AWS4-HMAC-SHA256 "):].split(",") if "=" in part)
+        scope = fields.get("Credential", "").split("/")
+        if len(scope) != 5 or scope[3] != "bedrock" or not fields.get("Signature") or not self.headers.get("x-amz-date"):
+            return False
+        if self.owner.aws_secret_key is None:
+            return True
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        signed = fields.get("SignedHeaders", "").split(";")
+        request = AWSRequest(method=self.command, url=f"http://{self.headers.get('host')}{self.path}",
+                             headers={h: self.headers.get(h, "") for h in signed}, data=raw)
+        request.context["timestamp"] = self.headers["x-amz-date"]
+        signer = SigV4Auth(Credentials(scope[0], self.owner.aws_secret_key, self.headers.get("x-amz-security-token")),
+                           "bedrock", scope[2])
+        expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+        return hmac.compare_digest(expected, fields["Signature"])
+
     def do_GET(self) -> None:
         self._handle()
 
@@ -340,12 +413,33 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle()
 
+    def _platform_call(self, path: str, body: dict[str, Any]) -> tuple[str, dict[str, Any], str | None]:
+        """A Bedrock or Vertex path: the endpoint it stands for, the body with the model from the path,
+        and what is wrong with it (None when it is a valid call)."""
+        m = BEDROCK_PATH.match(path) or VERTEX_PATH.match(path)
+        if m is None:
+            return path, body, None
+        if m["model"] == "count-tokens" and path.startswith("/v1/projects/"):
+            self.platform = "vertex"  # count_tokens keeps the model in the body
+            return "/v1/messages/count_tokens", body, None
+        self.platform = "bedrock" if path.startswith("/model/") else "vertex"
+        model = unquote(m["model"])
+        problem = None
+        if m["op"] != "invoke" and m["op"] != "rawPredict":
+            problem = f"{m['op']}: the costlab test server does not stream; call {'invoke' if self.platform == 'bedrock' else 'rawPredict'}"
+        elif "model" in body:
+            problem = "extraneous key [model] is not permitted: the model is in the URL"
+        elif not isinstance(body.get("anthropic_version"), str) or not body["anthropic_version"]:
+            problem = "anthropic_version: required in the body on " + self.platform
+        return MESSAGES, {**body, "model": model}, problem
+
     def _handle(self) -> None:
         owner = self.owner
         self._rid = owner.next_id("req")
         path = self.path.split("?", 1)[0].rstrip("/")
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
+        self.platform = "anthropic"
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
@@ -353,18 +447,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "request body is not valid JSON")
         if not isinstance(body, dict):
             body = {}
-        auth = self._auth()
+        endpoint, body, problem = self._platform_call(path, body)
+        auth = self._auth(raw)
         if auth is None:
-            self._record(path, body, 401, "none")
+            self._record(path, body, 403 if self.platform == "bedrock" else 401, "none", endpoint)
+            if self.platform == "bedrock":
+                return self._error(403, "The request signature we calculated does not match the signature you provided.")
             return self._error(401, "invalid x-api-key")
-        fault = owner.take_fault(path, body, raw)
-        if owner.latency and path in ("/v1/messages", "/v1/messages/count_tokens"):
+        fault = owner.take_fault(path, body, raw, endpoint)
+        if owner.latency and endpoint in (MESSAGES, "/v1/messages/count_tokens"):
             time.sleep(owner.latency)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
             if fault.drop:
-                self._record(path, body, 0, auth)
+                self._record(path, body, 0, auth, endpoint)
                 self.close_connection = True
                 try:
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -379,10 +476,13 @@ class _Handler(BaseHTTPRequestHandler):
                     headers["retry-after-ms"] = f"{fault.retry_after_ms:g}"
                 if fault.should_retry is not None:
                     headers["x-should-retry"] = fault.should_retry
-                self._record(path, body, fault.status, auth)
+                self._record(path, body, fault.status, auth, endpoint)
                 return self._error(fault.status, f"injected {fault.status}", headers)
-        status = self._route(path, body)
-        self._record(path, body, status, auth)
+        if problem:
+            self._record(path, body, 400, auth, endpoint)
+            return self._error(400, problem)
+        status = self._route(endpoint, body)
+        self._record(path, body, status, auth, endpoint)
 
     # -- endpoints ------------------------------------------------------------------------------
     def _route(self, path: str, body: dict[str, Any]) -> int:
@@ -395,7 +495,7 @@ class _Handler(BaseHTTPRequestHandler):
             if body.get("stream"):
                 self._error(400, "the costlab test server does not stream; send stream=false")
                 return 400
-            msg = message(body, owner.next_id("msg"), position_bias=owner.judge_position_bias)
+            msg = message(body, owner.next_id("msg"), position_bias=owner.judge_position_bias, platform=self.platform)
             with owner.lock:
                 owner.paid[(str(body.get("model")), digest(body))] += 1
             self._send(200, msg)

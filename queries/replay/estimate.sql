@@ -12,10 +12,11 @@
 --   worst_usd DECIMAL(18,9)          at the prompt with the margin and every max_tokens used
 --   unpriced BIGINT                  requests whose tier model has no price (estimate unknown)
 --
--- Reads the temporary table _replay_tiers (tier, model). The prompt is billed as uncached input
--- (a replay does not reuse the original's cache).
+-- Reads the temporary table _replay_tiers (tier, model, model_id, platform, geo_class): priced at the
+-- run's platform and geo class (a Bedrock regional endpoint carries the regional premium). The prompt
+-- is billed as uncached input (a replay does not reuse the original's cache).
 with todo as (
-    select s.source, s.request_id, t.tier, t.model,
+    select s.source, s.request_id, t.tier, t.model, t.platform, t.geo_class,
            coalesce(r.prompt_tokens, 0) as prompt_tokens, coalesce(r.output_tokens, 0) as output_tokens,
            coalesce(try_cast(json_extract(p.request_json, '$.max_tokens') as BIGINT), r.output_tokens, 0) as max_tokens
     from replay_sample s
@@ -28,8 +29,10 @@ with todo as (
 ),
 priced as (
     select *,
-           costlab_usage_cost(model, $service_tier, now(), prompt_tokens, output_tokens, 0, 0, 0) as expected,
-           costlab_usage_cost(model, $service_tier, now(), ceil(prompt_tokens * $margin::DOUBLE)::BIGINT, max_tokens, 0, 0, 0) as worst
+           costlab_platform_usage_cost(model, platform, geo_class, $service_tier, now(), prompt_tokens, output_tokens,
+                                       0, 0, 0) as expected,
+           costlab_platform_usage_cost(model, platform, geo_class, $service_tier, now(),
+                                       ceil(prompt_tokens * $margin::DOUBLE)::BIGINT, max_tokens, 0, 0, 0) as worst
     from todo
 )
 select tier::VARCHAR as tier, model::VARCHAR as model, count(*)::BIGINT as requests,

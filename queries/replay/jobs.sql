@@ -7,15 +7,17 @@
 --   source VARCHAR                   the request's source
 --   request_id VARCHAR               the request's id
 --   tier VARCHAR                     the tier to replay it on
---   model VARCHAR                    that tier's model
+--   model VARCHAR                    that tier's model (as priced)
+--   model_id VARCHAR                 the id sent on the run's platform (global.anthropic.claude-..., claude-...@date)
 --   request_json VARCHAR             the logged request body
 --   worst_usd DECIMAL(18,9)          cost if the prompt is the logged one plus the margin and every max_tokens is used
 --
 -- Pairs with any row in replays other than not_sent are done (ok, error) or in doubt (sending: a kill
--- during the call; it may have been billed), and are never sent again. Reads temp table _replay_tiers.
+-- during the call; it may have been billed), and are never sent again. Reads temp table _replay_tiers
+-- (tier, model, model_id, platform, geo_class): the worst case is priced at the platform's rates.
 select s.source::VARCHAR as source, s.request_id::VARCHAR as request_id, t.tier::VARCHAR as tier,
-       t.model::VARCHAR as model, p.request_json::VARCHAR as request_json,
-       costlab_usage_cost(t.model, $service_tier, now(),
+       t.model::VARCHAR as model, t.model_id::VARCHAR as model_id, p.request_json::VARCHAR as request_json,
+       costlab_platform_usage_cost(t.model, t.platform, t.geo_class, $service_tier, now(),
                           ceil(coalesce(r.prompt_tokens, 0) * $margin::DOUBLE)::BIGINT,
                           coalesce(try_cast(json_extract(p.request_json, '$.max_tokens') as BIGINT), r.output_tokens, 0),
                           0, 0, 0)::DECIMAL(18,9) as worst_usd

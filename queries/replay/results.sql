@@ -14,6 +14,8 @@
 --   ties BIGINT                      pairwise: no preference
 --   losses BIGINT                    pairwise: the reference preferred
 --   inconsistent_rate DOUBLE         pairwise: share of pairs where the two orders disagreed
+--   incomplete BIGINT                pairwise: pairs where only the first order was judged (the second
+--                                    failed; its cost is booked, no verdict; resume completes them)
 --   replay_cost_usd DECIMAL(18,9)    what the replays of this feature on this tier cost
 --   cost_per_good_usd DECIMAL(18,9)  replay cost per satisfactory answer (NULL when none)
 --   judge_cost_usd DECIMAL(18,9)     what this judge cost (booked apart from the replay cost)
@@ -36,6 +38,7 @@ j as (
            count(*) filter (where j.verdict = 'tie') as ties,
            count(*) filter (where j.verdict = 'loss') as losses,
            avg(case when j.order_consistent is null then null when j.order_consistent then 0.0 else 1.0 end) as inconsistent,
+           count(*) filter (where j.details->>'incomplete' is not null) as incomplete,
            sum(coalesce(j.judge_cost_usd, 0)) as judge_cost
     from judgements j join feat f using (source, request_id)
     where j.run = $run
@@ -49,6 +52,7 @@ select w.feature::VARCHAR as feature, w.tier::VARCHAR as tier, w.judge::VARCHAR 
        greatest(0.0, (p + z * z / (2 * n) - z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n))::DOUBLE as pass_low,
        least(1.0, (p + z * z / (2 * n) + z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n))::DOUBLE as pass_high,
        wins::BIGINT as wins, ties::BIGINT as ties, losses::BIGINT as losses, inconsistent::DOUBLE as inconsistent_rate,
+       incomplete::BIGINT as incomplete,
        coalesce(s.cost, 0)::DECIMAL(18,9) as replay_cost_usd,
        (s.cost / nullif(good, 0))::DECIMAL(18,9) as cost_per_good_usd,
        judge_cost::DECIMAL(18,9) as judge_cost_usd

@@ -5,6 +5,7 @@
 --   run VARCHAR                      the run
 --   kind VARCHAR                     replay or import
 --   status VARCHAR                   planned, running, complete, partial, interrupted, imported
+--   platform VARCHAR                 where it was sent and is priced: anthropic, bedrock or vertex (NULL for imports)
 --   created_at TIMESTAMPTZ           when it was created
 --   sampled BIGINT                   requests in its sample
 --   pairs BIGINT                     sample x tiers
@@ -16,7 +17,10 @@
 --   replay_cost_usd DECIMAL(18,9)    replay spend
 --   judge_cost_usd DECIMAL(18,9)     judge spend
 --   max_usd DECIMAL(18,9)            the budget
-select u.run::VARCHAR as run, u.kind::VARCHAR as kind, u.status::VARCHAR as status, u.created_at,
+select u.run::VARCHAR as run, u.kind::VARCHAR as kind, u.status::VARCHAR as status,
+       (case when u.kind = 'replay' then coalesce(json_extract_string(u.params, '$.platform'), 'anthropic') end)::VARCHAR
+           as platform,
+       u.created_at,
        coalesce(s.n, 0)::BIGINT as sampled,
        (coalesce(s.n, 0) * len(u.tiers))::BIGINT as pairs,
        coalesce(x.ok, 0)::BIGINT as ok, coalesce(x.errors, 0)::BIGINT as errors,
