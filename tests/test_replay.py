@@ -258,3 +258,35 @@ def test_failed_judge_calls_are_left_for_resume_to_judge(rstore):
         assert server.count(model="haiku") == 0  # nothing re-sent, only judged
     assert out.sent == 0
     assert rstore.scalar("select count(*) from judgements where run = 'jd' and judge = 'pairwise:opus'") == 2
+
+
+def test_pairwise_judge_whose_second_order_fails_books_the_first_call_and_resume_completes_it(rstore):
+    # The second order shows the reference (the logged answer, "Item ...") as A: only those calls fail.
+    second_order_down = [Fault(529, times=None, model="opus", prompt="<answer_a>\\nItem ", should_retry="false")]
+    with TestServer(faults=second_order_down) as server:
+        run, _ = replay.plan(rstore, spec(run="half", sample=3, tiers=["haiku"], judge="opus", filter="feature = 'chat'"))
+        replay.execute(rstore, run, base_url=server.url)
+        assert server.count(model="opus", status=200) == 3 and server.count(model="opus", status=529) == 3
+    half = rows(rstore, """select verdict, good, score, details->>'incomplete' is not null, judge_cost_usd,
+                                  costlab_usage_cost('claude-opus-5-5', 'standard', now(), (details->>'input_tokens')::BIGINT,
+                                                     (details->>'output_tokens')::BIGINT, 0, 0, 0)
+                           from judgements where run = 'half' and judge = 'pairwise:opus'""")
+    assert len(half) == 3
+    for verdict, good, score, incomplete, cost, first_call in half:
+        # no verdict (what-if and the pass rates ignore it), but the paid first call is booked
+        assert (verdict, good, score, incomplete) == (None, None, None, True) and cost == first_call > 0
+    res = replay.results(rstore, run).filter(judge="pairwise:opus").row(0, named=True)
+    assert res["incomplete"] == 3 and res["judged"] == 0 and res["judge_cost_usd"] == sum(h[4] for h in half)
+    with TestServer() as server:
+        replay.execute(rstore, run, base_url=server.url)
+        assert server.count(model="opus") == 3  # only the missing order: the first is never paid twice
+        assert server.count(model="haiku") == 0
+    done = rows(rstore, """select verdict, order_consistent, details->>'incomplete', judge_cost_usd,
+                                  costlab_usage_cost('claude-opus-5-5', 'standard', now(), (details->>'input_tokens')::BIGINT,
+                                                     (details->>'output_tokens')::BIGINT, 0, 0, 0)
+                           from judgements where run = 'half' and judge = 'pairwise:opus'""")
+    assert len(done) == 3
+    for verdict, consistent, incomplete, cost, both_calls in done:
+        assert verdict == "loss" and consistent and incomplete is None  # haiku's 1 detail against the original's 2
+        assert cost == both_calls > max(h[4] for h in half)
+    assert replay.results(rstore, run).filter(judge="pairwise:opus")["incomplete"].to_list() == [0]

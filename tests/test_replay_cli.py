@@ -158,3 +158,50 @@ def test_kill_mid_run_then_resume_sends_each_remaining_request_once(env, sig):
         # reported, never re-sent
         assert st["ok"] + st["in_doubt"] == 40 and st["in_doubt"] <= 10
         assert st["ok"] <= sum(server.paid.values()) <= st["ok"] + st["in_doubt"]
+
+
+def test_replay_draws_a_progress_bar_with_the_spend_on_a_terminal_stderr_and_stdout_stays_data(env):
+    import pty
+    import re
+    import threading
+
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def read() -> None:  # drain the terminal while the replay runs (a full pty would block its writes)
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    with TestServer(latency=0.05) as server:
+        cmd = [sys.executable, "-c", KILL_SCRIPT, "replay", "--sample", "20", "--tiers", "haiku,sonnet", "--concurrency", "2",
+               "--run", "bar", "--base-url", server.url, "--format", "json"]
+        proc = subprocess.Popen(cmd, cwd=env, stdout=subprocess.PIPE, stderr=slave,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120"})
+        os.close(slave)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        out, _ = proc.communicate(timeout=120)
+        reader.join(timeout=10)
+    os.close(master)
+    err = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, err
+    assert "━" in err and "\x1b[" in err  # rich drew its bar, with cursor control
+    assert "replay bar" in err and "/40" in err
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)
+    frames = re.findall(r"(\d+)/40 \$(\d+\.\d+)", plain)  # "done/total $spend so far" as the bar draws it
+    assert frames and max(float(s) for _, s in frames) > 0  # the spend so far, while running
+    assert any(0 < int(n) < 40 for n, _ in frames)  # drawn mid-run, not only at the end
+    assert "\x1b" not in out.decode() and json.loads(out)[0]["ok"] == 40  # stdout: data only
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(env):
+    with TestServer() as server:
+        r = invoke("--sample", "3", "--tiers", "haiku", "--run", "quiet", "--base-url", server.url, "--format", "json")
+    assert r.exit_code == 0 and "\x1b" not in r.stderr and "━" not in r.stderr
+    assert json.loads(r.stdout)[0]["ok"] == 3
