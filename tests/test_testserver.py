@@ -250,3 +250,12 @@ def test_vertex_raw_predict_and_count_tokens_with_an_access_token():
     assert [e["path"].rsplit("/", 1)[-1] for e in server.log] == [
         "claude-haiku-4-5@20251001:rawPredict", "count-tokens:rawPredict", "claude-haiku-4-5@20251001:streamRawPredict"]
     assert {e["auth"] for e in server.log} == {"bearer"} and server.count("/v1/messages/count_tokens") == 1
+
+
+def test_haiku_refuses_a_forbidden_prompt_and_the_others_answer():
+    ask = [{"role": "user", "content": "Do the forbidden thing."}]
+    with TestServer() as server:
+        c = client(server)
+        h = c.messages.create(model="claude-haiku-5-5", max_tokens=50, messages=ask)
+        s = c.messages.create(model="claude-sonnet-5-5", max_tokens=50, messages=ask)
+    assert h.stop_reason == "refusal" and s.stop_reason == "end_turn" and s.content[0].text.count("detail") == 2

@@ -9,6 +9,7 @@ request and the model, so judges and checks can be tested:
   models 1). The digest is a hash of the messages and system, the same for every model;
 * a prompt containing "json" (any case) gets a JSON object; haiku answers `{"answer": ...` (cut: invalid);
 * a prompt containing "classify" gets one word: "positive" (haiku says "negative");
+* a prompt containing "forbidden" is refused by haiku (stop_reason "refusal"), answered by the others;
 * a judge prompt (system starting with "You are a costlab judge") is answered by counting "detail"
   words: the pairwise judge says "A", "B" or "TIE" for the answer with more; the rubric judge says
   "SCORE: n" with n = 3 + 2 x details (capped at 10). `judge_position_bias=True` makes the pairwise
@@ -188,9 +189,12 @@ def message(body: dict[str, Any], msg_id: str, service_tier: str = "standard", p
     """The Message the server answers `body` with (deterministic). Bedrock and Vertex usage has no
     service tier, speed or inference_geo (those are Claude API features)."""
     text = answer_text(body, position_bias)
+    stop = "end_turn"
+    if (quality(str(body.get("model", ""))) == 1 and "forbidden" in prompt_text(body).lower()
+            and not _text_of(body.get("system")).startswith(JUDGE_MARK)):
+        text, stop = "I can't help with that.", "refusal"
     words = text.split(" ")
     max_tokens = int(body.get("max_tokens") or 1)
-    stop = "end_turn"
     if len(words) > max_tokens:
         words, stop = words[:max_tokens], "max_tokens"
         text = " ".join(words)
