@@ -56,11 +56,11 @@ def main() -> None:
             for i in range(args.repeat):
                 run, _ = replay.plan(store, replay.ReplaySpec(sample=args.requests, tiers=["haiku"], run=f"bench{i}",
                                                               concurrency=args.concurrency))
-                from costlab.replay.send import Limiter, load_jobs, make_client, send
-                from costlab.replay.plan import prepare, set_tiers
+                from costlab.replay.send import Limiter, load_jobs, make_client, sdk_arguments, send
+                from costlab.replay.plan import prepare, run_params, set_run_tiers
 
                 prepare(store)
-                set_tiers(store, {"haiku": "claude-haiku-5-5"})
+                set_run_tiers(store, run_params(store, run))
                 limiter = Limiter(args.concurrency)
                 client = make_client({}, 2, limiter.on_response, url)
                 jobs = load_jobs(store, run)
@@ -75,7 +75,7 @@ def main() -> None:
 
                 with ThreadPoolExecutor(args.concurrency) as pool:
                     t = time.perf_counter()
-                    list(pool.map(lambda j: client.messages.create(**j.body), jobs))
+                    list(pool.map(lambda j: client.messages.create(**sdk_arguments(client, j.body)), jobs))
                     sdk_rates.append(len(jobs) / (time.perf_counter() - t))
                 print(f"run {i}: {out.ok} requests in {dt:.2f} s = {out.ok / dt:.0f} req/s "
                       f"({out.ok / dt / bound:.0%} of the {bound:.0f} req/s bound); SDK alone {sdk_rates[-1]:.0f} req/s",
