@@ -177,7 +177,8 @@ def _tier_block(block: str, k: int) -> str:
     return _TIER_REF.sub(sub, block)
 
 
-def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str | None = None) -> str:
+def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str | None = None,
+               payloads: bool = True) -> str:
     """reduce.sql with its markers filled in for this store: --filter, replays, judgements, payloads,
     one tier block per tier, and the relation read in place of costed_requests (`source`)."""
     text = sql.load("whatif/reduce").text
@@ -186,7 +187,7 @@ def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: s
         if ";" in filter_sql:
             raise ConfigError("--filter is one SQL condition over costed_requests columns (cr.*), without ';'")
         fills["filter"] = f"({filter_sql})"
-    fills.update(_evidence_fills(store, payloads=True))
+    fills.update(_evidence_fills(store, payloads=payloads))
     if source:
         fills["source"] = source
 
@@ -198,6 +199,25 @@ def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: s
         return fills.get(m.group(1), m.group(2))
 
     return _MARK.sub(sub, text)
+
+
+def source_relation(store, needs_ids: bool, per_request: bool) -> str:
+    """What the pass reads in place of costed_requests. The name as written (a caller's temporary
+    table that shadows the view, e.g. the report's window priced once) when it has every column the
+    pass needs; missing columns the pass can do without are filled with NULL; otherwise the view
+    itself, by its qualified name."""
+    cols = {c for (c,) in store.rows(
+        "select column_name from duckdb_columns() where table_name = 'costed_requests' and database_name = 'temp'")}
+    if not cols:
+        return "costed_requests"
+    optional = set(PER_REQUEST_ONLY if not per_request else ()) | set(ID_COLUMNS if not needs_ids else ())
+    missing = [c for c in (*SOURCE_COLUMNS, *ID_COLUMNS, *PER_REQUEST_ONLY) if c not in cols]
+    if not missing:
+        return "costed_requests"
+    if set(missing) <= optional:
+        return "(select *, " + ", ".join(f"null::VARCHAR as {c}" for c in missing) + " from costed_requests)"
+    db = store.scalar("select current_database()").replace('"', '""')
+    return f'"{db}".main.costed_requests'
 
 
 def _tables(store) -> set[str]:
@@ -251,22 +271,29 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     options = options or ReduceOptions.from_config(config)
     tier_map = resolve_tiers(store, config, tiers)
     names, models = list(tier_map), list(tier_map.values())
-    text = reduce_sql(store, filter_sql, len(names))
-    chunks = _Chunks(names)
+    needs_ids = True  # replays, judgements and payloads join on them, and they order ties in ts
+    text = reduce_sql(store, filter_sql, len(names), source=source_relation(store, needs_ids, per_request=True))
+    params = _params(names, models, options, since, until)
     try:
-        reader = store.relation(text, _params(names, models, options, since, until)).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            chunks.add(batch)
+        # the window's request count first (cheap: no tier is priced) so the columns are allocated once
+        count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"
+        n = store.scalar(count_sql, {k: v for k, v in params.items() if f"${k}" in count_sql})
+        cols = _Columns(names, n)
+        for batch in store.relation(text, params).to_arrow_reader(BATCH_ROWS):
+            cols.add(batch)
             del batch
     except duckdb.Error as ex:
         from costlab.store import translate
 
         raise translate(ex, "whatif/reduce.sql failed: ") from ex
-    return chunks.finish(models, options, (since, until)).precompute()
+    pa.default_memory_pool().release_unused()  # the last batches' buffers, back to the system
+    return cols.finish(models, options, (since, until)).precompute()
 
 
-class _Chunks:
-    """Per-column lists of numpy chunks, in arrival order (DuckDB may deliver batches in any order)."""
+class _Columns:
+    """The pass's columns in arrival order (DuckDB may deliver batches in any order), preallocated for
+    the window's request count: each batch is copied into its slice and dropped, so Arrow's pool holds
+    about one batch and nothing is concatenated."""
 
     PER_TIER = (("cost", np.int64, -1), ("warmup", np.int64, 0), ("batch", np.int64, 0), ("crd", np.int64, 0),
                 ("cwd", np.int64, 0), ("out_src", np.int8, 0), ("quality", np.float64, np.nan),
@@ -275,18 +302,22 @@ class _Chunks:
                    ("prompt_tokens", np.int64, 0), ("web_search", np.int32, 0), ("tool_use", np.bool_, False),
                    ("batch", np.bool_, False), ("documents", np.int32, 0), ("conditional", np.bool_, False),
                    ("multistep", np.bool_, False))
+    OTHER = (("keep", np.bool_), ("unpriced", np.bool_), ("own", np.int16), ("current", np.int16), ("feature", np.int32))
 
-    def __init__(self, names: list[str]):
+    def __init__(self, names: list[str], capacity: int):
         self.names = names
         self.T = len(names)
-        self.req: dict[str, list[np.ndarray]] = {c: [] for c, _, _ in self.PER_REQUEST}
-        self.tier: dict[tuple[str, int], list[np.ndarray]] = {(c, k): [] for c, _, _ in self.PER_TIER for k in range(self.T)}
-        self.keep: list[np.ndarray] = []  # priced on every tier
-        self.unpriced: list[np.ndarray] = []
-        self.own: list[np.ndarray] = []  # int16 config tier index, -1 none
-        self.current: list[np.ndarray] = []
-        self.feature: list[np.ndarray] = []  # int32 codes into self.fnames (arrival order of names)
-        self.fnames: dict[str, int] = {}
+        self.cap = max(int(capacity), 1)
+        self.pos = 0
+        self.cols: dict[Any, np.ndarray] = {}
+        for c, dtype, _ in self.PER_REQUEST:
+            self.cols[c] = np.empty(self.cap, dtype=dtype)
+        for c, dtype, _ in self.PER_TIER:
+            for k in range(self.T):
+                self.cols[(c, k)] = np.empty(self.cap, dtype=dtype)
+        for c, dtype in self.OTHER:
+            self.cols[c] = np.empty(self.cap, dtype=dtype)
+        self.fnames: dict[str, int] = {}  # feature -> code, in order of first appearance
         self.null_on_tier = np.zeros(self.T, dtype=np.int64)
         self.excluded_actual = 0
         self.tier_lookup = {t: i for i, t in enumerate(names)}
@@ -300,76 +331,83 @@ class _Chunks:
             valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
             out[valid] = col.filter(pc.is_valid(col)).to_numpy(zero_copy_only=False)
             return out
-        return np.asarray(col.to_numpy(zero_copy_only=False)).astype(dtype, copy=False)
+        return np.asarray(col.to_numpy(zero_copy_only=False))
 
-    def _codes(self, col, table: dict[str, int], fill: str) -> np.ndarray:
+    @staticmethod
+    def _codes(col, table: dict[str, int], fill: str) -> np.ndarray:
         """Dictionary codes of a string column (one lookup per distinct value, never per row)."""
-        enc = pc.dictionary_encode(pc.fill_null(col, fill)).combine_chunks() if isinstance(col, pa.ChunkedArray) \
-            else pc.dictionary_encode(pc.fill_null(col, fill))
+        enc = pc.dictionary_encode(pc.fill_null(col, fill))
         local = np.array([table.setdefault(v, len(table)) for v in enc.dictionary.to_pylist()], dtype=np.int32)
         return local[enc.indices.to_numpy(zero_copy_only=False)] if len(local) else np.zeros(len(col), dtype=np.int32)
 
+    def _grow(self, need: int) -> None:
+        # only when the window gained rows between the count and the stream
+        self.cap = max(2 * self.cap, need)
+        for key, a in self.cols.items():
+            b = np.empty(self.cap, dtype=a.dtype)
+            b[: self.pos] = a[: self.pos]
+            self.cols[key] = b
+
     def add(self, b) -> None:
+        m = b.num_rows
+        if self.pos + m > self.cap:
+            self._grow(self.pos + m)
+        s, e = self.pos, self.pos + m
+        out = self.cols
         col = b.column
         priced = self._np(col("priced"), np.bool_, False)
         for c, dtype, fill in self.PER_REQUEST:
-            self.req[c].append(self._np(col(c), dtype, fill))
-        null_cost = np.zeros(len(priced), dtype=bool)
-        own = np.full(len(priced), -1, dtype=np.int16)
+            out[c][s:e] = self._np(col(c), dtype, fill)
+        null_cost = np.zeros(m, dtype=bool)
+        own = out["own"][s:e]
+        own[:] = -1
         for k in reversed(range(self.T)):  # the first tier in config order whose model it ran on
             own[self._np(col(f"own_t{k + 1}"), np.bool_, False)] = k
-            cost_col = col(f"cost_t{k + 1}")
-            nk = cost_col.is_null().to_numpy(zero_copy_only=False) & priced
+            nk = col(f"cost_t{k + 1}").is_null().to_numpy(zero_copy_only=False) & priced
             self.null_on_tier[k] += int(nk.sum())
             null_cost |= nk
             for c, dtype, fill in self.PER_TIER:
-                self.tier[(c, k)].append(self._np(col(f"{c}_t{k + 1}"), dtype, fill))
-        self.own.append(own)
-        self.keep.append(priced & ~null_cost)
-        self.unpriced.append(~priced)
-        self.excluded_actual += int(self.req["actual_nusd"][-1][priced & null_cost].sum())
-        self.feature.append(self._codes(col("feature"), self.fnames, "(none)"))
+                out[(c, k)][s:e] = self._np(col(f"{c}_t{k + 1}"), dtype, fill)
+        out["keep"][s:e] = priced & ~null_cost
+        out["unpriced"][s:e] = ~priced
+        self.excluded_actual += int(out["actual_nusd"][s:e][priced & null_cost].sum())
+        out["feature"][s:e] = self._codes(col("feature"), self.fnames, "(none)")
         tiers_seen: dict[str, int] = {}
         codes = self._codes(col("cur_tier"), tiers_seen, "")
         tmap = np.array([self.tier_lookup.get(t, -1) for t in tiers_seen], dtype=np.int16)
-        self.current.append(tmap[codes] if len(tmap) else np.full(len(codes), -1, dtype=np.int16))
+        out["current"][s:e] = tmap[codes] if len(tmap) else -1
+        self.pos = e
 
     def finish(self, models: list[str], options: ReduceOptions, window) -> "Reduction":
-        T, names = self.T, self.names
-        cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)  # noqa: E731
-        keep = cat(self.keep, np.bool_)
-        unpriced = int(cat(self.unpriced, np.bool_).sum())
+        T, names, n_all = self.T, self.names, self.pos
+        cols = self.cols
+        keep = cols.pop("keep")[:n_all]
+        unpriced = int(cols.pop("unpriced")[:n_all].sum())
         # request order: (ts, hash(source, request_id)), as the arrays always were; kept requests only
-        ts = cat(self.req.pop("ts_us"), np.int64)
-        h = cat(self.req.pop("h"), np.uint64)
-        order = np.lexsort((h, ts))
-        del ts, h
+        order = np.lexsort((cols.pop("h")[:n_all], cols.pop("ts_us")[:n_all]))
         idx = order[keep[order]]
         del order
         # tiers cheapest first by the kept requests' total cost (cascade and complexity need an order)
-        totals = np.array([sum(int(c[m].sum()) for c, m in zip(self.tier[("cost", k)], self.keep)) for k in range(T)],
-                          dtype=np.int64)
+        totals = np.array([int(cols[("cost", k)][:n_all][keep].sum()) for k in range(T)], dtype=np.int64)
         order_t = np.argsort(totals, kind="stable") if idx.size else np.arange(T)
         remap = np.empty(T, dtype=np.int16)
         remap[order_t] = np.arange(T)
-        self.keep = self.unpriced = None
+        del keep
 
-        def take(parts, dtype) -> np.ndarray:
-            out = cat(parts, dtype)[idx]
-            parts.clear()
-            return out
+        def take(key) -> np.ndarray:
+            return cols.pop(key)[:n_all][idx]  # the arrival-order column is freed as soon as it is taken
 
         grids = {}
         for c, dtype, _ in self.PER_TIER:
             g = np.empty((idx.size, T), dtype=dtype)
             for j, k in enumerate(order_t):
-                g[:, j] = take(self.tier.pop((c, k)), dtype)
+                g[:, j] = take((c, k))
             grids[c] = g
-        own = take(self.own, np.int16)
-        cur = take(self.current, np.int16)
+        own = take("own")
+        cur = take("current")
         own = np.where(own >= 0, remap[np.maximum(own, 0)], -1).astype(np.int16)
         cur = np.where(cur >= 0, remap[np.maximum(cur, 0)], -1).astype(np.int16)
-        day_n = take(self.req.pop("day"), np.int32)
+        day_n = take("day")
         uniq_days, day_code = np.unique(day_n, return_inverse=True)
         del day_n
         days = tuple(date(1970, 1, 1) + timedelta(days=int(d)) for d in uniq_days)
@@ -377,12 +415,11 @@ class _Chunks:
         fnames = sorted(self.fnames)
         pos = {f: i for i, f in enumerate(fnames)}
         rank = np.array([pos[name] for name in self.fnames], dtype=np.int32)  # dict order = code order
-        feature = rank[take(self.feature, np.int32)] if len(rank) else np.zeros(idx.size, dtype=np.int32)
-        per_req = {new: take(self.req.pop(c), dtype) for new, c, dtype in (
-            ("actual", "actual_nusd", np.int64), ("prompt_tokens", "prompt_tokens", np.int64),
-            ("web_search", "web_search", np.int32), ("tool_use", "tool_use", np.bool_), ("batch_now", "batch", np.bool_),
-            ("documents", "documents", np.int32), ("conditional", "conditional", np.bool_),
-            ("multistep", "multistep", np.bool_))}
+        feature = rank[take("feature")] if len(rank) else np.zeros(idx.size, dtype=np.int32)
+        per_req = {new: take(c) for new, c in (
+            ("actual", "actual_nusd"), ("prompt_tokens", "prompt_tokens"), ("web_search", "web_search"),
+            ("tool_use", "tool_use"), ("batch_now", "batch"), ("documents", "documents"),
+            ("conditional", "conditional"), ("multistep", "multistep"))}
         return Reduction(
             tiers=tuple(names[k] for k in order_t), models=tuple(models[k] for k in order_t),
             cost=grids["cost"], warmup=grids["warmup"], batch=grids["batch"], cache_read_delta=grids["crd"],
