@@ -41,6 +41,19 @@ def test_whatif_section_shows_the_actual_split_at_the_actual_cost_and_each_alter
     assert rows[2]["mix"] == "100/0/0"
 
 
+def test_whatif_section_is_the_same_inside_and_outside_the_reports_priced_window(traffic):
+    from costlab.report.build import ReportContext, priced_once
+    from costlab.report.extras import whatif
+
+    settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}})
+    ctx = ReportContext(traffic, W46, settings)
+    outside = whatif(ctx)
+    with priced_once(traffic, W46.prev_since, W46.until):  # costed_requests is the report's temp table here
+        inside = whatif(ctx)
+    assert inside == outside
+    assert [r["scenario"] for r in inside["tables"][0]["rows"]] == ["actual split", "haiku=70,sonnet=25,opus=5"]
+
+
 def test_reconciliation_section_is_absent_without_reported_costs(traffic):
     report = build_report(traffic, W46, parse({}), sections=ONLY)
     assert "reconciliation" not in report["sections"]

@@ -17,8 +17,13 @@ TOLERANCE = 0.01
 
 def whatif(ctx: "ReportContext") -> dict | None:
     """The actual split against the configured alternatives ([report] target_split and
-    whatif_splits), each with its day-block bootstrap interval, from one pass over the window."""
-    from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
+    whatif_splits), each with its day-block bootstrap interval.
+
+    Proportional splits need only per-day totals per tier, so this runs the segment-level pass (one
+    GROUP BY, no per-request arrays): the same point and intervals as `costlab whatif`. It reads
+    costed_requests by name, so the report's window priced once is used when it is there."""
+    from costlab.whatif import Scenario, bootstrap, parse_split
+    from costlab.whatif.segments import evaluate_segments, reduce_segments
 
     alternatives = []
     if ctx.settings.target_split:
@@ -26,24 +31,24 @@ def whatif(ctx: "ReportContext") -> dict | None:
     alternatives += [s for s in ctx.settings.whatif_splits if s not in alternatives]
     if not alternatives:
         return None
-    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until)
-    if red.n == 0:
+    seg = reduce_segments(ctx.store, since=ctx.window.since, until=ctx.window.until)
+    if seg.n == 0:
         return None
     rows = []
     for text in ["current", *alternatives]:
-        res = bootstrap(evaluate(red, Scenario(parse_split(text))), RESAMPLES)
+        res = bootstrap(evaluate_segments(seg, Scenario(parse_split(text))), RESAMPLES)
         lo, hi = res.interval.get("cost_nusd", (None, None))
         rows.append({
             "scenario": "actual split" if text == "current" else text,
-            "mix": "/".join(f"{round(res.tier_share.get(t, 0) * 100)}" for t in red.tiers),
+            "mix": "/".join(f"{round(res.tier_share.get(t, 0) * 100)}" for t in seg.tiers),
             "cost_usd": _usd(res.cost), "cost_low_usd": _usd(lo), "cost_high_usd": _usd(hi),
-            "vs_actual": float(res.cost) / float(red.actual.sum()) - 1 if red.actual.sum() else None,
+            "vs_actual": float(res.cost) / float(seg.actual_total) - 1 if seg.actual_total else None,
             "quality": res.quality,
         })
-    notes = [f"Tiers {'/'.join(red.tiers)}; cost intervals are 95% bootstrap intervals over days "
+    notes = [f"Tiers {'/'.join(seg.tiers)}; cost intervals are 95% bootstrap intervals over days "
              f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`."]
-    if red.unpriced:
-        notes.append(f"{red.unpriced:,} unpriced requests are left out of every scenario.")
+    if seg.unpriced:
+        notes.append(f"{seg.unpriced:,} unpriced requests are left out of every scenario.")
     if all(r["quality"] is None for r in rows):
         notes.append("No replay judgements or logged feedback in this window: only cost is simulated.")
     columns = [column("scenario", "Scenario", "text"), column("mix", "Mix %", "text"),

@@ -1,0 +1,208 @@
+"""The segment-level pass: per-day totals per tier from one GROUP BY, no per-request arrays.
+
+For the proportional policy a split's expected cost is sum_t w_t * (total on tier t), and the
+day-block bootstrap resamples whole days, so per-day totals per tier are all a proportional
+scenario (or `--split current`) needs. `reduce_segments` is what the weekly report's what-if
+section uses; `evaluate_segments` gives the same `Result` as `scenario.evaluate` on the per-request
+arrays: the same exact point cost, the same per-day costs (so the same bootstrap intervals for the
+same seed), the same quality up to float summation order. Policies that sort or pick requests
+(complexity, cascade, oracle) and --batch need the per-request pass (`reduce`).
+
+SQL: queries/whatif/segments.sql over the rows of queries/whatif/reduce.sql.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from costlab import sql
+from costlab.errors import ConfigError
+from costlab.whatif.reduce import (
+    _MARK, OUT_SOURCES, ReduceOptions, _evidence_fills, _params, reduce_sql, resolve_tiers, source_relation,
+)
+from costlab.whatif.scenario import Result, Scenario, _combine
+
+MONEY = ("cost", "warmup", "crd", "cwd")
+# evaluate's names for the money arrays (Reduction attributes), for day_totals
+_NAMES = {"cost": "cost", "warmup": "warmup", "cache_read_delta": "crd", "cache_write_delta": "cwd"}
+
+
+@dataclass
+class Segments:
+    """Per-day totals of one window, tiers cheapest first (the order `reduce` gives)."""
+
+    tiers: tuple[str, ...]
+    models: tuple[str, ...]
+    days: tuple[Any, ...]
+    n: int  # requests simulated (priced on every tier)
+    totals: dict[str, np.ndarray]  # money name -> exact int64 [T] nano-dollars
+    per_day: dict[str, np.ndarray]  # money name -> float64 [D, T] (exact integers)
+    actual_total: int
+    current_total: int
+    current_warmup: int
+    current_day: np.ndarray  # float64 [D]
+    n_off: int
+    off_actual: int  # logged cost of the requests on no tier model
+    shown: np.ndarray  # int64 [T] requests per tier under --split current
+    q_own_sum: np.ndarray  # float64 [D]
+    q_own_n: np.ndarray  # int64 [D]
+    q_day: np.ndarray  # int [G] day index of each quality group
+    q_mask: np.ndarray  # bool [G, T]
+    q_sum: np.ndarray  # float64 [G, T] (0 where unknown)
+    q_n: np.ndarray  # int64 [G]
+    unpriced: int = 0
+    unpriced_on_tier: dict[str, int] = field(default_factory=dict)
+    excluded_actual: int = 0
+    options: ReduceOptions = field(default_factory=ReduceOptions)
+    window: tuple[Any, Any] = (None, None)
+
+    def day_totals(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(exact totals [T], per-day totals [D, T]), as Reduction.day_totals."""
+        key = _NAMES.get(name, name)
+        return self.totals[key], self.per_day[key]
+
+
+def segments_sql(store, filter_sql: str | None, n_tiers: int) -> str:
+    """segments.sql around reduce.sql's rows (no payloads: the segment pass has no complexity features)."""
+    ev = _evidence_fills(store, payloads=False)
+    needs_ids = "replays" in ev or "judgements" in ev
+    rows = reduce_sql(store, filter_sql, n_tiers, source=source_relation(store, needs_ids, per_request=False),
+                      payloads=False)
+    text = sql.load("whatif/segments").text
+    return _MARK.sub(lambda m: rows if m.group(1) == "rows" else m.group(2), text)
+
+
+def reduce_segments(store, *, since: datetime | None = None, until: datetime | None = None,
+                    filter_sql: str | None = None, tiers: dict[str, str] | None = None,
+                    options: ReduceOptions | None = None) -> Segments:
+    """One GROUP BY pass over the window: per-day totals per tier (tiers sorted cheapest first)."""
+    config = getattr(store, "config", None)
+    options = options or ReduceOptions.from_config(config)
+    tier_map = resolve_tiers(store, config, tiers)
+    names, models = list(tier_map), list(tier_map.values())
+    T = len(names)
+    df = store.frame(segments_sql(store, filter_sql, T), _params(names, models, options, since, until))
+    kept = df.filter(df["status"] == "kept")
+    excl = df.filter(df["status"] == "excluded")
+    unpriced = int(df.filter(df["status"] == "unpriced")["n"].sum() or 0)
+    nulls = np.array(excl["nulls"].to_list(), dtype=bool).reshape(-1, T)
+    null_on_tier = (nulls * excl["n"].to_numpy()[:, None]).sum(axis=0) if excl.height else np.zeros(T, dtype=np.int64)
+
+    def ints(col: str) -> np.ndarray:
+        return kept[col].fill_null(0).to_numpy().astype(np.int64)
+
+    totals = {m: np.array([int(ints(f"{m}_t{k + 1}").sum()) for k in range(T)], dtype=np.int64) for m in MONEY}
+    order = np.argsort(totals["cost"], kind="stable") if kept.height else np.arange(T)
+    remap = np.empty(T, dtype=np.int64)
+    remap[order] = np.arange(T)
+    uniq_days, day_code = np.unique(ints("day"), return_inverse=True)
+    D = len(uniq_days)
+
+    def per_day(col: str) -> np.ndarray:
+        # exact int64 sums per day, then float64, as np.bincount gives them for the per-request arrays
+        out = np.zeros(D, dtype=np.int64)
+        np.add.at(out, day_code, ints(col))
+        return out.astype(np.float64)
+
+    pd = {}
+    for m in MONEY:
+        grid = np.zeros((D, T))
+        for j, k in enumerate(order):
+            grid[:, j] = per_day(f"{m}_t{k + 1}")
+        pd[m] = grid
+    shown = np.zeros(T, dtype=np.int64)
+    s = kept["shown"].to_numpy()
+    ok = ~np.isnan(s.astype(np.float64)) if kept.height else np.zeros(0, dtype=bool)
+    np.add.at(shown, remap[s[ok].astype(np.int64) - 1], ints("n")[ok])
+    qmask = np.array(kept["qmask"].to_list(), dtype=bool).reshape(-1, T)[:, order]
+    qsum = np.column_stack([kept[f"quality_t{k + 1}"].fill_null(0.0).to_numpy() for k in order]) if T else np.zeros((0, 0))
+    q_own = kept["q_own_sum"].fill_null(0.0).to_numpy()
+    q_own_sum = np.zeros(D)
+    np.add.at(q_own_sum, day_code, q_own)
+    q_own_n = np.zeros(D, dtype=np.int64)
+    np.add.at(q_own_n, day_code, ints("q_own_n"))
+    return Segments(
+        tiers=tuple(names[k] for k in order), models=tuple(models[k] for k in order),
+        days=tuple(date(1970, 1, 1) + timedelta(days=int(d)) for d in uniq_days), n=int(ints("n").sum()),
+        totals={m: totals[m][order] for m in MONEY}, per_day=pd, actual_total=int(ints("actual_nusd").sum()),
+        current_total=int(ints("current_nusd").sum()), current_warmup=int(ints("current_warmup_nusd").sum()),
+        current_day=per_day("current_nusd"), n_off=int(ints("n_off").sum()),
+        off_actual=int(ints("off_actual_nusd").sum()), shown=shown,
+        q_own_sum=q_own_sum, q_own_n=q_own_n, q_day=day_code, q_mask=qmask, q_sum=qsum.reshape(-1, T),
+        q_n=ints("n"), unpriced=unpriced,
+        unpriced_on_tier={names[k]: int(null_on_tier[k]) for k in range(T) if null_on_tier[k]},
+        excluded_actual=int(excl["actual_nusd"].fill_null(0).sum() or 0), options=options, window=(since, until),
+    )
+
+
+def evaluate_segments(seg: Segments, scenario: Scenario) -> Result:
+    """A proportional split or `current` on the segment totals: the Result `evaluate` gives on the
+    per-request arrays (point cost exact, per-day costs identical, quality up to summation order)."""
+    if scenario.policy != "proportional" or scenario.batch_features:
+        raise ConfigError("the segment pass answers proportional splits and --split current; complexity, cascade, "
+                          "oracle and --batch need the per-request pass (costlab.whatif.reduce)")
+    T, D = len(seg.tiers), len(seg.days)
+    notes: list[str] = []
+    R = scenario.cache_hit_rate
+    if scenario.split.current:
+        if R is not None:
+            raise ConfigError("the segment pass answers --split current without --cache-hit-rate; use the per-request pass")
+        if seg.n_off:
+            notes.append(f"{seg.n_off:,} requests ran on models that stand for no tier; they keep their logged cost")
+        warm = seg.current_warmup if scenario.warmup else 0
+        cost = Fraction(seg.current_total - (0 if scenario.warmup else seg.current_warmup))
+        day_cost = seg.current_day.copy()
+        tier_share = {t: float(seg.shown[i]) / max(seg.n, 1) for i, t in enumerate(seg.tiers)}
+        on_cost = seg.current_total - seg.current_warmup - seg.off_actual  # own-tier cost: all of it 'own' output
+        out_sources = {name: (1.0 if on_cost > 0 and name == "own" else 0.0) for name in OUT_SOURCES}
+        qsum, qn, qw = seg.q_own_sum[:, None], seg.q_own_n[:, None].astype(np.float64), np.ones(1)
+        n_known = int(seg.q_own_n.sum())
+        cost_nw = cost - warm
+    else:
+        w = scenario.split.vector(seg.tiers)
+        wf = np.array([float(x) for x in w])
+        parts = [("cost", Fraction(1))]
+        if scenario.warmup:
+            parts.append(("warmup", Fraction(1)))
+        if R is not None:
+            parts += [("cache_read_delta", R), ("cache_write_delta", 1 - R)]
+        cost = Fraction(0)
+        day_cost = np.zeros(D)
+        for name, k in parts:  # the same sums, in the same order, as evaluate
+            tot, per_day = seg.day_totals(name)
+            cost += sum((wi * int(tot[t]) for t, wi in enumerate(w)), Fraction(0)) * k
+            day_cost += float(k) * (per_day @ wf)
+        tier_share = {t: float(x) for t, x in zip(seg.tiers, w)}
+        out_sources = {}
+        used = [i for i, x in enumerate(w) if x > 0]
+        all_known = seg.q_mask[:, used].all(axis=1) & (seg.q_n > 0)
+        any_all = bool(all_known.any())
+        qsum = np.zeros((D, T))
+        qn = np.zeros((D, T))
+        for t in used:
+            mk = all_known if any_all else seg.q_mask[:, t]
+            qsum[:, t] = np.bincount(seg.q_day[mk], weights=seg.q_sum[mk, t], minlength=D)
+            qn[:, t] = np.bincount(seg.q_day[mk], weights=seg.q_n[mk], minlength=D)
+        qw = wf
+        n_known = int(seg.q_n[all_known if any_all else seg.q_mask[:, used].any(axis=1)].sum())
+        cost_nw = cost - (sum((wi * int(seg.totals["warmup"][t]) for t, wi in enumerate(w)), Fraction(0))
+                          if scenario.warmup else 0)
+    quality = _combine(qsum.sum(axis=0), qn.sum(axis=0), qw)
+    day_qsum, day_qn = qsum, qn
+    if quality is None:
+        day_qsum = day_qn = None
+        notes.append("no replay judgements or feedback for these tiers: only cost is simulated")
+    elif n_known < seg.n:
+        notes.append(f"quality from {n_known:,} of {seg.n:,} requests (those judged or with feedback on the tiers used)")
+    if seg.unpriced:
+        notes.append(f"{seg.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
+    for t, k in seg.unpriced_on_tier.items():
+        notes.append(f"{k:,} requests cannot be priced on {t}: left out of every scenario")
+    return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, out_sources, notes,
+                  day_cost, day_qsum, day_qn, q_weights=qw)
+
