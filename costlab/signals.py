@@ -8,8 +8,10 @@ down, `costlab sql -F queries/signals/over_modeling.sql`), and every file return
 Thresholds are the file's header parameters; their defaults are written there and explained in
 docs/signals.md. `[signals]` in costlab.toml overrides them, for every detector that takes a
 parameter (`min_impact_usd = 50`) or for one (`[signals.over_modeling] max_output_p90 = 150`);
-`disable = ["cache_underuse"]` turns detectors off and `batch_features = ["nightly-digest"]` names the
-features that need no answer within minutes. Which model stands for each tier comes from `[tiers]`.
+`disable = ["cache_underuse"]` turns detectors off, `batch_features = ["nightly-digest"]` names the
+features that need no answer within minutes (`interactive_features` the ones that do), and
+`pin_versions = true` (or a list of features) says the team pins model versions. Which model stands
+for each tier comes from `[tiers]`.
 
     findings = run_signals(store, since="8w")        # a polars frame, worst first
     exceeds(findings, "high")                         # True when a weekly job should alert
@@ -58,6 +60,7 @@ class Detector:
 # In order of value: where the money and the risk usually are.
 DETECTORS: tuple[Detector, ...] = (
     Detector("over_modeling", "traffic on a tier whose shape says the next cheaper tier suffices"),
+    Detector("under_modeling", "long prompts on a cheap tier whose answers go wrong far more often than shorter ones"),
     Detector("cost_per_user", "cost per active user rising faster than users, overall and per customer"),
     Detector("escalation_spike", "more requests re-sent to a higher tier than the feature's baseline"),
     Detector("rate_limit_headroom", "429s on a tier while the next cheaper tier had headroom"),
@@ -69,6 +72,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("context_window", "prompts that overflow the model's context window or run close to it"),
     Detector("latency_slo", "p95 latency or time to first token over a feature's SLO, and the tier that meets it"),
     Detector("overload_bursts", "bursts of 529/5xx failures not re-sent to another model"),
+    Detector("unpinned_aliases", "traffic sent to a model alias where the team pins versions"),
 )
 BY_ID = {d.id: d for d in DETECTORS}
 
@@ -90,21 +94,35 @@ _COLUMNS = (
     "ts, platform, model, service_tier, speed, inference_geo, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, "
     "latency_ms, ttft_ms, status, error_type, http_status, stop_reason, feature, user_id, customer_id, "
-    "parent_request_id, attempt, feedback_score, tier, prompt_tokens, priced, unpriced_reason, cost_usd"
+    "session_id, trace_id, parent_request_id, attempt, feedback_score, attributes, "
+    "tier, prompt_tokens, priced, unpriced_reason, cost_usd"
 )
 # Only a request that another one points at needs its id kept (the escalation join): a semi-join
-# against the few parent ids is far cheaper than carrying ten million ids. User ids are only
-# counted, so a 64-bit hash stands in for them (a collision among a few thousand users: ~1e-12).
+# against the few parent ids is far cheaper than carrying ten million ids. User, session and trace
+# ids are only counted or compared, so a 64-bit hash stands in for each (8 bytes instead of a string;
+# a collision among millions of sessions: ~1e-7, and it would have to fall on the same feature within
+# minutes to matter). `attributes` keeps only the raw model spelling, on the few rows whose raw id
+# differs from the normalised one (ingest stores it only then): the unpinned_aliases detector reads
+# `attributes->>'model_raw'`, which runs unchanged on the view.
+_NARROWED = {
+    "user_id": "case when user_id is not null then hash(user_id) end as user_id",
+    "session_id": "case when session_id is not null then hash(session_id) end as session_id",
+    "trace_id": "case when trace_id is not null then hash(trace_id) end as trace_id",
+    "attributes": "case when contains(attributes::VARCHAR, '\"model_raw\"') "
+                  "then json_object('model_raw', attributes->>'model_raw') end as attributes",
+}
 _MATERIALIZE = (
     "create temp table costed_requests as "
     "select case when request_id in (select parent_request_id from requests where parent_request_id is not null "
-    "and ts >= $since and ts < $until) then request_id end as request_id, " + _COLUMNS.replace("user_id", "case when user_id is not null then hash(user_id) end as user_id") + " "
+    "and ts >= $since and ts < $until) then request_id end as request_id, "
+    + ", ".join(_NARROWED.get(c.strip(), c.strip()) for c in _COLUMNS.split(",")) + " "
     "from costed_requests where ts >= $since and ts < $until"
 )
 # Detectors that have nothing to look at until a setting names something.
-_NEEDS = {"batch_eligible": ("batch_features",), "latency_slo": ("latency_slo_ms", "ttft_slo_ms")}
+_NEEDS = {"latency_slo": ("latency_slo_ms", "ttft_slo_ms"), "unpinned_aliases": ("pin_versions",)}
 _WINDOW_PARAMS = ("since", "until")
-_SPECIAL_KEYS = ("disable", "batch_features", "latency_slo_ms", "ttft_slo_ms")
+_LIST_KEYS = ("batch_features", "interactive_features")
+_SPECIAL_KEYS = ("disable", *_LIST_KEYS, "pin_versions", "latency_slo_ms", "ttft_slo_ms")
 
 
 def parse_since(value: str | date | datetime | timedelta | None) -> timedelta | datetime:
@@ -170,7 +188,8 @@ def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dic
         if name not in BY_ID:
             raise ConfigError(f"[signals] disable: no detector {name!r}.{did_you_mean(name, BY_ID)} "
                               f"Detectors: {', '.join(BY_ID)}.")
-    batch = settings.pop("batch_features", None)
+    lists = {key: settings.pop(key, None) for key in _LIST_KEYS}
+    pin = _pin_versions(settings.pop("pin_versions", None))
     slos = {}
     for key in ("latency_slo_ms", "ttft_slo_ms"):
         table = settings.pop(key, None)
@@ -199,9 +218,12 @@ def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dic
             choices = list(_SPECIAL_KEYS) + list(BY_ID) + shared_names
             raise ConfigError(f"[signals] has no setting {key!r}.{did_you_mean(key, choices)} "
                               f"Settings: {', '.join(choices)}.")
-    if batch is not None:
-        items = [batch] if isinstance(batch, str) else list(batch)
-        shared["batch_features"] = ",".join(str(x) for x in items)
+    for key, value in lists.items():
+        if value is not None:
+            items = [value] if isinstance(value, str) else list(value)
+            shared[key] = ",".join(str(x) for x in items)
+    if pin is not None:
+        shared["pin_versions"] = pin
     shared.update(slos)
     if config.tiers:
         shared["tier_models"] = ",".join(f"{tier}={model}" for tier, model in config.tiers.items())
@@ -213,6 +235,20 @@ def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dic
         p.update(own.get(d.id, {}))
         params[d.id] = p
     return chosen, params
+
+
+def _pin_versions(value: Any) -> str | None:
+    """`pin_versions = true` (every feature), a list of features, or false: '*', 'a,b' or None."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "*"
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value):
+        return ",".join(x.strip() for x in value)
+    raise ConfigError(f"[signals] pin_versions: expected true, false or a list of features, got {value!r} "
+                      '(e.g. pin_versions = true, or pin_versions = ["chat-assistant", "sql-assist"])')
 
 
 def _value(where: str, value: Any) -> Any:

@@ -116,8 +116,12 @@ REAL = Path(__file__).resolve().parent / "fixtures" / "signals"  # see its READM
 
 
 def real_background(store: Store) -> None:
-    """The heads of the Azure LLM (code, conversation) and Mooncake traces, each replayed at the same
-    time of day on each of the 14 days, mapped to tiers as fixtures/signals/README.md says."""
+    """The heads of the Azure LLM (code, conversation) and Mooncake traces, each replayed once on each
+    of the 14 days, five hours later each day, mapped to tiers as fixtures/signals/README.md says.
+
+    A few minutes of traffic at the same clock time every day is what a scheduled job looks like (and
+    batch_eligible reads it so); the recorded traces say nothing about the time of day, so they are
+    not given one."""
     store.execute(
         """insert into requests by name
         with days as (select unnest(range(14)) as day),
@@ -144,7 +148,7 @@ def real_background(store: Store) -> None:
                    'long-chat', 'claude-sonnet-5-5', mc.k from mc join shared s using (k)
         )
         select id || '_d' || day as request_id,
-               $start::TIMESTAMPTZ + to_microseconds(((day * 86400 + tod + sec) * 1e6)::BIGINT) as ts,
+               $start::TIMESTAMPTZ + to_microseconds(((day * 86400 + (tod + 5 * 3600 * day) % 86400 + sec) * 1e6)::BIGINT) as ts,
                'anthropic' as platform, model, 'standard' as service_tier, 'standard' as speed,
                'global' as inference_geo, input as input_tokens, o as output_tokens, cached as cache_read_tokens,
                0 as cache_write_5m_tokens, 0 as cache_write_1h_tokens, 'ok' as status, 200 as http_status,
@@ -578,3 +582,282 @@ def test_since_narrows_the_window_to_the_last_days(cli, tagged_store_file):
     assert "over 2026-11-13 to 2026-11-16" in result.stderr
     assert json.loads(result.stdout)[0]["requests"] == 600 * 3 // 14 + 1
 
+
+
+# -- under-modeling ------------------------------------------------------------------------------
+
+def inject_long_prompt_failures(store: Store, bad_short: str = "i % 33 = 0") -> None:
+    """contract-qa on Haiku: 3,000 short prompts (a few max_tokens stops) and 1,000 long ones of which
+    40% go wrong: 100 max_tokens stops, 100 refusals, 100 thumbs down and 100 re-sent to Sonnet.
+    Prompt sizes vary enough that no other detector sees a cacheable prefix."""
+    inject(store, 3_000, START, END, request_id="'inj_short_' || i", feature="'contract-qa'",
+           model="'claude-haiku-5-5'", input_tokens="1000 + (i * 37 % 6000)", output_tokens="300",
+           stop_reason=f"case when {bad_short} then 'max_tokens' else 'end_turn' end")
+    inject(store, 1_000, START, END, request_id="'inj_long_' || i", feature="'contract-qa'",
+           model="'claude-haiku-5-5'", input_tokens="33000 + (i * 7919 % 90000)", output_tokens="400",
+           stop_reason="case i % 10 when 0 then 'max_tokens' when 1 then 'refusal' else 'end_turn' end",
+           feedback_score="case when i % 10 = 2 then 0.0 when i % 10 = 4 then 1.0 end")
+    # the re-sends: 100 long answers (i % 10 = 3) asked again on Sonnet half an hour later
+    inject(store, 100, START, END, request_id="'inj_resend_' || i", feature="'contract-qa'",
+           parent_request_id="'inj_long_' || (i * 10 + 3)", attempt="2",
+           input_tokens="33000 + ((i * 10 + 3) * 7919 % 90000)", output_tokens="500")
+
+
+def test_under_modeling_finds_long_prompts_failing_on_haiku_and_prices_the_upgrade(scenario):
+    inject_long_prompt_failures(scenario)
+    long = injected(scenario, "inj_long_")
+    resends = priced_total(injected(scenario, "inj_resend_"))
+    upgrade = priced_total(long.with_columns(pl.lit("claude-sonnet-5-5").alias("model"))) - priced_total(long)
+    truth = (resends - upgrade) / WEEKS  # negative: the upgrade costs more than the re-sends it saves
+    f = one(findings(scenario), "under_modeling")
+    assert f["segment"] == "feature=contract-qa model=claude-haiku-5-5 tier=haiku prompt>=32000"
+    assert f["severity"] == "high" and f["requests"] == 1_000
+    assert f["observed"] == pytest.approx(0.4) and f["baseline"] == pytest.approx(91 / 3_000)
+    assert "400 of 1,000 answers to prompts of 32,000+ tokens went wrong" in f["evidence"]
+    assert "shorter prompts on haiku" in f["evidence"] and "claude-sonnet-5-5" in f["suggestion"]
+    assert truth < 0
+    got = -float(f["weekly_impact_usd"])
+    assert_within_5_percent(got, -float(truth))
+
+
+def test_under_modeling_stays_quiet_when_short_prompts_fail_as_often(scenario):
+    inject_long_prompt_failures(scenario, bad_short="i % 5 < 2")  # 40% of short answers go wrong too
+    assert findings(scenario).filter(pl.col("signal") == "under_modeling").height == 0
+
+
+def test_under_modeling_stays_quiet_when_the_next_tier_fails_on_the_same_long_prompts(scenario):
+    inject_long_prompt_failures(scenario)
+    inject(scenario, 400, START, END, request_id="'inj_sonnet_long_' || i", feature="'contract-qa'",
+           input_tokens="33000 + (i * 7919 % 90000)", output_tokens="400",
+           stop_reason="case when i % 3 = 0 then 'max_tokens' else 'end_turn' end")
+    assert findings(scenario).filter(pl.col("signal") == "under_modeling").height == 0
+
+
+# -- unpinned aliases ----------------------------------------------------------------------------
+
+def ingest_spellings(store: Store, tmp_path: Path) -> None:
+    """Requests of feature `pinned-chat` under five spellings, through the real canonical ingest,
+    which keeps the raw spelling in attributes.model_raw where it differs from the normalised id."""
+    from costlab.ingest import ingest_paths
+
+    spellings = ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                 "claude-3-7-sonnet-latest", "claude-sonnet-5-5"]
+    rows = store.frame(
+        """select 'pin_' || i as request_id, $start::TIMESTAMPTZ + to_seconds(i * 600) as ts,
+                  $names[(i % 5) + 1] as model, 2000 as input_tokens, 200 as output_tokens,
+                  'pinned-chat' as feature, 'ok' as status
+           from range(500) t(i)""", {"start": START, "names": spellings})
+    path = tmp_path / "pinned.csv"
+    rows.write_csv(path)
+    summary = ingest_paths(store, [str(path)])
+    assert summary.files[0].rows_added == 500
+
+
+def test_unpinned_aliases_finds_the_alias_and_latest_spellings_where_the_team_pins(scenario, tmp_path):
+    ingest_spellings(scenario, tmp_path)
+    found = findings(scenario, Config(signals={"pin_versions": True})).filter(pl.col("signal") == "unpinned_aliases")
+    got = {r["segment"]: r for r in found.iter_rows(named=True)}
+    assert set(got) == {"feature=pinned-chat model=claude-sonnet-4-5", "feature=pinned-chat model=claude-3-7-sonnet-latest"}
+    alias = got["feature=pinned-chat model=claude-sonnet-4-5"]
+    assert alias["requests"] == 100 and alias["severity"] == "medium" and alias["weekly_impact_usd"] is None
+    assert alias["observed"] == pytest.approx(100 / WEEKS)
+    assert "resolves to claude-sonnet-4-5-20250929 today" in alias["evidence"]
+    assert alias["suggestion"] == "pin pinned-chat to claude-sonnet-4-5-20250929 instead of claude-sonnet-4-5"
+    assert "claude-3-7-sonnet-20250219" in got["feature=pinned-chat model=claude-3-7-sonnet-latest"]["suggestion"]
+
+
+def test_unpinned_aliases_reads_only_the_features_that_pin_and_runs_only_when_asked(scenario, tmp_path):
+    ingest_spellings(scenario, tmp_path)
+
+    def unpinned(config: Config) -> int:
+        return findings(scenario, config).filter(pl.col("signal") == "unpinned_aliases").height
+
+    assert unpinned(Config()) == 0
+    assert unpinned(Config(signals={"pin_versions": False})) == 0
+    assert unpinned(Config(signals={"pin_versions": ["chat-assistant"]})) == 0
+    assert unpinned(Config(signals={"pin_versions": ["chat-assistant", "pinned-chat"]})) == 2
+    with pytest.raises(ConfigError, match="pin_versions: expected true, false or a list of features"):
+        signals.resolve_params(Config(signals={"pin_versions": 3}))
+
+
+def test_unpinned_aliases_is_silent_on_the_clean_backgrounds_where_every_model_is_pinned(scenario, real_scenario):
+    for store in (scenario, real_scenario):
+        assert findings(store, Config(signals={"pin_versions": True})).height == 0
+
+
+# -- escalation through sessions and traces ------------------------------------------------------
+
+def inject_session_escalations(store: Store, link: str, delay_s: int = 30) -> pl.DataFrame:
+    """doc-qa answers on Haiku over two weeks (no parent links anywhere); in the last week two in five
+    are asked again on Sonnet `delay_s` later in the same session (link='session') or trace."""
+    inject(store, 4_000, START, END, feature="'doc-qa'", model="'claude-haiku-5-5'",
+           input_tokens="1000 + (i * 37 % 3000)", output_tokens="200",
+           session_id="'inj_s_' || i", trace_id="'inj_t_' || i")
+    parents = store.frame("select session_id, trace_id, ts from requests where request_id like 'inj_%' "
+                          "and ts >= $w and hash(request_id) % 5 < 2", {"w": LAST_WEEK})
+    store.con.register("parents", parents.with_row_index("k"))
+    keep = "session_id, null as trace_id" if link == "session" else "null as session_id, trace_id"
+    store.execute(
+        f"""insert into requests by name
+            select 'inj_up_' || k as request_id, ts + to_seconds({delay_s}) as ts, {keep}, 'anthropic' as platform,
+                   'claude-sonnet-5-5' as model, 'standard' as service_tier, 'standard' as speed,
+                   'global' as inference_geo, 20000 as input_tokens, 300 as output_tokens,
+                   0 as cache_read_tokens, 0 as cache_write_5m_tokens, 0 as cache_write_1h_tokens,
+                   'ok' as status, 200 as http_status, 'end_turn' as stop_reason, 'doc-qa' as feature,
+                   1 as attempt, 'scenario' as source
+            from parents""")
+    return parents
+
+
+@pytest.mark.parametrize("link", ["session", "trace"])
+def test_escalation_spike_follows_the_same_session_or_trace_moving_up_a_tier(scenario, link):
+    parents = inject_session_escalations(scenario, link)
+    truth = priced_total(injected(scenario, "inj_up_"))
+    f = one(findings(scenario), "escalation_spike")
+    assert f["segment"] == "feature=doc-qa"
+    assert f["requests"] == scenario.scalar(
+        "select count(*) from requests where request_id like 'inj_%' and request_id not like 'inj_up_%' and ts >= $w",
+        {"w": LAST_WEEK})  # the moves up are not first attempts
+    assert f"{parents.height:,} of them the same session or trace moving up within 5 minutes" in f["evidence"]
+    assert_within_5_percent(f["weekly_impact_usd"], truth)
+
+
+def test_escalation_spike_ignores_a_move_up_long_after_the_cheap_answer(scenario):
+    inject_session_escalations(scenario, "session", delay_s=1_200)
+    assert findings(scenario).filter(pl.col("signal") == "escalation_spike").height == 0
+
+
+def test_session_moves_do_not_count_for_a_feature_that_links_its_escalations(scenario):
+    # support-triage records its escalations with parent_request_id in the generated log: a session
+    # that also moves up is not counted a second time
+    parents = scenario.frame(
+        """select request_id, session_id, ts from requests
+           where feature = 'support-triage' and model = 'claude-haiku-5-5' and status = 'ok' and ts >= $w
+           order by request_id limit 900""", {"w": LAST_WEEK})
+    scenario.con.register("parents", parents.with_row_index("k"))
+    scenario.execute(
+        """insert into requests by name
+           select 'inj_up_' || k as request_id, ts + interval 30 second as ts, session_id, 'anthropic' as platform,
+                  'claude-sonnet-5-5' as model, 20000 as input_tokens, 300 as output_tokens, 'ok' as status,
+                  'support-triage' as feature, 1 as attempt, 'scenario' as source
+           from parents""")
+    assert findings(scenario).filter(pl.col("signal") == "escalation_spike").height == 0
+
+
+# -- over-modeling with replay results -----------------------------------------------------------
+
+def inject_tagger(store: Store) -> Decimal:
+    inject(store, 12_000, START, END, feature="'ticket-tagger'", model="'claude-opus-5-5'",
+           input_tokens="1000 + (i * 7 % 7000)", output_tokens="3 + (i % 9)")
+    rows = injected(store)
+    return (priced_total(rows) - priced_total(rows.with_columns(pl.lit("claude-sonnet-5-5").alias("model")))) / WEEKS
+
+
+def import_outcomes(store: Store, tmp_path: Path, name: str, good: int, total: int, stratum: str = "ticket-tagger"):
+    """`costlab replay import --format csv` of `total` prompts of the feature answered by a Sonnet
+    candidate, `good` of them correctly."""
+    from costlab.replay.importer import import_outcomes as run_import
+
+    path = tmp_path / f"{name}.csv"
+    pl.DataFrame({"prompt_id": [f"{name}-{i}" for i in range(total)], "model": ["sonnet-candidate"] * total,
+                  "correct": ["true" if i < good else "false" for i in range(total)],
+                  "stratum": [stratum] * total}).write_csv(path)
+    run_import(store, path, "csv", name, {"sonnet-candidate": "sonnet"})
+
+
+def test_over_modeling_shows_the_replayed_quality_on_the_cheaper_tier(scenario, tmp_path):
+    truth = inject_tagger(scenario)
+    import_outcomes(scenario, tmp_path, "tagger-check", good=48, total=50)
+    f = one(findings(scenario), "over_modeling")
+    assert f["segment"] == "feature=ticket-tagger model=claude-opus-5-5 tier=opus"
+    assert "replayed on sonnet: 48 of 50 answers satisfactory (96.0%, 95% interval 86.5-98.9%)" in f["evidence"]
+    assert f["suggestion"].endswith("the replays on sonnet held")
+    assert_within_5_percent(f["weekly_impact_usd"], truth)
+
+
+def test_over_modeling_does_not_suggest_a_downgrade_the_replays_say_fails(scenario, tmp_path):
+    inject_tagger(scenario)
+    import_outcomes(scenario, tmp_path, "tagger-check", good=48, total=50)
+    import_outcomes(scenario, tmp_path, "tagger-recheck", good=20, total=40)  # 68 of 90 over both runs: 76%
+    assert findings(scenario).filter(pl.col("signal") == "over_modeling").height == 0
+    # replays of another feature say nothing about this one
+    import_outcomes(scenario, tmp_path, "other", good=0, total=40, stratum="email-draft")
+    assert findings(scenario).filter(pl.col("signal") == "over_modeling").height == 0
+
+
+def test_over_modeling_reads_replays_of_logged_requests_by_their_feature_and_every_judgement(scenario):
+    truth = inject_tagger(scenario)
+    # a replay run of 40 logged ticket-tagger requests on sonnet: all pass the checks, and the
+    # pairwise judge finds 8 of them worse than the original answer
+    scenario.execute(
+        """insert into replays (run, source, request_id, tier, model, status)
+           select 'r1', 'scenario', 'inj_' || i, 'sonnet', 'claude-sonnet-5-5', 'ok' from range(40) t(i);
+           insert into judgements (run, source, request_id, tier, judge, verdict, good)
+           select 'r1', 'scenario', 'inj_' || i, 'sonnet', judge,
+                  case when judge = 'pairwise:opus' and i < 8 then 'loss' else 'pass' end,
+                  not (judge = 'pairwise:opus' and i < 8)
+           from range(40) t(i), (values ('check:answered'), ('check:match'), ('pairwise:opus')) j(judge)""")
+    assert findings(scenario).filter(pl.col("signal") == "over_modeling").height == 0  # 32 of 40: 80%
+    scenario.execute("update judgements set good = true, verdict = 'tie' where judge = 'pairwise:opus' and request_id >= 'inj_4'")
+    f = one(findings(scenario), "over_modeling")  # 'inj_0'..'inj_3' still lost: 36 of 40, 90%
+    assert "replayed on sonnet: 36 of 40 answers satisfactory (90.0%" in f["evidence"]
+    assert_within_5_percent(f["weekly_impact_usd"], truth)
+
+
+def test_over_modeling_says_how_few_replays_there_are_below_the_minimum(scenario, tmp_path):
+    inject_tagger(scenario)
+    import_outcomes(scenario, tmp_path, "tiny", good=5, total=10)
+    f = one(findings(scenario), "over_modeling")
+    assert "only 10 judged replays on sonnet (30 needed): replay more before moving" in f["evidence"]
+
+
+# -- batch eligibility from scheduled bursts -----------------------------------------------------
+
+def inject_nightly_export(store: Store, hour_sql: str = "2") -> None:
+    """300 requests a day for 14 days, all within 20 minutes from `hour_sql` o'clock UTC (an
+    expression in the day number `i // 300`)."""
+    inject(store, 4_200, START, END, feature="'nightly-export'", input_tokens="1000 + (i * 7919 % 14000)",
+           output_tokens="1500",
+           ts=f"$start + to_microseconds(((i // 300) * 86400000000 + ({hour_sql}) * 3600000000 + (i % 300) * 4000000 + 0 * ($span // $n))::BIGINT)")
+
+
+def test_batch_eligible_finds_a_feature_that_runs_in_bursts_at_the_same_hour_every_day(scenario):
+    inject_nightly_export(scenario)
+    rows = injected(scenario)
+    truth = (priced_total(rows) - priced_total(rows.with_columns(pl.lit("batch").alias("service_tier")))) / WEEKS
+    f = one(findings(scenario), "batch_eligible")
+    assert f["segment"] == "feature=nightly-export" and f["requests"] == 4_200
+    assert "scheduled job: on 14 of the 14 days it ran, at least 90% of its requests came within 60 minutes from about 02:00 UTC" in f["evidence"]
+    assert_within_5_percent(f["weekly_impact_usd"], truth)
+
+
+@pytest.mark.parametrize("settings", [
+    {"interactive_features": ["nightly-export"]},
+    {"latency_slo_ms": {"nightly-export": 30_000}},
+    {"ttft_slo_ms": {"nightly-export": 2_000}},
+], ids=["interactive", "latency-slo", "ttft-slo"])
+def test_batch_eligible_leaves_bursty_features_alone_when_someone_waits_for_them(scenario, settings):
+    inject_nightly_export(scenario)
+    assert findings(scenario, Config(signals=settings)).filter(pl.col("signal") == "batch_eligible").height == 0
+
+
+def test_batch_eligible_ignores_bursts_at_a_different_hour_each_day(scenario):
+    inject_nightly_export(scenario, hour_sql="(i // 300) * 5 % 24")
+    assert findings(scenario).filter(pl.col("signal") == "batch_eligible").height == 0
+
+
+def test_a_listed_batch_feature_is_reported_once_as_configured(scenario):
+    inject_nightly_export(scenario)
+    f = one(findings(scenario, Config(signals={"batch_features": ["nightly-export"]})), "batch_eligible")
+    assert "configured as non-interactive" in f["evidence"]
+
+
+def test_the_trace_background_replayed_at_one_clock_time_reads_as_scheduled(tmp_path):
+    # why the real-trace background moves its replay by five hours a day: a few minutes of traffic at
+    # the same time every day is a job's signature, whatever the traffic was recorded from
+    with Store(tmp_path / "fixed.duckdb", Config()) as s:
+        real_background(s)
+        s.execute("update requests set ts = date_trunc('day', ts) + interval 20 hour + (ts - date_trunc('hour', ts)) "
+                  "where feature = 'long-chat'")
+        f = one(findings(s), "batch_eligible")
+        assert f["segment"] == "feature=long-chat"

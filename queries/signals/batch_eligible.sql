@@ -1,8 +1,16 @@
--- batch_eligible: traffic of non-interactive features (configured) sent at the standard tier, and what the Message Batches API would save.
+-- batch_eligible: traffic of non-interactive features (configured, or arriving in scheduled bursts) sent at the standard tier, and what the Message Batches API would save.
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
 --   batch_features VARCHAR = NULL          comma-separated features that need no answer within minutes ([signals] batch_features)
+--   interactive_features VARCHAR = NULL    comma-separated features that do, never read as scheduled ([signals] interactive_features)
+--   latency_slo_ms VARCHAR = NULL          'feature=ms,...': a feature with a latency SLO is interactive ([signals.latency_slo_ms])
+--   ttft_slo_ms VARCHAR = NULL             'feature=ms,...': likewise ([signals.ttft_slo_ms])
+--   burst_minutes BIGINT = 60              a scheduled burst: the day's requests of the feature fit in this many minutes (10-minute steps)
+--   burst_share DOUBLE = 0.9               at least this share of them
+--   slot_minutes BIGINT = 60               and the burst starts within this many minutes of its usual time
+--   min_burst_days BIGINT = 5              on at least this many days
+--   min_day_share DOUBLE = 0.8             that are at least this share of the days the feature ran
 --   min_impact_usd DECIMAL(18,2) = 25      weekly saving below this is not reported
 --   min_spend_share DOUBLE = 0.005         nor below this share of the weekly spend
 --   medium_usd DECIMAL(18,2) = 100         weekly impact from which a finding is medium
@@ -18,6 +26,11 @@
 --   weekly_impact_usd DECIMAL(18,6)       the weekly saving at the batch rates
 --   suggestion VARCHAR                    the suggested change
 --
+-- Two ways a feature is found to need no answer within minutes: it is listed in batch_features, or
+-- its requests arrive in scheduled bursts, most of each day's requests within one burst_minutes
+-- stretch that starts at about the same time every day (a cron job; people's traffic spreads over
+-- the hours they are awake). Days are UTC; a burst across midnight is read as two short days.
+-- Features listed in interactive_features or with a latency SLO are never read from their timing.
 -- The saving re-prices each standard-tier request at the batch row of its own price card (same
 -- model, platform, geography, time and band), so it is exact for the same tokens.
 with win as (
@@ -30,14 +43,52 @@ listed as (
     select distinct trim(x) as feature
     from unnest(string_split(coalesce($batch_features::VARCHAR, ''), ',')) t(x) where trim(x) <> ''
 ),
+interactive as (
+    select distinct trim(split_part(trim(x), '=', 1)) as feature
+    from unnest(string_split(coalesce($interactive_features::VARCHAR, '') || ',' || coalesce($latency_slo_ms::VARCHAR, '')
+                             || ',' || coalesce($ttft_slo_ms::VARCHAR, ''), ',')) t(x)
+    where trim(x) <> ''
+),
 w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 spend as (select coalesce(sum(cost_usd) filter (where priced), 0) / (select weeks from weeks) as weekly_spend from w),
+-- requests per feature and 10-minute step (an integer key: cheap to group ten million rows on)
+steps as (
+    select feature, epoch_ms(ts) // 600000 as step, count(*) as n
+    from w where feature is not null and feature not in (select feature from interactive) group by all
+),
+-- per feature and UTC day: the busiest burst_minutes-long stretch and when it starts
+stretches as (
+    select feature, step // 144 as day, step % 144 as slot,
+           sum(n) over (partition by feature, step // 144 order by step
+                        range between current row and ($burst_minutes::BIGINT // 10 - 1) following) as in_burst,
+           sum(n) over (partition by feature, step // 144) as day_n
+    from steps
+),
+days as (
+    select feature, day, arg_max(slot, in_burst) as slot, max(in_burst) >= $burst_share::DOUBLE * max(day_n) as burst
+    from stretches group by all
+),
+usual as (
+    select feature, count(*) as days, median(slot) filter (where burst) as slot from days group by feature
+),
+scheduled as (
+    select d.feature, u.days, count(*) as burst_days, u.slot
+    from days d join usual u on u.feature = d.feature
+    where d.burst and abs(d.slot - u.slot) * 10 <= $slot_minutes::BIGINT
+    group by all
+    having count(*) >= $min_burst_days::BIGINT and count(*) >= $min_day_share::DOUBLE * u.days
+),
+chosen as (
+    select feature, 'listed' as why, null::BIGINT as days, null::BIGINT as burst_days, null::DOUBLE as slot from listed
+    union all
+    select feature, 'scheduled', days, burst_days, slot from scheduled where feature not in (select feature from listed)
+),
 per_feature as (
     select feature, count(*) as requests, count(*) filter (where coalesce(service_tier, 'standard') <> 'batch') as standard
-    from w semi join listed l on l.feature = w.feature group by feature
+    from w semi join chosen l on l.feature = w.feature group by feature
 ),
 repriced as (
     select w.feature, count(*) as n, sum(w.cost_usd) as cost_now,
@@ -48,7 +99,7 @@ repriced as (
              + costlab_fusd_to_usd(coalesce(w.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd)
              + costlab_fusd_to_usd(coalesce(w.web_search_requests, 0)::HUGEINT * c.web_search_fusd)) as cost_batch
     from w
-    semi join listed l on l.feature = w.feature
+    semi join chosen l on l.feature = w.feature
     join price_card c
       on c.model = w.model and c.speed = coalesce(w.speed, 'standard') and c.service_tier = 'batch'
      and c.platform = coalesce(w.platform, 'anthropic')
@@ -63,8 +114,8 @@ repriced as (
     group by w.feature
 ),
 found as (
-    select p.*, r.cost_now, (r.cost_now - r.cost_batch) / (select weeks from weeks) as weekly
-    from per_feature p join repriced r on r.feature = p.feature
+    select p.*, c.why, c.days, c.burst_days, c.slot, r.cost_now, (r.cost_now - r.cost_batch) / (select weeks from weeks) as weekly
+    from per_feature p join repriced r on r.feature = p.feature join chosen c on c.feature = p.feature
 )
 select
     'batch_eligible'::VARCHAR                                                   as signal,
@@ -72,7 +123,12 @@ select
                                                                                 as severity,
     ('feature=' || feature)::VARCHAR                                            as segment,
     (format('{:,}', standard) || ' of ' || format('{:,}', requests) || ' requests sent at the standard tier ($'
-        || round(cost_now / (select weeks from weeks), 2) || ' a week) by a feature configured as non-interactive')::VARCHAR
+        || round(cost_now / (select weeks from weeks), 2) || ' a week) by a feature '
+        || case when why = 'listed' then 'configured as non-interactive'
+                else 'that runs as a scheduled job: on ' || burst_days || ' of the ' || days || ' days it ran, at least '
+                     || round(100 * $burst_share::DOUBLE)::BIGINT || '% of its requests came within ' || $burst_minutes::BIGINT
+                     || ' minutes from about ' || lpad(((round(slot) * 10)::BIGINT // 60)::VARCHAR, 2, '0') || ':' || lpad(((round(slot) * 10)::BIGINT % 60)::VARCHAR, 2, '0')
+                     || ' UTC (if people wait for these answers, list it in [signals] interactive_features)' end)::VARCHAR
                                                                                 as evidence,
     (standard / requests)::DOUBLE                                               as observed,
     0::DOUBLE                                                                   as baseline,

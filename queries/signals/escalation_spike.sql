@@ -3,6 +3,7 @@
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
 --   tier_models VARCHAR = NULL             'haiku=claude-haiku-5-5,sonnet=...' ([tiers]); NULL: newest active model per tier
+--   within_minutes BIGINT = 5              a move up a tier in the same session or trace counts when it comes this soon after
 --   min_rise DOUBLE = 0.5                  the last week's rate must be at least this much above the baseline
 --   mad_k DOUBLE = 3                       and above the baseline by this many robust deviations of the daily rates
 --   min_excess BIGINT = 30                 escalations above baseline needed in the last week
@@ -22,8 +23,15 @@
 --   suggestion VARCHAR                    the suggested change
 --
 -- An escalation is a request whose parent_request_id points at a request on a cheaper tier (tiers
--- ranked by the list output price of the model that stands for each). Needs two weeks: one for the
--- baseline, the last for the rate compared with it.
+-- ranked by the list output price of the model that stands for each). A feature that records no such
+-- link in the window (its app re-asks with a fresh request) is read through its sessions and traces
+-- instead: a request with no parent whose previous request of the same feature in the same session
+-- (or trace) was on a cheaper tier at most within_minutes before. Features that do record links keep
+-- to them, so one escalation is not counted twice and a user who happens to use two tiers of a
+-- feature in one session is not read as an escalation where the links say otherwise; it also keeps the
+-- session pass (a sort of the feature's rows) off the logs that do not need it. The session
+-- escalations are not first attempts. Needs two weeks: one for the baseline, the last for the rate
+-- compared with it.
 with win as (
     select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
            least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
@@ -53,7 +61,7 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-esc as (
+linked as (
     select c.feature, c.ts, c.cost_usd, c.priced
     from (select * from w where parent_request_id is not null) c
     join (select request_id, tier from w where request_id is not null) p on p.request_id = c.parent_request_id
@@ -61,33 +69,61 @@ esc as (
     join tier_rank tp on tp.tier = p.tier
     where tc.rnk > tp.rnk
 ),
+unlinked as (
+    select distinct feature from w
+    where feature is not null and feature not in (select feature from linked where feature is not null)
+),
+-- the previous request of the same feature in the same session, and in the same trace
+moves as (
+    select feature, ts, cost_usd, priced, parent_request_id, attempt, rnk,
+           case when session_id is not null then lag(rnk) over s end as s_rnk,
+           case when session_id is not null then lag(ts) over s end as s_ts,
+           case when trace_id is not null then lag(rnk) over t end as t_rnk,
+           case when trace_id is not null then lag(ts) over t end as t_ts
+    from (select w.feature, w.ts, w.cost_usd, w.priced, w.parent_request_id, w.attempt, w.session_id, w.trace_id, r.rnk
+          from w join tier_rank r on r.tier = w.tier
+          where w.feature in (select feature from unlinked) and (w.session_id is not null or w.trace_id is not null))
+    window s as (partition by session_id, feature order by ts), t as (partition by trace_id, feature order by ts)
+),
+moved as (
+    select feature, ts, cost_usd, priced, coalesce(attempt, 1) = 1 as counted_first from moves
+    where parent_request_id is null
+      and ((s_rnk < rnk and ts - s_ts <= to_minutes($within_minutes::BIGINT))
+           or (t_rnk < rnk and ts - t_ts <= to_minutes($within_minutes::BIGINT)))
+),
+esc as (
+    select *, false as moved, false as counted_first from linked
+    union all
+    select feature, ts, cost_usd, priced, true as moved, counted_first from moved
+),
 -- integer day keys: cheap to group ten million rows on
 days as (
     select feature, (epoch_ms(ts) // 86400000) as day, count(*) as firsts
     from w where coalesce(attempt, 1) = 1 group by all
 ),
 esc_days as (
-    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as escalations,
-           sum(cost_usd) filter (where priced) as cost
+    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as escalations, count(*) filter (where moved) as moved,
+           count(*) filter (where counted_first) as moved_firsts, sum(cost_usd) filter (where priced) as cost
     from esc group by all
 ),
 daily as (
-    select d.feature, d.day, d.firsts, coalesce(e.escalations, 0) as escalations, coalesce(e.cost, 0) as cost,
+    select d.feature, d.day, d.firsts - coalesce(e.moved_firsts, 0) as firsts, coalesce(e.escalations, 0) as escalations,
+           coalesce(e.moved, 0) as moved, coalesce(e.cost, 0) as cost,
            d.day >= (epoch_ms((select until from win)) // 86400000) - 7 as last_week
     from days d left join esc_days e on e.feature is not distinct from d.feature and e.day = d.day
 ),
 base as (
-    select feature, median(escalations / firsts) as rate, sum(cost) / sum(firsts) as cost_per_first,
+    select feature, median(escalations / nullif(firsts, 0)) as rate, sum(cost) / sum(firsts) as cost_per_first,
            count(*) as n_days
     from daily where not last_week group by feature having count(*) >= 7
 ),
 dev as (
-    select d.feature, median(abs(d.escalations / d.firsts - b.rate)) as mad
+    select d.feature, median(abs(d.escalations / nullif(d.firsts, 0) - b.rate)) as mad
     from daily d join base b on b.feature is not distinct from d.feature where not last_week group by d.feature
 ),
 cur as (
-    select feature, sum(firsts) as firsts, sum(escalations) as escalations, sum(cost) as cost,
-           sum(escalations) / sum(firsts) as rate
+    select feature, sum(firsts) as firsts, sum(escalations) as escalations, sum(moved) as moved, sum(cost) as cost,
+           sum(escalations) / nullif(sum(firsts), 0) as rate
     from daily where last_week group by feature
 ),
 found as (
@@ -95,7 +131,7 @@ found as (
            c.escalations - b.rate * c.firsts as excess,
            c.cost - b.cost_per_first * c.firsts as impact
     from cur c join base b on b.feature is not distinct from c.feature join dev d on d.feature is not distinct from c.feature
-    where c.rate > 0
+    where c.rate > 0 and c.firsts > 0
 ),
 spend as (
     select coalesce(sum(cost) filter (where day >= (epoch_ms((select until from win)) // 86400000) - 7), 0) as weekly_spend
@@ -107,7 +143,10 @@ select
                                                                                 as severity,
     ('feature=' || coalesce(feature, '(none)'))::VARCHAR                        as segment,
     (format('{:,}', escalations) || ' escalations to a higher tier per ' || format('{:,}', firsts) || ' first attempts in the last week ('
-        || round(100 * rate, 2) || '%) vs a median daily ' || round(100 * base_rate, 2) || '% over the '
+        || round(100 * rate, 2) || '%'
+        || case when moved > 0 then ', ' || format('{:,}', moved) || ' of them the same session or trace moving up within '
+                || $within_minutes::BIGINT || ' minutes' else '' end
+        || ') vs a median daily ' || round(100 * base_rate, 2) || '% over the '
         || n_days || ' days before; ' || format('{:,}', round(excess)::BIGINT) || ' more than baseline')::VARCHAR as evidence,
     rate::DOUBLE                                                                as observed,
     base_rate::DOUBLE                                                           as baseline,

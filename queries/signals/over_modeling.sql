@@ -8,6 +8,8 @@
 --   max_tool_share DOUBLE = 0.02           and at most this share of its answers may stop for tool use
 --   max_quality_drop DOUBLE = 0.05         when the cheaper tier serves the feature too, its mean feedback may be at most this much lower
 --   min_feedback BIGINT = 30               scored requests needed on each tier before feedback counts as evidence
+--   min_replays BIGINT = 30                judged replays of the feature on the cheaper tier before they count as evidence
+--   min_replay_pass DOUBLE = 0.9           and the share of them that must be satisfactory, or the downgrade is not suggested
 --   min_requests BIGINT = 200              requests a segment needs before a finding
 --   min_impact_usd DECIMAL(18,2) = 25      weekly saving below this is not reported
 --   min_spend_share DOUBLE = 0.005         nor below this share of the weekly spend
@@ -27,6 +29,13 @@
 -- The saving re-prices every priced request of the segment at the cheaper tier's model with the
 -- same tokens, platform, service tier, geography and time (its price_card row), so it is exact
 -- for the same token counts; a cheaper model may write more or fewer tokens in practice.
+--
+-- Replays (`costlab replay`, `costlab replay import`) measure the cheaper tier on the feature's own
+-- requests: a replayed answer is satisfactory when every judgement of it is good (checks, the
+-- pairwise judge against the original answer, a rubric; for imports the recorded outcome). Its
+-- feature is the logged request's, or for imports the sample's stratum, as in replay results. With
+-- at least min_replays judged on the cheaper tier, a pass rate below min_replay_pass drops the
+-- finding, and a pass rate at or above it is shown as the evidence (with its Wilson 95% interval).
 with win as (
     select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
            least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
@@ -78,16 +87,30 @@ tier_feedback as (
     select feature, tier, sum(fb_sum) / nullif(sum(fb_n), 0) as fb, sum(fb_n) as fb_n
     from segments group by feature, tier
 ),
+-- replayed answers per feature and tier: judged, and satisfactory by every judgement
+replayed as (
+    select coalesce(r.feature, s.stratum) as feature, j.tier, count(*) as judged, count(*) filter (where j.ok) as good
+    from (select run, source, request_id, tier, bool_and(good) as ok
+          from judgements where good is not null group by all) j
+    join replays x on x.run = j.run and x.source = j.source and x.request_id = j.request_id and x.tier = j.tier
+    left join replay_sample s on s.run = j.run and s.source = j.source and s.request_id = j.request_id
+    left join requests r on r.source = j.source and r.request_id = j.request_id
+    where x.status = 'ok'
+    group by all
+),
 candidates as (
     select s.feature, s.model, s.tier, d.to_tier, d.to_model, s.requests, s.tool_share,
-           s.fb_sum / nullif(s.fb_n, 0) as fb, s.fb_n, lower_fb.fb as to_fb, lower_fb.fb_n as to_fb_n
+           s.fb_sum / nullif(s.fb_n, 0) as fb, s.fb_n, lower_fb.fb as to_fb, lower_fb.fb_n as to_fb_n,
+           coalesce(rp.judged, 0) as replays, rp.good as replays_good
     from segments s
     join down d on d.tier = s.tier
     left join tier_feedback lower_fb on lower_fb.feature is not distinct from s.feature and lower_fb.tier = d.to_tier
+    left join replayed rp on rp.feature = s.feature and rp.tier = d.to_tier
     where s.requests >= $min_requests::BIGINT and s.long_out <= 0.1 and s.long_prompt <= 0.1
       and s.tool_share <= $max_tool_share::DOUBLE
       and not (coalesce(s.fb_n, 0) >= $min_feedback::BIGINT and coalesce(lower_fb.fb_n, 0) >= $min_feedback::BIGINT
                and lower_fb.fb < s.fb_sum / s.fb_n - $max_quality_drop::DOUBLE)
+      and not (coalesce(rp.judged, 0) >= $min_replays::BIGINT and rp.good / rp.judged < $min_replay_pass::DOUBLE)
 ),
 w as not materialized (
     select r.*, k.to_model
@@ -122,7 +145,11 @@ repriced as (
     group by w.feature, w.model
 ),
 findings as (
-    select k.*, r.out_p90, r.prompt_p90, (r.cost_now - r.cost_then) / (select weeks from weeks) as weekly
+    select k.*, r.out_p90, r.prompt_p90, (r.cost_now - r.cost_then) / (select weeks from weeks) as weekly,
+           k.replays >= $min_replays::BIGINT as replay_held,
+           -- Wilson 95% interval of the replay pass rate
+           k.replays_good / nullif(k.replays, 0) as rp,
+           1.959963984540054 as z
     from candidates k
     join repriced r on r.feature is not distinct from k.feature and r.model = k.model
 )
@@ -136,14 +163,24 @@ select
         || format('{:,}', requests) || ' requests'
         || case when to_fb_n >= $min_feedback::BIGINT and fb_n >= $min_feedback::BIGINT
                 then '; feedback ' || round(fb, 2) || ' here vs ' || round(to_fb, 2) || ' on ' || to_tier
-                else '; no feedback to compare: replay a sample on ' || to_tier || ' before moving' end)::VARCHAR
+                when not replay_held then '; no feedback to compare' else '' end
+        || case when replay_held
+                then '; replayed on ' || to_tier || ': ' || format('{:,}', replays_good) || ' of ' || format('{:,}', replays)
+                     || ' answers satisfactory (' || round(100 * rp, 1) || '%, 95% interval '
+                     || round(100 * greatest(0.0, (rp + z * z / (2 * replays) - z * sqrt(rp * (1 - rp) / replays + z * z / (4 * replays * replays))) / (1 + z * z / replays)), 1)
+                     || '-' || round(100 * least(1.0, (rp + z * z / (2 * replays) + z * sqrt(rp * (1 - rp) / replays + z * z / (4 * replays * replays))) / (1 + z * z / replays)), 1)
+                     || '%)'
+                when replays > 0 then '; only ' || replays || ' judged replays on ' || to_tier || ' (' || $min_replays::BIGINT
+                     || ' needed): replay more before moving'
+                else '; replay a sample on ' || to_tier || ' before moving' end)::VARCHAR
                                                                                 as evidence,
     out_p90::DOUBLE                                                             as observed,
     $max_output_p90::DOUBLE                                                     as baseline,
     requests::BIGINT                                                            as requests,
     weekly::DECIMAL(18,6)                                                       as weekly_impact_usd,
-    ('route ' || coalesce(feature, '(none)') || ' from ' || model || ' to ' || to_model || ' (' || to_tier
-        || '); check quality with `costlab replay` on a sample first')::VARCHAR as suggestion
+    ('route ' || coalesce(feature, '(none)') || ' from ' || model || ' to ' || to_model || ' (' || to_tier || ')'
+        || case when replay_held then ': the replays on ' || to_tier || ' held'
+                else '; check quality with `costlab replay` on a sample first' end)::VARCHAR as suggestion
 from findings
 where weekly >= greatest($min_impact_usd::DECIMAL(18,2), $min_spend_share::DOUBLE * (select weekly_spend from spend))
 order by weekly desc
