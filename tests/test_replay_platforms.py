@@ -32,6 +32,13 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    # The SDK caches one boto3 session (and its resolved credentials) per region and profile: start
+    # and end without one, so another test's credentials are never used to sign.
+    from anthropic.lib.aws._auth import _get_session
+
+    _get_session.cache_clear()
+    yield
+    _get_session.cache_clear()
 
 
 def open_store(tmp_path, tiers: dict[str, str], settings: dict) -> Store:

@@ -187,6 +187,11 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for k, v in AWS_ENV.items():
         monkeypatch.setenv(k, v)
+    from anthropic.lib.aws._auth import _get_session  # the SDK caches a session per region: none from other tests
+
+    _get_session.cache_clear()
+    yield
+    _get_session.cache_clear()
 
 
 def bedrock(server: TestServer, retries: int = 0, **kw) -> anthropic.AnthropicBedrock:
