@@ -1,11 +1,15 @@
-"""What-if simulator: the one pass, the 5,151-split frontier, one scenario with a 1,000-resample
-bootstrap, and the RouteLLM figures of the complexity policy.
+"""What-if simulator: the one pass (time, CPU, peak RSS), the pass with request bodies (payload
+features), the segment-level headline the weekly report shows, the 5,151-split frontier, one
+scenario with a 1,000-resample bootstrap, and the RouteLLM figures of the complexity policy.
 
 Targets (issue #6), after the one pass that reduces the logs to per-request arrays:
   the 5,151-split frontier over 10M requests in under 5 s; one scenario with a 1,000-resample
-  day-block bootstrap in under 5 s.
+  day-block bootstrap in under 5 s. The pass itself: peak RSS under 4 GB at 10M requests.
 
-    .venv/bin/python benchmarks/bench_whatif.py --rows 10000000 --record
+Each measured step runs in a fresh process (spawn), so a peak RSS is that step's own, not the
+store build's.
+
+    .venv/bin/python benchmarks/bench_whatif.py --rows 10000000 --payload-rows 1000000 --record
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,10 +31,34 @@ sys.path.insert(0, str(ROOT))
 from machine import describe  # noqa: E402
 
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
+SPLIT = "haiku=70,sonnet=25,opus=5"
+
+# Request bodies for the payload run: a quarter carry 1-3 documents, two fifths conditional wording,
+# two fifths multi-step wording (the generator's own bodies have none of these), one per request.
+PAYLOADS_SQL = """
+insert into payloads
+select source, request_id,
+  ('{"model":"' || model || '","max_tokens":1024,"messages":[{"role":"user","content":[' ||
+   repeat('{"type":"document","source":{"type":"text","media_type":"text/plain","data":"Quarterly report body."}},',
+          (case when h % 4 = 0 then (h // 8) % 3 + 1 else 0 end)::BIGINT) ||
+   '{"type":"text","text":"' ||
+   case (h // 64) % 5 when 0 then 'If the total exceeds the limit, flag it; otherwise approve.'
+                      when 1 then 'First extract the table, then compute the totals.'
+                      when 2 then 'Summarise this for the weekly review.'
+                      when 3 then 'If needed, first check the policy, then answer, step 3 finally.'
+                      else 'Translate the release notes.' end ||
+   '"}]}]}')::JSON, null
+from (select source, request_id, model, hash(source, request_id) as h from requests)
+"""
 
 
 def rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def best(fn, repeat: int = 3):
@@ -40,58 +70,140 @@ def best(fn, repeat: int = 3):
     return min(times), times, out
 
 
+def in_child(fn, *args):
+    """Run fn(*args) in a fresh process; returns its result."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as ex:
+        return ex.submit(fn, *args).result()
+
+
+def build_store(path: str, rows: int, payloads: bool) -> float:
+    from costlab.config import Config
+    from costlab.generate import generate_sql
+    from costlab.store import Store
+
+    t = time.perf_counter()
+    store = Store(Path(path), Config())
+    store.execute("insert into requests " + generate_sql(rows, seed=7))
+    if payloads:
+        store.execute(PAYLOADS_SQL)
+    store.close()
+    return time.perf_counter() - t
+
+
+def headline(path: str) -> dict:
+    """The weekly report's what-if section on the whole window: the segment pass, the actual split
+    and two alternatives, each with a 1,000-resample bootstrap."""
+    from costlab.config import Config
+    from costlab.store import Store
+    from costlab.whatif import Scenario, bootstrap, parse_split
+    from costlab.whatif.segments import evaluate_segments, reduce_segments
+
+    store = Store(Path(path), Config())
+    t, c = time.perf_counter(), cpu_s()
+    seg = reduce_segments(store, tiers=TIERS)
+    pass_s = time.perf_counter() - t
+    res = [bootstrap(evaluate_segments(seg, Scenario(parse_split(x))), 1000) for x in ("current", SPLIT, "haiku=100")]
+    return {"wall": time.perf_counter() - t, "pass": pass_s, "cpu": cpu_s() - c, "rss": rss_gib(), "n": seg.n,
+            "cost": float(res[1].cost) / 1e9, "interval": [x / 1e9 for x in res[1].interval["cost_nusd"]]}
+
+
+def one_pass(path: str) -> dict:
+    """The per-request pass, then the frontier and bootstrap rows on its arrays."""
+    from costlab.config import Config
+    from costlab.store import Store
+    from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
+    from costlab.whatif import frontier as F
+
+    store = Store(Path(path), Config())
+    t, c = time.perf_counter(), cpu_s()
+    red = reduce(store, tiers=TIERS)
+    out = {"pass": time.perf_counter() - t, "cpu": cpu_s() - c, "rss_pass": rss_gib(), "n": red.n}
+    store.close()
+    split = parse_split(SPLIT)
+    out["fp"] = best(lambda: F.proportional(red))[:2]
+    fc, fc_all, _ = best(lambda: F.complexity(red))
+    out["fc"] = (fc, fc_all)
+    out["bs"] = best(lambda: bootstrap(evaluate(red, Scenario(split)), 1000))[:2]
+    out["bc"] = best(lambda: bootstrap(evaluate(red, Scenario(split, policy="complexity")), 1000))[:2]
+    res = bootstrap(evaluate(red, Scenario(split)), 1000)
+    cur = evaluate(red, Scenario(parse_split("current")))
+    frp = F.proportional(red)
+    m = F.frontier_metrics(red, frp)
+    out.update(rss=rss_gib(), actual=cur.cost_nusd / 1e9, cost=float(res.cost) / 1e9,
+               interval=[x / 1e9 for x in res.interval["cost_nusd"]], pareto=len(frp.pareto),
+               metrics=None if m is None else (m.apgr, m.aiq, m.cpt[0.5][0], m.cpt[0.8][0]))
+    return out
+
+
+def payload_pass(path: str) -> dict:
+    from costlab.config import Config
+    from costlab.store import Store
+    from costlab.whatif import reduce
+
+    store = Store(Path(path), Config())
+    t, c = time.perf_counter(), cpu_s()
+    red = reduce(store, tiers=TIERS)
+    return {"pass": time.perf_counter() - t, "cpu": cpu_s() - c, "rss": rss_gib(), "n": red.n,
+            "documents": float((red.documents > 0).mean()), "conditional": float(red.conditional.mean()),
+            "multistep": float(red.multistep.mean())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--payload-rows", type=int, default=1_000_000, help="rows for the pass with request bodies (0: skip)")
     ap.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
     args = ap.parse_args()
 
     from costlab.config import Config
-    from costlab.generate import generate_sql
-    from costlab.store import Store
-    from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
-    from costlab.whatif import frontier as F
     from costlab.whatif.routellm import evidence, outcomes_reduction, read_outcomes
 
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.duckdb", Config())
-        t = time.perf_counter()
-        store.execute("insert into requests " + generate_sql(args.rows, seed=7))
-        build = time.perf_counter() - t
-        t = time.perf_counter()
-        red = reduce(store, tiers=TIERS)
-        one_pass = time.perf_counter() - t
-        rss_after_reduce = rss_gib()
-        store.close()
+        path = str(Path(tmp) / "bench.duckdb")
+        build = in_child(build_store, path, args.rows, False)
+        hl = in_child(headline, path)  # first, as the report would meet a cold store
+        p = in_child(one_pass, path)
+        Path(path).unlink()
+        pl_ = None
+        if args.payload_rows:
+            ppath = str(Path(tmp) / "payloads.duckdb")
+            pbuild = in_child(build_store, ppath, args.payload_rows, True)
+            pl_ = in_child(payload_pass, ppath)
 
-    fp, fp_all, frp = best(lambda: F.proportional(red))
-    fc, fc_all, frc = best(lambda: F.complexity(red))
-    split = parse_split("haiku=70,sonnet=25,opus=5")
-    bs, bs_all, res = best(lambda: bootstrap(evaluate(red, Scenario(split)), 1000))
-    bc, bc_all, resc = best(lambda: bootstrap(evaluate(red, Scenario(split, policy="complexity")), 1000))
-    cur = evaluate(red, Scenario(parse_split("current")))
-    m = F.frontier_metrics(red, frp)
-
+    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
     lines.append(f"\n## What-if simulator (issue #6), {time.strftime('%Y-%m-%d')}\n")
     lines.append(describe() + "\n")
-    lines.append(f"{red.n:,} generated requests (seed 7, 14 days, three tiers), reduced once to per-request arrays "
+    lines.append(f"{p['n']:,} generated requests (seed 7, 14 days, three tiers), reduced once to per-request arrays "
                  f"(cost on each tier, warm-up, batch, cache deltas, quality, scorer features). Targets: the 5,151-split "
-                 f"frontier and one scenario with a 1,000-resample day-block bootstrap, each under 5 s after the pass.\n")
-    lines.append("| what | time (best of 3) | all runs |\n|---|---|---|")
-    lines.append(f"| build the store (generate_sql insert) | {build:.1f} s | - |")
-    lines.append(f"| the one pass (`reduce`: SQL over costed_requests x 3 tiers, arrays) | {one_pass:.1f} s | - |")
-    lines.append(f"| frontier, proportional, 5,151 splits + Pareto | {fp:.2f} s | {', '.join(f'{x:.2f}' for x in fp_all)} |")
-    lines.append(f"| frontier, complexity policy, 5,151 splits + Pareto | {fc:.2f} s | {', '.join(f'{x:.2f}' for x in fc_all)} |")
-    lines.append(f"| one scenario (proportional 70/25/5) + 1,000-resample bootstrap | {bs:.2f} s | {', '.join(f'{x:.2f}' for x in bs_all)} |")
-    lines.append(f"| one scenario (complexity 70/25/5) + 1,000-resample bootstrap | {bc:.2f} s | {', '.join(f'{x:.2f}' for x in bc_all)} |")
+                 f"frontier and one scenario with a 1,000-resample day-block bootstrap, each under 5 s after the pass; "
+                 f"the pass under 4 GB peak RSS. Each step in a fresh process (its own peak RSS).\n")
+    lines.append("| what | time (best of 3) | all runs | CPU | peak RSS |\n|---|---|---|---|---|")
+    lines.append(f"| build the store (generate_sql insert) | {build:.1f} s | - | - | - |")
+    lines.append(f"| the one pass (`reduce`: one wide row per request streamed as Arrow batches into arrays) | "
+                 f"{p['pass']:.1f} s | - | {p['cpu']:.1f} s | {p['rss_pass']:.2f} GiB |")
+    lines.append(f"| report headline (`reduce_segments`: one GROUP BY to per-day totals per tier, then current + "
+                 f"2 splits with 1,000-resample bootstraps) | {hl['wall']:.2f} s (pass {hl['pass']:.2f} s) | - | "
+                 f"{hl['cpu']:.1f} s | {hl['rss']:.2f} GiB |")
+    lines.append(f"| frontier, proportional, 5,151 splits + Pareto | {p['fp'][0]:.2f} s | {fmt(p['fp'][1])} | - | - |")
+    lines.append(f"| frontier, complexity policy, 5,151 splits + Pareto | {p['fc'][0]:.2f} s | {fmt(p['fc'][1])} | - | - |")
+    lines.append(f"| one scenario (proportional 70/25/5) + 1,000-resample bootstrap | {p['bs'][0]:.2f} s | {fmt(p['bs'][1])} | - | - |")
+    lines.append(f"| one scenario (complexity 70/25/5) + 1,000-resample bootstrap | {p['bc'][0]:.2f} s | {fmt(p['bc'][1])} | - | - |")
+    if pl_ is not None:
+        lines.append(f"| the one pass with request bodies ({pl_['n']:,} requests, payload features in SQL; "
+                     f"store built in {pbuild:.1f} s) | {pl_['pass']:.1f} s | - | {pl_['cpu']:.1f} s | {pl_['rss']:.2f} GiB |")
     lines.append("")
-    lines.append(f"- Peak RSS {rss_gib():.1f} GiB ({rss_after_reduce:.1f} GiB after the pass). "
-                 f"Actual cost (`--split current`) {cur.cost_nusd / 1e9:,.2f} USD; 70/25/5 proportional "
-                 f"{float(res.cost) / 1e9:,.2f} USD [{res.interval['cost_nusd'][0] / 1e9:,.2f}, {res.interval['cost_nusd'][1] / 1e9:,.2f}].")
-    if m is not None:
-        lines.append(f"- Proportional frontier on the generated logs (quality = logged feedback): APGR {m.apgr:.3f}, AIQ {m.aiq:.4f}, "
-                     f"CPT(50%) ${m.cpt[0.5][0]:,.2f}, CPT(80%) ${m.cpt[0.8][0]:,.2f}; {len(frp.pareto)} Pareto splits.")
+    lines.append(f"- Peak RSS of the pass's process {p['rss_pass']:.2f} GiB after the pass, {p['rss']:.2f} GiB after the "
+                 f"frontier and bootstrap rows. Actual cost (`--split current`) {p['actual']:,.2f} USD; 70/25/5 proportional "
+                 f"{p['cost']:,.2f} USD [{p['interval'][0]:,.2f}, {p['interval'][1]:,.2f}]; the segment pass gives "
+                 f"{hl['cost']:,.2f} USD [{hl['interval'][0]:,.2f}, {hl['interval'][1]:,.2f}].")
+    if pl_ is not None:
+        lines.append(f"- Payload features over {pl_['n']:,} bodies: {pl_['documents']:.0%} with documents, "
+                     f"{pl_['conditional']:.0%} conditional, {pl_['multistep']:.0%} multi-step.")
+    if p["metrics"] is not None:
+        apgr, aiq_, c50, c80 = p["metrics"]
+        lines.append(f"- Proportional frontier on the generated logs (quality = logged feedback): APGR {apgr:.3f}, AIQ {aiq_:.4f}, "
+                     f"CPT(50%) ${c50:,.2f}, CPT(80%) ${c80:,.2f}; {p['pareto']} Pareto splits.")
 
     # RouteLLM evidence: complexity policy, random router, oracle (prompt length and wording only)
     import duckdb  # noqa: F401

@@ -178,7 +178,7 @@ def _tier_block(block: str, k: int) -> str:
 
 
 def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str | None = None,
-               payloads: bool = True) -> str:
+               payloads: bool = True, extra: str = "") -> str:
     """reduce.sql with its markers filled in for this store: --filter, replays, judgements, payloads,
     one tier block per tier, and the relation read in place of costed_requests (`source`)."""
     text = sql.load("whatif/reduce").text
@@ -187,9 +187,14 @@ def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: s
         if ";" in filter_sql:
             raise ConfigError("--filter is one SQL condition over costed_requests columns (cr.*), without ';'")
         fills["filter"] = f"({filter_sql})"
-    fills.update(_evidence_fills(store, payloads=payloads))
+    evidence = _evidence_fills(store, payloads=payloads)
+    fills.update(evidence)
+    if not evidence:
+        fills["ids"] = "null::VARCHAR as source, null::VARCHAR as request_id,"
     if source:
         fills["source"] = source
+    if extra:
+        fills["extra"] = extra
 
     def sub(m: re.Match) -> str:
         if m.group(1) == "tiers":

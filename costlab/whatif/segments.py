@@ -44,7 +44,6 @@ class Segments:
     per_day: dict[str, np.ndarray]  # money name -> float64 [D, T] (exact integers)
     actual_total: int
     current_total: int
-    current_warmup: int
     current_day: np.ndarray  # float64 [D]
     n_off: int
     off_actual: int  # logged cost of the requests on no tier model
@@ -72,7 +71,7 @@ def segments_sql(store, filter_sql: str | None, n_tiers: int) -> str:
     ev = _evidence_fills(store, payloads=False)
     needs_ids = "replays" in ev or "judgements" in ev
     rows = reduce_sql(store, filter_sql, n_tiers, source=source_relation(store, needs_ids, per_request=False),
-                      payloads=False)
+                      payloads=False, extra=", own_k, own_nusd, q_own, qbits, nullbits")
     text = sql.load("whatif/segments").text
     return _MARK.sub(lambda m: rows if m.group(1) == "rows" else m.group(2), text)
 
@@ -90,7 +89,8 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     kept = df.filter(df["status"] == "kept")
     excl = df.filter(df["status"] == "excluded")
     unpriced = int(df.filter(df["status"] == "unpriced")["n"].sum() or 0)
-    nulls = np.array(excl["nulls"].to_list(), dtype=bool).reshape(-1, T)
+    bits = 1 << np.arange(T)
+    nulls = (excl["nullbits"].fill_null(0).to_numpy().astype(np.int64)[:, None] & bits) > 0
     null_on_tier = (nulls * excl["n"].to_numpy()[:, None]).sum(axis=0) if excl.height else np.zeros(T, dtype=np.int64)
 
     def ints(col: str) -> np.ndarray:
@@ -119,7 +119,7 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     s = kept["shown"].to_numpy()
     ok = ~np.isnan(s.astype(np.float64)) if kept.height else np.zeros(0, dtype=bool)
     np.add.at(shown, remap[s[ok].astype(np.int64) - 1], ints("n")[ok])
-    qmask = np.array(kept["qmask"].to_list(), dtype=bool).reshape(-1, T)[:, order]
+    qmask = ((ints("qbits")[:, None] & bits) > 0)[:, order]
     qsum = np.column_stack([kept[f"quality_t{k + 1}"].fill_null(0.0).to_numpy() for k in order]) if T else np.zeros((0, 0))
     q_own = kept["q_own_sum"].fill_null(0.0).to_numpy()
     q_own_sum = np.zeros(D)
@@ -130,7 +130,7 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
         tiers=tuple(names[k] for k in order), models=tuple(models[k] for k in order),
         days=tuple(date(1970, 1, 1) + timedelta(days=int(d)) for d in uniq_days), n=int(ints("n").sum()),
         totals={m: totals[m][order] for m in MONEY}, per_day=pd, actual_total=int(ints("actual_nusd").sum()),
-        current_total=int(ints("current_nusd").sum()), current_warmup=int(ints("current_warmup_nusd").sum()),
+        current_total=int(ints("current_nusd").sum()),
         current_day=per_day("current_nusd"), n_off=int(ints("n_off").sum()),
         off_actual=int(ints("off_actual_nusd").sum()), shown=shown,
         q_own_sum=q_own_sum, q_own_n=q_own_n, q_day=day_code, q_mask=qmask, q_sum=qsum.reshape(-1, T),
@@ -154,15 +154,15 @@ def evaluate_segments(seg: Segments, scenario: Scenario) -> Result:
             raise ConfigError("the segment pass answers --split current without --cache-hit-rate; use the per-request pass")
         if seg.n_off:
             notes.append(f"{seg.n_off:,} requests ran on models that stand for no tier; they keep their logged cost")
-        warm = seg.current_warmup if scenario.warmup else 0
-        cost = Fraction(seg.current_total - (0 if scenario.warmup else seg.current_warmup))
+        # a request's own tier is warm (reduce.sql: cold needs another tier), so no warm-up part
+        cost = Fraction(seg.current_total)
         day_cost = seg.current_day.copy()
         tier_share = {t: float(seg.shown[i]) / max(seg.n, 1) for i, t in enumerate(seg.tiers)}
-        on_cost = seg.current_total - seg.current_warmup - seg.off_actual  # own-tier cost: all of it 'own' output
+        on_cost = seg.current_total - seg.off_actual  # own-tier cost: all of it 'own' output
         out_sources = {name: (1.0 if on_cost > 0 and name == "own" else 0.0) for name in OUT_SOURCES}
         qsum, qn, qw = seg.q_own_sum[:, None], seg.q_own_n[:, None].astype(np.float64), np.ones(1)
         n_known = int(seg.q_own_n.sum())
-        cost_nw = cost - warm
+        cost_nw = cost
     else:
         w = scenario.split.vector(seg.tiers)
         wf = np.array([float(x) for x in w])

@@ -44,6 +44,10 @@
 -- nano-dollar exactly as costed_requests does, so a request's cost on its own tier is its logged cost.
 -- Products are BIGINT (costed_requests uses HUGEINT): HUGEINT made this pass 2x slower, and BIGINT
 -- holds 60M+ tokens in one request even at fast-mode rates; beyond that DuckDB raises, never wraps.
+-- The ids marker becomes NULLs when nothing joins on (source, request_id) (no replays, judgements or
+-- payloads): ten million ids are then not carried through every join.
+-- The extra marker takes the segment pass's helper columns (own_k, own_nusd, q_own, qbits, nullbits:
+-- the first own tier, its cost, its quality, and bit masks of known quality / no price per tier).
 -- The marked blocks (filter, replays, judgements, payloads) are replaced by costlab.whatif.reduce when the
 -- user gives --filter or when the replay tables exist; as shipped the file runs on any store.
 with
@@ -69,7 +73,7 @@ payload_flags as (
 ),
 base as not materialized (
     select
-        cr.source, cr.request_id, cr.ts, cr.model, cr.tier as cur_tier, cr.feature, cr.platform,
+        /*ids*/ cr.source, cr.request_id, /*end*/ hash(cr.source, cr.request_id)::UBIGINT as h, cr.ts, cr.model, cr.tier as cur_tier, cr.feature, cr.platform,
         coalesce(cr.speed, 'standard') as speed, coalesce(cr.service_tier, 'standard') as service_tier,
         coalesce(cr.input_tokens, 0) as input_tokens, coalesce(cr.output_tokens, 0) as output_tokens,
         coalesce(cr.cache_read_tokens, 0) as cache_read_tokens,
@@ -118,7 +122,9 @@ tier_t0 as (
         coalesce(m.new_tokenizer, false) as src_new_tok,
         fs.feature_start, ts_.mean_out as src_mean_out, tm.new_tok as tm_new_tok, tm.first_from as tm_first_from,
         coalesce(pf.documents, 0)::INTEGER as documents, coalesce(pf.conditional, false) as conditional,
-        coalesce(pf.multistep, false) as multistep
+        coalesce(pf.multistep, false) as multistep,
+        -- helpers for the segment pass, carried through the tier blocks (the first own tier wins)
+        null::INTEGER as own_k, null::BIGINT as own_nusd, null::DOUBLE as q_own, 0::INTEGER as qbits, 0::INTEGER as nullbits
     from base b
     join feature_start fs on fs.fkey = b.fkey
     cross join tm
@@ -131,7 +137,7 @@ tier_t1 as (
     -- n(x): femto-dollars to nano-dollars, half up: the rounding costlab_fusd_to_usd does.
     select
         p.* exclude (x_f, x_speed, x_pts, x_replay_out, x_ratio, x_has_ratio, x_j_quality, x_j_good,
-                     x_in, x_cr, x_cw5, x_cw1h, x_out, x_prompt, x_cold),
+                     x_in, x_cr, x_cw5, x_cw1h, x_out, x_prompt, x_cold, x_k, own_k, own_nusd, q_own, qbits, nullbits),
         case when c.model is not null then
             ((x_in * c.input_fusd + 500000) // 1000000)
           + ((x_out * c.output_fusd + 500000) // 1000000)
@@ -158,11 +164,17 @@ tier_t1 as (
         coalesce(x_j_quality, case when p.own_t1 then p.feedback_score end)::DOUBLE as quality_t1,
         case when x_j_quality is not null then 1 when p.own_t1 and p.feedback_score is not null then 2 else 0 end::TINYINT
             as q_src_t1,
-        x_j_good::BOOLEAN as good_t1
+        x_j_good::BOOLEAN as good_t1,
+        coalesce(p.own_k, case when p.own_t1 then x_k end)::INTEGER as own_k,
+        (case when p.own_k is null and p.own_t1 then cost_t1 + warmup_t1 else p.own_nusd end)::BIGINT as own_nusd,
+        (case when p.own_k is null and p.own_t1 then quality_t1 else p.q_own end)::DOUBLE as q_own,
+        (p.qbits + case when quality_t1 is not null then 1 << (x_k - 1) else 0 end)::INTEGER as qbits,
+        (p.nullbits + case when cost_t1 is null then 1 << (x_k - 1) else 0 end)::INTEGER as nullbits
     from (
         select
             x.*,
             x.model = $tier_models[1] as own_t1,
+            list_position($tier_names, $tier_names[1])::INTEGER as x_k,
             case when own_t1 then 1.0
                  else (case when x.tm_new_tok[1] then $tokenizer_factor else 1.0 end)
                     / (case when x.src_new_tok then $tokenizer_factor else 1.0 end) end as x_f,
@@ -204,10 +216,11 @@ tier_t1 as (
 /*end*/
 last as (select * from /*last*/ tier_t1 /*end*/)
 select
-    epoch_us(ts)::BIGINT as ts_us, hash(source, request_id)::UBIGINT as h,
+    epoch_us(ts)::BIGINT as ts_us, h,
     (epoch_us(ts) // 86400000000)::INTEGER as day, feature::VARCHAR as feature, cur_tier::VARCHAR as cur_tier,
     priced::BOOLEAN as priced, actual_nusd::BIGINT as actual_nusd, prompt_tokens::BIGINT as prompt_tokens,
     web_search::INTEGER as web_search, tool_use::BOOLEAN as tool_use, (service_tier = 'batch')::BOOLEAN as batch,
     documents::INTEGER as documents, conditional::BOOLEAN as conditional, multistep::BOOLEAN as multistep,
     columns('^(own|cost|warmup|batch|crd|cwd|out_src|quality|q_src|good)_t[0-9]+$')
+    /*extra*/ /*end*/
 from last
