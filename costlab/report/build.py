@@ -19,11 +19,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import polars as pl
 
-from costlab.errors import QueryError
+from costlab.errors import ConfigError
 from costlab.report.settings import ReportSettings, parse
 from costlab.report.window import Window
 
@@ -39,6 +40,14 @@ class SectionSpec:
     name: str  # the key under report["sections"]
     target: str  # "package.module:function"
     optional: bool = False  # True: a missing module means the section is absent
+    # Runs while the window is priced once (reads costed_requests as the report's queries do).
+    # Default: the required sections; the other analyses' sections choose their own windows and
+    # tables, so they run after it, against the store as it is.
+    priced: bool | None = None
+
+    @property
+    def in_window(self) -> bool:
+        return (not self.optional) if self.priced is None else self.priced
 
 
 SECTIONS: list[SectionSpec] = [
@@ -48,7 +57,8 @@ SECTIONS: list[SectionSpec] = [
     SectionSpec("efficiency", "costlab.report.sections:efficiency"),
     SectionSpec("reliability", "costlab.report.sections:reliability"),
     # Sections from other issues: the lead points each at its module when it lands.
-    SectionSpec("findings", "costlab.report.findings:section", optional=True),  # issue 4: wrong-model findings
+    # issue 4: wrong-model findings; the detectors read the same priced window (widened to their look-back)
+    SectionSpec("findings", "costlab.report.findings:section", optional=True, priced=True),
     SectionSpec("whatif", "costlab.report.extras:whatif", optional=True),  # issue 6: what-if headline
     SectionSpec("reconciliation", "costlab.report.extras:reconciliation", optional=True),  # issue 3
     SectionSpec("trends", "costlab.report.sections:trends"),
@@ -62,6 +72,9 @@ class ReportContext:
     store: "Store"
     window: Window
     settings: ReportSettings
+    # The priced window when it also covers the signal detectors' look-back ((start, end)), so the
+    # findings section runs them on it (run_signals(prepared=True)) instead of pricing again.
+    signals_window: tuple[datetime, datetime] | None = None
     _cache: dict[tuple, pl.DataFrame] = field(default_factory=dict)
 
     @property
@@ -115,46 +128,89 @@ def _load(spec: SectionSpec) -> Callable[[ReportContext], dict | None] | None:
     return builder
 
 
-MEMORY_LIMIT = "1200MB"  # DuckDB's limit while the report runs (the process peak stays under 2 GB)
-
-# The columns of costed_requests that the report's queries read (starter queries included).
-PRICED_COLUMNS = (
-    "ts, model, tier, feature, user_id, customer_id, ingest_id, status, error_type, http_status, service_tier, "
-    "speed, platform, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, "
-    "prompt_tokens, priced, cost_usd, cost_cache_read_usd, cost_cache_write_usd, price_multiplier, latency_ms, ttft_ms"
+# What the report's own queries read besides the detectors' columns (costlab.signals.materialize).
+REPORT_EXTRA_COLUMNS = ("price_multiplier", "cost_cache_read_usd", "cost_cache_write_usd", "ingest_id")
+# Without costlab.signals: the columns of costed_requests the report's queries read. User ids are
+# only counted, so a 64-bit hash stands in for them, as in the signals' window.
+REPORT_COLUMNS = (
+    "ts, model, tier, feature, customer_id, status, error_type, http_status, service_tier, speed, platform, "
+    "input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, prompt_tokens, "
+    "priced, cost_usd, latency_ms, ttft_ms, case when user_id is not null then hash(user_id) end as user_id"
 )
+_CREATE = "create temp table costed_requests as "
+
+
+def _signals():
+    """costlab.signals when it can price the window for the detectors (via sys.modules: a stand-in counts)."""
+    try:
+        module = importlib.import_module("costlab.signals")
+    except ImportError:
+        return None
+    needed = ("window", "materialize", "run_signals")
+    return module if all(hasattr(module, n) for n in needed) else None
+
+
+class _Capture:
+    """Stands in for the store while signals.materialize runs, to learn the SELECT it would store."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def scalar(self, query: str, params: Any = None) -> Any:
+        return True
+
+    def execute(self, query: str, params: Any = None) -> None:
+        self.statements.append(query)
+
+
+def window_select(signals: Any | None) -> str:
+    """The SELECT (parameters $since, $until) of every column the report and the detectors read."""
+    if signals is None:
+        return (f"select {REPORT_COLUMNS}, {', '.join(REPORT_EXTRA_COLUMNS)} from costed_requests "
+                "where ts >= $since and ts < $until")
+    helper = getattr(signals, "window_select", None)
+    if helper is not None:
+        return helper(REPORT_EXTRA_COLUMNS)
+    capture = _Capture()
+    signals.materialize(capture, datetime.min, datetime.max, extra_columns=REPORT_EXTRA_COLUMNS)
+    found = [q for q in capture.statements if q.startswith(_CREATE)]
+    if len(found) != 1:
+        raise RuntimeError("costlab.signals.materialize no longer creates temp.costed_requests in one statement: "
+                           "give costlab.signals a window_select(extra_columns) for the report")
+    return found[0][len(_CREATE):]
 
 
 @contextmanager
-def priced_once(store: "Store", since: datetime, until: datetime) -> Iterator[None]:
-    """Price the window's requests once, into a temporary table that shadows the costed_requests view.
+def priced_once(store: "Store", since: datetime, until: datetime, signals: Any | None = None) -> Iterator[None]:
+    """Price [since, until) once, into Parquet files that a temporary view `costed_requests` reads.
 
-    For this connection only, and only inside the block: every query file the sections run reads
-    `costed_requests` as written (the same text an engineer runs by hand against the view), but the
-    price join runs once instead of once per query. Same pattern as costlab.signals.
+    For this connection only, and only inside the block: every query file the sections (and the
+    signal detectors, when `signals` is given) run reads `costed_requests` as written (the same
+    text an engineer runs by hand against the view), but the price join runs once instead of once
+    per query. The rows go to Parquet in a temporary folder, not to a temporary table: DuckDB keeps
+    a temporary table uncompressed (about 300 bytes a request with the detectors' columns: 3 GB for
+    10M requests), while Parquet holds the same rows in about 60 bytes, read back faster than the
+    table, and the process stays well under 2 GB without a memory cap. The folder is removed after.
     """
-    # The table is about 275 bytes a request: past MEMORY_LIMIT DuckDB spills it to a temporary
-    # folder rather than growing (10M requests would otherwise hold ~2.7 GB).
-    saved = {k: store.scalar(f"select current_setting('{k}')") for k in ("memory_limit", "temp_directory")}
-    spill = tempfile.mkdtemp(prefix="costlab-report-")
-    store.execute("drop table if exists temp.costed_requests")
+    folder = Path(tempfile.mkdtemp(prefix="costlab-report-"))
+    target = str(folder / "window").replace("'", "''")
+    store.execute("drop view if exists temp.costed_requests")
+    order_kept = store.scalar("select current_setting('preserve_insertion_order')")
     try:
-        store.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
-        store.execute(f"set temp_directory = '{spill}'")
-        store.execute(f"create temp table costed_requests as select {PRICED_COLUMNS} from costed_requests "
-                      "where ts >= $since and ts < $until", {"since": since, "until": until})
+        # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
+        store.execute("set preserve_insertion_order = false")
+        store.execute(f"copy ({window_select(signals)}) to '{target}' "
+                      "(format parquet, compression uncompressed, per_thread_output true)",
+                      {"since": since, "until": until})
+        # One file per writer thread (an empty window still writes one, with the columns).
+        files = sorted(str(p).replace("'", "''") for p in (folder / "window").glob("*.parquet"))
+        store.execute("create temp view costed_requests as select * from read_parquet(["
+                      + ", ".join(f"'{f}'" for f in files) + "])")
         yield
     finally:
-        store.execute("drop table if exists temp.costed_requests")
-        store.execute("reset memory_limit")  # the default exactly (the text of a setting is rounded)
-        if store.scalar("select current_setting('memory_limit')") != saved["memory_limit"]:
-            store.execute(f"set memory_limit = '{saved['memory_limit']}'")
-        try:
-            store.execute(f"set temp_directory = '{saved['temp_directory']}'")
-        except QueryError:
-            pass  # DuckDB keeps a folder it has spilled to for the connection's life (and cleans it up)
-        else:
-            shutil.rmtree(spill, ignore_errors=True)
+        store.execute("drop view if exists temp.costed_requests")
+        store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def build_report(store: "Store", window: Window, settings: ReportSettings | None = None,
@@ -173,16 +229,27 @@ def build_report(store: "Store", window: Window, settings: ReportSettings | None
     settings = settings or parse(getattr(store.config, "report", {}) or {})
     ctx = ReportContext(store, window, settings)
     specs = SECTIONS if sections is None else sections
+    inside = [s for s in specs if s.in_window]
+    # One priced window for the report's periods and, when the findings section runs, the
+    # detectors' look-back (default 8 weeks) ending where the report ends.
+    start, end = window.prev_since, window.until
+    signals = _signals() if any(s.name == "findings" for s in inside) else None
+    if signals is not None:
+        try:
+            span = signals.window(store, None, window.until)
+        except ConfigError:
+            span = None  # e.g. no traffic before the report's end: the findings section says so itself
+        if span is not None:
+            ctx.signals_window = span
+            start, end = min(start, span[0]), max(end, span[1])
     built: dict[str, Any] = {}
-    # Required sections read the window priced once; optional ones (other modules' sections) run
-    # afterwards against the store as it is, since they choose their own windows and tables.
-    own = [s for s in specs if not s.optional]
-    with priced_once(store, window.prev_since, window.until):
-        for spec in own:
+    with priced_once(store, start, end, signals if ctx.signals_window else None):
+        for spec in inside:
             builder = _load(spec)
             built[spec.name] = builder(ctx) if builder else None
+    ctx.signals_window = None  # the window is gone
     for spec in specs:
-        if spec not in own:
+        if spec not in inside:
             builder = _load(spec)
             built[spec.name] = builder(ctx) if builder else None
     out = {spec.name: built[spec.name] for spec in specs if built.get(spec.name)}

@@ -24,7 +24,11 @@ def section(ctx: ReportContext) -> dict | None:
     if run is None:
         return None
     # The detectors' baselines need history: their default look-back, ending where the report ends.
-    findings = run(ctx.store, until=ctx.until)
+    # build_report has usually priced that span already, with the report's own periods.
+    if ctx.signals_window is not None:
+        findings = run(ctx.store, until=ctx.until, prepared=True)
+    else:
+        findings = run(ctx.store, until=ctx.until)
     counts = signals.counts(findings) if hasattr(signals, "counts") else {}
     cols = [column("severity", "severity", "text"), column("signal", "signal", "text"), column("segment", "segment", "text"),
             column("weekly_impact_usd", "impact / week", "usd"), column("evidence", "evidence", "text"),

@@ -1,8 +1,12 @@
 """The report's own sections: headline, spend, tier mix, efficiency, reliability, trends.
 
-Each reads the starter queries (queries/*.sql) and the report's queries (queries/report/*.sql)
-through ReportContext, and reshapes their small aggregated frames with polars. No log row reaches
-Python: every frame here has one row per tier, model, feature, customer or day.
+Spend, tier mix, efficiency, error rates, the headline and the day-by-day trend all add up from one
+small cube (queries/report/cube.sql: one scan of the priced window, summed per day, tier, model,
+feature, error class and priced, plus per customer), reshaped here with polars; distinct users and
+customers (report/activity.sql), spend by customer (report/spend_by_customer.sql), latency
+percentiles (report/latency.sql) and batch savings (report/batch_savings.sql, which rounds per group
+of its own) are one scan each. No log row reaches
+Python: every frame here has one row per cube cell, tier, model, feature, customer or day.
 """
 
 from __future__ import annotations
@@ -16,8 +20,49 @@ from costlab.report.model import USD, change_expr, column, frame_table, metric, 
 
 
 # -- headline --------------------------------------------------------------------------------------
+def _cube(ctx: ReportContext) -> pl.DataFrame:
+    """The cube's rows with unpriced_requests (what money_sum and ranking read)."""
+    return ctx.both("report/cube").with_columns(
+        pl.when(pl.col("priced")).then(0).otherwise(pl.col("requests")).alias("unpriced_requests"))
+
+
+def _period(frame: pl.DataFrame, period: str) -> pl.DataFrame:
+    return frame.filter(pl.col("period") == period)
+
+
+MONEY = ("cost_usd", "cache_read_usd", "cache_read_at_input_usd", "cache_write_usd", "cache_write_at_input_usd")
+
+
+def _totals(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Cube rows summed per key: counts, errors by class, tokens, and exact money (NULL when every
+    request of the group is unpriced, as the query files' `sum(...) filter (where priced)`)."""
+    cls = pl.col("error_class")
+
+    def n(cond: pl.Expr) -> pl.Expr:
+        return pl.col("requests").filter(cond).sum()
+
+    out = frame.group_by(keys).agg(
+        pl.col("requests").sum(), n(cls.is_not_null()).alias("errors"),
+        n(cls == "rate_limited").alias("rate_limited"), n(cls == "overloaded").alias("overloaded"),
+        n(cls == "context_exceeded").alias("context_exceeded"), n(cls == "other").alias("other_errors"),
+        pl.col("unpriced_requests").sum(), pl.col("cache_hit_requests").sum(),
+        *(pl.col(c).sum() for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")),
+        *(pl.col(c).sum() for c in MONEY),
+    )
+    known = pl.col("requests") > pl.col("unpriced_requests")
+    return out.with_columns(pl.when(known).then(pl.col(c)).otherwise(None).cast(USD).alias(c) for c in MONEY)
+
+
 def headline(ctx: ReportContext) -> dict:
-    rows = {r["period"]: r for r in ctx.both("report/headline").to_dicts()}
+    totals = {r["period"]: r for r in _totals(_cube(ctx), ["period"]).to_dicts()}
+    activity = ctx.both("report/activity").filter(pl.col("day").is_null())
+    rows = {}
+    for r in activity.to_dicts():
+        t = totals.get(r["period"], {})
+        requests, unpriced = t.get("requests", 0), t.get("unpriced_requests", 0)
+        rows[r["period"]] = {**r, "requests": requests, "errors": t.get("errors", 0), "unpriced_requests": unpriced,
+                             "priced_requests": requests - unpriced,
+                             "cost_usd": t.get("cost_usd") if requests else 0}
     cur, prev = rows["current"], rows["previous"]
 
     def both(fn):
@@ -53,13 +98,6 @@ def headline(ctx: ReportContext) -> dict:
 
 
 # -- spend -----------------------------------------------------------------------------------------
-def _tier_model_day(ctx: ReportContext) -> pl.DataFrame:
-    frame = ctx.query("cost_by_tier_model_day", since=ctx.prev_since, until=ctx.until)
-    return frame.with_columns(
-        pl.when(pl.col("day") >= ctx.since_day).then(pl.lit("current")).otherwise(pl.lit("previous")).alias("period")
-    )
-
-
 def _by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     return frame.group_by(key).agg(pl.col("requests").sum(), money_sum("cost_usd"), pl.col("unpriced_requests").sum())
 
@@ -97,17 +135,15 @@ def _ranking_columns(key: str, label: str) -> list[dict]:
 
 
 def spend(ctx: ReportContext) -> dict:
-    tmd = _tier_model_day(ctx)
-    cur, prev = tmd.filter(pl.col("period") == "current"), tmd.filter(pl.col("period") == "previous")
-    features_cur, features_prev = ctx.current("cost_by_feature"), ctx.previous("cost_by_feature")
-    customers = ctx.both("report/spend_by_customer")
-    cust_cur, cust_prev = customers.filter(pl.col("period") == "current"), customers.filter(pl.col("period") == "previous")
+    detail, customers = _cube(ctx), ctx.both("report/spend_by_customer")
+    cur, prev = _period(detail, "current"), _period(detail, "previous")
+    cust_cur, cust_prev = _period(customers, "current"), _period(customers, "previous")
     n = ctx.settings.top_n
     tables = [
         frame_table("by_tier", "Spend by tier", _ranking_columns("tier", "tier"), ranking(cur, prev, "tier")),
         frame_table("by_model", f"Spend by model (top {n})", _ranking_columns("model", "model"), ranking(cur, prev, "model", n)),
         frame_table("by_feature", f"Spend by feature (top {n})", _ranking_columns("feature", "feature"),
-                    ranking(features_cur, features_prev, "feature", n)),
+                    ranking(cur, prev, "feature", n)),
         frame_table("by_customer", f"Spend by customer (top {n})", _ranking_columns("customer_id", "customer"),
                     ranking(cust_cur, cust_prev, "customer_id", n)),
     ]
@@ -116,9 +152,9 @@ def spend(ctx: ReportContext) -> dict:
 
 # -- tier mix --------------------------------------------------------------------------------------
 def tier_mix(ctx: ReportContext) -> dict | None:
-    tmd = _tier_model_day(ctx)
-    cur = _by(tmd.filter(pl.col("period") == "current"), "tier")
-    prev = _by(tmd.filter(pl.col("period") == "previous"), "tier").select("tier", pl.col("requests").alias("previous_requests"))
+    detail = _cube(ctx)
+    cur = _by(_period(detail, "current"), "tier")
+    prev = _by(_period(detail, "previous"), "tier").select("tier", pl.col("requests").alias("previous_requests"))
     target = ctx.settings.target_split
     n_cur, n_prev = int(cur["requests"].sum()), int(prev["previous_requests"].sum())
     spend_total = cur["cost_usd"].cast(pl.Float64).sum()
@@ -159,13 +195,17 @@ def tier_mix(ctx: ReportContext) -> dict | None:
 
 # -- efficiency ------------------------------------------------------------------------------------
 def efficiency(ctx: ReportContext) -> dict:
-    tmd = _tier_model_day(ctx)
-    tokens = (tmd.group_by("period")
-                 .agg(pl.col("input_tokens").sum(), pl.col("cache_read_tokens").sum(), pl.col("cache_write_tokens").sum())
-                 .with_columns((pl.col("cache_read_tokens") /
-                                (pl.col("input_tokens") + pl.col("cache_read_tokens") + pl.col("cache_write_tokens"))).alias("hit")))
+    detail = _cube(ctx)
+    tokens = (_totals(detail, ["period"])
+              .with_columns((pl.col("cache_read_tokens") /
+                             (pl.col("input_tokens") + pl.col("cache_read_tokens") + pl.col("cache_write_tokens"))).alias("hit")))
     hit = {r["period"]: r["hit"] for r in tokens.to_dicts()}
-    cache = ctx.current("cache_savings")
+    # As queries/cache_savings.sql: per model, what reads saved and what writes cost on top, net.
+    cache = (_totals(_period(detail, "current"), ["model", "tier"])
+             .with_columns((pl.col("cache_read_at_input_usd") - pl.col("cache_read_usd")).cast(USD).alias("read_savings_usd"),
+                           (pl.col("cache_write_usd") - pl.col("cache_write_at_input_usd")).cast(USD).alias("write_premium_usd"))
+             .with_columns((pl.col("read_savings_usd") - pl.col("write_premium_usd")).cast(USD).alias("net_savings_usd"))
+             .sort(["net_savings_usd", "requests", "model"], descending=[True, True, False], nulls_last=True))
     cache_tot = cache.select(pl.col("requests").sum(), pl.col("cache_hit_requests").sum(),
                              *(pl.col(c).cast(USD).sum() for c in ("read_savings_usd", "write_premium_usd", "net_savings_usd"))).row(0, named=True)
     batch = ctx.current("report/batch_savings")
@@ -206,24 +246,40 @@ def efficiency(ctx: ReportContext) -> dict:
 
 
 # -- reliability -----------------------------------------------------------------------------------
-def _slo_status(frame: pl.DataFrame, slos: dict[str, dict[str, float]], key: str) -> pl.DataFrame:
-    limits = pl.DataFrame(
-        {key: list(slos), "slo_p95_latency_ms": [s.get("p95_latency_ms") for s in slos.values()],
-         "slo_p95_ttft_ms": [s.get("p95_ttft_ms") for s in slos.values()]},
-        schema={key: pl.String, "slo_p95_latency_ms": pl.Float64, "slo_p95_ttft_ms": pl.Float64},
-    )
-    out = frame.join(limits, on=key, how="left")
-    breach = ((pl.col("p95_latency_ms") > pl.col("slo_p95_latency_ms")).fill_null(False)
-              | (pl.col("p95_ttft_ms") > pl.col("slo_p95_ttft_ms")).fill_null(False))
-    has_slo = pl.col("slo_p95_latency_ms").is_not_null() | pl.col("slo_p95_ttft_ms").is_not_null()
-    return out.with_columns(pl.when(~has_slo).then(None).when(breach).then(pl.lit("BREACH")).otherwise(pl.lit("ok")).alias("slo"))
+# An SLO limit's key names the measured column it bounds (p95_latency_ms bounds p95_latency_ms).
+SLO_LABELS = {"p95_latency_ms": "SLO p95", "p95_ttft_ms": "SLO TTFT p95",
+              "p99_latency_ms": "SLO p99", "p99_ttft_ms": "SLO TTFT p99"}
+
+
+def _slo_status(frame: pl.DataFrame, slos: dict[str, dict[str, float]], key: str, limits: list[str]) -> pl.DataFrame:
+    """slo_<limit> for each limit, and slo: BREACH when any measured percentile is above its limit,
+    ok when none is, NULL when the row has no limit at all. `_breached` lists the percentiles over."""
+    table = pl.DataFrame({key: list(slos), **{f"slo_{k}": [s.get(k) for s in slos.values()] for k in limits}},
+                         schema={key: pl.String, **{f"slo_{k}": pl.Float64 for k in limits}})
+    out = frame.join(table, on=key, how="left", maintain_order="left")
+    over = [pl.when(pl.col(k) > pl.col(f"slo_{k}")).then(pl.lit(k.split("_")[0])) for k in limits]
+    has_slo = pl.any_horizontal(pl.col(f"slo_{k}").is_not_null() for k in limits) if limits else pl.lit(False)
+    return (out.with_columns(pl.concat_list(over).list.drop_nulls().list.unique(maintain_order=True).alias("_breached"))
+               .with_columns(pl.when(~has_slo).then(None)
+                               .when(pl.col("_breached").list.len() > 0).then(pl.lit("BREACH"))
+                               .otherwise(pl.lit("ok")).alias("slo")))
+
+
+def _error_rates(detail: pl.DataFrame) -> pl.DataFrame:
+    """As queries/error_rates_by_tier.sql: per tier, errors by class as shares of all requests."""
+    rate = lambda c: (pl.col(c) / pl.col("requests")).alias(f"{c}_rate")  # noqa: E731
+    return (_totals(detail, ["tier"])
+            .with_columns(rate("errors").alias("error_rate"), rate("rate_limited"), rate("overloaded"), rate("context_exceeded"))
+            .sort(["requests", "tier"], descending=[True, False]))
 
 
 def reliability(ctx: ReportContext) -> dict | None:
-    errors_cur, errors_prev = ctx.current("error_rates_by_tier"), ctx.previous("error_rates_by_tier")
+    detail = _cube(ctx)
+    errors_cur, errors_prev = _error_rates(_period(detail, "current")), _error_rates(_period(detail, "previous"))
     if errors_cur.height == 0:
         return None
-    errors = (errors_cur.join(errors_prev.select("tier", pl.col("error_rate").alias("previous_error_rate")), on="tier", how="left")
+    errors = (errors_cur.join(errors_prev.select("tier", pl.col("error_rate").alias("previous_error_rate")), on="tier",
+                              how="left", maintain_order="left")
                         .with_columns((pl.col("error_rate") - pl.col("previous_error_rate")).alias("change")))
     err_cols = [column("tier", "tier", "text"), column("requests", "requests", "count"), column("errors", "errors", "count"),
                 column("error_rate", "error rate", "ratio"), column("change", "change", "points"),
@@ -244,14 +300,19 @@ def reliability(ctx: ReportContext) -> dict | None:
         slos = ctx.settings.slo
         features = by_feature["feature"].to_list()
         resolved = {f: ctx.settings.slo_for(f) for f in features if ctx.settings.slo_for(f)}
-        by_feature = _slo_status(by_feature, resolved, "feature")
+        # Every configured limit is compared; the p95 pair is always shown, p99 when set anywhere.
+        configured = {k for limits in slos.values() for k in limits}
+        limits = [k for k in SLO_LABELS if k.startswith("p95") or k in configured]
+        by_feature = _slo_status(by_feature, resolved, "feature", limits)
         cols = [column("feature", "feature", "text"), column("requests", "requests", "count"), *lat_cols,
-                column("slo_p95_latency_ms", "SLO p95", "ms"), column("slo_p95_ttft_ms", "SLO TTFT p95", "ms"),
-                column("slo", "SLO", "text")]
+                *(column(f"slo_{k}", SLO_LABELS[k], "ms") for k in limits), column("slo", "SLO", "text")]
         tables.append(frame_table("latency_by_feature", "Latency by feature against SLOs", cols, by_feature))
-        breaches = by_feature.filter(pl.col("slo") == "BREACH")["feature"].to_list()
-        if breaches:
-            notes.append(f"SLO breached (p95) by {len(breaches)} feature{'s' if len(breaches) > 1 else ''}: {', '.join(breaches)}.")
+        breaching = by_feature.filter(pl.col("slo") == "BREACH")
+        if breaching.height:
+            names = breaching["feature"].to_list()
+            over = sorted({p for ps in breaching["_breached"].to_list() for p in ps})
+            notes.append(f"SLO breached ({', '.join(over)}) by {len(names)} feature{'s' if len(names) > 1 else ''}: "
+                         f"{', '.join(names)}.")
         elif not slos:
             notes.append("No SLOs configured: set [report.slo.default] or [report.slo.FEATURE] in costlab.toml.")
     notes.append("Errors are classified by error_type or HTTP status (429 rate limit, 529 overloaded) as in "
@@ -261,12 +322,14 @@ def reliability(ctx: ReportContext) -> dict | None:
 
 # -- trends (chart data) ---------------------------------------------------------------------------
 def trends(ctx: ReportContext) -> dict | None:
-    daily = ctx.current("report/daily")
-    if daily.height == 0:
+    current = _period(_cube(ctx), "current")
+    if current.height == 0:
         return None
+    users = ctx.both("report/activity").filter((pl.col("period") == "current") & pl.col("day").is_not_null())
     rate = lambda c: (pl.col(c) / pl.col("requests")).alias(f"{c}_rate")  # noqa: E731
-    days = (daily.filter(pl.col("tier") == "(all)")
-                 .with_columns(pl.col("day").cast(pl.String),
+    days = (_totals(current, ["day"]).join(users.select("day", "active_users"), on="day", how="left")
+                 .sort("day")
+                 .with_columns(pl.col("day").cast(pl.String), pl.col("active_users").fill_null(0),
                                pl.when(pl.col("active_users") > 0)
                                  .then((pl.col("cost_usd").cast(pl.Decimal(38, 9)) / pl.col("active_users")).cast(USD))
                                  .alias("cost_per_active_user_usd"),
@@ -276,7 +339,7 @@ def trends(ctx: ReportContext) -> dict | None:
                 column("errors_rate", "errors", "ratio"), column("rate_limited_rate", "429", "ratio"),
                 column("overloaded_rate", "529", "ratio"), column("context_exceeded_rate", "ctx exceeded", "ratio"),
                 column("unpriced_requests", "unpriced", "count")]
-    tiers = (daily.filter(pl.col("tier") != "(all)")
+    tiers = (_totals(current, ["day", "tier"]).sort(["day", "tier"])
                   .with_columns(pl.col("day").cast(pl.String), rate("errors")))
     tier_cols = [column("day", "day", "text"), column("tier", "tier", "text"), column("requests", "requests", "count"),
                  column("cost_usd", "spend", "usd"), column("errors_rate", "error rate", "ratio"),

@@ -7,14 +7,12 @@
 --   period VARCHAR                   'current' or 'previous'
 --   customer_id VARCHAR              customer ('(none)' when the logs had none)
 --   requests BIGINT                  every request, ok or error
---   active_users BIGINT              distinct user ids
 --   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
 --   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
 select
     (case when ts >= $since::TIMESTAMPTZ then 'current' else 'previous' end)::VARCHAR as period,
     coalesce(customer_id, '(none)')::VARCHAR                               as customer_id,
     count(*)::BIGINT                                                       as requests,
-    count(distinct user_id)::BIGINT                                        as active_users,
     sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
     count(*) filter (where not priced)::BIGINT                             as unpriced_requests
 from costed_requests
