@@ -269,3 +269,89 @@ def test_a_mapping_naming_an_unknown_column_is_a_config_error(tmp_path):
         one(s, tmp_path / "t.csv", fmt="mapping:mine")
     assert s.scalar("select count(*) from ingests") == 0
     s.close()
+
+
+# -- the fast path (DuckDB's readers over the whole file) and the line-exact path agree -------------------
+
+def _stored(store):
+    return (store.frame("select * exclude (ingest_id) from requests order by source, request_id"),
+            store.frame("select * from payloads order by source, request_id"))
+
+
+@pytest.mark.parametrize("kind", ["envelope", "canonical-csv"])
+def test_a_clean_file_reads_the_same_on_the_fast_path_as_on_the_line_exact_path(tmp_path, kind):
+    if kind == "envelope":
+        clean = (ING / "envelope.jsonl").read_text()
+        bad = "this line is not JSON\n"
+    else:  # every canonical column, typed values included, as costlab itself exports them
+        src = Store(tmp_path / "src.duckdb", Config())
+        one(src, ING / "envelope.jsonl")
+        src.execute(f"copy (select * exclude (ingest_id) from requests) to '{tmp_path / 'x.csv'}' (header)")
+        src.close()
+        clean = (tmp_path / "x.csv").read_text()
+        bad = "just one field\n"
+    (tmp_path / "clean").write_text(clean)
+    (tmp_path / "with_bad").write_text(clean + bad)  # one bad line sends the whole file to the exact path
+    got = []
+    for name in ("clean", "with_bad"):
+        s = Store(tmp_path / f"{name}.duckdb", Config())
+        result = one(s, tmp_path / name)
+        assert (result.rows_added, result.rows_rejected) == (5, 0 if name == "clean" else 1)
+        got.append(_stored(s))
+        s.close()
+    (fast_requests, fast_payloads), (exact_requests, exact_payloads) = got
+    assert fast_requests.equals(exact_requests)
+    assert fast_payloads.equals(exact_payloads)
+
+
+def test_json_counts_that_are_booleans_or_fractions_are_rejected_not_read_as_numbers(store, tmp_path):
+    # DuckDB's typed JSON reader would read true as 1 and round 1.5 to 2; costlab reads counts as text.
+    base = json.loads((ING / "envelope.jsonl").read_text().splitlines()[0])
+    lines = []
+    for i, value in enumerate([True, 1.5, 7.0, "12"]):
+        rec = json.loads(json.dumps(base))
+        rec["response"]["id"] = f"msg_t{i}"
+        rec["response"]["usage"]["input_tokens"] = value
+        lines.append(json.dumps(rec))
+    (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n")
+    result = one(store, tmp_path / "t.jsonl")
+    assert (result.rows_added, result.rows_rejected) == (2, 2)
+    assert {r["line"]: r["reason"] for r in store.frame("select line, reason from rejects").to_dicts()} == {
+        1: "input_tokens is not a whole number: true", 2: "input_tokens is not a whole number: 1.5"}
+    assert dict(store.rows("select request_id, input_tokens from requests")) == {"msg_t2": 7, "msg_t3": 12}
+
+
+def test_csv_counts_with_fractions_are_rejected_and_whole_decimals_accepted(store, tmp_path):
+    # read_csv would round "1.5" into a BIGINT column: counts are read as DOUBLE and checked whole.
+    (tmp_path / "f.csv").write_text("request_id,ts,model,input_tokens,output_tokens,http_status\n"
+                                    "f1,2026-11-16 08:00:00,claude-haiku-5-5,5.0,1,200\n"
+                                    "f2,2026-11-16 08:00:01,claude-haiku-5-5,1.5,1,200\n"
+                                    "f3,2026-11-16 08:00:02,claude-haiku-5-5,3,1,200.0\n")
+    result = one(store, tmp_path / "f.csv")
+    assert (result.rows_added, result.rows_rejected) == (2, 1)
+    assert store.rows("select line, reason from rejects") == [(3, "input_tokens is not a whole number: 1.5")]
+    assert store.rows("select request_id, input_tokens, http_status from requests order by 1") == [("f1", 5, 200), ("f3", 3, 200)]
+
+
+def test_rows_without_ids_in_a_csv_with_an_id_column_are_told_apart_by_their_text(store, tmp_path):
+    # Their ids hash the row as text (the same on every read path), so a file holding only the
+    # second of two id-less rows finds that row, not the first.
+    head = "request_id,ts,model,input_tokens,output_tokens\n"
+    row_a, row_b = ",2026-11-16 08:00:00,claude-haiku-5-5,111,1\n", ",2026-11-16 08:00:01,claude-haiku-5-5,222,2\n"
+    (tmp_path / "b.csv").write_text(head + "r1,2026-11-16 07:00:00,claude-haiku-5-5,1,1\n" + row_b)
+    (tmp_path / "ab.csv").write_text(head + row_a + row_b)
+    assert one(store, tmp_path / "b.csv").rows_added == 2
+    both = one(store, tmp_path / "ab.csv")
+    assert (both.rows_added, both.rows_present) == (1, 1)
+    assert sorted(store.frame("select input_tokens from requests")["input_tokens"]) == [1, 111, 222]
+
+
+def test_a_json_line_longer_than_duckdbs_default_object_size_is_still_read(store, tmp_path):
+    first, *_ = (ING / "envelope.jsonl").read_text().splitlines()
+    rec = json.loads(first)
+    rec["response"]["id"] = "msg_big"
+    rec["request"]["messages"][0]["content"] = "x" * (17 << 20)  # past read_json's 16 MB default
+    (tmp_path / "big.jsonl").write_text(first + "\n" + json.dumps(rec) + "\n")
+    result = one(store, tmp_path / "big.jsonl")
+    assert (result.rows_added, result.rows_rejected) == (2, 0)
+    assert store.scalar("select length(request_json->>'$.messages[0].content') from payloads where request_id = 'msg_big'") == 17 << 20

@@ -24,7 +24,7 @@ import duckdb
 from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
-from costlab.schema import COLUMN_NAMES
+from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
 from costlab.store import Store
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
@@ -130,25 +130,47 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
 
         return admin.load(store, path, size, hashing.result() if hashing else digest, label)
 
-    exact = False
-    try:
-        _stage(store, path, fmt, exact=False)
-    except duckdb.InterruptException:
-        raise KeyboardInterrupt from None
-    except duckdb.Error:
-        if sources.file_kind(fmt, config) != "json":
-            raise
-        exact = True
-    if not exact and sources.file_kind(fmt, config) == "json" and store.scalar("select count(*) from _stage where _reject is not null"):
-        exact = True
-    if exact:
-        _stage(store, path, fmt, exact=True)
+    staged = False
+    if _has_fast_path(fmt, config):
+        try:
+            staged = _stage(store, path, fmt, fast=True)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
+        except duckdb.Error:
+            staged = False  # a malformed line, a reject, a line too long: the line-exact path says which
+    if not staged:
+        _stage(store, path, fmt, fast=False)
     _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result)
     return result
 
 
-def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[str]]:
-    """The FROM relation `src` for a file, and the file's own column names (CSV/Parquet)."""
+def _has_fast_path(fmt: str, config) -> bool:
+    """JSON lines with a spec, and canonical CSV: read whole by DuckDB's own typed reader, falling back
+    to the line-exact path for the rare file with a bad row."""
+    kind = sources.file_kind(fmt, config)
+    return fmt == "canonical-csv" or (kind == "json" and not fmt.startswith("mapping:"))
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV's first line (a guess: a name DuckDB reads otherwise fails the fast path)."""
+    import csv
+    import io
+
+    first = next(iter(detect.head_text(path).splitlines()), "")
+    return next(csv.reader(io.StringIO(first)), [])
+
+
+# Canonical CSV columns the fast path lets read_csv parse. Counts and SMALLINTs are read as DOUBLE:
+# read_csv would round "1.5" into a BIGINT; canonical.py checks they are whole. ts stays text (its
+# cast is the same work either way, and the text path is the one the exact path uses).
+_CSV_TYPED = {c: ("DOUBLE" if c in COUNT_COLUMNS or t in ("SMALLINT", "INTEGER") else t)
+              for c, t in COLUMN_TYPES.items() if t in ("BIGINT", "INTEGER", "SMALLINT", "DOUBLE", "DECIMAL(18,9)")
+              and c != "ingest_id"}
+
+
+def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[str], dict[str, str]]:
+    """The FROM relation `src` for a file, the file's own column names (CSV/Parquet), and the canonical
+    columns the reader already typed (see canonical.stage_sql)."""
     config = store.config
     kind = sources.file_kind(fmt, config)
     p = str(path).replace("'", "''")
@@ -159,12 +181,18 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
             rel = f"read_json('{p}', format='newline_delimited'{gz})"
             cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                    f"t as _row, * from {rel} t"), cols
-        if not exact:
+                    f"t as _row, * from {rel} t"), cols, {}
+        if fast:
             cols = "{" + ", ".join(f"'{k}': '{sources.struct_type(v)}'" for k, v in adapter.spec.items()) + "}"
+            if adapter.parallel:
+                # No line numbers (row_number() over () runs on one thread) and DuckDB's default object
+                # size (a 1 GB one makes the whole file one buffer, parsed by one thread); a longer line
+                # fails the fast path and the exact path reads it.
+                return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+                        f"t as _row, * from read_json('{p}', format='newline_delimited', columns={cols}{gz}) t"), [], {}
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                     f"t as _row, * from read_json('{p}', format='newline_delimited', "
-                    f"columns={cols}, maximum_object_size=1073741824{gz}) t"), []
+                    f"columns={cols}, maximum_object_size=1073741824{gz}) t"), [], {}
         structure = sources.json_structure(adapter.spec).replace("'", "''")
         lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
                  f"auto_detect=false, strict_mode=false, max_line_size=1073741824{gz})")
@@ -177,12 +205,23 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
                    unnest(j)
             from (select _line, raw, try(json_transform(raw, '{structure}')) as j
                   from (select row_number() over () as _line, raw from {lines})
-                  where raw is not null and trim(raw) <> '')""", []
+                  where raw is not null and trim(raw) <> '')""", [], {}
     if kind == "parquet":
         rel = f"read_parquet('{p}')"
         cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
         return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                f"t as _row, * from {rel} t"), cols
+                f"t as _row, * from {rel} t"), cols, {}
+    if fast:
+        # Canonical CSV, clean files: DuckDB's reader parses the numbers (its default line size keeps the
+        # read parallel; a bad row, a longer line or an unexpected header fails over to the exact path).
+        header = _csv_header(path)
+        if "request_id" not in {h.lower() for h in header}:
+            return "", [], {}  # ids will be hashes of the source text: the exact path reads it as text
+        typed = {h: _CSV_TYPED[h.lower()] for h in header if h.lower() in _CSV_TYPED}
+        types = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': '{t}'" for h, t in typed.items()) + "}"
+        rel = f"read_csv('{p}', header=true, all_varchar=true, types={types}{gz})"
+        return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+                f"NULL as _row, * from {rel} t"), header, {h.lower(): t for h, t in typed.items()}
     # CSV: DuckDB's reader, every column as text (canonical.py casts), structurally bad rows set aside
     # in a rejects table with their line numbers instead of failing the file.
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
@@ -193,7 +232,7 @@ def _reader(store: Store, path: Path, fmt: str, exact: bool) -> tuple[str, list[
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-            f"t as _row, * from {rel} t"), cols
+            f"t as _row, * from {rel} t"), cols, {}
 
 
 def _is_gzip(path: Path) -> bool:
@@ -201,11 +240,15 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def _stage(store: Store, path: Path, fmt: str, exact: bool) -> None:
+def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
+    """The file's rows, mapped and validated, into the temp table _stage. On the fast path a DuckDB
+    error (or False: no fast path for this file) means: read it again on the exact path."""
     config = store.config
-    src, cols = _reader(store, path, fmt, exact)
+    src, cols, typed = _reader(store, path, fmt, fast)
+    if not src:
+        return False
     adapter = sources.adapter_for(fmt, config, cols)
-    query = f"create or replace temp table _stage as with src as ({src}) {stage_sql(adapter.select)}"
+    query = f"create or replace temp table _stage as with src as ({src}) {stage_sql(adapter.select, typed, fast)}"
     params = {}
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
@@ -214,12 +257,13 @@ def _stage(store: Store, path: Path, fmt: str, exact: bool) -> None:
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.Error as ex:
-        if sources.file_kind(fmt, config) == "json" and not exact:
-            raise  # the caller retries line by line
+        if fast:
+            raise  # the caller retries on the exact path
         raise InputError(f"{path}: cannot be read as {fmt}: {str(ex).splitlines()[0]}. {detect.FORMATS_HELP}") from ex
-    if sources.file_kind(fmt, config) == "csv":
+    if sources.file_kind(fmt, config) == "csv" and not fast:
         _fold_csv_rejects(store)
     store.execute_script(FINISH_SQL)
+    return True
 
 
 def _fold_csv_rejects(store: Store) -> None:

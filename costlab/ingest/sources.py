@@ -63,6 +63,10 @@ class Adapter:
     select: str
     spec: dict = field(default_factory=dict)
     needs_mtime: bool = False
+    # The SELECT never looks at _line (only passes it through): the fast path may then read the file
+    # in parallel without numbering lines, since any reject sends the file to the line-exact path.
+    # OTel groups spans by _line, so it keeps the numbered (serial) fast path.
+    parallel: bool = False
 
 
 def _sql_str(text: str) -> str:
@@ -154,7 +158,7 @@ def anthropic(config: Config) -> Adapter:
         metadata as _attrs,
         request as _request_json
     from {_with_metadata(config)}"""
-    return Adapter("anthropic", "json", select, ENVELOPE)
+    return Adapter("anthropic", "json", select, ENVELOPE, parallel=True)
 
 
 def anthropic_message(config: Config) -> Adapter:
@@ -175,7 +179,7 @@ def anthropic_message(config: Config) -> Adapter:
                     'metadata', metadata) as _attrs,
         NULL as _request_json
     from {_with_metadata(config)}"""
-    return Adapter("anthropic-message", "json", select, PLAIN_MESSAGE, needs_mtime=True)
+    return Adapter("anthropic-message", "json", select, PLAIN_MESSAGE, needs_mtime=True, parallel=True)
 
 
 def batch(config: Config) -> Adapter:
@@ -215,7 +219,7 @@ def batch(config: Config) -> Adapter:
         NULL as _request_json
     from src
     where result.type is not null or _parse_error is not null"""
-    return Adapter("batch", "json", select, BATCH, needs_mtime=True)
+    return Adapter("batch", "json", select, BATCH, needs_mtime=True, parallel=True)
 
 
 def canonical(kind: str, columns: list[str]) -> Adapter:
@@ -240,7 +244,7 @@ def canonical(kind: str, columns: list[str]) -> Adapter:
         json_object('attributes', try_cast({attrs} as JSON), 'extra', {extra_obj}) as _attrs,
         NULL as _request_json, NULL as _response_text
     from src"""
-    return Adapter(f"canonical-{kind}", kind, select, CANONICAL_JSON)
+    return Adapter(f"canonical-{kind}", kind, select, CANONICAL_JSON, parallel=True)
 
 
 def mapping(name: str, config: Config, columns: list[str]) -> Adapter:
