@@ -308,17 +308,26 @@ def test_json_counts_that_are_booleans_or_fractions_are_rejected_not_read_as_num
     # DuckDB's typed JSON reader would read true as 1 and round 1.5 to 2; costlab reads counts as text.
     base = json.loads((ING / "envelope.jsonl").read_text().splitlines()[0])
     lines = []
-    for i, value in enumerate([True, 1.5, 7.0, "12"]):
+    # Text with edge spaces (a no-break space too) is trimmed, an empty string is no count: as on the exact path.
+    for i, value in enumerate([True, 1.5, 7.0, "12", " 7 ", "", "\u00a08"]):
         rec = json.loads(json.dumps(base))
         rec["response"]["id"] = f"msg_t{i}"
         rec["response"]["usage"]["input_tokens"] = value
         lines.append(json.dumps(rec))
     (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n")
     result = one(store, tmp_path / "t.jsonl")
-    assert (result.rows_added, result.rows_rejected) == (2, 2)
+    assert (result.rows_added, result.rows_rejected) == (5, 2)
     assert {r["line"]: r["reason"] for r in store.frame("select line, reason from rejects").to_dicts()} == {
         1: "input_tokens is not a whole number: true", 2: "input_tokens is not a whole number: 1.5"}
-    assert dict(store.rows("select request_id, input_tokens from requests")) == {"msg_t2": 7, "msg_t3": 12}
+    assert dict(store.rows("select request_id, input_tokens from requests")) == {
+        "msg_t2": 7, "msg_t3": 12, "msg_t4": 7, "msg_t5": 0, "msg_t6": 8}
+    clean = tmp_path / "clean.jsonl"  # the same values without the two bad ones: the fast path reads them alike
+    clean.write_text("\n".join(lines[2:]) + "\n")
+    other = Store(tmp_path / "clean.duckdb", Config())
+    assert one(other, clean).rows_added == 5
+    assert other.rows("select request_id, input_tokens from requests order by 1") == store.rows(
+        "select request_id, input_tokens from requests order by 1")
+    other.close()
 
 
 def test_csv_counts_with_fractions_are_rejected_and_whole_decimals_accepted(store, tmp_path):
