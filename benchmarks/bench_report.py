@@ -1,15 +1,20 @@
-"""The weekly report on a large store: build the report object and render it, time and peak memory.
+"""The weekly report on a large store: build the whole report and render it, time and peak memory.
 
 A store with --rows generated requests in one ISO week (2026-W46, seeded, costlab.generate) is made
-once under benchmarks/data/ (kept for re-runs; --fresh remakes it). Then, each in its own process so
-peak memory (ru_maxrss) is its own:
+once under benchmarks/data/ (kept for re-runs; --fresh remakes it). Each run is its own process (so
+peak memory, ru_maxrss, is its own), opens the store read-only with the examples' settings
+(examples/costlab.toml: [tiers], and [report] with target_split and whatif_splits) and builds the
+report for 2026-W46 against W45:
 
-  * build: open the store read-only, build_report for 2026-W46 against W45 (the report's own
-    sections; the optional wrong-model findings section is costlab.signals' and is not timed here)
-  * all formats: build, then render terminal, Markdown, JSON and HTML (charts, inlined Vega bundle)
-  * HTML cold: as "all formats" with an empty bundle cache (vl-convert starts its JS runtime once)
+  * full report: every section an SRE gets (wrong-model findings from costlab.signals and the
+    what-if headline included), then rendered as terminal, Markdown, JSON and HTML
+  * without what-if: the same without the what-if section (costlab.whatif's own cost, timed apart)
+  * own sections: the report's own sections only (headline ... trends), the figure recorded before
+  * full report, cold Vega bundle cache: as "full report" with an empty bundle cache (vl-convert
+    starts its JS runtime once)
 
-Target (issue 5): under 10 s and under 2 GB for 10M requests in a week.
+Each row also gives the seconds per step: pricing the window once (Parquet), each section.
+Target (issue 5): the full report for 10M requests in a week in under 10 s and under 2 GB.
 
     .venv/bin/python benchmarks/bench_report.py --rows 10000000 --repeat 2 --record
 """
@@ -42,34 +47,63 @@ print(time.perf_counter() - t)
 """
 
 RUN = """
-import resource, sys, time
+import json, resource, sys, time
+from contextlib import contextmanager
 t0 = time.perf_counter()
-from costlab.config import Config
+from costlab.config import load_config
 from costlab.report import SECTIONS, build_report, render, window
+import costlab.report.build as build
 from costlab.store import Store
-db, mode = sys.argv[1], sys.argv[2]
-t = time.perf_counter()
-with Store(db, Config(), read_only=True) as store:
-    # The report's own sections; optional ones from other issues (findings) time themselves.
-    report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if not s.optional])
+db, config, mode, formats = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "all"
+specs = {"full": SECTIONS, "no-whatif": [s for s in SECTIONS if s.name != "whatif"],
+         "own": [s for s in SECTIONS if not s.optional]}[mode]
+steps = {}
+load, priced_once = build._load, build.priced_once
+
+def timed_load(spec):  # wall seconds per section builder
+    builder = load(spec)
+    if builder is None:
+        return None
+    def run(ctx):
+        t = time.perf_counter()
+        try:
+            return builder(ctx)
+        finally:
+            steps[spec.name] = time.perf_counter() - t
+    return run
+
+@contextmanager
+def timed_window(*args, **kw):
+    t = time.perf_counter()
+    with priced_once(*args, **kw):
+        steps["price window"] = time.perf_counter() - t
+        yield
+
+build._load, build.priced_once = timed_load, timed_window
+t, cpu = time.perf_counter(), time.process_time()
+with Store(db, load_config(config), read_only=True) as store:
+    report = build_report(store, window.week("2026-W46"), sections=specs)
 built = time.perf_counter() - t
 sizes = {}
-if mode != "build":
+if formats:
     for fmt in ("terminal", "markdown", "json", "html"):
         sizes[fmt] = len(render.to_text(report, fmt, width=100))
-total = time.perf_counter() - t
-import json
-print(json.dumps({"build_s": built, "total_s": total, "with_imports_s": time.perf_counter() - t0,
+print(json.dumps({"build_s": built, "total_s": time.perf_counter() - t, "cpu_s": time.process_time() - cpu,
+                  "with_imports_s": time.perf_counter() - t0,
                   "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "sizes": sizes,
+                  "sections": list(report["sections"]), "steps": steps,
                   "requests": next(m for m in report["sections"]["headline"]["metrics"] if m["key"] == "requests")["current"]}))
 """
+CONFIG = HERE.parent / "examples" / "costlab.toml"
+MODES = (("full report", "full", "all"), ("without what-if", "no-whatif", "all"), ("own sections", "own", "all"))
 
 
-def run(db: Path, mode: str, cache: str | None = None) -> dict:
+def run(db: Path, mode: str, formats: str, cache: str | None = None) -> dict:
     env = dict(os.environ)
     if cache:
         env["XDG_CACHE_HOME"] = cache
-    out = subprocess.run([sys.executable, "-c", RUN, str(db), mode], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", RUN, str(db), str(CONFIG), mode, formats],
+                         check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout)
 
 
@@ -88,23 +122,26 @@ def main() -> None:
         made = subprocess.run([sys.executable, "-c", MAKE, str(db), str(args.rows)], check=True, capture_output=True, text=True)
         print(f"made {db} in {float(made.stdout):.1f} s", file=sys.stderr)
     results = []
-    for mode in ("build", "all formats"):
-        best = min((run(db, "build" if mode == "build" else "all") for _ in range(args.repeat)), key=lambda r: r["total_s"])
-        results.append({"mode": mode, **best})
+    for label, mode, formats in MODES:
+        best = min((run(db, mode, formats) for _ in range(args.repeat)), key=lambda r: r["total_s"])
+        results.append({"mode": label, **best})
     with tempfile.TemporaryDirectory() as cold:
-        results.append({"mode": "all formats, cold Vega bundle cache", **run(db, "all", cache=cold)})
+        results.append({"mode": "full report, cold Vega bundle cache", **run(db, "full", "all", cache=cold)})
     print(json.dumps(results, indent=2))
     if args.record:
         from machine import describe
 
         lines = [f"\n## Weekly report ({time.strftime('%Y-%m-%d')}, `benchmarks/bench_report.py --rows {args.rows} --repeat {args.repeat}`)\n",
                  describe(), "",
-                 f"{args.rows:,} generated requests in 2026-W46 (the week before empty); target: under 10 s and 2 GB.", "",
-                 "| run | build report | build + render all 4 formats | process wall incl. imports | peak memory |",
-                 "|---|---|---|---|---|"]
+                 f"{args.rows:,} generated requests in 2026-W46 (the week before empty), examples/costlab.toml settings "
+                 "(target split and a what-if split configured); target: the full report under 10 s and 2 GB.", "",
+                 "| run | sections | build report | build + render all 4 formats | CPU | process wall incl. imports | peak memory |",
+                 "|---|---|---|---|---|---|---|"]
         for r in results:
-            lines.append(f"| {r['mode']} | {r['build_s']:.2f} s | {r['total_s']:.2f} s | {r['with_imports_s']:.2f} s | "
-                         f"{r['peak_bytes'] / 2**30:.2f} GB |")
+            lines.append(f"| {r['mode']} | {len(r['sections'])} | {r['build_s']:.2f} s | {r['total_s']:.2f} s | {r['cpu_s']:.2f} s | "
+                         f"{r['with_imports_s']:.2f} s | {r['peak_bytes'] / 2**30:.2f} GB |")
+        full = results[0]["steps"]
+        lines += ["", "Steps of the full report (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in full.items()) + "."]
         with (HERE / "RESULTS.md").open("a") as fh:
             fh.write("\n".join(lines) + "\n")
 

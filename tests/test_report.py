@@ -383,13 +383,134 @@ def test_fail_on_without_findings_says_what_is_missing(store, monkeypatch):
     assert result.exit_code == 2 and "--fail-on needs the wrong-model findings" in result.stderr
 
 
-def test_the_priced_window_is_dropped_and_settings_restored_after_the_report(store):
+def test_the_priced_window_is_dropped_and_settings_restored_after_the_report(store, tmp_path, monkeypatch):
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spill))
     limit = store.scalar("select current_setting('memory_limit')")
+    order = store.scalar("select current_setting('preserve_insertion_order')")
     build_report(store, window.week("2026-W46"), sections=CORE)
     build_report(store, window.week("2026-W46"), sections=CORE)  # twice on one connection
     assert store.scalar("select count(*) from duckdb_tables() where temporary") == 0
+    assert store.scalar("select count(*) from duckdb_views() where temporary and view_name = 'costed_requests'") == 0
     assert store.scalar("select table_type from information_schema.tables where table_name = 'costed_requests'") == "VIEW"
     assert store.scalar("select current_setting('memory_limit')") == limit
+    assert store.scalar("select current_setting('preserve_insertion_order')") == order
+    assert list(spill.iterdir()) == []  # the Parquet folder is gone
+
+
+def test_the_parquet_window_has_the_columns_and_types_of_the_view(example):
+    from costlab import signals
+    from costlab.report.build import priced_once, window_select
+
+    db, toml = example
+    w = window.week("2026-W46")
+    with Store(db, load_config(toml), read_only=True) as store:
+        params = {"since": w.prev_since, "until": w.until}
+        direct = store.rows(f"describe {window_select(signals)}", params)
+        with priced_once(store, w.prev_since, w.until, signals):
+            stored = store.rows("describe select * from costed_requests")
+            n = store.scalar("select count(*) from costed_requests")
+        assert n == store.scalar("select count(*) from requests where ts >= $since and ts < $until", params)
+    assert [(c[0], c[1]) for c in stored] == [(c[0], c[1]) for c in direct]
+    assert {"cost_usd", "price_multiplier", "ingest_id", "prompt_tokens", "tier"} <= {c[0] for c in stored}
+
+
+def test_the_cube_adds_up_to_the_by_hand_queries(example):
+    """report/cube.sql (one scan) gives what the per-figure query files give (one scan each)."""
+    import polars as pl
+
+    db, toml = example
+    w = window.week("2026-W46")
+    with Store(db, load_config(toml), read_only=True) as store:
+        cube = store.run_query("report/cube", since=w.since, until=w.until, prev_since=w.prev_since)
+        cur = cube.filter(pl.col("period") == "current")
+        tmd = store.run_query("cost_by_tier_model_day", since=w.since, until=w.until)
+        cache = store.run_query("cache_savings", since=w.since, until=w.until)
+        errors = store.run_query("error_rates_by_tier", since=w.since, until=w.until)
+        head = store.run_query("report/headline", since=w.since, until=w.until, prev_since=w.prev_since)
+    by = (cur.group_by("day", "tier", "model")
+             .agg(pl.col("requests").sum(), pl.col("cost_usd").sum(), pl.col("cache_write_tokens").sum())
+             .sort("day", "tier", "model"))
+    want = tmd.select("day", "tier", "model", "requests", "cost_usd", "cache_write_tokens").sort("day", "tier", "model")
+    assert by.select("day", "tier", "model", "requests").equals(want.select("day", "tier", "model", "requests"))
+    assert [Decimal(str(x)) for x in by["cost_usd"]] == [Decimal(str(x)) for x in want["cost_usd"]]
+    assert by["cache_write_tokens"].to_list() == want["cache_write_tokens"].to_list()
+    got = cur.group_by("model").agg(pl.col("cache_read_at_input_usd").sum(), pl.col("cache_write_at_input_usd").sum())
+    for r in cache.to_dicts():
+        g = got.filter(pl.col("model") == r["model"]).row(0, named=True)
+        assert Decimal(str(g["cache_read_at_input_usd"])) == r["cache_read_at_input_usd"], r["model"]
+        assert Decimal(str(g["cache_write_at_input_usd"])) == r["cache_write_at_input_usd"], r["model"]
+    classes = cur.group_by("tier", "error_class").agg(pl.col("requests").sum())
+    for r in errors.to_dicts():
+        n = {c: classes.filter((pl.col("tier") == r["tier"]) & (pl.col("error_class") == c))["requests"].sum()
+             for c in ("rate_limited", "overloaded", "context_exceeded", "other")}
+        assert (n["rate_limited"], n["overloaded"], n["context_exceeded"], n["other"]) == (
+            r["rate_limited"], r["overloaded"], r["context_exceeded"], r["other_errors"]), r["tier"]
+    for period in ("current", "previous"):
+        rows_ = cube.filter(pl.col("period") == period)
+        h = head.filter(pl.col("period") == period).row(0, named=True)
+        assert rows_["requests"].sum() == h["requests"]
+        assert rows_.filter(pl.col("priced"))["requests"].sum() == h["priced_requests"]
+        assert Decimal(str(rows_["cost_usd"].sum())) == h["cost_usd"]
+
+
+def test_an_error_without_http_status_is_classified_by_its_type(store):
+    t = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+    insert(store, [("a", t, "claude-haiku-5-5", "standard", 1000, 10, "chat", "u1", "c1", 100.0)])
+    for rid, kind in (("b", "overloaded"), ("c", "context_exceeded")):
+        store.execute("insert into requests (request_id, ts, source, model, status, error_type, feature) "
+                      "values (?, ?, 'canonical', 'claude-haiku-5-5', 'error', ?, 'chat')", [rid, t, kind])
+    report = build_report(store, window.week("2026-W46"), sections=CORE)
+    haiku = rows(report, "reliability", "errors_by_tier")[0]
+    assert (haiku["overloaded_rate"], haiku["context_exceeded_rate"], haiku["other_errors"]) == (
+        pytest.approx(1 / 3, abs=1e-6), pytest.approx(1 / 3, abs=1e-6), 0)
+
+
+def test_every_configured_slo_percentile_is_compared(example):
+    """p99 limits count as much as p95 ones: a feature within its p95 but over its p99 breaches."""
+    db, toml = example
+    with Store(db, load_config(toml), read_only=True) as store:
+        measured = store.run_query("report/latency", since="2026-11-09", until="2026-11-16")
+        router = next(r for r in measured.to_dicts() if r["key"] == "intent-router")
+        settings = parse({"slo": {"intent-router": {"p95_latency_ms": router["p95_latency_ms"] + 1,
+                                                    "p99_latency_ms": router["p99_latency_ms"] - 1},
+                                  "default": {"p99_ttft_ms": 10**9}}})
+        report = build_report(store, window.week("2026-W46"), settings, sections=CORE)
+    table = next(t for t in report["sections"]["reliability"]["tables"] if t["key"] == "latency_by_feature")
+    keys = [c["key"] for c in table["columns"]]
+    assert {"slo_p95_latency_ms", "slo_p95_ttft_ms", "slo_p99_latency_ms", "slo_p99_ttft_ms"} <= set(keys)
+    by_feature = {r["feature"]: r for r in table["rows"]}
+    assert by_feature["intent-router"]["slo"] == "BREACH"
+    assert by_feature["chat-assistant"]["slo"] == "ok"  # only the generous default p99 TTFT applies
+    assert "SLO breached (p99) by 1 feature: intent-router." in report["sections"]["reliability"]["notes"]
+
+
+def test_findings_on_the_report_window_are_the_detectors_own(store):
+    """The findings section runs the detectors on the report's priced window (widened to their
+    look-back): the same findings as run_signals pricing its own window."""
+    from costlab import signals
+    from costlab.generate import generate_sql
+
+    store.execute("insert into requests " + generate_sql(20_000, seed=11, start="2026-11-02", days=14))
+    # Two weeks of short classification answers on Opus (over-modeling) and a model with no price.
+    store.execute(
+        "insert into requests (request_id, ts, source, platform, model, service_tier, input_tokens, output_tokens, "
+        "status, http_status, stop_reason, feature, user_id, customer_id, latency_ms) "
+        "select 'inj_' || i, timestamptz '2026-11-02 00:00:00+00' + to_microseconds((i * 100800000)::BIGINT), 'canonical', "
+        "'anthropic', case when i % 40 = 0 then 'claude-nova-9' else 'claude-opus-5-5' end, 'standard', "
+        "4000 + i % 400, 3 + i % 9, 'ok', 200, 'end_turn', 'ticket-tagger', 'u' || (i % 50), 'c1', 900.0 "
+        "from range(12000) t(i)")
+    w = window.week("2026-W46")
+    report = build_report(store, w, sections=[s for s in SECTIONS if s.name == "findings"])
+    alone = signals.run_signals(store, until=w.until)
+    assert {"over_modeling", "unpriced"} <= set(alone["signal"].to_list())
+    section = report["sections"]["findings"]
+    assert section["severity_counts"] == signals.counts(alone)
+    assert [(r["signal"], r["segment"], r["requests"] if "requests" in r else None, r["weekly_impact_usd"])
+            for r in section["tables"][0]["rows"]] == [
+        (r["signal"], r["segment"], None, None if r["weekly_impact_usd"] is None else f"{r['weekly_impact_usd']:.9f}")
+        for r in alone.to_dicts()]
 
 
 def test_findings_section_lists_each_finding_worst_first_from_the_signals_module(store, monkeypatch):

@@ -200,7 +200,7 @@ def priced_once(store: "Store", since: datetime, until: datetime, signals: Any |
         # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
         store.execute("set preserve_insertion_order = false")
         store.execute(f"copy ({window_select(signals)}) to '{target}' "
-                      "(format parquet, compression uncompressed, per_thread_output true)",
+                      "(format parquet, compression uncompressed, write_bloom_filter false, per_thread_output true)",
                       {"since": since, "until": until})
         # One file per writer thread (an empty window still writes one, with the columns).
         files = sorted(str(p).replace("'", "''") for p in (folder / "window").glob("*.parquet"))

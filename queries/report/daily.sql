@@ -19,10 +19,11 @@ with classified as (
     select
         (ts at time zone 'UTC')::DATE                                      as day,
         coalesce(tier, '(unknown)')                                        as tier,
-        status = 'error'                                                   as is_error,
-        status = 'error' and (error_type = 'rate_limit' or http_status = 429) as is_rate_limited,
-        status = 'error' and (error_type = 'overloaded' or http_status = 529) as is_overloaded,
-        status = 'error' and error_type = 'context_exceeded'               as is_context_exceeded,
+        -- coalesce: a missing HTTP status must not turn a typed error into 'unknown' (NOT NULL is NULL)
+        coalesce(status = 'error', false)                                  as is_error,
+        coalesce(status = 'error' and (error_type = 'rate_limit' or http_status = 429), false) as is_rate_limited,
+        coalesce(status = 'error' and (error_type = 'overloaded' or http_status = 529), false) as is_overloaded,
+        coalesce(status = 'error' and error_type = 'context_exceeded', false) as is_context_exceeded,
         priced, cost_usd, user_id
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
