@@ -184,3 +184,23 @@ def m004_usage_buckets(con: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration
+def m005_replay_platform_geo(con: duckdb.DuckDBPyConnection) -> None:
+    # Where each replay was sent and the price card's geo class it was priced at: on the Claude API a
+    # replayed body carrying inference_geo "us" is priced at the US-only rate, so the class is per row,
+    # not per run. Rows written before this were priced at their run's platform and per-tier geo
+    # (replay_runs.params; runs from before platforms were recorded are Claude API, global); imported
+    # outcomes were never sent and stay NULL.
+    con.execute(
+        """
+        alter table replays add column platform VARCHAR;
+        alter table replays add column geo_class VARCHAR;
+        update replays x
+           set platform = coalesce(u.params->>'platform', 'anthropic'),
+               geo_class = coalesce(u.params->'geo'->>x.tier, 'global')
+          from replay_runs u
+         where u.run = x.run and u.kind = 'replay';
+        """
+    )

@@ -18,7 +18,7 @@ import polars as pl
 from costlab.errors import ConfigError
 from costlab.replay.plan import (BudgetError, ReplaySpec, check_budget, create_run, estimate, platform_of, prepare, qualifying,
                                  run_params, set_run_tiers)
-from costlab.replay.send import Limiter, Outcome, load_jobs, make_client, send
+from costlab.replay.send import Limiter, Outcome, budget_spent, judge_spent, load_jobs, make_client, send
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -84,6 +84,7 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
         outcome = send(store, run, client, jobs, limiter, max_usd=max_usd, on_progress=on_progress)
     from costlab.replay import judge
 
+    judged_short = False
     if not outcome.interrupted:
         judge.run_checks(store, run)
         if params.get("judge"):
@@ -92,13 +93,20 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
             judge_as = judge.Judge(who, model, (params.get("model_ids") or {}).get(who, model), platform,
                                    (params.get("geo") or {}).get(who, "global"))
             tiers = list(params["tiers"])
-            judge.judge_pairwise(store, run, client, judge_as, tiers, limiter.maximum)
+            # One budget over replays and judging: judge calls stop before the run's spend could cross it.
+            budget = judge.JudgeBudget(max_usd, budget_spent(store, run))
+            judge.judge_pairwise(store, run, client, judge_as, tiers, limiter.maximum, budget)
             if store.config.replay.get("rubric_judge"):
-                judge.judge_rubric(store, run, client, judge_as, limiter.maximum)
+                judge.judge_rubric(store, run, client, judge_as, limiter.maximum, budget)
+            if budget.skipped:
+                judged_short = True
+                outcome.notes.append(f"judging stopped before the budget: {budget.skipped} answers not judged "
+                                     "(resume with a higher --max-usd judges them)")
+            outcome.judge_spent_usd = judge_spent(store, run)
     st = status(store, run).row(0, named=True)
     outcome.in_doubt = st["in_doubt"]
-    final = ("interrupted" if outcome.interrupted else "partial" if st["missing"] or st["not_sent"] or st["in_doubt"]
-             else "complete")
+    final = ("interrupted" if outcome.interrupted
+             else "partial" if st["missing"] or st["not_sent"] or st["in_doubt"] or judged_short else "complete")
     store.execute("update replay_runs set status = ? where run = ?", [final, run])
     return outcome
 

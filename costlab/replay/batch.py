@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
 from costlab.replay.plan import insert_rows
-from costlab.replay.send import Outcome, load_jobs, spent, write_results
+from costlab.replay.send import Outcome, budget_spent, load_jobs, spent, write_results
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -30,7 +30,7 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
     jobs = load_jobs(store, run, service_tier="batch")
     if max_usd is not None:
         # A batch is all or nothing once created: keep only as many pairs as the worst case allows.
-        room, kept = max_usd - spent(store, run), []
+        room, kept = max_usd - budget_spent(store, run), []
         for job in jobs:
             if job.worst_usd > room:
                 break
@@ -48,10 +48,10 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
         with store.transaction():
             store.execute("delete from replays where run = ? and status = 'not_sent'", [run])
             insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "started_at",
-                                           "not_carried", "service_tier", "error_message"),
+                                           "not_carried", "service_tier", "error_message", "platform", "geo_class"),
                         [(run, j.source, j.request_id, j.tier, j.model, "sending", now,
                           json.dumps(j.not_carried) if j.not_carried else None, "batch",
-                          "in a Message Batch not yet collected") for j in chunk])
+                          "in a Message Batch not yet collected", j.platform, j.geo_class) for j in chunk])
         batch = client.messages.batches.create(
             requests=[{"custom_id": cid, "params": job.body} for cid, job in ids.items()])
         with store.transaction():
@@ -84,10 +84,12 @@ def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval
         return
     keys = {cid: (s, rid, tier) for cid, s, rid, tier in store.rows(
         "select custom_id, source, request_id, tier from replay_batches where run = ? and batch_id = ?", [run, batch_id])}
-    # Batches exist on the Claude API only (plan refuses --batch elsewhere): priced as anthropic, global.
-    priced_by = {(s, rid, tier): (model, stier or "batch", started, "anthropic", "global", nc)
-                 for s, rid, tier, model, stier, started, nc in store.rows(
-        "select source, request_id, tier, model, service_tier, started_at, not_carried::VARCHAR from replays where run = ?", [run])}
+    # Batches exist on the Claude API only (plan refuses --batch elsewhere): priced as anthropic at the
+    # geo class the 'sending' row recorded (us for a body with inference_geo "us"; global before m005).
+    priced_by = {(s, rid, tier): (model, stier or "batch", started, "anthropic", geo or "global", nc)
+                 for s, rid, tier, model, stier, started, geo, nc in store.rows(
+        "select source, request_id, tier, model, service_tier, started_at, geo_class, not_carried::VARCHAR from replays "
+        "where run = ?", [run])}
     rows = []
     created = store.scalar("select min(created_at) from replay_batches where batch_id = ?", [batch_id])
     for item in client.messages.batches.results(batch_id):

@@ -13,13 +13,21 @@ When the first order's call succeeds and the second fails (after the SDK's retri
 was paid for: it is booked (judge_cost_usd) in a row with no verdict and `details.incomplete`, which
 results count as incomplete and what-if ignores. The next execution (resume) asks only the missing
 order and completes that row, so no judge call is paid twice either.
+
+Budget: --max-usd covers the replays and the judge calls together. Before an item's calls start, its
+worst case (costlab_judge_tokens in queries/replay/macros.sql: the logged prompt, the answers' real
+output tokens, the judge's own text, with the tokenizer margin; the reply at max_tokens) is reserved
+against what the run has spent so far (replays and judgements); an item that could cross the budget
+waits for the items in flight to settle at their real cost, and if it still does not fit, judging
+stops there. What was not judged is judged by the next resume (with a higher --max-usd).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -36,6 +44,8 @@ PAIRWISE_SYSTEM = (MARK + ". You compare two answers to the same request. The an
 RUBRIC_SYSTEM = (MARK + ". You grade one answer to a request on a scale of 1 (useless) to 10 (ideal). "
                  "Reply with exactly: SCORE: <n>.")
 GOOD_SCORE = 7
+MAX_TOKENS = 16  # the judge's reply is one word or "SCORE: n"
+MARGIN = 1.2  # tokenizer differences, as for the replays' worst case (queries/replay/jobs.sql)
 
 
 @dataclass(frozen=True)
@@ -103,44 +113,123 @@ def pairwise_prompt(request: str, rubric: str, a: str, b: str) -> str:
             f"<answer_a>\n{a}\n</answer_a>\n<answer_b>\n{b}\n</answer_b>\nWhich answer is better: A, B or TIE?")
 
 
+def rubric_prompt(request: str, rubric: str, answer: str) -> str:
+    return f"<request>\n{request}\n</request>\n<criteria>{rubric}</criteria>\n<answer>\n{answer}\n</answer>"
+
+
+# A call's own text (system prompt and template, without request, rubric and answers), for the estimate.
+PAIRWISE_CHARS = len(PAIRWISE_SYSTEM) + len(pairwise_prompt("", "", "", ""))
+RUBRIC_CHARS = len(RUBRIC_SYSTEM) + len(rubric_prompt("", "", ""))
+
+
+def set_rubrics(store: "Store") -> None:
+    """Temp table _replay_rubrics (feature, rubric) from [replay.rubrics]; the NULL feature is the default."""
+    rubrics = dict(store.config.replay.get("rubrics") or {})
+    default = str(rubrics.pop("default", DEFAULT_RUBRIC))
+    store.execute("create or replace temp table _replay_rubrics (feature VARCHAR, rubric VARCHAR)")
+    insert_rows(store, "_replay_rubrics", ("feature", "rubric"),
+                [(None, default)] + [(str(f), str(r)) for f, r in rubrics.items()])
+
+
+class JudgeBudget:
+    """--max-usd over the run's replay and judge spend, for the judge phase (thread-safe).
+
+    An item reserves its worst case before its calls start and settles at its real cost once written.
+    One that could cross the budget waits while others are unsettled (they may cost less than
+    reserved); if it still does not fit, judging stops: it and every later item are skipped.
+    """
+
+    def __init__(self, max_usd: Decimal | None, spent: Decimal):
+        self.max_usd = max_usd
+        self.spent = spent
+        self.reserved = Decimal(0)
+        self.unsettled = 0
+        self.stopped = False
+        self.skipped = 0
+        self.cond = threading.Condition()
+
+    def reserve(self, worst: Decimal | None) -> bool:
+        if self.max_usd is None:
+            return True
+        with self.cond:
+            while True:
+                # An unpriced judge call has no known worst case: never started under a budget.
+                if not self.stopped and worst is not None and self.spent + self.reserved + worst <= self.max_usd:
+                    self.reserved += worst
+                    self.unsettled += 1
+                    return True
+                if self.stopped or self.unsettled == 0:
+                    self.stopped = True
+                    self.skipped += 1
+                    return False
+                self.cond.wait(0.05)
+
+    def settle(self, worst: Decimal | None, cost: Decimal) -> None:
+        with self.cond:
+            self.spent += cost
+            if self.max_usd is not None:
+                self.reserved -= worst or Decimal(0)
+                self.unsettled -= 1
+            self.cond.notify_all()
+
+
 def _pick(text: str) -> str | None:
     word = (text.split() or [""])[0].strip(".:*").upper()
     return word if word in ("A", "B", "TIE") else None
 
 
-def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: list[str], concurrency: int = 8) -> int:
+# A judge call's worst cost (macros.sql costlab_judge_tokens), per row of the queries below: bound
+# parameters judge model, platform, geo class, the call's own text length, margin and max_tokens.
+_WORST_CALL = """costlab_platform_usage_cost(?, ?, ?, 'standard', now(),
+                     costlab_judge_tokens(coalesce(r.input_tokens, 0) + coalesce(r.cache_read_tokens, 0)
+                                          + coalesce(r.cache_write_5m_tokens, 0) + coalesce(r.cache_write_1h_tokens, 0),
+                                          p.request_json, x.output_tokens, {reference}, ? + length(coalesce(f.rubric, dr.rubric)), ?),
+                     ?, 0, 0, 0)"""
+# The rubric of each answer's feature, else the default (temp table _replay_rubrics, set_rubrics).
+_RUBRIC_JOIN = """left join requests r on r.source = x.source and r.request_id = x.request_id
+           left join _replay_rubrics f on f.feature = r.feature
+           cross join (select rubric from _replay_rubrics where feature is null) dr"""
+
+
+def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: list[str], concurrency: int = 8,
+                   budget: JudgeBudget | None = None) -> int:
     """Judge every tier's answer against the reference, in both orders. Returns judgements written
     (complete or incomplete)."""
     import anthropic
 
     name = f"pairwise:{judge.tier}"
-    rubrics = store.config.replay.get("rubrics", {})
     reference_tier = tiers[-1]
+    set_rubrics(store)
+    worst = _WORST_CALL.format(reference="case when p.response_text is not null "
+                                         "then coalesce(r.output_tokens, ceil(length(p.response_text) / 3)) "
+                                         "else top.output_tokens end")
     # Pairs with no judgement yet, or an incomplete one (its first order already paid: reused).
     rows = store.rows(
-        """select x.source, x.request_id, x.tier, x.response_text, p.request_json::VARCHAR, p.response_text,
-                  top.response_text, r.feature, j.details->>'candidate_first', (j.details->>'input_tokens')::BIGINT,
-                  (j.details->>'output_tokens')::BIGINT, j.judge_cost_usd
+        f"""select x.source, x.request_id, x.tier, x.response_text, p.request_json::VARCHAR, p.response_text,
+                  top.response_text, coalesce(f.rubric, dr.rubric), j.details->>'candidate_first', (j.details->>'input_tokens')::BIGINT,
+                  (j.details->>'output_tokens')::BIGINT, j.judge_cost_usd, {worst} as worst_call
            from replays x
            join payloads p on p.source = x.source and p.request_id = x.request_id
            left join replays top on top.run = x.run and top.source = x.source and top.request_id = x.request_id
                 and top.tier = ? and top.status = 'ok'
-           left join requests r on r.source = x.source and r.request_id = x.request_id
+           {_RUBRIC_JOIN}
            left join judgements j on j.run = x.run and j.source = x.source and j.request_id = x.request_id
                 and j.tier = x.tier and j.judge = ? and j.details->>'incomplete' is not null
            where x.run = ? and x.status = 'ok'
              and not exists (select 1 from judgements d where d.run = x.run and d.source = x.source
                              and d.request_id = x.request_id and d.tier = x.tier and d.judge = ?
                              and d.details->>'incomplete' is null)
-           order by 1, 2, 3""", [reference_tier, name, run, name])
+           order by 1, 2, 3""",
+        [judge.model, judge.platform, judge.geo_class, PAIRWISE_CHARS, MARGIN, MAX_TOKENS, reference_tier, name, run, name])
     work = []
-    for source, rid, tier, answer, request_json, original, top, feature, first_said, tin, tout, paid in rows:
+    for source, rid, tier, answer, request_json, original, top, rubric, first_said, tin, tout, paid, worst_call in rows:
         reference, ref_name = (original, "original") if original else (top, reference_tier)
         if reference is None or (ref_name == tier):
             continue
-        rubric = rubrics.get(feature or "", rubrics.get("default", DEFAULT_RUBRIC))
         earlier = (first_said, tin or 0, tout or 0, paid or Decimal(0)) if first_said is not None else None
-        work.append((source, rid, tier, _request_text(request_json), answer or "", reference, ref_name, rubric, earlier))
+        calls = 1 if earlier else 2
+        work.append(((source, rid, tier, _request_text(request_json), answer or "", reference, ref_name, rubric, earlier),
+                     None if worst_call is None else worst_call * calls))
 
     def one(item: tuple) -> tuple:
         source, rid, tier, request, answer, reference, ref_name, rubric, earlier = item
@@ -170,29 +259,31 @@ def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: l
         return (source, rid, tier, verdict, score, score >= 0.5, s1 == s2, details, new_in + second[1],
                 new_out + second[2], paid, earlier is not None)
 
-    return _write_judged(store, run, name, judge, work, one, concurrency)
+    return _write_judged(store, run, name, judge, work, one, concurrency, budget)
 
 
-def judge_rubric(store: "Store", run: str, client: Any, judge: Judge, concurrency: int = 8) -> int:
+def judge_rubric(store: "Store", run: str, client: Any, judge: Judge, concurrency: int = 8,
+                 budget: JudgeBudget | None = None) -> int:
     """Score every answer 1-10 with the rubric judge (score stored as n/10; good when n >= 7)."""
     name = f"rubric:{judge.tier}"
-    rubrics = store.config.replay.get("rubrics", {})
+    set_rubrics(store)
     rows = store.rows(
-        """select x.source, x.request_id, x.tier, x.response_text, p.request_json::VARCHAR, r.feature
+        f"""select x.source, x.request_id, x.tier, x.response_text, p.request_json::VARCHAR, coalesce(f.rubric, dr.rubric),
+                  {_WORST_CALL.format(reference="0")} as worst_call
            from replays x
            join payloads p on p.source = x.source and p.request_id = x.request_id
-           left join requests r on r.source = x.source and r.request_id = x.request_id
+           {_RUBRIC_JOIN}
            where x.run = ? and x.status = 'ok'
              and not exists (select 1 from judgements j where j.run = x.run and j.source = x.source
                              and j.request_id = x.request_id and j.tier = x.tier and j.judge = ?)
-           order by 1, 2, 3""", [run, name])
-    work = [(s, rid, tier, _request_text(rj), ans or "", rubrics.get(f or "", rubrics.get("default", DEFAULT_RUBRIC)))
-            for s, rid, tier, ans, rj, f in rows]
+           order by 1, 2, 3""",
+        [judge.model, judge.platform, judge.geo_class, RUBRIC_CHARS, MARGIN, MAX_TOKENS, run, name])
+    work = [((s, rid, tier, _request_text(rj), ans or "", rubric), worst_call)
+            for s, rid, tier, ans, rj, rubric, worst_call in rows]
 
     def one(item: tuple) -> tuple:
         source, rid, tier, request, answer, rubric = item
-        text, tin, tout = _ask(client, judge.sent, RUBRIC_SYSTEM,
-                               f"<request>\n{request}\n</request>\n<criteria>{rubric}</criteria>\n<answer>\n{answer}\n</answer>")
+        text, tin, tout = _ask(client, judge.sent, RUBRIC_SYSTEM, rubric_prompt(request, rubric, answer))
         m = re.search(r"SCORE:\s*(\d+)", text)
         n = max(1, min(10, int(m.group(1)))) if m else None
         details = {"reply": text[:40], "input_tokens": tin, "output_tokens": tout}
@@ -200,17 +291,23 @@ def judge_rubric(store: "Store", run: str, client: Any, judge: Judge, concurrenc
                 None if n is None else n / 10, None if n is None else n >= GOOD_SCORE, None, details, tin, tout,
                 Decimal(0), False)
 
-    return _write_judged(store, run, name, judge, work, one, concurrency)
+    return _write_judged(store, run, name, judge, work, one, concurrency, budget)
 
 
-def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list, one: Any, concurrency: int) -> int:
-    """Call the judge for each item on a few threads; write each judgement as it completes, priced at
-    the judge's platform: what its new calls cost, plus what an earlier incomplete row had booked."""
+def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list, one: Any, concurrency: int,
+                  budget: JudgeBudget | None = None) -> int:
+    """Call the judge for each (item, worst case) on a few threads, within the budget; write each
+    judgement as it completes, priced at the judge's platform: what its new calls cost, plus what an
+    earlier incomplete row had booked."""
     if not work:
         return 0
     import anthropic
 
-    def guarded(item: tuple) -> tuple | None:
+    budget = budget or JudgeBudget(None, Decimal(0))
+
+    def guarded(item: tuple, worst: Decimal | None) -> tuple | None | bool:
+        if not budget.reserve(worst):
+            return False  # could cross --max-usd: not asked, the next resume judges it
         # A judge call that fails after the SDK's retries before anything was paid is not recorded:
         # the next resume judges it again.
         try:
@@ -219,21 +316,30 @@ def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list,
             return None
 
     added = 0
+    # as_completed, not map: an item waiting for the budget to settle must not wait behind one the
+    # writer has not reached yet.
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for judged in pool.map(guarded, work):
+        futures = {pool.submit(guarded, item, worst): worst for item, worst in work}
+        for future in as_completed(futures):
+            judged, worst = future.result(), futures[future]
+            if judged is False:
+                continue
             if judged is None:
+                budget.settle(worst, Decimal(0))
                 continue
             source, rid, tier, verdict, score, good, consistent, details, new_in, new_out, paid, completes = judged
             with store.transaction():
                 if completes:
                     store.execute("delete from judgements where run = ? and source = ? and request_id = ? and tier = ? "
                                   "and judge = ? and details->>'incomplete' is not null", [run, source, rid, tier, name])
-                store.execute(
+                (cost,) = store.rows(
                     """insert into judgements
                        select ?, ?, ?, ?, ?, ?, ?, ?, ?,
                               (?::DECIMAL(18,9) + coalesce(costlab_platform_usage_cost(?, ?, ?, 'standard', now(), ?, ?, 0, 0, 0),
-                                                            0))::DECIMAL(18,9), ?""",
+                                                            0))::DECIMAL(18,9), ?
+                       returning judge_cost_usd""",
                     [run, source, rid, tier, name, verdict, score, good, consistent, paid, judge.model, judge.platform,
-                     judge.geo_class, new_in, new_out, json.dumps(details)])
+                     judge.geo_class, new_in, new_out, json.dumps(details)])[0]
+            budget.settle(worst, cost - paid)
             added += 1
     return added

@@ -200,22 +200,35 @@ def run_params(store: "Store", run: str) -> dict[str, Any]:
 
 
 def estimate(store: "Store", run: str, batch: bool = False) -> pl.DataFrame:
-    """Per tier: requests still to send, logged prompt tokens, expected and worst-case cost."""
+    """Per tier (kind 'replay') and per judge (kind 'judge': pairwise:TIER, rubric:TIER): requests and
+    calls still to make, expected prompt tokens, expected and worst-case cost (queries/replay/estimate.sql)."""
+    from costlab.replay import judge
+
     params = run_params(store, run)
     prepare(store)
     set_run_tiers(store, params)
-    return store.run_query("replay/estimate", run=run, service_tier="batch" if batch else "standard")
+    judge.set_rubrics(store)
+    who = params.get("judge")
+    extra: dict[str, Any] = {}
+    if who:
+        extra = dict(judge=who, judge_model=params.get("judge_model") or tier_models(store, [who])[who],
+                     judge_platform=params.get("platform", "anthropic"), judge_geo=(params.get("geo") or {}).get(who, "global"),
+                     reference_tier=list(params["tiers"])[-1], rubric_judge=bool(store.config.replay.get("rubric_judge")),
+                     pairwise_chars=judge.PAIRWISE_CHARS, rubric_chars=judge.RUBRIC_CHARS, judge_max_tokens=judge.MAX_TOKENS)
+    return store.run_query("replay/estimate", run=run, service_tier="batch" if batch else "standard", **extra)
 
 
 def check_budget(est: pl.DataFrame, max_usd: Decimal | None) -> None:
-    """Refuse a run whose expected cost is above the budget, or unknown."""
+    """Refuse a run whose expected cost (replays and judge calls) is above the budget, or unknown."""
     unpriced = int(est["unpriced"].sum()) if est.height else 0
     if unpriced:
-        models = ", ".join(est.filter(pl.col("unpriced") > 0)["model"].to_list())
+        models = ", ".join(dict.fromkeys(est.filter(pl.col("unpriced") > 0)["model"].to_list()))
         raise BudgetError(f"no price for {models}: the replay's cost is unknown. Add a price in costlab.toml [[prices]].")
     if max_usd is None:
         return
-    expected = sum(est["expected_usd"].to_list(), Decimal(0))
-    if expected > max_usd:
-        raise BudgetError(f"the replay is estimated at ${expected:.4f}, above --max-usd {max_usd}: sample fewer requests, "
-                          "drop a tier, use --batch (half price) or raise --max-usd.")
+    replay_usd = sum(est.filter(kind="replay")["expected_usd"].to_list(), Decimal(0))
+    judge_usd = sum(est.filter(kind="judge")["expected_usd"].to_list(), Decimal(0))
+    if replay_usd + judge_usd > max_usd:
+        split = f" (replays ${replay_usd:.4f}, judging ${judge_usd:.4f})" if judge_usd else ""
+        raise BudgetError(f"the replay is estimated at ${replay_usd + judge_usd:.4f}{split}, above --max-usd {max_usd}: "
+                          "sample fewer requests, drop a tier, use --batch (half price), a cheaper --judge or raise --max-usd.")

@@ -14,7 +14,8 @@ Concurrency starts at `concurrency` and halves whenever the API answers 429 or 5
 httpx event hook, even when the SDK's retry then succeeds), pausing new calls for the `retry-after`
 the server gave; each `limit` successes in a row add one slot back, up to `concurrency`. The budget
 reserves each call's worst case (prompt with a margin, every max_tokens used) until its real cost is
-known, so spend never crosses --max-usd.
+known, so spend never crosses --max-usd. The budget counts the run's judge spend too (booked in judgements,
+apart from the replays): a resumed run starts from both.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class Outcome:
     errors: int = 0
     not_sent: int = 0
     in_doubt: int = 0
-    spent_usd: Decimal = Decimal(0)
+    spent_usd: Decimal = Decimal(0)  # replays
+    judge_spent_usd: Decimal = Decimal(0)  # judge calls, booked apart (the budget counts both)
     interrupted: bool = False
     throttled: int = 0
     peak_concurrency: int = 0
@@ -182,7 +184,7 @@ def make_client(settings: dict[str, Any], max_retries: int, on_response: Callabl
 
 
 def adapt(body: dict[str, Any], model: str, max_output: int | None, new_generation: bool,
-          platform: str = "anthropic") -> tuple[dict[str, Any], dict[str, str]]:
+          platform: str = "anthropic", takes_inference_geo: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
     """The logged body with only the model changed, and what could not carry over (and why)."""
     out = dict(body)
     not_carried: dict[str, str] = {}
@@ -192,6 +194,9 @@ def adapt(body: dict[str, Any], model: str, max_output: int | None, new_generati
         for key in ("service_tier", "inference_geo", "speed"):
             if key in out:
                 not_carried[key] = f"{key}={out.pop(key)!r}: not available on {platform}"
+    elif "inference_geo" in out and not takes_inference_geo:
+        # Models before 2026-02 answer 400 to the parameter; the replay runs (and is priced) global.
+        not_carried["inference_geo"] = f"inference_geo={out.pop('inference_geo')!r}: {model} has no data residency option"
     if out.pop("stream", None):
         not_carried["stream"] = "sent without streaming (the answer is the same message)"
     if new_generation:
@@ -211,12 +216,12 @@ def load_jobs(store: "Store", run: str, service_tier: str = "standard") -> list[
     """The pairs still to send (reads _replay_tiers: set_run_tiers first)."""
     frame = store.run_query("replay/jobs", run=run, service_tier=service_tier)
     info = {r[0]: (r[1], bool(r[2])) for r in store.rows("select model, max_output, coalesce(new_tokenizer, false) from models")}
-    where = {tier: (platform, geo) for tier, platform, geo in store.rows("select tier, platform, geo_class from _replay_tiers")}
+    where = dict(store.rows("select tier, platform from _replay_tiers"))
     jobs = []
-    for source, request_id, tier, model, model_id, request_json, worst in frame.iter_rows():
+    for source, request_id, tier, model, model_id, request_json, geo, takes_geo, worst in frame.iter_rows():
         max_output, new_gen = info.get(model, (None, False))
-        platform, geo = where.get(tier, ("anthropic", "global"))
-        body, not_carried = adapt(json.loads(request_json), model_id, max_output, new_gen, platform)
+        platform = where.get(tier, "anthropic")
+        body, not_carried = adapt(json.loads(request_json), model_id, max_output, new_gen, platform, takes_geo)
         jobs.append(Job(source, request_id, tier, model, body, not_carried, worst or Decimal(0), service_tier=service_tier,
                         platform=platform, geo_class=geo))
     return jobs
@@ -328,10 +333,12 @@ def write_results(store: "Store", rows: list[tuple], replace: bool = True) -> De
     costs = store.rows(
         f"""insert into replays (run, source, request_id, tier, model, status, started_at, finished_at, latency_ms,
                 input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd,
-                stop_reason, response_text, error_type, error_message, not_carried, provider_request_id, service_tier)
+                stop_reason, response_text, error_type, error_message, not_carried, provider_request_id, service_tier,
+                platform, geo_class)
             select run, source, request_id, tier, model, status, started_at, finished_at, latency_ms,
                    input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost,
-                   stop_reason, response_text, error_type, error_message, not_carried::JSON, provider_request_id, service_tier
+                   stop_reason, response_text, error_type, error_message, not_carried::JSON, provider_request_id, service_tier,
+                   platform, geo_class
             from ({_COST.format(incoming=incoming)})
             returning cost_usd""",
         [payload])
@@ -339,7 +346,18 @@ def write_results(store: "Store", rows: list[tuple], replace: bool = True) -> De
 
 
 def spent(store: "Store", run: str) -> Decimal:
+    """The run's replay spend (judging apart)."""
     return store.scalar("select coalesce(sum(cost_usd), 0)::DECIMAL(18,9) from replays where run = ?", [run])
+
+
+def judge_spent(store: "Store", run: str) -> Decimal:
+    """The run's judge spend (judgements.judge_cost_usd)."""
+    return store.scalar("select coalesce(sum(judge_cost_usd), 0)::DECIMAL(18,9) from judgements where run = ?", [run])
+
+
+def budget_spent(store: "Store", run: str) -> Decimal:
+    """What counts against --max-usd: the replay spend and the judge spend (booked apart, capped together)."""
+    return spent(store, run) + judge_spent(store, run)
 
 
 class Journal:
@@ -400,14 +418,15 @@ def reconcile(store: "Store", run: str) -> int:
         "select source, request_id, tier from replays where run = ? and status <> 'not_sent'", [run])}
     doubt = sorted(started - recorded)
     if doubt:
-        models = dict(store.rows("select tier, model from _replay_tiers"))
+        models = {tier: (model, platform) for tier, model, platform in store.rows("select tier, model, platform from _replay_tiers")}
         with store.transaction():
             for source, rid, tier in doubt:
                 store.execute("delete from replays where run = ? and source = ? and request_id = ? and tier = ? and status = 'not_sent'",
                               [run, source, rid, tier])
-            insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message"),
-                        [(run, s, rid, tier, models.get(tier), "sending",
-                          "in doubt: the call started and the process was killed before its answer was recorded")
+            insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message", "platform"),
+                        [(run, s, rid, tier, models.get(tier, (None,))[0], "sending",
+                          "in doubt: the call started and the process was killed before its answer was recorded",
+                          models.get(tier, (None, None))[1])
                          for s, rid, tier in doubt])
     return len(doubt)
 
@@ -423,7 +442,7 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
     results: queue.Queue = queue.Queue()
     pending = list(reversed(jobs))
     # unsettled: started and not yet written (its worst case still reserved)
-    state = {"inflight": 0, "unsettled": 0, "reserved": Decimal(0), "spent": spent(store, run), "stop": None}
+    state = {"inflight": 0, "unsettled": 0, "reserved": Decimal(0), "spent": budget_spent(store, run), "stop": None}
     cond = threading.Condition()
     journal = Journal(journal_path(store, run))
     replace = bool(store.scalar("select count(*) from replays where run = ? and status = 'not_sent'", [run]))
@@ -511,7 +530,7 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
         _mark_not_sent(store, run, list(reversed(pending)), "budget: sending it could cross --max-usd")
         out.not_sent = len(pending)
         out.notes.append(f"stopped before the budget: {len(pending)} requests not sent (resume with a higher --max-usd)")
-    out.spent_usd = spent(store, run)
+    out.spent_usd = spent(store, run)  # the replay spend (what the progress showed includes judging so far)
     out.throttled = limiter.throttles
     out.min_concurrency = limiter.lowest
     return out
@@ -523,9 +542,9 @@ def _mark_not_sent(store: "Store", run: str, jobs: list[Job], why: str) -> None:
     present = {tuple(r) for r in store.rows("select source, request_id, tier from replays where run = ?", [run])}
     with store.transaction():
         insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message",
-                                       "not_carried", "cost_usd"),
+                                       "not_carried", "cost_usd", "platform", "geo_class"),
                     [(run, j.source, j.request_id, j.tier, j.model, "not_sent", why,
-                      json.dumps(j.not_carried) if j.not_carried else None, 0) for j in jobs
+                      json.dumps(j.not_carried) if j.not_carried else None, 0, j.platform, j.geo_class) for j in jobs
                      if (j.source, j.request_id, j.tier) not in present])
 
 
