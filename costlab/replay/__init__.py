@@ -33,7 +33,10 @@ def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
     Raises:
         BudgetError: the expected cost is above spec.max_usd, or unknown (a tier model without a price).
     """
+    from costlab.replay.judge import load_schemas
+
     prepare(store)
+    load_schemas(store)  # a bad [replay.schemas] entry fails here, before a run exists
     name = create_run(store, spec)
     try:
         est = estimate(store, name, batch=spec.batch)
@@ -55,8 +58,11 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
 
     Resuming is calling this again: pairs already answered, failed or in doubt are never re-sent.
     """
+    from costlab.replay.judge import load_schemas
+
     params = run_params(store, run)
     prepare(store)
+    load_schemas(store)  # before anything is sent
     set_run_tiers(store, params)
     max_usd = max_usd if max_usd is not None else (Decimal(params["max_usd"]) if params.get("max_usd") else None)
     batch = params.get("batch", False) if batch is None else batch
