@@ -18,6 +18,7 @@
 --                 the replay's must equal it after lower-casing and collapsing punctuation and spaces
 -- check:regex     for features with a pattern in costlab.toml [replay.regex] (temp table _replay_regex):
 --                 the answer must match it (anywhere; anchor it with ^ and $ for the whole answer)
+-- check:schema is not here: jsonschema validates it in Python (judge.schema_checks, replay/schema_targets.sql)
 with r as (
     select x.*, p.response_text as original
     from replays x
