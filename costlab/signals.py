@@ -94,22 +94,19 @@ _COLUMNS = (
     "ts, platform, model, service_tier, speed, inference_geo, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, "
     "latency_ms, ttft_ms, status, error_type, http_status, stop_reason, feature, user_id, customer_id, "
-    "session_id, trace_id, parent_request_id, attempt, feedback_score, attributes, "
+    "session_id, trace_id, parent_request_id, attempt, feedback_score, "
     "tier, prompt_tokens, priced, unpriced_reason, cost_usd"
 )
 # Only a request that another one points at needs its id kept (the escalation join): a semi-join
 # against the few parent ids is far cheaper than carrying ten million ids. User, session and trace
 # ids are only counted or compared, so a 64-bit hash stands in for each (8 bytes instead of a string;
 # a collision among millions of sessions: ~1e-7, and it would have to fall on the same feature within
-# minutes to matter). `attributes` keeps only the raw model spelling, on the few rows whose raw id
-# differs from the normalised one (ingest stores it only then): the unpinned_aliases detector reads
-# `attributes->>'model_raw'`, which runs unchanged on the view.
+# minutes to matter). The raw model spelling (attributes.model_raw) is not carried: unpinned_aliases
+# reads it from `requests`, only for the rows of models that have dated snapshots.
 _NARROWED = {
     "user_id": "case when user_id is not null then hash(user_id) end as user_id",
     "session_id": "case when session_id is not null then hash(session_id) end as session_id",
     "trace_id": "case when trace_id is not null then hash(trace_id) end as trace_id",
-    "attributes": "case when contains(attributes::VARCHAR, '\"model_raw\"') "
-                  "then json_object('model_raw', attributes->>'model_raw') end as attributes",
 }
 _MATERIALIZE = (
     "create temp table costed_requests as "

@@ -61,7 +61,7 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-linked as (
+linked as materialized (
     select c.feature, c.ts, c.cost_usd, c.priced
     from (select * from w where parent_request_id is not null) c
     join (select request_id, tier from w where request_id is not null) p on p.request_id = c.parent_request_id
@@ -69,8 +69,13 @@ linked as (
     join tier_rank tp on tp.tier = p.tier
     where tc.rnk > tp.rnk
 ),
+-- integer day keys: cheap to group ten million rows on
+days as materialized (
+    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as firsts
+    from w where coalesce(attempt, 1) = 1 group by all
+),
 unlinked as (
-    select distinct feature from w
+    select distinct feature from days
     where feature is not null and feature not in (select feature from linked where feature is not null)
 ),
 -- the previous request of the same feature in the same session, and in the same trace
@@ -95,11 +100,6 @@ esc as (
     select *, false as moved, false as counted_first from linked
     union all
     select feature, ts, cost_usd, priced, true as moved, counted_first from moved
-),
--- integer day keys: cheap to group ten million rows on
-days as (
-    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as firsts
-    from w where coalesce(attempt, 1) = 1 group by all
 ),
 esc_days as (
     select feature, (epoch_ms(ts) // 86400000) as day, count(*) as escalations, count(*) filter (where moved) as moved,

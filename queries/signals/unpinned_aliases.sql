@@ -16,8 +16,11 @@
 --   suggestion VARCHAR                    the suggested change
 --
 -- The spelling a request used is attributes.model_raw (ingest keeps it when it differs from the
--- normalised model id) or else the model id itself. It is unpinned when it ends in -latest, or when
--- the catalogue knows a dated snapshot (a name ending in -YYYYMMDD, in models or model_aliases) for
+-- normalised model id) or else the model id itself. Prices play no part, so this file reads the
+-- requests table, and only the rows of models that have a dated snapshot (the only ones an alias can
+-- stand for: a -latest alias resolves to a dated id too): DuckDB pushes that list into the scan, so
+-- the attributes of the other rows are never read. A spelling is unpinned when it ends in -latest, or
+-- when the catalogue knows a dated snapshot (a name ending in -YYYYMMDD, in models or model_aliases) for
 -- the model it resolves to and the spelling is not dated. A model that has no dated snapshot at all
 -- (the newest ones are published under one id only) is pinned by its id: there is nothing more
 -- specific to pin to. Medium: nothing is wrong yet, but the team said it pins.
@@ -31,20 +34,21 @@ listed as (
     select distinct trim(x) as feature
     from unnest(string_split(coalesce($pin_versions::VARCHAR, ''), ',')) t(x) where trim(x) <> ''
 ),
-spellings as (
-    select feature, model, coalesce(attributes->>'model_raw', model) as raw, count(*) as requests,
-           max(ts) as last_seen
-    from costed_requests
-    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and model is not null
-      and (exists (select 1 from listed where feature = '*') or feature in (select feature from listed))
-    group by all
-),
 -- the newest dated snapshot of each model the catalogue knows
 snapshots as (
     select model, max(name) as snapshot
     from (select model, model as name from models union all select model, alias from model_aliases)
     where regexp_matches(name, '-\d{8}$')
     group by model
+),
+spellings as (
+    select feature, model, coalesce(attributes->>'model_raw', model) as raw, count(*) as requests,
+           max(ts) as last_seen
+    from requests
+    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+      and model in (select model from snapshots)
+      and (exists (select 1 from listed where feature = '*') or feature in (select feature from listed))
+    group by all
 ),
 classified as (
     select s.*, costlab_clean_model(s.raw) as clean, n.snapshot
