@@ -6,6 +6,9 @@ by side, alternating, --repeat times, each in its own process so peak memory is 
 the repeats is reported, with the ratio costlab/raw in rows per second.
 
     .venv/bin/python benchmarks/bench_ingest.py --rows 1000000 --repeat 2 --record
+
+--profile adds one more costlab run per format that times each SQL statement of the ingest (wall and
+process CPU), to see where the time goes; it is printed, not recorded.
 """
 
 from __future__ import annotations
@@ -51,6 +54,55 @@ print(dt, result.rows_added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
+PROFILE = """
+import json, re, resource, sys, time
+from costlab.config import Config
+from costlab.ingest import ingest_paths
+from costlab.store import Store
+path, fmt, db = sys.argv[1:4]
+store = Store(db, Config())
+steps = []
+
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class Timed:  # the store's connection, timing every statement the ingest runs
+    def __init__(self, con):
+        self.con = con
+
+    def execute(self, query, *args, **kwargs):
+        c, t = cpu(), time.perf_counter()
+        out = self.con.execute(query, *args, **kwargs)
+        steps.append((re.sub(r"\\s+", " ", query).strip()[:90], time.perf_counter() - t, cpu() - c))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+store.con = Timed(store.con)
+c, t = cpu(), time.perf_counter()
+ingest_paths(store, [path])
+total = (time.perf_counter() - t, cpu() - c)
+print(json.dumps({"total": total, "steps": [s for s in steps if s[1] >= 0.02]}))
+"""
+
+
+def profile(path: Path, fmt: str, work: Path) -> None:
+    db = work / f"profile-{time.monotonic_ns()}.duckdb"
+    out = subprocess.run([sys.executable, "-c", PROFILE, str(path), fmt, str(db)], capture_output=True, text=True, check=True)
+    db.unlink(missing_ok=True)
+    Path(str(db) + ".wal").unlink(missing_ok=True)
+    data = json.loads(out.stdout)
+    print(f"profile of {path.name}: {data['total'][0]:.2f} s wall, {data['total'][1]:.2f} s CPU (all threads, sha256 included)",
+          file=sys.stderr)
+    for query, wall, cpu in data["steps"]:
+        print(f"  {wall:6.2f} s wall {cpu:6.2f} s CPU  {query}", file=sys.stderr)
+
+
 def measure(code: str, path: Path, fmt: str, work: Path, tag: str) -> tuple[float, int, int]:
     db = work / f"{tag}-{time.monotonic_ns()}.duckdb"
     out = subprocess.run([sys.executable, "-c", code, str(path), fmt, str(db)], capture_output=True, text=True, check=True)
@@ -60,7 +112,7 @@ def measure(code: str, path: Path, fmt: str, work: Path, tag: str) -> tuple[floa
     return float(seconds), int(rows), int(peak)
 
 
-def run(rows: int, repeat: int, work: Path) -> list[dict]:
+def run(rows: int, repeat: int, work: Path, with_profile: bool = False) -> list[dict]:
     from costlab.generate import generate
 
     results = []
@@ -75,6 +127,8 @@ def run(rows: int, repeat: int, work: Path) -> list[dict]:
             raw.append(measure(RAW, path, fmt, work, "raw"))
             ours.append(measure(COSTLAB, path, fmt, work, "costlab"))
         results.append(side_by_side(gen_fmt, rows, path, raw, ours))
+        if with_profile:
+            profile(path, fmt, work)
         path.unlink()
     return results
 
@@ -84,9 +138,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
+    ap.add_argument("--profile", action="store_true", help="also time each SQL step of one costlab ingest (stderr)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=HERE.parent if (HERE.parent / ".venv").exists() else None) as tmp:
-        results = run(args.rows, args.repeat, Path(tmp))
+        results = run(args.rows, args.repeat, Path(tmp), args.profile)
     print(json.dumps(results, indent=2))
     if args.record:
         from machine import describe
