@@ -26,8 +26,23 @@ sys.path.insert(0, str(HERE))
 
 from common import side_by_side, side_by_side_table  # noqa: E402
 
-RAW = """
-import duckdb, resource, sys, time
+PEAK = """
+import resource
+
+def peak_bytes():
+    # VmHWM: this process's own high-water mark. ru_maxrss is not: on Linux it survives exec, so a
+    # child started by a big parent (the generator ran in it) reports the parent's peak.
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+"""
+
+RAW = PEAK + """
+import duckdb, sys, time
 path, fmt, db = sys.argv[1:4]
 con = duckdb.connect(db)
 con.execute("set enable_progress_bar = false")
@@ -36,11 +51,11 @@ t = time.perf_counter()
 con.execute(f"create table raw as select * from {reader}", [path])
 dt = time.perf_counter() - t
 n = con.execute("select count(*) from raw").fetchall()[0][0]
-print(dt, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(dt, n, peak_bytes())
 """
 
-COSTLAB = """
-import resource, sys, time
+COSTLAB = PEAK + """
+import sys, time
 from costlab.config import Config
 from costlab.ingest import ingest_paths
 from costlab.store import Store
@@ -50,7 +65,7 @@ t = time.perf_counter()
 result = ingest_paths(store, [path]).files[0]
 dt = time.perf_counter() - t
 assert result.error is None and result.rows_rejected == 0, result
-print(dt, result.rows_added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(dt, result.rows_added, peak_bytes())
 """
 
 

@@ -215,8 +215,11 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
         # Canonical CSV, clean files: DuckDB's reader parses the numbers (its default line size keeps the
         # read parallel; a bad row, a longer line or an unexpected header fails over to the exact path).
         header = _csv_header(path)
-        if "request_id" not in {h.lower() for h in header}:
-            return "", [], {}  # ids will be hashes of the source text: the exact path reads it as text
+        names = [h.lower() for h in header]
+        if "request_id" not in names or len(set(names)) < len(names):
+            # ids will be hashes of the source text, or DuckDB renames a repeated column: the exact
+            # path reads the file as text with the names DuckDB gives.
+            return "", [], {}
         typed = {h: _CSV_TYPED[h.lower()] for h in header if h.lower() in _CSV_TYPED}
         types = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': '{t}'" for h, t in typed.items()) + "}"
         rel = f"read_csv('{p}', header=true, all_varchar=true, types={types}{gz})"
