@@ -22,9 +22,11 @@ with classified as (
     select
         coalesce(tier, '(unknown)') as tier,
         status = 'error' as is_error,
-        status = 'error' and (error_type = 'rate_limit' or http_status = 429) as is_rate_limited,
-        status = 'error' and (error_type = 'overloaded' or http_status = 529) as is_overloaded,
-        status = 'error' and error_type = 'context_exceeded' as is_context_exceeded,
+        -- coalesce: a source with an error type but no HTTP status (or the reverse) must not turn
+        -- a comparison NULL, or `not is_rate_limited` below would drop the row from every class.
+        coalesce(status = 'error' and (error_type = 'rate_limit' or http_status = 429), false) as is_rate_limited,
+        coalesce(status = 'error' and (error_type = 'overloaded' or http_status = 529), false) as is_overloaded,
+        coalesce(status = 'error' and error_type = 'context_exceeded', false) as is_context_exceeded,
         priced
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

@@ -293,6 +293,22 @@ def test_error_rates_by_tier_figures(populated):
     assert_frame_equal(result, expected)
 
 
+def test_error_rates_by_tier_classifies_errors_logged_without_an_http_status(store):
+    # Some sources carry only the error type: an overloaded or context_exceeded error with no
+    # HTTP status is still overloaded or context_exceeded, not "other".
+    rows = request_rows()[:1]
+    base = {**rows[0], "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "status": "error", "http_status": None}
+    rows = [{**base, "request_id": f"msg_e{i}", "error_type": kind}
+            for i, kind in enumerate(["overloaded", "context_exceeded", "rate_limit", "timeout"])]
+    columns = list(rows[0])
+    for row in rows:
+        store.execute(f"insert into requests ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+                      [row[c] for c in columns])
+    result = store.run_query("error_rates_by_tier").row(0, named=True)
+    assert (result["errors"], result["rate_limited"], result["overloaded"], result["context_exceeded"],
+            result["other_errors"]) == (4, 1, 1, 1, 1)
+
+
 def test_cache_savings_figures(populated):
     result = populated.run_query("cache_savings")
     d = usd
