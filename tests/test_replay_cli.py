@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import json
 import os
 import signal
@@ -69,6 +70,21 @@ def test_dry_run_prints_the_estimate_and_sends_nothing(env):
     est = pl.read_csv(io.StringIO(r.stdout))
     assert est["tier"].to_list() == ["haiku", "sonnet"] and est["requests"].to_list() == [6, 6]
     assert "30 logged requests qualify" in r.stderr and "run d: 6 requests x 2 tiers, estimated $" in r.stderr
+
+
+def test_dry_run_with_a_judge_states_the_judging_share_of_the_estimate(env):
+    with TestServer() as server:
+        r = invoke("--sample", "6", "--tiers", "haiku,sonnet", "--judge", "opus", "--dry-run", "--run", "dj",
+                   "--format", "csv", "--base-url", server.url)
+        assert server.count(None) == 0
+    assert r.exit_code == 0, r.output
+    est = pl.read_csv(io.StringIO(r.stdout))
+    judging = est.filter(pl.col("kind") == "judge")["expected_usd"].sum()
+    assert judging > 0
+    m = re.search(r"estimated \$([0-9.]+) \(of which judging \$([0-9.]+)\)", r.stderr)
+    assert m, r.stderr
+    assert float(m.group(2)) == pytest.approx(judging, abs=1e-4)
+    assert float(m.group(1)) == pytest.approx(est["expected_usd"].sum(), abs=1e-4)
 
 
 def test_over_budget_run_is_refused_with_exit_1(env):

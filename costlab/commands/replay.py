@@ -72,6 +72,7 @@ def _say(text: str) -> None:
 def _report(outcome) -> None:
     _say(f"sent {outcome.sent:,}: {outcome.ok:,} answered, {outcome.errors:,} failed after retries; "
          f"replay spend ${outcome.spent_usd:.6f}"
+         + (f", judge spend ${outcome.judge_spent_usd:.6f}" if outcome.judge_spent_usd else "")
          + (f"; throttled {outcome.throttled}x (concurrency down to {outcome.min_concurrency})" if outcome.throttled else ""))
     for note in outcome.notes:
         _say(f"note: {note}")
@@ -140,8 +141,12 @@ def replay(
         name, est = lib.plan(store, spec)
         expected = sum(est["expected_usd"].to_list(), Decimal(0))
         worst = sum(est["worst_usd"].to_list(), Decimal(0))
+        # The estimate has one row per tier and per judge (a handful): the judge lines' share.
+        judging = sum((usd for kind, usd in zip(est["kind"], est["expected_usd"]) if kind == "judge"), Decimal(0)) \
+            if "kind" in est.columns else Decimal(0)
         _say(f"run {name}: {int(est['requests'].max() or 0):,} requests x {len(spec.tiers)} tiers, estimated "
-             f"${expected:.4f} (at most ${worst:.4f} if every answer used max_tokens)"
+             f"${expected:.4f}" + (f" (of which judging ${judging:.4f})" if judging else "")
+             + f", at most ${worst:.4f} if every answer used max_tokens"
              + (f", budget ${spec.max_usd}" if spec.max_usd is not None else ""))
         if dry_run:
             store.execute("update replay_runs set status = 'dry-run' where run = ?", [name])
