@@ -35,7 +35,10 @@ def test_whatif_section_shows_the_actual_split_at_the_actual_cost_and_each_alter
     spend = traffic.scalar(
         "select sum(cost_usd) from costed_requests where priced and ts >= $s and ts < $u",
         {"s": W46.since, "u": W46.until})
-    assert Decimal(rows[0]["cost_usd"]) == spend  # the actual split reproduces the week's cost exactly
+    # the actual split is the week's cost to the cent: the cube prices each group's token sums, the
+    # logged cost rounds each request's categories, < 0.5 nano-dollar apart per request and category
+    n = traffic.scalar("select count(*) from requests where ts >= $s and ts < $u", {"s": W46.since, "u": W46.until})
+    assert abs(Decimal(rows[0]["cost_usd"]) - spend) <= Decimal(5 * n) / (2 * 10**9) < Decimal("0.01")
     assert Decimal(rows[0]["cost_low_usd"]) <= Decimal(rows[0]["cost_usd"]) <= Decimal(rows[0]["cost_high_usd"])
     assert Decimal(rows[2]["cost_usd"]) < Decimal(rows[1]["cost_usd"]) < spend  # all-Haiku is cheapest
     assert rows[2]["mix"] == "100/0/0"

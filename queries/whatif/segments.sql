@@ -1,53 +1,294 @@
--- whatif_segments: the what-if pass reduced to per-day totals per tier, in one GROUP BY (no per-request arrays).
--- params: those of whatif/reduce.sql (since, until, tier_names, tier_models, tokenizer_factor, warmup_minutes,
---   default_output_ratio, min_ratio_requests); the rows come from that query.
+-- whatif_segments: the what-if headline aggregate-first: group the window's requests (no price joins), then price the small cube on every tier.
+-- params:
+--   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
+--   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tier_names VARCHAR[]                  the tiers, in config order (e.g. ['haiku','sonnet','opus'])
+--   tier_models VARCHAR[]                 the model that stands for each tier, same order
+--   tokenizer_factor DOUBLE = 1.3         tokens of a new-tokenizer model (4.7+) per token of an older one
+--   warmup_minutes DOUBLE = 60            per feature, cache reads in the first minutes on a new model are writes
+--   default_output_ratio DOUBLE = 1.0     output tokens on another tier per output token logged, last resort
+--   min_ratio_requests BIGINT = 20        ok requests per (feature, model) before a traffic ratio is trusted
+--   salt INTEGER = 0                      mixed into the 64-bit key of the string columns (another salt after a collision)
 -- returns: one row per (day, status, qbits, shown, nullbits):
 --   day INTEGER                           UTC day, days since 1970-01-01
 --   status VARCHAR                        kept (priced on every tier), unpriced (no price in force), excluded (a tier cannot price it)
---   qbits INTEGER                         bit k-1 set: the request's quality on tier k is known
+--   qbits INTEGER                         bit k-1 set: the requests' quality on tier k is known
 --   shown INTEGER                         1-based tier under --split current: the first tier whose model it ran on, else its tier line's; NULL neither
 --   nullbits INTEGER                      bit k-1 set: no price on tier k (excluded rows only)
 --   n BIGINT                              requests
 --   n_off BIGINT                          requests on no tier model (they keep their logged cost under --split current)
 --   off_actual_nusd BIGINT                their logged cost
 --   actual_nusd BIGINT                    logged cost
---   current_nusd BIGINT                   cost with every request where it ran: its cost on its own tier, else its logged cost
+--   current_nusd BIGINT                   cost with every request where it ran (= actual_nusd: a request's own tier prices it at its logged cost)
 --   q_own_sum DOUBLE                      quality on its own tier, summed where known
 --   q_own_n BIGINT                        requests whose quality on their own tier is known
 --   then per tier k (suffix _t1, _t2, ...; sums over the group):
---   cost_t1 BIGINT
---   warmup_t1 BIGINT
---   crd_t1 BIGINT
---   cwd_t1 BIGINT
---   quality_t1 DOUBLE                     sum of known quality on the tier (NULL when qmask says unknown)
+--   cost_t1 BIGINT                        cost on the tier, warm cache, nano-dollars
+--   warmup_t1 BIGINT                      extra while the tier's cache warms up (reads billed as 5m writes)
+--   crd_t1 BIGINT                         change in cost if every cacheable token were a read
+--   cwd_t1 BIGINT                         change in cost if every cacheable token were written
+--   quality_t1 DOUBLE                     sum of known quality on the tier (NULL when qbits says unknown)
+--   collisions BIGINT                     string-key combinations sharing a 64-bit key (must be 0: rerun with another salt)
 --
--- For the proportional policy a split's expected cost is linear in per-tier totals, and the day-block
--- bootstrap resamples whole days, so these few hundred rows give the same point and intervals as the
--- per-request arrays (tests/test_whatif_segments.py). Money sums are exact BIGINT nano-dollars.
+-- The per-request pass (reduce.sql) prices every request on every tier: three range joins on the
+-- price card per request. Here the window is read twice with no price join at all, and costs are
+-- linear in token counts within one price-card row:
+--   1. `stat`: a GROUP BY over the columns that pick a request's own price-card row (model, speed,
+--      platform, service tier, geography, time-segment class, prompt-band class, nothing billable):
+--      its priced flag, each feature's first request (cache warm-up) and mean output per
+--      (feature, model) over ok priced requests (the traffic ratios), as reduce.sql computes them.
+--   2. `cube`: a GROUP BY over everything a request's cost on any tier depends on: day, feature,
+--      model, speed, platform, service tier, geography, time-segment class, the prompt-band class of
+--      its tokens as logged and as re-tokenized, cache warm-up (a cache read in its feature's first
+--      warmup_minutes), nothing billable, which tiers hold a judged quality or replay. The
+--      non-linear per-request steps happen in this scan, per request, exactly as reduce.sql does
+--      them: tokens re-tokenized with round(tokens * factor), output tokens from the replay, the
+--      feature ratio (round(output * ratio)) or the default ratio; only sums leave it.
+--   3. the few thousand cube rows are priced on each tier with the integer femto-dollar card
+--      (HUGEINT: the sums are large), summed per output row and rounded once to the nano-dollar.
+-- The class markers are filled by costlab.whatif.segments from the card: seg is the number of card
+-- time boundaries inside the window at or before the request (same class, same card row for any
+-- model), band_raw / band_sc the number of band thresholds at or below the prompt (band_rep[class + 1]
+-- is a prompt of that class). The blocks between each markers are repeated per tier (_t1 -> _tk, [1] -> [k]).
+-- Exactness (docs/whatif.md): the per-request pass rounds each request's categories to the
+-- nano-dollar; this sums femto-dollars first, so a tier total differs from it by less than 0.5
+-- nano-dollar per request and rounded category (none at all when every rate is whole nano-dollars).
+-- A request's cost on its own tier is its logged cost, priced here the same way (its own card row).
 with
+tm as (
+    -- per tier (lists in tier order): the new-tokenizer flag and the first price of its model
+    select list(coalesce(m.new_tokenizer, false) order by t.i) as new_tok,
+           list((select min(c.seg_from) from price_card c where c.model = t.model) order by t.i) as first_from
+    from (select i, $tier_models[i] as model from range(1, len($tier_models) + 1) r(i)) t
+    left join models m on m.model = t.model
+),
+speeds as (select distinct model, speed from price_card),
+replay_rows as (
+    /*replays*/ select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
+           null::BIGINT as output_tokens where false /*end*/
+),
+judged as (
+    /*judgements*/ select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
+           null::DOUBLE as quality, null::BOOLEAN as good where false /*end*/
+),
+base as not materialized (
+    select
+        /*ids*/ cr.source, cr.request_id, /*end*/ cr.ts, epoch_us(cr.ts) as ts_us, cr.model,
+        coalesce(cr.feature, '') as fkey, coalesce(cr.platform, 'anthropic') as platform,
+        coalesce(cr.speed, 'standard') as speed, coalesce(cr.service_tier, 'standard') as service_tier,
+        cr.inference_geo,
+        coalesce(cr.input_tokens, 0)::BIGINT as t_in, coalesce(cr.output_tokens, 0)::BIGINT as t_out,
+        coalesce(cr.cache_read_tokens, 0)::BIGINT as t_cr, coalesce(cr.cache_write_5m_tokens, 0)::BIGINT as t_cw5,
+        coalesce(cr.cache_write_1h_tokens, 0)::BIGINT as t_cw1h, coalesce(cr.web_search_requests, 0)::BIGINT as t_web,
+        cr.status = 'ok' as ok, cr.feedback_score
+    from /*source*/ requests /*end*/ cr
+    where cr.ts >= $since and cr.ts < $until and (/*filter*/ true /*end*/)
+),
+keyed as not materialized (
+    select *,
+        -- the strings that pick a price-card row, as one 64-bit key (collisions are detected: combos)
+        hash(fkey, model, speed, platform, service_tier, inference_geo, $salt) as h,
+        (/*seg*/ 0 /*end*/)::INTEGER as seg,
+        (/*band_raw*/ 0 /*end*/)::INTEGER as band_raw,
+        (t_in + t_out + t_cr + t_cw5 + t_cw1h + t_web) = 0 as nb
+    from base
+),
+-- Scan 1: the request's own price-card row is a function of these columns.
+stat as materialized (
+    select fkey, model, speed, platform, service_tier, inference_geo, seg, band_raw, nb,
+           min(ts) as min_ts, sum(t_out) filter (where ok) as out_ok, count(*) filter (where ok) as n_ok
+    from keyed group by all
+),
+combos as (
+    select distinct fkey, model, speed, platform, service_tier, inference_geo,
+        hash(fkey, model, speed, platform, service_tier, inference_geo, $salt) as h,
+        case
+            when platform in ('bedrock', 'vertex') and coalesce(inference_geo, 'global') <> 'global' then 'regional'
+            when inference_geo = 'us' and platform in ('anthropic', 'foundry', 'claude_aws') then 'us'
+            else 'global'
+        end as geo_class
+    from stat
+),
+collisions as (select count(*) - count(distinct h) as collisions from combos),
+stat_priced as (
+    select s.*, c.model is not null or s.nb as priced
+    from (select st.*, co.geo_class from stat st join combos co on co.fkey = st.fkey and coalesce(co.model, '') = coalesce(st.model, '') and co.speed = st.speed
+          and co.platform = st.platform and co.service_tier = st.service_tier
+          and coalesce(co.inference_geo, '') = coalesce(st.inference_geo, '')) s
+    left join price_card c
+      on c.model = s.model and c.speed = s.speed and c.platform = s.platform
+     and c.service_tier = s.service_tier and c.geo_class = s.geo_class
+     and s.min_ts >= c.seg_from and (c.seg_to is null or s.min_ts < c.seg_to)
+     and (/*band_rep*/ [0] /*end*/)[s.band_raw + 1] >= c.band_min_tokens
+     and (c.band_max_tokens is null or (/*band_rep*/ [0] /*end*/)[s.band_raw + 1] < c.band_max_tokens)
+),
+feature_model as (
+    select fkey, model, min(min_ts) as first_ts,
+           sum(out_ok) filter (where priced) as out_sum, sum(n_ok) filter (where priced) as n_ok
+    from stat_priced group by all
+),
+feature_start as (select fkey, epoch_us(min(first_ts)) as start_us from feature_model group by fkey),
+traffic_out as (
+    select fkey as feature, model, out_sum::DOUBLE / n_ok as mean_out from feature_model where n_ok >= $min_ratio_requests
+),
+replay_ratio as (
+    /*replay_ratio*/ select null::VARCHAR as feature, null::VARCHAR as tier, null::DOUBLE as ratio where false /*end*/
+),
+-- Per (feature, model): what every tier does with such a request (own tier, token factor, output ratio).
+fm as (
+    select f.fkey, f.model, fs.start_us, m.tier as cur_tier, coalesce(m.new_tokenizer, false) as src_new_tok,
+           case when coalesce(m.new_tokenizer, false) then 1.0 / $tokenizer_factor else $tokenizer_factor / 1.0 end as g,
+           /*each*/
+           coalesce(f.model = $tier_models[1], false) as own_t1,
+           (case when tm.new_tok[1] then $tokenizer_factor else 1.0 end)
+             / (case when coalesce(m.new_tokenizer, false) then $tokenizer_factor else 1.0 end) as f_t1,
+           coalesce(rq_t1.ratio, tt_t1.mean_out / nullif(src.mean_out, 0)) as r_t1,
+           /*end*/
+           true as _fm
+    from feature_model f
+    join feature_start fs on fs.fkey = f.fkey
+    cross join tm
+    left join models m on m.model = f.model
+    left join traffic_out src on src.feature = f.fkey and src.model = f.model
+    /*each*/
+    left join replay_ratio rq_t1 on rq_t1.feature = f.fkey and rq_t1.tier = $tier_names[1]
+    left join traffic_out tt_t1 on tt_t1.feature = f.fkey and tt_t1.model = $tier_models[1]
+    /*end*/
+),
+-- Scan 2: the cube. Per request only arithmetic (and, when replays or judgements exist, their joins).
+cube as materialized (
+    select
+        (b.ts_us // 86400000000)::INTEGER as day, b.h, b.seg, b.band_raw, b.nb,
+        (/*band_sc*/ 0 /*end*/)::INTEGER as band_sc,
+        b.t_cr > 0 and b.ts_us < b.start_us + ($warmup_minutes * 60000000)::BIGINT as cold,
+        b.feedback_score is not null as fb,
+        (0 /*each*/ + case when j_t1.quality is not null then 1 << (list_position($tier_names, $tier_names[1]) - 1) else 0 end /*end*/)::INTEGER as jbits,
+        count(*) as n, min(b.ts) as min_ts,
+        sum(b.t_in) as s_in, sum(b.t_out) as s_out, sum(b.t_cr) as s_cr, sum(b.t_cw5) as s_cw5,
+        sum(b.t_cw1h) as s_cw1h, sum(b.t_web) as s_web,
+        sum(b.g_in) as g_in, sum(b.g_cr) as g_cr, sum(b.g_cw5) as g_cw5, sum(b.g_cw1h) as g_cw1h,
+        sum(b.feedback_score) as fb_sum,
+        /*each*/
+        sum(case when b.own_t1 then b.t_out
+                 when rp_t1.output_tokens is not null then rp_t1.output_tokens
+                 when b.r_t1 is not null then round(b.t_out * b.r_t1)::BIGINT
+                 else round(b.t_out * b.f_t1 * $default_output_ratio)::BIGINT end) as out_t1,
+        sum(j_t1.quality) as j_t1,
+        /*end*/
+    from (
+        select k.*, fm.* exclude (fkey, model),
+               round(k.t_in * fm.g)::BIGINT as g_in, round(k.t_cr * fm.g)::BIGINT as g_cr,
+               round(k.t_cw5 * fm.g)::BIGINT as g_cw5, round(k.t_cw1h * fm.g)::BIGINT as g_cw1h
+        from keyed k join fm on fm.fkey = k.fkey and coalesce(fm.model, '') = coalesce(k.model, '')
+    ) b
+    /*each*/
+    left join replay_rows rp_t1 on rp_t1.source = b.source and rp_t1.request_id = b.request_id and rp_t1.tier = $tier_names[1]
+    left join judged j_t1 on j_t1.source = b.source and j_t1.request_id = b.request_id and j_t1.tier = $tier_names[1]
+    /*end*/
+    group by all
+),
+-- Price the cube: its own row (priced?, logged cost when the source has none), then each tier.
+own as (
+    select q.*, co.fkey, co.model, co.speed, co.platform, co.service_tier, co.geo_class, fm.cur_tier, fm.src_new_tok,
+           c.model is not null or q.nb as priced,
+           -- the logged cost in femto-dollars (costed_requests' price, summed before rounding)
+           coalesce(q.s_in::HUGEINT * c.input_fusd + q.s_out::HUGEINT * c.output_fusd
+                    + q.s_cw5::HUGEINT * c.cache_write_5m_fusd + q.s_cw1h::HUGEINT * c.cache_write_1h_fusd
+                    + q.s_cr::HUGEINT * c.cache_read_fusd + q.s_web::HUGEINT * c.web_search_fusd, 0) as act_f,
+           /*each*/ fm.own_t1, /*end*/
+           true as _own
+    from cube q
+    join combos co on co.h = q.h
+    join fm on fm.fkey = co.fkey and coalesce(fm.model, '') = coalesce(co.model, '')
+    left join price_card c
+      on c.model = co.model and c.speed = co.speed and c.platform = co.platform
+     and c.service_tier = co.service_tier and c.geo_class = co.geo_class
+     and q.min_ts >= c.seg_from and (c.seg_to is null or q.min_ts < c.seg_to)
+     and (/*band_rep*/ [0] /*end*/)[q.band_raw + 1] >= c.band_min_tokens
+     and (c.band_max_tokens is null or (/*band_rep*/ [0] /*end*/)[q.band_raw + 1] < c.band_max_tokens)
+),
+tiers_priced as (
+    select
+        o.*,
+        /*each*/
+        c_t1.model is null as null_t1,
+        -- own tier: the logged cost (reduce.sql's own-tier price is the logged cost exactly)
+        case when o.own_t1 then o.act_f
+             else x_in_t1 * c_t1.input_fusd + o.out_t1::HUGEINT * c_t1.output_fusd
+                + x_cw5_t1 * c_t1.cache_write_5m_fusd + x_cw1h_t1 * c_t1.cache_write_1h_fusd
+                + x_cr_t1 * c_t1.cache_read_fusd + o.s_web::HUGEINT * c_t1.web_search_fusd end as cost_f_t1,
+        case when o.cold and not o.own_t1 then x_cr_t1 * (c_t1.cache_write_5m_fusd - c_t1.cache_read_fusd) else 0 end as warm_f_t1,
+        (x_cr_t1 + x_cw5_t1 + x_cw1h_t1) * c_t1.cache_read_fusd as all_read_f_t1,
+        (x_cr_t1 + x_cw5_t1) * c_t1.cache_write_5m_fusd + x_cw1h_t1 * c_t1.cache_write_1h_fusd as all_write_f_t1,
+        x_cw5_t1 * c_t1.cache_write_5m_fusd + x_cw1h_t1 * c_t1.cache_write_1h_fusd as write_f_t1,
+        x_cr_t1 * c_t1.cache_read_fusd as read_f_t1,
+        -- quality: judged on the tier, else the logged feedback on its own tier (jbits, fb are keys)
+        case when (o.jbits & (1 << (list_position($tier_names, $tier_names[1]) - 1))) <> 0 then o.j_t1
+             when o.own_t1 and o.fb then o.fb_sum end as q_t1,
+        /*end*/
+        true as _tp
+    from (
+        select o.*,
+            /*each*/
+            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_in else o.g_in end)::HUGEINT as x_in_t1,
+            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_cr else o.g_cr end)::HUGEINT as x_cr_t1,
+            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_cw5 else o.g_cw5 end)::HUGEINT as x_cw5_t1,
+            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_cw1h else o.g_cw1h end)::HUGEINT as x_cw1h_t1,
+            case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.band_raw else o.band_sc end as band_t1,
+            case when o.own_t1 or sp_t1.speed is not null then o.speed else 'standard' end as speed_t1,
+            greatest(o.min_ts, tm.first_from[1]) as pts_t1,
+            /*end*/
+            true as _x
+        from own o
+        cross join tm
+        /*each*/ left join speeds sp_t1 on sp_t1.model = $tier_models[1] and sp_t1.speed = o.speed /*end*/
+    ) o
+    /*each*/
+    left join price_card c_t1
+      on c_t1.model = $tier_models[1] and c_t1.speed = o.speed_t1 and c_t1.platform = o.platform
+     and c_t1.service_tier = o.service_tier and c_t1.geo_class = o.geo_class
+     and o.pts_t1 >= c_t1.seg_from and (c_t1.seg_to is null or o.pts_t1 < c_t1.seg_to)
+     and (/*band_rep*/ [0] /*end*/)[o.band_t1 + 1] >= c_t1.band_min_tokens
+     and (c_t1.band_max_tokens is null or (/*band_rep*/ [0] /*end*/)[o.band_t1 + 1] < c_t1.band_max_tokens)
+    /*end*/
+),
 classified as (
     select *,
-        case when not priced then 'unpriced' when nullbits <> 0 then 'excluded' else 'kept' end as status
-    from (
-        /*rows*/ select 0::INTEGER as day, null::VARCHAR as cur_tier, false as priced, 0::BIGINT as actual_nusd,
-               0::BIGINT as cost_t1, 0::BIGINT as warmup_t1, 0::BIGINT as crd_t1, 0::BIGINT as cwd_t1,
-               null::DOUBLE as quality_t1, null::INTEGER as own_k, null::BIGINT as own_nusd, null::DOUBLE as q_own,
-               0::INTEGER as qbits, 0::INTEGER as nullbits where false /*end*/
-    ) r
+        (0 /*each*/ + case when null_t1 then 1 << (list_position($tier_names, $tier_names[1]) - 1) else 0 end /*end*/)::INTEGER as nullbits,
+        (0 /*each*/ + case when q_t1 is not null then 1 << (list_position($tier_names, $tier_names[1]) - 1) else 0 end /*end*/)::INTEGER as qbits,
+        coalesce(/*each*/ case when own_t1 then list_position($tier_names, $tier_names[1]) end, /*end*/ null)::INTEGER as own_k
+    from tiers_priced
+),
+labelled as (
+    select *,
+        case when not priced then 'unpriced' when nullbits <> 0 then 'excluded' else 'kept' end as status,
+        -- quality on the first tier it ran on (the own tier: judged, else its logged feedback)
+        case /*each*/ when own_t1 then q_t1 /*end*/ end as q_own,
+        case /*each*/ when own_t1 then (case when q_t1 is not null then n else 0 end) /*end*/ else 0 end as q_own_n
+    from classified
 )
+-- n(x): femto-dollars to nano-dollars, half up (costlab_fusd_to_usd), once per output row.
 select
     day::INTEGER as day, status::VARCHAR as status, qbits::INTEGER as qbits,
     coalesce(own_k, list_position($tier_names, cur_tier))::INTEGER as shown,
     (case when status = 'excluded' then nullbits end)::INTEGER as nullbits,
-    count(*)::BIGINT as n,
-    count(*) filter (where own_k is null)::BIGINT as n_off,
-    coalesce(sum(actual_nusd) filter (where own_k is null), 0)::BIGINT as off_actual_nusd,
-    sum(actual_nusd)::BIGINT as actual_nusd,
-    sum(coalesce(own_nusd, case when own_k is null then actual_nusd end))::BIGINT as current_nusd,
+    sum(n)::BIGINT as n,
+    coalesce(sum(n) filter (where own_k is null), 0)::BIGINT as n_off,
+    coalesce((sum(act_f) filter (where own_k is null) + 500000) // 1000000, 0)::BIGINT as off_actual_nusd,
+    ((sum(act_f) + 500000) // 1000000)::BIGINT as actual_nusd,
+    ((sum(act_f) + 500000) // 1000000)::BIGINT as current_nusd,
     sum(q_own)::DOUBLE as q_own_sum,
-    count(q_own)::BIGINT as q_own_n,
-    sum(columns('^(cost|warmup|crd|cwd)_t[0-9]+$'))::BIGINT,
-    sum(columns('^quality_t[0-9]+$'))::DOUBLE
-from classified
+    sum(q_own_n)::BIGINT as q_own_n,
+    /*each*/
+    ((sum(cost_f_t1) + 500000) // 1000000)::BIGINT as cost_t1,
+    ((sum(warm_f_t1) + 500000) // 1000000)::BIGINT as warmup_t1,
+    (((sum(all_read_f_t1) + 500000) // 1000000) - ((sum(write_f_t1) + 500000) // 1000000)
+        - ((sum(read_f_t1) + 500000) // 1000000))::BIGINT as crd_t1,
+    (((sum(all_write_f_t1) + 500000) // 1000000) - ((sum(write_f_t1) + 500000) // 1000000)
+        - ((sum(read_f_t1) + 500000) // 1000000))::BIGINT as cwd_t1,
+    sum(q_t1)::DOUBLE as quality_t1,
+    /*end*/
+    any_value((select collisions from collisions))::BIGINT as collisions
+from labelled
 group by all
 order by all
