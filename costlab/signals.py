@@ -108,8 +108,8 @@ _NARROWED = {
     "session_id": "case when session_id is not null then hash(session_id) end as session_id",
     "trace_id": "case when trace_id is not null then hash(trace_id) end as trace_id",
 }
-_MATERIALIZE = (
-    "create temp table costed_requests as "
+_CREATE = "create temp table costed_requests as "
+_WINDOW_SELECT = (
     "select case when request_id in (select parent_request_id from requests where parent_request_id is not null "
     "and ts >= $since and ts < $until) then request_id end as request_id, "
     + ", ".join(_NARROWED.get(c.strip(), c.strip()) for c in _COLUMNS.split(",")) + " "
@@ -256,19 +256,27 @@ def _value(where: str, value: Any) -> Any:
     return value
 
 
+def window_select(extra_columns: Iterable[str] = ()) -> str:
+    """The SELECT (parameters $since, $until) of the detectors' window, plus `extra_columns`.
+
+    For a caller that stores the window its own way (the report writes it to Parquet) and runs the
+    detectors on it with run_signals(prepared=True).
+    """
+    extra = "".join(f", {c}" for c in extra_columns)
+    return _WINDOW_SELECT.replace(" from costed_requests where", extra + " from costed_requests where")
+
+
 def materialize(store: Any, start: datetime, end: datetime, extra_columns: Iterable[str] = ()) -> None:
     """Price [start, end) once into temp.costed_requests, which shadows the view for this connection.
 
     The detectors' columns always; `extra_columns` (expressions over the costed_requests view) for a
     caller that reads the same table for its own queries. Drop it with `drop_window`.
     """
-    extra = "".join(f", {c}" for c in extra_columns)
     # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
     order_kept = store.scalar("select current_setting('preserve_insertion_order')")
     store.execute("set preserve_insertion_order = false")
     try:
-        store.execute(_MATERIALIZE.replace(" from costed_requests where", extra + " from costed_requests where"),
-                      {"since": start, "until": end})
+        store.execute(_CREATE + window_select(extra_columns), {"since": start, "until": end})
     finally:
         store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
 

@@ -137,7 +137,6 @@ REPORT_COLUMNS = (
     "input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, prompt_tokens, "
     "priced, cost_usd, latency_ms, ttft_ms, case when user_id is not null then hash(user_id) end as user_id"
 )
-_CREATE = "create temp table costed_requests as "
 
 
 def _signals():
@@ -146,21 +145,8 @@ def _signals():
         module = importlib.import_module("costlab.signals")
     except ImportError:
         return None
-    needed = ("window", "materialize", "run_signals")
+    needed = ("window", "window_select", "run_signals")
     return module if all(hasattr(module, n) for n in needed) else None
-
-
-class _Capture:
-    """Stands in for the store while signals.materialize runs, to learn the SELECT it would store."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def scalar(self, query: str, params: Any = None) -> Any:
-        return True
-
-    def execute(self, query: str, params: Any = None) -> None:
-        self.statements.append(query)
 
 
 def window_select(signals: Any | None) -> str:
@@ -168,16 +154,7 @@ def window_select(signals: Any | None) -> str:
     if signals is None:
         return (f"select {REPORT_COLUMNS}, {', '.join(REPORT_EXTRA_COLUMNS)} from costed_requests "
                 "where ts >= $since and ts < $until")
-    helper = getattr(signals, "window_select", None)
-    if helper is not None:
-        return helper(REPORT_EXTRA_COLUMNS)
-    capture = _Capture()
-    signals.materialize(capture, datetime.min, datetime.max, extra_columns=REPORT_EXTRA_COLUMNS)
-    found = [q for q in capture.statements if q.startswith(_CREATE)]
-    if len(found) != 1:
-        raise RuntimeError("costlab.signals.materialize no longer creates temp.costed_requests in one statement: "
-                           "give costlab.signals a window_select(extra_columns) for the report")
-    return found[0][len(_CREATE):]
+    return signals.window_select(REPORT_EXTRA_COLUMNS)
 
 
 @contextmanager
