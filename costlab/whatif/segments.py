@@ -1,14 +1,19 @@
-"""The segment-level pass: per-day totals per tier from one GROUP BY, no per-request arrays.
+"""The segment pass, aggregate-first: per-day totals per tier without pricing each request.
 
 For the proportional policy a split's expected cost is sum_t w_t * (total on tier t), and the
 day-block bootstrap resamples whole days, so per-day totals per tier are all a proportional
-scenario (or `--split current`) needs. `reduce_segments` is what the weekly report's what-if
-section uses; `evaluate_segments` gives the same `Result` as `scenario.evaluate` on the per-request
-arrays: the same exact point cost, the same per-day costs (so the same bootstrap intervals for the
-same seed), the same quality up to float summation order. Policies that sort or pick requests
-(complexity, cascade, oracle) and --batch need the per-request pass (`reduce`).
+scenario (or `--split current`) needs. And within one price-card row a cost is linear in token
+counts, so the window is grouped first, with no price join (queries/whatif/segments.sql: one GROUP
+BY for each request's own card row and the per-feature statistics, one for the cube), and only the
+few thousand cube rows are priced on each tier. The per-request steps that are not linear
+(re-tokenizing, output ratios, replays: round() per request) run in the scan; the card's time
+boundaries, long-context bands and cache warm-up are keys of the cube.
 
-SQL: queries/whatif/segments.sql over the rows of queries/whatif/reduce.sql.
+`evaluate_segments` gives the `Result` `scenario.evaluate` gives on the per-request arrays: equal
+where every rate is a whole number of nano-dollars per token; otherwise the per-request pass rounds
+each request's categories to the nano-dollar and this rounds the summed femto-dollars, so totals
+differ by less than 0.5 nano-dollar per request and rounded category (docs/whatif.md). Policies that
+sort or pick requests (complexity, cascade, oracle) and --batch need the per-request pass (`reduce`).
 """
 
 from __future__ import annotations
@@ -149,7 +154,7 @@ def segments_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=
 def reduce_segments(store, *, since: datetime | None = None, until: datetime | None = None,
                     filter_sql: str | None = None, tiers: dict[str, str] | None = None,
                     options: ReduceOptions | None = None) -> Segments:
-    """One GROUP BY pass over the window: per-day totals per tier (tiers sorted cheapest first)."""
+    """The window grouped, then priced per tier: per-day totals per tier (tiers sorted cheapest first)."""
     config = getattr(store, "config", None)
     options = options or ReduceOptions.from_config(config)
     tier_map = resolve_tiers(store, config, tiers)
