@@ -5,9 +5,10 @@ validate it set-based (sources.py, canonical.py), then in ONE transaction record
 the new requests (anti-joined on (source, request_id), so re-runs and overlapping files add nothing),
 their payloads, and the rejects. A crash or Ctrl-C before the commit leaves the store as it was.
 
-JSON lines are read on a fast path (read_json with a typed schema, as fast as DuckDB reads JSON at
-all); if that path fails on a malformed line, or anything is rejected, the file is re-read line by
-line so every reject carries its exact line number and raw text.
+JSON lines and canonical CSV are read on a fast path: DuckDB's reader over the whole file, in
+parallel (no line numbering, default buffer sizes), mapped and validated in the same pass, which
+fails on the first rejected row. The file is then re-read on the exact path (JSON line by line, CSV
+as text with DuckDB's rejects table), so every reject carries its exact line number and raw text.
 """
 
 from __future__ import annotations
