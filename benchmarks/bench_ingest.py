@@ -24,22 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import side_by_side, side_by_side_table  # noqa: E402
-
-PEAK = """
-import resource
-
-def peak_bytes():
-    # VmHWM: this process's own high-water mark. ru_maxrss is not: on Linux it survives exec, so a
-    # child started by a big parent (the generator ran in it) reports the parent's peak.
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-"""
+from common import PEAK, side_by_side, side_by_side_table  # noqa: E402
 
 RAW = PEAK + """
 import duckdb, sys, time

@@ -2,7 +2,7 @@
 
 A store with --rows generated requests in one ISO week (2026-W46, seeded, costlab.generate) is made
 once under benchmarks/data/ (kept for re-runs; --fresh remakes it). Each run is its own process (so
-peak memory, ru_maxrss, is its own), opens the store read-only with the examples' settings
+peak memory, VmHWM, is its own), opens the store read-only with the examples' settings
 (examples/costlab.toml: [tiers], and [report] with target_split and whatif_splits) and builds the
 report for 2026-W46 against W45:
 
@@ -33,6 +33,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import PEAK  # noqa: E402
+
 MAKE = """
 import sys, time
 from costlab.config import Config
@@ -46,7 +48,7 @@ with Store(db, Config()) as store:
 print(time.perf_counter() - t)
 """
 
-RUN = """
+RUN = PEAK + """
 import json, resource, sys, time
 from contextlib import contextmanager
 t0 = time.perf_counter()
@@ -90,7 +92,7 @@ if formats:
         sizes[fmt] = len(render.to_text(report, fmt, width=100))
 print(json.dumps({"build_s": built, "total_s": time.perf_counter() - t, "cpu_s": time.process_time() - cpu,
                   "with_imports_s": time.perf_counter() - t0,
-                  "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "sizes": sizes,
+                  "peak_bytes": peak_bytes(), "sizes": sizes,
                   "sections": list(report["sections"]), "steps": steps,
                   "requests": next(m for m in report["sections"]["headline"]["metrics"] if m["key"] == "requests")["current"]}))
 """

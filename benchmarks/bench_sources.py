@@ -23,9 +23,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import side_by_side, side_by_side_table  # noqa: E402
+from common import PEAK, side_by_side, side_by_side_table  # noqa: E402
 
-RAW = """
+RAW = PEAK + """
 import duckdb, resource, sys, time
 path, db = sys.argv[1:3]
 con = duckdb.connect(db)
@@ -34,10 +34,10 @@ t = time.perf_counter()
 con.execute("create table raw as select * from read_json(?, format='newline_delimited', maximum_object_size=1073741824)", [path])
 dt = time.perf_counter() - t
 n = con.execute("select count(*) from raw").fetchall()[0][0]
-print(dt, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(dt, n, peak_bytes())
 """
 
-COSTLAB = """
+COSTLAB = PEAK + """
 import resource, sys, time
 from costlab.config import Config
 from costlab.ingest import ingest_paths
@@ -48,7 +48,7 @@ t = time.perf_counter()
 result = ingest_paths(store, [path]).files[0]
 dt = time.perf_counter() - t
 assert result.error is None and result.rows_rejected == 0, result
-print(dt, result.rows_added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(dt, result.rows_added, peak_bytes())
 """
 
 BEDROCK_SQL = """
