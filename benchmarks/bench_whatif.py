@@ -56,7 +56,10 @@ from (select source, request_id, model, hash(source, request_id) as h from reque
 
 
 def rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """This process's own peak RSS (VmHWM: ru_maxrss survives exec, so a spawned child would report its parent's)."""
+    from common import peak_rss_bytes
+
+    return peak_rss_bytes() / 2**30
 
 
 def cpu_s() -> float:
