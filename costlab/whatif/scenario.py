@@ -388,13 +388,7 @@ def evaluate(red: Reduction, scenario: Scenario) -> Result:
         qw = np.ones(1)
         n_known = int(mk.sum())
 
-    quality = _combine(qsum.sum(axis=0), qn.sum(axis=0), qw)
-    day_qsum, day_qn = qsum, qn
-    if quality is None:
-        day_qsum = day_qn = None
-        notes.append("no replay judgements or feedback for these tiers: only cost is simulated")
-    elif n_known < red.n:
-        notes.append(f"quality from {n_known:,} of {red.n:,} requests (those judged or with feedback on the tiers used)")
+    quality, day_qsum, day_qn = _quality(qsum, qn, qw, n_known, red.n, notes)
     total = out_src.sum()
     out_sources = {name: float(out_src[k] / total) if total > 0 else 0.0 for k, name in enumerate(OUT_SOURCES)}
     if red.unpriced:
@@ -416,6 +410,18 @@ def _warm_total(red: Reduction, kind: str, env: dict) -> Fraction:
     if kind == "paid":
         return Fraction(int((red.warmup * env["paid"]).sum()))
     return Fraction(int(np.where(env["on"], red.warmup[env["idx"], env["Ac"]], 0).sum()))
+
+
+def _quality(qsum: np.ndarray, qn: np.ndarray, w: np.ndarray, n_known: int, n: int,
+             notes: list[str]) -> tuple[float | None, np.ndarray | None, np.ndarray | None]:
+    """The scenario's quality and its per-day parts (None when unknown), saying in `notes` what it rests on."""
+    quality = _combine(qsum.sum(axis=0), qn.sum(axis=0), w)
+    if quality is None:
+        notes.append("no replay judgements or feedback for these tiers: only cost is simulated")
+        return None, None, None
+    if n_known < n:
+        notes.append(f"quality from {n_known:,} of {n:,} requests (those judged or with feedback on the tiers used)")
+    return quality, qsum, qn
 
 
 def _combine(qsum: np.ndarray, qn: np.ndarray, w: np.ndarray) -> float | None:

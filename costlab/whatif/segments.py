@@ -31,7 +31,7 @@ from costlab.errors import ConfigError
 from costlab.whatif.reduce import (
     ID_COLUMNS, OUT_SOURCES, ReduceOptions, _evidence_fills, _params, _tier_block, resolve_tiers,
 )
-from costlab.whatif.scenario import Result, Scenario, _combine
+from costlab.whatif.scenario import Result, Scenario, _quality
 
 MONEY = ("cost", "warmup", "crd", "cwd")
 # evaluate's names for the money arrays (Reduction attributes), for day_totals
@@ -275,13 +275,7 @@ def evaluate_segments(seg: Segments, scenario: Scenario) -> Result:
         n_known = int(seg.q_n[all_known if any_all else seg.q_mask[:, used].any(axis=1)].sum())
         cost_nw = cost - (sum((wi * int(seg.totals["warmup"][t]) for t, wi in enumerate(w)), Fraction(0))
                           if scenario.warmup else 0)
-    quality = _combine(qsum.sum(axis=0), qn.sum(axis=0), qw)
-    day_qsum, day_qn = qsum, qn
-    if quality is None:
-        day_qsum = day_qn = None
-        notes.append("no replay judgements or feedback for these tiers: only cost is simulated")
-    elif n_known < seg.n:
-        notes.append(f"quality from {n_known:,} of {seg.n:,} requests (those judged or with feedback on the tiers used)")
+    quality, day_qsum, day_qn = _quality(qsum, qn, qw, n_known, seg.n, notes)
     if seg.unpriced:
         notes.append(f"{seg.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
     for t, k in seg.unpriced_on_tier.items():
