@@ -44,6 +44,7 @@ class Store:
         self.execute_script(sql.load("internal/macros").text)
         if pricing.sync(self, self.config) or force or not self._has_table("price_card"):
             self.execute_script(sql.load("internal/price_card").text)
+        self.execute_script(sql.load("internal/tier_ladder").text)  # reads price_card: after it
         self.execute_script(sql.load("views/costed_requests").text)
 
     def close(self) -> None:

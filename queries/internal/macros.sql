@@ -1,7 +1,7 @@
 -- macros: functions the views, the ingest adapters and engineers share.
 -- params: none
 -- returns: none (creates macros costlab_clean_model, costlab_model, costlab_fusd_to_usd,
---   costlab_cost_usd, costlab_cost2_usd)
+--   costlab_cost_usd, costlab_cost2_usd, costlab_geo_class)
 
 -- The spelling of a model id with platform decorations removed: Bedrock ARNs, cross-region
 -- prefixes (global. us. eu. apac. ...), the anthropic. prefix, -v1:0 version suffixes, gateway
@@ -62,4 +62,15 @@ create or replace macro costlab_cost2_usd(n1, f1, n2, f2) as
                         + (n1::BIGINT * (f1::BIGINT % 1000000) + n2::BIGINT * (f2::BIGINT % 1000000) + 500000)
                           // 1000000 as DECIMAL(18,0))
                    * 0.000000001 as DECIMAL(18,9))
+    end;
+
+-- The price card's geography class of a request: 'regional' for a Bedrock or Vertex regional
+-- endpoint (the 10% premium), 'us' for US-only inference on the Claude API (and Foundry, Claude on
+-- AWS), else 'global'. A request without a platform is priced as the Claude API.
+create or replace macro costlab_geo_class(platform, inference_geo) as
+    case
+        when coalesce(platform, 'anthropic') in ('bedrock', 'vertex')
+             and coalesce(inference_geo, 'global') <> 'global' then 'regional'
+        when inference_geo = 'us' and coalesce(platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
+        else 'global'
     end;

@@ -67,11 +67,7 @@ rows as (
       on c.model = w.model and c.speed = coalesce(w.speed, 'standard')
      and c.platform = coalesce(w.platform, 'anthropic')
      and c.service_tier = coalesce(w.service_tier, 'standard')
-     and c.geo_class = case
-            when coalesce(w.platform, 'anthropic') in ('bedrock', 'vertex')
-                 and coalesce(w.inference_geo, 'global') <> 'global' then 'regional'
-            when w.inference_geo = 'us' and coalesce(w.platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
-            else 'global' end
+     and c.geo_class = costlab_geo_class(w.platform, w.inference_geo)
      and w.ts >= c.seg_from and (c.seg_to is null or w.ts < c.seg_to)
      and w.prompt_tokens >= c.band_min_tokens and (c.band_max_tokens is null or w.prompt_tokens < c.band_max_tokens)
 ),

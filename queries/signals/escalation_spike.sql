@@ -37,26 +37,8 @@ with win as (
            least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-named as (
-    select trim(split_part(x, '=', 1)) as tier, trim(split_part(x, '=', 2)) as model
-    from unnest(string_split(coalesce($tier_models::VARCHAR, ''), ',')) t(x)
-    where x like '%=%'
-),
-tier_models as (
-    select tier, model from named
-    union all
-    select tier, arg_max(model, released) from models
-    where lifecycle = 'active' and tier is not null and tier not in (select tier from named)
-    group by tier
-),
-tier_rank as (
-    select t.tier, row_number() over (order by c.output_fusd, t.tier) as rnk
-    from tier_models t
-    join (select model, arg_max(output_fusd, seg_from) as output_fusd from price_card
-          where platform = 'anthropic' and service_tier = 'standard' and geo_class = 'global'
-            and speed = 'standard' and band_min_tokens = 0
-          group by model) c on c.model = t.model
-),
+-- tiers cheapest first, with the model that stands for each (macros.sql)
+tier_rank as (select tier, model, rnk from costlab_tier_ladder($tier_models::VARCHAR)),
 w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

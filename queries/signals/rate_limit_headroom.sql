@@ -25,26 +25,8 @@ with win as (
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
-named as (
-    select trim(split_part(x, '=', 1)) as tier, trim(split_part(x, '=', 2)) as model
-    from unnest(string_split(coalesce($tier_models::VARCHAR, ''), ',')) t(x)
-    where x like '%=%'
-),
-tier_models as (
-    select tier, model from named
-    union all
-    select tier, arg_max(model, released) from models
-    where lifecycle = 'active' and tier is not null and tier not in (select tier from named)
-    group by tier
-),
-tier_rank as (
-    select t.tier, row_number() over (order by c.output_fusd, t.tier) as rnk
-    from tier_models t
-    join (select model, arg_max(output_fusd, seg_from) as output_fusd from price_card
-          where platform = 'anthropic' and service_tier = 'standard' and geo_class = 'global'
-            and speed = 'standard' and band_min_tokens = 0
-          group by model) c on c.model = t.model
-),
+-- tiers cheapest first, with the model that stands for each (macros.sql)
+tier_rank as (select tier, model, rnk from costlab_tier_ladder($tier_models::VARCHAR)),
 down as (select a.tier, b.tier as to_tier from tier_rank a join tier_rank b on b.rnk = a.rnk - 1),
 per_minute as (
     select tier, epoch_ms(ts) // 60000 as minute, count(*) as requests,

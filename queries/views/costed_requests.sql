@@ -22,12 +22,7 @@ with r as (
         coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
             + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) as prompt_tokens,
         -- A request without a platform is priced as the Claude API (the join below says so too).
-        case
-            when coalesce(platform, 'anthropic') in ('bedrock', 'vertex')
-                 and coalesce(inference_geo, 'global') <> 'global' then 'regional'
-            when inference_geo = 'us' and coalesce(platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
-            else 'global'
-        end as geo_class,
+        costlab_geo_class(platform, inference_geo) as geo_class,
         (coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
             + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)
             + coalesce(web_search_requests, 0)) = 0 as nothing_billable

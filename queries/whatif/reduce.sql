@@ -82,12 +82,7 @@ base as not materialized (
         coalesce(cr.web_search_requests, 0) as web_search, cr.stop_reason = 'tool_use' as tool_use,
         cr.status = 'ok' as ok, cr.priced, cr.feedback_score,
         (cr.cost_usd::DECIMAL(38,9) * 1000000000)::BIGINT as actual_nusd, cr.prompt_tokens,
-        case
-            when coalesce(cr.platform, 'anthropic') in ('bedrock', 'vertex')
-                 and coalesce(cr.inference_geo, 'global') <> 'global' then 'regional'
-            when cr.inference_geo = 'us' and coalesce(cr.platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
-            else 'global'
-        end as geo_class,
+        costlab_geo_class(cr.platform, cr.inference_geo) as geo_class,
         coalesce(cr.feature, '') as fkey
     from /*source*/ costed_requests /*end*/ cr
     where cr.ts >= $since and cr.ts < $until and (/*filter*/ true /*end*/)

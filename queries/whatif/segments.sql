@@ -102,11 +102,7 @@ stat as materialized (
 combos as (
     select distinct fkey, model, speed, platform, service_tier, inference_geo,
         hash(fkey, model, speed, platform, service_tier, inference_geo, $salt) as h,
-        case
-            when platform in ('bedrock', 'vertex') and coalesce(inference_geo, 'global') <> 'global' then 'regional'
-            when inference_geo = 'us' and platform in ('anthropic', 'foundry', 'claude_aws') then 'us'
-            else 'global'
-        end as geo_class
+        costlab_geo_class(platform, inference_geo) as geo_class
     from stat
 ),
 collisions as (select count(*) - count(distinct h) as collisions from combos),
