@@ -149,7 +149,7 @@ def replay(
              + f", at most ${worst:.4f} if every answer used max_tokens"
              + (f", budget ${spec.max_usd}" if spec.max_usd is not None else ""))
         if dry_run:
-            store.execute("update replay_runs set status = 'dry-run' where run = ?", [name])
+            lib.mark_dry_run(store, name)
             _render(est, fmt, None, title=f"Estimate for {name}")
             return
         outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0)
@@ -179,8 +179,7 @@ def resume(
     with _open(db, config) as store:
         budget = _money(max_usd, "--max-usd")
         if budget is not None:
-            store.execute("update replay_runs set max_usd = ?, params = json_merge_patch(params, json_object('max_usd', ?)) where run = ?",
-                          [budget, str(budget), run])
+            lib.set_budget(store, run, budget)
         outcome = _execute(store, run, base_url, concurrency, max_retries, budget, 10.0)
         _report(outcome)
         frame = lib.status(store, run)

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any, Callable
 import polars as pl
 
 from costlab.errors import ConfigError
-from costlab.replay.plan import (BudgetError, ReplaySpec, check_budget, create_run, estimate, platform_of, prepare, qualifying,
-                                 run_params, set_run_tiers)
+from costlab.replay.plan import (BudgetError, ReplaySpec, check_budget, create_run, estimate, mark_dry_run, platform_of,
+                                 prepare, qualifying, run_params, set_budget, set_run_tiers)
 from costlab.replay.send import Limiter, Outcome, budget_spent, judge_spent, load_jobs, make_client, send
 
 if TYPE_CHECKING:
     from costlab.store import Store
 
-__all__ = ["BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "plan", "qualifying", "results",
-           "status"]
+__all__ = ["BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "mark_dry_run", "plan", "qualifying",
+           "results", "set_budget", "status"]
 
 
 def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:

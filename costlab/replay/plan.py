@@ -176,6 +176,17 @@ def create_run(store: "Store", spec: ReplaySpec) -> str:
     return name
 
 
+def mark_dry_run(store: "Store", run: str) -> None:
+    """A planned run that was only estimated: kept (with its sample) so status lists it, never sent."""
+    store.execute("update replay_runs set status = 'dry-run' where run = ?", [run])
+
+
+def set_budget(store: "Store", run: str, max_usd: Decimal) -> None:
+    """A new budget for the whole run, in its column and in the params a resume reads."""
+    store.execute("update replay_runs set max_usd = ?, params = json_merge_patch(params, json_object('max_usd', ?)) "
+                  "where run = ?", [max_usd, str(max_usd), run])
+
+
 def insert_rows(store: "Store", table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Multi-row INSERTs of 500 rows (executemany would prepare and run one statement per row)."""
     for start in range(0, len(rows), 500):
