@@ -48,6 +48,13 @@ with Store(db, Config()) as store:
 print(time.perf_counter() - t)
 """
 
+REFRESH = """
+import sys
+from costlab.config import Config
+from costlab.store import Store
+Store(sys.argv[1], Config()).close()
+"""
+
 RUN = PEAK + """
 import json, resource, sys, time
 from contextlib import contextmanager
@@ -123,6 +130,9 @@ def main() -> None:
         db.unlink(missing_ok=True)
         made = subprocess.run([sys.executable, "-c", MAKE, str(db), str(args.rows)], check=True, capture_output=True, text=True)
         print(f"made {db} in {float(made.stdout):.1f} s", file=sys.stderr)
+    else:
+        # One read-write open: a store cached by an older checkout gets this costlab's macros and views.
+        subprocess.run([sys.executable, "-c", REFRESH, str(db)], check=True)
     results = []
     for label, mode, formats in MODES:
         best = min((run(db, mode, formats) for _ in range(args.repeat)), key=lambda r: r["total_s"])

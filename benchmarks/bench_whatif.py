@@ -112,6 +112,14 @@ def build_week(path: str, rows: int) -> float:
     return time.perf_counter() - t
 
 
+def refresh(path: str) -> None:
+    """One read-write open: a cached store made by an older checkout gets this costlab's macros and views."""
+    from costlab.config import Config
+    from costlab.store import Store
+
+    Store(Path(path), Config()).close()
+
+
 def headline(path: str, in_report: bool = False) -> dict:
     """The weekly report's what-if section on one week: the segment pass (aggregate-first), the
     actual split and two alternatives, each with a 1,000-resample bootstrap; with in_report, inside
@@ -206,6 +214,8 @@ def main() -> None:
         if not week.exists():
             week = Path(tmp) / "week.duckdb"
             in_child(build_week, str(week), args.rows)
+        else:
+            in_child(refresh, str(week))
         hl = in_child(headline, str(week))  # first, as the report would meet a cold store
         hl_r = in_child(headline, str(week), True)
         build = in_child(build_store, path, args.rows, False)
