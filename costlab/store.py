@@ -42,7 +42,7 @@ class Store:
         from costlab import pricing  # pricing reads the store; import here to keep the cycle one-way
 
         self.execute_script(sql.load("internal/macros").text)
-        if pricing.sync(self, self.config) or force or not self._has_table("price_card"):
+        if pricing.sync(self, self.config) or force or not self.has_table("price_card"):
             self.execute_script(sql.load("internal/price_card").text)
         self.execute_script(sql.load("internal/tier_ladder").text)  # reads price_card: after it
         self.execute_script(sql.load("views/costed_requests").text)
@@ -113,7 +113,8 @@ class Store:
         else:
             self.con.execute("commit")
 
-    def _has_table(self, name: str) -> bool:
+    def has_table(self, name: str) -> bool:
+        """True when the store's own database (not temp) has a table of that name."""
         return bool(
             self.scalar("select count(*) from duckdb_tables() where table_name = ? and database_name = current_database()", [name])
         )

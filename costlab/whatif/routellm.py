@@ -16,6 +16,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from costlab.errors import ConfigError
 from costlab.whatif.reduce import ReduceOptions, Reduction
@@ -40,11 +41,9 @@ def prompt_id(subject: str, row: int) -> str:
 def import_outcomes(store, path: str | Path, name: str, weak_tier: str = "haiku", strong_tier: str = "opus") -> int:
     """Write one judgements row per (prompt, tier): source 'import:<name>', judge 'routellm',
     verdict pass/fail, score and good = correct, details {prompt, subject}. Returns prompts written."""
-    if not store.scalar("select count(*) from duckdb_tables() where table_name = 'judgements' and database_name = current_database()"):
+    if not store.has_table("judgements"):
         raise ConfigError("no judgements table in this store (it comes with the replay migration)")
     df = read_outcomes(store, path)
-    import polars as pl
-
     rows = df.with_columns(pl.int_range(pl.len()).over("subject").alias("_row"))
     rows = rows.with_columns(request_id=pl.Series([prompt_id(s, r) for s, r in zip(rows["subject"], rows["_row"])],
                                                   dtype=pl.String)).drop("_row")
@@ -79,19 +78,21 @@ def reduce_outcomes(store, source: str, tiers: tuple[str, ...], call_cost_nusd: 
     )
     if df.height == 0:
         raise ConfigError(f"no judgements for source {source!r} on tiers {', '.join(tiers)}")
-    ids = sorted(set(df["request_id"].to_list()))
-    idx = {r: i for i, r in enumerate(ids)}
-    n, T = len(ids), len(tiers)
+    # One row per prompt (sorted ids), the tiers' outcomes scattered into (prompt x tier) arrays; a
+    # prompt's text and subject: the last non-empty one over its tiers (the rows are in tier order).
+    per_prompt = (df.group_by("request_id", maintain_order=True)
+                  .agg(pl.col("prompt").filter(pl.col("prompt") != "").last(),
+                       pl.col("subject").filter(pl.col("subject") != "").last())
+                  .with_row_index("i"))
+    rows = df.join(per_prompt.select("request_id", "i"), on="request_id")
+    n, T = per_prompt.height, len(tiers)
+    at = (rows["i"].to_numpy(), rows["tier"].replace_strict({t: k for k, t in enumerate(tiers)}, return_dtype=pl.Int64).to_numpy())
     quality = np.full((n, T), np.nan)
     good = np.full((n, T), np.nan)
-    prompts = [""] * n
-    subjects = ["(none)"] * n
-    for rid, tier, q, g, prompt, subject in df.iter_rows():
-        i = idx[rid]
-        quality[i, tiers.index(tier)] = q
-        good[i, tiers.index(tier)] = float(g) if g is not None else np.nan
-        prompts[i] = prompt or prompts[i]
-        subjects[i] = subject or subjects[i]
+    quality[at] = rows["q"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    good[at] = rows["good"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    prompts = per_prompt["prompt"].fill_null("").to_list()
+    subjects = per_prompt["subject"].fill_null("(none)").to_list()
     return outcomes_reduction(quality, good, prompts, subjects, tiers, call_cost_nusd)
 
 
