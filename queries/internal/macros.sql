@@ -1,7 +1,7 @@
 -- macros: functions the views, the ingest adapters and engineers share.
 -- params: none
 -- returns: none (creates macros costlab_clean_model, costlab_model, costlab_fusd_to_usd,
---   costlab_cost_usd, costlab_cost2_usd, costlab_geo_class)
+--   costlab_cost_nusd, costlab_cost_usd, costlab_cost2_usd, costlab_geo_class)
 
 -- The spelling of a model id with platform decorations removed: Bedrock ARNs, cross-region
 -- prefixes (global. us. eu. apac. ...), the anthropic. prefix, -v1:0 version suffixes, gateway
@@ -45,12 +45,14 @@ create or replace macro costlab_fusd_to_usd(f) as
 -- with no term overflowing below ~9e12 tokens (DECIMAL(18,9) caps a cost at $1e9 before that).
 -- The guard keeps the common case one multiply: the split alone cost ~25% on 5M rows, HUGEINT ~3.5x.
 -- Arguments are cast to BIGINT: with INTEGER ones (web_search_requests) DuckDB would stay in INT32.
+-- costlab_cost_nusd is the split form as whole nano-dollars (BIGINT), for sums that stay integer.
+create or replace macro costlab_cost_nusd(n, f) as
+    n::BIGINT * (f::BIGINT // 1000000) + (n::BIGINT * (f::BIGINT % 1000000) + 500000) // 1000000;
+
 create or replace macro costlab_cost_usd(n, f) as
     case when n::BIGINT < 4000000 and f::BIGINT < 2000000000000
          then costlab_fusd_to_usd(n::BIGINT * f::BIGINT)
-         else cast(cast(n::BIGINT * (f::BIGINT // 1000000)
-                        + (n::BIGINT * (f::BIGINT % 1000000) + 500000) // 1000000 as DECIMAL(18,0))
-                   * 0.000000001 as DECIMAL(18,9))
+         else cast(cast(costlab_cost_nusd(n, f) as DECIMAL(18,0)) * 0.000000001 as DECIMAL(18,9))
     end;
 
 -- The same for two categories rounded once together (5-minute and 1-hour cache writes).

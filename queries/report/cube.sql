@@ -46,16 +46,13 @@ priced_rows as (
         w.input_tokens, w.output_tokens, w.cache_read_tokens,
         coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0) as cache_write_tokens,
         w.cost_usd, w.cost_cache_read_usd, w.cost_cache_write_usd,
-        -- costlab_fusd_to_usd(tokens * rate) per request, as whole nano-dollars: tokens x whole
-        -- nano-dollars of the rate, plus the femto remainder rounded half up (0 for every rate in
-        -- the shipped catalogue), the same integer as the macro without its DECIMAL work per row.
+        -- costlab_fusd_to_usd(tokens * rate) per request as whole nano-dollars (costlab_cost_nusd): the
+        -- same integer as the macro, without its DECIMAL work per row.
         case when w.priced and w.cache_read_tokens > 0 and r.input_fusd is not null then
-            w.cache_read_tokens * (r.input_fusd // 1000000)
-            + (w.cache_read_tokens * (r.input_fusd % 1000000) + 500000) // 1000000 end as read_at_input_n,
+            costlab_cost_nusd(w.cache_read_tokens, r.input_fusd) end        as read_at_input_n,
         case when w.priced and r.input_fusd is not null then
-            (coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0)) * (r.input_fusd // 1000000)
-            + ((coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0)) * (r.input_fusd % 1000000)
-               + 500000) // 1000000 end                                    as write_at_input_n
+            costlab_cost_nusd(coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0), r.input_fusd) end
+                                                                           as write_at_input_n
     from costed_requests w
     left join input_rates r
       on r.model = w.model
