@@ -44,7 +44,7 @@ from costlab.generate import generate_sql
 from costlab.store import Store
 db, rows = sys.argv[1], int(sys.argv[2])
 with Store(db, Config()) as store, Timer() as t:
-    store.execute("insert into requests " + generate_sql(rows, seed=7))
+    store.execute("insert into requests by name " + generate_sql(rows, seed=7))
     store.execute("checkpoint")
 print(json.dumps({"wall": t.wall, "cpu": t.cpu, "peak": peak_rss_bytes()}))
 """

@@ -41,7 +41,7 @@ def build(path: Path, rows: int, days: int) -> float | None:
         path.unlink()
     with Timer() as t, Store(path, Config()) as s:
         s.execute("set enable_progress_bar = false")
-        s.execute("insert into requests " + generate_sql(rows, seed=1, days=days))
+        s.execute("insert into requests by name " + generate_sql(rows, seed=1, days=days))
     return t.wall
 
 
@@ -72,7 +72,7 @@ def main() -> None:
             runs.append((t.wall, t.cpu, steps, found.height, found))
         clean_default = signals.run_signals(s, config=Config())
     with Store(":memory:", Config()) as small:
-        small.execute("insert into requests " + generate_sql(40_000, seed=11, start="2026-11-02", days=14))
+        small.execute("insert into requests by name " + generate_sql(40_000, seed=11, start="2026-11-02", days=14))
         small_found = signals.run_signals(small, config=Config())
         small_configured = signals.run_signals(small, config=config)
     # the tests' real-trace background (Azure LLM + Mooncake heads, tests/fixtures/signals/)

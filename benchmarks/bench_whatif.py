@@ -89,7 +89,7 @@ def build_store(path: str, rows: int, payloads: bool) -> float:
 
     t = time.perf_counter()
     store = Store(Path(path), Config())
-    store.execute("insert into requests " + generate_sql(rows, seed=7))
+    store.execute("insert into requests by name " + generate_sql(rows, seed=7))
     if payloads:
         store.execute(PAYLOADS_SQL)
     store.close()
@@ -107,7 +107,7 @@ def build_week(path: str, rows: int) -> float:
 
     t = time.perf_counter()
     with Store(Path(path), Config()) as store:
-        store.execute("insert into requests " + generate_sql(rows, seed=11, start=WEEK[0], days=7))
+        store.execute("insert into requests by name " + generate_sql(rows, seed=11, start=WEEK[0], days=7))
         store.execute("checkpoint")
     return time.perf_counter() - t
 

@@ -204,3 +204,26 @@ def m005_replay_platform_geo(con: duckdb.DuckDBPyConnection) -> None:
          where u.run = x.run and u.kind = 'replay';
         """
     )
+
+
+@migration
+def m006_stored_prices(con: duckdb.DuckDBPyConnection) -> None:
+    # Each request's price, computed once (at ingest, or when the price card changes) instead of by a
+    # join in every query over costed_requests: the weekly report over 10M requests spent most of its
+    # time pricing. NULL price_version marks the rows not priced yet; the store prices them when it
+    # is next opened read-write, and costed_requests prices them as it reads them until then.
+    con.execute(
+        """
+        alter table requests add column tier VARCHAR;
+        alter table requests add column priced BOOLEAN;
+        alter table requests add column unpriced_reason VARCHAR;
+        alter table requests add column cost_input_usd DECIMAL(18,9);
+        alter table requests add column cost_output_usd DECIMAL(18,9);
+        alter table requests add column cost_cache_write_usd DECIMAL(18,9);
+        alter table requests add column cost_cache_read_usd DECIMAL(18,9);
+        alter table requests add column cost_tools_usd DECIMAL(18,9);
+        alter table requests add column cost_usd DECIMAL(18,9);
+        alter table requests add column price_multiplier DECIMAL(18,9);
+        alter table requests add column price_version UBIGINT;
+        """
+    )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from costlab import sql
 from costlab.config import Config
 from costlab.errors import ConfigError, InputError, UnknownModelError, did_you_mean
 
@@ -250,6 +251,97 @@ def sync(store: "Store", config: Config) -> bool:
                 list({r[0]: r for r in tables.aliases}.values()))
         store.execute("insert or replace into _costlab_meta values ('pricing_fingerprint', ?)", [fp])
     return True
+
+
+# -- stored prices ------------------------------------------------------------------------------
+# Rows re-priced per transaction: bounds the memory of a full re-price of a large store, and each
+# committed chunk stays done if the process stops.
+REPRICE_CHUNK_ROWS = 2_000_000
+_STALE = "(price_version is null or price_version <> costlab_price_version())"
+
+
+def define_version(store: "Store") -> int:
+    """(Re)define costlab_price_version(): a hash of everything a stored price depends on.
+
+    The resolved price card, each model's tier, which (model, speed) pairs have prices (the unpriced
+    reasons), and the pricing SQL itself; a change in any of them makes every stored price stale.
+    Runs at each read-write open, after the price card is built (about 10 ms).
+    """
+    version = store.scalar(
+        """select hash(
+               (select coalesce(string_agg(c::VARCHAR, '|' order by c::VARCHAR), '') from price_card c),
+               (select coalesce(string_agg(model || '=' || coalesce(tier, ''), '|' order by model), '') from models),
+               (select coalesce(string_agg(distinct model || '/' || speed, '|' order by model || '/' || speed), '')
+                from prices),
+               $text)""",
+        {"text": sql.load("internal/price_rows").text},
+    )
+    store.execute(f"create or replace macro costlab_price_version() as CAST({int(version)} AS UBIGINT)")
+    return int(version)
+
+
+def stale_count(store: "Store", since: Any = None, until: Any = None) -> int:
+    """Requests in [since, until) (default: all) that costed_requests would price as it reads them."""
+    where = " and ".join(w for w, v in (("ts >= $since", since), ("ts < $until", until)) if v is not None)
+    params = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+    # A store last opened read-write by a costlab from before stored prices has no stale_requests
+    # (a read-only open does not migrate): none of its rows has a stored price.
+    stored = store.scalar("select count(*) from duckdb_views() where view_name = 'stale_requests' "
+                          "and database_name = current_database()")
+    source = "stale_requests" if stored else "requests"
+    return int(store.scalar(f"select count(*) from {source}" + (f" where {where}" if where else ""), params))
+
+
+def shadow_with_stored(store: "Store", since: datetime, until: datetime) -> None:
+    """For this connection, let costed_requests be the stored prices of [since, until) (a temp view).
+
+    The caller has checked that stale_count(since, until) is 0, so the rows are exactly the view's.
+    Undo with drop_shadow.
+    """
+    bounds = store.rows("select $since::TIMESTAMPTZ::VARCHAR, $until::TIMESTAMPTZ::VARCHAR",
+                        {"since": since, "until": until})[0]
+    # Literals, not parameters: a view keeps no parameters. They are our own timestamps' text.
+    store.execute("create or replace temp view costed_requests as from costlab_stored_prices() "
+                  f"where ts >= '{bounds[0]}'::TIMESTAMPTZ and ts < '{bounds[1]}'::TIMESTAMPTZ")
+
+
+def drop_shadow(store: "Store") -> None:
+    """Remove a temporary costed_requests (this view, or a caller's priced table) of this connection."""
+    for kind, catalog in (("view", "duckdb_views() where view_name"), ("table", "duckdb_tables() where table_name")):
+        if store.scalar(f"select count(*) from {catalog} = 'costed_requests' and temporary"):
+            store.execute(f"drop {kind} temp.costed_requests")
+
+
+def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
+    """Write the current price card's prices into every request whose stored price is stale.
+
+    Stale: never priced (price_version NULL: inserted by hand, or a store from before stored prices)
+    or priced under another card. Returns the number of rows re-priced. A store with nothing stale
+    costs one scan of price_version (milliseconds). Shows a bar on stderr when it has work.
+
+    Each chunk of stale rows is appended again, priced, and the stale originals deleted, in one
+    transaction; not an UPDATE: DuckDB drops a column's distinct-count statistics when it is
+    updated, and without them the planner mis-orders the detectors' joins (one ran 60x slower).
+    """
+    from costlab.progress import rows_bar
+
+    lo, hi, n = store.rows(f"select min(rowid), max(rowid), count(*) from requests where {_STALE}")[0]
+    if not n:
+        return 0
+    with rows_bar(n, f"pricing {n:,} requests at the current prices") as advance:
+        for start in range(lo, hi + 1, chunk_rows):
+            chunk = f"{_STALE} and rowid >= {int(start)} and rowid < {int(start + chunk_rows)}"
+            # A view, not a parameter: query_table in costlab_price_rows takes a name.
+            store.execute(f"create or replace temp view _costlab_reprice as select * from requests where {chunk}")
+            with store.transaction():
+                done = store.scalar("select count(*) from _costlab_reprice")
+                # The appended rows carry the current version, so `chunk` no longer matches them.
+                store.execute("insert into requests by name select * exclude (prompt_tokens), "
+                              "costlab_price_version() as price_version from costlab_price_rows('_costlab_reprice')")
+                store.execute(f"delete from requests where {chunk}")
+            advance(done)
+    store.execute("drop view if exists temp._costlab_reprice")
+    return n
 
 
 def _check_discount_models(store: "Store", config: Config, tables: Tables) -> None:

@@ -1,4 +1,4 @@
-"""Progress on stderr (stdout is data): a rich bar over bytes when stderr is a terminal, nothing otherwise."""
+"""Progress on stderr (stdout is data): a rich bar over bytes or rows when stderr is a terminal, nothing otherwise."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                           TimeRemainingColumn)
 
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -15,11 +16,24 @@ stderr = Console(stderr=True, soft_wrap=True)
 @contextmanager
 def bytes_bar(total: int, label: str, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
     """Yield advance(n_bytes). Shown only when stderr is a terminal, so logs and CI stay clean."""
+    with _bar(total, label, DownloadColumn(), enabled) as advance:
+        yield advance
+
+
+@contextmanager
+def rows_bar(total: int, label: str, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+    """Yield advance(n_rows), shown as done/total. Only when stderr is a terminal."""
+    with _bar(total, label, MofNCompleteColumn(), enabled) as advance:
+        yield advance
+
+
+@contextmanager
+def _bar(total: int, label: str, count: ProgressColumn, enabled: bool | None) -> Iterator[Callable[[int], None]]:
     show = sys.stderr.isatty() if enabled is None else enabled
     if not show:
         yield lambda n: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+    with Progress(TextColumn("{task.description}"), BarColumn(), count, TimeRemainingColumn(),
                   console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)

@@ -52,6 +52,24 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
     Column("attributes", "JSON", "everything else the source had"),
 )
 
+# Columns of `requests` that costlab derives, not the sources: each request's price under the price
+# card in force when it was written (queries/internal/price_rows.sql), so reading costs is a scan, not
+# a join. costed_requests exposes all but price_version. Ingest fills them; a read-write open of the
+# store re-prices the rows whose price_version is not the current card's (costlab.pricing.reprice).
+STORED_PRICE_COLUMNS: tuple[Column, ...] = (
+    Column("tier", "VARCHAR", "stored price: the model's tier line (see costed_requests)"),
+    Column("priced", "BOOLEAN", "stored price: false when no price was in force"),
+    Column("unpriced_reason", "VARCHAR", "stored price: why, when priced is false"),
+    Column("cost_input_usd", "DECIMAL(18,9)", "stored price: uncached input"),
+    Column("cost_output_usd", "DECIMAL(18,9)", "stored price: output"),
+    Column("cost_cache_write_usd", "DECIMAL(18,9)", "stored price: cache writes"),
+    Column("cost_cache_read_usd", "DECIMAL(18,9)", "stored price: cache reads"),
+    Column("cost_tools_usd", "DECIMAL(18,9)", "stored price: server-tool fees"),
+    Column("cost_usd", "DECIMAL(18,9)", "stored price: the sum of the five parts"),
+    Column("price_multiplier", "DECIMAL(18,9)", "stored price: the multiplier applied to the rates"),
+    Column("price_version", "UBIGINT", "the price card the row was priced under (NULL: not priced yet); a row whose version is not costlab_price_version() is priced as it is read"),
+)
+
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in REQUEST_COLUMNS)
 COLUMN_TYPES: dict[str, str] = {c.name: c.type for c in REQUEST_COLUMNS}
 

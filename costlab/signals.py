@@ -17,9 +17,11 @@ for each tier comes from `[tiers]`.
     exceeds(findings, "high")                         # True when a weekly job should alert
 
 The window ends at the end of the day of the last request (so an old log still gets a full window)
-and starts `since` before it, or on the first day with traffic if that is later. The rows of the
-window are priced once into a temporary table that shadows the costed_requests view for this
-connection while the detectors run, so N detectors do not price the log N times.
+and starts `since` before it, or on the first day with traffic if that is later. The detectors read
+the prices the store keeps with each request; when the window has rows without a current stored
+price (a store opened read-only after a price change), its rows are priced once into a temporary
+table that shadows the costed_requests view for this connection while the detectors run, so N
+detectors do not price the log N times.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from costlab import sql
+from costlab import pricing, sql
 from costlab.config import Config
 from costlab.errors import ConfigError, ExitCode, did_you_mean
 
@@ -282,7 +284,7 @@ def materialize(store: Any, start: datetime, end: datetime, extra_columns: Itera
 
 
 def drop_window(store: Any) -> None:
-    store.execute("drop table if exists temp.costed_requests")
+    pricing.drop_shadow(store)
 
 
 def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
@@ -324,8 +326,11 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         drop_window(store)
     try:
         clock = time.perf_counter()
-        if not prepared:
+        # Stored prices are read as they are; only rows without a current one are priced, once.
+        if not prepared and pricing.stale_count(store, start, end):
             materialize(store, start, end)
+        elif not prepared:
+            pricing.shadow_with_stored(store, start, end)
         if timings is not None:
             timings["prepare"] = time.perf_counter() - clock
         for d in detectors:

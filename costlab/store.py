@@ -18,8 +18,6 @@ from costlab import migrations, sql
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import QueryError, StoreLockedError
 
-# Order matters: macros first, then the price card (a table built from prices), then views over both.
-_INTERNAL = ("internal/macros", "internal/price_card", "views/costed_requests")
 
 
 class Store:
@@ -38,14 +36,18 @@ class Store:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
-        """Bring the price catalogue, config overrides, macros, price card and views up to date."""
+        """Bring the price catalogue, config overrides, macros, price card, views and stored prices up to date."""
         from costlab import pricing  # pricing reads the store; import here to keep the cycle one-way
 
+        # Order matters: macros, then the price card (a table built from prices), then what reads it.
         self.execute_script(sql.load("internal/macros").text)
         if pricing.sync(self, self.config) or force or not self.has_table("price_card"):
             self.execute_script(sql.load("internal/price_card").text)
-        self.execute_script(sql.load("internal/tier_ladder").text)  # reads price_card: after it
+        self.execute_script(sql.load("internal/tier_ladder").text)
+        self.execute_script(sql.load("internal/price_rows").text)
+        pricing.define_version(self)
         self.execute_script(sql.load("views/costed_requests").text)
+        pricing.reprice(self)
 
     def close(self) -> None:
         self.con.close()

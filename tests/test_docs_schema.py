@@ -75,15 +75,18 @@ def test_every_live_table_and_view_is_documented_or_named_as_internal(store):
         assert f"`{name}`" in text, f"docs/schema.md should say {name} is not documented"
 
 
-def test_view_is_requests_then_the_documented_columns(store):
-    requests = [(col, typ.removesuffix(" NOT NULL")) for col, typ in live_columns(store, "requests")]
+def test_view_is_the_canonical_request_then_the_documented_columns(store):
+    stored = {c.name for c in schema.STORED_PRICE_COLUMNS}
+    requests = [(col, typ.removesuffix(" NOT NULL")) for col, typ in live_columns(store, "requests") if col not in stored]
+    assert requests == [(c.name, c.type) for c in schema.REQUEST_COLUMNS]
     assert live_columns(store, VIEW) == requests + documented(VIEW)
 
 
 def test_requests_section_is_schema_py(store):
-    # costlab/schema.py is the single source of truth for the canonical request; the page repeats it.
+    # costlab/schema.py is the single source of truth for the canonical request and the stored
+    # prices after it; the page repeats it.
     doc = [(col, typ.removesuffix(" NOT NULL"), meaning) for col, typ, meaning in doc_sections()["requests"]]
-    assert doc == [(c.name, c.type, c.meaning) for c in schema.REQUEST_COLUMNS]
+    assert doc == [(c.name, c.type, c.meaning) for c in (*schema.REQUEST_COLUMNS, *schema.STORED_PRICE_COLUMNS)]
 
 
 def test_sql_examples_on_the_page_run(store):

@@ -144,7 +144,7 @@ def test_generated_sql_has_the_schema_types():
 
 
 def test_generated_rows_insert_into_a_store_and_are_all_priced(store):
-    store.execute(f"insert into requests {generate_sql(4000, seed=5)}")
+    store.execute(f"insert into requests by name {generate_sql(4000, seed=5)}")
     total, unpriced, cost = store.rows(
         "select count(*), count(*) filter (where not priced), sum(cost_usd) from costed_requests")[0]
     assert (total, unpriced) == (4000, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -399,21 +400,66 @@ def test_the_priced_window_is_dropped_and_settings_restored_after_the_report(sto
     assert list(spill.iterdir()) == []  # the Parquet folder is gone
 
 
-def test_the_parquet_window_has_the_columns_and_types_of_the_view(example):
+@pytest.fixture(scope="module")
+def stale_example(example, tmp_path_factory):
+    """The example store as a read-only reader sees it after a price change: no current stored price.
+
+    (Made by nulling price_version after the read-write open, which would otherwise re-price them.)"""
+    db, toml = example
+    copy = tmp_path_factory.mktemp("stale") / "example.duckdb"
+    shutil.copy(db, copy)
+    with Store(copy, load_config(toml)) as store:
+        store.execute("update requests set price_version = null")
+    return copy, toml
+
+
+def test_the_window_reads_stored_prices_when_they_are_current(example):
     from costlab import signals
-    from costlab.report.build import priced_once, window_select
+    from costlab.report.build import priced_once
 
     db, toml = example
     w = window.week("2026-W46")
     with Store(db, load_config(toml), read_only=True) as store:
         params = {"since": w.prev_since, "until": w.until}
+        assert store.scalar("select count(*) from stale_requests") == 0
+        view = store.rows("describe select * from costed_requests")
+        with priced_once(store, w.prev_since, w.until, signals):
+            shadow = store.rows("describe select * from costed_requests")
+            n = store.scalar("select count(*) from costed_requests")
+            # a temp view over requests, not a priced copy
+            assert store.scalar("select count(*) from duckdb_views() where temporary and view_name = 'costed_requests'") == 1
+        assert n == store.scalar("select count(*) from requests where ts >= $since and ts < $until", params)
+        assert not store.scalar("select count(*) from duckdb_views() where temporary and view_name = 'costed_requests'")
+    assert [(c[0], c[1]) for c in shadow] == [(c[0], c[1]) for c in view]
+
+
+def test_a_window_with_stale_prices_is_priced_once_into_parquet_with_the_views_types(stale_example):
+    from costlab import signals
+    from costlab.report.build import priced_once, window_select
+
+    db, toml = stale_example
+    w = window.week("2026-W46")
+    with Store(db, load_config(toml), read_only=True) as store:
+        params = {"since": w.prev_since, "until": w.until}
+        assert store.scalar("select count(*) from stale_requests") > 0
         direct = store.rows(f"describe {window_select(signals)}", params)
         with priced_once(store, w.prev_since, w.until, signals):
             stored = store.rows("describe select * from costed_requests")
             n = store.scalar("select count(*) from costed_requests")
+            assert "read_parquet" in store.scalar(
+                "select sql from duckdb_views() where temporary and view_name = 'costed_requests'")
         assert n == store.scalar("select count(*) from requests where ts >= $since and ts < $until", params)
     assert [(c[0], c[1]) for c in stored] == [(c[0], c[1]) for c in direct]
     assert {"cost_usd", "price_multiplier", "ingest_id", "prompt_tokens", "tier"} <= {c[0] for c in stored}
+
+
+def test_the_report_is_the_same_from_stored_prices_and_from_pricing_as_it_reads(example, stale_example):
+    reports = []
+    for db, toml in (example, stale_example):
+        with Store(db, load_config(toml), read_only=True) as store:
+            reports.append(render.to_text(build_report(store, window.week("2026-W46")), "json"))
+    assert reports[0] == reports[1]
+    assert '"findings"' in reports[0]  # the detectors ran on both
 
 
 def test_the_cube_adds_up_to_the_by_hand_queries(example):
@@ -492,7 +538,7 @@ def test_findings_on_the_report_window_are_the_detectors_own(store):
     from costlab import signals
     from costlab.generate import generate_sql
 
-    store.execute("insert into requests " + generate_sql(20_000, seed=11, start="2026-11-02", days=14))
+    store.execute("insert into requests by name " + generate_sql(20_000, seed=11, start="2026-11-02", days=14))
     # Two weeks of short classification answers on Opus (over-modeling) and a model with no price.
     store.execute(
         "insert into requests (request_id, ts, source, platform, model, service_tier, input_tokens, output_tokens, "

@@ -17,7 +17,7 @@ ONLY = [s for s in SECTIONS if s.name in ("headline", "whatif", "reconciliation"
 
 @pytest.fixture
 def traffic(store):
-    store.execute(f"insert into requests {generate_sql(4000, seed=3, start='2026-11-02', days=14)}")
+    store.execute(f"insert into requests by name {generate_sql(4000, seed=3, start='2026-11-02', days=14)}")
     return store
 
 

@@ -43,7 +43,7 @@ def background_file(tmp_path_factory):
     """A store holding only the clean generated background, built once per module."""
     path = tmp_path_factory.mktemp("signals") / "background.duckdb"
     with Store(path, Config()) as s:
-        s.execute("insert into requests " + generate_sql(BACKGROUND_ROWS, seed=11, start="2026-11-02", days=14))
+        s.execute("insert into requests by name " + generate_sql(BACKGROUND_ROWS, seed=11, start="2026-11-02", days=14))
     return path
 
 

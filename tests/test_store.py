@@ -14,7 +14,7 @@ import pytest
 from costlab import migrations
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import StoreLockedError
-from costlab.schema import REQUEST_COLUMNS
+from costlab.schema import REQUEST_COLUMNS, STORED_PRICE_COLUMNS
 from costlab.store import Store
 
 # Written out by hand on purpose: a change to the canonical request has to change this test too.
@@ -29,6 +29,11 @@ EXPECTED = {
     "feature": "VARCHAR", "user_id": "VARCHAR", "customer_id": "VARCHAR", "session_id": "VARCHAR",
     "trace_id": "VARCHAR", "parent_request_id": "VARCHAR", "attempt": "SMALLINT", "feedback_score": "DOUBLE",
     "reported_cost_usd": "DECIMAL(18,9)", "source": "VARCHAR", "ingest_id": "BIGINT", "attributes": "JSON",
+    # the stored price
+    "tier": "VARCHAR", "priced": "BOOLEAN", "unpriced_reason": "VARCHAR", "cost_input_usd": "DECIMAL(18,9)",
+    "cost_output_usd": "DECIMAL(18,9)", "cost_cache_write_usd": "DECIMAL(18,9)", "cost_cache_read_usd": "DECIMAL(18,9)",
+    "cost_tools_usd": "DECIMAL(18,9)", "cost_usd": "DECIMAL(18,9)", "price_multiplier": "DECIMAL(18,9)",
+    "price_version": "UBIGINT",
 }
 # DuckDB reports some types by their long names; schema.py uses the short spelling.
 _SPELLING = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
@@ -62,8 +67,9 @@ def test_a_store_made_by_the_first_migration_upgrades_keeping_its_requests(tmp_p
         assert "model_raw" in row["attributes"]
         # The upgraded store prices the old row: 1,000 x 4 + 500 x 20 + 2,000 x 8 (1h), / 1e6 = 0.03.
         assert store.scalar("select cost_usd from costed_requests") == Decimal("0.03")
-
-        assert list(live_columns(store).items()) == [(c.name, c.type) for c in REQUEST_COLUMNS]
+        # ... and stores that price: the upgrade priced the old row under the current card.
+        assert store.rows("select cost_usd, price_version = costlab_price_version() from requests") == [(Decimal("0.03"), True)]
+        assert list(live_columns(store).items()) == [(c.name, c.type) for c in (*REQUEST_COLUMNS, *STORED_PRICE_COLUMNS)]
         assert live_columns(store) == EXPECTED
         recorded = [r[0] for r in store.rows("select name from _costlab_migrations order by applied_at, name")]
         assert sorted(recorded) == sorted(fn.__name__ for fn in migrations.MIGRATIONS)

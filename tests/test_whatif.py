@@ -58,7 +58,7 @@ def nano(tokens: int, fusd: int) -> int:
 
 @pytest.fixture
 def generated(store):
-    store.execute("insert into requests " + generate_sql(3000, seed=5))
+    store.execute("insert into requests by name " + generate_sql(3000, seed=5))
     return store
 
 
@@ -141,7 +141,7 @@ def test_moving_a_feature_to_batch_costs_what_the_batch_api_bills(generated):
         select sum(case when feature = 'doc-summarize' and service_tier <> 'batch' then 0 else cost_usd end) from costed_requests""")
     store.execute("create table moved as select * from requests where feature = 'doc-summarize' and service_tier <> 'batch'")
     store.execute("delete from requests where feature = 'doc-summarize' and service_tier <> 'batch'")
-    store.execute("insert into requests select * replace ('batch' as service_tier) from moved")
+    store.execute("insert into requests select * replace ('batch' as service_tier, null as price_version) from moved")
     batch_cost = store.scalar("select sum(cost_usd) from costed_requests where feature = 'doc-summarize' "
                               "and request_id in (select request_id from moved)")
     assert Decimal(res.cost_nusd).scaleb(-9) == expected + batch_cost
@@ -263,8 +263,8 @@ def test_complexity_weights_can_be_fitted_to_judged_outcomes(generated):
 
 
 def test_backtest_predicts_a_period_whose_split_changed_within_3_percent(store):
-    store.execute("insert into requests " + generate_sql(40_000, seed=11, start="2026-11-02", days=7, mix=(0.6, 0.32, 0.08)))
-    store.execute("insert into requests " + generate_sql(40_000, seed=21, start="2026-11-09", days=7, mix=(0.75, 0.2, 0.05)))
+    store.execute("insert into requests by name " + generate_sql(40_000, seed=11, start="2026-11-02", days=7, mix=(0.6, 0.32, 0.08)))
+    store.execute("insert into requests by name " + generate_sql(40_000, seed=21, start="2026-11-09", days=7, mix=(0.75, 0.2, 0.05)))
     red = reduce(store, tiers=TIERS)
     bt = backtest(red, (date(2026, 11, 2), date(2026, 11, 9)), (date(2026, 11, 9), date(2026, 11, 16)))
     assert bt.test_split["haiku"] > bt.train_split["haiku"] + 0.1  # the split did change

@@ -21,7 +21,7 @@ def db(tmp_path):
     (tmp_path / "costlab.toml").write_text(
         '[tiers]\nhaiku = "claude-haiku-5-5"\nsonnet = "claude-sonnet-5-5"\nopus = "claude-opus-5-5"\n')
     s = Store(path, Config())
-    s.execute("insert into requests " + generate_sql(3000, seed=2))
+    s.execute("insert into requests by name " + generate_sql(3000, seed=2))
     s.close()
     return str(path)
 

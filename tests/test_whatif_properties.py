@@ -23,7 +23,7 @@ SAME_TOKENS = ReduceOptions(tokenizer_factor=1.3, default_output_ratio=1.0, min_
 @pytest.fixture(scope="module")
 def red():
     s = Store(":memory:", Config())
-    s.execute("insert into requests " + generate_sql(2000, seed=9))
+    s.execute("insert into requests by name " + generate_sql(2000, seed=9))
     try:
         yield reduce(s, tiers=TIERS, options=SAME_TOKENS)
     finally:

@@ -31,7 +31,7 @@ PER_REQUEST = {"cost": 2.5, "warmup": 0.5, "cache_read_delta": 1.5, "cache_write
 
 @pytest.fixture
 def traffic(store):
-    store.execute("insert into requests " + generate_sql(3000, seed=11, start="2026-11-02", days=10))
+    store.execute("insert into requests by name " + generate_sql(3000, seed=11, start="2026-11-02", days=10))
     # a request on a model that stands for no tier, one with no price, one some tier cannot price
     insert(store, "old", "claude-sonnet-4-5", ts="2026-11-03 10:00:00", input_tokens=5000, output_tokens=700)
     insert(store, "nope", "claude-nonexistent-9", ts="2026-11-04 10:00:00", input_tokens=10)
@@ -151,7 +151,7 @@ def test_price_changes_and_long_context_bands_inside_the_window_split_the_cube(t
     # prompts on both sides of the long-context threshold, as logged and as re-tokenized
     store = Store(tmp_path / "p.duckdb", Config(prices=[
         {"model": "claude-sonnet-5-5", "valid_from": "2026-11-05", "input": 2, "output": 12}]))
-    store.execute("insert into requests " + generate_sql(2000, seed=4, start="2026-11-02", days=7))
+    store.execute("insert into requests by name " + generate_sql(2000, seed=4, start="2026-11-02", days=7))
     store.execute("update requests set input_tokens = input_tokens + 190000 where hash(request_id) % 7 = 0")
     assert store.scalar("select count(*) from price_card where model = 'claude-sonnet-5-5' "
                         "and seg_from = '2026-11-05 00:00:00+00'") > 0

@@ -102,7 +102,7 @@ def generate_sql(n: int, seed: int = 0, start: str | date = "2026-11-02", days: 
                  **options: Any) -> str:
     """A self-contained DuckDB SELECT of `n` generated requests in the canonical schema.
 
-    The columns are costlab.schema.REQUEST_COLUMNS, in order, so `insert into requests <this>` works
+    The columns are costlab.schema.REQUEST_COLUMNS, in order, so `insert into requests by name <this>` works
     on a store. Needs no macros or tables: run it on any DuckDB connection (TimeZone does not matter).
 
     Args:

@@ -309,7 +309,6 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
                where s._reject is null"""
     )
     fresh = "from _stage where rowid not in (select row_id from _skip)"
-    columns = ", ".join(COLUMN_NAMES)
     picked = ", ".join("$ingest_id as ingest_id" if c == "ingest_id" else c for c in COLUMN_NAMES)
     rows_read, rows_rejected, skipped, mtime_rows = store.rows(
         f"""select (select count(*) from _stage), (select count(*) from _stage where _reject is not null),
@@ -337,7 +336,12 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
                 f"""insert into payloads select source, request_id, _request_json, nullif(_response_text, '')
                     {fresh} and (_request_json is not null or nullif(_response_text, '') is not null)"""
             )
-        store.execute(f"insert into requests ({columns}) select {picked} {fresh}", {"ingest_id": ingest_id})
+        # Priced as they are appended (queries/internal/price_rows.sql), so every later read of
+        # costed_requests scans stored prices instead of joining the price card. A view, not a
+        # parameter: costlab_price_rows takes a table name (ingest_id is our own integer).
+        store.execute(f"create or replace temp view _fresh as select {picked.replace('$ingest_id', str(int(ingest_id)))} {fresh}")
+        store.execute("insert into requests by name select * exclude (prompt_tokens), "
+                      "costlab_price_version() as price_version from costlab_price_rows('_fresh')")
     if mtime_rows:
         result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
-    store.execute("drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")
+    store.execute("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")

@@ -159,7 +159,13 @@ def window_select(signals: Any | None) -> str:
 
 @contextmanager
 def priced_once(store: "Store", since: datetime, until: datetime, signals: Any | None = None) -> Iterator[None]:
-    """Price [since, until) once, into Parquet files that a temporary view `costed_requests` reads.
+    """Make sure the rows of [since, until) are priced once, however many queries read them.
+
+    Usually they are already: the store keeps each request's price (stored at ingest, re-priced when
+    the price card changes), and a temporary view `costed_requests` reads those columns alone
+    (pricing.shadow_with_stored). Only when the window has rows without a current stored price (a
+    store opened read-only after a price change) does it price the window once, into Parquet files
+    that the temporary view reads instead.
 
     For this connection only, and only inside the block: every query file the sections (and the
     signal detectors, when `signals` is given) run reads `costed_requests` as written (the same
@@ -169,6 +175,15 @@ def priced_once(store: "Store", since: datetime, until: datetime, signals: Any |
     10M requests), while Parquet holds the same rows in about 60 bytes, read back faster than the
     table, and the process stays well under 2 GB without a memory cap. The folder is removed after.
     """
+    from costlab import pricing
+
+    if not pricing.stale_count(store, since, until):
+        pricing.shadow_with_stored(store, since, until)
+        try:
+            yield
+        finally:
+            pricing.drop_shadow(store)
+        return
     folder = Path(tempfile.mkdtemp(prefix="costlab-report-"))
     target = str(folder / "window").replace("'", "''")
     store.execute("drop view if exists temp.costed_requests")

@@ -1,6 +1,6 @@
 -- costed_requests: every request with its tier and its cost, priced at the rate in force at its ts.
 -- params: none
--- returns: every column of requests, then
+-- returns: every column of requests except its stored price columns, then
 --   tier VARCHAR                      the model's tier line (haiku, sonnet, opus, ...) or NULL if unknown
 --   prompt_tokens BIGINT              input + cache reads + cache writes (what bands are judged on)
 --   priced BOOLEAN                    false when no price was in force: the cost is unknown, not zero
@@ -13,79 +13,34 @@
 --   cost_usd DECIMAL(18,9)            the sum of the five parts above
 --   price_multiplier DECIMAL(18,9)    batch x residency x regional x discount applied to the rates
 --
--- Each part is rounded to the nano-dollar from exact integer femto-dollar arithmetic; the total is
--- the sum of the rounded parts, so breakdowns always add up.
-create or replace view costed_requests as
-with r as (
-    select
-        requests.*,
-        coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
-            + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) as prompt_tokens,
-        -- A request without a platform is priced as the Claude API (the join below says so too).
-        costlab_geo_class(platform, inference_geo) as geo_class,
-        (coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
-            + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)
-            + coalesce(web_search_requests, 0)) = 0 as nothing_billable
-    from requests
-),
-joined as (
-    select r.*, c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
-           c.cache_read_fusd, c.web_search_fusd, c.multiplier, c.model is not null as matched
-    from r
-    left join price_card c
-      on c.model = r.model
-     and c.speed = coalesce(r.speed, 'standard')
-     and c.platform = coalesce(r.platform, 'anthropic')
-     and c.service_tier = coalesce(r.service_tier, 'standard')
-     and c.geo_class = r.geo_class
-     and r.ts >= c.seg_from and (c.seg_to is null or r.ts < c.seg_to)
-     and r.prompt_tokens >= c.band_min_tokens
-     and (c.band_max_tokens is null or r.prompt_tokens < c.band_max_tokens)
-),
--- costlab_cost_usd is costlab_fusd_to_usd(tokens * rate) without the BIGINT overflow of the product
--- (internal/macros.sql): one absurd row would otherwise make every query over this view fail.
-costed as (
-    select
-        j.*,
-        matched or nothing_billable as priced,
-        case when matched then costlab_cost_usd(coalesce(input_tokens, 0), input_fusd)
-             when nothing_billable then 0 end as c_in,
-        case when matched then costlab_cost_usd(coalesce(output_tokens, 0), output_fusd)
-             when nothing_billable then 0 end as c_out,
-        case when matched then costlab_cost2_usd(coalesce(cache_write_5m_tokens, 0), cache_write_5m_fusd,
-                                                 coalesce(cache_write_1h_tokens, 0), cache_write_1h_fusd)
-             when nothing_billable then 0 end as c_cw,
-        case when matched then costlab_cost_usd(coalesce(cache_read_tokens, 0), cache_read_fusd)
-             when nothing_billable then 0 end as c_cr,
-        case when matched then costlab_cost_usd(coalesce(web_search_requests, 0), web_search_fusd)
-             when nothing_billable then 0 end as c_tools
-    from joined j
-)
+-- Prices are computed once and stored: ingest prices each new row (internal/price_rows.sql) into
+-- the price columns of requests, tagged with the price card's version (costlab_price_version()),
+-- and a read-write open of the store re-prices rows tagged with an older card. A query here reads
+-- the stored columns, as cheap as reading requests itself; a row with no current price (a store
+-- opened read-only after a price change, a row inserted by hand) is priced as it is read, so the
+-- view is always at the current card.
+
+-- Rows whose stored price columns are not from the current price card.
+create or replace view stale_requests as
+select * from requests
+where price_version is null or price_version <> costlab_price_version();
+
+-- The rows whose stored price is current, shaped as costed_requests. A command that has checked its
+-- window has no stale rows shadows costed_requests with this for its connection (a temp view): the
+-- planner then sees one table scan, not a union, and keeps its join estimates (a detector joining
+-- the union with the price card was planned ~1e12 rows wide and ran for minutes).
+create or replace macro costlab_stored_prices() as table
 select
-    costed.* exclude (geo_class, nothing_billable, matched, priced, input_fusd, output_fusd,
-                      cache_write_5m_fusd, cache_write_1h_fusd, cache_read_fusd, web_search_fusd,
-                      multiplier, c_in, c_out, c_cw, c_cr, c_tools, prompt_tokens),
-    m.tier,
-    prompt_tokens::BIGINT as prompt_tokens,
-    priced,
-    case
-        when priced then null
-        when costed.model is null then 'no model id in the log'
-        when not exists (select 1 from prices p where p.model = costed.model)
-            then 'no price for model ' || costed.model
-        when coalesce(costed.speed, 'standard') <> 'standard'
-             and not exists (select 1 from prices p where p.model = costed.model and p.speed = costed.speed)
-            then 'no ' || costed.speed || '-mode price for ' || costed.model
-        when coalesce(costed.platform, 'anthropic') not in (select distinct platform from price_card)
-            then 'unknown platform ' || costed.platform
-        else 'no price for ' || costed.model || ' in force at ' || strftime(costed.ts, '%Y-%m-%d')
-    end as unpriced_reason,
-    c_in::DECIMAL(18,9) as cost_input_usd,
-    c_out::DECIMAL(18,9) as cost_output_usd,
-    c_cw::DECIMAL(18,9) as cost_cache_write_usd,
-    c_cr::DECIMAL(18,9) as cost_cache_read_usd,
-    c_tools::DECIMAL(18,9) as cost_tools_usd,
-    (c_in + c_out + c_cw + c_cr + c_tools)::DECIMAL(18,9) as cost_usd,
-    multiplier as price_multiplier
-from costed
-left join models m on m.model = costed.model;
+    columns(lambda c: not costlab_is_price_column(c)),
+    tier,
+    (coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
+        + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0))::BIGINT as prompt_tokens,
+    priced, unpriced_reason, cost_input_usd, cost_output_usd, cost_cache_write_usd, cost_cache_read_usd,
+    cost_tools_usd, cost_usd, price_multiplier
+from requests
+where price_version = costlab_price_version();
+
+create or replace view costed_requests as
+from costlab_stored_prices()
+union all by name
+from costlab_price_rows('stale_requests');
