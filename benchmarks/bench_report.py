@@ -92,7 +92,7 @@ def timed_load(spec):  # wall seconds per section builder
 def timed_window(*args, **kw):
     t = time.perf_counter()
     with priced_once(*args, **kw):
-        steps["price window"] = time.perf_counter() - t
+        steps["window (stored prices checked, or priced once)"] = time.perf_counter() - t
         yield
 
 build._load, build.priced_once = timed_load, timed_window

@@ -177,13 +177,10 @@ def priced_once(store: "Store", since: datetime, until: datetime, signals: Any |
     """
     from costlab import pricing
 
-    if not pricing.stale_count(store, since, until):
-        pricing.shadow_with_stored(store, since, until)
-        try:
+    with pricing.stored_prices(store, since, until) as stored:
+        if stored:
             yield
-        finally:
-            pricing.drop_shadow(store)
-        return
+            return
     folder = Path(tempfile.mkdtemp(prefix="costlab-report-"))
     target = str(folder / "window").replace("'", "''")
     store.execute("drop view if exists temp.costed_requests")

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costlab import sql
+from costlab import pricing, sql
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 
@@ -277,7 +277,13 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     tier_map = resolve_tiers(store, config, tiers)
     names, models = list(tier_map), list(tier_map.values())
     needs_ids = True  # replays, judgements and payloads join on them, and they order ties in ts
-    text = reduce_sql(store, filter_sql, len(names), source=source_relation(store, needs_ids, per_request=True))
+    with pricing.stored_prices(store, since, until):
+        text = reduce_sql(store, filter_sql, len(names), source=source_relation(store, needs_ids, per_request=True))
+        return _read(store, text, names, models, options, since, until)
+
+
+def _read(store, text: str, names: list[str], models: list[str], options: ReduceOptions,
+          since: datetime | None, until: datetime | None) -> Reduction:
     params = _params(names, models, options, since, until)
     try:
         # the window's request count first (cheap: no tier is priced) so the columns are allocated once
