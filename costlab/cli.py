@@ -61,7 +61,19 @@ def _open(db: Path | None, config: Path | None, read_only: bool = False):
     from costlab.config import load_config
     from costlab.store import open_store
 
-    return open_store(db, load_config(config), read_only=read_only)
+    store = open_store(db, load_config(config), read_only=read_only)
+    if read_only:
+        from costlab import pricing
+        from costlab.progress import stderr
+
+        # A read-only open cannot apply new prices (nor re-price the stored ones): say so rather
+        # than report at the old prices in silence.
+        if pricing.outdated(store, store.config):
+            stderr.print(f"note: the prices, models or discounts in costlab.toml changed since {store.path} was "
+                         "last opened read-write, so this command uses the prices as of then. Run "
+                         "`costlab prices check` once to apply them (it re-prices the stored requests).",
+                         highlight=False, markup=False)
+    return store
 
 
 def _day(value: str | None, flag: str) -> datetime | None:

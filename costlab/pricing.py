@@ -229,6 +229,13 @@ def _fingerprint(config: Config) -> str:
     return hashlib.sha256((catalogue_text() + payload).encode()).hexdigest()
 
 
+def outdated(store: "Store", config: Config) -> bool:
+    """True when costlab.toml's prices, models or discounts (or the catalogue) changed since the
+    store was last opened read-write: a read-only open reads the prices as of then."""
+    stored = store.scalar("select value from _costlab_meta where key = 'pricing_fingerprint'")
+    return stored is not None and stored != _fingerprint(config)
+
+
 def sync(store: "Store", config: Config) -> bool:
     """Load the catalogue and overrides into the store when they changed; True if anything did."""
     fp = _fingerprint(config)

@@ -10,10 +10,11 @@ import sys
 from conftest import FIXTURES
 
 
-def test_ingest_draws_progress_on_a_terminal_stderr_and_keeps_stdout_empty(tmp_path):
+def on_a_terminal(*args: str) -> tuple[int, bytes, str]:
+    """Run costlab with stderr on a pty: (exit code, stdout, what the terminal got)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "costlab", "ingest", "--db", str(tmp_path / "p.duckdb"), str(FIXTURES / "ingest" / "envelope.jsonl")],
+        [sys.executable, "-m", "costlab", *args],
         stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
     )
     os.close(slave)
@@ -28,8 +29,12 @@ def test_ingest_draws_progress_on_a_terminal_stderr_and_keeps_stdout_empty(tmp_p
             break
         chunks.append(data)
     os.close(master)
-    err = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+
+
+def test_ingest_draws_progress_on_a_terminal_stderr_and_keeps_stdout_empty(tmp_path):
+    code, out, err = on_a_terminal("ingest", "--db", str(tmp_path / "p.duckdb"), str(FIXTURES / "ingest" / "envelope.jsonl"))
+    assert code == 0
     assert out == b""
     assert "━" in err and "\x1b[" in err  # rich drew its bar on the terminal, with cursor control
     assert "5 added" in err
@@ -42,3 +47,18 @@ def test_no_progress_escape_codes_when_stderr_is_not_a_terminal(tmp_path):
     )
     assert proc.returncode == 0 and proc.stdout == b""
     assert b"\x1b[" not in proc.stderr and b"5 added" in proc.stderr
+
+
+def test_repricing_after_a_price_change_draws_progress_on_a_terminal(tmp_path):
+    from costlab.config import Config
+    from costlab.generate import generate_sql
+    from costlab.store import Store
+
+    db = tmp_path / "p.duckdb"
+    with Store(db, Config()) as store:
+        store.execute("insert into requests by name " + generate_sql(5000, seed=1))
+    code, out, err = on_a_terminal("prices", "check", "--db", str(db))  # its read-write open prices them
+    assert code == 0
+    assert "pricing 5,000 requests at the current prices" in err and "━" in err
+    with Store(db, Config(), read_only=True) as store:
+        assert store.scalar("select count(*) from stale_requests") == 0

@@ -580,3 +580,17 @@ def test_findings_section_lists_each_finding_worst_first_from_the_signals_module
     assert section["notes"][1] == ("[high] over_modeling on feature=moderation ($120.50 a week): p90 output 40 tokens "
                                    "on Opus. Suggested: Route moderation to Haiku. Drill down: queries/signals/over_modeling.sql")
     assert "\\[high\\] over\\_modeling on feature=moderation" in render.markdown(report)
+
+
+def test_a_read_only_report_after_a_price_change_says_it_uses_the_old_prices(example, tmp_path):
+    db, toml = example
+    changed = tmp_path / "costlab.toml"
+    changed.write_text(toml.read_text(encoding="utf-8")
+                       + '\n[[prices]]\nmodel = "claude-haiku-5-5"\nvalid_from = "2026-01-01"\ninput = 2\noutput = 9\n',
+                       encoding="utf-8")
+    same = run("--db", str(db), "--config", str(toml), "--week", "2026-W46", "--format", "json")
+    assert same.exit_code == 0 and "costlab prices check" not in same.stderr
+    result = run("--db", str(db), "--config", str(changed), "--week", "2026-W46", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "changed since" in result.stderr and "costlab prices check" in result.stderr
+    assert result.stdout == same.stdout  # the prices as of the last read-write open, as the note says

@@ -202,3 +202,13 @@ def test_a_store_from_before_stored_prices_opened_read_only_still_reports(tmp_pa
         assert pricing.stale_count(store) == 3000
         report = build_report(store, window.week("2026-W45"))
     assert report["sections"]["headline"]
+
+
+def test_the_sql_and_schema_py_name_the_same_stored_price_columns(store):
+    from costlab.schema import REQUEST_COLUMNS, STORED_PRICE_COLUMNS
+
+    flagged = {c for (c,) in store.rows(
+        "select column_name from duckdb_columns() where table_name = 'requests' "
+        "and database_name = current_database() and costlab_is_price_column(column_name)")}
+    assert flagged == {c.name for c in STORED_PRICE_COLUMNS}
+    assert not flagged & {c.name for c in REQUEST_COLUMNS}
