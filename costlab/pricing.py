@@ -355,12 +355,14 @@ def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
     """
     from costlab.progress import rows_bar
 
-    lo, hi, n = store.rows(f"select min(rowid), max(rowid), count(*) from requests where {_STALE}")[0]
+    n = store.scalar(f"select count(*) from requests where {_STALE}")
     if not n:
         return 0
     with rows_bar(n, f"pricing {n:,} requests at the current prices") as advance:
-        for start in range(lo, hi + 1, chunk_rows):
-            chunk = f"{_STALE} and rowid >= {int(start)} and rowid < {int(start + chunk_rows)}"
+        # Each round takes the stale rows from the lowest stale rowid on, asked afresh: a checkpoint
+        # between rounds may compact row groups and renumber rows.
+        while (start := store.scalar(f"select min(rowid) from requests where {_STALE}")) is not None:
+            chunk = f"{_STALE} and rowid >= {int(start)} and rowid < {int(start) + chunk_rows}"
             # A view, not a parameter: query_table in costlab_price_rows takes a name.
             store.execute(f"create or replace temp view _costlab_reprice as select * from requests where {chunk}")
             with store.transaction():

@@ -19,7 +19,7 @@ for each tier comes from `[tiers]`.
 The window ends at the end of the day of the last request (so an old log still gets a full window)
 and starts `since` before it, or on the first day with traffic if that is later. The detectors read
 the prices the store keeps with each request; when the window has rows without a current stored
-price (a store opened read-only after a price change), its rows are priced once into a temporary
+price (rows inserted by hand, a re-price that was interrupted), its rows are priced once into a temporary
 table that shadows the costed_requests view for this connection while the detectors run, so N
 detectors do not price the log N times.
 """

@@ -19,7 +19,6 @@ from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import QueryError, StoreLockedError
 
 
-
 class Store:
     """One open costlab store (a DuckDB file, or ':memory:')."""
 

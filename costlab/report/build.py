@@ -163,8 +163,8 @@ def priced_once(store: "Store", since: datetime, until: datetime, signals: Any |
 
     Usually they are already: the store keeps each request's price (stored at ingest, re-priced when
     the price card changes), and a temporary view `costed_requests` reads those columns alone
-    (pricing.shadow_with_stored). Only when the window has rows without a current stored price (a
-    store opened read-only after a price change) does it price the window once, into Parquet files
+    (pricing.shadow_with_stored). Only when the window has rows without a current stored price (rows
+    inserted by hand, a re-price that was interrupted) does it price the window once, into Parquet files
     that the temporary view reads instead.
 
     For this connection only, and only inside the block: every query file the sections (and the
