@@ -76,3 +76,37 @@ def test_reconciliation_section_flags_a_gateway_that_reports_more_than_the_price
     top = section["tables"][0]["rows"][0]
     assert (top["day"], top["model"], top["basis"]) == ("2026-11-10", "claude-sonnet-5-5", "litellm")
     assert abs(top["cost_gap_pct"] - (1 - 1 / 1.2)) < 1e-6
+
+
+def judge_every_tier(store, n: int = 300) -> None:
+    """Replay judgements for n requests of the week on every tier (haiku worst, opus best)."""
+    store.execute(
+        """insert into judgements (run, source, request_id, tier, judge, score, good)
+           select 'r1', source, request_id, t.tier, 'rubric', t.q + (hash(request_id) % 10) / 100.0, t.q > 0.7
+           from (select source, request_id from requests where ts >= $s and ts < $u order by request_id limit $n) r
+           cross join (values ('haiku', 0.6), ('sonnet', 0.8), ('opus', 0.9)) t(tier, q)""",
+        {"s": W46.since, "u": W46.until, "n": n})
+
+
+def test_whatif_section_draws_the_pareto_frontier_when_replays_judged_every_tier(traffic):
+    from costlab.report import charts
+
+    settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}, "whatif_splits": ["haiku=100", "opus=100"]})
+    assert "frontier" not in {t["key"] for t in build_report(traffic, W46, settings, sections=ONLY)["sections"]["whatif"]["tables"]}
+    judge_every_tier(traffic)
+    report = build_report(traffic, W46, settings, sections=ONLY)
+    section = report["sections"]["whatif"]
+    tables = {t["key"]: t for t in section["tables"]}
+    frontier = tables["frontier"]
+    assert frontier["detail"] is True  # chart data: JSON and HTML, not the terminal
+    rows = frontier["rows"]
+    costs = [Decimal(r["cost_usd"]) for r in rows]
+    qualities = [r["quality"] for r in rows]
+    assert costs == sorted(costs) and qualities == sorted(qualities) and len(rows) > 2
+    # cheapest: everything on haiku; best: everything on opus, at the scenarios' exact costs
+    scen = {r["scenario"]: r for r in tables["scenarios"]["rows"]}
+    assert (rows[0]["mix"], rows[0]["cost_usd"]) == ("100/0/0", scen["haiku=100"]["cost_usd"])
+    assert (rows[-1]["mix"], rows[-1]["cost_usd"]) == ("0/0/100", scen["opus=100"]["cost_usd"])
+    assert rows[-1]["quality"] > rows[0]["quality"]
+    assert any("Pareto frontier" in n for n in section["notes"])
+    assert "whatif_pareto" in dict(charts.specs(report))

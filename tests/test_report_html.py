@@ -198,9 +198,10 @@ def page(tmp_path_factory) -> tuple[Path, dict]:
 def test_html_report_renders_every_chart_offline_with_no_console_errors(chromium, page, tmp_path_factory):
     path, report = page
     shot = tmp_path_factory.getbasetemp() / "report_html.png"
-    result = load_page(path, shot, ".chart svg", len(CHARTS), chromium)
+    expected = [name for name, _ in CHARTS if name != "whatif_pareto"]  # this page has no what-if section
+    result = load_page(path, shot, ".chart svg", len(expected), chromium)
     assert result["errors"] == []
-    assert result["count"] == len(CHARTS) == 4
+    assert result["count"] == len(expected) == 4
     assert result["title"] == "costlab weekly report: 2026-W46 (against 2026-W45)"
     width, height = png_size(shot.read_bytes())
     assert width == 1200 and height > 2000
@@ -214,3 +215,24 @@ def test_html_report_needs_no_network(page):
     text = path.read_text(encoding="utf-8")
     assert "<script src" not in text and "<link rel=\"stylesheet\"" not in text
     assert "&lt;/script&gt;&lt;script&gt;console.error" in text
+
+
+def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tier(chromium, tmp_path):
+    from test_report_extras import W46, judge_every_tier
+
+    from costlab.config import Config
+    from costlab.generate import generate_sql
+    from costlab.report import charts
+    from costlab.report.settings import parse
+
+    with Store(tmp_path / "judged.duckdb", Config()) as store:
+        store.execute(f"insert into requests by name {generate_sql(4000, seed=3, start='2026-11-02', days=14)}")
+        judge_every_tier(store)
+        settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}})
+        report = build_report(store, W46, settings, sections=[s for s in SECTIONS if s.name in ("headline", "whatif")])
+    names = [name for name, _ in charts.specs(report)]
+    assert names == ["whatif_pareto"]
+    path = tmp_path / "whatif.html"
+    path.write_text(render.html(report), encoding="utf-8")
+    result = load_page(path, tmp_path / "whatif.png", ".chart svg", 1, chromium)
+    assert result["errors"] == [] and result["count"] == 1

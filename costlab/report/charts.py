@@ -102,11 +102,37 @@ def error_rates(report: dict) -> dict | None:
     return chart.properties(title="Error rates over the period", width=WIDTH, height=HEIGHT).to_dict()
 
 
+def whatif_pareto(report: dict) -> dict | None:
+    """The what-if section's Pareto frontier (a line) with its scenarios (labelled points)."""
+    import altair as alt
+
+    rows = _table(report, "whatif", "frontier")
+    if not rows:
+        return None
+    data = [{"series": "Pareto frontier", "label": r["split"], "cost": _f(r["cost_usd"]), "quality": r["quality"]}
+            for r in rows]
+    scenarios = [{"series": "scenario", "label": f"{r['scenario']} ({r['mix']})", "cost": _f(r["cost_usd"]),
+                  "quality": r["quality"]}
+                 for r in _table(report, "whatif", "scenarios") or [] if r.get("quality") is not None]
+    x = alt.X("cost:Q", title="cost (USD)", scale=alt.Scale(zero=False))
+    y = alt.Y("quality:Q", title="quality (mean score)", scale=alt.Scale(zero=False))
+    tooltip = [alt.Tooltip("label:N"), alt.Tooltip("cost:Q", format="$,.2f"), alt.Tooltip("quality:Q", format=".3f")]
+    line = alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(x=x, y=y, tooltip=tooltip)
+    layers = [line]
+    if scenarios:
+        base = alt.Chart(alt.Data(values=scenarios)).encode(x=x, y=y, tooltip=tooltip)
+        layers += [base.mark_point(size=80, filled=True, color="#d62728"),
+                   base.mark_text(align="left", dx=7, dy=-7).encode(text="label:N")]
+    return alt.layer(*layers).properties(title="Cost against quality: every split's Pareto frontier and the scenarios",
+                                         width=WIDTH, height=HEIGHT).to_dict()
+
+
 CHARTS: list[tuple[str, Callable[[dict], dict | None]]] = [
     ("daily_spend_by_tier", daily_spend_by_tier),
     ("cost_per_user_indexed", cost_per_user_indexed),
     ("latency_by_tier", latency_by_tier),
     ("error_rates", error_rates),
+    ("whatif_pareto", whatif_pareto),
 ]
 
 

@@ -58,7 +58,43 @@ def whatif(ctx: "ReportContext") -> dict | None:
                column("cost_high_usd", "High", "usd"), column("vs_actual", "vs actual", "change")]
     if any(r["quality"] is not None for r in rows):
         columns.append(column("quality", "Quality", "ratio"))
-    return {"title": "What if", "notes": notes, "tables": [table("scenarios", "Routing splits", columns, rows)]}
+    tables = [table("scenarios", "Routing splits", columns, rows)]
+    pareto = _pareto(ctx, seg)
+    if pareto is not None:
+        notes.append(pareto["notes"].pop())
+        tables.append(pareto)
+    return {"title": "What if", "notes": notes, "tables": tables}
+
+
+def _pareto(ctx: "ReportContext", seg) -> dict | None:
+    """The cost-quality Pareto frontier of every proportional split (1% steps: 5,151 for three
+    tiers), when replays give quality on every tier; chart data (a detail table), drawn with the
+    scenarios above as points. Without replay judgements a tier's quality is only the feedback of
+    the traffic it happened to serve, so no frontier is drawn from it."""
+    import numpy as np
+
+    from costlab.whatif import frontier
+    from costlab.whatif.segments import tier_quality
+
+    if len(seg.tiers) < 2 or not ctx.store.scalar("select exists (select 1 from judgements)"):
+        return None
+    qbar = tier_quality(seg)
+    if qbar is None or not np.isfinite(qbar).all():
+        return None
+    from fractions import Fraction
+
+    fr = frontier.proportional(seg, quality=qbar)
+    # the frontier is chosen on float dollars; each point's cost is shown exact (nano-dollars)
+    totals = [int(c) + int(w) for c, w in zip(seg.totals["cost"], seg.totals["warmup"])]
+    rows = [{"split": ",".join(f"{t}={p}" for t, p in zip(fr.tiers, fr.splits[i])),
+             "mix": "/".join(str(p) for p in fr.splits[i]),
+             "cost_usd": _usd(Fraction(sum(int(p) * t for p, t in zip(fr.splits[i], totals)), 100)),
+             "quality": float(fr.quality[i])} for i in fr.pareto]
+    columns = [column("split", "Split", "text"), column("mix", "Mix %", "text"),
+               column("cost_usd", "Cost", "usd"), column("quality", "Quality", "ratio")]
+    note = (f"Pareto frontier: {len(rows):,} of the {len(fr.splits):,} splits in 1% steps are not beaten on both cost "
+            "and quality (quality per tier from replay judgements; chart in the HTML report, points in the JSON).")
+    return table("frontier", "Cost-quality Pareto frontier", columns, rows, detail=True, notes=[note])
 
 
 def reconciliation(ctx: "ReportContext") -> dict | None:

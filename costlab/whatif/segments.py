@@ -223,6 +223,20 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     )
 
 
+def tier_quality(seg: Segments) -> np.ndarray | None:
+    """Mean quality per tier, as frontier.tier_quality on the per-request arrays: over the requests
+    whose quality is known on every tier, else each tier over the requests known on it; None when
+    no quality is known. For frontier.proportional(seg, quality=...): one matrix product per grid."""
+    if not seg.q_n.size or not seg.q_mask.any():
+        return None
+    both = seg.q_mask.all(axis=1) & (seg.q_n > 0)
+    use = np.broadcast_to(both[:, None], seg.q_mask.shape) if both.any() else seg.q_mask
+    sums = np.where(use, seg.q_sum, 0.0).sum(axis=0)
+    counts = (use * seg.q_n[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
 def evaluate_segments(seg: Segments, scenario: Scenario) -> Result:
     """A proportional split or `current` on the segment totals: the Result `evaluate` gives on the
     per-request arrays (point cost exact, per-day costs identical, quality up to summation order)."""
