@@ -299,8 +299,8 @@ _COST = """
         + costlab_fusd_to_usd(coalesce(i.cache_write_5m_tokens, 0)::HUGEINT * c.cache_write_5m_fusd
                               + coalesce(i.cache_write_1h_tokens, 0)::HUGEINT * c.cache_write_1h_fusd)
         + costlab_fusd_to_usd(coalesce(i.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd) end as cost
-    from (select *, coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
-                    + coalesce(cache_write_1h_tokens, 0) as prompt_tokens
+    from (select *, costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens,
+                                          cache_write_1h_tokens) as prompt_tokens
           from ({incoming})) i
     left join price_card c
       on c.model = i.model and c.speed = 'standard' and c.platform = i.platform and c.service_tier = i.service_tier

@@ -1,7 +1,7 @@
 -- macros: functions the views, the ingest adapters and engineers share.
 -- params: none
 -- returns: none (creates macros costlab_clean_model, costlab_model, costlab_fusd_to_usd,
---   costlab_cost_nusd, costlab_cost_usd, costlab_cost2_usd, costlab_geo_class)
+--   costlab_cost_nusd, costlab_cost_usd, costlab_cost2_usd, costlab_geo_class, costlab_prompt_tokens)
 
 -- The spelling of a model id with platform decorations removed: Bedrock ARNs, cross-region
 -- prefixes (global. us. eu. apac. ...), the anthropic. prefix, -v1:0 version suffixes, gateway
@@ -76,3 +76,9 @@ create or replace macro costlab_geo_class(platform, inference_geo) as
         when inference_geo = 'us' and coalesce(platform, 'anthropic') in ('anthropic', 'foundry', 'claude_aws') then 'us'
         else 'global'
     end;
+
+-- The prompt a request sent: uncached input + cache reads + cache writes (input_tokens excludes the
+-- cache, as in Anthropic's usage object). Prompt bands are judged on it.
+create or replace macro costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens) as
+    (coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
+        + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0))::BIGINT;

@@ -33,8 +33,7 @@ create or replace macro costlab_price_rows(t) as table
 with r as (
     select
         columns(lambda c: not costlab_is_price_column(c)),
-        coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
-            + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0) as prompt_tokens,
+        costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens) as prompt_tokens,
         -- A request without a platform is priced as the Claude API (the join below says so too).
         costlab_geo_class(platform, inference_geo) as geo_class,
         (coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)

@@ -21,8 +21,7 @@ with total as (
 ),
 unpriced as (
     select model, unpriced_reason, count(*) as requests,
-           sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
-               + coalesce(cache_write_1h_tokens, 0)) as prompt_tokens,
+           sum(prompt_tokens) as prompt_tokens,
            sum(coalesce(output_tokens, 0)) as output_tokens
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and not priced

@@ -33,8 +33,7 @@ create or replace macro costlab_stored_prices() as table
 select
     columns(lambda c: not costlab_is_price_column(c)),
     tier,
-    (coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
-        + coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0))::BIGINT as prompt_tokens,
+    costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens) as prompt_tokens,
     priced, unpriced_reason, cost_input_usd, cost_output_usd, cost_cache_write_usd, cost_cache_read_usd,
     cost_tools_usd, cost_usd, price_multiplier
 from requests
