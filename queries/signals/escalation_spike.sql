@@ -64,10 +64,12 @@ unlinked as (
 -- (key, time) each, with the tier packed into the low bits of the time (a window partitioned by
 -- session and feature costs several times more on ten million rows)
 keyed as (
-    select w.ts, w.cost_usd, w.priced, w.parent_request_id, w.attempt,
-           case when w.session_id is not null then hash(w.session_id, w.feature) end as s_key,
+    select case when w.session_id is not null then hash(w.session_id, w.feature) end as s_key,
            case when w.trace_id is not null then hash(w.trace_id, w.feature) end as t_key,
-           epoch_ms(w.ts) * 64 + r.rnk as packed, w.feature
+           epoch_ms(w.ts) * 64 + r.rnk as packed,
+           -- what the result needs, narrow: the sorts carry every column of this relation
+           w.cost_usd, w.priced, coalesce(w.attempt, 1) = 1 as first_try, w.parent_request_id is null as no_parent,
+           w.feature
     from w join tier_rank r on r.tier = w.tier
     where w.feature in (select feature from unlinked) and (w.session_id is not null or w.trace_id is not null)
 ),
@@ -78,18 +80,18 @@ moves as (
     from keyed
 ),
 moved as (
-    select feature, ts, cost_usd, priced, coalesce(attempt, 1) = 1 as counted_first from moves
-    where parent_request_id is null
+    select feature, (packed // 64) // 86400000 as day, cost_usd, priced, first_try as counted_first from moves
+    where no_parent
       and ((s_prev_key = s_key and s_prev % 64 < packed % 64 and packed // 64 - s_prev // 64 <= $within_minutes::BIGINT * 60000)
            or (t_prev_key = t_key and t_prev % 64 < packed % 64 and packed // 64 - t_prev // 64 <= $within_minutes::BIGINT * 60000))
 ),
 esc as (
-    select *, false as moved, false as counted_first from linked
+    select feature, (epoch_ms(ts) // 86400000) as day, cost_usd, priced, false as moved, false as counted_first from linked
     union all
-    select feature, ts, cost_usd, priced, true as moved, counted_first from moved
+    select feature, day, cost_usd, priced, true as moved, counted_first from moved
 ),
 esc_days as (
-    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as escalations, count(*) filter (where moved) as moved,
+    select feature, day, count(*) as escalations, count(*) filter (where moved) as moved,
            count(*) filter (where counted_first) as moved_firsts, sum(cost_usd) filter (where priced) as cost
     from esc group by all
 ),
