@@ -19,7 +19,8 @@ Target (issue 5): the full report for 10M requests in a week in under 10 s and u
     .venv/bin/python benchmarks/bench_report.py --rows 10000000 --repeat 2 --reprice --record
 
 --reprice also times what a user waits for once after a price change: every stored price stale,
-then one read-write open that re-prices them all.
+then one read-write open that re-prices them all. --no-parent-links also times the full report on
+the same log with every parent_request_id NULL (its own cached store).
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ from costlab import pricing
 from costlab.config import load_config
 from costlab.generate import generate_sql
 from costlab.store import Store
-db, n, config = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+db, n, config, links = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "links"
 t = time.perf_counter()
 with Store(db, load_config(config)) as store:
-    store.execute("insert into requests by name " + generate_sql(n, seed=11, start="2026-11-09", days=7))
+    rows = generate_sql(n, seed=11, start="2026-11-09", days=7)
+    if not links:  # a log whose re-sends carry no parent id: escalations only through sessions and traces
+        rows = f"select * replace (NULL::VARCHAR as parent_request_id) from ({rows})"
+    store.execute("insert into requests by name " + rows)
     made = time.perf_counter() - t
     pricing.reprice(store)  # what ingest does as it appends
     store.execute("checkpoint")
@@ -143,20 +147,10 @@ def run(db: Path, mode: str, formats: str, cache: str | None = None) -> dict:
     return json.loads(out.stdout)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--fresh", action="store_true", help="remake the store")
-    ap.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
-    ap.add_argument("--reprice", action="store_true", help="also time re-pricing every stored price (a price change)")
-    args = ap.parse_args()
-    data = HERE / "data"
-    data.mkdir(exist_ok=True)
-    db = data / f"report-{args.rows}.duckdb"
-    if args.fresh or not db.exists():
+def prepare(db: Path, rows: int, fresh: bool, links: bool) -> None:
+    if fresh or not db.exists():
         db.unlink(missing_ok=True)
-        made = subprocess.run([sys.executable, "-c", MAKE, str(db), str(args.rows), str(CONFIG)],
+        made = subprocess.run([sys.executable, "-c", MAKE, str(db), str(rows), str(CONFIG), "links" if links else "none"],
                               check=True, capture_output=True, text=True)
         insert_s, price_s = map(float, made.stdout.split())
         print(f"made {db}: rows in {insert_s:.1f} s, priced in {price_s:.1f} s", file=sys.stderr)
@@ -167,19 +161,40 @@ def main() -> None:
         out = subprocess.run([sys.executable, "-c", REFRESH, str(db), str(CONFIG)], check=True,
                              capture_output=True, text=True)
         print(f"refreshed {db} in {float(out.stdout):.1f} s", file=sys.stderr)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--fresh", action="store_true", help="remake the store")
+    ap.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
+    ap.add_argument("--reprice", action="store_true", help="also time re-pricing every stored price (a price change)")
+    ap.add_argument("--no-parent-links", action="store_true",
+                    help="also time the full report on the same log without parent ids (its own cached store)")
+    args = ap.parse_args()
+    data = HERE / "data"
+    data.mkdir(exist_ok=True)
+    db = data / f"report-{args.rows}.duckdb"
+    prepare(db, args.rows, args.fresh, links=True)
     results = []
     for label, mode, formats in MODES:
         best = min((run(db, mode, formats) for _ in range(args.repeat)), key=lambda r: r["total_s"])
         results.append({"mode": label, **best})
     with tempfile.TemporaryDirectory() as cold:
         results.append({"mode": "full report, cold Vega bundle cache", **run(db, "full", "all", cache=cold)})
+    unlinked = None
+    if args.no_parent_links:
+        bare = data / f"report-{args.rows}-no-parent-links.duckdb"
+        prepare(bare, args.rows, args.fresh, links=False)
+        unlinked = min((run(bare, "full", "all") for _ in range(args.repeat)), key=lambda r: r["total_s"])
     repriced = json.loads(subprocess.run([sys.executable, "-c", REPRICE, str(db), str(CONFIG)], check=True,
                                          capture_output=True, text=True).stdout) if args.reprice else None
-    print(json.dumps({"report": results, "reprice": repriced}, indent=2))
+    print(json.dumps({"report": results, "reprice": repriced, "no_parent_links": unlinked}, indent=2))
     if args.record:
         from machine import describe
 
-        lines = [f"\n## Weekly report ({time.strftime('%Y-%m-%d')}, `benchmarks/bench_report.py --rows {args.rows} --repeat {args.repeat}{' --reprice' if args.reprice else ''}`)\n",
+        lines = [f"\n## Weekly report ({time.strftime('%Y-%m-%d')}, `benchmarks/bench_report.py --rows {args.rows} --repeat {args.repeat}{' --reprice' if args.reprice else ''}{' --no-parent-links' if args.no_parent_links else ''}`)\n",
                  describe(), "",
                  f"{args.rows:,} generated requests in 2026-W46 (the week before empty), examples/costlab.toml settings "
                  "(target split and a what-if split configured); target: the full report under 10 s and 2 GB.", "",
@@ -190,6 +205,12 @@ def main() -> None:
                          f"{r['with_imports_s']:.2f} s | {r['peak_bytes'] / 2**30:.2f} GB |")
         full = results[0]["steps"]
         lines += ["", "Steps of the full report (wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in full.items()) + "."]
+        if unlinked:
+            u = unlinked
+            lines += ["", f"The same log with no parent ids (escalations found through sessions and traces only), "
+                      f"full report: {u['build_s']:.2f} s build, {u['with_imports_s']:.2f} s with imports, peak "
+                      f"{u['peak_bytes'] / 2**30:.2f} GB; steps: "
+                      + ", ".join(f"{k} {v:.2f} s" for k, v in u["steps"].items()) + "."]
         if repriced:
             lines += ["", f"After a price change, the next read-write open re-prices all {repriced['rows']:,} stored "
                       f"prices in {repriced['reprice_s']:.1f} s (peak {repriced['peak_bytes'] / 2**30:.2f} GB; "
