@@ -147,6 +147,8 @@ def test_settings_normalise_the_target_split_and_fall_back_to_the_default_slo():
     ({"top_n": 0}, "at least 1"),
     ({"slo": {"chat": {"p95_latency": 3}}}, "Did you mean 'p95_latency_ms'"),
     ({"target_split": {"haiku": "most"}}, "non-negative number"),
+    ({"memory_limit": "lots"}, "a size like"),
+    ({"memory_limit": 2}, "a size like"),
 ])
 def test_bad_report_settings_are_config_errors(section, message):
     with pytest.raises(ConfigError, match=message):
@@ -594,3 +596,17 @@ def test_a_read_only_report_after_a_price_change_says_it_uses_the_old_prices(exa
     assert result.exit_code == 0, result.stderr
     assert "changed since" in result.stderr and "costlab prices check" in result.stderr
     assert result.stdout == same.stdout  # the prices as of the last read-write open, as the note says
+
+
+def memory_seen(ctx):
+    return {"title": "Memory", "notes": [ctx.store.scalar("select current_setting('memory_limit')")]}
+
+
+@pytest.mark.parametrize("setting, during", [({}, "1.3 GiB"), ({"memory_limit": "800MB"}, "762.9 MiB"),
+                                             ({"memory_limit": "none"}, None)])
+def test_the_report_builds_under_its_memory_limit_and_puts_the_old_one_back(store, setting, during):
+    before = store.scalar("select current_setting('memory_limit')")
+    spec = SectionSpec("memory", f"{__name__}:memory_seen")
+    report = build_report(store, window.week("2026-W46"), parse(setting), sections=[spec])
+    assert report["sections"]["memory"]["notes"] == [during or before]
+    assert store.scalar("select current_setting('memory_limit')") == before

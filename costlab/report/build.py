@@ -158,6 +158,25 @@ def window_select(signals: Any | None) -> str:
 
 
 @contextmanager
+def memory_limit(store: "Store", limit: str | None) -> Iterator[None]:
+    """DuckDB's memory_limit set to `limit` inside the block (operators past it spill to disk), then
+    put back; nothing when `limit` is None."""
+    if not limit:
+        yield
+        return
+    before = store.scalar("select current_setting('memory_limit')")
+    store.execute(f"set memory_limit = '{limit}'")  # checked by settings.parse: a number and a unit
+    try:
+        yield
+    finally:
+        # DuckDB shows the limit rounded ('18.8 GiB'): setting that text back would move it, so the
+        # default comes back by RESET, and only a limit someone else set is set again.
+        store.execute("reset memory_limit")
+        if store.scalar("select current_setting('memory_limit')") != before:
+            store.execute(f"set memory_limit = '{before}'")
+
+
+@contextmanager
 def priced_once(store: "Store", since: datetime, until: datetime, signals: Any | None = None) -> Iterator[None]:
     """Make sure the rows of [since, until) are priced once, however many queries read them.
 
@@ -232,14 +251,16 @@ def build_report(store: "Store", window: Window, settings: ReportSettings | None
             ctx.signals_window = span
             start, end = min(start, span[0]), max(end, span[1])
     built: dict[str, Any] = {}
-    with priced_once(store, start, end, signals if ctx.signals_window else None):
+    with memory_limit(store, settings.memory_limit), \
+            priced_once(store, start, end, signals if ctx.signals_window else None):
         for spec in inside:
             builder = _load(spec)
             built[spec.name] = builder(ctx) if builder else None
     ctx.signals_window = None  # the window is gone
-    for spec in specs:
-        if spec not in inside:
-            builder = _load(spec)
-            built[spec.name] = builder(ctx) if builder else None
+    with memory_limit(store, settings.memory_limit):
+        for spec in specs:
+            if spec not in inside:
+                builder = _load(spec)
+                built[spec.name] = builder(ctx) if builder else None
     out = {spec.name: built[spec.name] for spec in specs if built.get(spec.name)}
     return {"report": FORMAT_NAME, "version": VERSION, "window": window.as_dict(), "sections": out}

@@ -13,18 +13,26 @@
     [report.slo."chat-assistant"]
     p95_latency_ms = 20000
     p95_ttft_ms = 1200
+    # memory_limit = "1.5GB"                   # DuckDB's memory while the report builds ("none": its default)
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from costlab.errors import ConfigError, did_you_mean
 
-KEYS = ("top_n", "target_split", "slo", "whatif_splits")
+KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit")
 SLO_KEYS = ("p95_latency_ms", "p95_ttft_ms", "p99_latency_ms", "p99_ttft_ms")
 DEFAULT_TOP_N = 10
+# DuckDB's memory while the report builds. Without a limit DuckDB may use 80% of the machine, and on
+# a log whose re-sends carry no parent id the escalation detector's two sorts of the window alone
+# took 3 GB at 10M requests; capped, they spill to disk (`<store>.tmp`): 1.7 GB and +1 s there, no
+# change on the benchmark's log (benchmarks/RESULTS.md). "none" leaves DuckDB's own default.
+DEFAULT_MEMORY_LIMIT = "1.5GB"
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class ReportSettings:
     target_split: dict[str, float] = field(default_factory=dict)  # tier -> fraction of requests (sums to 1)
     slo: dict[str, dict[str, float]] = field(default_factory=dict)  # feature or "default" -> {SLO_KEYS: ms}
     whatif_splits: tuple[str, ...] = ()  # more splits for the what-if section, e.g. "haiku=50,sonnet=45,opus=5"
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT  # DuckDB's, while the report builds; None: DuckDB's default
 
     def slo_for(self, feature: str) -> dict[str, float]:
         return self.slo.get(feature, self.slo.get("default", {}))
@@ -71,4 +80,9 @@ def parse(section: dict[str, Any] | None) -> ReportSettings:
     extra = section.get("whatif_splits", [])
     if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
         raise ConfigError('costlab.toml [report] whatif_splits: expected a list like ["haiku=50,sonnet=45,opus=5"]')
-    return ReportSettings(top_n, {k: v / total for k, v in split.items()}, slo, tuple(extra))
+    limit = section.get("memory_limit", DEFAULT_MEMORY_LIMIT)
+    if not isinstance(limit, str) or not (limit.strip().lower() == "none" or _SIZE.match(limit)):
+        raise ConfigError(f'costlab.toml [report] memory_limit: expected a size like "1.5GB" or "800MB", or "none", '
+                          f"got {limit!r}")
+    limit = None if limit.strip().lower() == "none" else limit.strip()
+    return ReportSettings(top_n, {k: v / total for k, v in split.items()}, slo, tuple(extra), limit)
