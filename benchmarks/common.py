@@ -105,19 +105,13 @@ def peak_rss_bytes() -> int:
     return peak if platform.system() == "Darwin" else peak * 1024
 
 
-# The same, as source for the child scripts the benchmarks run with `python -c`: each child's own peak.
-# ru_maxrss is not that on Linux: it survives exec, so a child of a big parent reports the parent's peak.
-PEAK = """
-import resource
-
-def peak_bytes():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# The same for the child scripts the benchmarks run with `python -c` (each child's own peak, as
+# `peak_bytes()`): they import it from here. ru_maxrss is not that on Linux: it survives exec, so a
+# child of a big parent reports the parent's peak.
+PEAK = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from common import peak_rss_bytes as peak_bytes
 """
 
 

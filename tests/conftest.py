@@ -3,6 +3,10 @@ from the developer's environment, so no test reads or writes a real ./costlab.du
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,3 +34,32 @@ def store(tmp_path):
     s = Store(tmp_path / "test.duckdb", Config())
     yield s
     s.close()
+
+
+def run_on_terminal(cmd: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+                    timeout: float = 120) -> tuple[int, bytes, str]:
+    """Run cmd with stderr on a pseudo-terminal (where progress bars draw) and stdout piped:
+    (exit code, stdout, what the terminal got). The terminal is drained while the command runs, so a
+    chatty bar never blocks on a full pty."""
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=slave,
+                            env={**os.environ, "TERM": "xterm", "COLUMNS": "100", **(env or {})})
+    os.close(slave)
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    out, _ = proc.communicate(timeout=timeout)
+    reader.join(timeout=10)
+    os.close(master)
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")

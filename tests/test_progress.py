@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 
-from conftest import FIXTURES
+from conftest import FIXTURES, run_on_terminal
 
 
 def on_a_terminal(*args: str) -> tuple[int, bytes, str]:
     """Run costlab with stderr on a pty: (exit code, stdout, what the terminal got)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "costlab", *args],
-        stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "TERM": "xterm", "COLUMNS": "100"},
-    )
-    os.close(slave)
-    out, _ = proc.communicate(timeout=120)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+    return run_on_terminal([sys.executable, "-m", "costlab", *args])
 
 
 def test_ingest_draws_progress_on_a_terminal_stderr_and_keeps_stdout_empty(tmp_path):

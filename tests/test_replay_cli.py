@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from costlab.commands.replay import register
 from costlab.testing import TestServer
+from conftest import run_on_terminal
 from test_replay_helpers import write_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,36 +178,11 @@ def test_kill_mid_run_then_resume_sends_each_remaining_request_once(env, sig):
 
 
 def test_replay_draws_a_progress_bar_with_the_spend_on_a_terminal_stderr_and_stdout_stays_data(env):
-    import pty
-    import re
-    import threading
-
-    master, slave = pty.openpty()
-    chunks: list[bytes] = []
-
-    def read() -> None:  # drain the terminal while the replay runs (a full pty would block its writes)
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
-
     with TestServer(latency=0.05) as server:
         cmd = [sys.executable, "-c", KILL_SCRIPT, "replay", "--sample", "20", "--tiers", "haiku,sonnet", "--concurrency", "2",
                "--run", "bar", "--base-url", server.url, "--format", "json"]
-        proc = subprocess.Popen(cmd, cwd=env, stdout=subprocess.PIPE, stderr=slave,
-                                env={**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm", "COLUMNS": "120"})
-        os.close(slave)
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        out, _ = proc.communicate(timeout=120)
-        reader.join(timeout=10)
-    os.close(master)
-    err = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0, err
+        code, out, err = run_on_terminal(cmd, cwd=env, env={"PYTHONPATH": str(ROOT), "COLUMNS": "120"})
+    assert code == 0, err
     assert "━" in err and "\x1b[" in err  # rich drew its bar, with cursor control
     assert "replay bar" in err and "/40" in err
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)

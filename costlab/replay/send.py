@@ -290,15 +290,14 @@ def _error(t0: float, kind: str, message: str, rid: str | None) -> tuple:
 
 _TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BIGINT", "BIGINT", "BIGINT",
           "BIGINT", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR")
-# The cost of each incoming result row, joined to price_card like costed_requests (a per-row macro
-# call was several times slower). Each part rounded to the nano-dollar, then summed; NULL when unpriced.
+# The cost of each incoming result row, joined to price_card like costed_requests (a join, not a
+# per-row lookup, which was several times slower). Each part rounded to the nano-dollar, then summed
+# (costlab_card_cost_usd); NULL when unpriced. Replays make no web searches.
 _COST = """
     select i.*, case when i.status <> 'ok' then 0 else
-        costlab_fusd_to_usd(coalesce(i.input_tokens, 0)::HUGEINT * c.input_fusd)
-        + costlab_fusd_to_usd(coalesce(i.output_tokens, 0)::HUGEINT * c.output_fusd)
-        + costlab_fusd_to_usd(coalesce(i.cache_write_5m_tokens, 0)::HUGEINT * c.cache_write_5m_fusd
-                              + coalesce(i.cache_write_1h_tokens, 0)::HUGEINT * c.cache_write_1h_fusd)
-        + costlab_fusd_to_usd(coalesce(i.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd) end as cost
+        costlab_card_cost_usd(i.input_tokens, i.output_tokens, i.cache_write_5m_tokens, i.cache_write_1h_tokens,
+                              i.cache_read_tokens, 0, c.input_fusd, c.output_fusd, c.cache_write_5m_fusd,
+                              c.cache_write_1h_fusd, c.cache_read_fusd, 0) end as cost
     from (select *, costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens,
                                           cache_write_1h_tokens) as prompt_tokens
           from ({incoming})) i

@@ -1,7 +1,8 @@
 -- macros: functions the views, the ingest adapters and engineers share.
 -- params: none
 -- returns: none (creates macros costlab_clean_model, costlab_model, costlab_fusd_to_usd,
---   costlab_cost_nusd, costlab_cost_usd, costlab_cost2_usd, costlab_geo_class, costlab_prompt_tokens)
+--   costlab_cost_nusd, costlab_cost_usd, costlab_cost2_usd, costlab_card_cost_usd, costlab_geo_class,
+--   costlab_prompt_tokens)
 
 -- The spelling of a model id with platform decorations removed: Bedrock ARNs, cross-region
 -- prefixes (global. us. eu. apac. ...), the anthropic. prefix, -v1:0 version suffixes, gateway
@@ -65,6 +66,21 @@ create or replace macro costlab_cost2_usd(n1, f1, n2, f2) as
                           // 1000000 as DECIMAL(18,0))
                    * 0.000000001 as DECIMAL(18,9))
     end;
+
+-- A request's cost in USD at one price_card row: each category rounded half up to the nano-dollar
+-- (the two cache writes together), then summed, as costlab_price_rows prices it. For what-ifs that
+-- re-price a request at another model or service tier (the detectors, replay results). HUGEINT
+-- products: these run on a few rows, where the overflow guard of costlab_cost_usd buys nothing.
+create or replace macro costlab_card_cost_usd(input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+                                              cache_read_tokens, web_search_requests,
+                                              input_fusd, output_fusd, cache_write_5m_fusd, cache_write_1h_fusd,
+                                              cache_read_fusd, web_search_fusd) as
+    costlab_fusd_to_usd(coalesce(input_tokens, 0)::HUGEINT * input_fusd)
+    + costlab_fusd_to_usd(coalesce(output_tokens, 0)::HUGEINT * output_fusd)
+    + costlab_fusd_to_usd(coalesce(cache_write_5m_tokens, 0)::HUGEINT * cache_write_5m_fusd
+                          + coalesce(cache_write_1h_tokens, 0)::HUGEINT * cache_write_1h_fusd)
+    + costlab_fusd_to_usd(coalesce(cache_read_tokens, 0)::HUGEINT * cache_read_fusd)
+    + costlab_fusd_to_usd(coalesce(web_search_requests, 0)::HUGEINT * web_search_fusd);
 
 -- The price card's geography class of a request: 'regional' for a Bedrock or Vertex regional
 -- endpoint (the 10% premium), 'us' for US-only inference on the Claude API (and Foundry, Claude on

@@ -104,12 +104,10 @@ repriced as (
            quantile_cont(w.output_tokens, 0.9) filter (where w.status = 'ok') as out_p90,
            quantile_cont(w.prompt_tokens, 0.9) filter (where w.status = 'ok') as prompt_p90,
            sum(w.cost_usd) as cost_now,
-           sum(costlab_fusd_to_usd(coalesce(w.input_tokens, 0)::HUGEINT * c.input_fusd)
-             + costlab_fusd_to_usd(coalesce(w.output_tokens, 0)::HUGEINT * c.output_fusd)
-             + costlab_fusd_to_usd(coalesce(w.cache_write_5m_tokens, 0)::HUGEINT * c.cache_write_5m_fusd
-                                   + coalesce(w.cache_write_1h_tokens, 0)::HUGEINT * c.cache_write_1h_fusd)
-             + costlab_fusd_to_usd(coalesce(w.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd)
-             + costlab_fusd_to_usd(coalesce(w.web_search_requests, 0)::HUGEINT * c.web_search_fusd)) as cost_then
+           sum(costlab_card_cost_usd(w.input_tokens, w.output_tokens, w.cache_write_5m_tokens,
+                                     w.cache_write_1h_tokens, w.cache_read_tokens, w.web_search_requests,
+                                     c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
+                                     c.cache_read_fusd, c.web_search_fusd)) as cost_then
     from w
     join price_card c
       on c.model = w.to_model and c.speed = 'standard'

@@ -115,12 +115,10 @@ l as not materialized (
 ),
 repriced as (
     select l.feature, l.model, sum(l.cost_usd) as cost_now,
-           sum(costlab_fusd_to_usd(coalesce(l.input_tokens, 0)::HUGEINT * c.input_fusd)
-             + costlab_fusd_to_usd(coalesce(l.output_tokens, 0)::HUGEINT * c.output_fusd)
-             + costlab_fusd_to_usd(coalesce(l.cache_write_5m_tokens, 0)::HUGEINT * c.cache_write_5m_fusd
-                                   + coalesce(l.cache_write_1h_tokens, 0)::HUGEINT * c.cache_write_1h_fusd)
-             + costlab_fusd_to_usd(coalesce(l.cache_read_tokens, 0)::HUGEINT * c.cache_read_fusd)
-             + costlab_fusd_to_usd(coalesce(l.web_search_requests, 0)::HUGEINT * c.web_search_fusd)) as cost_up
+           sum(costlab_card_cost_usd(l.input_tokens, l.output_tokens, l.cache_write_5m_tokens,
+                                     l.cache_write_1h_tokens, l.cache_read_tokens, l.web_search_requests,
+                                     c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
+                                     c.cache_read_fusd, c.web_search_fusd)) as cost_up
     from l
     join price_card c
       on c.model = l.to_model and c.speed = 'standard'
