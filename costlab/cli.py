@@ -108,6 +108,7 @@ def ingest(
       costlab ingest logs/2026-11-*.jsonl.gz exports/litellm.csv
       costlab ingest s3://my-bucket/AWSLogs/123456789012/BedrockModelInvocationLogs/
     """
+    from costlab.display import styled
     from costlab.ingest import detect, ingest_paths
     from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
@@ -119,7 +120,7 @@ def ingest(
                                on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url)
     for f in summary.files:
         if f.error:
-            stderr.print(f"[red]✗[/] {f.error}", highlight=False, markup=True)
+            stderr.print(styled("✗", "red"), f.error)
         elif f.skipped:
             stderr.print(f"· {f.file}: already ingested ({f.rows_present:,} rows present)", highlight=False, markup=False)
         else:

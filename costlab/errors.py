@@ -36,6 +36,13 @@ class CostlabError(Exception):
 
     exit_code: ExitCode = ExitCode.ERROR
 
+    def __str__(self) -> str:
+        # Messages quote data (a file's first line, a column name, DuckDB's error about a value):
+        # shown to a person, a control character from it appears escaped, never as a control.
+        from costlab.display import visible
+
+        return visible(super().__str__())
+
 
 class ConfigError(CostlabError):
     "costlab.toml, an environment variable or a flag has a value costlab cannot use."

@@ -6,11 +6,12 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                            TimeRemainingColumn)
 
-stderr = Console(stderr=True, soft_wrap=True)
+from costlab.display import console
+
+stderr = console(stderr=True, soft_wrap=True)  # never markup, and no control character from data
 
 
 @contextmanager
@@ -33,7 +34,7 @@ def _bar(total: int, label: str, count: ProgressColumn, enabled: bool | None) ->
     if not show:
         yield lambda n: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), count, TimeRemainingColumn(),
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), count, TimeRemainingColumn(),
                   console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)

@@ -20,6 +20,10 @@ gets the exact value back. Integers and floats stay JSON numbers.
 The table format fits the terminal width (or `width`): when a frame has more columns than fit, it is
 printed as several tables one under the other, each repeating the leading label columns (day, model,
 feature, ...), instead of squeezing every header into a vertical stripe.
+
+table and markdown are for people: every value and header is shown literally (costlab.display), so
+markup, terminal escape sequences and HTML in the data stay text. csv, json, jsonl and parquet keep
+the data exactly as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 import polars as pl
 
+from costlab.display import console, markdown_text, visible
 from costlab.errors import ConfigError, did_you_mean
 
 NULL = "—"
@@ -144,7 +149,7 @@ def _exact(df: pl.DataFrame) -> pl.DataFrame:
 
 # -- reading formats ---------------------------------------------------------------------------
 def display_columns(df: pl.DataFrame) -> dict[str, list[str]]:
-    """Every column formatted for reading: one string per value."""
+    """Every column formatted for reading: one string per value, control characters visible()."""
     return {name: _display(df.get_column(name)) for name in df.columns}
 
 
@@ -166,7 +171,7 @@ def _display(series: pl.Series) -> list[str]:
         return [NULL if v is None else v.strftime(pattern) for v in values]
     if dtype == pl.Boolean:
         return [NULL if v is None else ("true" if v else "false") for v in values]
-    return [NULL if v is None else " ".join(str(v).split()) for v in values]
+    return [NULL if v is None else visible(" ".join(str(v).split())) for v in values]
 
 
 def _decimal_places(values: list[Decimal | None], scale: int) -> int:
@@ -199,18 +204,18 @@ def _is_number(dtype: pl.DataType) -> bool:
 def table(df: pl.DataFrame, title: str | None = None, *, width: int = FILE_WIDTH) -> str:
     """A rich table as plain text no wider than `width` (split into column groups when needed)."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     cells = display_columns(df)
+    headers = {name: visible(" ".join(name.split())) for name in df.columns}
     numeric = {name: _is_number(dtype) for name, dtype in df.schema.items()}
     widths = {
-        name: max([len(name)] + [len(c) for c in cells[name]]) if numeric[name]
-        else min(max([len(name)] + [len(c) for c in cells[name]]), MAX_TEXT_WIDTH)
+        name: max([len(headers[name])] + [len(c) for c in cells[name]]) if numeric[name]
+        else min(max([len(headers[name])] + [len(c) for c in cells[name]]), MAX_TEXT_WIDTH)
         for name in df.columns
     }
     out = io.StringIO()
-    console = Console(file=out, width=width, color_system=None, highlight=False, emoji=False, markup=False)
+    printer = console(file=out, width=width, color_system=None)
     groups = _column_groups(df.columns, widths, numeric, width)
     for i, group in enumerate(groups):
         t = Table(
@@ -222,7 +227,7 @@ def table(df: pl.DataFrame, title: str | None = None, *, width: int = FILE_WIDTH
         )
         for name in group:
             t.add_column(
-                name,
+                headers[name],
                 justify="right" if numeric[name] else "left",
                 no_wrap=True,
                 overflow="ellipsis",
@@ -231,8 +236,8 @@ def table(df: pl.DataFrame, title: str | None = None, *, width: int = FILE_WIDTH
         for row in zip(*(cells[name] for name in group)):
             t.add_row(*row)
         if i:
-            console.print()
-        console.print(t)
+            printer.print()
+        printer.print(t)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
 
@@ -263,9 +268,9 @@ def markdown(df: pl.DataFrame, title: str | None = None) -> str:
     numeric = [_is_number(dtype) for dtype in df.schema.values()]
 
     def row(values: list[str]) -> str:
-        return "| " + " | ".join(v.replace("\\", "\\\\").replace("|", "\\|") for v in values) + " |"
+        return "| " + " | ".join(markdown_text(v) for v in values) + " |"
 
-    lines = [f"### {title}", ""] if title else []
+    lines = [f"### {markdown_text(title)}", ""] if title else []
     lines.append(row(df.columns))
     lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
     lines.extend(row(list(values)) for values in zip(*(cells[name] for name in df.columns)))

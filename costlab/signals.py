@@ -36,6 +36,7 @@ import polars as pl
 
 from costlab import pricing, sql
 from costlab.config import Config
+from costlab.display import markdown_code, markdown_text, visible
 from costlab.errors import ConfigError, ExitCode, did_you_mean
 
 FINDINGS_EXIT = int(ExitCode.FINDINGS)
@@ -381,19 +382,25 @@ def summary(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def details(findings: pl.DataFrame, markdown: bool = False) -> str:
-    """Each finding's evidence, suggestion and drill-down query, as text (or Markdown), in order."""
+    """Each finding's evidence, suggestion and drill-down query, as text (or Markdown), in order.
+
+    Segments, evidence and suggestions quote names from the logs: the text shows them literally
+    (control characters visible), the Markdown escapes them (costlab.display)."""
     lines = []
     for i, row in enumerate(findings.iter_rows(named=True), start=1):
         impact = row["weekly_impact_usd"]
         money = "impact not in dollars" if impact is None else f"${impact:,.2f} a week"
         if markdown:
-            lines += [f"{i}. **{row['severity']}** `{row['signal']}` {row['segment']} ({money})",
-                      f"   - evidence: {row['evidence']}",
-                      f"   - suggestion: {row['suggestion']}",
-                      f"   - drill down: `costlab sql -F {row['query']}`"]
+            md = {k: markdown_text(row[k]) for k in ("severity", "segment", "evidence", "suggestion")}
+            lines += [f"{i}. **{md['severity']}** {markdown_code(row['signal'])} {md['segment']} ({money})",
+                      f"   - evidence: {md['evidence']}",
+                      f"   - suggestion: {md['suggestion']}",
+                      f"   - drill down: {markdown_code('costlab sql -F ' + str(row['query']))}"]
         else:
-            lines += [f"{i}. [{row['severity']}] {row['signal']}  {row['segment']}  ({money})",
-                      f"   evidence:   {row['evidence']}",
-                      f"   suggestion: {row['suggestion']}",
-                      f"   drill down: costlab sql -F {row['query']}"]
+            text = {k: visible(" ".join(str(row[k]).split())) for k in ("severity", "signal", "segment", "evidence",
+                                                                         "suggestion", "query")}
+            lines += [f"{i}. [{text['severity']}] {text['signal']}  {text['segment']}  ({money})",
+                      f"   evidence:   {text['evidence']}",
+                      f"   suggestion: {text['suggestion']}",
+                      f"   drill down: costlab sql -F {text['query']}"]
     return "\n".join(lines) + ("\n" if lines else "")

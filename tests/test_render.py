@@ -203,7 +203,8 @@ def test_long_text_is_cut_not_wrapped():
 
 def test_markdown_is_a_pipe_table(df):
     lines = render.to_text(df, Format.markdown).splitlines()
-    assert lines[0] == "| " + " | ".join(df.columns) + " |"
+    # headers escaped as every Markdown value is (costlab.display.markdown_text): cost\_usd renders as cost_usd
+    assert lines[0] == "| model | day | ts | requests | cost\\_usd | error\\_rate | priced |"
     assert lines[1] == "|---|---|---|---:|---:|---:|---|"
     assert len(lines) == 2 + df.height
     assert "odd \\| name" in lines[3]

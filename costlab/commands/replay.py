@@ -57,7 +57,7 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int, Decimal], None]
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                   TextColumn("${task.fields[spent]}"), TimeRemainingColumn(), console=stderr, transient=True) as bar:
         task = bar.add_task(label, total=total, spent="0.00")
         yield lambda n, spent: bar.update(task, advance=n, spent=f"{spent:.4f}")

@@ -62,8 +62,10 @@ def _knobs(config) -> dict:
 
 
 def _note(lines) -> None:
+    from costlab.display import visible
+
     for line in dict.fromkeys(lines):
-        typer.echo(f"note: {line}", err=True)
+        typer.echo(f"note: {visible(line)}", err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -265,9 +267,12 @@ def _row(red, res) -> dict:
 def _scenario_chart(frame, path: Path) -> None:
     import altair as alt
 
+    from costlab.display import ScriptSafeJSON
+
     data = alt.Data(values=[{k: (float(v) if isinstance(v, Decimal) else v) for k, v in r.items()}
                             for r in frame.select("scenario", "cost_usd", "cost_low_usd", "cost_high_usd").to_dicts()])
     bars = alt.Chart(data).mark_bar().encode(x=alt.X("cost_usd:Q", title="cost (USD)"), y=alt.Y("scenario:N", sort=None))
     err = alt.Chart(data).mark_errorbar().encode(x="cost_low_usd:Q", x2="cost_high_usd:Q", y=alt.Y("scenario:N", sort=None))
     path.parent.mkdir(parents=True, exist_ok=True)
-    (bars + err).properties(title="what-if cost with 95% day-block bootstrap interval", width=520).save(str(path))
+    (bars + err).properties(title="what-if cost with 95% day-block bootstrap interval", width=520).save(
+        str(path), json_kwds={"cls": ScriptSafeJSON})  # no scenario label can close the page's <script>

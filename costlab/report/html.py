@@ -4,18 +4,19 @@ Vega, Vega-Lite and vega-embed come from the vl-convert-python package (its java
 BSD-3-Clause like the Vega projects) and are inlined in a <script>: the page renders offline, with
 no CDN. The bundle is cached under $XDG_CACHE_HOME/costlab (or ~/.cache/costlab) per vl-convert
 version, since producing it starts vl-convert's JavaScript runtime (a few seconds).
-Every user string (feature, customer and model names) is HTML-escaped; chart data goes in as JSON
-with '<', '>' and '&' escaped so no value can close the script element.
+Every user string (feature, customer and model names) is HTML-escaped, its control characters and bidi
+overrides shown escaped (costlab.display.visible); chart data goes in as JSON with '<', '>' and '&'
+escaped so no value can close the script element (costlab.display.script_json).
 """
 
 from __future__ import annotations
 
 import html as _html
-import json
 import os
 from functools import cache
 from pathlib import Path
 
+from costlab.display import script_json, visible
 from costlab.report import charts
 from costlab.report.render import _cells, _title, metric_rows
 
@@ -60,13 +61,8 @@ def vega_bundle() -> str:
     return js
 
 
-def _script_json(value: object) -> str:
-    return (json.dumps(value, ensure_ascii=False).replace("&", "\\u0026").replace("<", "\\u003c")
-            .replace(">", "\\u003e").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-
-
 def _e(text: object) -> str:
-    return _html.escape(str(text), quote=True)
+    return _html.escape(visible(text), quote=True)
 
 
 def _table_html(title: str | None, columns: list[dict], rows: list[list[str]], raw: list[dict] | None = None) -> str:
@@ -110,7 +106,7 @@ def page(report: dict) -> str:
                 continue
             body.append(_table_html(tbl["title"], tbl["columns"], _cells(tbl)))
         body.append("</section>")
-    charts_json = _script_json({name: spec for name, spec in specs})
+    charts_json = script_json({name: spec for name, spec in specs})
     script = f"""
 const specs = {charts_json};
 for (const [name, spec] of Object.entries(specs)) {{

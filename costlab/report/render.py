@@ -3,6 +3,8 @@
 Every renderer draws any section from its generic shape (notes, metrics, tables), so a section added
 through the build hook needs no renderer code. Terminal and Markdown show the same content;
 tables marked `detail` (chart data) appear only in the JSON and behind the HTML charts.
+Names from the logs are shown literally everywhere (costlab.display): the terminal sees no markup
+and no control character from data, Markdown escapes HTML and link syntax, HTML escapes everything.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import io
 import json
 from decimal import Decimal
 from typing import Any
+
+from costlab.display import console, markdown_text, styled, visible
 
 NULL = "—"
 
@@ -82,30 +86,26 @@ def _title(report: dict) -> str:
 # -- terminal --------------------------------------------------------------------------------------
 def terminal(report: dict, width: int = 100, color: bool = False) -> str:
     """The report as rich tables, no wider than `width` (plain text unless `color`)."""
-    from rich.console import Console
-    from rich.text import Text
-
     out = io.StringIO()
-    console = Console(file=out, width=width, color_system="standard" if color else None, highlight=False,
-                      emoji=False, markup=False, force_terminal=color)
+    printer = console(file=out, width=width, color_system="standard" if color else None, force_terminal=color)
     w = report["window"]
-    console.print(Text(_title(report), style="bold"))
-    console.print(f"{w['since'][:10]} to {w['until'][:10]} (UTC, end exclusive)")
+    printer.print(styled(_title(report), "bold"))
+    printer.print(f"{w['since'][:10]} to {w['until'][:10]} (UTC, end exclusive)")
     for name, section in report["sections"].items():
-        console.print()
-        console.print(Text(section.get("title", name).upper(), style="bold cyan"))
+        printer.print()
+        printer.print(styled(section.get("title", name).upper(), "bold cyan"))
         for note in section.get("notes", []):
-            console.print(Text(note), overflow="fold")
+            printer.print(styled(note), overflow="fold")
         if section.get("metrics"):
             cols, rows = metric_rows(section)
-            console.print(_rich_table(None, cols, [[r[c["key"]] for c in cols] for r in rows]))
+            printer.print(_rich_table(None, cols, [[r[c["key"]] for c in cols] for r in rows]))
         for tbl in section.get("tables", []):
             if tbl.get("detail"):
                 continue
-            console.print(Text(tbl["title"], style="bold"))
-            console.print(_rich_table(None, tbl["columns"], _cells(tbl)))
+            printer.print(styled(tbl["title"], "bold"))
+            printer.print(_rich_table(None, tbl["columns"], _cells(tbl)))
             for note in tbl.get("notes", []):
-                console.print(Text(note), overflow="fold")
+                printer.print(styled(note), overflow="fold")
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
 
@@ -118,29 +118,26 @@ def _rich_table(title: str | None, columns: list[dict], rows: list[list[str]]):
     from rich.table import Table
     from rich.text import Text
 
+    rows = [[visible(v) for v in r] for r in rows]
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
               caption="(no rows)" if not rows else None)
     for i, c in enumerate(columns):
         cells = [len(r[i]) for r in rows]
-        word = max((len(w) for w in c["label"].split()), default=1)
+        label = visible(c["label"])
+        word = max((len(w) for w in label.split()), default=1)
         if c["kind"] == "text":
             width = min(max(cells + [word]), TEXT_WIDTH)
-            t.add_column(c["label"], justify="left", no_wrap=True, overflow="ellipsis", max_width=width, min_width=min(width, 8))
+            t.add_column(label, justify="left", no_wrap=True, overflow="ellipsis", max_width=width, min_width=min(width, 8))
         else:
             width = max(cells + [word])
-            t.add_column(c["label"], justify="right", min_width=width, max_width=width, overflow="fold")
+            t.add_column(label, justify="right", min_width=width, max_width=width, overflow="fold")
     for r in rows:
         t.add_row(*(Text(v) for v in r))
     return t
 
 
 # -- markdown --------------------------------------------------------------------------------------
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell or paragraph: pipes, HTML and emphasis characters escaped."""
-    text = " ".join(str(text).split())
-    for ch in ("\\", "|", "*", "_", "`", "[", "]", "<", ">"):
-        text = text.replace(ch, "\\" + ch)
-    return text
+_md = markdown_text  # the one Markdown escaping (costlab.display), shared with every Markdown writer
 
 
 def _md_table(cols: list[dict], rows: list[list[str]]) -> list[str]:

@@ -206,6 +206,8 @@ def chart(frontiers: list[Frontier], path: str | Path) -> Path:
     import altair as alt
     import polars as pl
 
+    from costlab.display import ScriptSafeJSON
+
     rows = []
     for fr in frontiers:
         on = np.zeros(len(fr.cost), dtype=bool)
@@ -222,5 +224,5 @@ def chart(frontiers: list[Frontier], path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     (points + line).properties(title="cost vs quality: every split, Pareto frontier as a line",
-                               width=560, height=360).save(str(out))
+                               width=560, height=360).save(str(out), json_kwds={"cls": ScriptSafeJSON})
     return out
