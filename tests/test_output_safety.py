@@ -188,9 +188,16 @@ def test_an_unknown_mapping_name_with_brackets_and_escapes_is_shown_literally(tm
     assert_shown_literally(result.stderr)
 
 
-def test_ingest_summary_and_notes_show_hostile_text_literally(hostile):
+def test_ingest_summary_shows_a_hostile_file_name_literally(tmp_path, hostile):
+    named = tmp_path / "h\x1b]8;;e.x\x07:x:.jsonl"
+    named.write_bytes(hostile["log"].read_bytes())
+    for again in (False, True):
+        result = run("ingest", "--db", tmp_path / "s.duckdb", named)
+        assert result.exit_code == 0, result.stderr
+        assert_shown_literally(result.stderr)
+        assert "h\\x1b]8;;e.x\\x07:x:.jsonl" in result.stderr
+        assert ("already ingested" in result.stderr) == again
     assert_shown_literally(hostile["ingest"].stderr)
-    assert "hostile.jsonl [anthropic]" in hostile["ingest"].stderr
 
 
 def test_an_error_message_from_duckdb_carrying_data_is_shown_literally(hostile):
