@@ -13,12 +13,17 @@ as text with DuckDB's rejects table), so every reject carries its exact line num
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import shutil
+import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -210,7 +215,7 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
         store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
         lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
                  f"auto_detect=false, strict_mode=false, store_rejects=true, rejects_table='_csv_rejects', "
-                 f"rejects_scan='_csv_scan'{_line_size(gz)}{gz})")
+                 f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{gz})")
         return f"""
             select _line, raw as _raw,
                    case when not json_valid(raw) then 'not valid JSON'
@@ -246,18 +251,11 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
     # Exports of known tools are plain RFC 4180 CSV: name the dialect, so a short row cannot confuse the sniffer.
     dialect = ", delim=',', quote='\"', escape='\"', strict_mode=false" if fmt in sources.SOURCES else ""
     rel = (f"read_csv('{p}', header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
-           f"rejects_scan='_csv_scan'{_line_size(gz)}{dialect}{gz})")
+           f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{dialect}{gz})")
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
             f"t as _row, * from {rel} t"), cols, {}
-
-
-def _line_size(gz: str) -> str:
-    """read_csv options for lines up to MAX_LINE_BYTES. DuckDB's buffer defaults to 16 times the line
-    size, which it allocates in full for a compressed file (16 GiB for 1 GiB lines); one line size
-    (plus the byte the reader needs) keeps a .gz within the memory of the same file uncompressed."""
-    return f", max_line_size={MAX_LINE_BYTES}" + (f", buffer_size={MAX_LINE_BYTES + 1}" if gz else "")
 
 
 def _is_gzip(path: Path) -> bool:
@@ -268,8 +266,35 @@ def _is_gzip(path: Path) -> bool:
 def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
     """The file's rows, mapped and validated, into the temp table _stage. On the fast path a DuckDB
     error (or False: no fast path for this file) means: read it again on the exact path."""
+    if not fast and _is_gzip(path) and sources.file_kind(fmt, store.config) in ("csv", "json"):
+        with _decompressed(path) as plain:
+            return _stage_from(store, path, plain, fmt, fast)
+    return _stage_from(store, path, path, fmt, fast)
+
+
+@contextmanager
+def _decompressed(path: Path) -> Iterator[Path]:
+    """A .gz file decompressed into a temporary file, for the line-exact read. DuckDB's line reader
+    holds a compressed file's whole read buffer in memory (16 x the line size: 16 GiB), and with a
+    smaller buffer it drops a line longer than the buffer without a word; the plain copy is read
+    exactly as the same file uncompressed is: same memory, every line numbered, too-long lines rejected."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="costlab-") as tmp:
+            plain = Path(tmp) / path.name.removesuffix(".gz")
+            with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            yield plain
+    except (OSError, EOFError, zlib.error) as ex:
+        if isinstance(ex, OSError) and ex.errno is not None:  # disk full, no temp dir: not the file's fault
+            raise InputError(f"{path}: cannot decompress it to a temporary file ({ex}). "
+                             "Free space in the temporary folder (TMPDIR), or decompress the file yourself.") from ex
+        raise InputError(f"{path}: a damaged or truncated gzip file ({ex}). Re-copy or re-export it.") from ex
+
+
+def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) -> bool:
+    """_stage for `path`, whose bytes are read from `readable` (the same file, or its plain copy)."""
     config = store.config
-    src, cols, typed = _reader(store, path, fmt, fast)
+    src, cols, typed = _reader(store, readable, fmt, fast)
     if not src:
         return False
     adapter = sources.adapter_for(fmt, config, cols)
@@ -305,7 +330,8 @@ def _fold_line_rejects(store: Store, header: bool) -> None:
             -- DuckDB records a short row once per missing column; the first entry has the true count.
             -- The raw text is cut before it is kept: a rejected line may be longer than memory likes.
             select line, left(any_value(csv_line), 10000) as csv_line,
-                   arg_min(error_message, column_idx) as error_message, arg_min(error_type, column_idx) as error_type
+                   arg_min(error_message, coalesce(column_idx, 0)) as error_message,
+                   arg_min(error_type, coalesce(column_idx, 0)) as error_type
             from _csv_rejects group by line;
         update _stage set _line = _stage._line + (
             select count(*) from (select line, row_number() over (order by line) as j from _csv_bad) b

@@ -59,8 +59,8 @@ def _n(x: str) -> str:
 
 
 def counts_ok(*xs: str) -> str:
-    """SQL: every one of `xs` is absent or a whole count within MAX_TOKENS."""
-    return " and ".join(f"({x} is null or {_n(x)} between 0 and {MAX_TOKENS})" for x in xs)
+    """SQL: every one of `xs` is absent or a whole count within MAX_TOKENS (true or false, never NULL)."""
+    return " and ".join(f"({x} is null or coalesce({_n(x)} between 0 and {MAX_TOKENS}, false))" for x in xs)
 
 
 NOTE_CACHE_REST = ("the cache-write total exceeded its 5-minute/1-hour split: the rest was billed as "
