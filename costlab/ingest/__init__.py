@@ -278,22 +278,24 @@ def _decompressed(path: Path) -> Iterator[Path]:
     holds a compressed file's whole read buffer in memory (16 x the line size: 16 GiB), and with a
     smaller buffer it drops a line longer than the buffer without a word; the plain copy is read
     exactly as the same file uncompressed is: same memory, every line numbered, too-long lines rejected."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="costlab-") as tmp:
-            plain = Path(tmp) / path.name.removesuffix(".gz")
+    with tempfile.TemporaryDirectory(prefix="costlab-") as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        try:
             with gzip.open(path, "rb") as src, plain.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-            yield plain
-    except (OSError, EOFError, zlib.error) as ex:
-        if isinstance(ex, OSError) and ex.errno is not None:  # disk full, no temp dir: not the file's fault
-            raise InputError(f"{path}: cannot decompress it to a temporary file ({ex}). "
-                             "Free space in the temporary folder (TMPDIR), or decompress the file yourself.") from ex
-        raise InputError(f"{path}: a damaged or truncated gzip file ({ex}). Re-copy or re-export it.") from ex
+        except (OSError, EOFError, zlib.error) as ex:
+            if isinstance(ex, OSError) and ex.errno is not None:  # disk full: not the file's fault
+                raise InputError(f"{path}: cannot decompress it to a temporary file ({ex}). Free space in the "
+                                 "temporary folder (TMPDIR), or decompress the file yourself.") from ex
+            raise InputError(f"{path}: a damaged or truncated gzip file ({ex}). Re-copy or re-export it.") from ex
+        yield plain
 
 
 def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) -> bool:
     """_stage for `path`, whose bytes are read from `readable` (the same file, or its plain copy)."""
     config = store.config
+    if not fast:  # no rejects of an earlier file (one that failed mid-read) may be folded into this one
+        store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     src, cols, typed = _reader(store, readable, fmt, fast)
     if not src:
         return False
