@@ -227,3 +227,11 @@ def m006_stored_prices(con: duckdb.DuckDBPyConnection) -> None:
         alter table requests add column price_version UBIGINT;
         """
     )
+
+
+@migration
+def m007_ingest_payloads(con: duckdb.DuckDBPyConnection) -> None:
+    # Whether an ingest stored the file's payloads: a file first read with --no-payloads is read again
+    # when payloads are asked for (its requests are not added twice; only the missing payloads are).
+    # NULL (ingests before this migration): taken as stored, as those runs were treated.
+    con.execute("alter table ingests add column payloads BOOLEAN;")

@@ -82,6 +82,14 @@ TOKEN_COLUMNS = (
 )
 COUNT_COLUMNS = TOKEN_COLUMNS + ("web_search_requests", "web_fetch_requests")
 
+# The largest count one row may carry; a larger one is a reject, never a wrapped or zeroed number.
+# Far beyond any request (a context window is ~1M tokens), yet each count's price stays well inside
+# DECIMAL(18,9) ($1e9): 1e11 tokens at $1,000/MTok is $1e8, 1e9 web searches at $10/1k is $1e7, so
+# the five cost parts and their sum cannot overflow, and the server-tool counts fit their INTEGER column.
+MAX_TOKENS = 100_000_000_000
+MAX_TOOL_REQUESTS = 1_000_000_000
+COUNT_LIMITS: dict[str, int] = {c: (MAX_TOKENS if c in TOKEN_COLUMNS else MAX_TOOL_REQUESTS) for c in COUNT_COLUMNS}
+
 # Values the enum-like columns may take; anything else is a reject with this list in the reason.
 ALLOWED = {
     "service_tier": ("standard", "batch", "priority"),

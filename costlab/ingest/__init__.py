@@ -13,12 +13,17 @@ as text with DuckDB's rejects table), so every reject carries its exact line num
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import shutil
+import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -29,6 +34,10 @@ from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
 from costlab.store import Store
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
+
+# The longest line (a JSON record, a CSV row) any reader takes, in bytes. A longer one is a reject
+# with its line number (the rest of the file loads). A module constant so a test can lower it.
+MAX_LINE_BYTES = 1 << 30
 
 
 @dataclass
@@ -108,19 +117,21 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
     fmt = detect.normalise_format(fmt, path, config) if fmt else detect.detect(path, config)
     result = FileResult(label or str(path), fmt)
     size = path.stat().st_size
-    hashing = None
+    hashing, fill_payloads = None, False
     if store.scalar("select count(*) from ingests where size = ? and format = ?", [size, fmt]):
         digest = _sha256(path)
         before = store.rows(
-            "select rows_read, rows_added, rows_present from ingests where sha256 = ? and format = ? "
-            "order by ingest_id limit 1",
+            "select rows_read, rows_added, rows_present, coalesce(payloads, true) from ingests "
+            "where sha256 = ? and format = ? order by ingest_id",
             [digest, fmt],
         )
-        if before:
+        if before and (not payloads or any(b[3] for b in before)):
             # Same bytes, same reading: nothing new can come of it. Say how much of it is in the store.
             result.skipped, result.rows_read = True, before[0][0]
             result.rows_present = before[0][1] + before[0][2]
             return result
+        # Read before, but only with --no-payloads: read again for the payloads (the requests are present).
+        fill_payloads = bool(before)
     else:
         # No earlier file of this size: it cannot be a repeat, so hash while DuckDB reads (hashlib
         # and DuckDB both release the GIL) instead of reading the file twice in a row.
@@ -139,9 +150,13 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
             raise KeyboardInterrupt from None
         except duckdb.Error:
             staged = False  # a malformed line, a reject, a line too long: the line-exact path says which
+        # A reject only the whole file shows (a repeated id with other tokens, FINISH_SQL) has no
+        # line number on the parallel fast path: the line-exact path words it.
+        if staged and store.scalar("select count(*) from (select 1 from _stage where _reject is not null limit 1)"):
+            staged = False
     if not staged:
         _stage(store, path, fmt, fast=False)
-    _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result)
+    _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result, fill_payloads)
     return result
 
 
@@ -193,10 +208,14 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
                         f"t as _row, * from read_json('{p}', format='newline_delimited', columns={cols}{gz}) t"), [], {}
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                     f"t as _row, * from read_json('{p}', format='newline_delimited', "
-                    f"columns={cols}, maximum_object_size=1073741824{gz}) t"), [], {}
+                    f"columns={cols}, maximum_object_size={MAX_LINE_BYTES}{gz}) t"), [], {}
         structure = sources.json_structure(adapter.spec).replace("'", "''")
+        # Lines as text. A line that is not UTF-8 or longer than MAX_LINE_BYTES goes to DuckDB's rejects
+        # table (folded into the stage with its line number, see _fold_line_rejects), not the whole file.
+        store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
         lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
-                 f"auto_detect=false, strict_mode=false, max_line_size=1073741824{gz})")
+                 f"auto_detect=false, strict_mode=false, store_rejects=true, rejects_table='_csv_rejects', "
+                 f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{gz})")
         return f"""
             select _line, raw as _raw,
                    case when not json_valid(raw) then 'not valid JSON'
@@ -232,7 +251,7 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
     # Exports of known tools are plain RFC 4180 CSV: name the dialect, so a short row cannot confuse the sniffer.
     dialect = ", delim=',', quote='\"', escape='\"', strict_mode=false" if fmt in sources.SOURCES else ""
     rel = (f"read_csv('{p}', header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
-           f"rejects_scan='_csv_scan', max_line_size=1073741824{dialect}{gz})")
+           f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{dialect}{gz})")
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
     store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
@@ -247,8 +266,37 @@ def _is_gzip(path: Path) -> bool:
 def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
     """The file's rows, mapped and validated, into the temp table _stage. On the fast path a DuckDB
     error (or False: no fast path for this file) means: read it again on the exact path."""
+    if not fast and _is_gzip(path) and sources.file_kind(fmt, store.config) in ("csv", "json"):
+        with _decompressed(path) as plain:
+            return _stage_from(store, path, plain, fmt, fast)
+    return _stage_from(store, path, path, fmt, fast)
+
+
+@contextmanager
+def _decompressed(path: Path) -> Iterator[Path]:
+    """A .gz file decompressed into a temporary file, for the line-exact read. DuckDB's line reader
+    holds a compressed file's whole read buffer in memory (16 x the line size: 16 GiB), and with a
+    smaller buffer it drops a line longer than the buffer without a word; the plain copy is read
+    exactly as the same file uncompressed is: same memory, every line numbered, too-long lines rejected."""
+    with tempfile.TemporaryDirectory(prefix="costlab-") as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        try:
+            with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (OSError, EOFError, zlib.error) as ex:
+            if isinstance(ex, OSError) and ex.errno is not None:  # disk full: not the file's fault
+                raise InputError(f"{path}: cannot decompress it to a temporary file ({ex}). Free space in the "
+                                 "temporary folder (TMPDIR), or decompress the file yourself.") from ex
+            raise InputError(f"{path}: a damaged or truncated gzip file ({ex}). Re-copy or re-export it.") from ex
+        yield plain
+
+
+def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) -> bool:
+    """_stage for `path`, whose bytes are read from `readable` (the same file, or its plain copy)."""
     config = store.config
-    src, cols, typed = _reader(store, path, fmt, fast)
+    if not fast:  # no rejects of an earlier file (one that failed mid-read) may be folded into this one
+        store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    src, cols, typed = _reader(store, readable, fmt, fast)
     if not src:
         return False
     adapter = sources.adapter_for(fmt, config, cols)
@@ -264,37 +312,52 @@ def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
         if fast:
             raise  # the caller retries on the exact path
         raise InputError(f"{path}: cannot be read as {fmt}: {str(ex).splitlines()[0]}. {detect.FORMATS_HELP}") from ex
-    if sources.file_kind(fmt, config) == "csv" and not fast:
-        _fold_csv_rejects(store)
+    kind = sources.file_kind(fmt, config)
+    if not fast and kind in ("csv", "json"):
+        _fold_line_rejects(store, header=kind == "csv")
     store.execute_script(FINISH_SQL)
     return True
 
 
-def _fold_csv_rejects(store: Store) -> None:
-    """Add DuckDB's structural CSV rejects to the stage, and correct the line numbers of the rows
-    after them (the reader numbers good rows only)."""
+def _fold_line_rejects(store: Store, header: bool) -> None:
+    """Add the lines DuckDB's reader set aside (a CSV row with the wrong number of fields, a line that
+    is not UTF-8 or is longer than MAX_LINE_BYTES) to the stage as rejects, and correct the line
+    numbers of the rows after them (the reader numbers good rows only). `header`: line 1 is a header."""
     if not store.scalar("select count(*) from duckdb_tables() where table_name = '_csv_rejects'"):
         return
+    first = 1 if header else 0  # lines before the first row
     store.execute(
-        """
+        f"""
         create or replace temp table _csv_bad as
             -- DuckDB records a short row once per missing column; the first entry has the true count.
-            select line, any_value(csv_line) as csv_line, arg_min(error_message, column_idx) as error_message
+            -- The raw text is cut before it is kept: a rejected line may be longer than memory likes.
+            select line, left(any_value(csv_line), 10000) as csv_line,
+                   arg_min(error_message, coalesce(column_idx, 0)) as error_message,
+                   arg_min(error_type, coalesce(column_idx, 0)) as error_type
             from _csv_rejects group by line;
         update _stage set _line = _stage._line + (
             select count(*) from (select line, row_number() over (order by line) as j from _csv_bad) b
-            where b.line - b.j - 1 < _stage._line - 1);
+            where b.line - b.j - {first} < _stage._line - {first});
         """
     )
     names = ", ".join(f"NULL as {c}" for c in COLUMN_NAMES)
+    reason = ("'malformed CSV row: ' || error_message" if header else
+              f"""case error_type
+                      when 'INVALID ENCODING' then 'not valid UTF-8 text (re-export the file as UTF-8)'
+                      when 'LINE SIZE OVER MAXIMUM' then 'line longer than {MAX_LINE_BYTES:,} bytes'
+                      else 'unreadable line: ' || error_message end""")
     store.execute(
         f"""insert into _stage by name
-            select line as _line, csv_line as _raw, 'malformed CSV row: ' || error_message as _reject, {names}
+            select line as _line, csv_line as _raw, {reason} as _reject, {names}
             from _csv_bad"""
     )
+    store.execute("drop table if exists _csv_bad; drop table if exists _csv_rejects; drop table if exists _csv_scan")
 
 
-def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult) -> None:
+def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult,
+          fill_payloads: bool = False) -> None:
+    """`fill_payloads`: the file was ingested before without its payloads; add the payloads of its
+    requests that have none (their requests are present, so none is counted twice)."""
     # Rows that are not appended: rejected, already in the store for their source, or a repeat of an
     # earlier line of this file. Usually few, and found once over the key columns only; everything
     # else is appended by an anti-join against that small set.
@@ -321,20 +384,35 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
         ingest_id = store.scalar("select nextval('ingest_id_seq')")
         store.execute(
             """insert into ingests (ingest_id, file, size, sha256, format, rows_read, rows_added, rows_present,
-                                    rows_rejected, started_at, finished_at)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now())""",
+                                    rows_rejected, started_at, finished_at, payloads)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now(), ?)""",
             [ingest_id, result.file, size, digest, fmt, result.rows_read, result.rows_added, result.rows_present,
-             result.rows_rejected],
+             result.rows_rejected, payloads],
         )
         store.execute(
             """insert into rejects select $ingest_id, $file, _line, _reject, left(_raw, 10000)
                from _stage where _reject is not null""",
             {"ingest_id": ingest_id, "file": result.file},
         )
-        if payloads:
+        has_payload = "(_request_json is not null or nullif(_response_text, '') is not null)"
+        if payloads and fill_payloads:
+            # Every good first row of an id, fresh or present, whose request has no payload yet.
+            added = store.scalar(
+                f"""with p as (insert into payloads
+                        select source, request_id, _request_json, nullif(_response_text, '') from _stage s
+                        where _reject is null and {has_payload}
+                          and not exists (select 1 from _repeats r where r.source = s.source
+                                          and r.request_id = s.request_id and s.rowid <> r.first_row)
+                          and not exists (select 1 from payloads p where p.source = s.source
+                                          and p.request_id = s.request_id)
+                        returning 1)
+                    select count(*) from p"""
+            )
+            result.notes.append(f"{added} payloads added to requests first ingested with --no-payloads")
+        elif payloads:
             store.execute(
                 f"""insert into payloads select source, request_id, _request_json, nullif(_response_text, '')
-                    {fresh} and (_request_json is not null or nullif(_response_text, '') is not null)"""
+                    {fresh} and {has_payload}"""
             )
         # Priced as they are appended (queries/internal/price_rows.sql), so every later read of
         # costed_requests scans stored prices instead of joining the price card. A view, not a
@@ -344,4 +422,7 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
                       "costlab_price_version() as price_version from costlab_price_rows('_fresh')")
     if mtime_rows:
         result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
+    # What the adapters repaired (sources.py `_note`): one line per kind of repair, with its count.
+    for note, n in store.rows(f"select _note, count(*) {fresh} and _note is not null group by _note order by _note"):
+        result.notes.append(f"{n} {'row' if n == 1 else 'rows'}: {note}")
     store.execute("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")

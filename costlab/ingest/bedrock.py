@@ -21,7 +21,7 @@ Config (costlab.toml):
 from __future__ import annotations
 
 from costlab.config import Config
-from costlab.ingest.common import V, sql_str, tag_columns
+from costlab.ingest.common import V, cache_writes, sql_str, tag_columns
 from costlab.ingest.sources import Adapter
 
 SPEC = {
@@ -75,6 +75,7 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
     err_type = "case errorCode " + " ".join(f"when '{k}' then '{v[0]}'" for k, v in _ERRORS.items()) + " end"
     err_http = "case errorCode " + " ".join(f"when '{k}' then '{v[1]}'" for k, v in _ERRORS.items()) + " end"
     u = "_u"
+    five, assumed, note = cache_writes("_cw", "_cw5m", "_cw1h")
     select = f"""
     with a0 as (
         -- The response body is parsed once: every path it is read by in one json_extract.
@@ -133,12 +134,10 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         _in as input_tokens,
         _out as output_tokens,
         _cr as cache_read_tokens,
-        case when _cw5m is not null then _cw5m
-             when _cw1h is not null then (try_cast(_cw as BIGINT) - try_cast(_cw1h as BIGINT))::VARCHAR
-             else _cw end as cache_write_5m_tokens,
+        {five} as cache_write_5m_tokens,
         _cw1h as cache_write_1h_tokens,
         NULL as web_search_requests, NULL as web_fetch_requests,
-        (_cw5m is null and _cw1h is null and coalesce(try_cast(_cw as BIGINT), 0) > 0) as _ttl_assumed,
+        {assumed} as _ttl_assumed, {note} as _note,
         coalesce(_ob[4]::VARCHAR, _m.invocationLatency) as latency_ms,
         _m.firstByteLatency::VARCHAR as ttft_ms,
         case when errorCode is not null then 'error' else 'ok' end as status,

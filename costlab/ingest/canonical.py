@@ -6,7 +6,7 @@ Built from costlab/schema.py, so a new column is validated the moment it is decl
 
 from __future__ import annotations
 
-from costlab.schema import ALLOWED, COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS, REQUEST_COLUMNS
+from costlab.schema import ALLOWED, COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS, COUNT_LIMITS, REQUEST_COLUMNS
 
 _WHOLE = r"-?\d+(\.0*)?"
 _DEFAULTS = {"platform": "'anthropic'", "service_tier": "'standard'", "speed": "'standard'", "status": "'ok'"}
@@ -26,28 +26,42 @@ _CAST = {c.name: c.type for c in REQUEST_COLUMNS if c.type not in ("VARCHAR", "J
 
 
 def _whole_number_check(col: str) -> str:
-    t, v = f"t_{col}", f"v_{col}"
-    # The common case (a plain integer) is settled by the one cast; the regex runs only on the rest.
+    t, v, top = f"t_{col}", f"v_{col}", COUNT_LIMITS[col]
+    # The common case (a plain integer in range) is settled by the one cast; the rest only on the
+    # other rows. A whole number the cast cannot hold (2^63 and up) or past the limit is a reject:
+    # never a 0 (the count column is a failed cast's NULL only on rejected rows).
     return (
         f"case when {t} is null then null "
-        f"when strpos({t}, '.') = 0 and {v} >= 0 then null "
+        f"when strpos({t}, '.') = 0 and {v} between 0 and {top} then null "
         f"when not regexp_full_match({t}, '{_WHOLE}') then '{col} is not a whole number: ' || left({t}, 40) "
-        f"when try_cast({t} as DOUBLE) < 0 then 'negative {col}: ' || {t} end"
+        f"when try_cast({t} as DOUBLE) < 0 then 'negative {col}: ' || left({t}, 40) "
+        f"when {v} between 0 and {top} then null "
+        f"else '{col} is out of range (more than {top:,}): ' || left({t}, 40) end"
     )
 
 
 def _typed_check(col: str) -> str | None:
     """The check for a column a typed reader already parsed: counts and SMALLINTs arrive as DOUBLE
-    (an integer reader would round 1.5 to 2), so fractions, negatives and values beyond exact
-    doubles are caught here; DOUBLE and DECIMAL columns need none."""
+    (an integer reader would round 1.5 to 2), so fractions, negatives and values past the count
+    limit are caught here; DOUBLE and DECIMAL columns need none beyond their _RANGES."""
     v = f"v_{col}"
     if col in COUNT_COLUMNS:
-        return (f"case when {v} is not null and not ({v} >= 0 and {v} < 9007199254740992 and {v} = trunc({v})) "
-                f"then '{col} is not a whole count: ' || {v} end")
+        return (f"case when {v} is not null and not ({v} >= 0 and {v} <= {COUNT_LIMITS[col]} and {v} = trunc({v})) "
+                f"then '{col} is not a whole count in range: ' || {v} end")
     if COLUMN_TYPES[col] == "SMALLINT":
         return (f"case when {v} is not null and not ({v} between -32768 and 32767 and {v} = trunc({v})) "
                 f"then '{col} is not a whole number: ' || {v} end")
     return None
+
+
+# Numbers that parse but mean nothing: (the condition a present value must meet, what the reason says).
+# NaN and infinities parse as DOUBLE; isfinite() is false for both.
+_RANGES = {
+    "latency_ms": ("isfinite({v}) and {v} >= 0", "must be a finite number of milliseconds, 0 or more"),
+    "ttft_ms": ("isfinite({v}) and {v} >= 0", "must be a finite number of milliseconds, 0 or more"),
+    "feedback_score": ("isfinite({v})", "must be a finite number"),
+    "http_status": ("{v} between 100 and 599", "must be an HTTP status code (100-599)"),
+}
 
 
 def _checks(typed: dict[str, str]) -> list[str]:
@@ -65,6 +79,10 @@ def _checks(typed: dict[str, str]) -> list[str]:
             continue
         kind = "a number" if typ != "SMALLINT" else "a whole number"
         checks.append(f"case when t_{col} is not null and v_{col} is null then '{col} is not {kind}: ' || left(t_{col}, 40) end")
+    for col, (ok, words) in _RANGES.items():
+        v = f"v_{col}"
+        checks.append(f"case when {v} is not null and not ({ok.format(v=v)}) "
+                      f"then '{col} {words}: ' || left(t_{col}::VARCHAR, 40) end")
     for col, values in ALLOWED.items():
         allowed = ", ".join(f"'{v}'" for v in values)
         checks.append(
@@ -75,7 +93,8 @@ def _checks(typed: dict[str, str]) -> list[str]:
 
 
 def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bool = False) -> str:
-    """One pass: typed canonical columns plus _line, _raw, _reject, _key, _request_json, _response_text.
+    """One pass: typed canonical columns plus _line, _raw, _reject, _key, _request_json, _response_text
+    and _note (what the adapter repaired in the row, for the ingest summary; NULL when nothing).
 
     `model` still holds the raw spelling and `request_id` is NULL where the source had none:
     `finish_sql` settles both on the few distinct values and rows that need it, so the 1M-row pass
@@ -117,8 +136,10 @@ def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bo
                 "else coalesce(_attrs, '{}'::JSON) end::JSON as attributes"
             )
         elif name in COUNT_COLUMNS:
-            # Validation has refused fractions, so a cast of "5.0" (or 5.0) to 5 loses nothing.
-            cols.append(f"coalesce(v_{name}::BIGINT, 0)::{typ} as {name}")
+            # Absent is 0. A present value is its cast, bounded (validation has refused fractions, so
+            # "5.0" is 5); a value that failed the cast or the bound is NULL here and its row rejected.
+            cols.append(f"case when t_{name} is null then 0 when v_{name} between 0 and {COUNT_LIMITS[name]} "
+                        f"then v_{name}::BIGINT end::{typ} as {name}")
         elif name in _CAST:
             cols.append(f"v_{name}::{typ} as {name}")
         elif name in _DEFAULTS:
@@ -132,9 +153,9 @@ def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bo
     query = f"""
     select _line, _raw, {reject} as _reject, {', '.join(cols)},
            case when t_request_id is null then md5(to_json(_row)) end as _key,
-           _request_json::JSON as _request_json, _response_text::VARCHAR as _response_text
+           _request_json::JSON as _request_json, _response_text::VARCHAR as _response_text, _note::VARCHAR as _note
     from (select *, {', '.join(values)}
-          from (select _line, _raw, _parse_error, _row, _attrs, _ttl_assumed, _request_json, _response_text,
+          from (select _line, _raw, _parse_error, _row, _attrs, _ttl_assumed, _request_json, _response_text, _note,
                        {', '.join(texts)}
                 from ({adapter_select}) a) a) a"""
     if not fast:
@@ -145,9 +166,13 @@ def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bo
     return f"select * replace ({', '.join(replaced)}) from ({query})"
 
 
+_PRICED_BY = ("model",) + COUNT_COLUMNS  # what a repeat of an id may not change
+_DIFFERS_NAMES = ", ".join(f"case when _stage.{c} is distinct from f.{c} then '{c}' end" for c in _PRICED_BY)
+_DIFFERS_ANY = " or ".join(f"_stage.{c} is distinct from f.{c}" for c in _PRICED_BY)
+
 # Run in order on the staged table `_stage`; each touches only the rows it concerns. Rows are keyed by
 # rowid (file order), not _line: one line of some formats (OTLP) holds many requests.
-FINISH_SQL = """
+FINISH_SQL = f"""
 -- Model ids normalised once per distinct spelling; the raw spelling kept in attributes when it differs.
 create or replace temp table _models as
     select raw, costlab_model(raw) as model from (select distinct model as raw from _stage where model is not null);
@@ -165,4 +190,12 @@ update _stage set request_id = h.id
 create or replace temp table _repeats as
     select source, request_id, min(rowid) as first_row from _stage
     where _reject is null group by all having count(*) > 1;
+-- A repeat that disagrees with the first on what it costs (a token count or the model) is not the
+-- same request told twice: it is rejected, naming the line that was kept, never dropped unseen.
+update _stage set _reject = 'request_id ' || left(_stage.request_id, 100) || ' repeats line '
+                            || coalesce(f._line::VARCHAR, '?') || ' with a different '
+                            || concat_ws(', ', {_DIFFERS_NAMES}) || '; the first is kept'
+    from _repeats p, _stage f
+    where p.source = _stage.source and p.request_id = _stage.request_id and _stage.rowid <> p.first_row
+      and f.rowid = p.first_row and _stage._reject is null and ({_DIFFERS_ANY});
 """

@@ -57,7 +57,8 @@ def _looks_like_log(path: Path) -> bool:
 
 
 def head_text(path: Path, limit: int = 1 << 16) -> str:
-    """The first bytes of a file as text, through gzip when compressed."""
+    """The first bytes of a file as text, through gzip when compressed, without a UTF-8 byte order
+    mark (editors on Windows write one; DuckDB's readers skip it, so detection must too)."""
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic[:2] == b"\x1f\x8b":
@@ -69,7 +70,7 @@ def head_text(path: Path, limit: int = 1 << 16) -> str:
     else:
         with path.open("rb") as fh:
             data = fh.read(limit)
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
 def is_parquet(path: Path) -> bool:

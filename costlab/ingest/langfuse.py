@@ -23,7 +23,7 @@ import json
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.ingest.common import V, sql_str, tag_keys
+from costlab.ingest.common import V, cache_writes, sql_str, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
 
 _PAIRS = {  # snake_case -> camelCase
@@ -75,6 +75,7 @@ def adapter(config: Config, columns: list[str] | None = None, kind: str | None =
         else:
             tags.append(f"{c(key)} as {col}")
     u = "_u"
+    five, assumed, note = cache_writes("_cw", "_w5", "_w1")
     select = f"""
     with b as (
         select *, coalesce({c('usage_details')}, {c('usage')}) as _u,
@@ -104,16 +105,13 @@ def adapter(config: Config, columns: list[str] | None = None, kind: str | None =
         'anthropic' as platform,
         coalesce({c('provided_model_name')}, {c('model')}) as model_raw,
         NULL as service_tier, NULL as speed, NULL as inference_geo,
-        case when not {'true' if includes else 'false'} or try_cast(_in as BIGINT) is null then _in
-             else (try_cast(_in as BIGINT) - coalesce(try_cast(_cr as BIGINT), 0) - coalesce(try_cast(_w5 as BIGINT), 0)
-                   - coalesce(try_cast(_w1 as BIGINT), 0) - case when _w5 is null and _w1 is null then coalesce(try_cast(_cw as BIGINT), 0) else 0 end)::VARCHAR
-        end as input_tokens,
+        {uncached_input('_in', '_cr', '_cw', '_w5', '_w1') if includes else '_in'} as input_tokens,
         _out as output_tokens,
         _cr as cache_read_tokens,
-        case when _w5 is not null or _w1 is not null then _w5 else _cw end as cache_write_5m_tokens,
+        {five} as cache_write_5m_tokens,
         _w1 as cache_write_1h_tokens,
         NULL as web_search_requests, NULL as web_fetch_requests,
-        (_w5 is null and _w1 is null and coalesce(try_cast(_cw as BIGINT), 0) > 0) as _ttl_assumed,
+        {assumed} as _ttl_assumed, {note} as _note,
         (epoch_ms(_t1) - epoch_ms(_t0))::VARCHAR as latency_ms,
         case when _tf >= _t0 then (epoch_ms(_tf) - epoch_ms(_t0))::VARCHAR end as ttft_ms,
         case when _failed then 'error' else 'ok' end as status,

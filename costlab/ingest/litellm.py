@@ -26,7 +26,7 @@ import json
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.ingest.common import V, sql_str, tag_keys
+from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, sql_str, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
 
 JSON_COLUMNS = ("metadata", "request_tags", "messages", "response", "request_kwargs", "proxy_server_request")
@@ -78,6 +78,8 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         tags.append(f"{expr} as {col}")
 
     uo = "_meta->'$.usage_object'"
+    five, assumed, note = cache_writes("_cw", "_w5", "_w1")
+    cache = cache_tokens("_cr", "_cw", "_w5", "_w1")
     ei = "_meta->'$.error_information'"
     select = f"""
     with b as (
@@ -111,9 +113,9 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
                      then 'not a LiteLLM SpendLogs or ErrorLogs row (no request_id, startTime or spend): another format mixed in?'
                  when not _failed and (nullif(trim(_in), '') is null or nullif(trim(_out), '') is null)
                      then 'no token counts (prompt_tokens and completion_tokens): its cost cannot be known'
-                 when {'true' if includes else 'false'} and try_cast(_in as BIGINT) < coalesce(try_cast(_cr as BIGINT), 0) + coalesce(try_cast(_cw as BIGINT), 0)
+                 when {'true' if includes else 'false'} and {counts_ok('_in', '_cr', '_cw', '_w5', '_w1')} and try_cast(_in as BIGINT) < {cache}
                      then 'prompt_tokens (' || _in || ') is smaller than the cache tokens it must include ('
-                          || (coalesce(try_cast(_cr as BIGINT), 0) + coalesce(try_cast(_cw as BIGINT), 0)) || ')'
+                          || {cache} || ')'
             end) as _parse_error,
         {c('request_id')} as request_id,
         {c('startTime')} as ts,
@@ -128,17 +130,13 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
                  then coalesce(nullif(regexp_extract({c('api_base')}, 'bedrock-runtime\\.([a-z0-9-]+)\\.amazonaws', 1), ''),
                                nullif(regexp_extract(lower(_model), '(^|/)(us|eu|apac|jp|au|ca|us-gov)\\.anthropic', 2), ''))
         end as inference_geo,
-        case when not {'true' if includes else 'false'} or try_cast(_in as BIGINT) is null then _in
-             else (try_cast(_in as BIGINT) - coalesce(try_cast(_cr as BIGINT), 0) - coalesce(try_cast(_cw as BIGINT), 0))::VARCHAR
-        end as input_tokens,
+        {uncached_input('_in', '_cr', '_cw', '_w5', '_w1') if includes else '_in'} as input_tokens,
         _out as output_tokens,
         _cr as cache_read_tokens,
-        case when _w5 is not null then _w5
-             when _w1 is not null then (try_cast(_cw as BIGINT) - try_cast(_w1 as BIGINT))::VARCHAR
-             else _cw end as cache_write_5m_tokens,
+        {five} as cache_write_5m_tokens,
         _w1 as cache_write_1h_tokens,
         NULL as web_search_requests, NULL as web_fetch_requests,
-        (_w5 is null and _w1 is null and coalesce(try_cast(_cw as BIGINT), 0) > 0) as _ttl_assumed,
+        {assumed} as _ttl_assumed, {note} as _note,
         coalesce({c('request_duration_ms')}, (epoch_ms(_t1) - epoch_ms(_t0))::VARCHAR) as latency_ms,
         case when _tf > _t0 and _tf < _t1 then (epoch_ms(_tf) - epoch_ms(_t0))::VARCHAR end as ttft_ms,
         case when _failed then 'error' else 'ok' end as status,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.ingest.common import V, sql_str, tag_keys
+from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, sql_str, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
 
 ATTR = {"key": V, "value": {"stringValue": V, "intValue": V, "doubleValue": V, "boolValue": V, "arrayValue": "JSON"}}
@@ -70,6 +70,8 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
     cw = (f"coalesce({a('gen_ai.usage.cache_creation.input_tokens')}, {a('gen_ai.usage.cache_write.input_tokens')}, "
           f"{a('gen_ai.usage.cache_creation_input_tokens')})")
     w5, w1, et, err, kind = "_w5", "_w1", "_et", "_err", "_kind"
+    five, assumed, note = cache_writes("_cw", w5, w1)
+    cache = cache_tokens("_cr", "_cw", w5, w1)
     select = f"""
     with l as (select _line, _raw, _parse_error, _row, resourceSpans from src),
     r as (select _line, _raw, _parse_error, unnest(resourceSpans) as rs from l),
@@ -104,9 +106,9 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         coalesce(_parse_error,
             case when not {err} and (_in is null or _out is null)
                      then 'no token usage (gen_ai.usage.input_tokens and gen_ai.usage.output_tokens): its cost cannot be known'
-                 when {'true' if includes else 'false'} and try_cast(_in as BIGINT) < coalesce(try_cast(_cr as BIGINT), 0) + coalesce(try_cast(_cw as BIGINT), 0)
+                 when {'true' if includes else 'false'} and {counts_ok('_in', '_cr', '_cw', w5, w1)} and try_cast(_in as BIGINT) < {cache}
                      then 'gen_ai.usage.input_tokens (' || _in || ') is smaller than the cache tokens it must include ('
-                          || (coalesce(try_cast(_cr as BIGINT), 0) + coalesce(try_cast(_cw as BIGINT), 0)) || ')'
+                          || {cache} || ')'
             end) as _parse_error,
         coalesce({a('gen_ai.response.id')}, 'span_' || sp.spanId) as request_id,
         coalesce(make_timestamp(try_cast(sp.startTimeUnixNano as BIGINT) // 1000)::VARCHAR, sp.startTimeUnixNano) as ts,
@@ -119,18 +121,13 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         case when lower({a('anthropic.response.service_tier')}) in ('standard', 'batch', 'priority')
              then {a('anthropic.response.service_tier')} end as service_tier,
         NULL as speed, NULL as inference_geo,
-        case when not {'true' if includes else 'false'} then _in
-             when try_cast(_in as BIGINT) is null then _in
-             else (try_cast(_in as BIGINT) - coalesce(try_cast(_cr as BIGINT), 0) - coalesce(try_cast(_cw as BIGINT), 0))::VARCHAR
-        end as input_tokens,
+        {uncached_input('_in', '_cr', '_cw', w5, w1) if includes else '_in'} as input_tokens,
         _out as output_tokens,
         _cr as cache_read_tokens,
-        case when {w5} is not null then {w5}
-             when {w1} is not null then (try_cast(_cw as BIGINT) - try_cast({w1} as BIGINT))::VARCHAR
-             else _cw end as cache_write_5m_tokens,
+        {five} as cache_write_5m_tokens,
         {w1} as cache_write_1h_tokens,
         NULL as web_search_requests, NULL as web_fetch_requests,
-        ({w5} is null and {w1} is null and coalesce(try_cast(_cw as BIGINT), 0) > 0) as _ttl_assumed,
+        {assumed} as _ttl_assumed, {note} as _note,
         ((try_cast(sp.endTimeUnixNano as BIGINT) - try_cast(sp.startTimeUnixNano as BIGINT)) / 1e6)::VARCHAR as latency_ms,
         (try_cast({a('gen_ai.response.time_to_first_chunk')} as DOUBLE) * 1000)::VARCHAR as ttft_ms,
         case when {err} then 'error' else 'ok' end as status,

@@ -3,6 +3,8 @@ canonical columns (still untyped: canonical.py validates and casts, the same way
 
 Every adapter's SELECT reads a relation `src` and yields: each canonical column (NULL when the
 format has no such field), `model_raw`, `_attrs` (a JSON object of extras for `attributes`),
+`_ttl_assumed` (cache writes billed as 5-minute without a full split), `_note` (what the adapter
+repaired in the row, one fixed sentence, for the ingest summary; NULL when nothing),
 `_request_json`, `_response_text` (payloads), and passes `_line`, `_raw`, `_parse_error` and `_row`
 (the whole source row, hashed into an id only for rows that have none).
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
+from costlab.ingest.common import cache_writes
 from costlab.schema import COLUMN_NAMES
 
 V = "VARCHAR"
@@ -90,22 +93,24 @@ def _error_type(err: str, http: str) -> str:
     end"""
 
 
-def _usage_columns(m: str) -> str:
+def _usage_columns(m: str, note: str = "NULL", tier: str | None = None) -> str:
+    """The usage columns of a Message `m`, `_ttl_assumed`, and `_note`: the cache-write note, or else
+    `note`. `tier`: a service tier (SQL) that overrides the usage object's."""
     u = f"{m}.usage"
+    # cache_writes (common.py): one rule for an undivided total and its 5m/1h split, in every adapter.
+    five, assumed, cache_note = cache_writes(f"{u}.cache_creation_input_tokens", f"{u}.cache_creation.ephemeral_5m_input_tokens",
+                                             f"{u}.cache_creation.ephemeral_1h_input_tokens")
     return f"""
-        {u}.service_tier as service_tier, {u}.speed as speed, {u}.inference_geo as inference_geo,
+        {tier or f"{u}.service_tier"} as service_tier, {u}.speed as speed, {u}.inference_geo as inference_geo,
         {u}.input_tokens as input_tokens, {u}.output_tokens as output_tokens,
         {u}.cache_read_input_tokens as cache_read_tokens,
-        -- An undivided cache-write count is billed as 5-minute writes; _ttl_assumed records that.
-        coalesce({u}.cache_creation.ephemeral_5m_input_tokens,
-                 case when {u}.cache_creation.ephemeral_1h_input_tokens is null then {u}.cache_creation_input_tokens end)
-            as cache_write_5m_tokens,
+        {five} as cache_write_5m_tokens,
         {u}.cache_creation.ephemeral_1h_input_tokens as cache_write_1h_tokens,
         {u}.server_tool_use.web_search_requests as web_search_requests,
         {u}.server_tool_use.web_fetch_requests as web_fetch_requests,
         {m}.stop_reason as stop_reason,
-        ({u}.cache_creation.ephemeral_5m_input_tokens is null and {u}.cache_creation.ephemeral_1h_input_tokens is null
-            and coalesce(try_cast({u}.cache_creation_input_tokens as BIGINT), 0) > 0) as _ttl_assumed,
+        {assumed} as _ttl_assumed,
+        coalesce({cache_note}, {note}) as _note,
         array_to_string(list_transform(list_filter({m}.content, lambda b: b.type = 'text'), lambda b: b.text), '')
             as _response_text"""
 
@@ -128,11 +133,26 @@ def _metadata_columns(config: Config) -> str:
     return ",\n        ".join(f"_md[{i}] as {col}" for i, col in enumerate(_metadata_keys(config), 1))
 
 
+NOTE_METADATA_STRING = "metadata was a JSON object inside a string: it was parsed"
+NOTE_METADATA_OTHER = "metadata is not a JSON object: kept as attributes.metadata, no tags read from it"
+
+
 def _with_metadata(config: Config) -> str:
     """`src` plus `_md`: every metadata key's value, extracted in ONE parse of the metadata object
-    (one json_extract_string per key would parse it once per key)."""
+    (one json_extract_string per key would parse it once per key), and `_md_note`.
+
+    `metadata` is an object (the first branch, a prefix test, settles every such row), or missing. A
+    JSON object inside a string (a logger that serialised it twice) is parsed, and noted; any other
+    value (a plain string, a number, a list) is kept whole as attributes.metadata, and noted."""
     paths = ", ".join(_sql_str("$." + json.dumps(key)) for key in _metadata_keys(config).values())
-    return f"(select *, json_extract_string(metadata, [{paths}]) as _md from src) src"
+    plain = "metadata is null or starts_with(metadata::VARCHAR, '{')"
+    string_object = "json_type(metadata) = 'VARCHAR' and json_type(try_cast(metadata->>'$' as JSON)) = 'OBJECT'"
+    fixed = (f"case when {plain} then metadata when {string_object} then (metadata->>'$')::JSON "
+             f"else json_object('metadata', metadata) end")
+    note = (f"case when {plain} then NULL when {string_object} then {_sql_str(NOTE_METADATA_STRING)} "
+            f"else {_sql_str(NOTE_METADATA_OTHER)} end")
+    return (f"(select *, json_extract_string(metadata, [{paths}]) as _md "
+            f"from (select * replace ({fixed} as metadata), {note} as _md_note from src)) src")
 
 
 def anthropic(config: Config) -> Adapter:
@@ -144,7 +164,7 @@ def anthropic(config: Config) -> Adapter:
         coalesce(timestamp, created_at) as ts,
         coalesce(platform, 'anthropic') as platform,
         coalesce(response.model, json_extract_string(request, '$.model')) as model_raw,
-        {_usage_columns('response')},
+        {_usage_columns('response', note='_md_note')},
         latency_ms, ttft_ms,
         case when error is not null or response is null or try_cast(status_code as INTEGER) >= 400
              then 'error' else 'ok' end as status,
@@ -170,7 +190,7 @@ def anthropic_message(config: Config) -> Adapter:
         coalesce(timestamp, created_at, $mtime) as ts,
         'anthropic' as platform,
         model as model_raw,
-        {_usage_columns('src')},
+        {_usage_columns('src', note='_md_note')},
         NULL as latency_ms, NULL as ttft_ms, 'ok' as status, NULL as error_type, '200' as http_status,
         {_metadata_columns(config)},
         NULL as reported_cost_usd,
@@ -184,7 +204,7 @@ def anthropic_message(config: Config) -> Adapter:
 
 def batch(config: Config) -> Adapter:
     # Batch results carry no time of their own: the file's modification time stands in, and says so.
-    select = """
+    select = f"""
     select _line, _raw, _row,
         coalesce(_parse_error, case when result.type = 'succeeded' and result.message.usage.input_tokens is null and result.message.usage.output_tokens is null
                                     then 'a succeeded result has no usage object: its cost cannot be known' end) as _parse_error,
@@ -192,21 +212,7 @@ def batch(config: Config) -> Adapter:
         $mtime as ts,
         'anthropic' as platform,
         result.message.model as model_raw,
-        'batch' as service_tier, result.message.usage.speed as speed, result.message.usage.inference_geo as inference_geo,
-        result.message.usage.input_tokens as input_tokens, result.message.usage.output_tokens as output_tokens,
-        result.message.usage.cache_read_input_tokens as cache_read_tokens,
-        coalesce(result.message.usage.cache_creation.ephemeral_5m_input_tokens,
-                 case when result.message.usage.cache_creation.ephemeral_1h_input_tokens is null
-                      then result.message.usage.cache_creation_input_tokens end) as cache_write_5m_tokens,
-        result.message.usage.cache_creation.ephemeral_1h_input_tokens as cache_write_1h_tokens,
-        result.message.usage.server_tool_use.web_search_requests as web_search_requests,
-        result.message.usage.server_tool_use.web_fetch_requests as web_fetch_requests,
-        result.message.stop_reason as stop_reason,
-        (result.message.usage.cache_creation.ephemeral_5m_input_tokens is null
-            and result.message.usage.cache_creation.ephemeral_1h_input_tokens is null
-            and coalesce(try_cast(result.message.usage.cache_creation_input_tokens as BIGINT), 0) > 0) as _ttl_assumed,
-        array_to_string(list_transform(list_filter(result.message.content, lambda b: b.type = 'text'), lambda b: b.text), '')
-            as _response_text,
+        {_usage_columns('result.message', tier="'batch'")},
         NULL as latency_ms, NULL as ttft_ms,
         case when result.type = 'succeeded' then 'ok' else 'error' end as status,
         case result.type when 'succeeded' then NULL when 'errored' then 'batch_errored' else result.type end as error_type,
@@ -240,7 +246,7 @@ def canonical(kind: str, columns: list[str]) -> Adapter:
     select _line, _raw, _parse_error, _row,
         {', '.join(picks)},
         {f'"{have["model"]}"' if "model" in have else 'NULL'} as model_raw,
-        NULL as _ttl_assumed,
+        NULL as _ttl_assumed, NULL as _note,
         json_object('attributes', try_cast({attrs} as JSON), 'extra', {extra_obj}) as _attrs,
         NULL as _request_json, NULL as _response_text
     from src"""
@@ -272,7 +278,7 @@ def mapping(name: str, config: Config, columns: list[str]) -> Adapter:
     select _line, _raw, _parse_error, _row,
         {', '.join(picks)},
         {exprs.get('model', 'NULL')} as model_raw,
-        NULL as _ttl_assumed,
+        NULL as _ttl_assumed, NULL as _note,
         json_object('mapping', {_sql_str(name)}, 'row', {row}) as _attrs,
         NULL as _request_json, NULL as _response_text
     from src"""
