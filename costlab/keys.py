@@ -45,15 +45,23 @@ def check_key(value: str, where: str) -> str:
 
 
 def env_key(name: str) -> str | None:
-    """The credential in environment variable `name`, checked (check_key); None when it is not set."""
+    """The credential in environment variable `name`, checked (check_key); None when it is not set or
+    blank. The variable itself is left holding the stripped value (or removed when blank), so an SDK
+    or boto3 that reads it by itself reads what costlab checked."""
     value = os.environ.get(name)
     if value is None:
         return None
-    return check_key(value, name)
+    if not value.strip():
+        del os.environ[name]
+        return None
+    key = check_key(value, name)
+    if key != value:
+        os.environ[name] = key
+    return key
 
 
 def check_env_keys(names: tuple[str, ...] = SECRET_VARIABLES) -> None:
-    """Check every one of these variables that is set (for the ones an SDK reads by itself)."""
+    """Check (and strip, see env_key) every one of these variables that is set."""
     for name in names:
         env_key(name)
 
