@@ -82,6 +82,21 @@ def _report(outcome) -> None:
              "and are not re-sent (status 'sending' in replays)")
 
 
+def _on_interrupt(n: int) -> None:
+    """Said from the signal handler (a plain write: the progress bar may be mid-draw)."""
+    import os
+
+    text = {1: "interrupted: no new calls start; the calls in flight finish and are recorded "
+               "(Ctrl-C again to stop waiting for them)",
+            2: "stopped waiting: calls still in flight are recorded in doubt by resume, never sent again "
+               "(Ctrl-C again to quit at once)"}.get(n)
+    if text:
+        try:
+            os.write(2, f"\n{text}\n".encode())
+        except OSError:
+            pass
+
+
 def _execute(store, run: str, base_url, concurrency, max_retries, max_usd, poll: float, timeout: float | None = None):
     from costlab import replay
 
@@ -89,7 +104,8 @@ def _execute(store, run: str, base_url, concurrency, max_retries, max_usd, poll:
     try:
         with _progress(todo, f"replay {run}") as advance:
             return replay.execute(store, run, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
-                                  max_usd=max_usd, on_progress=advance, poll_interval=poll, timeout=timeout)
+                                  max_usd=max_usd, on_progress=advance, poll_interval=poll, timeout=timeout,
+                                  on_interrupt=_on_interrupt)
     except replay.AccountError as ex:
         if ex.outcome is not None:
             _report(ex.outcome)

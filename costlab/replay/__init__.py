@@ -54,14 +54,16 @@ def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
 def execute(store: "Store", run: str, *, base_url: str | None = None, concurrency: int | None = None,
             max_retries: int | None = None, max_usd: Decimal | None = None, batch: bool | None = None,
             client: Any = None, on_progress: Callable[[int, Decimal], None] | None = None,
-            poll_interval: float = 10.0, timeout: float | None = None) -> Outcome:
+            poll_interval: float = 10.0, timeout: float | None = None,
+            on_interrupt: Callable[[int], None] | None = None) -> Outcome:
     """Send what the run still lacks (the first time: everything), then run the checks and judges.
 
     Resuming is calling this again: calls already answered, failed or in doubt are never made again.
     Ctrl-C or SIGTERM stop new calls at once (sending or judging), book the calls in flight and
     return with `interrupted` (status 'interrupted'). When the API refuses the key (401, 402, 403),
     the run stops with status 'failed' and AccountError is raised (its `outcome` says what was done);
-    resume, with the right key, sends the refused calls.
+    resume, with the right key, sends the refused calls. `on_interrupt(n)` is told of the n-th signal
+    (from the signal handler: keep it to a write).
     """
     from costlab.replay.judge import load_schemas
 
@@ -82,7 +84,7 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
         raise ConfigError(f"--batch: Message Batches are a Claude API feature, not part of the SDK's {platform} client")
     if client is None:
         client = make_client(settings, max_retries, limiter.on_response, base_url, timeout=timeout)
-    with Stopper() as stopper:
+    with Stopper(on_interrupt) as stopper:
         store.execute("update replay_runs set status = 'running' where run = ?", [run])
         try:
             outcome, judged_short = _execute(store, run, params, client, limiter, max_usd, batch, platform, stopper,

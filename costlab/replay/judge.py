@@ -326,7 +326,7 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
                 if not ex.in_doubt_usd:
                     return (None, ex.refused)  # nothing paid: resume asks again
                 details = {"reference": ref_name, "in_doubt": f"the first order was sent and never answered ({ex})",
-                           "incomplete": "a judge call is in doubt: it is never asked again"}
+                           "calls_in_doubt": 1, "incomplete": "a judge call is in doubt: it is never asked again"}
                 return ((source, rid, tier, None, None, None, None, details, 0, 0, ex.in_doubt_usd, False), False)
             new_in, new_out = first[1:]
         else:
@@ -346,6 +346,7 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
             details["incomplete"] = f"the second order (reference first) failed: {ex}"
             if ex.in_doubt_usd:
                 details["in_doubt"] = f"the second order was sent and never answered ({ex})"
+                details["calls_in_doubt"] = 1
             return ((source, rid, tier, None, None, None, None, details, new_in, new_out, doubt + ex.in_doubt_usd,
                      earlier is not None), ex.refused)
         p1, p2 = _pick(first[0]), _pick(second[0])
@@ -388,7 +389,8 @@ def judge_rubric(store: "Store", run: str, calls: Calls, judge: Judge) -> tuple[
         except Unanswered as ex:
             if not ex.in_doubt_usd:
                 return (None, ex.refused)
-            details = {"in_doubt": f"sent and never answered ({ex})", "incomplete": "the judge call is in doubt"}
+            details = {"in_doubt": f"sent and never answered ({ex})", "calls_in_doubt": 1,
+                       "incomplete": "the judge call is in doubt"}
             return ((source, rid, tier, None, None, None, None, details, 0, 0, ex.in_doubt_usd, False), False)
         m = re.search(r"SCORE:\s*(\d+)", text)
         n = max(1, min(10, int(m.group(1)))) if m else None

@@ -593,7 +593,7 @@ def _reconcile_judged(store: "Store", run: str, started: dict[Key, Decimal | Non
     with store.transaction():
         for (judge, source, rid, tier), calls in sorted(doubt.items()):
             usd = sum((w for _, w in calls if w is not None), Decimal(0))
-            note = json.dumps({"in_doubt": f"{IN_DOUBT} ({', '.join(o for o, _ in calls)})",
+            note = json.dumps({"in_doubt": f"{IN_DOUBT} ({', '.join(o for o, _ in calls)})", "calls_in_doubt": len(calls),
                                "incomplete": "a judge call is in doubt: it is never asked again"})
             if (judge, source, rid, tier) in rows:
                 store.execute("""update judgements set details = json_merge_patch(details, ?::JSON),
@@ -617,10 +617,11 @@ class Stopper:
     not a signal (the API refused the key).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_signal: Callable[[int], None] | None = None) -> None:
         self.aborted = threading.Event()
         self.abandoned = threading.Event()
         self.signals = 0
+        self.on_signal = on_signal  # told each signal's number (1, 2): to say what happens now
         self._previous: dict[int, Any] | None = None
 
     def __enter__(self) -> "Stopper":
@@ -637,6 +638,8 @@ class Stopper:
         if self.signals == 2:
             self.abandoned.set()
         self.aborted.set()
+        if self.on_signal is not None:
+            self.on_signal(self.signals)
 
     def abort(self) -> None:
         self.aborted.set()
