@@ -315,3 +315,29 @@ def test_bad_timeout_or_retries_setting_is_a_clear_error_before_sending(tmp_path
             with pytest.raises(ConfigError, match=r"\[replay\] (timeout_s|max_retries)"):
                 replay.execute(s, run, base_url=server.url)
             assert server.count(None) == 0
+
+
+def test_judge_call_that_times_out_is_booked_in_doubt_and_never_asked_again(tmp_path, monkeypatch):
+    from costlab import replay
+    from test_replay_helpers import ingest_log
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    config = Config(tiers={"haiku": "claude-haiku-5-5", "opus": "claude-opus-5-5"},
+                    replay={"timeout_s": 0.3, "max_retries": 0})
+    with Store(tmp_path / "t.duckdb", config) as s:
+        ingest_log(s, tmp_path, 6)
+        run, _ = replay.plan(s, replay.ReplaySpec(sample=2, tiers=["haiku"], judge="opus", run="jt", concurrency=1))
+        with TestServer(faults=[Fault(0, delay=1.5, times=1, model="opus")], prices=prices()) as server:
+            replay.execute(s, run, base_url=server.url)
+            # 2 answers x 2 orders, less the second order of the one whose first call is in doubt
+            assert until(lambda: server.answered(judge=True) == 3, timeout=5)  # the slow one is answered, late
+            charged = server.charged_usd(judge=True)
+        (doubt, details), = s.rows("select in_doubt_usd, details::VARCHAR from judgements where run = 'jt' "
+                                   "and details->>'in_doubt' is not null")
+        assert doubt > 0 and json.loads(details)["calls_in_doubt"] == 1
+        booked_usd = s.scalar("select sum(judge_cost_usd) + sum(coalesce(in_doubt_usd, 0)) from judgements where run = 'jt'")
+        assert booked_usd >= charged  # what costlab counts covers what the server charged
+        assert replay.status(s, run)["judge_in_doubt"][0] == 1 and replay.status(s, run)["status"][0] == "partial"
+        with TestServer() as server:
+            replay.execute(s, run, base_url=server.url)
+            assert server.count(None) == 0  # the answer with a call in doubt is not judged again

@@ -196,12 +196,14 @@ class Calls:
 
 
 class Unanswered(Exception):
-    """A judge call with no answer to book. `in_doubt_usd` > 0: it may have been billed (a timeout or a
-    dropped connection after it was sent); `refused`: the API refused the key or the account."""
+    """A judge call with no answer to book. `maybe_paid`: it may have been billed (a timeout or a dropped
+    connection after it was sent, an answer that was not a Message), at `in_doubt_usd` (its worst case
+    per unanswered attempt); `refused`: the API refused the key or the account (not billed)."""
 
-    def __init__(self, why: str, in_doubt_usd: Decimal = Decimal(0), refused: bool = False):
+    def __init__(self, why: str, in_doubt_usd: Decimal | None = None, refused: bool = False):
         super().__init__(why)
-        self.in_doubt_usd = in_doubt_usd
+        self.maybe_paid = in_doubt_usd is not None
+        self.in_doubt_usd = in_doubt_usd or Decimal(0)
         self.refused = refused
 
 
@@ -229,7 +231,10 @@ def _ask(calls: Calls, key: tuple, worst: Decimal | None, model: str, system: st
         n = unanswered_attempts(ex)
         if not n:
             calls.journal.unpaid(key)  # it never connected: nothing was sent
+            raise Unanswered(f"{type(ex).__name__}") from None
         raise Unanswered(f"{type(ex).__name__}", (worst or Decimal(0)) * n) from None
+    except anthropic.APIError as ex:  # answered, but not a Message (maybe billed): in doubt
+        raise Unanswered(f"{type(ex).__name__}", worst or Decimal(0)) from None
     text = "".join(getattr(b, "text", "") for b in msg.content).strip()
     extra = unanswered_attempts(None)
     return text, msg.usage.input_tokens, msg.usage.output_tokens, (worst or Decimal(0)) * extra
@@ -323,7 +328,7 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
                 *first, doubt = _ask(calls, key + ("first",), worst_call, judge.sent, PAIRWISE_SYSTEM,
                                      pairwise_prompt(request, rubric, answer, reference))
             except Unanswered as ex:
-                if not ex.in_doubt_usd:
+                if not ex.maybe_paid:
                     return (None, ex.refused)  # nothing paid: resume asks again
                 details = {"reference": ref_name, "in_doubt": f"the first order was sent and never answered ({ex})",
                            "calls_in_doubt": 1, "incomplete": "a judge call is in doubt: it is never asked again"}
@@ -341,10 +346,10 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
             *second, more = _ask(calls, key + ("second",), worst_call, judge.sent, PAIRWISE_SYSTEM,
                                  pairwise_prompt(request, rubric, reference, answer))
         except Unanswered as ex:
-            if earlier is not None and not ex.in_doubt_usd:
+            if earlier is not None and not ex.maybe_paid:
                 return (None, ex.refused)  # still incomplete: the row written last time stands
             details["incomplete"] = f"the second order (reference first) failed: {ex}"
-            if ex.in_doubt_usd:
+            if ex.maybe_paid:
                 details["in_doubt"] = f"the second order was sent and never answered ({ex})"
                 details["calls_in_doubt"] = 1
             return ((source, rid, tier, None, None, None, None, details, new_in, new_out, doubt + ex.in_doubt_usd,
@@ -387,7 +392,7 @@ def judge_rubric(store: "Store", run: str, calls: Calls, judge: Judge) -> tuple[
             text, tin, tout, doubt = _ask(calls, (name, source, rid, tier, "rubric"), worst, judge.sent, RUBRIC_SYSTEM,
                                           rubric_prompt(request, rubric, answer))
         except Unanswered as ex:
-            if not ex.in_doubt_usd:
+            if not ex.maybe_paid:
                 return (None, ex.refused)
             details = {"in_doubt": f"sent and never answered ({ex})", "calls_in_doubt": 1,
                        "incomplete": "the judge call is in doubt"}

@@ -345,6 +345,8 @@ def call(client: Any, job: Job) -> tuple:
     except anthropic.APIConnectionError as ex:
         return _error(t0, "connection", f"connection failed (after the SDK's retries): {type(ex.__cause__ or ex).__name__}",
                       None, unanswered_attempts(ex))
+    except anthropic.APIResponseValidationError:  # answered (so maybe billed), but not a Message: in doubt
+        return _error(t0, "invalid_response", "the API's answer was not a valid Message", None, 1)
     except Exception as ex:  # a bad logged body the SDK refuses locally, say; recorded, never fatal
         from costlab.keys import redact
 
@@ -744,27 +746,32 @@ def dispatch(items: list[tuple[Any, Decimal | None]], work: Callable[[Any, Decim
     crash: BaseException | None = None
     buffered: list = []
     last = time.monotonic()
-    while True:
-        alive = any(t.is_alive() for t in threads)
-        buffered += _drain(results, timeout=0.02)
-        # Group what arrives within WRITE_EVERY seconds into one transaction: each costs a few ms of
-        # the CPU the calls need; the journal keeps the calls safe in between.
-        if buffered and (time.monotonic() - last >= WRITE_EVERY or len(buffered) >= 256 or not alive
-                         or stopper.aborted.is_set()):
-            done = [d for d in buffered if not isinstance(d[2], _Crash)]
-            crash = crash or next((d[2].ex for d in buffered if isinstance(d[2], _Crash)), None)
-            buffered = []
-            cost = write(done) if done else Decimal(0)
-            budget.settle(sum((w or Decimal(0) for _, w, _ in done), Decimal(0)), cost, len(done))
-            last = time.monotonic()
-        if not alive and results.empty() and not buffered:
-            break
-        if stopper.abandoned.is_set() and results.empty() and not buffered:
-            break  # the calls still in flight stay in the journal: in doubt on resume
-    with cond:
-        left = [item for item, _ in reversed(pending)]
-        pending.clear()  # a thread still waiting for a slot starts nothing now
-        cond.notify_all()
+    left: list = []
+    try:
+        while True:
+            alive = any(t.is_alive() for t in threads)
+            buffered += _drain(results, timeout=0.02)
+            # Group what arrives within WRITE_EVERY seconds into one transaction: each costs a few ms of
+            # the CPU the calls need; the journal keeps the calls safe in between.
+            if buffered and (time.monotonic() - last >= WRITE_EVERY or len(buffered) >= 256 or not alive
+                             or stopper.aborted.is_set()):
+                done = [d for d in buffered if not isinstance(d[2], _Crash)]
+                if crash is None and len(done) < len(buffered):
+                    crash = next(d[2].ex for d in buffered if isinstance(d[2], _Crash))
+                    stopper.abort()  # no new call after a bug; what was answered is still written
+                cost = write(done) if done else Decimal(0)
+                budget.settle(sum((w or Decimal(0) for _, w, _ in buffered), Decimal(0)), cost, len(buffered))
+                buffered = []
+                last = time.monotonic()
+            if not alive and results.empty() and not buffered:
+                break
+            if stopper.abandoned.is_set() and results.empty() and not buffered:
+                break  # the calls still in flight stay in the journal: in doubt on resume
+    finally:
+        with cond:
+            left = [item for item, _ in reversed(pending)]
+            pending.clear()  # a thread still waiting for a slot (or the budget) starts nothing now
+            cond.notify_all()
     if crash is not None:
         raise crash
     return Dispatched(left, budget.stopped and bool(left))
