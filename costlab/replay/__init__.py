@@ -24,8 +24,8 @@ from costlab.replay.send import (AccountError, Budget, Journal, Limiter, Outcome
 if TYPE_CHECKING:
     from costlab.store import Store
 
-__all__ = ["AccountError", "BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "mark_dry_run", "plan", "qualifying",
-           "results", "set_budget", "status"]
+__all__ = ["AccountError", "BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "mark_dry_run", "plan",
+           "qualifying", "results", "set_budget", "status"]
 
 
 def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
@@ -147,7 +147,8 @@ def _execute(store: "Store", run: str, params: dict[str, Any], client: Any, limi
                                      "(resume with a higher --max-usd judges them)")
             if calls.refused and outcome.failed is None:
                 outcome.failed = (f"the API refused the judge's key ({calls.refused[0]}): check {key_hint(platform)}. "
-                                  "Nothing was billed for the refused calls; resume judges those answers once the key is right.")
+                                  "Nothing was billed for the refused calls; resume judges those answers once the key "
+                                  "is right.")
             outcome.judge_spent_usd = judge_spent(store, run)
         outcome.interrupted = stopper.interrupted
         return outcome, judged_short

@@ -336,7 +336,8 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
             new_in, new_out = first[1:]
         else:
             first, new_in, new_out = list(earlier), 0, 0
-        details = {"reference": ref_name, "candidate_first": first[0][:40], "input_tokens": first[1], "output_tokens": first[2]}
+        details = {"reference": ref_name, "candidate_first": first[0][:40], "input_tokens": first[1],
+                   "output_tokens": first[2]}
         if calls.stopper.aborted.is_set():  # interrupted: no new call; the paid first order is booked
             if earlier is not None:
                 return (None, False)  # booked already, as it is

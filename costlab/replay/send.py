@@ -587,7 +587,8 @@ def _reconcile_judged(store: "Store", run: str, started: dict[Key, Decimal | Non
     doubt: dict[tuple, list] = {}
     for (judge, source, rid, tier, order), worst in started.items():
         first, complete, already = rows.get((judge, source, rid, tier), (False, False, False))
-        settled = (order == "first" and first) or (order == "second" and complete) or (order == "rubric" and (judge, source, rid, tier) in rows)
+        settled = ((order == "first" and first) or (order == "second" and complete)
+                   or (order == "rubric" and (judge, source, rid, tier) in rows))
         if not settled and not already:
             doubt.setdefault((judge, source, rid, tier), []).append((order, worst))
     if not doubt:
