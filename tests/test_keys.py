@@ -107,3 +107,17 @@ def test_check_key_strips_surrounding_whitespace_and_refuses_an_empty_value():
     assert check_key(f"  {API}\n", "K") == API
     with pytest.raises(ConfigError, match="K is set but empty"):
         check_key(" \n", "K")
+
+
+def test_aws_keys_for_s3_are_stripped_and_checked_before_boto3_reads_them(monkeypatch):
+    from costlab.ingest.s3 import client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE12345\n")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG ZZVALUE")
+    with pytest.raises(ConfigError, match="AWS_SECRET_ACCESS_KEY holds a space at character 22") as err:
+        client("http://127.0.0.1:9")
+    assert "ZZVALUE" not in str(err.value) and "wJalr" not in str(err.value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/ZZVALUE\n")
+    s3 = client("http://127.0.0.1:9")
+    creds = s3._request_signer._credentials
+    assert (creds.access_key, creds.secret_key) == ("AKIAEXAMPLE12345", "wJalrXUtnFEMI/K7MDENG/ZZVALUE")
