@@ -2,6 +2,8 @@
 
 Errors: library code raises CostlabError subclasses; `handle_errors` turns each into
 `Error: ...` on stderr and its exit code (costlab.errors.ExitCode). Set COSTLAB_DEBUG=1 for tracebacks.
+Every error message and traceback printed here goes through costlab.keys.redact first: an exception
+text can carry an HTTP header, and so a key.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, j
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 
 
+def _say_error(text: str) -> None:
+    """An error line on stderr, with anything that looks like a key redacted."""
+    from costlab.keys import redact
+
+    typer.echo(redact(text), err=True)
+
+
 def handle_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -42,7 +51,7 @@ def handle_errors(fn: Callable) -> Callable:
         except CostlabError as ex:
             if os.environ.get("COSTLAB_DEBUG"):
                 raise
-            typer.echo(f"Error: {ex}", err=True)
+            _say_error(f"Error: {ex}")
             raise typer.Exit(int(ex.exit_code)) from ex
         except KeyboardInterrupt:
             typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
@@ -301,7 +310,13 @@ _register_command_groups()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as ex:  # a bug, or an error no costlab code expected: its traceback, redacted
+        import traceback
+
+        _say_error("".join(traceback.format_exception(ex)).rstrip())
+        raise SystemExit(int(ExitCode.ERROR)) from None
 
 
 if __name__ == "__main__":

@@ -235,3 +235,17 @@ def m007_ingest_payloads(con: duckdb.DuckDBPyConnection) -> None:
     # when payloads are asked for (its requests are not added twice; only the missing payloads are).
     # NULL (ingests before this migration): taken as stored, as those runs were treated.
     con.execute("alter table ingests add column payloads BOOLEAN;")
+
+
+@migration
+def m008_replay_in_doubt(con: duckdb.DuckDBPyConnection) -> None:
+    # A paid call whose outcome costlab never learnt (in flight at a kill -9, or a timeout or dropped
+    # connection after it was sent) may have been billed: its worst case is booked here, apart from the
+    # real spend, and counted against --max-usd like it (replays: status 'sending' or an error whose
+    # attempts went unanswered; judgements: details.in_doubt). Older rows have none (NULL counts as 0).
+    con.execute(
+        """
+        alter table replays add column in_doubt_usd DECIMAL(18,9);
+        alter table judgements add column in_doubt_usd DECIMAL(18,9);
+        """
+    )

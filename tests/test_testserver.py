@@ -264,3 +264,34 @@ def test_haiku_refuses_a_forbidden_prompt_and_the_others_answer():
         h = c.messages.create(model="claude-haiku-5-5", max_tokens=50, messages=ask)
         s = c.messages.create(model="claude-sonnet-5-5", max_tokens=50, messages=ask)
     assert h.stop_reason == "refusal" and s.stop_reason == "end_turn" and s.content[0].text.count("detail") == 2
+
+
+def test_server_books_paid_calls_and_dollars_per_key_and_holds_answers_until_released():
+    from concurrent.futures import ThreadPoolExecutor
+    from decimal import Decimal
+
+    prices = {"claude-haiku-5-5": (Decimal(1), Decimal(5)), "claude-opus-5-5": (Decimal(5), Decimal(25))}
+    judge = "You are a costlab judge. Reply A, B or TIE."
+    with TestServer(prices=prices, faults=[Fault(429, times=1, should_retry="false")]) as server:
+        a = anthropic.Anthropic(base_url=server.url, api_key="sk-key-A", max_retries=0)
+        b = anthropic.Anthropic(base_url=server.url, api_key="sk-key-B", max_retries=0)
+        with pytest.raises(anthropic.RateLimitError):  # an error answer is not a paid call
+            a.messages.create(model="claude-haiku-5-5", max_tokens=50, messages=HELLO)
+        m = a.messages.create(model="claude-haiku-5-5", max_tokens=50, messages=HELLO)
+        j = b.messages.create(model="claude-opus-5-5", max_tokens=5, system=judge,
+                              messages=[{"role": "user", "content": "<answer_a>x</answer_a><answer_b>y</answer_b>"}])
+        assert server.answered() == 2 and server.answered(key="sk-key-A") == 1 and server.answered(judge=True) == 1
+        assert server.charged_usd(key="sk-key-A") == (m.usage.input_tokens * 1 + m.usage.output_tokens * 5) / Decimal(10**6)
+        assert server.charged_usd(judge=True) == server.charged_usd(key="sk-key-B") == \
+            (j.usage.input_tokens * 5 + j.usage.output_tokens * 25) / Decimal(10**6)
+        assert "sk-key" not in json.dumps(server.log)  # books by a hash of the key, never the key
+        # Held: the first call passes, the next two wait until released, then are answered and charged.
+        server.hold(after=1, model="haiku")
+        with ThreadPoolExecutor(3) as pool:
+            calls = [pool.submit(a.messages.create, model="claude-haiku-5-5", max_tokens=50, messages=HELLO)
+                     for _ in range(3)]
+            assert server.wait_held(2, timeout=10)
+            assert server.answered(key="sk-key-A") == 2 and sum(c.done() for c in calls) <= 1  # two still waiting
+            server.release()
+            assert all(c.result().usage.output_tokens == 2 for c in calls)
+        assert server.answered(key="sk-key-A") == 4 and server.held() == 0

@@ -23,7 +23,8 @@ replay_app = typer.Typer(
 
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
 ConcurrencyOption = Annotated[Optional[int], typer.Option("--concurrency", "-c", help="Most requests in flight; halves on 429/529. [default: the run's, else 8]", show_default=False)]
-RetriesOption = Annotated[int, typer.Option("--max-retries", help="The SDK's own retries per request (429, 529, 5xx, connection errors).")]
+RetriesOption = Annotated[Optional[int], typer.Option("--max-retries", help="The SDK's own retries per request (429, 529, 5xx, timeouts, connection errors). [default: [replay] max_retries, else 4]", show_default=False)]
+TimeoutOption = Annotated[Optional[float], typer.Option("--timeout", help="Seconds before one attempt of a call times out (then the SDK retries it). [default: [replay] timeout_s, else 120]", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -81,13 +82,34 @@ def _report(outcome) -> None:
              "and are not re-sent (status 'sending' in replays)")
 
 
-def _execute(store, run: str, base_url, concurrency, max_retries, max_usd, poll: float):
+def _on_interrupt(n: int) -> None:
+    """Said from the signal handler (a plain write: the progress bar may be mid-draw)."""
+    import os
+
+    text = {1: "interrupted: no new calls start; the calls in flight finish and are recorded "
+               "(Ctrl-C again to stop waiting for them)",
+            2: "stopped waiting: calls still in flight are recorded in doubt by resume, never sent again "
+               "(Ctrl-C again to quit at once)"}.get(n)
+    if text:
+        try:
+            os.write(2, f"\n{text}\n".encode())
+        except OSError:
+            pass
+
+
+def _execute(store, run: str, base_url, concurrency, max_retries, max_usd, poll: float, timeout: float | None = None):
     from costlab import replay
 
     todo = int(replay.status(store, run)["missing"][0])
-    with _progress(todo, f"replay {run}") as advance:
-        return replay.execute(store, run, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
-                              max_usd=max_usd, on_progress=advance, poll_interval=poll)
+    try:
+        with _progress(todo, f"replay {run}") as advance:
+            return replay.execute(store, run, base_url=base_url, concurrency=concurrency, max_retries=max_retries,
+                                  max_usd=max_usd, on_progress=advance, poll_interval=poll, timeout=timeout,
+                                  on_interrupt=_on_interrupt)
+    except replay.AccountError as ex:
+        if ex.outcome is not None:
+            _report(ex.outcome)
+        raise  # Error: ... naming the key's variable, exit 2; the run is 'failed' and resumable
 
 
 @replay_app.callback(invoke_without_command=True)
@@ -108,7 +130,8 @@ def replay(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Draw the sample, print the estimate, send nothing.")] = False,
     run: Annotated[Optional[str], typer.Option("--run", help="Name of the run (default replay-YYYYMMDD-HHMMSS).")] = None,
     base_url: BaseUrlOption = None,
-    max_retries: RetriesOption = 4,
+    max_retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
     config: ConfigOption = None,
@@ -152,7 +175,7 @@ def replay(
             lib.mark_dry_run(store, name)
             _render(est, fmt, None, title=f"Estimate for {name}")
             return
-        outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0)
+        outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0, timeout)
         _report(outcome)
         frame = lib.status(store, name)
     _render(frame, fmt, None)
@@ -168,7 +191,8 @@ def resume(
     max_usd: Annotated[Optional[str], typer.Option("--max-usd", help="A new budget for the whole run (default: the run's).")] = None,
     concurrency: ConcurrencyOption = None,
     base_url: BaseUrlOption = None,
-    max_retries: RetriesOption = 4,
+    max_retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
     config: ConfigOption = None,
@@ -180,7 +204,7 @@ def resume(
         budget = _money(max_usd, "--max-usd")
         if budget is not None:
             lib.set_budget(store, run, budget)
-        outcome = _execute(store, run, base_url, concurrency, max_retries, budget, 10.0)
+        outcome = _execute(store, run, base_url, concurrency, max_retries, budget, 10.0, timeout)
         _report(outcome)
         frame = lib.status(store, run)
     _render(frame, fmt, None)

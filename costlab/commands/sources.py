@@ -83,7 +83,9 @@ def pull_usage(
     """
     from costlab.ingest.admin import pull
 
-    key = os.environ.get("ANTHROPIC_ADMIN_KEY")
+    from costlab.keys import env_key
+
+    key = env_key("ANTHROPIC_ADMIN_KEY")  # stripped and checked: a line break in it would be quoted in an error
     if not key:
         raise ConfigError("pull-usage needs an Admin API key in ANTHROPIC_ADMIN_KEY (sk-ant-admin...; "
                           "Console > Settings > Admin keys)")

@@ -161,7 +161,9 @@ def fetch_pages(base_url: str, key: str, path: str, params: list[tuple[str, str]
     import urllib.request
 
     from costlab.errors import CostlabError
+    from costlab.keys import check_key
 
+    key = check_key(key, "the Admin API key (ANTHROPIC_ADMIN_KEY)")  # before it becomes a header
     pages: list[dict] = []
     page: str | None = None
     for _ in range(max_pages):
@@ -191,7 +193,7 @@ def fetch_pages(base_url: str, key: str, path: str, params: list[tuple[str, str]
                     time.sleep(0.5 * 2 ** attempt)
                     continue
                 raise CostlabError(f"{base_url}{path}: cannot connect: {getattr(ex, 'reason', ex)}") from None
-            except ValueError as ex:
+            except (json.JSONDecodeError, UnicodeDecodeError) as ex:  # not any ValueError: urllib's quote headers
                 raise CostlabError(f"{path}: the response is not JSON: {ex}") from None
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise CostlabError(f"{path}: unexpected response (no `data` list)")

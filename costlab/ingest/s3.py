@@ -45,6 +45,9 @@ def client(endpoint_url: str | None = None):
         from botocore.config import Config as BotoConfig
     except ImportError as ex:  # pragma: no cover - boto3 is a dependency
         raise ConfigError("reading s3:// needs boto3 (pip install boto3)") from ex
+    from costlab.keys import check_env_keys
+
+    check_env_keys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))  # stripped, checked for boto3
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     return boto3.client("s3", endpoint_url=endpoint,
                         config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))

@@ -18,13 +18,14 @@ import polars as pl
 from costlab.errors import ConfigError
 from costlab.replay.plan import (BudgetError, ReplaySpec, check_budget, create_run, estimate, mark_dry_run, platform_of,
                                  prepare, qualifying, run_params, set_budget, set_run_tiers)
-from costlab.replay.send import Limiter, Outcome, budget_spent, judge_spent, load_jobs, make_client, send
+from costlab.replay.send import (AccountError, Budget, Journal, Limiter, Outcome, Stopper, budget_spent, journal_path,
+                                 judge_spent, key_hint, load_jobs, make_client, reconcile, send)
 
 if TYPE_CHECKING:
     from costlab.store import Store
 
-__all__ = ["BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "mark_dry_run", "plan", "qualifying",
-           "results", "set_budget", "status"]
+__all__ = ["AccountError", "BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "mark_dry_run", "plan",
+           "qualifying", "results", "set_budget", "status"]
 
 
 def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
@@ -51,12 +52,18 @@ def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
 
 
 def execute(store: "Store", run: str, *, base_url: str | None = None, concurrency: int | None = None,
-            max_retries: int = 4, max_usd: Decimal | None = None, batch: bool | None = None,
+            max_retries: int | None = None, max_usd: Decimal | None = None, batch: bool | None = None,
             client: Any = None, on_progress: Callable[[int, Decimal], None] | None = None,
-            poll_interval: float = 10.0) -> Outcome:
+            poll_interval: float = 10.0, timeout: float | None = None,
+            on_interrupt: Callable[[int], None] | None = None) -> Outcome:
     """Send what the run still lacks (the first time: everything), then run the checks and judges.
 
-    Resuming is calling this again: pairs already answered, failed or in doubt are never re-sent.
+    Resuming is calling this again: calls already answered, failed or in doubt are never made again.
+    Ctrl-C or SIGTERM stop new calls at once (sending or judging), book the calls in flight and
+    return with `interrupted` (status 'interrupted'). When the API refuses the key (401, 402, 403),
+    the run stops with status 'failed' and AccountError is raised (its `outcome` says what was done);
+    resume, with the right key, sends the refused calls. `on_interrupt(n)` is told of the n-th signal
+    (from the signal handler: keep it to a write).
     """
     from costlab.replay.judge import load_schemas
 
@@ -76,22 +83,51 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
     if batch and platform != "anthropic":
         raise ConfigError(f"--batch: Message Batches are a Claude API feature, not part of the SDK's {platform} client")
     if client is None:
-        client = make_client(settings, max_retries, limiter.on_response, base_url)
-    store.execute("update replay_runs set status = 'running' where run = ?", [run])
-    if batch:
-        from costlab.replay.batch import send_batch
+        client = make_client(settings, max_retries, limiter.on_response, base_url, timeout=timeout)
+    with Stopper(on_interrupt) as stopper:
+        store.execute("update replay_runs set status = 'running' where run = ?", [run])
+        try:
+            outcome, judged_short = _execute(store, run, params, client, limiter, max_usd, batch, platform, stopper,
+                                             on_progress, poll_interval)
+        except BaseException:
+            # A bug, or a third Ctrl-C: the run is left resumable, never 'running'.
+            _set_status(store, run, "interrupted" if stopper.interrupted else "failed")
+            raise
+        st = status(store, run).row(0, named=True)
+        outcome.in_doubt = st["in_doubt"]
+        final = ("failed" if outcome.failed else "interrupted" if outcome.interrupted
+                 else "partial" if st["missing"] or st["not_sent"] or st["in_doubt"] or st["judge_in_doubt"] or judged_short
+                 else "complete")
+        _set_status(store, run, final)
+    if outcome.failed:
+        raise AccountError(f"run {run!r} stopped: {outcome.failed} `costlab replay resume {run}` continues it.", outcome)
+    return outcome
 
-        outcome = send_batch(store, run, client, max_usd=max_usd, poll_interval=poll_interval, on_progress=on_progress)
-    else:
-        from costlab.replay.send import reconcile
 
-        reconcile(store, run)
-        jobs = load_jobs(store, run)
-        outcome = send(store, run, client, jobs, limiter, max_usd=max_usd, on_progress=on_progress)
+def _execute(store: "Store", run: str, params: dict[str, Any], client: Any, limiter: Limiter, max_usd: Decimal | None,
+             batch: bool, platform: str, stopper: Stopper, on_progress: Callable[[int, Decimal], None] | None,
+             poll_interval: float) -> tuple[Outcome, bool]:
     from costlab.replay import judge
 
-    judged_short = False
-    if not outcome.interrupted:
+    journal = Journal(journal_path(store, run))
+    try:
+        jobs = load_jobs(store, run, service_tier="batch" if batch else "standard")
+        # Calls a killed process left in flight: booked in doubt, at their worst case, before any budget is counted.
+        doubt = reconcile(store, run, jobs)
+        if doubt:
+            jobs = load_jobs(store, run, service_tier="batch" if batch else "standard")
+        if batch:
+            from costlab.replay.batch import send_batch
+
+            outcome = send_batch(store, run, client, max_usd=max_usd, poll_interval=poll_interval, on_progress=on_progress,
+                                 stopper=stopper)
+        else:
+            outcome = send(store, run, client, jobs, limiter, max_usd=max_usd, on_progress=on_progress, stopper=stopper,
+                           journal=journal, platform=platform)
+        judged_short = False
+        if stopper.aborted.is_set():
+            outcome.interrupted = stopper.interrupted
+            return outcome, judged_short
         judge.run_checks(store, run)
         if params.get("judge"):
             who = params["judge"]
@@ -100,21 +136,31 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
                                    (params.get("geo") or {}).get(who, "global"))
             tiers = list(params["tiers"])
             # One budget over replays and judging: judge calls stop before the run's spend could cross it.
-            budget = judge.JudgeBudget(max_usd, budget_spent(store, run))
-            judge.judge_pairwise(store, run, client, judge_as, tiers, limiter.maximum, budget)
-            if store.config.replay.get("rubric_judge"):
-                judge.judge_rubric(store, run, client, judge_as, limiter.maximum, budget)
-            if budget.skipped:
+            calls = judge.Calls(client, journal, Budget(max_usd, budget_spent(store, run)), limiter, stopper)
+            _, skipped = judge.judge_pairwise(store, run, calls, judge_as, tiers)
+            if store.config.replay.get("rubric_judge") and not stopper.aborted.is_set():
+                _, more = judge.judge_rubric(store, run, calls, judge_as)
+                skipped += more
+            if skipped:
                 judged_short = True
-                outcome.notes.append(f"judging stopped before the budget: {budget.skipped} answers not judged "
+                outcome.notes.append(f"judging stopped before the budget: {skipped} answers not judged "
                                      "(resume with a higher --max-usd judges them)")
+            if calls.refused and outcome.failed is None:
+                outcome.failed = (f"the API refused the judge's key ({calls.refused[0]}): check {key_hint(platform)}. "
+                                  "Nothing was billed for the refused calls; resume judges those answers once the key "
+                                  "is right.")
             outcome.judge_spent_usd = judge_spent(store, run)
-    st = status(store, run).row(0, named=True)
-    outcome.in_doubt = st["in_doubt"]
-    final = ("interrupted" if outcome.interrupted
-             else "partial" if st["missing"] or st["not_sent"] or st["in_doubt"] or judged_short else "complete")
-    store.execute("update replay_runs set status = ? where run = ?", [final, run])
-    return outcome
+        outcome.interrupted = stopper.interrupted
+        return outcome, judged_short
+    finally:
+        journal.close()
+
+
+def _set_status(store: "Store", run: str, value: str) -> None:
+    try:
+        store.execute("update replay_runs set status = ? where run = ?", [value, run])
+    except Exception:  # the store itself failed: what it holds is as the last commit left it
+        pass
 
 
 def _model(store: "Store", tier: str) -> str:

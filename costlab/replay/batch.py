@@ -10,7 +10,6 @@ errors with that type (canceled and expired rows were not billed and may be re-s
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,14 +18,18 @@ from costlab.replay.plan import insert_rows
 from costlab.replay.send import Outcome, budget_spent, load_jobs, spent, write_results
 
 if TYPE_CHECKING:
+    from costlab.replay.send import Stopper
     from costlab.store import Store
 
 MAX_BATCH = 100_000
 
 
 def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = None, poll_interval: float = 10.0,
-               on_progress: Callable[[int, Decimal], None] | None = None) -> Outcome:
+               on_progress: Callable[[int, Decimal], None] | None = None, stopper: "Stopper | None" = None) -> Outcome:
+    from costlab.replay.send import Stopper
+
     out = Outcome()
+    stopper = stopper or Stopper()
     jobs = load_jobs(store, run, service_tier="batch")
     if max_usd is not None:
         # A batch is all or nothing once created: keep only as many pairs as the worst case allows.
@@ -41,17 +44,21 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
     else:
         left_out = []
     for start in range(0, len(jobs), MAX_BATCH):
+        if stopper.aborted.is_set():
+            break  # the pairs of the later batches stay unsent: resume sends them
         chunk = jobs[start:start + MAX_BATCH]
         ids = {f"r{start + i}": job for i, job in enumerate(chunk)}
         now = datetime.now(timezone.utc)
-        # 'sending' rows first: a kill between them and the batch id leaves the pairs in doubt, never re-sent.
+        # 'sending' rows first, each at its worst case until collected: a kill between them and the batch
+        # id leaves the pairs in doubt (counted against the budget), never re-sent.
         with store.transaction():
             store.execute("delete from replays where run = ? and status = 'not_sent'", [run])
             insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "started_at",
-                                           "not_carried", "service_tier", "error_message", "platform", "geo_class"),
+                                           "not_carried", "service_tier", "error_message", "platform", "geo_class",
+                                           "in_doubt_usd"),
                         [(run, j.source, j.request_id, j.tier, j.model, "sending", now,
                           json.dumps(j.not_carried) if j.not_carried else None, "batch",
-                          "in a Message Batch not yet collected", j.platform, j.geo_class) for j in chunk])
+                          "in a Message Batch not yet collected", j.platform, j.geo_class, j.worst_usd) for j in chunk])
         batch = client.messages.batches.create(
             requests=[{"custom_id": cid, "params": job.body} for cid, job in ids.items()])
         with store.transaction():
@@ -68,20 +75,20 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
     for (batch_id,) in store.rows(
             """select distinct b.batch_id from replay_batches b join replays x on x.run = b.run and x.source = b.source
                and x.request_id = b.request_id and x.tier = b.tier where b.run = ? and x.status = 'sending'""", [run]):
-        _collect(store, run, client, batch_id, poll_interval, out, on_progress)
+        if not _collect(store, run, client, batch_id, poll_interval, out, on_progress, stopper):
+            break
+    out.interrupted = stopper.interrupted
     out.spent_usd = spent(store, run)
     return out
 
 
 def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval: float, out: Outcome,
-             on_progress: Callable[[int, Decimal], None] | None) -> None:
-    try:
-        while client.messages.batches.retrieve(batch_id).processing_status != "ended":
-            time.sleep(poll_interval)
-    except KeyboardInterrupt:
-        out.interrupted = True
-        out.notes.append(f"stopped waiting for {batch_id}: `costlab replay resume {run}` collects it")
-        return
+             on_progress: Callable[[int, Decimal], None] | None, stopper: "Stopper") -> bool:
+    """Wait for the batch to end and write its results; False when an interrupt stopped the wait."""
+    while client.messages.batches.retrieve(batch_id).processing_status != "ended":
+        if stopper.aborted.wait(poll_interval):
+            out.notes.append(f"stopped waiting for {batch_id}: `costlab replay resume {run}` collects it")
+            return False
     keys = {cid: (s, rid, tier) for cid, s, rid, tier in store.rows(
         "select custom_id, source, request_id, tier from replay_batches where run = ? and batch_id = ?", [run, batch_id])}
     # Batches exist on the Claude API only (plan refuses --batch elsewhere): priced as anthropic at the
@@ -106,7 +113,7 @@ def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval
             rows.append((run, *key, "ok", now, latency, u.input_tokens, u.output_tokens, u.cache_read_input_tokens or 0,
                          getattr(cc, "ephemeral_5m_input_tokens", 0) or 0 if cc else u.cache_creation_input_tokens or 0,
                          getattr(cc, "ephemeral_1h_input_tokens", 0) or 0 if cc else 0,
-                         m.stop_reason, text, None, None, m.id, *priced_by[key]))
+                         m.stop_reason, text, None, None, m.id, *priced_by[key], None))
             out.ok += 1
         else:
             message = {"canceled": "the batch was canceled before this request ran (not billed)",
@@ -114,9 +121,11 @@ def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval
             if r.type == "errored":
                 err = getattr(getattr(r, "error", None), "error", None)
                 message = f"{getattr(err, 'type', 'error')}: {getattr(err, 'message', '')}"[:500]
-            rows.append((run, *key, "error", now, latency, 0, 0, 0, 0, 0, None, None, r.type, message, None, *priced_by[key]))
+            rows.append((run, *key, "error", now, latency, 0, 0, 0, 0, 0, None, None, r.type, message, None, *priced_by[key],
+                         None))
             out.errors += 1
     with store.transaction():
         write_results(store, rows)
     if on_progress:
         on_progress(len(rows), spent(store, run))
+    return True

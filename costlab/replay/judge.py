@@ -17,22 +17,30 @@ order and completes that row, so no judge call is paid twice either.
 Budget: --max-usd covers the replays and the judge calls together. Before an item's calls start, its
 worst case (costlab_judge_tokens in queries/replay/macros.sql: the logged prompt, the answers' real
 output tokens, the judge's own text, with the tokenizer margin; the reply at max_tokens) is reserved
-against what the run has spent so far (replays and judgements); an item that could cross the budget
-waits for the items in flight to settle at their real cost, and if it still does not fit, judging
-stops there. What was not judged is judged by the next resume (with a higher --max-usd).
+against what the run has spent so far (replays, judgements and calls in doubt); an item that could
+cross the budget waits for the items in flight to settle at their real cost, and if it still does not
+fit, judging stops there. What was not judged is judged by the next resume (with a higher --max-usd).
+
+Judge calls are paid calls like the replays and go through the same machinery (send.dispatch): each
+is written to the run's journal before it starts (key: judge, request, tier and order) and settles
+when its judgement is written; Ctrl-C stops new judge calls at once (a pairwise item whose first
+order was answered is booked incomplete rather than asking the second), the calls in flight are
+booked, and a call whose answer was never recorded (kill -9) is booked in doubt on resume at its
+worst case (details.in_doubt, in_doubt_usd) and never asked again. A 401/402/403 stops judging and
+fails the run, resumably.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from costlab.replay.plan import insert_rows
+from costlab.replay.send import (ACCOUNT_ERRORS, ERROR_TYPES, Budget, Journal, Limiter, Stopper, dispatch, reset_attempts,
+                                 unanswered_attempts)
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -175,12 +183,61 @@ def _flat(content: Any) -> str:
     return str(content)
 
 
-def _ask(client: Any, model: str, system: str, prompt: str) -> tuple[str, int, int]:
-    """One judge call: its reply, input and output tokens (an anthropic.APIError when it fails)."""
-    msg = client.messages.create(model=model, max_tokens=16, system=system,
-                                 messages=[{"role": "user", "content": prompt}])
+@dataclass
+class Calls:
+    """What judge calls go through: the client, and the run's journal, budget, limiter and stopper."""
+
+    client: Any
+    journal: Journal
+    budget: Budget
+    limiter: Limiter
+    stopper: Stopper
+    refused: list[str] = field(default_factory=list)  # the API's word when it refused the key (the run fails)
+
+
+class Unanswered(Exception):
+    """A judge call with no answer to book. `maybe_paid`: it may have been billed (a timeout or a dropped
+    connection after it was sent, an answer that was not a Message), at `in_doubt_usd` (its worst case
+    per unanswered attempt); `refused`: the API refused the key or the account (not billed)."""
+
+    def __init__(self, why: str, in_doubt_usd: Decimal | None = None, refused: bool = False):
+        super().__init__(why)
+        self.maybe_paid = in_doubt_usd is not None
+        self.in_doubt_usd = in_doubt_usd or Decimal(0)
+        self.refused = refused
+
+
+def _ask(calls: Calls, key: tuple, worst: Decimal | None, model: str, system: str,
+         prompt: str) -> tuple[str, int, int, Decimal]:
+    """One judge call, journaled before it starts: its reply, input and output tokens, and what its
+    unanswered attempts may have cost (retries after a timeout). Raises Unanswered."""
+    import anthropic
+
+    calls.journal.started(key, worst)
+    reset_attempts()
+    try:
+        msg = calls.client.messages.create(model=model, max_tokens=MAX_TOKENS, system=system,
+                                           messages=[{"role": "user", "content": prompt}])
+    except anthropic.APIStatusError as ex:  # answered with an error: not billed
+        calls.journal.unpaid(key)
+        kind = ERROR_TYPES.get(ex.status_code, "api_error")
+        if kind in ACCOUNT_ERRORS:
+            from costlab.replay.send import _message
+
+            calls.refused.append(f"HTTP {ex.status_code}: {_message(ex)}")
+            calls.stopper.abort()
+        raise Unanswered(f"{type(ex).__name__} {ex.status_code}", refused=kind in ACCOUNT_ERRORS) from None
+    except anthropic.APIConnectionError as ex:  # timeouts too: sent, maybe billed, never answered
+        n = unanswered_attempts(ex)
+        if not n:
+            calls.journal.unpaid(key)  # it never connected: nothing was sent
+            raise Unanswered(f"{type(ex).__name__}") from None
+        raise Unanswered(f"{type(ex).__name__}", (worst or Decimal(0)) * n) from None
+    except anthropic.APIError as ex:  # answered, but not a Message (maybe billed): in doubt
+        raise Unanswered(f"{type(ex).__name__}", worst or Decimal(0)) from None
     text = "".join(getattr(b, "text", "") for b in msg.content).strip()
-    return text, msg.usage.input_tokens, msg.usage.output_tokens
+    extra = unanswered_attempts(None)
+    return text, msg.usage.input_tokens, msg.usage.output_tokens, (worst or Decimal(0)) * extra
 
 
 def pairwise_prompt(request: str, rubric: str, a: str, b: str) -> str:
@@ -206,48 +263,6 @@ def set_rubrics(store: "Store") -> None:
                 [(None, default)] + [(str(f), str(r)) for f, r in rubrics.items()])
 
 
-class JudgeBudget:
-    """--max-usd over the run's replay and judge spend, for the judge phase (thread-safe).
-
-    An item reserves its worst case before its calls start and settles at its real cost once written.
-    One that could cross the budget waits while others are unsettled (they may cost less than
-    reserved); if it still does not fit, judging stops: it and every later item are skipped.
-    """
-
-    def __init__(self, max_usd: Decimal | None, spent: Decimal):
-        self.max_usd = max_usd
-        self.spent = spent
-        self.reserved = Decimal(0)
-        self.unsettled = 0
-        self.stopped = False
-        self.skipped = 0
-        self.cond = threading.Condition()
-
-    def reserve(self, worst: Decimal | None) -> bool:
-        if self.max_usd is None:
-            return True
-        with self.cond:
-            while True:
-                # An unpriced judge call has no known worst case: never started under a budget.
-                if not self.stopped and worst is not None and self.spent + self.reserved + worst <= self.max_usd:
-                    self.reserved += worst
-                    self.unsettled += 1
-                    return True
-                if self.stopped or self.unsettled == 0:
-                    self.stopped = True
-                    self.skipped += 1
-                    return False
-                self.cond.wait(0.05)
-
-    def settle(self, worst: Decimal | None, cost: Decimal) -> None:
-        with self.cond:
-            self.spent += cost
-            if self.max_usd is not None:
-                self.reserved -= worst or Decimal(0)
-                self.unsettled -= 1
-            self.cond.notify_all()
-
-
 def _pick(text: str) -> str | None:
     word = (text.split() or [""])[0].strip(".:*").upper()
     return word if word in ("A", "B", "TIE") else None
@@ -266,19 +281,17 @@ _RUBRIC_JOIN = """left join requests r on r.source = x.source and r.request_id =
            cross join (select rubric from _replay_rubrics where feature is null) dr"""
 
 
-def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: list[str], concurrency: int = 8,
-                   budget: JudgeBudget | None = None) -> int:
+def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: list[str]) -> tuple[int, int]:
     """Judge every tier's answer against the reference, in both orders. Returns judgements written
-    (complete or incomplete)."""
-    import anthropic
-
+    (complete or incomplete) and the answers the budget left unjudged."""
     name = f"pairwise:{judge.tier}"
     reference_tier = tiers[-1]
     set_rubrics(store)
     worst = _WORST_CALL.format(reference="case when p.response_text is not null "
                                          "then coalesce(r.output_tokens, ceil(length(p.response_text) / 3)) "
                                          "else top.output_tokens end")
-    # Pairs with no judgement yet, or an incomplete one (its first order already paid: reused).
+    # Pairs with no judgement yet, or an incomplete one (its first order already paid: reused) that is
+    # not in doubt (a call of it may have been billed unseen: never asked again).
     rows = store.rows(
         f"""select x.source, x.request_id, x.tier, x.response_text, p.request_json::VARCHAR, p.response_text,
                   top.response_text, coalesce(f.rubric, dr.rubric), j.details->>'candidate_first', (j.details->>'input_tokens')::BIGINT,
@@ -293,7 +306,7 @@ def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: l
            where x.run = ? and x.status = 'ok'
              and not exists (select 1 from judgements d where d.run = x.run and d.source = x.source
                              and d.request_id = x.request_id and d.tier = x.tier and d.judge = ?
-                             and d.details->>'incomplete' is null)
+                             and (d.details->>'incomplete' is null or d.details->>'in_doubt' is not null))
            order by 1, 2, 3""",
         [judge.model, judge.platform, judge.geo_class, PAIRWISE_CHARS, MARGIN, MAX_TOKENS, reference_tier, name, run, name])
     work = []
@@ -301,29 +314,47 @@ def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: l
         reference, ref_name = (original, "original") if original else (top, reference_tier)
         if reference is None or (ref_name == tier):
             continue
-        earlier = (first_said, tin or 0, tout or 0, paid or Decimal(0)) if first_said is not None else None
-        calls = 1 if earlier else 2
-        work.append(((source, rid, tier, _request_text(request_json), answer or "", reference, ref_name, rubric, earlier),
-                     None if worst_call is None else worst_call * calls))
+        earlier = (first_said, tin or 0, tout or 0) if first_said is not None else None
+        n = 1 if earlier else 2
+        work.append(((source, rid, tier, _request_text(request_json), answer or "", reference, ref_name, rubric, earlier,
+                      worst_call), None if worst_call is None else worst_call * n))
 
-    def one(item: tuple) -> tuple:
-        source, rid, tier, request, answer, reference, ref_name, rubric, earlier = item
-        if earlier is None:  # a failure here is not recorded: nothing was paid, resume asks again
-            first = _ask(client, judge.sent, PAIRWISE_SYSTEM, pairwise_prompt(request, rubric, answer, reference))
-            paid = Decimal(0)
+    def one(item: tuple, _worst: Decimal | None) -> tuple:
+        source, rid, tier, request, answer, reference, ref_name, rubric, earlier, worst_call = item
+        key = (name, source, rid, tier)
+        doubt = Decimal(0)
+        if earlier is None:
+            try:
+                *first, doubt = _ask(calls, key + ("first",), worst_call, judge.sent, PAIRWISE_SYSTEM,
+                                     pairwise_prompt(request, rubric, answer, reference))
+            except Unanswered as ex:
+                if not ex.maybe_paid:
+                    return (None, ex.refused)  # nothing paid: resume asks again
+                details = {"reference": ref_name, "in_doubt": f"the first order was sent and never answered ({ex})",
+                           "calls_in_doubt": 1, "incomplete": "a judge call is in doubt: it is never asked again"}
+                return ((source, rid, tier, None, None, None, None, details, 0, 0, ex.in_doubt_usd, False), False)
+            new_in, new_out = first[1:]
         else:
-            first, paid = earlier[:3], earlier[3]
-        new_in, new_out = (0, 0) if earlier else first[1:]
-        try:
-            second = _ask(client, judge.sent, PAIRWISE_SYSTEM, pairwise_prompt(request, rubric, reference, answer))
-        except anthropic.APIError as ex:
+            first, new_in, new_out = list(earlier), 0, 0
+        details = {"reference": ref_name, "candidate_first": first[0][:40], "input_tokens": first[1],
+                   "output_tokens": first[2]}
+        if calls.stopper.aborted.is_set():  # interrupted: no new call; the paid first order is booked
             if earlier is not None:
-                return None  # still incomplete: the row written last time stands
-            details = {"reference": ref_name, "candidate_first": first[0][:40], "input_tokens": first[1],
-                       "output_tokens": first[2],
-                       "incomplete": f"the second order (reference first) failed: {type(ex).__name__} "
-                                     f"{getattr(ex, 'status_code', '')}".strip()}
-            return (source, rid, tier, None, None, None, None, details, new_in, new_out, paid, False)
+                return (None, False)  # booked already, as it is
+            details["incomplete"] = "stopped before the second order (reference first) was asked"
+            return ((source, rid, tier, None, None, None, None, details, new_in, new_out, doubt, earlier is not None), False)
+        try:
+            *second, more = _ask(calls, key + ("second",), worst_call, judge.sent, PAIRWISE_SYSTEM,
+                                 pairwise_prompt(request, rubric, reference, answer))
+        except Unanswered as ex:
+            if earlier is not None and not ex.maybe_paid:
+                return (None, ex.refused)  # still incomplete: the row written last time stands
+            details["incomplete"] = f"the second order (reference first) failed: {ex}"
+            if ex.maybe_paid:
+                details["in_doubt"] = f"the second order was sent and never answered ({ex})"
+                details["calls_in_doubt"] = 1
+            return ((source, rid, tier, None, None, None, None, details, new_in, new_out, doubt + ex.in_doubt_usd,
+                     earlier is not None), ex.refused)
         p1, p2 = _pick(first[0]), _pick(second[0])
         s1 = {"A": 1.0, "TIE": 0.5, "B": 0.0}.get(p1 or "", 0.5)  # candidate shown as A
         s2 = {"B": 1.0, "TIE": 0.5, "A": 0.0}.get(p2 or "", 0.5)  # candidate shown as B
@@ -331,15 +362,15 @@ def judge_pairwise(store: "Store", run: str, client: Any, judge: Judge, tiers: l
         verdict = "win" if score > 0.5 else "tie" if score == 0.5 else "loss"
         details = {"reference": ref_name, "candidate_first": first[0][:40], "candidate_second": second[0][:40],
                    "input_tokens": first[1] + second[1], "output_tokens": first[2] + second[2]}
-        return (source, rid, tier, verdict, score, score >= 0.5, s1 == s2, details, new_in + second[1],
-                new_out + second[2], paid, earlier is not None)
+        return ((source, rid, tier, verdict, score, score >= 0.5, s1 == s2, details, new_in + second[1],
+                 new_out + second[2], doubt + more, earlier is not None), False)
 
-    return _write_judged(store, run, name, judge, work, one, concurrency, budget)
+    return _write_judged(store, run, name, judge, work, one, calls)
 
 
-def judge_rubric(store: "Store", run: str, client: Any, judge: Judge, concurrency: int = 8,
-                 budget: JudgeBudget | None = None) -> int:
-    """Score every answer 1-10 with the rubric judge (score stored as n/10; good when n >= 7)."""
+def judge_rubric(store: "Store", run: str, calls: Calls, judge: Judge) -> tuple[int, int]:
+    """Score every answer 1-10 with the rubric judge (score stored as n/10; good when n >= 7). Returns
+    judgements written and the answers the budget left unjudged."""
     name = f"rubric:{judge.tier}"
     set_rubrics(store)
     rows = store.rows(
@@ -356,65 +387,61 @@ def judge_rubric(store: "Store", run: str, client: Any, judge: Judge, concurrenc
     work = [((s, rid, tier, _request_text(rj), ans or "", rubric), worst_call)
             for s, rid, tier, ans, rj, rubric, worst_call in rows]
 
-    def one(item: tuple) -> tuple:
+    def one(item: tuple, worst: Decimal | None) -> tuple:
         source, rid, tier, request, answer, rubric = item
-        text, tin, tout = _ask(client, judge.sent, RUBRIC_SYSTEM, rubric_prompt(request, rubric, answer))
+        try:
+            text, tin, tout, doubt = _ask(calls, (name, source, rid, tier, "rubric"), worst, judge.sent, RUBRIC_SYSTEM,
+                                          rubric_prompt(request, rubric, answer))
+        except Unanswered as ex:
+            if not ex.maybe_paid:
+                return (None, ex.refused)
+            details = {"in_doubt": f"sent and never answered ({ex})", "calls_in_doubt": 1,
+                       "incomplete": "the judge call is in doubt"}
+            return ((source, rid, tier, None, None, None, None, details, 0, 0, ex.in_doubt_usd, False), False)
         m = re.search(r"SCORE:\s*(\d+)", text)
         n = max(1, min(10, int(m.group(1)))) if m else None
         details = {"reply": text[:40], "input_tokens": tin, "output_tokens": tout}
-        return (source, rid, tier, None if n is None else ("pass" if n >= GOOD_SCORE else "fail"),
-                None if n is None else n / 10, None if n is None else n >= GOOD_SCORE, None, details, tin, tout,
-                Decimal(0), False)
+        return ((source, rid, tier, None if n is None else ("pass" if n >= GOOD_SCORE else "fail"),
+                 None if n is None else n / 10, None if n is None else n >= GOOD_SCORE, None, details, tin, tout,
+                 doubt, False), False)
 
-    return _write_judged(store, run, name, judge, work, one, concurrency, budget)
+    return _write_judged(store, run, name, judge, work, one, calls)
 
 
-def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list, one: Any, concurrency: int,
-                  budget: JudgeBudget | None = None) -> int:
-    """Call the judge for each (item, worst case) on a few threads, within the budget; write each
-    judgement as it completes, priced at the judge's platform: what its new calls cost, plus what an
-    earlier incomplete row had booked."""
+def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list, one: Any, calls: Calls) -> tuple[int, int]:
+    """Call the judge for each (item, worst case) through send.dispatch (journal, budget, limiter,
+    interrupts); write each turn's judgements in one transaction, priced at the judge's platform:
+    what the new calls cost, added to what an earlier incomplete row had booked. Returns judgements
+    written and the items the budget left unjudged. A refused key fails the run (calls.stopper aborted)."""
     if not work:
-        return 0
-    import anthropic
+        return 0, 0
+    written = [0]
 
-    budget = budget or JudgeBudget(None, Decimal(0))
+    def write(done: list) -> Decimal:
+        total = Decimal(0)
+        with store.transaction():
+            for _, _, (judged, _refused) in done:
+                if judged is None:
+                    continue
+                source, rid, tier, verdict, score, good, consistent, details, new_in, new_out, doubt, completes = judged
+                cost = store.scalar("select coalesce(costlab_platform_usage_cost(?, ?, ?, 'standard', now(), ?, ?, 0, 0, 0), 0)"
+                                    "::DECIMAL(18,9)", [judge.model, judge.platform, judge.geo_class, new_in, new_out])
+                values = [verdict, score, good, consistent, cost, json.dumps(details), doubt or None]
+                if completes:  # the earlier incomplete row: its first order's cost stays, the new calls add to it
+                    store.execute("""update judgements set verdict = ?, score = ?, good = ?, order_consistent = ?,
+                                            judge_cost_usd = coalesce(judge_cost_usd, 0) + ?, details = ?::JSON,
+                                            in_doubt_usd = coalesce(in_doubt_usd, 0) + coalesce(?, 0)
+                                     where run = ? and source = ? and request_id = ? and tier = ? and judge = ?
+                                       and details->>'incomplete' is not null""",
+                                  values + [run, source, rid, tier, name])
+                else:
+                    store.execute("""insert into judgements (run, source, request_id, tier, judge, verdict, score, good,
+                                                             order_consistent, judge_cost_usd, details, in_doubt_usd)
+                                     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?)""",
+                                  [run, source, rid, tier, name] + values)
+                total += cost + (doubt or Decimal(0))
+                written[0] += 1
+        return total
 
-    def guarded(item: tuple, worst: Decimal | None) -> tuple | None | bool:
-        if not budget.reserve(worst):
-            return False  # could cross --max-usd: not asked, the next resume judges it
-        # A judge call that fails after the SDK's retries before anything was paid is not recorded:
-        # the next resume judges it again.
-        try:
-            return one(item)
-        except anthropic.APIError:
-            return None
-
-    added = 0
-    # as_completed, not map: an item waiting for the budget to settle must not wait behind one the
-    # writer has not reached yet.
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {pool.submit(guarded, item, worst): worst for item, worst in work}
-        for future in as_completed(futures):
-            judged, worst = future.result(), futures[future]
-            if judged is False:
-                continue
-            if judged is None:
-                budget.settle(worst, Decimal(0))
-                continue
-            source, rid, tier, verdict, score, good, consistent, details, new_in, new_out, paid, completes = judged
-            with store.transaction():
-                if completes:
-                    store.execute("delete from judgements where run = ? and source = ? and request_id = ? and tier = ? "
-                                  "and judge = ? and details->>'incomplete' is not null", [run, source, rid, tier, name])
-                (cost,) = store.rows(
-                    """insert into judgements
-                       select ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                              (?::DECIMAL(18,9) + coalesce(costlab_platform_usage_cost(?, ?, ?, 'standard', now(), ?, ?, 0, 0, 0),
-                                                            0))::DECIMAL(18,9), ?
-                       returning judge_cost_usd""",
-                    [run, source, rid, tier, name, verdict, score, good, consistent, paid, judge.model, judge.platform,
-                     judge.geo_class, new_in, new_out, json.dumps(details)])[0]
-            budget.settle(worst, cost - paid)
-            added += 1
-    return added
+    result = dispatch(work, one, write, calls.limiter, calls.budget, calls.stopper, name="costlab-judge")
+    return written[0], len(result.left) if result.budget_stop else 0

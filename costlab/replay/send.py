@@ -1,25 +1,30 @@
 """Sending: the anthropic SDK, bounded adaptive concurrency, every result written as it arrives.
 
-Worker threads take the next (request, tier) pair, append it to the run's journal (a file beside the
-store) and call the API through the SDK (its own retries, `max_retries`). The calling thread owns the
-store: it writes each result that arrived, priced from price_card, one transaction per turn. So:
+Every paid call of a run, replays and judge calls alike, goes through `dispatch`: worker threads
+take the next item, append its call to the run's journal (a file beside the store) and call the API
+through the SDK (its own retries, `max_retries`; each attempt times out after `timeout_s`). The
+calling thread owns the store: it writes each result that arrived, one transaction per turn. So:
 
-* a crash or kill loses no answer that was already written, and a pair that has any row other than
-  'not_sent' is never sent again (resume sends only what is missing);
-* Ctrl-C or SIGTERM stops taking new pairs and waits for the calls in flight, writing them; only a
-  kill -9 during a call leaves a pair journaled but unrecorded: resume records it as 'sending' (in
-  doubt: it may have been billed) and does not send it again.
+* a crash or kill loses no answer that was already written, and a call that the store has settled
+  (a replays row other than 'not_sent', a judgement) is never made again;
+* Ctrl-C or SIGTERM (`Stopper`) stops new calls at once and waits for the calls in flight, writing
+  them; a second one stops waiting. Only a kill -9 (or a second Ctrl-C) during a call leaves it
+  journaled but unrecorded: resume books it in doubt (it may have been billed) at its worst case,
+  counts that against --max-usd, and never makes it again;
+* a 401, 402 or 403 is about the key or the account, not the request: the run stops, 'failed' and
+  resumable, the refused calls unrecorded (not billed) so that resume with the right key sends them.
 
 Concurrency starts at `concurrency` and halves whenever the API answers 429 or 529 (seen through an
 httpx event hook, even when the SDK's retry then succeeds), pausing new calls for the `retry-after`
 the server gave; each `limit` successes in a row add one slot back, up to `concurrency`. The budget
 reserves each call's worst case (prompt with a margin, every max_tokens used) until its real cost is
-known, so spend never crosses --max-usd. The budget counts the run's judge spend too (booked in judgements,
-apart from the replays): a resumed run starts from both.
+known, so spend never crosses --max-usd. The budget counts the run's judge spend and its calls in
+doubt too (booked apart from the replays): a resumed run starts from all three.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -76,6 +81,7 @@ class Outcome:
     spent_usd: Decimal = Decimal(0)  # replays
     judge_spent_usd: Decimal = Decimal(0)  # judge calls, booked apart (the budget counts both)
     interrupted: bool = False
+    failed: str | None = None  # why the run stopped failed (the API refused the key): resume continues it
     throttled: int = 0
     peak_concurrency: int = 0
     min_concurrency: int = 0
@@ -127,41 +133,116 @@ def _retry_after(headers: Any) -> float:
     return 0.0
 
 
-def make_client(settings: dict[str, Any], max_retries: int, on_response: Callable[[int, Any], None] | None = None,
-                base_url: str | None = None) -> Any:
+DEFAULT_TIMEOUT_S = 120.0  # per attempt; the SDK's own default is 600 s
+DEFAULT_MAX_RETRIES = 4
+# Errors about the key or the account, not the request: every later call would get the same answer.
+# They stop the run (status 'failed', resumable); the refused calls were not billed and are sent on resume.
+ACCOUNT_ERRORS = ("authentication", "billing", "permission")
+
+
+class AccountError(ConfigError):
+    """The API refused the key or the account (401, 402, 403): the run stopped, failed and resumable.
+    `outcome` is what the run did before it stopped."""
+
+    def __init__(self, message: str, outcome: "Outcome | None" = None):
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def key_hint(platform: str) -> str:
+    """Where the credentials for `platform` come from, for an error message."""
+    return {"bedrock": "the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, [replay] aws_profile) "
+                       "or AWS_BEARER_TOKEN_BEDROCK",
+            "vertex": "GOOGLE_OAUTH_ACCESS_TOKEN (or the application default credentials)"}.get(
+        platform, "ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN)")
+
+
+def client_settings(settings: dict[str, Any], max_retries: int | None = None,
+                    timeout: float | None = None) -> tuple[int, float]:
+    """The SDK's retries and per-attempt timeout: the flag, else [replay] max_retries / timeout_s, else the defaults."""
+    retries = max_retries if max_retries is not None else settings.get("max_retries", DEFAULT_MAX_RETRIES)
+    seconds = timeout if timeout is not None else settings.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"[replay] max_retries / --max-retries = {retries!r}: expected a whole number, 0 or more")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 3600:
+        raise ConfigError(f"[replay] timeout_s / --timeout = {seconds!r}: expected seconds, more than 0 and at most 3600")
+    return retries, float(seconds)
+
+
+# Per worker thread: the HTTP attempts of the call in progress (the SDK retries inside one call) and
+# how many got an answer. An attempt sent and never answered (a timeout, a dropped connection) may
+# have been billed: it is counted in doubt, at the call's worst case.
+_attempts = threading.local()
+
+
+def _on_request(request: Any) -> None:
+    _attempts.sent = getattr(_attempts, "sent", 0) + 1
+
+
+def _on_answer(response: Any) -> None:
+    _attempts.answered = getattr(_attempts, "answered", 0) + 1
+
+
+def unanswered_attempts(ex: BaseException | None) -> int:
+    """Attempts of the call that just ended that were sent and never answered (read after the call)."""
+    sent, answered = getattr(_attempts, "sent", 0), getattr(_attempts, "answered", 0)
+    no_answer = isinstance(ex, Exception) and type(ex).__name__ in ("APITimeoutError", "APIConnectionError")
+    if not sent:  # a client made elsewhere, without costlab's hooks: the failed call itself
+        return 1 if no_answer else 0
+    n = sent - answered
+    cause = type(getattr(ex, "__cause__", None)).__name__
+    if no_answer and cause in ("ConnectError", "ConnectTimeout") and n > 0:
+        n -= 1  # the last attempt never connected: nothing was sent
+    return max(n, 1 if no_answer and cause not in ("ConnectError", "ConnectTimeout") else 0)
+
+
+def reset_attempts() -> None:
+    _attempts.sent = _attempts.answered = 0
+
+
+def make_client(settings: dict[str, Any], max_retries: int | None = None,
+                on_response: Callable[[int, Any], None] | None = None, base_url: str | None = None,
+                timeout: float | None = None) -> Any:
     """An SDK client by config ([replay] provider = anthropic | bedrock | vertex; base_url for gateways).
 
     Credentials come from the environment or the SDK's usual configuration (ANTHROPIC_API_KEY; AWS
     credentials or AWS_BEARER_TOKEN_BEDROCK through boto3; for Vertex GOOGLE_OAUTH_ACCESS_TOKEN, else
-    google-auth's application default credentials); costlab never stores them. Missing ones are a
-    clear error here, before anything is sent.
+    google-auth's application default credentials); costlab never stores them. Every one that is set
+    is stripped and checked first (costlab.keys), and missing ones are a clear error here, before
+    anything is sent. Each attempt times out after `timeout` seconds ([replay] timeout_s, default
+    120), and the SDK retries `max_retries` times ([replay] max_retries, default 4).
     """
-    import os
-
     import anthropic
 
+    from costlab.keys import check_env_keys, env_key
     from costlab.replay.plan import platform_of
 
-    hooks = {"response": [lambda r: on_response(r.status_code, r.headers)]} if on_response else {}
+    max_retries, timeout = client_settings(settings, max_retries, timeout)
+    check_env_keys()  # a key with a line break fails here, naming its variable, not in an HTTP library's error
+    hooks: dict[str, list] = {"request": [_on_request], "response": [_on_answer]}
+    if on_response:
+        hooks["response"].append(lambda r: on_response(r.status_code, r.headers))
     http = anthropic.DefaultHttpxClient(event_hooks=hooks)
     provider = platform_of(settings)
     url = base_url or settings.get("base_url")
     if provider == "anthropic":
-        client = anthropic.Anthropic(base_url=url, max_retries=max_retries, http_client=http)
-        if getattr(client, "api_key", None) is None and getattr(client, "auth_token", None) is None:
+        api_key, token = env_key("ANTHROPIC_API_KEY"), env_key("ANTHROPIC_AUTH_TOKEN")
+        if api_key is None and token is None:
             raise ConfigError("no API key: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the environment. "
                               "costlab never reads it from a file and never stores it.")
-        return client
+        return anthropic.Anthropic(api_key=api_key, auth_token=None if api_key else token, base_url=url,
+                                   max_retries=max_retries, timeout=timeout, http_client=http)
     region = settings.get("region")
     try:
         if provider == "bedrock":
             client = anthropic.AnthropicBedrock(aws_region=region, aws_profile=settings.get("aws_profile"), base_url=url,
-                                                max_retries=max_retries, http_client=http)
+                                                api_key=env_key("AWS_BEARER_TOKEN_BEDROCK"), max_retries=max_retries,
+                                                timeout=timeout, http_client=http)
         else:
             client = anthropic.AnthropicVertex(region=region or anthropic.NOT_GIVEN,
                                                project_id=settings.get("project_id") or anthropic.NOT_GIVEN,
-                                               access_token=os.environ.get("GOOGLE_OAUTH_ACCESS_TOKEN") or None,
-                                               base_url=url, max_retries=max_retries, http_client=http)
+                                               access_token=env_key("GOOGLE_OAUTH_ACCESS_TOKEN"),
+                                               base_url=url, max_retries=max_retries, timeout=timeout, http_client=http)
     except ValueError as ex:  # no region, or a key and a profile at once: the SDK's own words
         raise ConfigError(f"[replay] provider = {provider!r}: {ex}") from None
     if provider == "bedrock" and client.api_key is None:
@@ -248,21 +329,28 @@ def sdk_arguments(client: Any, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def call(client: Any, job: Job) -> tuple:
-    """One request through the SDK (with its retries); a result row (RESULT_COLUMNS without run and key)."""
+    """One request through the SDK (with its retries); a result row (RESULT_COLUMNS without run and key).
+    unanswered_attempts() after it says how many of its attempts may have been billed unseen."""
     import anthropic
 
     t0 = time.monotonic()
+    reset_attempts()
     try:
         msg = client.messages.create(**sdk_arguments(client, job.body))
     except anthropic.APIStatusError as ex:
         kind = ERROR_TYPES.get(ex.status_code, "api_error" if ex.status_code >= 500 else "invalid_request")
         return _error(t0, kind, f"HTTP {ex.status_code}: {_message(ex)}", getattr(ex, "request_id", None))
-    except anthropic.APITimeoutError:
-        return _error(t0, "timeout", "the request timed out (after the SDK's retries)", None)
+    except anthropic.APITimeoutError as ex:
+        return _error(t0, "timeout", "the request timed out (after the SDK's retries)", None, unanswered_attempts(ex))
     except anthropic.APIConnectionError as ex:
-        return _error(t0, "connection", f"connection failed (after the SDK's retries): {type(ex.__cause__ or ex).__name__}", None)
+        return _error(t0, "connection", f"connection failed (after the SDK's retries): {type(ex.__cause__ or ex).__name__}",
+                      None, unanswered_attempts(ex))
+    except anthropic.APIResponseValidationError:  # answered (so maybe billed), but not a Message: in doubt
+        return _error(t0, "invalid_response", "the API's answer was not a valid Message", None, 1)
     except Exception as ex:  # a bad logged body the SDK refuses locally, say; recorded, never fatal
-        return _error(t0, "client_error", f"{type(ex).__name__}: {ex}"[:500], None)
+        from costlab.keys import redact
+
+        return _error(t0, "client_error", redact(f"{type(ex).__name__}: {ex}")[:500], None)
     u = msg.usage
     cc = getattr(u, "cache_creation", None)
     w5 = getattr(cc, "ephemeral_5m_input_tokens", None) if cc else None
@@ -272,7 +360,8 @@ def call(client: Any, job: Job) -> tuple:
     text = "".join(getattr(b, "text", "") for b in msg.content if getattr(b, "type", "") == "text")
     return ("ok", datetime.now(timezone.utc), (time.monotonic() - t0) * 1000, u.input_tokens, u.output_tokens,
             u.cache_read_input_tokens or 0, w5 or 0, w1h or 0, msg.stop_reason, text, None, None,
-            getattr(msg, "_request_id", None) or msg.id)  # Bedrock has no request-id header: the message id
+            getattr(msg, "_request_id", None) or msg.id,  # Bedrock has no request-id header: the message id
+            unanswered_attempts(None))
 
 
 def _message(ex: Any) -> str:
@@ -283,9 +372,9 @@ def _message(ex: Any) -> str:
     return str(ex)[:500]
 
 
-def _error(t0: float, kind: str, message: str, rid: str | None) -> tuple:
+def _error(t0: float, kind: str, message: str, rid: str | None, unanswered: int = 0) -> tuple:
     return ("error", datetime.now(timezone.utc), (time.monotonic() - t0) * 1000, 0, 0, 0, 0, 0, None, None,
-            kind, message, rid)
+            kind, message, rid, unanswered)
 
 
 _TYPES = ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BIGINT", "BIGINT", "BIGINT",
@@ -312,15 +401,19 @@ def write_results(store: "Store", rows: list[tuple], replace: bool = True) -> De
     """Insert these results into replays, priced from price_card; return what they cost.
 
     Each row is RESULT_COLUMNS then model, service_tier, started_at, platform, geo_class (what it is
-    priced by) and not_carried. With `replace`, a 'not_sent' or 'sending' row of the same pair is replaced (skip it
-    when the run has none: it is a statement less per write). Call inside a transaction.
+    priced by), not_carried and in_doubt_usd (attempts that may have been billed unseen, at their worst
+    case; None for none). What it returns counts both, as the budget does. With `replace`, a 'not_sent'
+    or 'sending' row of the same pair is replaced (skip it when the run has none: it is a statement
+    less per write). Call inside a transaction.
     """
     if len(rows) > 500:
         return sum((write_results(store, rows[i:i + 500], replace) for i in range(0, len(rows), 500)), Decimal(0))
     if not rows:
         return Decimal(0)
-    types = _TYPES + ("VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR", "VARCHAR", "VARCHAR")
-    columns = RESULT_COLUMNS + ("model", "service_tier", "started_at", "platform", "geo_class", "not_carried")
+    types = _TYPES + ("VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR", "VARCHAR", "VARCHAR", "DECIMAL(18,9)")
+    columns = RESULT_COLUMNS + ("model", "service_tier", "started_at", "platform", "geo_class", "not_carried",
+                                "in_doubt_usd")
+    rows = [r[:len(columns) - 1] + (None if r[len(columns) - 1] is None else str(r[len(columns) - 1]),) for r in rows]
     payload = json.dumps([{c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in zip(columns, r)} for r in rows])
     shape = json.dumps({c: t for c, t in zip(columns, types)})
     incoming = f"select unnest(json_transform(?::JSON, '[{shape}]'), recursive := true)"
@@ -333,15 +426,15 @@ def write_results(store: "Store", rows: list[tuple], replace: bool = True) -> De
         f"""insert into replays (run, source, request_id, tier, model, status, started_at, finished_at, latency_ms,
                 input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd,
                 stop_reason, response_text, error_type, error_message, not_carried, provider_request_id, service_tier,
-                platform, geo_class)
+                platform, geo_class, in_doubt_usd)
             select run, source, request_id, tier, model, status, started_at, finished_at, latency_ms,
                    input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost,
                    stop_reason, response_text, error_type, error_message, not_carried::JSON, provider_request_id, service_tier,
-                   platform, geo_class
+                   platform, geo_class, in_doubt_usd
             from ({_COST.format(incoming=incoming)})
-            returning cost_usd""",
+            returning coalesce(cost_usd, 0) + coalesce(in_doubt_usd, 0)""",
         [payload])
-    return sum((c for (c,) in costs if c is not None), Decimal(0))
+    return sum((c for (c,) in costs), Decimal(0))
 
 
 def spent(store: "Store", run: str) -> Decimal:
@@ -354,18 +447,37 @@ def judge_spent(store: "Store", run: str) -> Decimal:
     return store.scalar("select coalesce(sum(judge_cost_usd), 0)::DECIMAL(18,9) from judgements where run = ?", [run])
 
 
+def in_doubt_spent(store: "Store", run: str) -> Decimal:
+    """The worst case of the run's calls in doubt (replays and judge calls): maybe billed, never seen answered."""
+    return store.scalar("""select (select coalesce(sum(in_doubt_usd), 0) from replays where run = $1)
+                                  + (select coalesce(sum(in_doubt_usd), 0) from judgements where run = $1)""", [run])
+
+
 def budget_spent(store: "Store", run: str) -> Decimal:
-    """What counts against --max-usd: the replay spend and the judge spend (booked apart, capped together)."""
-    return spent(store, run) + judge_spent(store, run)
+    """What counts against --max-usd: the replay spend, the judge spend (booked apart, capped together)
+    and the calls in doubt at their worst case."""
+    return spent(store, run) + judge_spent(store, run) + in_doubt_spent(store, run)
+
+
+Key = tuple  # a paid call: ("replay", source, request_id, tier, "") or (judge, source, request_id, tier, order)
 
 
 class Journal:
-    """An append-only file of the pairs whose call has started, written before each call.
+    """An append-only file of the paid calls of a run, written before each call starts.
 
     A DuckDB commit per call would cap throughput (a few ms each); a line appended to a file is
-    microseconds and survives a kill -9 (it is in the OS's cache once written). On resume, a pair in
-    the journal with no row in replays was in flight when the process died: it may have been billed,
-    so it is recorded as in doubt ('sending') and never sent again.
+    microseconds and survives a kill -9 (it is in the OS's cache once written). Lines:
+
+        {"start": KEY, "worst": "0.0012"}   the call starts; its worst-case cost
+        {"unpaid": KEY}                     it ended with an answer that is not billed (an HTTP error
+                                            such as 401 that the run does not record): it may be sent again
+
+    A KEY is ["replay", source, request_id, tier, ""] for a replay and [judge, source, request_id,
+    tier, order] for a judge call (order: first, second or rubric); a line from before judge calls
+    were journaled, [source, request_id, tier], is a replay's start. Every other outcome settles in
+    the store (a replays row, a judgements row). On resume, a call whose last line is its start and
+    that the store has not settled was in flight when the process died: it may have been billed, so
+    it is recorded in doubt at its worst case (reconcile) and never sent again.
     """
 
     def __init__(self, path: Path | None):
@@ -376,27 +488,53 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.file = path.open("a", encoding="utf-8")
 
-    def started(self, job: Job) -> None:
+    def _write(self, entry: dict[str, Any]) -> None:
         if self.file is not None:
             with self.lock:
-                self.file.write(json.dumps([job.source, job.request_id, job.tier]) + "\n")
+                self.file.write(json.dumps(entry) + "\n")
                 self.file.flush()
+
+    def started(self, key: Key | Job, worst: Decimal | None = None) -> None:
+        if isinstance(key, Job):
+            key, worst = replay_key(key), key.worst_usd if worst is None else worst
+        self._write({"start": list(key), "worst": None if worst is None else str(worst)})
+
+    def unpaid(self, key: Key) -> None:
+        self._write({"unpaid": list(key)})
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
+            with self.lock:
+                self.file.close()
+                self.file = None
+
+    @staticmethod
+    def read(path: Path | None) -> dict[Key, Decimal | None]:
+        """The calls whose last line is their start (in flight, unless the store settled them): key -> worst."""
+        if path is None or not path.exists():
+            return {}
+        out: dict[Key, Decimal | None] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                if isinstance(entry, list):  # the format before judge calls were journaled
+                    out[("replay", *entry[:3], "")] = None
+                elif "start" in entry:
+                    out[tuple(entry["start"])] = None if entry.get("worst") is None else Decimal(entry["worst"])
+                elif "unpaid" in entry:
+                    out.pop(tuple(entry["unpaid"]), None)
+            except (ValueError, TypeError, KeyError, ArithmeticError):
+                pass  # a line cut by a kill mid-write: its call had not started
+        return out
 
     @staticmethod
     def keys(path: Path | None) -> set[tuple[str, str, str]]:
-        if path is None or not path.exists():
-            return set()
-        out = set()
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.add(tuple(json.loads(line)))
-            except ValueError:
-                pass  # a line cut by a kill mid-write: its call had not started
-        return out
+        """The replays started and not released (source, request_id, tier)."""
+        return {k[1:4] for k in Journal.read(path) if k[0] == "replay"}
+
+
+def replay_key(job: Job) -> Key:
+    return ("replay", job.source, job.request_id, job.tier, "")
 
 
 def journal_path(store: "Store", run: str) -> Path | None:
@@ -406,129 +544,301 @@ def journal_path(store: "Store", run: str) -> Path | None:
     return Path(f"{store.path}.replay") / f"{safe}.journal"
 
 
-def reconcile(store: "Store", run: str) -> int:
-    """Pairs a killed process had started but not recorded become 'sending' rows (in doubt); returns how many."""
+IN_DOUBT = "in doubt: the call started and the process was killed before its answer was recorded"
+
+
+def reconcile(store: "Store", run: str, jobs: list[Job] | None = None) -> int:
+    """Calls a killed process had started but not recorded are booked in doubt at their worst case:
+    replays as 'sending' rows, judge calls on their judgements row (details.in_doubt). Returns how many
+    replays. `jobs` (load_jobs) gives the worst case of replays journaled before it was written down."""
     from costlab.replay.plan import insert_rows
 
-    started = Journal.keys(journal_path(store, run))
+    started = Journal.read(journal_path(store, run))
     if not started:
         return 0
     recorded = {tuple(r) for r in store.rows(
         "select source, request_id, tier from replays where run = ? and status <> 'not_sent'", [run])}
-    doubt = sorted(started - recorded)
+    worst_of = {(j.source, j.request_id, j.tier): j.worst_usd for j in jobs or []}
+    doubt = sorted(k[1:4] for k in started if k[0] == "replay" and k[1:4] not in recorded)
     if doubt:
         models = {tier: (model, platform) for tier, model, platform in store.rows("select tier, model, platform from _replay_tiers")}
         with store.transaction():
             for source, rid, tier in doubt:
                 store.execute("delete from replays where run = ? and source = ? and request_id = ? and tier = ? and status = 'not_sent'",
                               [run, source, rid, tier])
-            insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message", "platform"),
-                        [(run, s, rid, tier, models.get(tier, (None,))[0], "sending",
-                          "in doubt: the call started and the process was killed before its answer was recorded",
-                          models.get(tier, (None, None))[1])
+            insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message", "platform",
+                                           "in_doubt_usd"),
+                        [(run, s, rid, tier, models.get(tier, (None,))[0], "sending", IN_DOUBT, models.get(tier, (None, None))[1],
+                          started[("replay", s, rid, tier, "")] or worst_of.get((s, rid, tier)))
                          for s, rid, tier in doubt])
+    _reconcile_judged(store, run, {k: w for k, w in started.items() if k[0] != "replay"})
     return len(doubt)
 
 
-def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limiter, max_usd: Decimal | None = None,
-         on_progress: Callable[[int, Decimal], None] | None = None) -> Outcome:
-    """Send every job (bounded by the limiter and the budget); write the results as they arrive.
+def _reconcile_judged(store: "Store", run: str, started: dict[Key, Decimal | None]) -> None:
+    """Judge calls started and never settled: the answer's judgements row says so (details.in_doubt,
+    in_doubt_usd); the judge never asks them again."""
+    if not started:
+        return
+    rows = {(j, s, rid, tier): (first, complete, doubt) for j, s, rid, tier, first, complete, doubt in store.rows(
+        """select judge, source, request_id, tier, details->>'candidate_first' is not null,
+                  details->>'incomplete' is null and details->>'in_doubt' is null, details->>'in_doubt' is not null
+           from judgements where run = ? and (judge like 'pairwise:%' or judge like 'rubric:%')""", [run])}
+    doubt: dict[tuple, list] = {}
+    for (judge, source, rid, tier, order), worst in started.items():
+        first, complete, already = rows.get((judge, source, rid, tier), (False, False, False))
+        settled = ((order == "first" and first) or (order == "second" and complete)
+                   or (order == "rubric" and (judge, source, rid, tier) in rows))
+        if not settled and not already:
+            doubt.setdefault((judge, source, rid, tier), []).append((order, worst))
+    if not doubt:
+        return
+    with store.transaction():
+        for (judge, source, rid, tier), calls in sorted(doubt.items()):
+            usd = sum((w for _, w in calls if w is not None), Decimal(0))
+            note = json.dumps({"in_doubt": f"{IN_DOUBT} ({', '.join(o for o, _ in calls)})", "calls_in_doubt": len(calls),
+                               "incomplete": "a judge call is in doubt: it is never asked again"})
+            if (judge, source, rid, tier) in rows:
+                store.execute("""update judgements set details = json_merge_patch(details, ?::JSON),
+                                        in_doubt_usd = coalesce(in_doubt_usd, 0) + ?
+                                 where run = ? and judge = ? and source = ? and request_id = ? and tier = ?""",
+                              [note, usd, run, judge, source, rid, tier])
+            else:
+                store.execute("""insert into judgements (run, source, request_id, tier, judge, judge_cost_usd, details,
+                                                         in_doubt_usd) values (?, ?, ?, ?, ?, 0, ?::JSON, ?)""",
+                              [run, source, rid, tier, judge, note, usd])
 
-    Worker threads take jobs, journal them and call the API; this thread writes what arrived, one
-    transaction per turn, so sending never waits for the store.
+
+class Stopper:
+    """Ctrl-C and SIGTERM while a run executes (installed for the whole of execute, sending and judging).
+
+    The handler never raises in the middle of a store write. The first signal sets `aborted`: no new
+    call starts (nor a pairwise judge's second order); the calls in flight finish (each bounded by
+    the client timeout) and are written. A second sets `abandoned`: stop waiting for the calls in
+    flight; whatever has been answered is still written, the rest stays in the journal (in doubt on
+    resume). A third raises KeyboardInterrupt. `abort()` is the same first step for a reason that is
+    not a signal (the API refused the key).
     """
-    out = Outcome(peak_concurrency=limiter.maximum)
-    results: queue.Queue = queue.Queue()
-    pending = list(reversed(jobs))
-    # unsettled: started and not yet written (its worst case still reserved)
-    state = {"inflight": 0, "unsettled": 0, "reserved": Decimal(0), "spent": budget_spent(store, run), "stop": None}
-    cond = threading.Condition()
-    journal = Journal(journal_path(store, run))
-    replace = bool(store.scalar("select count(*) from replays where run = ? and status = 'not_sent'", [run]))
 
-    def next_job() -> Job | None:
+    def __init__(self, on_signal: Callable[[int], None] | None = None) -> None:
+        self.aborted = threading.Event()
+        self.abandoned = threading.Event()
+        self.signals = 0
+        self.on_signal = on_signal  # told each signal's number (1, 2): to say what happens now
+        self._previous: dict[int, Any] | None = None
+
+    def __enter__(self) -> "Stopper":
+        self._previous = _install(self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _restore(self._previous)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals += 1
+        if self.signals > 2:
+            raise KeyboardInterrupt
+        if self.signals == 2:
+            self.abandoned.set()
+        self.aborted.set()
+        if self.on_signal is not None:
+            self.on_signal(self.signals)
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signals > 0
+
+
+class Budget:
+    """--max-usd over the run's spend (replays, judging and calls in doubt), shared by the threads.
+
+    Each call (or judged answer) reserves its worst case before it starts and settles at its real
+    cost (plus any attempts in doubt) once written. One that could cross the budget waits while
+    others are unsettled (they may cost less than reserved); if it still does not fit, the budget
+    stops: it and everything after it are left (not_sent, or not judged). A worst case of None (no
+    price) never starts under a budget.
+    """
+
+    def __init__(self, max_usd: Decimal | None, spent: Decimal):
+        self.max_usd = max_usd
+        self.spent = spent
+        self.reserved = Decimal(0)
+        self.unsettled = 0
+        self.stopped = False
+        self.cond = threading.Condition()
+
+    def fits(self, worst: Decimal | None) -> bool:
+        """Call with cond held."""
+        return self.max_usd is None or (worst is not None and self.spent + self.reserved + worst <= self.max_usd)
+
+    def take(self, worst: Decimal | None) -> None:
+        """Call with cond held, after fits()."""
+        self.reserved += worst or Decimal(0)
+        self.unsettled += 1
+
+    def settle(self, worst: Decimal, cost: Decimal, n: int) -> None:
+        with self.cond:
+            self.spent += cost
+            self.reserved -= worst
+            self.unsettled -= n
+            self.cond.notify_all()
+
+
+@dataclass
+class Dispatched:
+    left: list  # the items never started, in order
+    budget_stop: bool  # the budget stopped them (else an interrupt, an account error, or nothing left)
+
+
+def dispatch(items: list[tuple[Any, Decimal | None]], work: Callable[[Any, Decimal | None], Any],
+             write: Callable[[list[tuple[Any, Decimal | None, Any]]], Decimal], limiter: Limiter, budget: Budget,
+             stopper: Stopper, name: str = "costlab-replay") -> Dispatched:
+    """Run `work(item, worst)` for each item on worker threads, within the limiter and the budget, and
+    `write(done)` on this thread (the store's) for what they return, grouped per WRITE_EVERY; `write`
+    returns what the batch cost (spend and in doubt) and the budget settles at it.
+
+    Every paid call goes through here (replays and judge calls): so an interrupt stops new calls at
+    once, what was answered is written even after it, and a budget waiter is never left waiting for
+    a writer that stopped. Worker threads are daemons: abandoning them never holds up the exit.
+    """
+    pending = list(reversed(items))
+    results: queue.Queue = queue.Queue()
+    cond = budget.cond
+    state = {"inflight": 0}
+
+    def next_item() -> tuple[Any, Decimal | None] | None:
         with cond:
             while True:
-                if state["stop"] or not pending:
+                if stopper.aborted.is_set() or budget.stopped or not pending:
                     return None
                 if limiter.can_start(state["inflight"]):
-                    job = pending[-1]
-                    if max_usd is not None and state["spent"] + state["reserved"] + job.worst_usd > max_usd:
-                        if state["unsettled"] == 0:
-                            state["stop"] = "budget"
+                    item, worst = pending[-1]
+                    if not budget.fits(worst):
+                        if budget.unsettled == 0:
+                            budget.stopped = True
                             cond.notify_all()
                             return None
                         cond.wait(0.05)  # what is in flight or unwritten may cost less than reserved
                         continue
                     pending.pop()
                     state["inflight"] += 1
-                    state["unsettled"] += 1
-                    state["reserved"] += job.worst_usd
-                    return job
+                    budget.take(worst)
+                    return item, worst
                 cond.wait(0.01)
 
     def worker() -> None:
-        while (job := next_job()) is not None:
-            job.started_at = datetime.now(timezone.utc)
-            journal.started(job)
-            row = call(client, job)
-            results.put((job, row))
+        while (got := next_item()) is not None:
+            item, worst = got
+            try:
+                result = work(item, worst)
+            except BaseException as ex:  # a bug: raised on the writer's thread, after writing what arrived
+                result = _Crash(ex)
+            results.put((item, worst, result))
             with cond:
                 state["inflight"] -= 1
                 cond.notify_all()
 
-    def write(done: list) -> None:
-        rows = [(run, j.source, j.request_id, j.tier, *row, j.model, j.service_tier, j.started_at, j.platform, j.geo_class,
-                 json.dumps(j.not_carried) if j.not_carried else None) for j, row in done]
-        with store.transaction():
-            cost = write_results(store, rows, replace)
-        with cond:
-            state["spent"] += cost
-            state["reserved"] -= sum((j.worst_usd for j, _ in done), Decimal(0))
-            state["unsettled"] -= len(done)
-            cond.notify_all()
-        for _, row in done:
-            out.ok += row[0] == "ok"
-            out.errors += row[0] == "error"
-        out.sent += len(done)
-        if on_progress:
-            on_progress(len(done), state["spent"])
-
-    threads = [threading.Thread(target=worker, name=f"costlab-replay-{i}", daemon=True) for i in range(limiter.maximum)]
-
-    def on_signal(signum: int, frame: Any) -> None:
-        # First Ctrl-C or SIGTERM: stop taking pairs, finish and record the calls in flight. A second
-        # one stops waiting (those calls stay in the journal only: in doubt on resume).
-        if out.interrupted:
-            raise KeyboardInterrupt
-        out.interrupted = True
-        state["stop"] = "interrupted"
-
-    previous = _install(on_signal)
+    threads = [threading.Thread(target=worker, name=f"{name}-{i}", daemon=True) for i in range(limiter.maximum)]
+    for t in threads:
+        t.start()
+    crash: BaseException | None = None
+    buffered: list = []
+    last = time.monotonic()
+    left: list = []
     try:
-        for t in threads:
-            t.start()
-        buffered: list = []
-        last = time.monotonic()
-        while any(t.is_alive() for t in threads) or not results.empty() or buffered:
+        while True:
+            alive = any(t.is_alive() for t in threads)
             buffered += _drain(results, timeout=0.02)
-            # Group what arrives within WRITE_EVERY seconds into one transaction: each costs a few ms
-            # of the CPU the calls need; the journal keeps the pairs safe in between.
-            if buffered and (time.monotonic() - last >= WRITE_EVERY or len(buffered) >= 256
-                             or not any(t.is_alive() for t in threads)):
-                done, buffered = buffered, []
-                write(done)
+            # Group what arrives within WRITE_EVERY seconds into one transaction: each costs a few ms of
+            # the CPU the calls need; the journal keeps the calls safe in between.
+            if buffered and (time.monotonic() - last >= WRITE_EVERY or len(buffered) >= 256 or not alive
+                             or stopper.aborted.is_set()):
+                done = [d for d in buffered if not isinstance(d[2], _Crash)]
+                if crash is None and len(done) < len(buffered):
+                    crash = next(d[2].ex for d in buffered if isinstance(d[2], _Crash))
+                    stopper.abort()  # no new call after a bug; what was answered is still written
+                cost = write(done) if done else Decimal(0)
+                budget.settle(sum((w or Decimal(0) for _, w, _ in buffered), Decimal(0)), cost, len(buffered))
+                buffered = []
                 last = time.monotonic()
+            if not alive and results.empty() and not buffered:
+                break
+            if stopper.abandoned.is_set() and results.empty() and not buffered:
+                break  # the calls still in flight stay in the journal: in doubt on resume
     finally:
         with cond:
-            state["stop"] = state["stop"] or "done"
+            left = [item for item, _ in reversed(pending)]
+            pending.clear()  # a thread still waiting for a slot (or the budget) starts nothing now
             cond.notify_all()
-        journal.close()
-        _restore(previous)
-    if state["stop"] == "budget" and pending:
-        _mark_not_sent(store, run, list(reversed(pending)), "budget: sending it could cross --max-usd")
-        out.not_sent = len(pending)
-        out.notes.append(f"stopped before the budget: {len(pending)} requests not sent (resume with a higher --max-usd)")
+    if crash is not None:
+        raise crash
+    return Dispatched(left, budget.stopped and bool(left))
+
+
+@dataclass
+class _Crash:
+    ex: BaseException
+
+
+def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limiter, max_usd: Decimal | None = None,
+         on_progress: Callable[[int, Decimal], None] | None = None, stopper: Stopper | None = None,
+         journal: Journal | None = None, platform: str = "anthropic") -> Outcome:
+    """Send every job (bounded by the limiter and the budget); write the results as they arrive.
+
+    Worker threads take jobs, journal them and call the API; this thread writes what arrived, one
+    transaction per turn, so sending never waits for the store. A 401, 402 or 403 stops sending:
+    the refused pairs are not recorded (not billed: resume sends them) and out.failed says why.
+    """
+    out = Outcome(peak_concurrency=limiter.maximum)
+    own_journal = journal is None
+    journal = journal if journal is not None else Journal(journal_path(store, run))
+    budget = Budget(max_usd, budget_spent(store, run))
+    replace = bool(store.scalar("select count(*) from replays where run = ? and status in ('not_sent', 'sending')", [run]))
+
+    def work(job: Job, worst: Decimal | None) -> tuple:
+        job.started_at = datetime.now(timezone.utc)
+        journal.started(job)
+        *row, unanswered = call(client, job)
+        if row[0] == "error" and row[10] in ACCOUNT_ERRORS:
+            journal.unpaid(replay_key(job))  # refused before any work: not billed, resume sends it
+            stopper_.abort()
+            return ("refused", row)
+        return ("row", row, job.worst_usd * unanswered if unanswered else None)
+
+    def write(done: list) -> Decimal:
+        rows = [(run, j.source, j.request_id, j.tier, *r[1], j.model, j.service_tier, j.started_at, j.platform, j.geo_class,
+                 json.dumps(j.not_carried) if j.not_carried else None, r[2]) for j, _, r in done if r[0] == "row"]
+        for _, _, r in done:
+            if r[0] == "refused" and out.failed is None:
+                out.failed = f"{r[1][11]}"
+        with store.transaction():
+            cost = write_results(store, rows, replace)
+        for row in rows:
+            out.ok += row[4] == "ok"
+            out.errors += row[4] == "error"
+        out.sent += len(rows)
+        if on_progress:
+            on_progress(len(rows), budget.spent + cost)
+        return cost
+
+    stopper_ = stopper or Stopper()
+    with stopper_ if stopper is None else contextlib.nullcontext():
+        try:
+            result = dispatch([(j, j.worst_usd) for j in jobs], work, write, limiter, budget, stopper_)
+        finally:
+            if own_journal:
+                journal.close()
+    out.interrupted = stopper_.interrupted
+    if out.failed is not None:
+        out.failed = (f"the API refused the key ({out.failed}): check {key_hint(platform)}. Nothing was billed for the "
+                      "refused calls; resume sends them once the key is right.")
+    if result.budget_stop:
+        _mark_not_sent(store, run, result.left, "budget: sending it could cross --max-usd")
+        out.not_sent = len(result.left)
+        out.notes.append(f"stopped before the budget: {len(result.left)} requests not sent (resume with a higher --max-usd)")
     out.spent_usd = spent(store, run)  # the replay spend (what the progress showed includes judging so far)
     out.throttled = limiter.throttles
     out.min_concurrency = limiter.lowest

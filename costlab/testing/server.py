@@ -37,8 +37,21 @@ Both answer the Message the Claude API would, so faults, counts and `paid` work 
 `streamRawPredict` and `invoke-with-response-stream` are refused (the server does not stream).
 
 API keys: `Authorization: Bearer` and `x-api-key` are accepted; when `api_key` is set, any other key
-gets a 401. The server never records a key, only which header carried it (`bearer`, `x-api-key`, `sigv4`).
+gets a 401. The server never records a key, only which header carried it (`bearer`, `x-api-key`, `sigv4`)
+and a fingerprint of it (`fingerprint(key)`, a hash), by which it keeps its own books.
 `record_bodies=True` keeps each request body in the log, to check what a judge was shown.
+
+What it charged, counted on the server's side (what a test of "never pay twice, never cross the
+budget" must check, rather than the client's own bookkeeping): every Message answered (200, or a
+succeeded batch row) is a paid call, booked the moment it is answered, whether or not the client is
+still there to read it. `answered(key=..., judge=...)` counts them and `charged_usd(...)` sums their
+price, per API key, judge calls (system prompt starting with "You are a costlab judge") apart when
+asked. Prices come from `prices={model: (input $/MTok, output $/MTok)}` (batch rows at half); a
+model without a price is counted in `unpriced`.
+
+Holding answers, for deterministic interrupt and crash tests: `hold(after=n, judge=..., model=...)`
+lets the next n matching Messages calls through and makes the later ones wait; `wait_held(k)` waits
+until k calls are waiting; `release()` answers them (and every later one).
 """
 
 from __future__ import annotations
@@ -51,9 +64,10 @@ import re
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import unquote
@@ -116,10 +130,45 @@ class Fault:
 
 
 @dataclass
+class Hold:
+    """Matching Messages calls after the first `passes` wait until released (see TestServer.hold)."""
+
+    passes: int = 0
+    judge: bool | None = None
+    model: str | None = None
+    waiting: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, body: dict[str, Any]) -> bool:
+        return ((self.judge is None or is_judge(body) == self.judge)
+                and (self.model is None or self.model in str(body.get("model", ""))))
+
+
+@dataclass
+class Books:
+    """What the server charged one API key: paid calls and dollars, judge calls apart."""
+
+    calls: int = 0
+    usd: Decimal = Decimal(0)
+    judge_calls: int = 0
+    judge_usd: Decimal = Decimal(0)
+
+
+def fingerprint(key: str | None) -> str:
+    """How the server names a key in its books (never the key itself)."""
+    return hashlib.sha256((key or "").encode()).hexdigest()[:16]
+
+
+def is_judge(body: dict[str, Any]) -> bool:
+    return _text_of(body.get("system")).startswith(JUDGE_MARK)
+
+
+@dataclass
 class Batch:
     id: str
     requests: list[dict[str, Any]]
     created_at: datetime
+    key: str = ""  # fingerprint of the key that created it: its rows are charged to that key
     polls: int = 0
     status: str = "in_progress"
     ended_at: datetime | None = None
@@ -238,6 +287,7 @@ class TestServer:
         record: bool = True,
         record_bodies: bool = False,
         aws_secret_key: str | None = None,
+        prices: dict[str, tuple[Decimal | str | float, Decimal | str | float]] | None = None,
     ):
         self.latency = latency
         self.faults = list(faults or [])
@@ -250,6 +300,10 @@ class TestServer:
         self.aws_secret_key = aws_secret_key  # set: Bedrock SigV4 signatures are verified with it
         self.log: list[dict[str, Any]] = []
         self.paid: Counter[tuple[str, str]] = Counter()  # (model, prompt digest) -> 200 answers
+        self.prices = {m: (Decimal(str(i)), Decimal(str(o))) for m, (i, o) in (prices or {}).items()}
+        self.books: defaultdict[str, Books] = defaultdict(Books)  # key fingerprint -> what it was charged
+        self.unpriced = 0  # answers for a model without a price (charged nothing)
+        self.holds: list[Hold] = []
         self.batches: dict[str, Batch] = {}
         self.lock = threading.Lock()
         self._seq = 0
@@ -277,6 +331,7 @@ class TestServer:
         return self
 
     def stop(self) -> None:
+        self.release()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -297,6 +352,76 @@ class TestServer:
             return sum(1 for e in self.log if (path is None or path in (e["path"], e["endpoint"]))
                        and (status is None or e["status"] == status) and (model is None or model in (e["model"] or ""))
                        and (platform is None or e["platform"] == platform))
+
+    def answered(self, key: str | None = None, judge: bool | None = None) -> int:
+        """Paid calls answered (all keys, or the one given); judge calls only (True), none (False) or both."""
+        with self.lock:
+            books = [self.books[fingerprint(key)]] if key is not None else list(self.books.values())
+            return sum((b.judge_calls if judge is not False else 0) + (b.calls - b.judge_calls if judge is not True else 0)
+                       for b in books)
+
+    def charged_usd(self, key: str | None = None, judge: bool | None = None) -> Decimal:
+        """Dollars charged for the answered calls (all keys, or the one given; judge calls as in answered)."""
+        with self.lock:
+            books = [self.books[fingerprint(key)]] if key is not None else list(self.books.values())
+            return sum(((b.judge_usd if judge is not False else 0) + (b.usd - b.judge_usd if judge is not True else 0)
+                        for b in books), Decimal(0))
+
+    def charge(self, key_print: str, body: dict[str, Any], usage: dict[str, Any], factor: Decimal = Decimal(1)) -> None:
+        """Book one answered call to a key, at `prices` (times `factor`: 0.5 for batch rows)."""
+        price = self.prices.get(str(body.get("model")))
+        usd = Decimal(0)
+        if price is not None:
+            usd = (usage["input_tokens"] * price[0] + usage["output_tokens"] * price[1]) * factor / Decimal(1_000_000)
+        with self.lock:
+            books = self.books[key_print]
+            books.calls += 1
+            books.usd += usd
+            if is_judge(body):
+                books.judge_calls += 1
+                books.judge_usd += usd
+            self.unpriced += price is None
+
+    def hold(self, after: int = 0, judge: bool | None = None, model: str | None = None) -> Hold:
+        """Let the next `after` matching Messages calls through, then hold the later ones until release()."""
+        h = Hold(passes=after, judge=judge, model=model)
+        with self.lock:
+            self.holds.append(h)
+        return h
+
+    def held(self) -> int:
+        """Calls waiting in a hold now."""
+        with self.lock:
+            return sum(h.waiting for h in self.holds)
+
+    def wait_held(self, n: int, timeout: float = 15.0) -> bool:
+        """Wait until at least n calls are held (True), or the timeout passes (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.held() >= n:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def release(self) -> None:
+        """Answer every held call, and hold no more."""
+        with self.lock:
+            holds, self.holds = self.holds, []
+        for h in holds:
+            h.released.set()
+
+    def _gate(self, body: dict[str, Any]) -> None:
+        with self.lock:
+            hold = next((h for h in self.holds if h.matches(body)), None)
+            if hold is None:
+                return
+            if hold.passes > 0:
+                hold.passes -= 1
+                return
+            hold.waiting += 1
+        hold.released.wait()
+        with self.lock:
+            hold.waiting -= 1
 
     def next_id(self, prefix: str) -> str:
         with self.lock:
@@ -366,6 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.owner.record:
             entry = {"method": self.command, "path": path, "endpoint": endpoint or path, "platform": self.platform,
                      "model": body.get("model"), "status": status, "auth": auth, "digest": digest(body) if body else None,
+                     "judge": is_judge(body),
                      "retry": self.headers.get("x-stainless-retry-count"),
                      "anthropic_version": body.get("anthropic_version") or self.headers.get("anthropic-version")}
             if self.owner.record_bodies:
@@ -375,12 +501,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _auth(self, raw: bytes) -> str | None:
         bearer = self.headers.get("authorization", "")
+        self._key_print = fingerprint(None)
         if bearer.startswith("AWS4-HMAC-SHA256 "):
+            self._key_print = "sigv4"
             return "sigv4" if self.platform == "bedrock" and self._sigv4_ok(bearer, raw) else None
         if bearer.lower().startswith("bearer "):
+            self._key_print = fingerprint(bearer[7:].strip())
             return "bearer" if self._key_ok(bearer[7:].strip()) else None
         key = self.headers.get("x-api-key")
         if key is not None:
+            self._key_print = fingerprint(key.strip())
             return "x-api-key" if self._key_ok(key.strip()) else None
         return None
 
@@ -458,6 +588,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.platform == "bedrock":
                 return self._error(403, "The request signature we calculated does not match the signature you provided.")
             return self._error(401, "invalid x-api-key")
+        if endpoint == MESSAGES and self.command == "POST":
+            owner._gate(body)
         fault = owner.take_fault(path, body, raw, endpoint)
         if owner.latency and endpoint in (MESSAGES, "/v1/messages/count_tokens"):
             time.sleep(owner.latency)
@@ -502,6 +634,7 @@ class _Handler(BaseHTTPRequestHandler):
             msg = message(body, owner.next_id("msg"), position_bias=owner.judge_position_bias, platform=self.platform)
             with owner.lock:
                 owner.paid[(str(body.get("model")), digest(body))] += 1
+            owner.charge(self._key_print, body, msg["usage"])  # answered is paid, read or not
             self._send(200, msg)
             return 200
         if path == "/v1/messages/count_tokens" and self.command == "POST":
@@ -565,7 +698,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(400, f"requests: every item needs a unique custom_id and params (bad: {cid!r})")
                 return 400
             seen.add(cid)
-        batch = Batch(self.owner.next_id("msgbatch"), reqs, datetime.now(timezone.utc))
+        batch = Batch(self.owner.next_id("msgbatch"), reqs, datetime.now(timezone.utc), key=self._key_print)
         with self.owner.lock:
             self.owner.batches[batch.id] = batch
         self._send(200, _batch_json(batch, self))
@@ -589,6 +722,7 @@ class _Handler(BaseHTTPRequestHandler):
                                                                        owner.judge_position_bias)}
                     with owner.lock:
                         owner.paid[(str(r["params"].get("model")), digest(r["params"]))] += 1
+                    owner.charge(batch.key, r["params"], result["message"]["usage"], Decimal("0.5"))
                 elif outcome == "errored":
                     result = {"type": "errored", "error": {"type": "error", "error": {
                         "type": "invalid_request_error", "message": problem or "injected batch row error"},

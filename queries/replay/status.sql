@@ -4,7 +4,8 @@
 -- returns:
 --   run VARCHAR                      the run
 --   kind VARCHAR                     replay or import
---   status VARCHAR                   planned, running, complete, partial, interrupted, imported
+--   status VARCHAR                   planned, dry-run, running, complete, partial, interrupted, failed (the API
+--                                    refused the key: resume continues it), imported
 --   platform VARCHAR                 where it was sent and is priced: anthropic, bedrock or vertex (NULL for imports)
 --   created_at TIMESTAMPTZ           when it was created
 --   sampled BIGINT                   requests in its sample
@@ -17,6 +18,8 @@
 --   replay_cost_usd DECIMAL(18,9)    replay spend
 --   judge_cost_usd DECIMAL(18,9)     judge spend
 --   max_usd DECIMAL(18,9)            the budget
+--   judge_in_doubt BIGINT            answers with a judge call in doubt (may have been billed; never asked again)
+--   in_doubt_usd DECIMAL(18,9)       the worst case of the calls in doubt, replays and judging: counted against max_usd
 select u.run::VARCHAR as run, u.kind::VARCHAR as kind, u.status::VARCHAR as status,
        (case when u.kind = 'replay' then coalesce(json_extract_string(u.params, '$.platform'), 'anthropic') end)::VARCHAR
            as platform,
@@ -28,13 +31,17 @@ select u.run::VARCHAR as run, u.kind::VARCHAR as kind, u.status::VARCHAR as stat
        greatest(coalesce(s.n, 0) * len(u.tiers) - coalesce(x.ok, 0) - coalesce(x.errors, 0) - coalesce(x.in_doubt, 0), 0)::BIGINT as missing,
        coalesce(x.cost, 0)::DECIMAL(18,9) as replay_cost_usd,
        coalesce(j.cost, 0)::DECIMAL(18,9) as judge_cost_usd,
-       u.max_usd::DECIMAL(18,9) as max_usd
+       u.max_usd::DECIMAL(18,9) as max_usd,
+       coalesce(j.in_doubt, 0)::BIGINT as judge_in_doubt,
+       (coalesce(x.doubt_usd, 0) + coalesce(j.doubt_usd, 0))::DECIMAL(18,9) as in_doubt_usd
 from replay_runs u
 left join (select run, count(*) as n from replay_sample group by run) s using (run)
 left join (select run, count(*) filter (where status = 'ok') as ok, count(*) filter (where status = 'error') as errors,
                   count(*) filter (where status = 'not_sent') as not_sent, count(*) filter (where status = 'sending') as in_doubt,
-                  sum(cost_usd) as cost
+                  sum(cost_usd) as cost, sum(in_doubt_usd) as doubt_usd
            from replays group by run) x using (run)
-left join (select run, sum(judge_cost_usd) as cost from judgements group by run) j using (run)
+left join (select run, sum(judge_cost_usd) as cost, count(*) filter (where details->>'in_doubt' is not null) as in_doubt,
+                  sum(in_doubt_usd) as doubt_usd
+           from judgements group by run) j using (run)
 where $run is null or u.run = $run
 order by u.created_at, u.run
