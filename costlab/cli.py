@@ -37,10 +37,12 @@ OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to
 
 
 def _say_error(text: str) -> None:
-    """An error line on stderr, with anything that looks like a key redacted."""
+    """An error line on stderr, with anything that looks like a key redacted and no control character
+    from data (a traceback can quote a log's bytes)."""
+    from costlab.display import visible
     from costlab.keys import redact
 
-    typer.echo(redact(text), err=True)
+    typer.echo(visible(redact(text)), err=True)
 
 
 def handle_errors(fn: Callable) -> Callable:
@@ -119,6 +121,7 @@ def ingest(
     """
     from costlab.display import styled
     from costlab.ingest import detect, ingest_paths
+    from costlab.keys import redact
     from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
 
@@ -129,7 +132,7 @@ def ingest(
                                on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url)
     for f in summary.files:
         if f.error:
-            stderr.print(styled("✗", "red"), f.error)
+            stderr.print(styled("✗", "red"), redact(f.error))
         elif f.skipped:
             stderr.print(f"· {f.file}: already ingested ({f.rows_present:,} rows present)", highlight=False, markup=False)
         else:

@@ -121,3 +121,13 @@ def test_aws_keys_for_s3_are_stripped_and_checked_before_boto3_reads_them(monkey
     s3 = client("http://127.0.0.1:9")
     creds = s3._request_signer._credentials
     assert (creds.access_key, creds.secret_key) == ("AKIAEXAMPLE12345", "wJalrXUtnFEMI/K7MDENG/ZZVALUE")
+
+
+def test_ingest_per_file_error_lines_are_redacted_too(tmp_path):
+    # The ingest summary prints each failed file's error itself (the run goes on for the good files),
+    # outside the one error path: a key quoted in a bad file's first line must not reach the terminal.
+    bad = tmp_path / "keys.csv"
+    bad.write_text(f"{API},x\n1,2\n")
+    r = runner.invoke(app, ["ingest", str(bad), "--db", str(tmp_path / "k.duckdb")])
+    assert "keys.csv" in r.stderr and "not a format costlab recognises" in r.stderr
+    assert "SECRET" not in r.stderr and REDACTED in r.stderr
