@@ -146,11 +146,15 @@ def summary(
     config: ConfigOption = None,
 ) -> None:
     """Cost by tier, model, feature and day, with the unpriced count in every section."""
+    from costlab import plausible
     from costlab.summary import cost_summary, print_summary
 
     with _open(db, config) as store:
-        sections = cost_summary(store, since=_day(since, "--since"), until=_day(until, "--until"))
+        start, end, outside = plausible.default_window(store, _day(since, "--since"), _day(until, "--until"))
+        sections = cost_summary(store, since=start, until=end)
     print_summary(sections, fmt)
+    if outside:
+        typer.echo(f"note: {outside}", err=True)
 
 
 @app.command()

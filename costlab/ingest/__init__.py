@@ -22,6 +22,7 @@ from typing import Callable
 
 import duckdb
 
+from costlab import plausible
 from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
@@ -253,11 +254,11 @@ def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
         return False
     adapter = sources.adapter_for(fmt, config, cols)
     query = f"create or replace temp table _stage as with src as ({src}) {stage_sql(adapter.select, typed, fast)}"
-    params = {}
+    params = plausible.bounds(config).params()  # the ts window canonical.PLAUSIBLE_TS checks
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
     try:
-        store.con.execute(query, params or None)
+        store.con.execute(query, params)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.Error as ex:
