@@ -15,6 +15,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from costlab.errors import ConfigError, CostlabError, ExitCode
+from costlab.memory import as_out_of_memory  # imported now: under memory pressure a late import can fail
 
 app = typer.Typer(
     help="What your Claude traffic costs, what it would cost routed differently, and whether each "
@@ -42,19 +43,28 @@ def handle_errors(fn: Callable) -> Callable:
         except CostlabError as ex:
             if os.environ.get("COSTLAB_DEBUG"):
                 raise
-            typer.echo(f"Error: {ex}", err=True)
-            raise typer.Exit(int(ex.exit_code)) from ex
+            _fail(ex)
         except KeyboardInterrupt:
             typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPT))
-        except RuntimeError as ex:
+        except BaseException as ex:  # polars' PanicException is no Exception
             # DuckDB turns Ctrl-C during a query into RuntimeError("Query interrupted").
-            if "interrupted" not in str(ex).lower():
+            if isinstance(ex, RuntimeError) and "interrupted" in str(ex).lower():
+                typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
+                raise typer.Exit(int(ExitCode.INTERRUPT))
+            oom = as_out_of_memory(ex)  # DuckDB, numpy, pyarrow, a thread: one error naming memory_limit
+            if oom is None:
                 raise
-            typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
-            raise typer.Exit(int(ExitCode.INTERRUPT))
+            _fail(oom, ex)
 
     return wrapper
+
+
+def _fail(ex: CostlabError, cause: BaseException | None = None) -> None:
+    if cause is not None and os.environ.get("COSTLAB_DEBUG"):
+        raise ex from cause
+    typer.echo(f"Error: {ex}", err=True)
+    raise typer.Exit(int(ex.exit_code)) from (cause or ex)
 
 
 def _open(db: Path | None, config: Path | None, read_only: bool = False):
@@ -304,6 +314,9 @@ _register_command_groups()
 
 
 def main() -> None:
+    from costlab.memory import prepare_process
+
+    prepare_process()  # before numpy loads or a thread starts (OpenBLAS threads, malloc arenas)
     app()
 
 

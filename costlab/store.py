@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import duckdb
 import polars as pl
 
-from costlab import migrations, sql
+from costlab import memory, migrations, sql
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import QueryError, StoreLockedError
 
@@ -29,6 +29,9 @@ class Store:
         self.con = _connect(str(path), read_only)
         # UTC for every date boundary; DuckDB's own progress bar would print to stdout, which is data.
         self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
+        limit = memory.store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v
+        if limit:
+            self.con.execute(f"set memory_limit = '{limit}'")  # checked by memory.parse_size: a number and a unit
         if not read_only:
             migrations.migrate(self.con)
             self.refresh()
@@ -156,6 +159,8 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         return duckdb.connect(path, read_only=read_only)
+    except duckdb.OutOfMemoryException as ex:
+        raise memory.as_out_of_memory(ex) from ex
     except duckdb.IOException as ex:
         text = str(ex)
         if "lock" in text.lower():
@@ -169,9 +174,12 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def translate(ex: duckdb.Error, prefix: str = "") -> BaseException:
-    """A DuckDB error as what it means to costlab: Ctrl-C stays Ctrl-C, anything else is a QueryError."""
+    """A DuckDB error as what it means to costlab: Ctrl-C stays Ctrl-C, out of memory is an
+    OutOfMemoryError naming the memory_limit settings, anything else is a QueryError."""
     if isinstance(ex, duckdb.InterruptException):
         return KeyboardInterrupt()
+    if isinstance(ex, duckdb.OutOfMemoryException):
+        return memory.as_out_of_memory(ex)
     return QueryError(prefix + _clean(ex))
 
 

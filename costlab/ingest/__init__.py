@@ -27,7 +27,7 @@ from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
 from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
-from costlab.store import Store
+from costlab.store import Store, translate
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
 
@@ -261,6 +261,10 @@ def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
         store.con.execute(query, params)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
+    except duckdb.OutOfMemoryException as ex:
+        if fast:
+            raise  # the caller retries on the exact path
+        raise translate(ex) from ex  # not the file's fault: stops the run, naming memory_limit
     except duckdb.Error as ex:
         if fast:
             raise  # the caller retries on the exact path
