@@ -26,10 +26,10 @@ class Store:
         self.path = Path(path) if str(path) != ":memory:" else path
         self.config = config or Config()
         self.read_only = read_only
+        limit = memory.store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v (checked before connecting)
         self.con = _connect(str(path), read_only)
         # UTC for every date boundary; DuckDB's own progress bar would print to stdout, which is data.
         self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
-        limit = memory.store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v
         if limit:
             self.con.execute(f"set memory_limit = '{limit}'")  # checked by memory.parse_size: a number and a unit
         if not read_only:
