@@ -30,7 +30,6 @@ DEFAULT_EARLIEST = "2023-01-01"
 DEFAULT_LATEST = "+1 day"
 # However wide [ingest] latest is, a default window never reaches past a day from now.
 HORIZON = timedelta(days=1)
-KEYS = ("earliest", "latest")
 _RELATIVE = re.compile(r"^([+-])\s*(\d+)\s*(hours?|h|days?|d|weeks?|w)$", re.IGNORECASE)
 # Python's datetime range: a bound outside it could not be compared with in Python at all.
 _LOWEST = datetime(1, 1, 2, tzinfo=timezone.utc)
