@@ -17,6 +17,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from costlab.errors import ConfigError, CostlabError, ExitCode
+from costlab.memory import as_out_of_memory  # imported now: under memory pressure a late import can fail
 
 app = typer.Typer(
     help="What your Claude traffic costs, what it would cost routed differently, and whether each "
@@ -53,19 +54,28 @@ def handle_errors(fn: Callable) -> Callable:
         except CostlabError as ex:
             if os.environ.get("COSTLAB_DEBUG"):
                 raise
-            _say_error(f"Error: {ex}")
-            raise typer.Exit(int(ex.exit_code)) from ex
+            _fail(ex)
         except KeyboardInterrupt:
             typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPT))
-        except RuntimeError as ex:
+        except BaseException as ex:  # polars' PanicException is no Exception
             # DuckDB turns Ctrl-C during a query into RuntimeError("Query interrupted").
-            if "interrupted" not in str(ex).lower():
+            if isinstance(ex, RuntimeError) and "interrupted" in str(ex).lower():
+                typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
+                raise typer.Exit(int(ExitCode.INTERRUPT))
+            oom = as_out_of_memory(ex)  # DuckDB, numpy, pyarrow, a thread: one error naming memory_limit
+            if oom is None:
                 raise
-            typer.echo("Interrupted: nothing from the unfinished step was written.", err=True)
-            raise typer.Exit(int(ExitCode.INTERRUPT))
+            _fail(oom, ex)
 
     return wrapper
+
+
+def _fail(ex: CostlabError, cause: BaseException | None = None) -> None:
+    if cause is not None and os.environ.get("COSTLAB_DEBUG"):
+        raise ex from cause
+    _say_error(f"Error: {ex}")
+    raise typer.Exit(int(ex.exit_code)) from (cause or ex)
 
 
 def _open(db: Path | None, config: Path | None, read_only: bool = False):
@@ -159,11 +169,15 @@ def summary(
     config: ConfigOption = None,
 ) -> None:
     """Cost by tier, model, feature and day, with the unpriced count in every section."""
+    from costlab import plausible
     from costlab.summary import cost_summary, print_summary
 
     with _open(db, config) as store:
-        sections = cost_summary(store, since=_day(since, "--since"), until=_day(until, "--until"))
+        start, end, outside = plausible.default_window(store, _day(since, "--since"), _day(until, "--until"))
+        sections = cost_summary(store, since=start, until=end)
     print_summary(sections, fmt)
+    if outside:
+        typer.echo(f"note: {outside}", err=True)
 
 
 @app.command()
@@ -313,6 +327,9 @@ _register_command_groups()
 
 
 def main() -> None:
+    from costlab.memory import prepare_process
+
+    prepare_process()  # before numpy loads or a thread starts (OpenBLAS threads, malloc arenas)
     try:
         app()
     except Exception as ex:  # a bug, or an error no costlab code expected: its traceback, redacted

@@ -6,12 +6,15 @@
     ├── QueryError               exit 1   DuckDB rejected a query
     ├── StoreLockedError         exit 3   another process is writing the store
     ├── UnpricedError            exit 4   requests with no price (prices check)
-    └── UnknownModelError        exit 1   a model id with no catalogue entry
+    ├── UnknownModelError        exit 1   a model id with no catalogue entry
+    └── OutOfMemoryError         exit 1   DuckDB or the process ran out of memory (names memory_limit)
 
     exit 5 (ExitCode.FINDINGS) is not an error: signals and report with --fail-on, and reconcile,
     exit 5 when they found what they were asked to flag.
 
-The CLI turns these into `Error: ...` on stderr and the exit code, in one place (cli.handle_errors).
+The CLI turns these into `Error: ...` on stderr and the exit code, in one place (cli.handle_errors);
+running out of memory anywhere (DuckDB, numpy, pyarrow, a thread that cannot start) becomes an
+OutOfMemoryError there too (costlab.memory.as_out_of_memory).
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ class UnpricedError(CostlabError):
 
 class UnknownModelError(CostlabError):
     "A model id has no entry in the catalogue."
+
+
+class OutOfMemoryError(CostlabError):
+    "DuckDB or the process ran out of memory; the message names the memory_limit settings to raise."
 
 
 def did_you_mean(word: str, among: Iterable[str]) -> str:

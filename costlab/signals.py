@@ -17,7 +17,8 @@ for each tier comes from `[tiers]`.
     exceeds(findings, "high")                         # True when a weekly job should alert
 
 The window ends at the end of the day of the last request (so an old log still gets a full window)
-and starts `since` before it, or on the first day with traffic if that is later. The detectors read
+and starts `since` before it, or on the first day with traffic if that is later; only requests with
+a plausible timestamp count (costlab/plausible.py), so one stamped 2100 cannot move the window. The detectors read
 the prices the store keeps with each request; when the window has rows without a current stored
 price (rows inserted by hand, a re-price that was interrupted), its rows are priced once into a temporary
 table that shadows the costed_requests view for this connection while the detectors run, so N
@@ -34,7 +35,7 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from costlab import pricing, sql
+from costlab import plausible, pricing, sql
 from costlab.config import Config
 from costlab.display import markdown_code, markdown_text, visible
 from costlab.errors import ConfigError, ExitCode, did_you_mean
@@ -150,17 +151,35 @@ def parse_since(value: str | date | datetime | timedelta | None) -> timedelta | 
 
 def window(store: Any, since: str | date | datetime | timedelta | None = None,
            until: date | datetime | None = None) -> tuple[datetime, datetime] | None:
-    """(start, end) of the analysis window, or None when the store has no requests."""
-    first, last = store.rows("select date_trunc('day', min(ts)), date_trunc('day', max(ts)) + interval 1 day "
-                             "from requests")[0]
-    if first is None:
-        return None
-    if until is None:
-        end = last
-    else:
+    """(start, end) of the analysis window, or None when the store has no requests.
+
+    Only requests inside the plausible window (costlab.plausible.analysis_bounds: [ingest]
+    earliest/latest, never past a day from now) place the default window, so one row stamped 2100
+    (or 'infinity', or year -1) cannot move it there; `until` given, the window ends there.
+
+    Raises:
+        ConfigError: an empty window, or no request inside the plausible window to place it by.
+    """
+    if until is not None:
         end = parse_since(until) if not isinstance(until, timedelta) else None
         if end is None:
             raise ConfigError("until must be a day, not a duration")
+    bounds = plausible.analysis_bounds(getattr(store, "config", None))
+    hi = end if until is not None else bounds.latest
+    # min/max over rows inside [earliest, hi) only: an out-of-range timestamp never reaches Python.
+    first, last, total = store.rows(
+        "select date_trunc('day', min(ts) filter (where ts >= $lo and ts < $hi)), "
+        "date_trunc('day', max(ts) filter (where ts >= $lo and ts < $hi)) + interval 1 day, count(*) from requests",
+        {"lo": bounds.earliest, "hi": hi})[0]
+    if not total:
+        return None
+    if first is None:
+        raise ConfigError(f"none of the {total:,} requests in the store falls between {bounds.describe()}"
+                          + (f" and before --until {end:%Y-%m-%d}" if until is not None else "")
+                          + ": their timestamps are implausible. Give --until (and --since) to read them anyway, "
+                          "or widen [ingest] earliest/latest in costlab.toml")
+    if until is None:
+        end = last
     start = parse_since(since)
     if isinstance(start, timedelta):
         start = end - start
@@ -168,6 +187,12 @@ def window(store: Any, since: str | date | datetime | timedelta | None = None,
     if start >= end:
         raise ConfigError(f"the window is empty: it starts {start:%Y-%m-%d} and ends {end:%Y-%m-%d}")
     return start, end
+
+
+def outside_note(store: Any) -> str | None:
+    """On stderr beside the findings: how many requests lie outside the plausible window (and so
+    never place the default window), or None."""
+    return plausible.outside_note(store, plausible.analysis_bounds(getattr(store, "config", None)))
 
 
 def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dict[str, Any]]]:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import duckdb
 import polars as pl
 
-from costlab import migrations, sql
+from costlab import memory, migrations, sql
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import QueryError, StoreLockedError
 
@@ -26,9 +26,12 @@ class Store:
         self.path = Path(path) if str(path) != ":memory:" else path
         self.config = config or Config()
         self.read_only = read_only
+        limit = memory.store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v (checked before connecting)
         self.con = _connect(str(path), read_only)
         # UTC for every date boundary; DuckDB's own progress bar would print to stdout, which is data.
         self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
+        if limit:
+            self.con.execute(f"set memory_limit = '{limit}'")  # checked by memory.parse_size: a number and a unit
         if not read_only:
             migrations.migrate(self.con)
             self.refresh()
@@ -61,7 +64,7 @@ class Store:
     def frame(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
         """Run SQL and return a polars frame."""
         try:
-            return self.con.sql(query, params=params or None).pl()
+            return printable_times(self.con.sql(query, params=params or None).pl(), self.con)
         except duckdb.Error as ex:
             raise translate(ex) from ex
 
@@ -91,7 +94,7 @@ class Store:
         """Run a named query file (queries/NAME.sql) with its header's defaults filled in."""
         q = sql.load(name)
         try:
-            return self.con.sql(q.text, params=q.bind(params) or None).pl()
+            return printable_times(self.con.sql(q.text, params=q.bind(params) or None).pl(), self.con)
         except duckdb.Error as ex:
             raise translate(ex, f"{name}.sql failed: ") from ex
 
@@ -121,11 +124,43 @@ class Store:
         )
 
 
+# Python's date and datetime range (years 1 to 9999) in polars' physical units: days for Date, the
+# time unit for Datetime. A value outside it (year 10000, year -1, DuckDB's 'infinity') is no Python
+# datetime (a rich table, the report) and polars panics formatting 'infinity' (JSON, CSV).
+_DAY_RANGE = (-719162, 2932896)
+_SECOND_RANGE = (-62135596800, 253402300799)
+_PER_SECOND = {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def printable_times(frame: pl.DataFrame, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """`frame` with every date or timestamp column that holds a value outside years 1 to 9999 turned
+    into DuckDB's own text for its values ('infinity', '10000-01-01 00:00:00+00', '0002-01-01 (BC)'),
+    so any output format can show it; other columns, and frames without such values, are untouched."""
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            lo, hi = _DAY_RANGE
+        elif isinstance(dtype, pl.Datetime):
+            per = _PER_SECOND[dtype.time_unit]
+            lo, hi = _SECOND_RANGE[0] * per, _SECOND_RANGE[1] * per + per - 1
+        else:
+            continue
+        physical = frame.get_column(name).to_physical()
+        low, high = physical.min(), physical.max()
+        if low is None or (lo <= low and high <= hi):
+            continue
+        one = frame.select(pl.col(name).alias("v")).to_arrow()
+        text = con.from_arrow(one).project("cast(v as VARCHAR) as v").pl().get_column("v")
+        frame = frame.with_columns(text.alias(name))
+    return frame
+
+
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         return duckdb.connect(path, read_only=read_only)
+    except duckdb.OutOfMemoryException as ex:
+        raise memory.as_out_of_memory(ex) from ex
     except duckdb.IOException as ex:
         text = str(ex)
         if "lock" in text.lower():
@@ -139,9 +174,12 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def translate(ex: duckdb.Error, prefix: str = "") -> BaseException:
-    """A DuckDB error as what it means to costlab: Ctrl-C stays Ctrl-C, anything else is a QueryError."""
+    """A DuckDB error as what it means to costlab: Ctrl-C stays Ctrl-C, out of memory is an
+    OutOfMemoryError naming the memory_limit settings, anything else is a QueryError."""
     if isinstance(ex, duckdb.InterruptException):
         return KeyboardInterrupt()
+    if isinstance(ex, duckdb.OutOfMemoryException):
+        return memory.as_out_of_memory(ex)
     return QueryError(prefix + _clean(ex))
 
 

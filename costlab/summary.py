@@ -42,13 +42,19 @@ def cost_summary(
         store: an open store.
         since: start of the window, inclusive (default: the beginning of the logs).
         until: end of the window, exclusive (default: no end).
+            Either default reads only requests with a plausible timestamp (costlab/plausible.py):
+            one stamped 2100 or 'infinity' is left out unless the window names it.
 
     Returns:
         {"tier": ..., "model": ..., "feature": ..., "day": ...}: frames whose first column is the
         section's key (a string; the last row's key is TOTAL), then requests, errors, input_tokens,
         output_tokens, cost_usd DECIMAL(18,9) and unpriced_requests.
     """
-    window = {k: v for k, v in (("since", since), ("until", until)) if v is not None}
+    if since is None or until is None:
+        from costlab import plausible
+
+        since, until = plausible.fill(store.config, since, until)
+    window = {"since": since, "until": until}
     daily = store.run_query("cost_by_tier_model_day", **window)
     features = store.run_query("cost_by_feature", **window)
     return {

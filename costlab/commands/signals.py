@@ -54,6 +54,7 @@ def signals_command(
     with _open(db, config) as store:
         span = lib.window(store, since, until_day)
         findings = lib.run_signals(store, since=since, until=until_day, only=only)
+        outside = lib.outside_note(store) if until_day is None else None  # rows the default window ignores
 
     n = lib.counts(findings)
     where = f" over {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else " (the store has no requests)"
@@ -70,6 +71,8 @@ def signals_command(
             render.emit(render.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True))
         else:
             render.frame(findings, fmt)
+    if outside:
+        stderr.print(f"note: {outside}", highlight=False, markup=False)
     if lib.exceeds(findings, fail_on):
         stderr.print(f"exit {lib.FINDINGS_EXIT}: findings at or above {fail_on}", highlight=False, markup=False)
         raise typer.Exit(lib.FINDINGS_EXIT)

@@ -47,11 +47,15 @@ def _tiers(text: str | None) -> dict[str, str] | None:
 
 
 def _reduce(db, config, since, until, filter_sql, tiers):
+    from costlab import plausible
     from costlab.whatif import reduce
 
     with _open(db, config, read_only=False) as store:
-        return reduce(store, since=_day(since, "--since"), until=_day(until, "--until"), filter_sql=filter_sql,
-                      tiers=_tiers(tiers))
+        # by default the whole log, but only requests with plausible timestamps (costlab/plausible.py)
+        start, end, outside = plausible.default_window(store, _day(since, "--since"), _day(until, "--until"))
+        if outside:
+            _note([outside])
+        return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers))
 
 
 def _knobs(config) -> dict:

@@ -163,10 +163,15 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", st
     if gz and fmt != "canonical-parquet":
         options_sql += ", COMPRESSION gzip"
     target = str(path).replace("'", "''")
+    from costlab.memory import store_limit
+
+    limit = store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v, as for a store
     con = duckdb.connect()
     con.execute("set enable_progress_bar = false")  # its bar would print to stdout
     try:
         con.execute("set TimeZone = 'UTC'")
+        if limit:
+            con.execute(f"set memory_limit = '{limit}'")  # checked by memory.parse_size: a number and a unit
         if threads:
             con.execute(f"set threads = {int(threads)}")
         con.execute(f"COPY ({_sql_for(spec, fmt)}) TO '{target}' ({options_sql})")

@@ -27,11 +27,12 @@ from typing import Callable, Iterator
 
 import duckdb
 
+from costlab import plausible
 from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
 from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
-from costlab.store import Store
+from costlab.store import Store, translate
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
 
@@ -301,13 +302,17 @@ def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) 
         return False
     adapter = sources.adapter_for(fmt, config, cols)
     query = f"create or replace temp table _stage as with src as ({src}) {stage_sql(adapter.select, typed, fast)}"
-    params = {}
+    params = plausible.bounds(config).params()  # the ts window canonical.PLAUSIBLE_TS checks
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
     try:
-        store.con.execute(query, params or None)
+        store.con.execute(query, params)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
+    except duckdb.OutOfMemoryException as ex:
+        if fast:
+            raise  # the caller retries on the exact path
+        raise translate(ex) from ex  # not the file's fault: stops the run, naming memory_limit
     except duckdb.Error as ex:
         if fast:
             raise  # the caller retries on the exact path

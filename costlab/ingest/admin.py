@@ -80,6 +80,10 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
         store.con.execute(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz), {"path": str(path)})
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
+    except duckdb.OutOfMemoryException as ex:
+        from costlab.store import translate
+
+        raise translate(ex) from ex  # not the file's fault: stops the run, naming memory_limit
     except duckdb.Error as ex:
         raise InputError(
             f"{origin or path}: cannot be read as an Admin API usage or cost report: {str(ex).splitlines()[0]}"

@@ -63,11 +63,18 @@ _RANGES = {
     "http_status": ("{v} between 100 and 599", "must be an HTTP status code (100-599)"),
 }
 
+# A timestamp outside the plausible window (costlab/plausible.py: [ingest] earliest and latest), whose
+# bounds and wording are bound as parameters ($ts_earliest, $ts_latest, $ts_window: Bounds.params()).
+# Catches 2100, 9999-12-31, year 10000, year -1 and 'infinity' alike.
+PLAUSIBLE_TS = ("case when v_ts < $ts_earliest::TIMESTAMPTZ or v_ts >= $ts_latest::TIMESTAMPTZ "
+                "then 'ts ' || left(t_ts, 40) || ' is outside the plausible window ' || $ts_window::VARCHAR end")
+
 
 def _checks(typed: dict[str, str]) -> list[str]:
     """One expression per rule, each NULL when the row passes it, else the reason."""
     checks = ["case when t_ts is null then 'no timestamp' "
               "when v_ts is null then 'ts is not a timestamp: ' || left(t_ts, 40) end"]
+    checks.append(PLAUSIBLE_TS)
     checks += [_typed_check(col) if col in typed else _whole_number_check(col) for col in COUNT_COLUMNS]
     for col, typ in _CAST.items():
         if col == "ts" or col in COUNT_COLUMNS:

@@ -160,10 +160,16 @@ def window_select(signals: Any | None) -> str:
 @contextmanager
 def memory_limit(store: "Store", limit: str | None) -> Iterator[None]:
     """DuckDB's memory_limit set to `limit` inside the block (operators past it spill to disk), then
-    put back; nothing when `limit` is None."""
-    if not limit:
+    put back; nothing when `limit` is None or COSTLAB_MEMORY_LIMIT fixes it for the process. Under an
+    address-space limit (ulimit -v) the lower of `limit` and what fits (costlab.memory.store_limit)."""
+    from costlab import memory
+
+    if not limit or memory.fixed_by_environment():
         yield
         return
+    fits = memory.store_limit()
+    if fits and memory.parse_size(fits, "memory") < memory.parse_size(limit, "[report] memory_limit"):
+        limit = fits
     before = store.scalar("select current_setting('memory_limit')")
     store.execute(f"set memory_limit = '{limit}'")  # checked by settings.parse: a number and a unit
     try:

@@ -53,9 +53,12 @@ def week(label: str) -> Window:
         monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError:
         raise ConfigError(f"--week {label!r}: {m.group(1)} has no week {int(m.group(2))}") from None
-    prev = monday - timedelta(days=7)
-    return Window(_midnight(monday), _midnight(monday + timedelta(days=7)), _week_label(monday),
-                  _midnight(prev), _week_label(prev))
+    try:
+        prev = monday - timedelta(days=7)
+        return Window(_midnight(monday), _midnight(monday + timedelta(days=7)), _week_label(monday),
+                      _midnight(prev), _week_label(prev))
+    except OverflowError:
+        raise ConfigError(f"--week {label!r}: it or the week before it lies outside years 1 to 9999") from None
 
 
 def date_range(since: date, until: date) -> Window:
@@ -63,7 +66,10 @@ def date_range(since: date, until: date) -> Window:
     if until <= since:
         raise ConfigError(f"--until {until.isoformat()} must be after --since {since.isoformat()}")
     length = until - since
-    prev = since - length
+    try:
+        prev = since - length
+    except OverflowError:
+        raise ConfigError(f"--since {since.isoformat()}: the period before it (compared with) starts before year 1") from None
     if since.isoweekday() == 1 and length == timedelta(days=7):
         return week(_week_label(since))
     return Window(_midnight(since), _midnight(until), _range_label(since, until), _midnight(prev), _range_label(prev, since))

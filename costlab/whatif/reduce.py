@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costlab import pricing, sql
+from costlab import plausible, pricing, sql
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 
@@ -276,6 +276,7 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     options = options or ReduceOptions.from_config(config)
     tier_map = resolve_tiers(store, config, tiers)
     names, models = list(tier_map), list(tier_map.values())
+    since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
     needs_ids = True  # replays, judgements and payloads join on them, and they order ties in ts
     with pricing.stored_prices(store, since, until):
         text = reduce_sql(store, filter_sql, len(names), source=source_relation(store, needs_ids, per_request=True))

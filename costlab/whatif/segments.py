@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from costlab import sql
+from costlab import plausible, sql
 from costlab.errors import ConfigError
 from costlab.whatif.reduce import (
     ID_COLUMNS, OUT_SOURCES, ReduceOptions, _evidence_fills, _params, _tier_block, resolve_tiers,
@@ -160,6 +160,7 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     tier_map = resolve_tiers(store, config, tiers)
     names, models = list(tier_map), list(tier_map.values())
     T = len(names)
+    since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
     text = segments_sql(store, filter_sql, T, since, until)
     for salt in range(4):
         df = store.frame(text, {**_params(names, models, options, since, until), "salt": salt})
