@@ -186,9 +186,9 @@ def sql(
             if not file.exists():
                 raise ConfigError(f"--file {file}: no such file")
             q = sqlfiles.parse(file)
-            frame = store.frame(q.text, q.bind(params))
+            frame = store.user_frame(q.text, q.bind(params))
         else:
-            frame = store.frame(query, params)
+            frame = store.user_frame(query, params)
     _render(frame, fmt, out)
 
 

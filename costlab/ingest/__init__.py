@@ -26,6 +26,7 @@ from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
 from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
+from costlab.sqlquote import file_literal, literal, one_statement
 from costlab.store import Store
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
@@ -174,28 +175,28 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
     columns the reader already typed (see canonical.stage_sql)."""
     config = store.config
     kind = sources.file_kind(fmt, config)
-    p = str(path).replace("'", "''")
+    p = file_literal(path)  # exactly this file: DuckDB's readers would take glob characters in its name as a pattern
     gz = ", compression='gzip'" if _is_gzip(path) else ""
     if kind == "json":
         adapter = sources.adapter_for(fmt, config)
         if not adapter.spec:  # a mapping over JSON lines: DuckDB infers the columns
-            rel = f"read_json('{p}', format='newline_delimited'{gz})"
+            rel = f"read_json({p}, format='newline_delimited'{gz})"
             cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                     f"t as _row, * from {rel} t"), cols, {}
         if fast:
-            cols = "{" + ", ".join(f"'{k}': '{sources.struct_type(v)}'" for k, v in adapter.spec.items()) + "}"
+            cols = "{" + ", ".join(f"{literal(k)}: {literal(sources.struct_type(v))}" for k, v in adapter.spec.items()) + "}"
             if adapter.parallel:
                 # No line numbers (row_number() over () runs on one thread) and DuckDB's default object
                 # size (a 1 GB one makes the whole file one buffer, parsed by one thread); a longer line
                 # fails the fast path and the exact path reads it.
                 return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                        f"t as _row, * from read_json('{p}', format='newline_delimited', columns={cols}{gz}) t"), [], {}
+                        f"t as _row, * from read_json({p}, format='newline_delimited', columns={cols}{gz}) t"), [], {}
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                    f"t as _row, * from read_json('{p}', format='newline_delimited', "
+                    f"t as _row, * from read_json({p}, format='newline_delimited', "
                     f"columns={cols}, maximum_object_size=1073741824{gz}) t"), [], {}
-        structure = sources.json_structure(adapter.spec).replace("'", "''")
-        lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
+        structure = literal(sources.json_structure(adapter.spec))
+        lines = (f"read_csv({p}, columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
                  f"auto_detect=false, strict_mode=false, max_line_size=1073741824{gz})")
         return f"""
             select _line, raw as _raw,
@@ -204,11 +205,11 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
                    end as _parse_error,
                    j as _row,
                    unnest(j)
-            from (select _line, raw, try(json_transform(raw, '{structure}')) as j
+            from (select _line, raw, try(json_transform(raw, {structure})) as j
                   from (select row_number() over () as _line, raw from {lines})
                   where raw is not null and trim(raw) <> '')""", [], {}
     if kind == "parquet":
-        rel = f"read_parquet('{p}')"
+        rel = f"read_parquet({p})"
         cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
         return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                 f"t as _row, * from {rel} t"), cols, {}
@@ -222,19 +223,19 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
             # path reads the file as text with the names DuckDB gives.
             return "", [], {}
         typed = {h: _CSV_TYPED[h.lower()] for h in header if h.lower() in _CSV_TYPED}
-        types = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': '{t}'" for h, t in typed.items()) + "}"
-        rel = f"read_csv('{p}', header=true, all_varchar=true, types={types}{gz})"
+        types = "{" + ", ".join(f"{literal(h)}: {literal(t)}" for h, t in typed.items()) + "}"
+        rel = f"read_csv({p}, header=true, all_varchar=true, types={types}{gz})"
         return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                 f"NULL as _row, * from {rel} t"), header, {h.lower(): t for h, t in typed.items()}
     # CSV: DuckDB's reader, every column as text (canonical.py casts), structurally bad rows set aside
     # in a rejects table with their line numbers instead of failing the file.
-    store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     # Exports of known tools are plain RFC 4180 CSV: name the dialect, so a short row cannot confuse the sniffer.
     dialect = ", delim=',', quote='\"', escape='\"', strict_mode=false" if fmt in sources.SOURCES else ""
-    rel = (f"read_csv('{p}', header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
+    rel = (f"read_csv({p}, header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
            f"rejects_scan='_csv_scan', max_line_size=1073741824{dialect}{gz})")
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
-    store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
             f"t as _row, * from {rel} t"), cols, {}
 
@@ -257,7 +258,7 @@ def _stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
     try:
-        store.con.execute(query, params or None)
+        store.con.execute(one_statement(query), params or None)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.Error as ex:
@@ -275,7 +276,7 @@ def _fold_csv_rejects(store: Store) -> None:
     after them (the reader numbers good rows only)."""
     if not store.scalar("select count(*) from duckdb_tables() where table_name = '_csv_rejects'"):
         return
-    store.execute(
+    store.execute_script(
         """
         create or replace temp table _csv_bad as
             -- DuckDB records a short row once per missing column; the first entry has the true count.
@@ -344,4 +345,4 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
                       "costlab_price_version() as price_version from costlab_price_rows('_fresh')")
     if mtime_rows:
         result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
-    store.execute("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")
+    store.execute_script("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")

@@ -1,4 +1,4 @@
-"""Pieces the real-world source adapters share: SQL string quoting and tag -> column mapping."""
+"""Pieces the real-world source adapters share: tag -> column mapping (SQL quoting: costlab.sqlquote)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import json
 
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
+from costlab.sqlquote import literal
 
 V = "VARCHAR"
 TAG_COLUMNS = ("feature", "user_id", "customer_id", "session_id", "trace_id")
-
-
-def sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def tag_keys(config: Config, source: str, defaults: dict[str, str | None] | None = None) -> dict[str, str | None]:
@@ -43,5 +40,5 @@ def tag_columns(config: Config, source: str, json_expr: str, defaults: dict[str,
         if key is None:
             items.append(f"NULL as {col}")
         else:
-            items.append(f"json_extract_string({json_expr}, {sql_str('$.' + json.dumps(key))}) as {col}")
+            items.append(f"json_extract_string({json_expr}, {literal('$.' + json.dumps(key))}) as {col}")
     return ",\n        ".join(items)
