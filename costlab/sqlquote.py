@@ -18,20 +18,28 @@ docs/security.md says which test holds each rule.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
+import re
+import shutil
+import tempfile
 import threading
+from pathlib import Path
 
 import duckdb
 
-from costlab.errors import ConfigError, QueryError
+from costlab.errors import ConfigError, InputError, QueryError
 
 _GLOB = {"[": "[[]", "*": "[*]", "?": "[?]"}
 
 
 def ident(name: str) -> str:
-    """A double-quoted identifier: any text (quotes, semicolons, newlines) names exactly that column."""
+    """A double-quoted identifier: any text (quotes, semicolons, newlines) names exactly that column.
+    SQL has no empty identifier (DuckDB's readers name an empty header C0, column0, ...)."""
+    if not str(name):
+        raise InputError("a column with an empty name cannot be named in SQL")
     return '"' + str(name).replace('"', '""') + '"'
 
 
@@ -48,12 +56,41 @@ def file_literal(path: str | os.PathLike) -> str:
     Those readers treat their argument as a glob (`a*.jsonl` reads every match, `x[1]/f.csv` reads
     `x1/f.csv`) and expand a leading `~`. The path is made absolute (no `~`, no `scheme://`) and
     every glob character is put in a one-character class ([[], [*], [?]), which matches only that
-    character, so the pattern matches the one file it names.
+    character, so the pattern matches the one file it names. DuckDB's globbing cannot match a
+    backslash in a name: such a path with glob characters is read through a symbolic link with a
+    plain name instead (in a private folder removed at exit).
     """
     text = os.path.abspath(os.fspath(path))
     if any(ch in text for ch in _GLOB):
-        text = "".join(_GLOB.get(ch, ch) for ch in text)
+        if "\\" in text:
+            text = _plain_alias(text)
+        if any(ch in text for ch in _GLOB):
+            text = "".join(_GLOB.get(ch, ch) for ch in text)
     return literal(text)
+
+
+_aliases: dict[str, str] = {}
+_alias_lock = threading.Lock()
+
+
+def _plain_alias(target: str) -> str:
+    """A symbolic link to `target` whose name has no glob character or backslash (the suffixes kept,
+    for readers that look at them: .gz, .parquet), one per target for the process."""
+    with _alias_lock:
+        if target in _aliases and os.path.realpath(_aliases[target]) == os.path.realpath(target):
+            return _aliases[target]
+        global _alias_dir
+        if _alias_dir is None:
+            _alias_dir = tempfile.mkdtemp(prefix="costlab-read-")
+            atexit.register(shutil.rmtree, _alias_dir, True)
+        suffix = "".join(s for s in Path(target).suffixes if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", s))
+        link = os.path.join(_alias_dir, f"f{len(_aliases)}{suffix}")
+        os.symlink(target, link)
+        _aliases[target] = link
+        return link
+
+
+_alias_dir: str | None = None
 
 
 def statement_count(query: str) -> int:

@@ -73,7 +73,9 @@ def ingest_paths(
 
     summary = IngestSummary()
     urls = [p for p in paths if s3.is_s3(p)]
-    files = detect.expand([p for p in paths if not s3.is_s3(p)])
+    refused: list[tuple[Path, str]] = []  # symbolic links out of a folder or glob: not followed (detect.expand)
+    files = detect.expand([p for p in paths if not s3.is_s3(p)], refused)
+    summary.files.extend(FileResult(str(path), error=why) for path, why in refused)
     if fmt:  # a bad --format is one usage error up front, not one error per file
         for path in files[:1]:
             detect.normalise_format(fmt, path, store.config)
@@ -218,8 +220,8 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
         # read parallel; a bad row, a longer line or an unexpected header fails over to the exact path).
         header = _csv_header(path)
         names = [h.lower() for h in header]
-        if "request_id" not in names or len(set(names)) < len(names):
-            # ids will be hashes of the source text, or DuckDB renames a repeated column: the exact
+        if "request_id" not in names or len(set(names)) < len(names) or "" in names:
+            # ids will be hashes of the source text, or DuckDB renames a repeated (or empty) column: the exact
             # path reads the file as text with the names DuckDB gives.
             return "", [], {}
         typed = {h: _CSV_TYPED[h.lower()] for h in header if h.lower() in _CSV_TYPED}

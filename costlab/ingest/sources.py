@@ -321,7 +321,8 @@ def file_kind(fmt: str, config: Config) -> str:
     if fmt in SOURCES:
         return SOURCES[fmt][1]
     if fmt.startswith("mapping:"):
-        return config.mappings[fmt.split(":", 1)[1]].get("format", "csv")
+        kind = config.mappings[fmt.split(":", 1)[1]].get("format", "csv")
+        return "json" if kind == "jsonl" else kind  # JSON lines are read by the JSON reader
     if fmt in ("canonical-csv", "canonical-parquet"):
         return fmt.split("-", 1)[1]
     return "json"
