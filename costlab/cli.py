@@ -135,10 +135,10 @@ def ingest(
     from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
 
-    urls = [p for p in paths if is_s3(p)]
     files = detect.expand([p for p in paths if not is_s3(p)])
     with _open(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
-        summary = ingest_paths(store, [str(f) for f in files] + urls, fmt=fmt, payloads=not no_payloads,
+        # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
+        summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads,
                                on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url)
     for f in summary.files:
         if f.error:
@@ -213,9 +213,9 @@ def sql(
             if not file.exists():
                 raise ConfigError(f"--file {file}: no such file")
             q = sqlfiles.parse(file)
-            frame = store.frame(q.text, q.bind(params))
+            frame = store.user_frame(q.text, q.bind(params))
         else:
-            frame = store.frame(query, params)
+            frame = store.user_frame(query, params)
     _render(frame, fmt, out)
 
 

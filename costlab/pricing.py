@@ -24,6 +24,7 @@ import polars as pl
 from costlab import sql
 from costlab.config import Config
 from costlab.errors import ConfigError, InputError, UnknownModelError, did_you_mean
+from costlab.sqlquote import literal, one_statement
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -309,7 +310,7 @@ def shadow_with_stored(store: "Store", since: Any = None, until: Any = None) -> 
     bounds = store.rows("select $since::TIMESTAMPTZ::VARCHAR, $until::TIMESTAMPTZ::VARCHAR",
                         {"since": since, "until": until})[0]
     # Literals, not parameters: a view keeps no parameters. They are our own timestamps' text.
-    where = " and ".join(f"ts {op} '{b}'::TIMESTAMPTZ" for op, b in ((">=", bounds[0]), ("<", bounds[1])) if b)
+    where = " and ".join(f"ts {op} {literal(b)}::TIMESTAMPTZ" for op, b in ((">=", bounds[0]), ("<", bounds[1])) if b)
     store.execute("create or replace temp view costed_requests as from costlab_stored_prices()"
                   + (f" where {where}" if where else ""))
 
@@ -402,7 +403,7 @@ def _insert(store: "Store", table: str, columns: tuple[str, ...], rows: list[tup
     for start in range(0, len(rows), 500):
         chunk = rows[start:start + 500]
         marks = "(" + ", ".join("?" for _ in columns) + ")"
-        store.con.execute(f"insert into {table} ({', '.join(columns)}) values {', '.join([marks] * len(chunk))}",
+        store.con.execute(one_statement(f"insert into {table} ({', '.join(columns)}) values {', '.join([marks] * len(chunk))}"),
                           [value for row in chunk for value in row])
 
 

@@ -17,6 +17,7 @@ import polars as pl
 from costlab import memory, migrations, sql
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import QueryError, StoreLockedError
+from costlab.sqlquote import literal, one_statement
 
 
 class Store:
@@ -29,9 +30,9 @@ class Store:
         limit = memory.store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v (checked before connecting)
         self.con = _connect(str(path), read_only)
         # UTC for every date boundary; DuckDB's own progress bar would print to stdout, which is data.
-        self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
+        self.execute_script("set TimeZone = 'UTC'; set enable_progress_bar = false")
         if limit:
-            self.con.execute(f"set memory_limit = '{limit}'")  # checked by memory.parse_size: a number and a unit
+            self.execute(f"set memory_limit = {literal(limit)}")  # checked by memory.parse_size: a number and a unit
         if not read_only:
             migrations.migrate(self.con)
             self.refresh()
@@ -61,8 +62,19 @@ class Store:
         self.close()
 
     # -- queries -----------------------------------------------------------------------------
+    # Every method below runs exactly ONE statement (sqlquote.one_statement): SQL built from input
+    # (a file's column names, a flag) can never carry a second one. execute_script is for costlab's
+    # own constant SQL, user_frame for the SQL a user types into `costlab sql`.
     def frame(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run SQL and return a polars frame."""
+        """Run one SQL statement and return a polars frame."""
+        try:
+            return printable_times(self.con.sql(one_statement(query), params=params or None).pl(), self.con)
+        except duckdb.Error as ex:
+            raise translate(ex) from ex
+
+    def user_frame(self, query: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+        """The user's own SQL (`costlab sql`), as written: it may hold several statements (the last
+        one's rows are returned). Never for SQL that costlab assembles from any input."""
         try:
             return printable_times(self.con.sql(query, params=params or None).pl(), self.con)
         except duckdb.Error as ex:
@@ -70,7 +82,7 @@ class Store:
 
     def rows(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> list[tuple]:
         try:
-            return self.con.execute(query, params or []).fetchall()
+            return self.con.execute(one_statement(query), params or []).fetchall()
         except duckdb.Error as ex:
             raise translate(ex) from ex
 
@@ -80,11 +92,14 @@ class Store:
 
     def execute(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> None:
         try:
-            self.con.execute(query, params or [])
+            self.con.execute(one_statement(query), params or [])
         except duckdb.Error as ex:
             raise translate(ex) from ex
 
     def execute_script(self, script: str) -> None:
+        """Several statements in one call: ONLY for costlab's own constant SQL (query files, fixed
+        text), never for text with anything from a file, a name, costlab.toml or a flag in it
+        (tests/test_sql_injection.py checks every caller passes a constant)."""
         try:
             self.con.execute(script)
         except duckdb.Error as ex:
@@ -101,7 +116,7 @@ class Store:
     def relation(self, query: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
         """A lazy relation, for writers that stream results to files (COPY) without a frame."""
         try:
-            return self.con.sql(query, params=params or None)
+            return self.con.sql(one_statement(query), params=params or None)
         except duckdb.Error as ex:
             raise translate(ex) from ex
 

@@ -789,7 +789,7 @@ def test_over_modeling_reads_replays_of_logged_requests_by_their_feature_and_eve
     truth = inject_tagger(scenario)
     # a replay run of 40 logged ticket-tagger requests on sonnet: all pass the checks, and the
     # pairwise judge finds 8 of them worse than the original answer
-    scenario.execute(
+    scenario.execute_script(
         """insert into replays (run, source, request_id, tier, model, status)
            select 'r1', 'scenario', 'inj_' || i, 'sonnet', 'claude-sonnet-5-5', 'ok' from range(40) t(i);
            insert into judgements (run, source, request_id, tier, judge, verdict, good)

@@ -81,6 +81,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     import polars as pl
 
+from costlab.sqlquote import literal, one_statement
 from costlab.generate.sql import (  # noqa: F401
     _canonical_select,
     _sql_for,
@@ -162,7 +163,7 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", st
         options_sql = "FORMAT json"
     if gz and fmt != "canonical-parquet":
         options_sql += ", COMPRESSION gzip"
-    target = str(path).replace("'", "''")
+    target = literal(path.absolute())  # absolute: DuckDB would read a leading ~ as the home folder
     from costlab.memory import store_limit
 
     limit = store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v, as for a store
@@ -171,10 +172,10 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", st
     try:
         con.execute("set TimeZone = 'UTC'")
         if limit:
-            con.execute(f"set memory_limit = '{limit}'")  # checked by memory.parse_size: a number and a unit
+            con.execute(f"set memory_limit = {literal(limit)}")  # checked by memory.parse_size: a number and a unit
         if threads:
             con.execute(f"set threads = {int(threads)}")
-        con.execute(f"COPY ({_sql_for(spec, fmt)}) TO '{target}' ({options_sql})")
+        con.execute(one_statement(f"COPY ({_sql_for(spec, fmt)}) TO {target} ({options_sql})"))
         result = con.fetchall()
     finally:
         con.close()

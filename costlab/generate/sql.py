@@ -6,6 +6,7 @@ import json
 import math
 from typing import Sequence
 
+from costlab.sqlquote import literal
 from costlab.generate.world import (  # noqa: F401
     CHUNKS,
     CONTEXT_WINDOW,
@@ -49,7 +50,7 @@ def _lit(value: object) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_lit(v) for v in value) + "]"
-    return "'" + str(value).replace("'", "''") + "'"
+    return literal(str(value))
 
 
 def _pick(index: str, values: Sequence[object]) -> str:
@@ -431,8 +432,8 @@ def _message(spec: Spec) -> str:
 
 
 def _error_struct() -> str:
-    kinds = " ".join(f"when '{k}' then '{t}'" for k, (t, _) in _API_ERROR.items())
-    messages = " ".join(f"when '{k}' then {m}" for k, (_, m) in _API_ERROR.items())
+    kinds = " ".join(f"when {_lit(k)} then {_lit(t)}" for k, (t, _) in _API_ERROR.items())
+    messages = " ".join(f"when {_lit(k)} then {m}" for k, (_, m) in _API_ERROR.items())
     return (f"{{'type': 'error', 'error': {{'type': case error_type {kinds} end, "
             f"'message': case error_type {messages} end}}, 'request_id': req_id}}")
 
@@ -454,8 +455,8 @@ def _envelope_select(spec: Spec) -> str:
     or a text escaped once in _texts, and the tests parse every line.
     """
     system, prompt, reply = _texts(spec, escaped=True)
-    kinds = " ".join(f"when '{k}' then '{t}'" for k, (t, _) in _API_ERROR.items())
-    messages = " ".join(f"when '{k}' then {m}" for k, (_, m) in _API_ERROR.items())
+    kinds = " ".join(f"when {_lit(k)} then {_lit(t)}" for k, (t, _) in _API_ERROR.items())
+    messages = " ".join(f"when {_lit(k)} then {m}" for k, (_, m) in _API_ERROR.items())
     request = ("concat('{\"model\":\"', model, '\",\"max_tokens\":', max_tokens, "
                + (f"',\"messages\":[{{\"role\":\"user\",\"content\":', {prompt}, '}}],\"system\":', {system}, '}}')"
                   if spec.payloads else "'}')"))

@@ -32,6 +32,7 @@ from costlab.errors import InputError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
 from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
+from costlab.sqlquote import file_literal, literal, one_statement
 from costlab.store import Store, translate
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
@@ -82,7 +83,9 @@ def ingest_paths(
 
     summary = IngestSummary()
     urls = [p for p in paths if s3.is_s3(p)]
-    files = detect.expand([p for p in paths if not s3.is_s3(p)])
+    refused: list[tuple[Path, str]] = []  # symbolic links out of a folder or glob: not followed (detect.expand)
+    files = detect.expand([p for p in paths if not s3.is_s3(p)], refused)
+    summary.files.extend(FileResult(str(path), error=why) for path, why in refused)
     if fmt:  # a bad --format is one usage error up front, not one error per file
         for path in files[:1]:
             detect.normalise_format(fmt, path, store.config)
@@ -190,31 +193,31 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
     columns the reader already typed (see canonical.stage_sql)."""
     config = store.config
     kind = sources.file_kind(fmt, config)
-    p = str(path).replace("'", "''")
+    p = file_literal(path)  # exactly this file: DuckDB's readers would take glob characters in its name as a pattern
     gz = ", compression='gzip'" if _is_gzip(path) else ""
     if kind == "json":
         adapter = sources.adapter_for(fmt, config)
         if not adapter.spec:  # a mapping over JSON lines: DuckDB infers the columns
-            rel = f"read_json('{p}', format='newline_delimited'{gz})"
+            rel = f"read_json({p}, format='newline_delimited'{gz})"
             cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                     f"t as _row, * from {rel} t"), cols, {}
         if fast:
-            cols = "{" + ", ".join(f"'{k}': '{sources.struct_type(v)}'" for k, v in adapter.spec.items()) + "}"
+            cols = "{" + ", ".join(f"{literal(k)}: {literal(sources.struct_type(v))}" for k, v in adapter.spec.items()) + "}"
             if adapter.parallel:
                 # No line numbers (row_number() over () runs on one thread) and DuckDB's default object
                 # size (a 1 GB one makes the whole file one buffer, parsed by one thread); a longer line
                 # fails the fast path and the exact path reads it.
                 return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                        f"t as _row, * from read_json('{p}', format='newline_delimited', columns={cols}{gz}) t"), [], {}
+                        f"t as _row, * from read_json({p}, format='newline_delimited', columns={cols}{gz}) t"), [], {}
             return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
-                    f"t as _row, * from read_json('{p}', format='newline_delimited', "
+                    f"t as _row, * from read_json({p}, format='newline_delimited', "
                     f"columns={cols}, maximum_object_size={MAX_LINE_BYTES}{gz}) t"), [], {}
-        structure = sources.json_structure(adapter.spec).replace("'", "''")
+        structure = literal(sources.json_structure(adapter.spec))
         # Lines as text. A line that is not UTF-8 or longer than MAX_LINE_BYTES goes to DuckDB's rejects
         # table (folded into the stage with its line number, see _fold_line_rejects), not the whole file.
-        store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
-        lines = (f"read_csv('{p}', columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
+        store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+        lines = (f"read_csv({p}, columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
                  f"auto_detect=false, strict_mode=false, store_rejects=true, rejects_table='_csv_rejects', "
                  f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{gz})")
         return f"""
@@ -224,11 +227,11 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
                    end as _parse_error,
                    j as _row,
                    unnest(j)
-            from (select _line, raw, try(json_transform(raw, '{structure}')) as j
+            from (select _line, raw, try(json_transform(raw, {structure})) as j
                   from (select row_number() over () as _line, raw from {lines})
                   where raw is not null and trim(raw) <> '')""", [], {}
     if kind == "parquet":
-        rel = f"read_parquet('{p}')"
+        rel = f"read_parquet({p})"
         cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
         return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                 f"t as _row, * from {rel} t"), cols, {}
@@ -237,24 +240,24 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
         # read parallel; a bad row, a longer line or an unexpected header fails over to the exact path).
         header = _csv_header(path)
         names = [h.lower() for h in header]
-        if "request_id" not in names or len(set(names)) < len(names):
-            # ids will be hashes of the source text, or DuckDB renames a repeated column: the exact
+        if "request_id" not in names or len(set(names)) < len(names) or "" in names:
+            # ids will be hashes of the source text, or DuckDB renames a repeated (or empty) column: the exact
             # path reads the file as text with the names DuckDB gives.
             return "", [], {}
         typed = {h: _CSV_TYPED[h.lower()] for h in header if h.lower() in _CSV_TYPED}
-        types = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': '{t}'" for h, t in typed.items()) + "}"
-        rel = f"read_csv('{p}', header=true, all_varchar=true, types={types}{gz})"
+        types = "{" + ", ".join(f"{literal(h)}: {literal(t)}" for h, t in typed.items()) + "}"
+        rel = f"read_csv({p}, header=true, all_varchar=true, types={types}{gz})"
         return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                 f"NULL as _row, * from {rel} t"), header, {h.lower(): t for h, t in typed.items()}
     # CSV: DuckDB's reader, every column as text (canonical.py casts), structurally bad rows set aside
     # in a rejects table with their line numbers instead of failing the file.
-    store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     # Exports of known tools are plain RFC 4180 CSV: name the dialect, so a short row cannot confuse the sniffer.
     dialect = ", delim=',', quote='\"', escape='\"', strict_mode=false" if fmt in sources.SOURCES else ""
-    rel = (f"read_csv('{p}', header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
+    rel = (f"read_csv({p}, header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
            f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{dialect}{gz})")
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
-    store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
             f"t as _row, * from {rel} t"), cols, {}
 
@@ -296,7 +299,7 @@ def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) 
     """_stage for `path`, whose bytes are read from `readable` (the same file, or its plain copy)."""
     config = store.config
     if not fast:  # no rejects of an earlier file (one that failed mid-read) may be folded into this one
-        store.execute("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+        store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     src, cols, typed = _reader(store, readable, fmt, fast)
     if not src:
         return False
@@ -306,7 +309,7 @@ def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) 
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
     try:
-        store.con.execute(query, params)
+        store.con.execute(one_statement(query), params)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.OutOfMemoryException as ex:
@@ -332,18 +335,21 @@ def _fold_line_rejects(store: Store, header: bool) -> None:
         return
     first = 1 if header else 0  # lines before the first row
     store.execute(
-        f"""
+        """
         create or replace temp table _csv_bad as
             -- DuckDB records a short row once per missing column; the first entry has the true count.
             -- The raw text is cut before it is kept: a rejected line may be longer than memory likes.
             select line, left(any_value(csv_line), 10000) as csv_line,
                    arg_min(error_message, coalesce(column_idx, 0)) as error_message,
                    arg_min(error_type, coalesce(column_idx, 0)) as error_type
-            from _csv_rejects group by line;
+            from _csv_rejects group by line"""
+    )
+    store.execute(
+        """
         update _stage set _line = _stage._line + (
             select count(*) from (select line, row_number() over (order by line) as j from _csv_bad) b
-            where b.line - b.j - {first} < _stage._line - {first});
-        """
+            where b.line - b.j - $first < _stage._line - $first)""",
+        {"first": first},
     )
     names = ", ".join(f"NULL as {c}" for c in COLUMN_NAMES)
     reason = ("'malformed CSV row: ' || error_message" if header else
@@ -356,7 +362,7 @@ def _fold_line_rejects(store: Store, header: bool) -> None:
             select line as _line, csv_line as _raw, {reason} as _reject, {names}
             from _csv_bad"""
     )
-    store.execute("drop table if exists _csv_bad; drop table if exists _csv_rejects; drop table if exists _csv_scan")
+    store.execute_script("drop table if exists _csv_bad; drop table if exists _csv_rejects; drop table if exists _csv_scan")
 
 
 def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult,
@@ -430,4 +436,4 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
     # What the adapters repaired (sources.py `_note`): one line per kind of repair, with its count.
     for note, n in store.rows(f"select _note, count(*) {fresh} and _note is not null group by _note order by _note"):
         result.notes.append(f"{n} {'row' if n == 1 else 'rows'}: {note}")
-    store.execute("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")
+    store.execute_script("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from costlab.errors import InputError
+from costlab.sqlquote import file_literal, one_statement
 from costlab.store import Store
 
 FORMAT = "admin-report"
@@ -27,7 +28,7 @@ _COLUMNS = ("{'data': 'STRUCT(starting_at VARCHAR, ending_at VARCHAR, results JS
 _STAGE = """
 create or replace temp table _ub as
 with pages as (
-    select row_number() over () as page, unnest(data) as d from read_json($path, format='auto', columns={columns},
+    select row_number() over () as page, unnest(data) as d from read_json({path}, format='auto', columns={columns},
                                                                           maximum_object_size=1073741824{gz})
 ),
 r as (select page, d.starting_at, d.ending_at, unnest(d.results) as x from pages),
@@ -77,7 +78,9 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
     result = FileResult(origin or str(path), FORMAT)
     gz = ", compression='gzip'" if _is_gzip(path) else ""
     try:
-        store.con.execute(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz), {"path": str(path)})
+        # The path last: nothing in a file name is ever read as another placeholder.
+        store.con.execute(one_statement(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz)
+                                        .replace("{path}", file_literal(path))))
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except duckdb.OutOfMemoryException as ex:
@@ -126,7 +129,7 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
                qualify row_number() over (partition by bucket_key order by page desc) = 1""",
             {"origin": result.file, "ingest_id": ingest_id},
         )
-    store.execute("drop table if exists _ub; drop table if exists _ub2")
+    store.execute_script("drop table if exists _ub; drop table if exists _ub2")
     if rejected:
         result.notes.append(f"{rejected} report results rejected (see rejects; `line` is the page number)")
     return result

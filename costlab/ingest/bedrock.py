@@ -21,8 +21,9 @@ Config (costlab.toml):
 from __future__ import annotations
 
 from costlab.config import Config
-from costlab.ingest.common import V, cache_writes, sql_str, tag_columns
+from costlab.ingest.common import V, cache_writes, tag_columns
 from costlab.ingest.sources import Adapter
+from costlab.sqlquote import literal
 
 SPEC = {
     "schemaType": V, "schemaVersion": V, "timestamp": V, "accountId": V, "identity": {"arn": V},
@@ -66,14 +67,14 @@ def _profiles_case(config: Config) -> str:
         return "NULL"
     whens = []
     for key, model in profiles.items():
-        k = sql_str(str(key))
-        whens.append(f"when modelId = {k} or regexp_extract(modelId, '[^/]+$') = {k} then {sql_str(str(model))}")
+        k = literal(str(key))
+        whens.append(f"when modelId = {k} or regexp_extract(modelId, '[^/]+$') = {k} then {literal(str(model))}")
     return "case " + " ".join(whens) + " end"
 
 
 def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
-    err_type = "case errorCode " + " ".join(f"when '{k}' then '{v[0]}'" for k, v in _ERRORS.items()) + " end"
-    err_http = "case errorCode " + " ".join(f"when '{k}' then '{v[1]}'" for k, v in _ERRORS.items()) + " end"
+    err_type = "case errorCode " + " ".join(f"when {literal(k)} then {literal(v[0])}" for k, v in _ERRORS.items()) + " end"
+    err_http = "case errorCode " + " ".join(f"when {literal(k)} then {literal(str(v[1]))}" for k, v in _ERRORS.items()) + " end"
     u = "_u"
     five, assumed, note = cache_writes("_cw", "_cw5m", "_cw1h")
     select = f"""

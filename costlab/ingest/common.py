@@ -1,4 +1,4 @@
-"""Pieces the real-world source adapters share: SQL string quoting and tag -> column mapping."""
+"""Pieces the real-world source adapters share: tag -> column mapping (SQL quoting: costlab.sqlquote)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ import json
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 from costlab.schema import MAX_TOKENS
+from costlab.sqlquote import literal
 
 V = "VARCHAR"
 TAG_COLUMNS = ("feature", "user_id", "customer_id", "session_id", "trace_id")
-
-
-def sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def tag_keys(config: Config, source: str, defaults: dict[str, str | None] | None = None) -> dict[str, str | None]:
@@ -44,7 +41,7 @@ def tag_columns(config: Config, source: str, json_expr: str, defaults: dict[str,
         if key is None:
             items.append(f"NULL as {col}")
         else:
-            items.append(f"json_extract_string({json_expr}, {sql_str('$.' + json.dumps(key))}) as {col}")
+            items.append(f"json_extract_string({json_expr}, {literal('$.' + json.dumps(key))}) as {col}")
     return ",\n        ".join(items)
 
 
@@ -89,8 +86,8 @@ def cache_writes(total: str, w5: str, w1: str) -> tuple[str, str, str]:
              else {w5} is not null and {_n(total)} > {split} end"""
     note = f"""case when ({w5} is null and {w1} is null) or {total} is null or ({w1} = '0' and {total} = {w5})
                   or not ({ok}) then NULL
-             when {_n(total)} > {split} then case when {w5} is not null then {sql_str(NOTE_CACHE_REST)} end
-             when {_n(total)} < {split} then {sql_str(NOTE_CACHE_SPLIT)} end"""
+             when {_n(total)} > {split} then case when {w5} is not null then {literal(NOTE_CACHE_REST)} end
+             when {_n(total)} < {split} then {literal(NOTE_CACHE_SPLIT)} end"""
     return five, assumed, note
 
 

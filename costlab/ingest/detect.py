@@ -26,29 +26,67 @@ FORMATS_HELP = (
 _CANONICAL_KEYS = {"request_id", "ts", "input_tokens", "output_tokens", "model"}
 
 
-def expand(paths: list[str]) -> list[Path]:
-    """Files named directly, log files under folders (recursively), and glob matches; in order, once."""
+def expand(paths: list[str], refused: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Files named directly, log files under folders (recursively), and glob matches; in order, once.
+
+    A path that exists is read as it is named: `export[2026].jsonl` or `a*.jsonl` is that one file,
+    never a pattern; only a path that names no file or folder is expanded as a glob. A symbolic link
+    named on the command line is followed (you named it). One found by walking a folder or matching
+    a glob is followed only when its target lies inside that folder (the glob's fixed leading part):
+    a log folder cannot make costlab read /etc/passwd. Those are left out and, when `refused` is
+    given, listed there with the reason.
+    """
     seen: dict[Path, None] = {}
+
+    def found(f: Path, root: Path) -> None:
+        if not _inside(f, root):
+            if refused is not None:
+                refused.append((f, f"{f}: a symbolic link to a file outside {root}: not followed. "
+                                   "Name the file itself on the command line to read it."))
+            return
+        seen.setdefault(f, None)
+
     for raw in paths:
         p = Path(raw)
-        if any(ch in raw for ch in "*?["):
-            matches = sorted(Path(m) for m in glob.glob(raw, recursive=True))
-            if not matches:
-                raise InputError(f"{raw}: no files match this pattern")
-            for m in matches:
-                if m.is_file():
-                    seen.setdefault(m, None)
+        if p.is_file():
+            seen.setdefault(p, None)
         elif p.is_dir():
             for f in sorted(p.rglob("*")):
                 if f.is_file() and not f.name.startswith(".") and _looks_like_log(f):
-                    seen.setdefault(f, None)
-        elif p.is_file():
-            seen.setdefault(p, None)
+                    found(f, p)
         elif raw.lower().startswith("s3://"):
             raise InputError(f"{raw}: an S3 URL is not a local path; pass it to ingest_paths, which reads S3 itself")
+        elif glob.has_magic(raw):
+            matches = sorted(Path(m) for m in glob.glob(raw, recursive=True))
+            if not matches:
+                raise InputError(f"{raw}: no files match this pattern")
+            root = _glob_root(raw)
+            for m in matches:
+                if m.is_file():
+                    found(m, root)
         else:
             raise InputError(f"{raw}: no such file or folder")
     return list(seen)
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob searches: its leading components without wildcards."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when `path`, with every symbolic link resolved, lies inside `folder` (resolved too)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 def _looks_like_log(path: Path) -> bool:
@@ -130,9 +168,19 @@ def detect(path: Path, config: Config) -> str:
     if len(header) > 1 and _CANONICAL_KEYS & header and "ts" in header:
         return "canonical-csv"
     raise InputError(
-        f"{path}: not a format costlab recognises (first line: {lines[0][:80]!r}). {FORMATS_HELP} "
+        f"{path}: not a format costlab recognises (first line: {excerpt(lines[0])}). {FORMATS_HELP} "
         "For a CSV of your own, add a [mappings.NAME] section to costlab.toml."
     )
+
+
+EXCERPT_CHARS = 40
+
+
+def excerpt(text: str) -> str:
+    """At most EXCERPT_CHARS characters of a file's text for an error message, escaped (repr: quotes,
+    control characters and escape sequences shown as \\x.. codes), so an error shows what the file
+    looks like without copying more of it than that to a terminal or a log."""
+    return repr(text[:EXCERPT_CHARS]) + ("…" if len(text) > EXCERPT_CHARS else "")
 
 
 def _json_format(record: dict) -> str | None:

@@ -23,8 +23,9 @@ import json
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.ingest.common import V, cache_writes, sql_str, tag_keys, uncached_input
+from costlab.ingest.common import V, cache_writes, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
+from costlab.sqlquote import ident, literal
 
 _PAIRS = {  # snake_case -> camelCase
     "id": "id", "trace_id": "traceId", "type": "type", "name": "name", "start_time": "startTime",
@@ -54,7 +55,7 @@ def adapter(config: Config, columns: list[str] | None = None, kind: str | None =
 
     def c(snake: str) -> str:
         names = [n for n in (snake, _PAIRS.get(snake, snake)) if n.lower() in have]
-        quoted = [f'"{have[n.lower()]}"' for n in dict.fromkeys(names)]
+        quoted = [ident(have[n.lower()]) for n in dict.fromkeys(names)]
         if not quoted:
             return "NULL"
         if snake in _JSONISH:  # a JSON string (CSV), an object (JSONL) or a MAP/STRUCT (Parquet), all as JSON
@@ -71,7 +72,7 @@ def adapter(config: Config, columns: list[str] | None = None, kind: str | None =
             tags.append(f"NULL as {col}")
         elif key.startswith("metadata."):
             path = "$." + ".".join(json.dumps(k) for k in key[9:].split("."))
-            tags.append(f"json_extract_string({c('metadata')}, {sql_str(path)}) as {col}")
+            tags.append(f"json_extract_string({c('metadata')}, {literal(path)}) as {col}")
         else:
             tags.append(f"{c(key)} as {col}")
     u = "_u"

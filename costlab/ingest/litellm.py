@@ -26,8 +26,9 @@ import json
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, sql_str, tag_keys, uncached_input
+from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
+from costlab.sqlquote import ident, literal
 
 JSON_COLUMNS = ("metadata", "request_tags", "messages", "response", "request_kwargs", "proxy_server_request")
 SPEC = {
@@ -54,7 +55,7 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         raise ConfigError("[ingest.litellm] prompt_includes_cache must be true or false")
 
     def c(name: str) -> str:
-        return f'"{have[name.lower()]}"' if name.lower() in have else "NULL"
+        return ident(have[name.lower()]) if name.lower() in have else "NULL"
 
     def j(name: str) -> str:
         return f"try_cast({c(name)} as JSON)" if name.lower() in have else "NULL::JSON"
@@ -69,10 +70,10 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         elif key == "request_tags":
             expr = "_tags[1]"
         elif key.startswith("tag:"):
-            prefix = sql_str(key[4:])
+            prefix = literal(key[4:])
             expr = f"substr(list_filter(_tags, lambda t: starts_with(t, {prefix}))[1], length({prefix}) + 1)"
         elif key.startswith("metadata."):
-            expr = f"json_extract_string(_meta, {sql_str('$.' + '.'.join(json.dumps(k) for k in key[9:].split('.')))})"
+            expr = f"json_extract_string(_meta, {literal('$.' + '.'.join(json.dumps(k) for k in key[9:].split('.')))})"
         else:
             expr = c(key)
         tags.append(f"{expr} as {col}")

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, sql_str, tag_keys, uncached_input
+from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
+from costlab.sqlquote import literal
 
 ATTR = {"key": V, "value": {"stringValue": V, "intValue": V, "doubleValue": V, "boolValue": V, "arrayValue": "JSON"}}
 SPAN = {
@@ -52,18 +53,18 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         raise ConfigError("[ingest.otel] input_includes_cache must be true or false")
 
     def a(key: str) -> str:
-        return f"_a[{sql_str(key)}]"
+        return f"_a[{literal(key)}]"
 
     tags = []
     for col, key in tag_keys(config, "otel", _TAG_DEFAULTS).items():
         if col == "trace_id":
             tags.append("sp.traceId as trace_id")
         elif col == "session_id" and key == "session.id":
-            tags.append(f"coalesce({a('session.id')}, {a('gen_ai.conversation.id')}, _r[{sql_str(key)}]) as session_id")
+            tags.append(f"coalesce({a('session.id')}, {a('gen_ai.conversation.id')}, _r[{literal(key)}]) as session_id")
         elif key is None:
             tags.append(f"NULL as {col}")
         else:
-            tags.append(f"coalesce({a(key)}, _r[{sql_str(key)}]) as {col}")
+            tags.append(f"coalesce({a(key)}, _r[{literal(key)}]) as {col}")
     in_rep = f"coalesce({a('gen_ai.usage.input_tokens')}, {a('gen_ai.usage.prompt_tokens')})"
     cr = (f"coalesce({a('gen_ai.usage.cache_read.input_tokens')}, {a('gen_ai.usage.cache_read_input_tokens')}, "
           f"{a('gen_ai.usage.input_tokens.cached')})")

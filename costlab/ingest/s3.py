@@ -110,8 +110,8 @@ def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint
             local = Path(tmp) / Path(key).name
             try:
                 s3.download_file(bucket, key, str(local))
-            except (ClientError, BotoCoreError) as ex:
-                results.append(FileResult(obj_url, error=f"{obj_url}: cannot download: {ex}"))
+            except (ClientError, BotoCoreError, OSError) as ex:  # OSError: a key's name too long for a local file
+                results.append(FileResult(obj_url, error=f"{obj_url}: cannot download: {str(ex).replace(str(local), obj_url)}"))
                 continue
             try:
                 result = ingest_file(store, local, fmt, payloads, label=obj_url)

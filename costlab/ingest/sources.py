@@ -18,6 +18,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 from costlab.ingest.common import cache_writes
 from costlab.schema import COLUMN_NAMES
+from costlab.sqlquote import expression, ident, literal
 
 V = "VARCHAR"
 USAGE = {
@@ -49,7 +50,7 @@ def struct_type(spec: object) -> str:
     if isinstance(spec, list):
         return struct_type(spec[0]) + "[]"
     assert isinstance(spec, dict)
-    return "STRUCT(" + ", ".join(f'"{k}" {struct_type(v)}' for k, v in spec.items()) + ")"
+    return "STRUCT(" + ", ".join(f"{ident(k)} {struct_type(v)}" for k, v in spec.items()) + ")"
 
 
 def json_structure(spec: object) -> str:
@@ -70,10 +71,6 @@ class Adapter:
     # in parallel without numbering lines, since any reject sends the file to the line-exact path.
     # OTel groups spans by _line, so it keeps the numbered (serial) fast path.
     parallel: bool = False
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _error_type(err: str, http: str) -> str:
@@ -144,13 +141,13 @@ def _with_metadata(config: Config) -> str:
     `metadata` is an object (the first branch, a prefix test, settles every such row), or missing. A
     JSON object inside a string (a logger that serialised it twice) is parsed, and noted; any other
     value (a plain string, a number, a list) is kept whole as attributes.metadata, and noted."""
-    paths = ", ".join(_sql_str("$." + json.dumps(key)) for key in _metadata_keys(config).values())
+    paths = ", ".join(literal("$." + json.dumps(key)) for key in _metadata_keys(config).values())
     plain = "metadata is null or starts_with(metadata::VARCHAR, '{')"
     string_object = "json_type(metadata) = 'VARCHAR' and json_type(try_cast(metadata->>'$' as JSON)) = 'OBJECT'"
     fixed = (f"case when {plain} then metadata when {string_object} then (metadata->>'$')::JSON "
              f"else json_object('metadata', metadata) end")
-    note = (f"case when {plain} then NULL when {string_object} then {_sql_str(NOTE_METADATA_STRING)} "
-            f"else {_sql_str(NOTE_METADATA_OTHER)} end")
+    note = (f"case when {plain} then NULL when {string_object} then {literal(NOTE_METADATA_STRING)} "
+            f"else {literal(NOTE_METADATA_OTHER)} end")
     return (f"(select *, json_extract_string(metadata, [{paths}]) as _md "
             f"from (select * replace ({fixed} as metadata), {note} as _md_note from src)) src")
 
@@ -229,23 +226,24 @@ def batch(config: Config) -> Adapter:
 
 
 def canonical(kind: str, columns: list[str]) -> Adapter:
-    """The canonical schema from CSV, JSONL or Parquet: the columns it has, NULL for the rest."""
+    """The canonical schema from CSV, JSONL or Parquet: the columns it has, NULL for the rest.
+    The file's column names are data: each one is quoted (sqlquote.ident, sqlquote.literal)."""
     have = {c.lower(): c for c in columns}
     picks = []
     for name in COLUMN_NAMES:
         if name in ("model", "attributes", "ingest_id"):
             continue
         if name == "source":
-            picks.append(f"coalesce(\"{have[name]}\", 'canonical') as source" if name in have else "'canonical' as source")
+            picks.append(f"coalesce({ident(have[name])}, 'canonical') as source" if name in have else "'canonical' as source")
         else:
-            picks.append(f'"{have[name]}" as {name}' if name in have else f"NULL as {name}")
+            picks.append(f"{ident(have[name])} as {name}" if name in have else f"NULL as {name}")
     extras = [c for c in columns if c.lower() not in COLUMN_NAMES and not c.startswith("_")]
-    attrs = "attributes" if "attributes" in have else "NULL"
-    extra_obj = "json_object(" + ", ".join(f"{_sql_str(c)}, \"{c}\"" for c in extras) + ")" if extras else "NULL"
+    attrs = ident(have["attributes"]) if "attributes" in have else "NULL"
+    extra_obj = "json_object(" + ", ".join(f"{literal(c)}, {ident(c)}" for c in extras) + ")" if extras else "NULL"
     select = f"""
     select _line, _raw, _parse_error, _row,
         {', '.join(picks)},
-        {f'"{have["model"]}"' if "model" in have else 'NULL'} as model_raw,
+        {ident(have["model"]) if "model" in have else 'NULL'} as model_raw,
         NULL as _ttl_assumed, NULL as _note,
         json_object('attributes', try_cast({attrs} as JSON), 'extra', {extra_obj}) as _attrs,
         NULL as _request_json, NULL as _response_text
@@ -254,7 +252,10 @@ def canonical(kind: str, columns: list[str]) -> Adapter:
 
 
 def mapping(name: str, config: Config, columns: list[str]) -> Adapter:
-    """A [mappings.NAME] section: canonical column = SQL expression over the file's own columns."""
+    """A [mappings.NAME] section: canonical column = SQL expression over the file's own columns.
+
+    The expressions are the user's own SQL (costlab.toml is trusted like code): each must be one
+    expression (sqlquote.expression), never a statement. The file's column names are data, quoted."""
     spec = config.mappings[name]
     exprs = {k.lower(): v for k, v in spec.get("columns", {}).items()}
     unknown = [k for k in exprs if k not in COLUMN_NAMES]
@@ -265,21 +266,22 @@ def mapping(name: str, config: Config, columns: list[str]) -> Adapter:
         )
     if "ts" not in exprs:
         raise ConfigError(f"[mappings.{name}.columns] needs `ts`: every request needs a time")
+    exprs = {k: expression(v, f"[mappings.{name}.columns] {k}") for k, v in exprs.items()}
     picks = []
     for col in COLUMN_NAMES:
         if col in ("model", "attributes", "ingest_id"):
             continue
         if col == "source":
-            picks.append(f"{exprs.get('source', _sql_str(spec.get('source', name)))} as source")
+            picks.append(f"{exprs.get('source', literal(spec.get('source', name)))} as source")
         else:
             picks.append(f"({exprs[col]}) as {col}" if col in exprs else f"NULL as {col}")
-    row = "json_object(" + ", ".join(f"{_sql_str(c)}, \"{c}\"" for c in columns) + ")"
+    row = "json_object(" + ", ".join(f"{literal(c)}, {ident(c)}" for c in columns) + ")"
     select = f"""
     select _line, _raw, _parse_error, _row,
         {', '.join(picks)},
         {exprs.get('model', 'NULL')} as model_raw,
         NULL as _ttl_assumed, NULL as _note,
-        json_object('mapping', {_sql_str(name)}, 'row', {row}) as _attrs,
+        json_object('mapping', {literal(name)}, 'row', {row}) as _attrs,
         NULL as _request_json, NULL as _response_text
     from src"""
     kind = spec.get("format", "csv")
@@ -325,7 +327,8 @@ def file_kind(fmt: str, config: Config) -> str:
     if fmt in SOURCES:
         return SOURCES[fmt][1]
     if fmt.startswith("mapping:"):
-        return config.mappings[fmt.split(":", 1)[1]].get("format", "csv")
+        kind = config.mappings[fmt.split(":", 1)[1]].get("format", "csv")
+        return "json" if kind == "jsonl" else kind  # JSON lines are read by the JSON reader
     if fmt in ("canonical-csv", "canonical-parquet"):
         return fmt.split("-", 1)[1]
     return "json"

@@ -12,6 +12,7 @@ import polars as pl
 
 from costlab import sql
 from costlab.errors import ConfigError, CostlabError, did_you_mean
+from costlab.sqlquote import expression
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -127,7 +128,7 @@ def _candidates(store: "Store", spec: ReplaySpec) -> None:
         raise ConfigError(f"--stratify {bad[0]!r}: not a stratum.{did_you_mean(bad[0], STRATA)} Choose from {', '.join(STRATA)}.")
     parts = ", ".join(f"coalesce({s}::VARCHAR, '(none)')" for s in spec.stratify) or "'all'"
     # The user's --filter is SQL over costed_requests, like `costlab sql`: their own store, their own query.
-    where = f"and ({spec.filter})" if spec.filter else ""
+    where = f"and {expression(spec.filter, '--filter (one SQL condition over costed_requests)')}" if spec.filter else ""
     store.execute(
         f"""create or replace temp table _replay_candidates as
             select r.source, r.request_id, concat_ws('/', {parts}) as stratum

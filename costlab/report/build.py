@@ -27,6 +27,7 @@ import polars as pl
 from costlab.errors import ConfigError
 from costlab.report.settings import ReportSettings, parse
 from costlab.report.window import Window
+from costlab.sqlquote import file_literal, literal
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -171,7 +172,7 @@ def memory_limit(store: "Store", limit: str | None) -> Iterator[None]:
     if fits and memory.parse_size(fits, "memory") < memory.parse_size(limit, "[report] memory_limit"):
         limit = fits
     before = store.scalar("select current_setting('memory_limit')")
-    store.execute(f"set memory_limit = '{limit}'")  # checked by settings.parse: a number and a unit
+    store.execute(f"set memory_limit = {literal(limit)}")  # checked by settings.parse: a number and a unit
     try:
         yield
     finally:
@@ -179,7 +180,7 @@ def memory_limit(store: "Store", limit: str | None) -> Iterator[None]:
         # default comes back by RESET, and only a limit someone else set is set again.
         store.execute("reset memory_limit")
         if store.scalar("select current_setting('memory_limit')") != before:
-            store.execute(f"set memory_limit = '{before}'")
+            store.execute(f"set memory_limit = {literal(before)}")
 
 
 @contextmanager
@@ -207,19 +208,19 @@ def priced_once(store: "Store", since: datetime, until: datetime, signals: Any |
             yield
             return
     folder = Path(tempfile.mkdtemp(prefix="costlab-report-"))
-    target = str(folder / "window").replace("'", "''")
+    target = literal(folder / "window")
     store.execute("drop view if exists temp.costed_requests")
     order_kept = store.scalar("select current_setting('preserve_insertion_order')")
     try:
         # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
         store.execute("set preserve_insertion_order = false")
-        store.execute(f"copy ({window_select(signals)}) to '{target}' "
+        store.execute(f"copy ({window_select(signals)}) to {target} "
                       "(format parquet, compression uncompressed, write_bloom_filter false, per_thread_output true)",
                       {"since": since, "until": until})
         # One file per writer thread (an empty window still writes one, with the columns).
-        files = sorted(str(p).replace("'", "''") for p in (folder / "window").glob("*.parquet"))
+        files = sorted((folder / "window").glob("*.parquet"))
         store.execute("create temp view costed_requests as select * from read_parquet(["
-                      + ", ".join(f"'{f}'" for f in files) + "])")
+                      + ", ".join(file_literal(f) for f in files) + "])")
         yield
     finally:
         store.execute("drop view if exists temp.costed_requests")

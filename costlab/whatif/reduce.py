@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from costlab import plausible, pricing, sql
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
+from costlab.sqlquote import expression, ident
 
 OUT_SOURCES = ("own", "replay", "feature_ratio", "default")
 Q_SOURCES = ("none", "judged", "feedback")
@@ -184,9 +185,7 @@ def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: s
     text = sql.load("whatif/reduce").text
     fills: dict[str, str] = {}
     if filter_sql:
-        if ";" in filter_sql:
-            raise ConfigError("--filter is one SQL condition over costed_requests columns (cr.*), without ';'")
-        fills["filter"] = f"({filter_sql})"
+        fills["filter"] = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
     evidence = _evidence_fills(store, payloads=payloads)
     fills.update(evidence)
     if not evidence:
@@ -221,8 +220,7 @@ def source_relation(store, needs_ids: bool, per_request: bool) -> str:
         return "costed_requests"
     if set(missing) <= optional:
         return "(select *, " + ", ".join(f"null::VARCHAR as {c}" for c in missing) + " from costed_requests)"
-    db = store.scalar("select current_database()").replace('"', '""')
-    return f'"{db}".main.costed_requests'
+    return f"{ident(store.scalar('select current_database()'))}.main.costed_requests"
 
 
 def _tables(store) -> set[str]:

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from costlab.errors import ConfigError
+from costlab.sqlquote import literal
 from costlab.whatif.reduce import ReduceOptions, Reduction
 
 _COLS = "columns={'prompt': 'VARCHAR', 'weak': 'BOOLEAN', 'strong': 'BOOLEAN'}"
@@ -53,7 +54,7 @@ def import_outcomes(store, path: str | Path, name: str, weak_tier: str = "haiku"
             f"""
             insert into judgements (run, source, request_id, tier, judge, verdict, score, good, order_consistent,
                                     judge_cost_usd, details)
-            select 'import:{name}', 'import:{name}', request_id, t.tier, 'routellm',
+            select {literal('import:' + name)}, {literal('import:' + name)}, request_id, t.tier, 'routellm',
                    case when t.ok then 'pass' else 'fail' end, t.ok::INT::DOUBLE, t.ok, null, 0,
                    json_object('prompt', prompt, 'subject', subject)
             from _routellm, (select unnest([{{'tier': ?, 'ok': weak}}, {{'tier': ?, 'ok': strong}}], recursive := true)) t

@@ -28,6 +28,7 @@ import numpy as np
 
 from costlab import plausible, sql
 from costlab.errors import ConfigError
+from costlab.sqlquote import expression, ident
 from costlab.whatif.reduce import (
     ID_COLUMNS, OUT_SOURCES, ReduceOptions, _evidence_fills, _params, _tier_block, resolve_tiers,
 )
@@ -116,14 +117,13 @@ def _cube_source(store, filter_sql: str | None, needs_ids: bool) -> str:
         "select column_name from duckdb_columns() where table_name = 'costed_requests' and database_name = 'temp'")}
     if filter_sql or (shadow and need <= shadow):
         return "costed_requests"
-    db = store.scalar("select current_database()").replace('"', '""')
-    return f'"{db}".main.requests'
+    return f"{ident(store.scalar('select current_database()'))}.main.requests"
 
 
 def segments_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=None) -> str:
     """segments.sql with its markers filled in for this store and window."""
-    if filter_sql and ";" in filter_sql:
-        raise ConfigError("--filter is one SQL condition over costed_requests columns (cr.*), without ';'")
+    if filter_sql:
+        filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
     ev = _evidence_fills(store, payloads=False)
     # replay and judgement joins only when those tables hold rows: otherwise ten million ids would be
     # read and joined for nothing (the migrations create the tables empty)
@@ -144,7 +144,7 @@ def segments_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=
         fills["ids"] = "null::VARCHAR as source, null::VARCHAR as request_id,"
     fills["source"] = source
     if filter_sql:
-        fills["filter"] = f"({filter_sql})"
+        fills["filter"] = filter_sql  # checked and parenthesised above
     fills.update(_classes(store, since, until))
     text = sql.load("whatif/segments").text
     text = _OTHER.sub(lambda m: fills.get(m.group(1), m.group(2)), text)
