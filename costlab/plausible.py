@@ -25,6 +25,7 @@ from typing import Any
 
 from costlab.config import Config
 from costlab.errors import ConfigError
+from costlab.sqlquote import literal
 
 DEFAULT_EARLIEST = "2023-01-01"
 DEFAULT_LATEST = "+1 day"
@@ -131,7 +132,7 @@ def outside_sentence(before: int, after: int, b: Bounds) -> str | None:
     n = before + after
     where = (f"before {_text(b.earliest)}" if not after else f"from {_text(b.latest)} UTC on" if not before
              else f"outside {b.describe()}")
-    where_sql = " or ".join(([f"ts < '{_text(b.earliest)}'"] if before else []) + ([f"ts >= '{_text(b.latest)}'"] if after else []))
+    where_sql = " or ".join(([f"ts < {literal(_text(b.earliest))}"] if before else []) + ([f"ts >= {literal(_text(b.latest))}"] if after else []))
     it = "them" if n != 1 else "it"
     return (f"{n:,} request{'s have' if n != 1 else ' has'} a timestamp {where}, outside the plausible window "
             f"([ingest] earliest/latest in costlab.toml): the default window leaves {it} out. Give --since/--until "

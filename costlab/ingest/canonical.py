@@ -7,6 +7,7 @@ Built from costlab/schema.py, so a new column is validated the moment it is decl
 from __future__ import annotations
 
 from costlab.schema import ALLOWED, COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS, COUNT_LIMITS, REQUEST_COLUMNS
+from costlab.sqlquote import literal
 
 _WHOLE = r"-?\d+(\.0*)?"
 _DEFAULTS = {"platform": "'anthropic'", "service_tier": "'standard'", "speed": "'standard'", "status": "'ok'"}
@@ -174,7 +175,7 @@ def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bo
 
 
 _PRICED_BY = ("model",) + COUNT_COLUMNS  # what a repeat of an id may not change
-_DIFFERS_NAMES = ", ".join(f"case when _stage.{c} is distinct from f.{c} then '{c}' end" for c in _PRICED_BY)
+_DIFFERS_NAMES = ", ".join(f"case when _stage.{c} is distinct from f.{c} then {literal(c)} end" for c in _PRICED_BY)
 _DIFFERS_ANY = " or ".join(f"_stage.{c} is distinct from f.{c}" for c in _PRICED_BY)
 
 # Run in order on the staged table `_stage`; each touches only the rows it concerns. Rows are keyed by
