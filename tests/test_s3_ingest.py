@@ -109,3 +109,23 @@ def test_a_missing_bucket_or_empty_prefix_is_a_clear_error_not_a_traceback(bucke
     assert missing.files[0].error.startswith("s3://no-such-bucket-costlab/x/: NoSuchBucket")
     assert missing.failed
     store.close()
+
+
+def test_an_object_read_with_no_payloads_is_read_again_for_its_payloads_and_adds_no_request_twice(
+        bucket, s3_endpoint, tmp_path):
+    s3, name = bucket
+    body = (FIXTURES / "ingest" / "envelope.jsonl").read_bytes()
+    s3.put_object(Bucket=name, Key="logs/envelope.jsonl", Body=body)
+    store = Store(tmp_path / "s.duckdb", Config())
+    first = ingest_paths(store, [f"s3://{name}/logs/"], payloads=False, endpoint_url=s3_endpoint)
+    n = first.files[0].rows_added
+    assert n > 0 and store.scalar("select count(*) from payloads") == 0
+    # Without payloads again: nothing to read. With them: read again, payloads only.
+    again = ingest_paths(store, [f"s3://{name}/logs/"], payloads=False, endpoint_url=s3_endpoint)
+    assert [f.skipped for f in again.files] == [True]
+    fill = ingest_paths(store, [f"s3://{name}/logs/"], endpoint_url=s3_endpoint)
+    assert fill.files[0].rows_added == 0 and fill.files[0].rows_present == n
+    assert store.scalar("select count(*) from requests") == n
+    assert store.scalar("select count(*) from payloads") > 0
+    last = ingest_paths(store, [f"s3://{name}/logs/"], endpoint_url=s3_endpoint)
+    assert [f.skipped for f in last.files] == [True]

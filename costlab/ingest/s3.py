@@ -95,12 +95,16 @@ def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint
                                                  "etag": pa.array(etags, pa.string())}))
     store.execute("create or replace temp table _s3_list as select * from _s3_listing")
     store.con.unregister("_s3_listing")
+    # An object read before with --no-payloads is read again when payloads are asked for: ingest_file
+    # then adds only its missing payloads (its requests are present and are not counted twice).
     new = store.rows(
         """select key, size, etag from _s3_list l
-           where not exists (select 1 from s3_objects o where o.bucket = ? and o.key = l.key
-                             and o.size = l.size and o.etag is not distinct from l.etag)
+           where not exists (select 1 from s3_objects o left join ingests i on i.ingest_id = o.ingest_id
+                             where o.bucket = ? and o.key = l.key
+                               and o.size = l.size and o.etag is not distinct from l.etag
+                               and (not ? or coalesce(i.payloads, true)))
            order by key""",
-        [bucket],
+        [bucket, payloads],
     )
     store.execute("drop table if exists _s3_list")
     seen = len(listing) - len(new)
