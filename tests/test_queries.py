@@ -117,7 +117,8 @@ def populate(store) -> list[dict]:
     for row in rows:
         store.execute(insert, [row[c] for c in columns])
     store.execute(
-        "insert into ingests values (1, 'examples/logs.jsonl', 1024, 'abc', 'canonical', 44, 41, 0, 3, "
+        "insert into ingests (ingest_id, file, size, sha256, format, rows_read, rows_added, rows_present, rows_rejected, "
+        "started_at, finished_at) values (1, 'examples/logs.jsonl', 1024, 'abc', 'canonical', 44, 41, 0, 3, "
         "'2026-11-19 10:00:00+00', '2026-11-19 10:00:02.5+00')"
     )
     store.execute(
