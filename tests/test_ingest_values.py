@@ -180,6 +180,78 @@ def test_a_line_longer_than_the_limit_rejects_that_line_and_the_lines_after_it_k
         s.close()
 
 
+# A [mappings.NAME] section over JSON lines: DuckDB infers the columns its expressions name.
+MAPPED_JSONL = Config(mappings={"m": {"format": "jsonl", "columns": {
+    "request_id": "rid", "ts": "ts", "model": "mdl", "input_tokens": "inp", "output_tokens": "outp"}}})
+
+
+def mapped(i: int, **kw) -> bytes:
+    rec = {"rid": f"r{i}", "ts": "2026-11-16 09:00:00", "mdl": "claude-haiku-5-5", "inp": 10 + i, "outp": 5}
+    rec.update(kw)
+    return json.dumps(rec).encode()
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (lambda line: line.replace(b"haiku", b"\xff\xfe"), "not valid UTF-8 text (re-export the file as UTF-8)"),
+    (lambda line: line[:-3] + b", oops}", "not valid JSON"),
+    (lambda line: line.replace(b'"mdl"', b'"pad": "' + b"x" * 10000 + b'", "mdl"'), "line longer than 8,192 bytes"),
+    (lambda line: b"[1, 2, 3]", "not a JSON object"),
+], ids=["not-utf8", "not-json", "too-long", "not-an-object"])
+def test_a_bad_line_in_a_mapped_jsonl_file_rejects_that_line_and_the_lines_after_it_keep_their_numbers(
+        tmp_path, monkeypatch, bad, reason):
+    monkeypatch.setattr(costlab.ingest, "MAX_LINE_BYTES", 8192)
+    lines = [mapped(i) for i in range(8)]
+    lines[2] = bad(lines[2])
+    lines[4] = b""  # a blank line counts as a line, as an editor numbers it
+    lines[6] = mapped(6, inp=-1)
+    for gz in (False, True):
+        s = Store(tmp_path / f"{gz}.duckdb", MAPPED_JSONL)
+        path = tmp_path / ("m.jsonl.gz" if gz else "m.jsonl")
+        data = b"\n".join(lines) + b"\n"
+        path.write_bytes(gzip.compress(data) if gz else data)
+        result = one(s, path, fmt="mapping:m")
+        assert (result.rows_read, result.rows_added, result.rows_rejected) == (7, 5, 2)
+        assert rejects(s) == {3: reason, 7: "negative input_tokens: -1"}
+        assert s.scalar("select raw from rejects where line = 7") == lines[6].decode()
+        assert ids(s) == ["r0", "r1", "r3", "r5", "r7"]
+        # Each row's own values, and the good rows' line numbers in the file, are untouched.
+        assert s.rows("select request_id, input_tokens from requests order by request_id") == [
+            ("r0", 10), ("r1", 11), ("r3", 13), ("r5", 15), ("r7", 17)]
+        s.close()
+
+
+def test_a_clean_mapped_jsonl_file_and_one_with_a_bad_line_store_the_same_rows(tmp_path):
+    # The line-exact read of a mapped file infers the same columns as the whole-file read: the same
+    # values, the same attributes.row, and the same ids hashed from the row where the mapping has none.
+    no_ids = Config(mappings={"m": {**MAPPED_JSONL.mappings["m"], "columns": {
+        k: v for k, v in MAPPED_JSONL.mappings["m"]["columns"].items() if k != "request_id"}}})
+    lines = [mapped(i, extra={"k": i, "when": "2026-11-16T09:00:00Z"}) for i in range(30)]
+    clean, bad = tmp_path / "clean.jsonl", tmp_path / "bad.jsonl"
+    clean.write_bytes(b"\n".join(lines) + b"\n")
+    bad.write_bytes(b"\n".join(lines[:10] + [b"{not json"] + lines[10:]) + b"\n")
+    stored = []
+    for path in (clean, bad):
+        s = Store(tmp_path / f"{path.stem}.duckdb", no_ids)
+        one(s, path, fmt="mapping:m")
+        stored.append(s.rows("select * exclude (ingest_id) from requests order by request_id"))
+        assert all(i.startswith("h_") for i in ids(s))
+        s.close()
+    assert stored[0] == stored[1] and len(stored[0]) == 30
+
+
+def test_a_value_of_another_type_after_the_lines_duckdb_types_a_mapped_file_from_rejects_only_its_row(tmp_path):
+    # read_json types the columns from the first 20,480 records; "many" after them failed the file.
+    lines = [mapped(i) for i in range(20_600)]
+    lines[20_500] = mapped(20_500, inp="many")
+    (tmp_path / "late.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    s = Store(tmp_path / "late.duckdb", MAPPED_JSONL)
+    result = one(s, tmp_path / "late.jsonl", fmt="mapping:m")
+    assert (result.rows_read, result.rows_added, result.rows_rejected) == (20_600, 20_599, 1)
+    assert rejects(s) == {20_501: 'input_tokens is not a whole number: "many"'}
+    assert s.scalar("select input_tokens from requests where request_id = 'r20599'") == 10 + 20_599
+    s.close()
+
+
 _GZ_UNDER_A_MEMORY_CAP = textwrap.dedent("""
     import resource, sys
     from pathlib import Path

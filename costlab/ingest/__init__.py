@@ -165,10 +165,15 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
 
 
 def _has_fast_path(fmt: str, config) -> bool:
-    """JSON lines with a spec, and canonical CSV: read whole by DuckDB's own typed reader, falling back
-    to the line-exact path for the rare file with a bad row."""
+    """JSON lines (with a spec, or through a mapping) and canonical CSV: read whole by DuckDB's own
+    reader, falling back to the line-exact path for the rare file with a bad row."""
     kind = sources.file_kind(fmt, config)
-    return fmt == "canonical-csv" or (kind == "json" and not fmt.startswith("mapping:"))
+    return fmt == "canonical-csv" or kind == "json"
+
+
+def _inferred(fmt: str, config) -> bool:
+    """A [mappings.NAME] section over JSON lines: DuckDB's reader infers the columns its expressions name."""
+    return fmt.startswith("mapping:") and sources.file_kind(fmt, config) == "json"
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -197,10 +202,13 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
     gz = ", compression='gzip'" if _is_gzip(path) else ""
     if kind == "json":
         adapter = sources.adapter_for(fmt, config)
-        if not adapter.spec:  # a mapping over JSON lines: DuckDB infers the columns
+        if not adapter.spec:  # a mapping over JSON lines: DuckDB infers the columns (the exact path: _stage_objects)
+            assert fast, "the line-exact read of a mapped JSON lines file is _stage_objects"
             rel = f"read_json({p}, format='newline_delimited'{gz})"
-            cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
-            return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
+            # Straight to DuckDB: a malformed line in the sample fails the fast path (duckdb.Error), not the file.
+            cols = [r[0] for r in store.con.execute(one_statement(f"describe select * from {rel}")).fetchall()]
+            # No line numbers (a clean file needs none; a reject sends it to the exact path): parallel.
+            return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                     f"t as _row, * from {rel} t"), cols, {}
         if fast:
             cols = "{" + ", ".join(f"{literal(k)}: {literal(sources.struct_type(v))}" for k, v in adapter.spec.items()) + "}"
@@ -217,9 +225,7 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
         # Lines as text. A line that is not UTF-8 or longer than MAX_LINE_BYTES goes to DuckDB's rejects
         # table (folded into the stage with its line number, see _fold_line_rejects), not the whole file.
         store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
-        lines = (f"read_csv({p}, columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
-                 f"auto_detect=false, strict_mode=false, store_rejects=true, rejects_table='_csv_rejects', "
-                 f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{gz})")
+        lines = _lines(p, gz)
         return f"""
             select _line, raw as _raw,
                    case when not json_valid(raw) then 'not valid JSON'
@@ -262,6 +268,15 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
             f"t as _row, * from {rel} t"), cols, {}
 
 
+def _lines(p: str, gz: str = "") -> str:
+    """The lines of the file `p` (a file_literal) as text, one column `raw` (NULL for an empty line).
+    A line that is not UTF-8 or is longer than MAX_LINE_BYTES goes to DuckDB's rejects table
+    (_csv_rejects; see _fold_line_rejects), and the lines are numbered without it."""
+    return (f"read_csv({p}, columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
+            f"auto_detect=false, strict_mode=false, store_rejects=true, rejects_table='_csv_rejects', "
+            f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{gz})")
+
+
 def _is_gzip(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
@@ -300,9 +315,23 @@ def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) 
     config = store.config
     if not fast:  # no rejects of an earlier file (one that failed mid-read) may be folded into this one
         store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
-    src, cols, typed = _reader(store, readable, fmt, fast)
-    if not src:
-        return False
+    if not fast and _inferred(fmt, config):
+        _stage_objects(store, path, readable, fmt)
+    else:
+        src, cols, typed = _reader(store, readable, fmt, fast)
+        if not src:
+            return False
+        _stage_rows(store, path, fmt, fast, src, cols, typed)
+    kind = sources.file_kind(fmt, config)
+    if not fast and kind in ("csv", "json"):
+        _fold_line_rejects(store, header=kind == "csv")
+    store.execute_script(FINISH_SQL)
+    return True
+
+
+def _stage_rows(store: Store, path: Path, fmt: str, fast: bool, src: str, cols: list[str], typed: dict[str, str]) -> None:
+    """The rows of the relation `src` (see _reader), mapped and validated, into _stage."""
+    config = store.config
     adapter = sources.adapter_for(fmt, config, cols)
     query = f"create or replace temp table _stage as with src as ({src}) {stage_sql(adapter.select, typed, fast)}"
     params = plausible.bounds(config).params()  # the ts window canonical.PLAUSIBLE_TS checks
@@ -320,11 +349,77 @@ def _stage_from(store: Store, path: Path, readable: Path, fmt: str, fast: bool) 
         if fast:
             raise  # the caller retries on the exact path
         raise InputError(f"{path}: cannot be read as {fmt}: {str(ex).splitlines()[0]}. {detect.FORMATS_HELP}") from ex
-    kind = sources.file_kind(fmt, config)
-    if not fast and kind in ("csv", "json"):
-        _fold_line_rejects(store, header=kind == "csv")
-    store.execute_script(FINISH_SQL)
-    return True
+
+
+def _stage_objects(store: Store, path: Path, readable: Path, fmt: str) -> None:
+    """The line-exact read of JSON lines through a [mappings.NAME] section, into _stage.
+
+    The columns its expressions name are the ones DuckDB's read_json infers from the records, so
+    read_json reads them here too, as on the fast path (the same types). Every line is checked
+    first, set-based: a line that is not UTF-8 or is longer than MAX_LINE_BYTES (DuckDB's rejects
+    table, folded in by _fold_line_rejects), is not valid JSON, or is not a JSON object is a reject
+    with its line number and reason. read_json then reads a temporary copy (in TMPDIR) in which each
+    of those lines is an empty record `{}`, one record per non-blank line, and its records are
+    paired with their lines by position: each row keeps its line number and raw text. A file with
+    no such line is read as it is, without the copy."""
+    store.execute(
+        f"""create or replace temp table _json_lines as
+            select _line, raw,
+                   case when not json_valid(raw) then 'not valid JSON'
+                        when json_type(raw) <> 'OBJECT' then 'not a JSON object'
+                   end as _parse_error
+            from (select row_number() over () as _line, raw from {_lines(file_literal(readable))})
+            where raw is not null and trim(raw) <> ''"""
+    )
+    try:
+        lines, last, bad, longest = store.rows(
+            "select count(*), max(_line), count(_parse_error), max(strlen(raw)) filter (where _parse_error is null) "
+            "from _json_lines"
+        )[0]
+        set_aside = store.scalar("select count(*) from duckdb_tables() where table_name = '_csv_rejects'") and \
+            store.scalar("select count(distinct line) from _csv_rejects")
+        if lines == bad:  # nothing for read_json to infer columns from: the file is no log of this format
+            first = store.rows("select _line, _parse_error from _json_lines order by _line limit 1")
+            why = (f"{set_aside:,} {'line is' if set_aside == 1 else 'lines are'} not UTF-8 text or longer than "
+                   f"{MAX_LINE_BYTES:,} bytes" if set_aside
+                   else f"line {first[0][0]}: {first[0][1]}" if first else "it is empty or blank")
+            raise InputError(f"{path}: no line of it is a JSON object to read as {fmt} ({why}). "
+                             "Each line must hold one JSON object, a record.")
+        # read_json's buffer holds the longest record (its default, 16 MiB, unless a record is longer).
+        size = max(1 << 24, longest + 2)
+        with tempfile.TemporaryDirectory(prefix="costlab-") as tmp:
+            objects = readable
+            if bad or set_aside or lines < last:  # a bad or a blank line: read_json would not count it as we do
+                objects = Path(tmp) / "records.jsonl"
+                store.execute(
+                    f"""copy (select case when _parse_error is null then raw else '{{}}' end
+                              from _json_lines order by _line)
+                        to {literal(objects)} (format csv, header false, quote '', escape '', delimiter '\\x01')"""
+                )
+            try:
+                _stage_rows(store, path, fmt, False, *_records(store, objects, size, whole_file=False))
+            except (InputError, QueryError):
+                # DuckDB types the columns from the first 20,480 records; a later value of another
+                # type (text where numbers were, a list where an object was) fails that read. Typed
+                # from every record, the column holds both, and the value is its own row's business.
+                _stage_rows(store, path, fmt, False, *_records(store, objects, size, whole_file=True))
+    finally:
+        store.execute_script("drop table if exists _json_lines")
+
+
+def _records(store: Store, objects: Path, size: int, whole_file: bool) -> tuple[str, list[str], dict[str, str]]:
+    """The relation `src` of _stage_objects: the records of `objects`, one per row of _json_lines, by position."""
+    sample = ", sample_size=-1" if whole_file else ""
+    rel = f"read_json({file_literal(objects)}, format='newline_delimited', maximum_object_size={int(size)}{sample})"
+    cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
+    # A record without its line (or the reverse) would pair every later line with the wrong record:
+    # it stops the read instead (it cannot happen: the copy holds exactly one record per line).
+    return (f"""select l._line, l.raw as _raw,
+                       coalesce(l._parse_error, case when l._line is null or r._row is null
+                                then error('the records read do not match the lines of the file') end) as _parse_error,
+                       r.*
+                from (select _line, raw, _parse_error from _json_lines order by _line) l
+                positional join (select t as _row, * from {rel} t) r"""), cols, {}
 
 
 def _fold_line_rejects(store: Store, header: bool) -> None:
