@@ -341,3 +341,109 @@ def test_judge_call_that_times_out_is_booked_in_doubt_and_never_asked_again(tmp_
         with TestServer() as server:
             replay.execute(s, run, base_url=server.url)
             assert server.count(None) == 0  # the answer with a call in doubt is not judged again
+
+
+def plan_worst(run: str, *flags: str) -> dict[str, Decimal]:
+    """Plan a run without sending (--dry-run) and return each tier's worst case per call."""
+    r = invoke("--run", run, "--dry-run", "--format", "csv", *flags)
+    assert r.exit_code == 0, r.output
+    return {t: Decimal(str(w)) / n for t, w, n in pl.read_csv(io.StringIO(r.stdout)).select("tier", "worst_usd", "calls").iter_rows()}
+
+
+@pytest.mark.parametrize("phase", ["sending", "sending-two-at-once", "judging"])
+def test_retries_after_timeouts_are_reserved_first_and_never_cross_the_budget_on_the_servers_books(env, phase):  # noqa: F811
+    # Every call (every judge call) is held at the server: the client gives up on each attempt after
+    # 0.2 s and retries; once released, the server answers every attempt it received and charges for
+    # it, as the API does for a client that timed out. The SDK's own retries sent all 1 + 4 attempts
+    # of a call, whatever the budget. The budget is two and a half calls' worst case (judging: the
+    # replay's, then the judged answer's two orders and half a call more):
+    # * sending one call at a time: one retry fits (reserved before it is sent), the next does not;
+    # * two calls at once: neither retry fits, and neither waits for the other for ever;
+    # * judging: no retry fits.
+    small_max_tokens()
+    judging, together = phase == "judging", phase == "sending-two-at-once"
+    worst = plan_worst("r", "--sample", "2" if together else "1", "--tiers", "haiku",
+                       *(["--judge", "opus"] if judging else []))
+    call = worst["pairwise:opus"] if judging else worst["haiku"]
+    cap = worst["haiku"] + call * Decimal("2.5") if judging else call * Decimal("2.5")
+    with TestServer(prices=prices()) as server:
+        server.hold(judge=judging)
+        r = invoke("resume", "r", "--base-url", server.url, "--max-usd", str(cap), "--timeout", "0.2", "--max-retries", "4",
+                   "--concurrency", "2" if together else "1", "--format", "json")
+        attempts = server.held()
+        server.release()
+        assert until(lambda: server.answered(judge=judging) == attempts, timeout=5)
+        charged = server.charged_usd()
+    assert r.exit_code == 0, r.output
+    assert charged <= cap, f"the server charged {charged} for {attempts} attempts against --max-usd {cap}"
+    assert attempts == {"sending": 2, "sending-two-at-once": 2, "judging": 1}[phase]  # the retries that fitted, no other
+    st = json.loads(r.stdout)[0]
+    b = booked("r")
+    assert b["replay_usd"] + b["judge_usd"] + Decimal(str(st["in_doubt_usd"])) >= charged  # costlab's books cover the server's
+    if judging:
+        assert st["judge_in_doubt"] == 1 and b["judge_calls_in_doubt"] == attempts
+    else:  # each attempt sent and never answered, at its worst case
+        assert Decimal(str(st["in_doubt_usd"])) == attempts * call
+        after = "" if together else "after 2 attempts; "
+        assert store_rows("select distinct error_type, error_message from replays where run = 'r'") == [
+            ("timeout", f"the request timed out ({after}not retried: a retry could cross --max-usd)")]
+
+
+@pytest.mark.slow
+def test_kill_9_while_a_call_is_retried_counts_every_attempt_in_doubt_and_resume_pays_none_twice(env):  # noqa: F811
+    # The server holds every call: the first request's first attempt times out on the client and its
+    # retry is in flight when the process is killed. Both attempts reach the server, which answers
+    # and charges them once released. Resume must count both in doubt (not one per call), send
+    # nothing within a budget just above what the server charged, and never send that request again.
+    small_max_tokens()
+    call = plan_worst("kr", "--sample", "2", "--tiers", "haiku")["haiku"]
+    with TestServer(prices=prices()) as server:
+        server.hold(judge=False)
+        run = Process("replay", "resume", "kr", "--base-url", server.url, "--timeout", "0.3", "--max-retries", "4",
+                      "--concurrency", "1", "--max-usd", "1", cwd=env)
+        try:
+            assert held(server, run, 2), run.err  # the first attempt (timed out, still at the server) and its retry
+            run.proc.kill()
+            run.wait(timeout=10)
+        finally:
+            run.stop()
+            server.release()
+        assert until(lambda: server.answered() == 2)
+        paid = server.charged_usd()
+        cap = paid + Decimal("0.000001")
+        r = invoke("resume", "kr", "--base-url", server.url, "--max-usd", str(cap), "--format", "json")
+        assert r.exit_code == 0, r.output
+        st = json.loads(r.stdout)[0]
+        assert st["in_doubt"] == 1 and Decimal(str(st["in_doubt_usd"])) == 2 * call >= paid  # both attempts counted
+        assert server.answered() == 2 and server.charged_usd() <= cap  # no room: nothing sent
+        attempted = dict(server.paid)  # the request in doubt: answered twice, once per attempt
+        r = invoke("resume", "kr", "--base-url", server.url, "--max-usd", str(2 * call + 2 * call), "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)[0]["ok"] == 1 and server.answered() == 3  # the other request, once
+        assert list(attempted.values()) == [2] and {k: n for k, n in server.paid.items() if k not in attempted} == {
+            k: 1 for k in server.paid if k not in attempted}
+        assert all(server.paid[k] == n for k, n in attempted.items())  # the one in doubt, never again
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_call_waits_to_retry_ends_the_run_at_once_and_resume_sends_it(env):  # noqa: F811
+    # The first attempt is answered 529 with retry-after 20 s (not billed). Ctrl-C during that wait
+    # makes no further attempt and ends the run within seconds; nothing was billed, so the call is
+    # released: resume sends it, once. (Inside the SDK's retries the wait could not be interrupted.)
+    with TestServer(faults=[Fault(529, retry_after=20, times=1)], prices=prices()) as server:
+        run = Process("replay", "--sample", "1", "--tiers", "haiku", "--run", "w", "--concurrency", "1",
+                      "--base-url", server.url, cwd=env)
+        try:
+            assert until(lambda: server.count(status=529) == 1 or run.proc.poll() is not None), run.err
+            time.sleep(0.2)  # inside the wait before the retry
+            started = time.monotonic()
+            run.proc.send_signal(signal.SIGINT)
+            assert run.wait(timeout=15) == 130, run.err
+            assert time.monotonic() - started < 5
+        finally:
+            run.stop()
+        assert server.count() == 1 and server.answered() == 0  # no attempt after Ctrl-C
+        assert store_rows("select count(*) from replays where run = 'w'") == [(0,)]  # released: nothing billed
+        r = invoke("resume", "w", "--base-url", server.url, "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)[0]["ok"] == 1 and server.answered() == 1

@@ -23,8 +23,8 @@ replay_app = typer.Typer(
 
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
 ConcurrencyOption = Annotated[Optional[int], typer.Option("--concurrency", "-c", help="Most requests in flight; halves on 429/529. [default: the run's, else 8]", show_default=False)]
-RetriesOption = Annotated[Optional[int], typer.Option("--max-retries", help="The SDK's own retries per request (429, 529, 5xx, timeouts, connection errors). [default: [replay] max_retries, else 4]", show_default=False)]
-TimeoutOption = Annotated[Optional[float], typer.Option("--timeout", help="Seconds before one attempt of a call times out (then the SDK retries it). [default: [replay] timeout_s, else 120]", show_default=False)]
+RetriesOption = Annotated[Optional[int], typer.Option("--max-retries", help="Retries per request (429, 529, 5xx, timeouts, connection errors); a retry after a timeout reserves its own worst case against --max-usd. [default: [replay] max_retries, else 4]", show_default=False)]
+TimeoutOption = Annotated[Optional[float], typer.Option("--timeout", help="Seconds before one attempt of a call times out (then it is retried). [default: [replay] timeout_s, else 120]", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:

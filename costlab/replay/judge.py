@@ -9,7 +9,7 @@ tie (= 0.5) or loss; good = not worse than the reference (score >= 0.5); order_c
 orders picked the same answer (or both said tie). A judge that always picks "A" is inconsistent on
 every pair, which the results report as the inconsistency rate.
 
-When the first order's call succeeds and the second fails (after the SDK's retries), the first call
+When the first order's call succeeds and the second fails (after its retries), the first call
 was paid for: it is booked (judge_cost_usd) in a row with no verdict and `details.incomplete`, which
 results count as incomplete and what-if ignores. The next execution (resume) asks only the missing
 order and completes that row, so no judge call is paid twice either.
@@ -21,8 +21,9 @@ against what the run has spent so far (replays, judgements and calls in doubt); 
 cross the budget waits for the items in flight to settle at their real cost, and if it still does not
 fit, judging stops there. What was not judged is judged by the next resume (with a higher --max-usd).
 
-Judge calls are paid calls like the replays and go through the same machinery (send.dispatch): each
-is written to the run's journal before it starts (key: judge, request, tier and order) and settles
+Judge calls are paid calls like the replays and go through the same machinery (send.dispatch and
+send.attempt, with its retries reserved against the budget): each attempt is written to the run's
+journal before it is sent (key: judge, request, tier and order) and the call settles
 when its judgement is written; Ctrl-C stops new judge calls at once (a pairwise item whose first
 order was answered is booked incomplete rather than asking the second), the calls in flight are
 booked, and a call whose answer was never recorded (kill -9) is booked in doubt on resume at its
@@ -39,8 +40,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from costlab.replay.plan import insert_rows
-from costlab.replay.send import (ACCOUNT_ERRORS, ERROR_TYPES, Budget, Journal, Limiter, Stopper, dispatch, reset_attempts,
-                                 unanswered_attempts)
+from costlab.replay.send import (ACCOUNT_ERRORS, ERROR_TYPES, Api, Budget, Journal, Limiter, Slot, Stopper, attempt,
+                                 dispatch)
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -185,7 +186,8 @@ def _flat(content: Any) -> str:
 
 @dataclass
 class Calls:
-    """What judge calls go through: the client, and the run's journal, budget, limiter and stopper."""
+    """What judge calls go through: the client (its own retries off: costlab retries, send.attempt),
+    and the run's journal, budget, limiter and stopper."""
 
     client: Any
     journal: Journal
@@ -194,50 +196,50 @@ class Calls:
     stopper: Stopper
     refused: list[str] = field(default_factory=list)  # the API's word when it refused the key (the run fails)
 
+    def __post_init__(self) -> None:
+        self.api = Api.of(self.client)
+
 
 class Unanswered(Exception):
-    """A judge call with no answer to book. `maybe_paid`: it may have been billed (a timeout or a dropped
-    connection after it was sent, an answer that was not a Message), at `in_doubt_usd` (its worst case
-    per unanswered attempt); `refused`: the API refused the key or the account (not billed)."""
+    """A judge call with no answer to book. `maybe_paid`: `calls` of its attempts may have been billed
+    (sent and never answered: a timeout or a dropped connection; an answer that was not a Message),
+    at `in_doubt_usd` (its worst case for each); `refused`: the API refused the key or the account
+    (not billed)."""
 
-    def __init__(self, why: str, in_doubt_usd: Decimal | None = None, refused: bool = False):
+    def __init__(self, why: str, in_doubt_usd: Decimal | None = None, refused: bool = False, calls: int = 0):
         super().__init__(why)
         self.maybe_paid = in_doubt_usd is not None
         self.in_doubt_usd = in_doubt_usd or Decimal(0)
         self.refused = refused
+        self.calls = calls
 
 
-def _ask(calls: Calls, key: tuple, worst: Decimal | None, model: str, system: str,
-         prompt: str) -> tuple[str, int, int, Decimal]:
-    """One judge call, journaled before it starts: its reply, input and output tokens, and what its
-    unanswered attempts may have cost (retries after a timeout). Raises Unanswered."""
+def _ask(calls: Calls, key: tuple, worst: Decimal | None, slot: Slot, model: str, system: str,
+         prompt: str) -> tuple[str, int, int, Decimal, int]:
+    """One judge call, each attempt journaled before it is sent (send.attempt; a retry after an
+    attempt in doubt reserves its own worst case in `slot`): its reply, input and output tokens, and
+    what its attempts that went unanswered may have cost, and how many. Raises Unanswered."""
     import anthropic
 
-    calls.journal.started(key, worst)
-    reset_attempts()
-    try:
-        msg = calls.client.messages.create(model=model, max_tokens=MAX_TOKENS, system=system,
-                                           messages=[{"role": "user", "content": prompt}])
-    except anthropic.APIStatusError as ex:  # answered with an error: not billed
-        calls.journal.unpaid(key)
-        kind = ERROR_TYPES.get(ex.status_code, "api_error")
-        if kind in ACCOUNT_ERRORS:
-            from costlab.replay.send import _message
+    got = attempt(calls.api, {"model": model, "max_tokens": MAX_TOKENS, "system": system,
+                              "messages": [{"role": "user", "content": prompt}]}, key, worst, calls.journal, slot)
+    ex, n = got.error, got.in_doubt
+    doubt = (worst or Decimal(0)) * n
+    if ex is None:
+        msg = got.message
+        text = "".join(getattr(b, "text", "") for b in msg.content).strip()
+        return text, msg.usage.input_tokens, msg.usage.output_tokens, doubt, n
+    refused = isinstance(ex, anthropic.APIStatusError) and ERROR_TYPES.get(ex.status_code) in ACCOUNT_ERRORS
+    if refused:
+        from costlab.replay.send import _message
 
-            calls.refused.append(f"HTTP {ex.status_code}: {_message(ex)}")
-            calls.stopper.abort()
-        raise Unanswered(f"{type(ex).__name__} {ex.status_code}", refused=kind in ACCOUNT_ERRORS) from None
-    except anthropic.APIConnectionError as ex:  # timeouts too: sent, maybe billed, never answered
-        n = unanswered_attempts(ex)
-        if not n:
-            calls.journal.unpaid(key)  # it never connected: nothing was sent
-            raise Unanswered(f"{type(ex).__name__}") from None
-        raise Unanswered(f"{type(ex).__name__}", (worst or Decimal(0)) * n) from None
-    except anthropic.APIError as ex:  # answered, but not a Message (maybe billed): in doubt
-        raise Unanswered(f"{type(ex).__name__}", worst or Decimal(0)) from None
-    text = "".join(getattr(b, "text", "") for b in msg.content).strip()
-    extra = unanswered_attempts(None)
-    return text, msg.usage.input_tokens, msg.usage.output_tokens, (worst or Decimal(0)) * extra
+        calls.refused.append(f"HTTP {ex.status_code}: {_message(ex)}")
+        calls.stopper.abort()
+    why = f"{type(ex).__name__}" + (f" {ex.status_code}" if isinstance(ex, anthropic.APIStatusError) else "")
+    if got.attempts > 1:
+        why += f", after {got.attempts} attempts"
+    # No attempt was billed (error answers, never connected): released in the journal, asked again on resume.
+    raise Unanswered(why, doubt if n else None, refused=refused, calls=n) from None
 
 
 def pairwise_prompt(request: str, rubric: str, a: str, b: str) -> str:
@@ -319,40 +321,40 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
         work.append(((source, rid, tier, _request_text(request_json), answer or "", reference, ref_name, rubric, earlier,
                       worst_call), None if worst_call is None else worst_call * n))
 
-    def one(item: tuple, _worst: Decimal | None) -> tuple:
+    def one(item: tuple, slot: Slot) -> tuple:
         source, rid, tier, request, answer, reference, ref_name, rubric, earlier, worst_call = item
         key = (name, source, rid, tier)
-        doubt = Decimal(0)
+        doubt, doubt_calls = Decimal(0), 0  # the first order's attempts that went unanswered
         if earlier is None:
             try:
-                *first, doubt = _ask(calls, key + ("first",), worst_call, judge.sent, PAIRWISE_SYSTEM,
-                                     pairwise_prompt(request, rubric, answer, reference))
+                *first, doubt, doubt_calls = _ask(calls, key + ("first",), worst_call, slot, judge.sent, PAIRWISE_SYSTEM,
+                                                  pairwise_prompt(request, rubric, answer, reference))
             except Unanswered as ex:
                 if not ex.maybe_paid:
                     return (None, ex.refused)  # nothing paid: resume asks again
                 details = {"reference": ref_name, "in_doubt": f"the first order was sent and never answered ({ex})",
-                           "calls_in_doubt": 1, "incomplete": "a judge call is in doubt: it is never asked again"}
+                           "calls_in_doubt": ex.calls, "incomplete": "a judge call is in doubt: it is never asked again"}
                 return ((source, rid, tier, None, None, None, None, details, 0, 0, ex.in_doubt_usd, False), False)
             new_in, new_out = first[1:]
         else:
             first, new_in, new_out = list(earlier), 0, 0
         details = {"reference": ref_name, "candidate_first": first[0][:40], "input_tokens": first[1],
-                   "output_tokens": first[2]}
+                   "output_tokens": first[2], **({"calls_in_doubt": doubt_calls} if doubt_calls else {})}
         if calls.stopper.aborted.is_set():  # interrupted: no new call; the paid first order is booked
             if earlier is not None:
                 return (None, False)  # booked already, as it is
             details["incomplete"] = "stopped before the second order (reference first) was asked"
             return ((source, rid, tier, None, None, None, None, details, new_in, new_out, doubt, earlier is not None), False)
         try:
-            *second, more = _ask(calls, key + ("second",), worst_call, judge.sent, PAIRWISE_SYSTEM,
-                                 pairwise_prompt(request, rubric, reference, answer))
+            *second, more, more_calls = _ask(calls, key + ("second",), worst_call, slot, judge.sent, PAIRWISE_SYSTEM,
+                                             pairwise_prompt(request, rubric, reference, answer))
         except Unanswered as ex:
             if earlier is not None and not ex.maybe_paid:
                 return (None, ex.refused)  # still incomplete: the row written last time stands
             details["incomplete"] = f"the second order (reference first) failed: {ex}"
             if ex.maybe_paid:
                 details["in_doubt"] = f"the second order was sent and never answered ({ex})"
-                details["calls_in_doubt"] = 1
+                details["calls_in_doubt"] = doubt_calls + ex.calls
             return ((source, rid, tier, None, None, None, None, details, new_in, new_out, doubt + ex.in_doubt_usd,
                      earlier is not None), ex.refused)
         p1, p2 = _pick(first[0]), _pick(second[0])
@@ -361,7 +363,8 @@ def judge_pairwise(store: "Store", run: str, calls: Calls, judge: Judge, tiers: 
         score = (s1 + s2) / 2
         verdict = "win" if score > 0.5 else "tie" if score == 0.5 else "loss"
         details = {"reference": ref_name, "candidate_first": first[0][:40], "candidate_second": second[0][:40],
-                   "input_tokens": first[1] + second[1], "output_tokens": first[2] + second[2]}
+                   "input_tokens": first[1] + second[1], "output_tokens": first[2] + second[2],
+                   **({"calls_in_doubt": doubt_calls + more_calls} if doubt_calls + more_calls else {})}
         return ((source, rid, tier, verdict, score, score >= 0.5, s1 == s2, details, new_in + second[1],
                  new_out + second[2], doubt + more, earlier is not None), False)
 
@@ -387,20 +390,21 @@ def judge_rubric(store: "Store", run: str, calls: Calls, judge: Judge) -> tuple[
     work = [((s, rid, tier, _request_text(rj), ans or "", rubric), worst_call)
             for s, rid, tier, ans, rj, rubric, worst_call in rows]
 
-    def one(item: tuple, worst: Decimal | None) -> tuple:
+    def one(item: tuple, slot: Slot) -> tuple:
         source, rid, tier, request, answer, rubric = item
         try:
-            text, tin, tout, doubt = _ask(calls, (name, source, rid, tier, "rubric"), worst, judge.sent, RUBRIC_SYSTEM,
-                                          rubric_prompt(request, rubric, answer))
+            text, tin, tout, doubt, doubt_calls = _ask(calls, (name, source, rid, tier, "rubric"), slot.worst, slot,
+                                                       judge.sent, RUBRIC_SYSTEM, rubric_prompt(request, rubric, answer))
         except Unanswered as ex:
             if not ex.maybe_paid:
                 return (None, ex.refused)
-            details = {"in_doubt": f"sent and never answered ({ex})", "calls_in_doubt": 1,
+            details = {"in_doubt": f"sent and never answered ({ex})", "calls_in_doubt": ex.calls,
                        "incomplete": "the judge call is in doubt"}
             return ((source, rid, tier, None, None, None, None, details, 0, 0, ex.in_doubt_usd, False), False)
         m = re.search(r"SCORE:\s*(\d+)", text)
         n = max(1, min(10, int(m.group(1)))) if m else None
-        details = {"reply": text[:40], "input_tokens": tin, "output_tokens": tout}
+        details = {"reply": text[:40], "input_tokens": tin, "output_tokens": tout,
+                   **({"calls_in_doubt": doubt_calls} if doubt_calls else {})}
         return ((source, rid, tier, None if n is None else ("pass" if n >= GOOD_SCORE else "fail"),
                  None if n is None else n / 10, None if n is None else n >= GOOD_SCORE, None, details, tin, tout,
                  doubt, False), False)
@@ -428,12 +432,17 @@ def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list,
                                     "::DECIMAL(18,9)", [judge.model, judge.platform, judge.geo_class, new_in, new_out])
                 values = [verdict, score, good, consistent, cost, json.dumps(details), doubt or None]
                 if completes:  # the earlier incomplete row: its first order's cost stays, the new calls add to it
+                    # (calls_in_doubt adds to the earlier row's)
                     store.execute("""update judgements set verdict = ?, score = ?, good = ?, order_consistent = ?,
-                                            judge_cost_usd = coalesce(judge_cost_usd, 0) + ?, details = ?::JSON,
+                                            judge_cost_usd = coalesce(judge_cost_usd, 0) + ?,
+                                            details = case when details->>'calls_in_doubt' is null then ?::JSON
+                                                else json_merge_patch(?::JSON, json_object('calls_in_doubt',
+                                                    (details->>'calls_in_doubt')::INTEGER + ?)) end,
                                             in_doubt_usd = coalesce(in_doubt_usd, 0) + coalesce(?, 0)
                                      where run = ? and source = ? and request_id = ? and tier = ? and judge = ?
                                        and details->>'incomplete' is not null""",
-                                  values + [run, source, rid, tier, name])
+                                  values[:5] + [values[5], values[5], details.get("calls_in_doubt", 0), values[6],
+                                                run, source, rid, tier, name])
                 else:
                     store.execute("""insert into judgements (run, source, request_id, tier, judge, verdict, score, good,
                                                              order_consistent, judge_cost_usd, details, in_doubt_usd)

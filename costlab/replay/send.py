@@ -1,25 +1,27 @@
 """Sending: the anthropic SDK, bounded adaptive concurrency, every result written as it arrives.
 
 Every paid call of a run, replays and judge calls alike, goes through `dispatch`: worker threads
-take the next item, append its call to the run's journal (a file beside the store) and call the API
-through the SDK (its own retries, `max_retries`; each attempt times out after `timeout_s`). The
-calling thread owns the store: it writes each result that arrived, one transaction per turn. So:
+take the next item and call the API through the SDK with its own retries off: costlab retries
+(`attempt`, `max_retries` times; each attempt times out after `timeout_s`), appending each attempt
+to the run's journal (a file beside the store) before it is sent. The calling thread owns the
+store: it writes each result that arrived, one transaction per turn. So:
 
 * a crash or kill loses no answer that was already written, and a call that the store has settled
   (a replays row other than 'not_sent', a judgement) is never made again;
 * Ctrl-C or SIGTERM (`Stopper`) stops new calls at once and waits for the calls in flight, writing
   them; a second one stops waiting. Only a kill -9 (or a second Ctrl-C) during a call leaves it
   journaled but unrecorded: resume books it in doubt (it may have been billed) at its worst case,
-  counts that against --max-usd, and never makes it again;
+  once per attempt sent, counts that against --max-usd, and never makes it again;
 * a 401, 402 or 403 is about the key or the account, not the request: the run stops, 'failed' and
   resumable, the refused calls unrecorded (not billed) so that resume with the right key sends them.
 
 Concurrency starts at `concurrency` and halves whenever the API answers 429 or 529 (seen through an
-httpx event hook, even when the SDK's retry then succeeds), pausing new calls for the `retry-after`
-the server gave; each `limit` successes in a row add one slot back, up to `concurrency`. The budget
+httpx event hook, even when the retry then succeeds), pausing new calls for the `retry-after` the
+server gave; each `limit` successes in a row add one slot back, up to `concurrency`. The budget
 reserves each call's worst case (prompt with a margin, every max_tokens used) until its real cost is
-known, so spend never crosses --max-usd. The budget counts the run's judge spend and its calls in
-doubt too (booked apart from the replays): a resumed run starts from all three.
+known, and one more before each retry after an attempt that went unanswered (that one may have been
+billed), so spend never crosses --max-usd, on the server's books. The budget counts the run's judge
+spend and its calls in doubt too (booked apart from the replays): a resumed run starts from all three.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ def key_hint(platform: str) -> str:
 
 def client_settings(settings: dict[str, Any], max_retries: int | None = None,
                     timeout: float | None = None) -> tuple[int, float]:
-    """The SDK's retries and per-attempt timeout: the flag, else [replay] max_retries / timeout_s, else the defaults."""
+    """Retries per call and the per-attempt timeout: the flag, else [replay] max_retries / timeout_s, else the defaults."""
     retries = max_retries if max_retries is not None else settings.get("max_retries", DEFAULT_MAX_RETRIES)
     seconds = timeout if timeout is not None else settings.get("timeout_s", DEFAULT_TIMEOUT_S)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -169,35 +171,114 @@ def client_settings(settings: dict[str, Any], max_retries: int | None = None,
     return retries, float(seconds)
 
 
-# Per worker thread: the HTTP attempts of the call in progress (the SDK retries inside one call) and
-# how many got an answer. An attempt sent and never answered (a timeout, a dropped connection) may
-# have been billed: it is counted in doubt, at the call's worst case.
-_attempts = threading.local()
+# Retries are costlab's, not the SDK's (every client's own are turned off: Api.of). An attempt the
+# client gave up on (a timeout, a dropped connection) may have been answered, and billed, by the
+# server: it is in doubt at the call's worst case, so the retry after it needs a worst case of its
+# own, reserved against --max-usd before it is sent (Slot.more). Inside the SDK the retries were
+# invisible to the budget, the journal and Ctrl-C; here each attempt is journaled, reserved and
+# interruptible. The schedule is the SDK's: retry-after(-ms) when the server gives one, else 0.5 s
+# doubled each retry up to 8 s, less up to a quarter of jitter.
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
 
 
-def _on_request(request: Any) -> None:
-    _attempts.sent = getattr(_attempts, "sent", 0) + 1
+@dataclass
+class Api:
+    """The client paid calls are made with, its own retries off; `retries` is how many costlab makes."""
+
+    client: Any
+    retries: int
+
+    @classmethod
+    def of(cls, client: Any) -> "Api":
+        """From any SDK client: its max_retries become costlab's, and the client's own are turned off."""
+        if isinstance(client, Api):
+            return client
+        retries = int(getattr(client, "max_retries", 0) or 0)
+        return cls(client.with_options(max_retries=0) if retries else client, retries)
 
 
-def _on_answer(response: Any) -> None:
-    _attempts.answered = getattr(_attempts, "answered", 0) + 1
+@dataclass
+class Attempted:
+    """What one paid call's attempts came to."""
+
+    message: Any = None  # the Message, when an attempt was answered with one
+    error: BaseException | None = None  # else the last attempt's error
+    attempts: int = 0
+    in_doubt: int = 0  # attempts sent and never answered: each may have been billed
+    stopped: str | None = None  # why a retry the error called for was not made: "interrupted" or "budget"
 
 
-def unanswered_attempts(ex: BaseException | None) -> int:
-    """Attempts of the call that just ended that were sent and never answered (read after the call)."""
-    sent, answered = getattr(_attempts, "sent", 0), getattr(_attempts, "answered", 0)
-    no_answer = isinstance(ex, Exception) and type(ex).__name__ in ("APITimeoutError", "APIConnectionError")
-    if not sent:  # a client made elsewhere, without costlab's hooks: the failed call itself
-        return 1 if no_answer else 0
-    n = sent - answered
-    cause = type(getattr(ex, "__cause__", None)).__name__
-    if no_answer and cause in ("ConnectError", "ConnectTimeout") and n > 0:
-        n -= 1  # the last attempt never connected: nothing was sent
-    return max(n, 1 if no_answer and cause not in ("ConnectError", "ConnectTimeout") else 0)
+def attempt(api: Api, args: dict[str, Any], key: "Key", worst: Decimal | None, journal: "Journal",
+            slot: "Slot") -> Attempted:
+    """One paid call (messages.create(**args)), attempt by attempt, each journaled before it is sent.
+
+    An error answer (not billed) or an attempt that never connected releases its journal line; one
+    sent and never answered (a timeout, a dropped connection) stays open: in doubt. What the SDK would
+    retry is retried (408, 409, 429, 5xx and 529 unless `x-should-retry` says otherwise; timeouts and
+    connection errors), `api.retries` times at most, after the SDK's backoff. A retry after an
+    attempt in doubt first reserves one more worst case (slot.more); none is made once the run is
+    interrupted (Ctrl-C stops the backoff too) or when that reservation cannot fit the budget.
+    """
+    import anthropic
+
+    out = Attempted()
+    doubtful = False  # the last attempt is in doubt: its reservation is spent, a retry needs another
+    while True:
+        if out.attempts:
+            if out.attempts > api.retries or not _retryable(out.error):
+                return out
+            if slot.stopper.aborted.wait(_retry_delay(out.error, out.attempts)):
+                out.stopped = "interrupted"
+                return out
+            if doubtful and not slot.more(worst):
+                out.stopped = "interrupted" if slot.stopper.aborted.is_set() else "budget"
+                return out
+        out.attempts += 1
+        journal.started(key, worst)
+        try:
+            out.message, out.error = api.client.messages.create(**args), None
+            return out
+        except anthropic.APIStatusError as ex:  # answered with an error: not billed
+            journal.unpaid(key)
+            out.error, doubtful = ex, False
+        except anthropic.APIConnectionError as ex:  # timeouts too
+            out.error, doubtful = ex, type(ex.__cause__).__name__ not in ("ConnectError", "ConnectTimeout")
+            if doubtful:
+                out.in_doubt += 1
+            else:
+                journal.unpaid(key)  # it never connected: nothing was sent
+        except anthropic.APIError as ex:  # answered (so maybe billed), but not a Message: in doubt, not retried
+            out.error = ex
+            out.in_doubt += 1
+            return out
+        except Exception as ex:  # refused locally (a logged body the SDK rejects): nothing was sent
+            journal.unpaid(key)
+            out.error = ex
+            return out
 
 
-def reset_attempts() -> None:
-    _attempts.sent = _attempts.answered = 0
+def _retryable(ex: BaseException | None) -> bool:
+    """What the SDK retries: an error answer it would retry, or a failed connection."""
+    import anthropic
+
+    if isinstance(ex, anthropic.APIStatusError):
+        flag = ex.response.headers.get("x-should-retry")
+        if flag in ("true", "false"):
+            return flag == "true"
+        return ex.status_code in (408, 409, 429) or ex.status_code >= 500
+    return isinstance(ex, anthropic.APIConnectionError)
+
+
+def _retry_delay(ex: BaseException | None, retries_taken: int) -> float:
+    """Seconds before the next attempt: the server's retry-after, else the SDK's backoff with jitter."""
+    import random
+
+    response = getattr(ex, "response", None)
+    wait = _retry_after(response.headers) if response is not None else 0.0
+    if wait > 0:
+        return min(wait, 3600.0)
+    return min(INITIAL_RETRY_DELAY * 2.0 ** (retries_taken - 1), MAX_RETRY_DELAY) * (1 - 0.25 * random.random())
 
 
 def make_client(settings: dict[str, Any], max_retries: int | None = None,
@@ -210,7 +291,8 @@ def make_client(settings: dict[str, Any], max_retries: int | None = None,
     google-auth's application default credentials); costlab never stores them. Every one that is set
     is stripped and checked first (costlab.keys), and missing ones are a clear error here, before
     anything is sent. Each attempt times out after `timeout` seconds ([replay] timeout_s, default
-    120), and the SDK retries `max_retries` times ([replay] max_retries, default 4).
+    120). The client carries `max_retries` ([replay] max_retries, default 4): the SDK's own retries
+    for the batch calls; paid synchronous calls turn them off and retry in costlab (Api.of, attempt).
     """
     import anthropic
 
@@ -219,9 +301,7 @@ def make_client(settings: dict[str, Any], max_retries: int | None = None,
 
     max_retries, timeout = client_settings(settings, max_retries, timeout)
     check_env_keys()  # a key with a line break fails here, naming its variable, not in an HTTP library's error
-    hooks: dict[str, list] = {"request": [_on_request], "response": [_on_answer]}
-    if on_response:
-        hooks["response"].append(lambda r: on_response(r.status_code, r.headers))
+    hooks: dict[str, list] = {"response": [lambda r: on_response(r.status_code, r.headers)] if on_response else []}
     http = anthropic.DefaultHttpxClient(event_hooks=hooks)
     provider = platform_of(settings)
     url = base_url or settings.get("base_url")
@@ -328,29 +408,35 @@ def sdk_arguments(client: Any, body: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def call(client: Any, job: Job) -> tuple:
-    """One request through the SDK (with its retries); a result row (RESULT_COLUMNS without run and key).
-    unanswered_attempts() after it says how many of its attempts may have been billed unseen."""
+def call(api: Api, job: Job, journal: "Journal", slot: "Slot") -> tuple | None:
+    """One replay, attempt by attempt (attempt); a result row (RESULT_COLUMNS without run and key) and
+    then how many of its attempts are in doubt (sent, never answered: maybe billed). None when no
+    attempt can have been billed and an interrupt stopped the retries: released, resume makes it."""
     import anthropic
 
     t0 = time.monotonic()
-    reset_attempts()
-    try:
-        msg = client.messages.create(**sdk_arguments(client, job.body))
-    except anthropic.APIStatusError as ex:
+    got = attempt(api, sdk_arguments(api.client, job.body), replay_key(job), job.worst_usd, journal, slot)
+    ex, n = got.error, got.in_doubt
+    if ex is not None and got.stopped and not n:
+        return None
+    said = [f"after {got.attempts} attempts"] if got.attempts > 1 else []
+    if got.stopped:
+        said.append("not retried: " + ("interrupted" if got.stopped == "interrupted" else "a retry could cross --max-usd"))
+    after = f" ({'; '.join(said)})" if said else ""
+    if isinstance(ex, anthropic.APIStatusError):
         kind = ERROR_TYPES.get(ex.status_code, "api_error" if ex.status_code >= 500 else "invalid_request")
-        return _error(t0, kind, f"HTTP {ex.status_code}: {_message(ex)}", getattr(ex, "request_id", None))
-    except anthropic.APITimeoutError as ex:
-        return _error(t0, "timeout", "the request timed out (after the SDK's retries)", None, unanswered_attempts(ex))
-    except anthropic.APIConnectionError as ex:
-        return _error(t0, "connection", f"connection failed (after the SDK's retries): {type(ex.__cause__ or ex).__name__}",
-                      None, unanswered_attempts(ex))
-    except anthropic.APIResponseValidationError:  # answered (so maybe billed), but not a Message: in doubt
-        return _error(t0, "invalid_response", "the API's answer was not a valid Message", None, 1)
-    except Exception as ex:  # a bad logged body the SDK refuses locally, say; recorded, never fatal
+        return _error(t0, kind, f"HTTP {ex.status_code}: {_message(ex)}", getattr(ex, "request_id", None), n)
+    if isinstance(ex, anthropic.APITimeoutError):
+        return _error(t0, "timeout", f"the request timed out{after}", None, n)
+    if isinstance(ex, anthropic.APIConnectionError):
+        return _error(t0, "connection", f"connection failed{after}: {type(ex.__cause__ or ex).__name__}", None, n)
+    if isinstance(ex, anthropic.APIError):  # answered (so maybe billed), but not a Message: in doubt
+        return _error(t0, "invalid_response", "the API's answer was not a valid Message", None, n)
+    if ex is not None:  # a bad logged body the SDK refuses locally, say; recorded, never fatal
         from costlab.keys import redact
 
-        return _error(t0, "client_error", redact(f"{type(ex).__name__}: {ex}")[:500], None)
+        return _error(t0, "client_error", redact(f"{type(ex).__name__}: {ex}")[:500], None, n)
+    msg = got.message
     u = msg.usage
     cc = getattr(u, "cache_creation", None)
     w5 = getattr(cc, "ephemeral_5m_input_tokens", None) if cc else None
@@ -361,7 +447,7 @@ def call(client: Any, job: Job) -> tuple:
     return ("ok", datetime.now(timezone.utc), (time.monotonic() - t0) * 1000, u.input_tokens, u.output_tokens,
             u.cache_read_input_tokens or 0, w5 or 0, w1h or 0, msg.stop_reason, text, None, None,
             getattr(msg, "_request_id", None) or msg.id,  # Bedrock has no request-id header: the message id
-            unanswered_attempts(None))
+            n)
 
 
 def _message(ex: Any) -> str:
@@ -463,21 +549,23 @@ Key = tuple  # a paid call: ("replay", source, request_id, tier, "") or (judge, 
 
 
 class Journal:
-    """An append-only file of the paid calls of a run, written before each call starts.
+    """An append-only file of the paid calls of a run, written before each attempt is sent.
 
     A DuckDB commit per call would cap throughput (a few ms each); a line appended to a file is
     microseconds and survives a kill -9 (it is in the OS's cache once written). Lines:
 
-        {"start": KEY, "worst": "0.0012"}   the call starts; its worst-case cost
-        {"unpaid": KEY}                     it ended with an answer that is not billed (an HTTP error
-                                            such as 401 that the run does not record): it may be sent again
+        {"start": KEY, "worst": "0.0012"}   an attempt of the call starts; the call's worst-case cost
+        {"unpaid": KEY}                     the attempt ended unbilled (an error answer, such as a 529
+                                            before a retry or a 401, or it never connected): released
 
     A KEY is ["replay", source, request_id, tier, ""] for a replay and [judge, source, request_id,
     tier, order] for a judge call (order: first, second or rubric); a line from before judge calls
-    were journaled, [source, request_id, tier], is a replay's start. Every other outcome settles in
-    the store (a replays row, a judgements row). On resume, a call whose last line is its start and
-    that the store has not settled was in flight when the process died: it may have been billed, so
-    it is recorded in doubt at its worst case (reconcile) and never sent again.
+    were journaled, [source, request_id, tier], is a replay's start. Each retry is a start line of
+    its own, so a call's open attempts are its starts less its releases. Every other outcome settles
+    in the store (a replays row, a judgements row, with the attempts that went unanswered in doubt).
+    On resume, a call with open attempts that the store has not settled was in flight when the
+    process died: each open attempt may have been billed, so the call is recorded in doubt at its
+    worst case once per open attempt (reconcile) and never sent again.
     """
 
     def __init__(self, path: Path | None):
@@ -509,22 +597,27 @@ class Journal:
                 self.file = None
 
     @staticmethod
-    def read(path: Path | None) -> dict[Key, Decimal | None]:
-        """The calls whose last line is their start (in flight, unless the store settled them): key -> worst."""
+    def read(path: Path | None) -> dict[Key, tuple[Decimal | None, int]]:
+        """The calls with attempts open (in flight, unless the store settled them): key -> (worst, attempts)."""
         if path is None or not path.exists():
             return {}
-        out: dict[Key, Decimal | None] = {}
+        out: dict[Key, tuple[Decimal | None, int]] = {}
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
                 if isinstance(entry, list):  # the format before judge calls were journaled
-                    out[("replay", *entry[:3], "")] = None
+                    key: Key = ("replay", *entry[:3], "")
+                    out[key] = (None, out.get(key, (None, 0))[1] + 1)
                 elif "start" in entry:
-                    out[tuple(entry["start"])] = None if entry.get("worst") is None else Decimal(entry["worst"])
-                elif "unpaid" in entry:
-                    out.pop(tuple(entry["unpaid"]), None)
+                    key = tuple(entry["start"])
+                    out[key] = (None if entry.get("worst") is None else Decimal(entry["worst"]), out.get(key, (None, 0))[1] + 1)
+                elif "unpaid" in entry and tuple(entry["unpaid"]) in out:
+                    key = tuple(entry["unpaid"])
+                    worst, n = out.pop(key)
+                    if n > 1:
+                        out[key] = (worst, n - 1)
             except (ValueError, TypeError, KeyError, ArithmeticError):
-                pass  # a line cut by a kill mid-write: its call had not started
+                pass  # a line cut by a kill mid-write: its attempt had not started
         return out
 
     @staticmethod
@@ -548,9 +641,10 @@ IN_DOUBT = "in doubt: the call started and the process was killed before its ans
 
 
 def reconcile(store: "Store", run: str, jobs: list[Job] | None = None) -> int:
-    """Calls a killed process had started but not recorded are booked in doubt at their worst case:
-    replays as 'sending' rows, judge calls on their judgements row (details.in_doubt). Returns how many
-    replays. `jobs` (load_jobs) gives the worst case of replays journaled before it was written down."""
+    """Calls a killed process had started but not recorded are booked in doubt at their worst case,
+    once per attempt left open (a retry after a timeout is an attempt of its own): replays as
+    'sending' rows, judge calls on their judgements row (details.in_doubt). Returns how many replays.
+    `jobs` (load_jobs) gives the worst case of replays journaled before it was written down."""
     from costlab.replay.plan import insert_rows
 
     started = Journal.read(journal_path(store, run))
@@ -560,6 +654,12 @@ def reconcile(store: "Store", run: str, jobs: list[Job] | None = None) -> int:
         "select source, request_id, tier from replays where run = ? and status <> 'not_sent'", [run])}
     worst_of = {(j.source, j.request_id, j.tier): j.worst_usd for j in jobs or []}
     doubt = sorted(k[1:4] for k in started if k[0] == "replay" and k[1:4] not in recorded)
+
+    def in_doubt_usd(source: str, rid: str, tier: str) -> Decimal | None:
+        worst, attempts = started[("replay", source, rid, tier, "")]
+        worst = worst if worst is not None else worst_of.get((source, rid, tier))
+        return None if worst is None else worst * attempts
+
     if doubt:
         models = {tier: (model, platform) for tier, model, platform in store.rows("select tier, model, platform from _replay_tiers")}
         with store.transaction():
@@ -569,15 +669,15 @@ def reconcile(store: "Store", run: str, jobs: list[Job] | None = None) -> int:
             insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "error_message", "platform",
                                            "in_doubt_usd"),
                         [(run, s, rid, tier, models.get(tier, (None,))[0], "sending", IN_DOUBT, models.get(tier, (None, None))[1],
-                          started[("replay", s, rid, tier, "")] or worst_of.get((s, rid, tier)))
+                          in_doubt_usd(s, rid, tier))
                          for s, rid, tier in doubt])
     _reconcile_judged(store, run, {k: w for k, w in started.items() if k[0] != "replay"})
     return len(doubt)
 
 
-def _reconcile_judged(store: "Store", run: str, started: dict[Key, Decimal | None]) -> None:
+def _reconcile_judged(store: "Store", run: str, started: dict[Key, tuple[Decimal | None, int]]) -> None:
     """Judge calls started and never settled: the answer's judgements row says so (details.in_doubt,
-    in_doubt_usd); the judge never asks them again."""
+    calls_in_doubt: the attempts left open; in_doubt_usd); the judge never asks them again."""
     if not started:
         return
     rows = {(j, s, rid, tier): (first, complete, doubt) for j, s, rid, tier, first, complete, doubt in store.rows(
@@ -585,24 +685,26 @@ def _reconcile_judged(store: "Store", run: str, started: dict[Key, Decimal | Non
                   details->>'incomplete' is null and details->>'in_doubt' is null, details->>'in_doubt' is not null
            from judgements where run = ? and (judge like 'pairwise:%' or judge like 'rubric:%')""", [run])}
     doubt: dict[tuple, list] = {}
-    for (judge, source, rid, tier, order), worst in started.items():
+    for (judge, source, rid, tier, order), (worst, attempts) in started.items():
         first, complete, already = rows.get((judge, source, rid, tier), (False, False, False))
         settled = ((order == "first" and first) or (order == "second" and complete)
                    or (order == "rubric" and (judge, source, rid, tier) in rows))
         if not settled and not already:
-            doubt.setdefault((judge, source, rid, tier), []).append((order, worst))
+            doubt.setdefault((judge, source, rid, tier), []).append((order, worst, attempts))
     if not doubt:
         return
     with store.transaction():
         for (judge, source, rid, tier), calls in sorted(doubt.items()):
-            usd = sum((w for _, w in calls if w is not None), Decimal(0))
-            note = json.dumps({"in_doubt": f"{IN_DOUBT} ({', '.join(o for o, _ in calls)})", "calls_in_doubt": len(calls),
+            usd = sum((w * n for _, w, n in calls if w is not None), Decimal(0))
+            note = json.dumps({"in_doubt": f"{IN_DOUBT} ({', '.join(o for o, _, _ in calls)})",
+                               "calls_in_doubt": sum(n for _, _, n in calls),
                                "incomplete": "a judge call is in doubt: it is never asked again"})
-            if (judge, source, rid, tier) in rows:
-                store.execute("""update judgements set details = json_merge_patch(details, ?::JSON),
+            if (judge, source, rid, tier) in rows:  # calls_in_doubt adds to those its answered calls had
+                store.execute("""update judgements set details = json_merge_patch(json_merge_patch(details, ?::JSON),
+                                            json_object('calls_in_doubt', coalesce((details->>'calls_in_doubt')::INTEGER, 0) + ?)),
                                         in_doubt_usd = coalesce(in_doubt_usd, 0) + ?
                                  where run = ? and judge = ? and source = ? and request_id = ? and tier = ?""",
-                              [note, usd, run, judge, source, rid, tier])
+                              [note, sum(n for _, _, n in calls), usd, run, judge, source, rid, tier])
             else:
                 store.execute("""insert into judgements (run, source, request_id, tier, judge, judge_cost_usd, details,
                                                          in_doubt_usd) values (?, ?, ?, ?, ?, 0, ?::JSON, ?)""",
@@ -655,11 +757,12 @@ class Stopper:
 class Budget:
     """--max-usd over the run's spend (replays, judging and calls in doubt), shared by the threads.
 
-    Each call (or judged answer) reserves its worst case before it starts and settles at its real
-    cost (plus any attempts in doubt) once written. One that could cross the budget waits while
-    others are unsettled (they may cost less than reserved); if it still does not fit, the budget
-    stops: it and everything after it are left (not_sent, or not judged). A worst case of None (no
-    price) never starts under a budget.
+    Each call (or judged answer) reserves its worst case before it starts, and one worst case more
+    before each retry after an attempt in doubt (Slot.more), and settles at its real cost (plus its
+    attempts in doubt) once written. One that could cross the budget waits while others are
+    unsettled (they may cost less than reserved); if it still does not fit, the budget stops: it and
+    everything after it are left (not_sent, or not judged); a retry that does not fit is not made. A
+    worst case of None (no price) never starts under a budget.
     """
 
     def __init__(self, max_usd: Decimal | None, spent: Decimal):
@@ -667,6 +770,7 @@ class Budget:
         self.spent = spent
         self.reserved = Decimal(0)
         self.unsettled = 0
+        self.retrying = 0  # of the unsettled, the calls waiting to reserve a retry
         self.stopped = False
         self.cond = threading.Condition()
 
@@ -679,12 +783,42 @@ class Budget:
         self.reserved += worst or Decimal(0)
         self.unsettled += 1
 
-    def settle(self, worst: Decimal, cost: Decimal, n: int) -> None:
+    def settle(self, reserved: Decimal, cost: Decimal, n: int) -> None:
         with self.cond:
             self.spent += cost
-            self.reserved -= worst
+            self.reserved -= reserved
             self.unsettled -= n
             self.cond.notify_all()
+
+
+class Slot:
+    """One item's share of the budget (dispatch makes one for each item it starts, and settles what
+    it reserved): its worst case, and one worst case more for each retry after an attempt in doubt."""
+
+    def __init__(self, budget: Budget, stopper: "Stopper", worst: Decimal | None):
+        self.budget = budget
+        self.stopper = stopper
+        self.worst = worst
+        self.reserved = worst or Decimal(0)
+
+    def more(self, worst: Decimal | None) -> bool:
+        """Reserve one more attempt's worst case, waiting while other calls may settle for less than
+        they reserved. False (nothing reserved) when it cannot fit, or the run was interrupted."""
+        b = self.budget
+        with b.cond:
+            b.retrying += 1
+            try:
+                while not self.stopper.aborted.is_set():
+                    if b.fits(worst):
+                        b.reserved += worst or Decimal(0)
+                        self.reserved += worst or Decimal(0)
+                        return True
+                    if b.unsettled <= b.retrying:  # every call not yet settled waits for a retry: none will settle
+                        return False
+                    b.cond.wait(0.05)
+                return False
+            finally:
+                b.retrying -= 1
 
 
 @dataclass
@@ -693,12 +827,14 @@ class Dispatched:
     budget_stop: bool  # the budget stopped them (else an interrupt, an account error, or nothing left)
 
 
-def dispatch(items: list[tuple[Any, Decimal | None]], work: Callable[[Any, Decimal | None], Any],
+def dispatch(items: list[tuple[Any, Decimal | None]], work: Callable[[Any, Slot], Any],
              write: Callable[[list[tuple[Any, Decimal | None, Any]]], Decimal], limiter: Limiter, budget: Budget,
              stopper: Stopper, name: str = "costlab-replay") -> Dispatched:
-    """Run `work(item, worst)` for each item on worker threads, within the limiter and the budget, and
-    `write(done)` on this thread (the store's) for what they return, grouped per WRITE_EVERY; `write`
-    returns what the batch cost (spend and in doubt) and the budget settles at it.
+    """Run `work(item, slot)` for each (item, worst case) on worker threads, within the limiter and the
+    budget (the slot holds the item's reservation: its worst case, and more for its retries), and
+    `write(done)`, done being (item, worst, result), on this thread (the store's) for what they
+    return, grouped per WRITE_EVERY; `write` returns what the batch cost (spend and in doubt) and the
+    budget settles at it, releasing what the items reserved.
 
     Every paid call goes through here (replays and judge calls): so an interrupt stops new calls at
     once, what was answered is written even after it, and a budget waiter is never left waiting for
@@ -732,11 +868,12 @@ def dispatch(items: list[tuple[Any, Decimal | None]], work: Callable[[Any, Decim
     def worker() -> None:
         while (got := next_item()) is not None:
             item, worst = got
+            slot = Slot(budget, stopper, worst)
             try:
-                result = work(item, worst)
+                result = work(item, slot)
             except BaseException as ex:  # a bug: raised on the writer's thread, after writing what arrived
                 result = _Crash(ex)
-            results.put((item, worst, result))
+            results.put((item, slot, result))
             with cond:
                 state["inflight"] -= 1
                 cond.notify_all()
@@ -756,12 +893,12 @@ def dispatch(items: list[tuple[Any, Decimal | None]], work: Callable[[Any, Decim
             # the CPU the calls need; the journal keeps the calls safe in between.
             if buffered and (time.monotonic() - last >= WRITE_EVERY or len(buffered) >= 256 or not alive
                              or stopper.aborted.is_set()):
-                done = [d for d in buffered if not isinstance(d[2], _Crash)]
+                done = [(item, slot.worst, r) for item, slot, r in buffered if not isinstance(r, _Crash)]
                 if crash is None and len(done) < len(buffered):
                     crash = next(d[2].ex for d in buffered if isinstance(d[2], _Crash))
                     stopper.abort()  # no new call after a bug; what was answered is still written
                 cost = write(done) if done else Decimal(0)
-                budget.settle(sum((w or Decimal(0) for _, w, _ in buffered), Decimal(0)), cost, len(buffered))
+                budget.settle(sum((slot.reserved for _, slot, _ in buffered), Decimal(0)), cost, len(buffered))
                 buffered = []
                 last = time.monotonic()
             if not alive and results.empty() and not buffered:
@@ -788,7 +925,7 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
          journal: Journal | None = None, platform: str = "anthropic") -> Outcome:
     """Send every job (bounded by the limiter and the budget); write the results as they arrive.
 
-    Worker threads take jobs, journal them and call the API; this thread writes what arrived, one
+    Worker threads take jobs and call the API, journaling each attempt; this thread writes what arrived, one
     transaction per turn, so sending never waits for the store. A 401, 402 or 403 stops sending:
     the refused pairs are not recorded (not billed: resume sends them) and out.failed says why.
     """
@@ -798,14 +935,18 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
     budget = Budget(max_usd, budget_spent(store, run))
     replace = bool(store.scalar("select count(*) from replays where run = ? and status in ('not_sent', 'sending')", [run]))
 
-    def work(job: Job, worst: Decimal | None) -> tuple:
+    api = Api.of(client)
+
+    def work(job: Job, slot: Slot) -> tuple:
         job.started_at = datetime.now(timezone.utc)
-        journal.started(job)
-        *row, unanswered = call(client, job)
+        result = call(api, job, journal, slot)
+        if result is None:
+            return ("released",)  # interrupted between attempts, nothing billed: resume sends it
+        *row, unanswered = result
         if row[0] == "error" and row[10] in ACCOUNT_ERRORS:
-            journal.unpaid(replay_key(job))  # refused before any work: not billed, resume sends it
             stopper_.abort()
-            return ("refused", row)
+            if not unanswered:  # refused before any work (released in the journal): not billed, resume sends it
+                return ("refused", row)
         return ("row", row, job.worst_usd * unanswered if unanswered else None)
 
     def write(done: list) -> Decimal:
