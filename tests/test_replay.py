@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -315,3 +316,34 @@ def test_stop_check_fails_answers_cut_at_max_tokens_and_refusals(rstore):
     stops = dict(rows(rstore, """select x.tier || '/' || r.feature, list(distinct x.stop_reason) from replays x
                                  join requests r using (source, request_id) where x.run = 'stop' group by 1"""))
     assert stops["sonnet/chat"] == ["max_tokens"] and stops["haiku/triage"] == ["refusal"]
+
+
+def test_a_batch_create_that_times_out_is_never_retried_into_a_second_batch(rstore):
+    # The server creates the batch but answers after the client has given up: a retry would create
+    # (and bill) a second batch. The pairs stay in doubt, counted at their worst case; resume
+    # collects nothing twice and creates no batch for them.
+    fault = Fault(path="/v1/messages/batches", delay=2.0, times=1)
+    with TestServer(faults=[fault], batch_polls_to_end=1) as server:
+        run, _ = replay.plan(rstore, spec(run="bto", sample=2, batch=True))
+        with pytest.raises(Exception):
+            replay.execute(rstore, run, base_url=server.url, poll_interval=0.01, timeout=0.5, max_retries=3)
+        status = rows(rstore, "select status, count(*) > 0, sum(in_doubt_usd) > 0 from replays where run = 'bto' group by 1")
+        replay.execute(rstore, run, base_url=server.url, poll_interval=0.01)
+        deadline = time.monotonic() + 10
+        while not server.count("/v1/messages/batches", status=200) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server answers the first create after its delay
+        time.sleep(0.3)
+        assert server.count("/v1/messages/batches", status=200) == 1
+    assert status == [("sending", True, True)]
+
+
+def test_a_batch_create_refused_with_an_error_answer_puts_its_pairs_back_for_resume(rstore):
+    # An error answer means no batch was made: nothing is in doubt, and resume sends the pairs.
+    with TestServer(faults=[Fault(status=529, path="/v1/messages/batches", times=1)], batch_polls_to_end=1) as server:
+        run, _ = replay.plan(rstore, spec(run="b529", sample=2, batch=True))
+        with pytest.raises(Exception):
+            replay.execute(rstore, run, base_url=server.url, poll_interval=0.01, max_retries=0)
+        assert rows(rstore, "select count(*) from replays where run = 'b529' and status = 'sending'") == [(0,)]
+        out = replay.execute(rstore, run, base_url=server.url, poll_interval=0.01)
+        assert server.count("/v1/messages/batches", status=200) == 1
+    assert out.ok > 0 and rows(rstore, "select status, count(*) from replays where run = 'b529' group by 1") == [("ok", out.ok)]

@@ -59,8 +59,8 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
                         [(run, j.source, j.request_id, j.tier, j.model, "sending", now,
                           json.dumps(j.not_carried) if j.not_carried else None, "batch",
                           "in a Message Batch not yet collected", j.platform, j.geo_class, j.worst_usd) for j in chunk])
-        batch = client.messages.batches.create(
-            requests=[{"custom_id": cid, "params": job.body} for cid, job in ids.items()])
+        batch = _create(store, run, client, chunk, [{"custom_id": cid, "params": job.body} for cid, job in ids.items()],
+                        stopper)
         with store.transaction():
             insert_rows(store, "replay_batches", ("run", "batch_id", "custom_id", "source", "request_id", "tier", "created_at"),
                         [(run, batch.id, cid, j.source, j.request_id, j.tier, now) for cid, j in ids.items()])
@@ -80,6 +80,40 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
     out.interrupted = stopper.interrupted
     out.spent_usd = spent(store, run)
     return out
+
+
+def _create(store: "Store", run: str, client: Any, chunk: list, requests: list[dict], stopper: "Stopper") -> Any:
+    """One batch, created at most once. The SDK's own retries are off here: a create that timed out
+    may have made (and will bill) a batch, and a retry would make a second one. So an attempt the
+    server never answered leaves the chunk's 'sending' rows in doubt (counted at their worst case,
+    never re-sent) and raises; an error answer made no batch, so it is retried as the SDK would
+    (429, 5xx, 529), and when retries run out the rows are put back for resume to send."""
+    import anthropic
+
+    from costlab.replay.send import Api, _retry_delay, _retryable
+
+    api = Api.of(client)
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return api.client.messages.batches.create(requests=requests)
+        except anthropic.APIStatusError as ex:  # answered: no batch was made
+            if tries > api.retries or not _retryable(ex) or stopper.aborted.wait(_retry_delay(ex, tries)):
+                _put_back(store, run, chunk)
+                raise
+        except anthropic.APIConnectionError as ex:
+            if type(ex.__cause__).__name__ in ("ConnectError", "ConnectTimeout"):  # never sent
+                _put_back(store, run, chunk)
+            raise  # else sent and never answered: the rows stay 'sending', in doubt
+
+
+def _put_back(store: "Store", run: str, chunk: list) -> None:
+    """The chunk's 'sending' rows deleted: no batch holds them, so resume sends them."""
+    with store.transaction():
+        for j in chunk:
+            store.execute("delete from replays where run = ? and source = ? and request_id = ? and tier = ? "
+                          "and status = 'sending'", [run, j.source, j.request_id, j.tier])
 
 
 def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval: float, out: Outcome,
