@@ -15,7 +15,7 @@ from costlab.errors import ConfigError, InputError
 from costlab.ingest import ingest_paths
 from costlab.store import Store
 
-from conftest import EXAMPLES, FIXTURES
+from helpers import EXAMPLES, FIXTURES
 
 ING = FIXTURES / "ingest"
 

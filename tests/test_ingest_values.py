@@ -22,7 +22,7 @@ from costlab.ingest.sources import NOTE_METADATA_OTHER, NOTE_METADATA_STRING
 from costlab.schema import MAX_TOKENS, MAX_TOOL_REQUESTS
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 

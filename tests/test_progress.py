@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import FIXTURES, run_on_terminal
+from helpers import FIXTURES, run_on_terminal
 
 
 def on_a_terminal(*args: str) -> tuple[int, bytes, str]:

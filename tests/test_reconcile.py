@@ -20,7 +20,7 @@ from costlab.ingest import ingest_paths
 from costlab.reconcile import reconcile
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 LOGS = [  # (ts, model, tier, input, output): see tests/fixtures/sources/admin_*_report.*

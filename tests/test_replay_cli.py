@@ -9,57 +9,17 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import polars as pl
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from costlab.commands.replay import register
 from costlab.testing import TestServer
-from conftest import run_on_terminal
-from test_replay_helpers import write_log
+from helpers import KILL_SCRIPT, SECRET, invoke, run_on_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "sk-ant-test-SECRET-cli-777"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "routellm"
-
-
-def make_app() -> typer.Typer:
-    app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-
-    @app.callback()
-    def main() -> None:
-        """costlab (test app)"""
-
-    register(app)
-    return app
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A store with 30 logged requests and a costlab.toml with tiers, in the working directory."""
-    from costlab.config import load_config
-    from costlab.ingest import ingest_paths
-    from costlab.store import open_store
-
-    (tmp_path / "costlab.toml").write_text(textwrap.dedent("""
-        [tiers]
-        haiku = "claude-haiku-5-5"
-        sonnet = "claude-sonnet-5-5"
-        opus = "claude-opus-5-5"
-    """))
-    with open_store(None, load_config()) as store:
-        ingest_paths(store, [str(write_log(tmp_path / "log.jsonl", 30))])
-    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
-    return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(make_app(), ["replay", *args])
 
 
 def test_dry_run_prints_the_estimate_and_sends_nothing(env):
@@ -133,18 +93,6 @@ def test_import_routellm_folder_from_the_command_line(env):
     assert r.exit_code == 0, r.output
     frame = pl.read_csv(io.StringIO(r.stdout))
     assert frame["tier"].to_list() == ["haiku", "opus"] and frame["prompts"].to_list() == [200, 200]
-
-
-KILL_SCRIPT = """
-import sys, typer
-from costlab.commands.replay import register
-app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-@app.callback()
-def main() -> None:
-    pass
-register(app)
-app(sys.argv[1:])
-"""
 
 
 @pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, id="sigterm"), pytest.param(signal.SIGKILL, id="sigkill")])

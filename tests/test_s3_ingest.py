@@ -17,7 +17,7 @@ from costlab.config import Config  # noqa: E402
 from costlab.ingest import ingest_paths  # noqa: E402
 from costlab.store import Store  # noqa: E402
 
-from conftest import FIXTURES  # noqa: E402
+from helpers import FIXTURES  # noqa: E402
 
 SRC = FIXTURES / "sources"
 PREFIX = "AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/2026/11/16/09/"

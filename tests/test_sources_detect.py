@@ -11,7 +11,7 @@ from costlab.config import Config
 from costlab.ingest import detect, ingest_paths
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 DETECTED = [

@@ -31,7 +31,7 @@ from costlab.ingest import ingest_paths
 from costlab.sqlquote import expression, file_literal, ident, literal, one_statement, statement_count
 from costlab.store import Store
 
-from conftest import ROOT
+from helpers import ROOT
 
 SECRET_MARK = "costlab-canary-secret-5be1"
 MAPPING = {"format": "csv", "columns": {"request_id": "rid", "ts": "ts", "model": "mdl",
