@@ -217,15 +217,15 @@ def test_html_report_needs_no_network(page):
     assert "&lt;/script&gt;&lt;script&gt;console.error" in text
 
 
-def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tier(chromium, tmp_path):
-    from test_report_extras import W46, judge_every_tier
+def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tier(new_store, chromium, tmp_path):
+    from helpers import W46, judge_every_tier
 
     from costlab.config import Config
     from costlab.generate import generate_sql
     from costlab.report import charts
     from costlab.report.settings import parse
 
-    with Store(tmp_path / "judged.duckdb", Config()) as store:
+    with new_store(tmp_path / "judged.duckdb") as store:
         store.execute(f"insert into requests by name {generate_sql(4000, seed=3, start='2026-11-02', days=14)}")
         judge_every_tier(store)
         settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}})

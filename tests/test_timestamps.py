@@ -24,7 +24,7 @@ from costlab.ingest import _stage, ingest_paths
 from costlab.store import Store
 
 from helpers import FIXTURES
-from test_signals import END, START, inject
+from helpers import END, START, inject
 
 # ts text as a log may carry it -> what DuckDB reads it as; every one is outside 2023-01-01 .. now + 1 day.
 EXTREMES = {
