@@ -95,6 +95,7 @@ def test_import_routellm_folder_from_the_command_line(env):
     assert frame["tier"].to_list() == ["haiku", "opus"] and frame["prompts"].to_list() == [200, 200]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, id="sigterm"), pytest.param(signal.SIGKILL, id="sigkill")])
 def test_kill_mid_run_then_resume_sends_each_remaining_request_once(env, sig):
     """A real process killed mid-run; resume completes it. Counted at the server: nothing answered twice."""

@@ -195,6 +195,7 @@ def page(tmp_path_factory) -> tuple[Path, dict]:
     return path, report
 
 
+@pytest.mark.slow  # starts Chromium
 def test_html_report_renders_every_chart_offline_with_no_console_errors(chromium, page, tmp_path_factory):
     path, report = page
     shot = tmp_path_factory.getbasetemp() / "report_html.png"
@@ -217,6 +218,7 @@ def test_html_report_needs_no_network(page):
     assert "&lt;/script&gt;&lt;script&gt;console.error" in text
 
 
+@pytest.mark.slow  # starts Chromium
 def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tier(new_store, chromium, tmp_path):
     from helpers import W46, judge_every_tier
 
