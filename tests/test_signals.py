@@ -57,13 +57,31 @@ def scenario(background_file, tmp_path):
     s.close()
 
 
+_scratch: list[Store] = []  # the module's scratch store (the fixture below), for priced_total
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch_store(store_template, tmp_path_factory):
+    """One fresh store for the module that priced_total empties and refills at each call."""
+    with copy_store(store_template, tmp_path_factory.mktemp("scratch") / "scratch.duckdb") as s:
+        _scratch.append(s)
+        yield s
+        _scratch.remove(s)
+
+
 def priced_total(rows: pl.DataFrame) -> Decimal:
-    """What these request rows cost, priced by the costed_requests view of a scratch store."""
-    with Store(":memory:", Config()) as scratch:
-        scratch.con.register("incoming", rows)
+    """What these request rows cost, priced by the costed_requests view of a scratch store that holds
+    only them."""
+    scratch = _scratch[0]
+    scratch.execute("delete from requests")
+    scratch.con.register("incoming", rows)
+    try:
         scratch.execute("insert into requests by name select * from incoming")
-        assert scratch.scalar("select count(*) filter (where not priced) from costed_requests") == 0
-        return scratch.scalar("select sum(cost_usd) from costed_requests")
+    finally:
+        scratch.con.unregister("incoming")
+    assert scratch.scalar("select count(*) from requests") == rows.height
+    assert scratch.scalar("select count(*) filter (where not priced) from costed_requests") == 0
+    return scratch.scalar("select sum(cost_usd) from costed_requests")
 
 
 def injected(store: Store, prefix: str = "inj_") -> pl.DataFrame:
