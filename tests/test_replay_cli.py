@@ -16,10 +16,9 @@ import polars as pl
 import pytest
 
 from costlab.testing import TestServer
-from helpers import KILL_SCRIPT, SECRET, invoke, run_on_terminal
+from helpers import FIXTURES, KILL_SCRIPT, ROOT, SECRET, invoke, run_on_terminal
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "routellm"
+ROUTELLM = FIXTURES / "routellm"
 
 
 def test_dry_run_prints_the_estimate_and_sends_nothing(env):
@@ -88,7 +87,7 @@ def test_unknown_run_suggests_the_nearest_name(env):
 
 
 def test_import_routellm_folder_from_the_command_line(env):
-    r = invoke("import", str(FIXTURES / "mmlu"), "--format", "routellm", "--map", "weak=haiku", "--map", "strong=opus",
+    r = invoke("import", str(ROUTELLM / "mmlu"), "--format", "routellm", "--map", "weak=haiku", "--map", "strong=opus",
                "--name", "mmlu", "--output", "csv")
     assert r.exit_code == 0, r.output
     frame = pl.read_csv(io.StringIO(r.stdout))

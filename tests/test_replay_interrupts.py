@@ -26,9 +26,8 @@ import pytest
 from costlab.config import Config, load_config
 from costlab.store import Store, open_store
 from costlab.testing import Fault, TestServer
-from helpers import KILL_SCRIPT, SECRET, invoke
+from helpers import KILL_SCRIPT, ROOT, SECRET, invoke
 
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 4
 
 

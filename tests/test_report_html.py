@@ -27,7 +27,8 @@ from costlab.report import SECTIONS, build_report, render, window
 from costlab.report.charts import CHARTS
 from costlab.store import Store
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from helpers import EXAMPLES
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
          "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars", "--remote-debugging-pipe"]
