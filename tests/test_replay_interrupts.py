@@ -9,6 +9,7 @@ as the API would, whether or not the client is still there to read the answer)."
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -33,6 +34,11 @@ CONCURRENCY = 4
 
 def prices() -> dict[str, tuple[Decimal, Decimal]]:
     """The built-in catalogue's current standard prices, for the test server to charge with."""
+    return dict(_catalogue_prices())
+
+
+@functools.cache
+def _catalogue_prices() -> dict[str, tuple[Decimal, Decimal]]:  # read once: the catalogue is the same all run
     with Store(":memory:", Config()) as s:
         return {m: (i, o) for m, i, o in s.rows(
             "select model, input, output from prices where origin = 'builtin' and speed = 'standard' "
