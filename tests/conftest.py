@@ -1,22 +1,17 @@
-"""Shared fixtures. Every test runs in its own empty working directory with no costlab settings
-from the developer's environment, so no test reads or writes a real ./costlab.duckdb or costlab.toml."""
+"""Shared fixtures (helpers that are not fixtures are in helpers.py). Every test runs in its own empty
+working directory with no costlab settings from the developer's environment, so no test reads or
+writes a real ./costlab.duckdb or costlab.toml."""
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import threading
+import itertools
+import socket
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from costlab.config import Config
-from costlab.store import Store
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-EXAMPLES = ROOT / "examples"
+from helpers import SECRET, build_template, copy_store, write_log
 
 
 @pytest.fixture(autouse=True)
@@ -28,38 +23,80 @@ def isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("COLUMNS", "100")
 
 
+# -- stores ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory) -> Path:
+    """One migrated, priced store file with the default Config() and no requests, built once per run;
+    tests get copies of it (new_store, store) instead of migrating and pricing a store each."""
+    return build_template(tmp_path_factory.mktemp("template") / "template.duckdb")
+
+
 @pytest.fixture
-def store(tmp_path):
+def new_store(store_template):
+    """new_store(path) -> a fresh store at path with the default Config() (a copy of the template).
+    The test closes it (or uses it as a context manager)."""
+    return lambda path: copy_store(store_template, path)
+
+
+@pytest.fixture
+def store(new_store, tmp_path):
     """A fresh, migrated store file with the built-in catalogue and no requests."""
-    s = Store(tmp_path / "test.duckdb", Config())
+    s = new_store(tmp_path / "test.duckdb")
     yield s
     s.close()
 
 
-def run_on_terminal(cmd: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
-                    timeout: float = 120) -> tuple[int, bytes, str]:
-    """Run cmd with stderr on a pseudo-terminal (where progress bars draw) and stdout piped:
-    (exit code, stdout, what the terminal got). The terminal is drained while the command runs, so a
-    chatty bar never blocks on a full pty."""
-    master, slave = pty.openpty()
-    chunks: list[bytes] = []
+# -- replay ------------------------------------------------------------------------------------------
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """For the replay CLI tests: a store with 30 logged requests and a costlab.toml with tiers, in the
+    working directory; ANTHROPIC_API_KEY is helpers.SECRET."""
+    from costlab.config import load_config
+    from costlab.ingest import ingest_paths
+    from costlab.store import open_store
 
-    def read() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            chunks.append(data)
+    (tmp_path / "costlab.toml").write_text(textwrap.dedent("""
+        [tiers]
+        haiku = "claude-haiku-5-5"
+        sonnet = "claude-sonnet-5-5"
+        opus = "claude-opus-5-5"
+    """))
+    with open_store(None, load_config()) as store:
+        ingest_paths(store, [str(write_log(tmp_path / "log.jsonl", 30))])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    return tmp_path
 
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=slave,
-                            env={**os.environ, "TERM": "xterm", "COLUMNS": "100", **(env or {})})
-    os.close(slave)
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    out, _ = proc.communicate(timeout=timeout)
-    reader.join(timeout=10)
-    os.close(master)
-    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+
+# -- S3 (moto's server on 127.0.0.1) -----------------------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on a free port of 127.0.0.1, one for the run."""
+    pytest.importorskip("moto")
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+_buckets = itertools.count()
+
+
+@pytest.fixture
+def bucket(s3_endpoint, monkeypatch):
+    """(boto3 S3 client, the name of a new empty bucket) on s3_endpoint, with test credentials and no
+    AWS settings from the developer's environment."""
+    boto3 = pytest.importorskip("boto3")
+    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(var, value)
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    name = f"bucket-{next(_buckets)}"
+    s3.create_bucket(Bucket=name)
+    return s3, name

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from costlab.cli import app
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 ING = FIXTURES / "ingest"
 runner = CliRunner()
@@ -75,7 +75,7 @@ def test_sql_file_with_named_parameters(ingested):
     result = run("sql", "--db", ingested, "-F", "queries/cost_by_feature.sql", "-p", "since=2026-11-16", "-p",
                  "until=2026-11-17", "--format", "json", catch_exceptions=False)
     if result.exit_code != 0 and "no such file" in result.stderr:  # tests run from tmp; use the repo path
-        from conftest import ROOT
+        from helpers import ROOT
         result = run("sql", "--db", ingested, "-F", ROOT / "queries" / "cost_by_feature.sql", "-p", "since=2026-11-16",
                      "-p", "until=2026-11-17", "--format", "json")
     assert result.exit_code == 0, result.stderr
@@ -146,7 +146,7 @@ def test_a_store_held_by_another_writer_is_a_clear_error_exit_3(tmp_path):
 
 
 def test_every_command_has_help_and_a_readme_section():
-    from conftest import ROOT
+    from helpers import ROOT
 
     readme = (ROOT / "README.md").read_text()
     import typer.main

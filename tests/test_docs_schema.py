@@ -10,48 +10,12 @@ import pytest
 
 from costlab import schema
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
+from helpers import DOC, doc_sections, documented, live_columns
+
 TABLES = ("requests", "payloads", "ingests", "rejects", "prices", "price_discounts", "models", "model_aliases")
 VIEW = "costed_requests"
 # Derived or bookkeeping tables the page names as undocumented on purpose.
 UNDOCUMENTED = {"price_card", "_costlab_migrations", "_costlab_meta"}
-# DuckDB reports some types by their long name; the page uses the spelling people type.
-TYPE_SPELLING = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ", "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP"}
-
-
-def doc_sections() -> dict[str, list[tuple[str, str, str]]]:
-    """{table: [(column, type, meaning), ...]} from each `## `name`` heading's Markdown table."""
-    sections: dict[str, list[tuple[str, str, str]]] = {}
-    current = None
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            m = re.match(r"## `(\w+)`", line)
-            current = m.group(1) if m else None
-            if current:
-                sections[current] = []
-        elif current and line.startswith("|"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if cells[0] in ("column", "---") or set(cells[0]) <= {"-", ":"}:
-                continue
-            assert len(cells) == 3, f"docs/schema.md, {current}: expected | column | type | meaning |, got {line!r}"
-            sections[current].append((cells[0], cells[1], cells[2]))
-    return sections
-
-
-def live_columns(store, name: str) -> list[tuple[str, str]]:
-    """[(column, 'TYPE' or 'TYPE NOT NULL'), ...] as a fresh store has them."""
-    rows = store.rows(
-        "select column_name, data_type, is_nullable from duckdb_columns() "
-        "where database_name = current_database() and schema_name = 'main' and table_name = ? order by column_index",
-        [name],
-    )
-    return [(col, TYPE_SPELLING.get(t, t) + ("" if nullable else " NOT NULL")) for col, t, nullable in rows]
-
-
-def documented(name: str) -> list[tuple[str, str]]:
-    return [(col, typ) for col, typ, _ in doc_sections()[name]]
-
-
 def test_the_page_documents_every_table_and_the_view():
     sections = doc_sections()
     for name in (*TABLES, VIEW):

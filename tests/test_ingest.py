@@ -15,7 +15,7 @@ from costlab.errors import ConfigError, InputError
 from costlab.ingest import ingest_paths
 from costlab.store import Store
 
-from conftest import EXAMPLES, FIXTURES
+from helpers import EXAMPLES, FIXTURES
 
 ING = FIXTURES / "ingest"
 
@@ -67,12 +67,12 @@ def test_undivided_cache_writes_count_as_5m_and_say_so_and_raw_model_is_kept(sto
     assert (r["parent_request_id"], r["attempt"]) == ("msg_01A", 2)
 
 
-def test_payloads_hold_request_bodies_and_response_text_unless_disabled(store, tmp_path):
+def test_payloads_hold_request_bodies_and_response_text_unless_disabled(new_store, store, tmp_path):
     one(store, ING / "envelope.jsonl")
     p = store.frame("select * from payloads where request_id = 'msg_01A'").to_dicts()[0]
     assert json.loads(p["request_json"])["messages"][0]["content"] == "Classify: my invoice is wrong"
     assert p["response_text"] == "billing"
-    other = Store(tmp_path / "nopayloads.duckdb", Config())
+    other = new_store(tmp_path / "nopayloads.duckdb")
     one(other, ING / "envelope.jsonl", payloads=False)
     assert other.scalar("select count(*) from payloads") == 0
     assert other.scalar("select count(*) from requests") == 5
@@ -134,13 +134,13 @@ def test_canonical_csv_keeps_unknown_columns_and_rejects_malformed_rows_by_line(
     assert json.loads(r["attributes"])["extra"] == {"team_extra": "red"}
 
 
-def test_canonical_parquet_and_jsonl_round_trip_an_exported_store(store, tmp_path):
+def test_canonical_parquet_and_jsonl_round_trip_an_exported_store(new_store, store, tmp_path):
     one(store, ING / "envelope.jsonl")
     store.execute(f"copy (select * exclude (ingest_id) from requests) to '{tmp_path / 'out.parquet'}' (format parquet)")
     store.execute(f"copy (select * exclude (ingest_id) from requests) to '{tmp_path / 'out.jsonl'}' (format json)")
     expected = store.frame("select * exclude (ingest_id, attributes) from requests order by request_id")
     for name in ("out.parquet", "out.jsonl"):
-        other = Store(tmp_path / f"{name}.duckdb", Config())
+        other = new_store(tmp_path / f"{name}.duckdb")
         result = one(other, tmp_path / name)
         assert result.format == ("canonical-parquet" if name.endswith("parquet") else "canonical-jsonl")
         assert (result.rows_added, result.rows_rejected) == (5, 0)
@@ -178,14 +178,14 @@ def test_rows_without_ids_get_stable_hashes_so_reingest_is_idempotent(store, tmp
     assert text  # fixture is readable
 
 
-def test_gzip_is_read_directly_and_a_truncated_gzip_is_one_clear_error(store, tmp_path):
+def test_gzip_is_read_directly_and_a_truncated_gzip_is_one_clear_error(new_store, store, tmp_path):
     data = (ING / "envelope.jsonl").read_bytes()
     (tmp_path / "e.jsonl.gz").write_bytes(gzip.compress(data))
     assert one(store, tmp_path / "e.jsonl.gz").rows_added == 5
     big = b"".join(data for _ in range(200))
     blob = gzip.compress(big)
     (tmp_path / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
-    other = Store(tmp_path / "cut.duckdb", Config())
+    other = new_store(tmp_path / "cut.duckdb")
     result = one(other, tmp_path / "cut.jsonl.gz")
     assert result.error and "cut.jsonl.gz" in result.error
     assert "gzip" in result.error.lower() or "truncated" in result.error.lower()
@@ -279,12 +279,12 @@ def _stored(store):
 
 
 @pytest.mark.parametrize("kind", ["envelope", "canonical-csv"])
-def test_a_clean_file_reads_the_same_on_the_fast_path_as_on_the_line_exact_path(tmp_path, kind):
+def test_a_clean_file_reads_the_same_on_the_fast_path_as_on_the_line_exact_path(new_store, tmp_path, kind):
     if kind == "envelope":
         clean = (ING / "envelope.jsonl").read_text()
         bad = "this line is not JSON\n"
     else:  # every canonical column, typed values included, as costlab itself exports them
-        src = Store(tmp_path / "src.duckdb", Config())
+        src = new_store(tmp_path / "src.duckdb")
         one(src, ING / "envelope.jsonl")
         src.execute(f"copy (select * exclude (ingest_id) from requests) to '{tmp_path / 'x.csv'}' (header)")
         src.close()
@@ -294,7 +294,7 @@ def test_a_clean_file_reads_the_same_on_the_fast_path_as_on_the_line_exact_path(
     (tmp_path / "with_bad").write_text(clean + bad)  # one bad line sends the whole file to the exact path
     got = []
     for name in ("clean", "with_bad"):
-        s = Store(tmp_path / f"{name}.duckdb", Config())
+        s = new_store(tmp_path / f"{name}.duckdb")
         result = one(s, tmp_path / name)
         assert (result.rows_added, result.rows_rejected) == (5, 0 if name == "clean" else 1)
         got.append(_stored(s))
@@ -304,7 +304,7 @@ def test_a_clean_file_reads_the_same_on_the_fast_path_as_on_the_line_exact_path(
     assert fast_payloads.equals(exact_payloads)
 
 
-def test_json_counts_that_are_booleans_or_fractions_are_rejected_not_read_as_numbers(store, tmp_path):
+def test_json_counts_that_are_booleans_or_fractions_are_rejected_not_read_as_numbers(new_store, store, tmp_path):
     # DuckDB's typed JSON reader would read true as 1 and round 1.5 to 2; costlab reads counts as text.
     base = json.loads((ING / "envelope.jsonl").read_text().splitlines()[0])
     lines = []
@@ -323,7 +323,7 @@ def test_json_counts_that_are_booleans_or_fractions_are_rejected_not_read_as_num
         "msg_t2": 7, "msg_t3": 12, "msg_t4": 7, "msg_t5": 0, "msg_t6": 8}
     clean = tmp_path / "clean.jsonl"  # the same values without the two bad ones: the fast path reads them alike
     clean.write_text("\n".join(lines[2:]) + "\n")
-    other = Store(tmp_path / "clean.duckdb", Config())
+    other = new_store(tmp_path / "clean.duckdb")
     assert one(other, clean).rows_added == 5
     assert other.rows("select request_id, input_tokens from requests order by 1") == store.rows(
         "select request_id, input_tokens from requests order by 1")

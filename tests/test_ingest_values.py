@@ -22,7 +22,7 @@ from costlab.ingest.sources import NOTE_METADATA_OTHER, NOTE_METADATA_STRING
 from costlab.schema import MAX_TOKENS, MAX_TOOL_REQUESTS
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 
@@ -162,7 +162,7 @@ def test_a_csv_row_that_is_not_utf8_rejects_that_row_only(store, tmp_path, name)
     assert list(rejects(store)) == [3]
 
 
-def test_a_line_longer_than_the_limit_rejects_that_line_and_the_lines_after_it_keep_their_numbers(
+def test_a_line_longer_than_the_limit_rejects_that_line_and_the_lines_after_it_keep_their_numbers(new_store, 
         store, tmp_path, monkeypatch):
     # The real limit is 1 GiB (checked by hand once); a small one keeps the test fast and small.
     monkeypatch.setattr(costlab.ingest, "MAX_LINE_BYTES", 8192)
@@ -170,7 +170,7 @@ def test_a_line_longer_than_the_limit_rejects_that_line_and_the_lines_after_it_k
     recs[1]["request"]["messages"] = [{"role": "user", "content": "x" * 20000}]
     recs[3]["response"]["usage"]["input_tokens"] = -1
     for gz in (False, True):
-        s = Store(tmp_path / f"{gz}.duckdb", Config())
+        s = new_store(tmp_path / f"{gz}.duckdb")
         path = tmp_path / ("long.jsonl.gz" if gz else "long.jsonl")
         path.write_bytes(gzip.compress(jsonl(recs).encode()) if gz else jsonl(recs).encode())
         result = one(s, path)

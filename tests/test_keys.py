@@ -48,7 +48,7 @@ def test_admin_key_with_an_invalid_character_is_an_error_naming_the_variable_not
 
 def test_replay_key_ending_in_a_line_break_is_stripped_and_the_calls_succeed(tmp_path, monkeypatch):
     from costlab import replay
-    from test_replay_helpers import ingest_log
+    from helpers import ingest_log
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", API + "\r\n")
     with Store(tmp_path / "k.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"})) as s:

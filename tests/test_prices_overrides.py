@@ -16,7 +16,8 @@ from costlab.config import Config, load_config
 from costlab.errors import ConfigError, InputError, UnknownModelError
 from costlab.store import Store
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from helpers import FIXTURES
+
 LITELLM = FIXTURES / "litellm_prices.json"
 COLUMNS = ("request_id", "ts", "source", "platform", "model", "service_tier", "inference_geo",
            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")

@@ -20,6 +20,8 @@ import pytest
 from costlab.config import Config
 from costlab.store import Store
 
+from helpers import copy_store
+
 # A day on which every current model is on sale and the latest catalogue rates are in force.
 NOV = "2026-11-20 12:00:00+00"
 
@@ -32,9 +34,9 @@ PARTS = ("cost_input_usd", "cost_output_usd", "cost_cache_write_usd", "cost_cach
 
 
 @pytest.fixture(scope="module")
-def priced_store(tmp_path_factory):
+def priced_store(tmp_path_factory, store_template):
     """One store for the module; each test empties `requests` first."""
-    s = Store(tmp_path_factory.mktemp("golden") / "golden.duckdb", Config())
+    s = copy_store(store_template, tmp_path_factory.mktemp("golden") / "golden.duckdb")
     yield s
     s.close()
 

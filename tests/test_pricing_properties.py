@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from costlab.config import Config
 from costlab.store import Store
 
+from helpers import copy_store
+
 NOV = "2026-11-20 12:00:00+00"
 PARTS = ("cost_input_usd", "cost_output_usd", "cost_cache_write_usd", "cost_cache_read_usd", "cost_tools_usd")
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
@@ -28,8 +30,8 @@ PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    s = Store(tmp_path_factory.mktemp("props") / "props.duckdb", Config())
+def shared(tmp_path_factory, store_template):
+    s = copy_store(store_template, tmp_path_factory.mktemp("props") / "props.duckdb")
     yield s
     s.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import FIXTURES, run_on_terminal
+from helpers import FIXTURES, run_on_terminal
 
 
 def on_a_terminal(*args: str) -> tuple[int, bytes, str]:
@@ -30,13 +30,13 @@ def test_no_progress_escape_codes_when_stderr_is_not_a_terminal(tmp_path):
     assert b"\x1b[" not in proc.stderr and b"5 added" in proc.stderr
 
 
-def test_repricing_after_a_price_change_draws_progress_on_a_terminal(tmp_path):
+def test_repricing_after_a_price_change_draws_progress_on_a_terminal(new_store, tmp_path):
     from costlab.config import Config
     from costlab.generate import generate_sql
     from costlab.store import Store
 
     db = tmp_path / "p.duckdb"
-    with Store(db, Config()) as store:
+    with new_store(db) as store:
         store.execute("insert into requests by name " + generate_sql(5000, seed=1))
     code, out, err = on_a_terminal("prices", "check", "--db", str(db))  # its read-write open prices them
     assert code == 0

@@ -459,7 +459,7 @@ def example_store(tmp_path_factory):
     from costlab.ingest import ingest_paths
     from costlab.store import Store
 
-    from conftest import EXAMPLES
+    from helpers import EXAMPLES
 
     s = Store(tmp_path_factory.mktemp("example") / "example.duckdb", load_config(EXAMPLES / "costlab.toml"))
     summary = ingest_paths(s, [str(EXAMPLES)])

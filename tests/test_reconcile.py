@@ -20,7 +20,7 @@ from costlab.ingest import ingest_paths
 from costlab.reconcile import reconcile
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 LOGS = [  # (ts, model, tier, input, output): see tests/fixtures/sources/admin_*_report.*
@@ -40,12 +40,12 @@ def app():
 
 
 @pytest.fixture
-def logged(tmp_path):
+def logged(new_store, tmp_path):
     path = tmp_path / "logs.jsonl"
     path.write_text("".join(json.dumps(dict(request_id=f"r{i}", ts=ts, model=m, service_tier=t, input_tokens=a, output_tokens=b)) + "\n"
                             for i, (ts, m, t, a, b) in enumerate(LOGS)))
     db = tmp_path / "r.duckdb"
-    store = Store(db, Config())
+    store = new_store(db)
     ingest_paths(store, [str(path)])
     yield store, db
     store.close()

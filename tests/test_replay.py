@@ -14,7 +14,7 @@ from costlab.errors import ConfigError
 from costlab.replay.plan import BudgetError
 from costlab.store import Store
 from costlab.testing import Fault, TestServer
-from test_replay_helpers import ingest_log
+from helpers import ingest_log
 
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
 SECRET = "sk-ant-test-SECRET-4242"

@@ -18,9 +18,7 @@ from costlab.config import Config
 from costlab.replay.plan import BudgetError
 from costlab.store import Store
 from costlab.testing import TestServer
-from test_replay_cli import invoke
-from test_replay_cli import env  # noqa: F401  (fixture)
-from test_replay_helpers import ingest_log
+from helpers import ingest_log, invoke
 
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5", "old": "claude-haiku-4-5"}
 SECRET = "sk-ant-test-SECRET-budget-5150"
@@ -139,7 +137,7 @@ def test_sending_counts_the_judge_spend_already_booked(tmp_path, monkeypatch):
     s.close()
 
 
-def test_cli_dry_run_prints_the_judge_line(env):  # noqa: F811
+def test_cli_dry_run_prints_the_judge_line(env):
     with TestServer() as server:
         r = invoke("--sample", "6", "--tiers", "haiku,sonnet", "--judge", "opus", "--dry-run", "--run", "d",
                    "--format", "csv", "--base-url", server.url)

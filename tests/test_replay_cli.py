@@ -9,57 +9,16 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import polars as pl
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from costlab.commands.replay import register
 from costlab.testing import TestServer
-from conftest import run_on_terminal
-from test_replay_helpers import write_log
+from helpers import FIXTURES, KILL_SCRIPT, ROOT, SECRET, invoke, run_on_terminal
 
-ROOT = Path(__file__).resolve().parent.parent
-SECRET = "sk-ant-test-SECRET-cli-777"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "routellm"
-
-
-def make_app() -> typer.Typer:
-    app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-
-    @app.callback()
-    def main() -> None:
-        """costlab (test app)"""
-
-    register(app)
-    return app
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A store with 30 logged requests and a costlab.toml with tiers, in the working directory."""
-    from costlab.config import load_config
-    from costlab.ingest import ingest_paths
-    from costlab.store import open_store
-
-    (tmp_path / "costlab.toml").write_text(textwrap.dedent("""
-        [tiers]
-        haiku = "claude-haiku-5-5"
-        sonnet = "claude-sonnet-5-5"
-        opus = "claude-opus-5-5"
-    """))
-    with open_store(None, load_config()) as store:
-        ingest_paths(store, [str(write_log(tmp_path / "log.jsonl", 30))])
-    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
-    return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(make_app(), ["replay", *args])
+ROUTELLM = FIXTURES / "routellm"
 
 
 def test_dry_run_prints_the_estimate_and_sends_nothing(env):
@@ -128,25 +87,14 @@ def test_unknown_run_suggests_the_nearest_name(env):
 
 
 def test_import_routellm_folder_from_the_command_line(env):
-    r = invoke("import", str(FIXTURES / "mmlu"), "--format", "routellm", "--map", "weak=haiku", "--map", "strong=opus",
+    r = invoke("import", str(ROUTELLM / "mmlu"), "--format", "routellm", "--map", "weak=haiku", "--map", "strong=opus",
                "--name", "mmlu", "--output", "csv")
     assert r.exit_code == 0, r.output
     frame = pl.read_csv(io.StringIO(r.stdout))
     assert frame["tier"].to_list() == ["haiku", "opus"] and frame["prompts"].to_list() == [200, 200]
 
 
-KILL_SCRIPT = """
-import sys, typer
-from costlab.commands.replay import register
-app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-@app.callback()
-def main() -> None:
-    pass
-register(app)
-app(sys.argv[1:])
-"""
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, id="sigterm"), pytest.param(signal.SIGKILL, id="sigkill")])
 def test_kill_mid_run_then_resume_sends_each_remaining_request_once(env, sig):
     """A real process killed mid-run; resume completes it. Counted at the server: nothing answered twice."""

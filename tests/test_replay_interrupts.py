@@ -9,6 +9,7 @@ as the API would, whether or not the client is still there to read the answer)."
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -26,15 +27,18 @@ import pytest
 from costlab.config import Config, load_config
 from costlab.store import Store, open_store
 from costlab.testing import Fault, TestServer
-from test_replay_cli import KILL_SCRIPT, SECRET, invoke
-from test_replay_cli import env  # noqa: F401  (fixture)
+from helpers import KILL_SCRIPT, ROOT, SECRET, invoke
 
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 4
 
 
 def prices() -> dict[str, tuple[Decimal, Decimal]]:
     """The built-in catalogue's current standard prices, for the test server to charge with."""
+    return dict(_catalogue_prices())
+
+
+@functools.cache
+def _catalogue_prices() -> dict[str, tuple[Decimal, Decimal]]:  # read once: the catalogue is the same all run
     with Store(":memory:", Config()) as s:
         return {m: (i, o) for m, i, o in s.rows(
             "select model, input, output from prices where origin = 'builtin' and speed = 'standard' "
@@ -135,7 +139,7 @@ def small_max_tokens() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("with_budget", [True, False], ids=["max-usd", "no-budget"])
-def test_ctrl_c_while_judging_stops_new_calls_books_every_answer_and_resume_pays_none_twice(env, with_budget):  # noqa: F811
+def test_ctrl_c_while_judging_stops_new_calls_books_every_answer_and_resume_pays_none_twice(env, with_budget):
     # A budget the plan accepts (the expected cost) but that judging, reserving each call's worst
     # case, runs into: workers wait for the budget while others settle, as in the reported deadlock.
     est = estimate("probe")
@@ -177,7 +181,7 @@ def test_ctrl_c_while_judging_stops_new_calls_books_every_answer_and_resume_pays
 
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", ["sending", "judging"])
-def test_kill_9_mid_run_then_resume_with_a_lower_budget_never_crosses_it_on_the_servers_books(env, phase):  # noqa: F811
+def test_kill_9_mid_run_then_resume_with_a_lower_budget_never_crosses_it_on_the_servers_books(env, phase):
     small_max_tokens()
     est = estimate("probe")
     call_worst = {r["tier"]: Decimal(str(r["worst_usd"])) / r["calls"] for r in est.iter_rows(named=True)}
@@ -218,7 +222,7 @@ def test_kill_9_mid_run_then_resume_with_a_lower_budget_never_crosses_it_on_the_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_while_sending_books_every_answer_and_never_leaves_the_run_running(env, presses):  # noqa: F811
+def test_ctrl_c_while_sending_books_every_answer_and_never_leaves_the_run_running(env, presses):
     with TestServer(prices=prices()) as server:
         server.hold(after=6, judge=False)
         run = Process("replay", "--sample", "10", "--tiers", "haiku,sonnet", "--concurrency", str(CONCURRENCY),
@@ -255,7 +259,7 @@ def test_ctrl_c_while_sending_books_every_answer_and_never_leaves_the_run_runnin
         assert noticed  # and the operator was told what happens after each Ctrl-C
 
 
-def test_a_refused_key_fails_the_run_resumably_and_resume_with_the_right_key_sends_it(env, monkeypatch):  # noqa: F811
+def test_a_refused_key_fails_the_run_resumably_and_resume_with_the_right_key_sends_it(env, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-wrong-key")
     with TestServer(api_key=SECRET, prices=prices()) as server:
         r = invoke("--sample", "5", "--tiers", "haiku,sonnet", "--run", "a", "--base-url", server.url, "--concurrency", "2")
@@ -272,7 +276,7 @@ def test_a_refused_key_fails_the_run_resumably_and_resume_with_the_right_key_sen
         assert st["status"] == "complete" and st["ok"] == 10 and server.answered(key=SECRET) == 10
 
 
-def test_a_refused_judge_key_fails_the_run_and_resume_judges_the_rest(env):  # noqa: F811
+def test_a_refused_judge_key_fails_the_run_and_resume_judges_the_rest(env):
     with TestServer(faults=[Fault(403, times=None, model="opus")]) as server:
         r = invoke("--sample", "3", "--tiers", "haiku", "--judge", "opus", "--run", "ja", "--base-url", server.url)
         assert r.exit_code == 2 and "the API refused the judge's key (HTTP 403" in r.stderr
@@ -285,7 +289,7 @@ def test_a_refused_judge_key_fails_the_run_and_resume_judges_the_rest(env):  # n
     assert json.loads(r.stdout)[0]["status"] == "complete"
 
 
-def test_timeout_bounds_a_slow_call_and_counts_it_in_doubt(env):  # noqa: F811
+def test_timeout_bounds_a_slow_call_and_counts_it_in_doubt(env):
     # The answer takes 1.5 s; with --timeout 0.3 and no retries the call gives up at 0.3 s. The server
     # still answers it (and charges): costlab cannot know, so it books the call's worst case in doubt.
     with TestServer(faults=[Fault(0, delay=1.5, times=1)], prices=prices()) as server:
@@ -305,7 +309,7 @@ def test_timeout_bounds_a_slow_call_and_counts_it_in_doubt(env):  # noqa: F811
 def test_bad_timeout_or_retries_setting_is_a_clear_error_before_sending(tmp_path, monkeypatch, setting):
     from costlab import replay
     from costlab.errors import ConfigError
-    from test_replay_helpers import ingest_log
+    from helpers import ingest_log
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     with Store(tmp_path / "t.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"}, replay=setting)) as s:
@@ -319,7 +323,7 @@ def test_bad_timeout_or_retries_setting_is_a_clear_error_before_sending(tmp_path
 
 def test_judge_call_that_times_out_is_booked_in_doubt_and_never_asked_again(tmp_path, monkeypatch):
     from costlab import replay
-    from test_replay_helpers import ingest_log
+    from helpers import ingest_log
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     config = Config(tiers={"haiku": "claude-haiku-5-5", "opus": "claude-opus-5-5"},
@@ -351,7 +355,7 @@ def plan_worst(run: str, *flags: str) -> dict[str, Decimal]:
 
 
 @pytest.mark.parametrize("phase", ["sending", "sending-two-at-once", "judging"])
-def test_retries_after_timeouts_are_reserved_first_and_never_cross_the_budget_on_the_servers_books(env, phase):  # noqa: F811
+def test_retries_after_timeouts_are_reserved_first_and_never_cross_the_budget_on_the_servers_books(env, phase):
     # Every call (every judge call) is held at the server: the client gives up on each attempt after
     # 0.2 s and retries; once released, the server answers every attempt it received and charges for
     # it, as the API does for a client that timed out. The SDK's own retries sent all 1 + 4 attempts
@@ -390,7 +394,7 @@ def test_retries_after_timeouts_are_reserved_first_and_never_cross_the_budget_on
 
 
 @pytest.mark.slow
-def test_kill_9_while_a_call_is_retried_counts_every_attempt_in_doubt_and_resume_pays_none_twice(env):  # noqa: F811
+def test_kill_9_while_a_call_is_retried_counts_every_attempt_in_doubt_and_resume_pays_none_twice(env):
     # The server holds every call: the first request's first attempt times out on the client and its
     # retry is in flight when the process is killed. Both attempts reach the server, which answers
     # and charges them once released. Resume must count both in doubt (not one per call), send
@@ -426,7 +430,7 @@ def test_kill_9_while_a_call_is_retried_counts_every_attempt_in_doubt_and_resume
 
 
 @pytest.mark.slow
-def test_ctrl_c_while_a_call_waits_to_retry_ends_the_run_at_once_and_resume_sends_it(env):  # noqa: F811
+def test_ctrl_c_while_a_call_waits_to_retry_ends_the_run_at_once_and_resume_sends_it(env):
     # The first attempt is answered 529 with retry-after 20 s (not billed). Ctrl-C during that wait
     # makes no further attempt and ends the run within seconds; nothing was billed, so the call is
     # released: resume sends it, once. (Inside the SDK's retries the wait could not be interrupted.)

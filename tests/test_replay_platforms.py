@@ -14,7 +14,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.store import Store
 from costlab.testing import TestServer
-from test_replay_helpers import ingest_log
+from helpers import ingest_log
 
 AWS_KEY_ID = "AKIDCOSTLABTEST0001"
 AWS_SECRET = "costlab/fake+aws/SECRET/never-stored-4242"

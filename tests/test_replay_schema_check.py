@@ -12,7 +12,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.store import Store
 from costlab.testing import TestServer
-from test_replay_helpers import ingest_log
+from helpers import ingest_log
 
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
 # The test server answers JSON prompts with {"answer": <digest>, "detail": quality}: opus 3, sonnet 2;

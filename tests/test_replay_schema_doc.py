@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_docs_schema import documented, live_columns
+from helpers import documented, live_columns
 
 REPLAY_TABLES = ("replay_runs", "replay_sample", "replays", "judgements", "replay_batches")
 

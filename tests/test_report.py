@@ -23,8 +23,8 @@ from costlab.report import render
 from costlab.report.settings import parse
 from costlab.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+from helpers import EXAMPLES, ROOT
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = bool(os.environ.get("COSTLAB_UPDATE_GOLDEN"))
 # The report's own sections: the golden files must not change when another issue's section lands.

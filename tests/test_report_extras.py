@@ -11,7 +11,8 @@ from costlab.generate import generate_sql
 from costlab.report import SECTIONS, build_report, window
 from costlab.report.settings import parse
 
-W46 = window.resolve(week_label="2026-W46")
+from helpers import W46, judge_every_tier
+
 ONLY = [s for s in SECTIONS if s.name in ("headline", "whatif", "reconciliation")]
 
 
@@ -76,16 +77,6 @@ def test_reconciliation_section_flags_a_gateway_that_reports_more_than_the_price
     top = section["tables"][0]["rows"][0]
     assert (top["day"], top["model"], top["basis"]) == ("2026-11-10", "claude-sonnet-5-5", "litellm")
     assert abs(top["cost_gap_pct"] - (1 - 1 / 1.2)) < 1e-6
-
-
-def judge_every_tier(store, n: int = 300) -> None:
-    """Replay judgements for n requests of the week on every tier (haiku worst, opus best)."""
-    store.execute(
-        """insert into judgements (run, source, request_id, tier, judge, score, good)
-           select 'r1', source, request_id, t.tier, 'rubric', t.q + (hash(request_id) % 10) / 100.0, t.q > 0.7
-           from (select source, request_id from requests where ts >= $s and ts < $u order by request_id limit $n) r
-           cross join (values ('haiku', 0.6), ('sonnet', 0.8), ('opus', 0.9)) t(tier, q)""",
-        {"s": W46.since, "u": W46.until, "n": n})
 
 
 def test_whatif_section_draws_the_pareto_frontier_when_replays_judged_every_tier(traffic):

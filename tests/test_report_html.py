@@ -27,7 +27,8 @@ from costlab.report import SECTIONS, build_report, render, window
 from costlab.report.charts import CHARTS
 from costlab.store import Store
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from helpers import EXAMPLES
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
          "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars", "--remote-debugging-pipe"]
@@ -195,6 +196,7 @@ def page(tmp_path_factory) -> tuple[Path, dict]:
     return path, report
 
 
+@pytest.mark.slow  # starts Chromium
 def test_html_report_renders_every_chart_offline_with_no_console_errors(chromium, page, tmp_path_factory):
     path, report = page
     shot = tmp_path_factory.getbasetemp() / "report_html.png"
@@ -217,15 +219,16 @@ def test_html_report_needs_no_network(page):
     assert "&lt;/script&gt;&lt;script&gt;console.error" in text
 
 
-def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tier(chromium, tmp_path):
-    from test_report_extras import W46, judge_every_tier
+@pytest.mark.slow  # starts Chromium
+def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tier(new_store, chromium, tmp_path):
+    from helpers import W46, judge_every_tier
 
     from costlab.config import Config
     from costlab.generate import generate_sql
     from costlab.report import charts
     from costlab.report.settings import parse
 
-    with Store(tmp_path / "judged.duckdb", Config()) as store:
+    with new_store(tmp_path / "judged.duckdb") as store:
         store.execute(f"insert into requests by name {generate_sql(4000, seed=3, start='2026-11-02', days=14)}")
         judge_every_tier(store)
         settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}})

@@ -5,57 +5,27 @@ Bedrock's permission-check object are not logs; a truncated object is one clear 
 from __future__ import annotations
 
 import gzip
-import socket
 
 import pytest
 
 pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
-from moto.server import ThreadedMotoServer  # noqa: E402
 
 from costlab.config import Config  # noqa: E402
 from costlab.ingest import ingest_paths  # noqa: E402
 from costlab.store import Store  # noqa: E402
 
-from conftest import FIXTURES  # noqa: E402
+from helpers import FIXTURES  # noqa: E402
 
 SRC = FIXTURES / "sources"
 PREFIX = "AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/2026/11/16/09/"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def bucket(s3_endpoint, monkeypatch, request):
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(var, value)
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(var, raising=False)
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    name = "logs-" + request.node.name.replace("_", "-")[:40].lower().strip("-")
-    s3.create_bucket(Bucket=name)
-    return s3, name
 
 
 def _lines():
     return (SRC / "bedrock.jsonl").read_bytes().splitlines(keepends=True)
 
 
-def test_bedrock_gzip_objects_are_read_from_s3_and_a_second_run_reads_only_new_objects(bucket, s3_endpoint, tmp_path):
+def test_bedrock_gzip_objects_are_read_from_s3_and_a_second_run_reads_only_new_objects(new_store, bucket, s3_endpoint, tmp_path):
     s3, name = bucket
     lines = _lines()
     s3.put_object(Bucket=name, Key=PREFIX + "a_1.json.gz", Body=gzip.compress(b"".join(lines[:3])))
@@ -63,7 +33,7 @@ def test_bedrock_gzip_objects_are_read_from_s3_and_a_second_run_reads_only_new_o
     s3.put_object(Bucket=name, Key=PREFIX + "data/br-profile-4_input.json.gz", Body=gzip.compress(b'{"messages": []}'))
     s3.put_object(Bucket=name, Key="AWSLogs/123456789012/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check",
                   Body=b"")
-    store = Store(tmp_path / "s.duckdb", Config())
+    store = new_store(tmp_path / "s.duckdb")
     first = ingest_paths(store, [f"s3://{name}/AWSLogs/"], endpoint_url=s3_endpoint)
     assert [(f.file.rsplit("/", 1)[-1], f.format, f.rows_added, f.error) for f in first.files] == [
         ("a_1.json.gz", "bedrock", 3, None), ("b_2.json.gz", "bedrock", 2, None)]
@@ -84,12 +54,12 @@ def test_bedrock_gzip_objects_are_read_from_s3_and_a_second_run_reads_only_new_o
     store.close()
 
 
-def test_a_truncated_gzip_object_is_one_clear_error_and_is_tried_again_next_run(bucket, s3_endpoint, tmp_path):
+def test_a_truncated_gzip_object_is_one_clear_error_and_is_tried_again_next_run(new_store, bucket, s3_endpoint, tmp_path):
     s3, name = bucket
     blob = gzip.compress(b"".join(_lines()) * 50)
     s3.put_object(Bucket=name, Key=PREFIX + "cut.json.gz", Body=blob[: len(blob) // 2])
     s3.put_object(Bucket=name, Key=PREFIX + "ok.json.gz", Body=gzip.compress(_lines()[0]))
-    store = Store(tmp_path / "s.duckdb", Config())
+    store = new_store(tmp_path / "s.duckdb")
     summary = ingest_paths(store, [f"s3://{name}/{PREFIX}"], endpoint_url=s3_endpoint)
     by_name = {f.file.rsplit("/", 1)[-1]: f for f in summary.files}
     assert by_name["ok.json.gz"].rows_added == 1
@@ -100,9 +70,9 @@ def test_a_truncated_gzip_object_is_one_clear_error_and_is_tried_again_next_run(
     store.close()
 
 
-def test_a_missing_bucket_or_empty_prefix_is_a_clear_error_not_a_traceback(bucket, s3_endpoint, tmp_path):
+def test_a_missing_bucket_or_empty_prefix_is_a_clear_error_not_a_traceback(new_store, bucket, s3_endpoint, tmp_path):
     _, name = bucket
-    store = Store(tmp_path / "s.duckdb", Config())
+    store = new_store(tmp_path / "s.duckdb")
     empty = ingest_paths(store, [f"s3://{name}/nothing-here/"], endpoint_url=s3_endpoint)
     assert empty.files[0].error == f"s3://{name}/nothing-here/: no log objects under this prefix"
     missing = ingest_paths(store, ["s3://no-such-bucket-costlab/x/"], endpoint_url=s3_endpoint)
@@ -111,12 +81,12 @@ def test_a_missing_bucket_or_empty_prefix_is_a_clear_error_not_a_traceback(bucke
     store.close()
 
 
-def test_an_object_read_with_no_payloads_is_read_again_for_its_payloads_and_adds_no_request_twice(
+def test_an_object_read_with_no_payloads_is_read_again_for_its_payloads_and_adds_no_request_twice(new_store, 
         bucket, s3_endpoint, tmp_path):
     s3, name = bucket
     body = (FIXTURES / "ingest" / "envelope.jsonl").read_bytes()
     s3.put_object(Bucket=name, Key="logs/envelope.jsonl", Body=body)
-    store = Store(tmp_path / "s.duckdb", Config())
+    store = new_store(tmp_path / "s.duckdb")
     first = ingest_paths(store, [f"s3://{name}/logs/"], payloads=False, endpoint_url=s3_endpoint)
     n = first.files[0].rows_added
     assert n > 0 and store.scalar("select count(*) from payloads") == 0

@@ -29,8 +29,8 @@ from costlab.generate import generate_sql
 from costlab.schema import COLUMN_NAMES
 from costlab.store import Store
 
-START = datetime(2026, 11, 2, tzinfo=timezone.utc)
-END = datetime(2026, 11, 16, tzinfo=timezone.utc)  # the window's end: the day after the last request
+from helpers import END, START, copy_store, inject
+
 LAST_WEEK = END - timedelta(days=7)
 WEEKS = 2
 BACKGROUND_ROWS = 40_000
@@ -39,10 +39,10 @@ BACKGROUND_ROWS = 40_000
 # -- the scenario builder ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def background_file(tmp_path_factory):
+def background_file(tmp_path_factory, store_template):
     """A store holding only the clean generated background, built once per module."""
     path = tmp_path_factory.mktemp("signals") / "background.duckdb"
-    with Store(path, Config()) as s:
+    with copy_store(store_template, path) as s:
         s.execute("insert into requests by name " + generate_sql(BACKGROUND_ROWS, seed=11, start="2026-11-02", days=14))
     return path
 
@@ -57,39 +57,31 @@ def scenario(background_file, tmp_path):
     s.close()
 
 
-def inject(store: Store, n: int, start: datetime, end: datetime, **columns: str) -> None:
-    """Insert `n` requests spread evenly over [start, end); each keyword is a SQL expression in `i`
-    (the row number, 0..n-1) for that canonical column. Unset columns get an ordinary ok request."""
-    defaults = {
-        "request_id": "'inj_' || i",
-        "ts": "$start + to_microseconds(((i + 0.5) * $span / $n)::BIGINT)",
-        "platform": "'anthropic'", "model": "'claude-sonnet-5-5'", "service_tier": "'standard'",
-        "speed": "'standard'", "inference_geo": "'global'",
-        "input_tokens": "1000", "output_tokens": "100", "cache_read_tokens": "0",
-        "cache_write_5m_tokens": "0", "cache_write_1h_tokens": "0",
-        "web_search_requests": "0", "web_fetch_requests": "0", "latency_ms": "1500.0", "ttft_ms": "400.0",
-        "status": "'ok'", "error_type": "null", "http_status": "200", "stop_reason": "'end_turn'",
-        "feature": "'injected'", "user_id": "'inj_user_' || (i % 50)", "customer_id": "'inj-customer'",
-        "session_id": "'inj_s_' || (i // 5)", "trace_id": "'inj_t_' || i", "parent_request_id": "null",
-        "attempt": "1", "feedback_score": "null", "reported_cost_usd": "null", "source": "'scenario'",
-        "ingest_id": "null", "attributes": "null",
-    }
-    unknown = set(columns) - set(defaults)
-    assert not unknown, unknown
-    defaults.update(columns)
-    select = ", ".join(f"{defaults[c]} as {c}" for c in COLUMN_NAMES)
-    span_us = int((end - start).total_seconds() * 1e6)
-    store.execute(f"insert into requests by name select {select} from range({n}) t(i)",
-                  {"start": start, "span": span_us, "n": n})
+_scratch: list[Store] = []  # the module's scratch store (the fixture below), for priced_total
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch_store(store_template, tmp_path_factory):
+    """One fresh store for the module that priced_total empties and refills at each call."""
+    with copy_store(store_template, tmp_path_factory.mktemp("scratch") / "scratch.duckdb") as s:
+        _scratch.append(s)
+        yield s
+        _scratch.remove(s)
 
 
 def priced_total(rows: pl.DataFrame) -> Decimal:
-    """What these request rows cost, priced by the costed_requests view of a scratch store."""
-    with Store(":memory:", Config()) as scratch:
-        scratch.con.register("incoming", rows)
+    """What these request rows cost, priced by the costed_requests view of a scratch store that holds
+    only them."""
+    scratch = _scratch[0]
+    scratch.execute("delete from requests")
+    scratch.con.register("incoming", rows)
+    try:
         scratch.execute("insert into requests by name select * from incoming")
-        assert scratch.scalar("select count(*) filter (where not priced) from costed_requests") == 0
-        return scratch.scalar("select sum(cost_usd) from costed_requests")
+    finally:
+        scratch.con.unregister("incoming")
+    assert scratch.scalar("select count(*) from requests") == rows.height
+    assert scratch.scalar("select count(*) filter (where not priced) from costed_requests") == 0
+    return scratch.scalar("select sum(cost_usd) from costed_requests")
 
 
 def injected(store: Store, prefix: str = "inj_") -> pl.DataFrame:
@@ -160,9 +152,9 @@ def real_background(store: Store) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_file(tmp_path_factory):
+def real_file(tmp_path_factory, store_template):
     path = tmp_path_factory.mktemp("signals_real") / "real.duckdb"
-    with Store(path, Config()) as s:
+    with copy_store(store_template, path) as s:
         real_background(s)
     return path
 
@@ -852,10 +844,10 @@ def test_a_listed_batch_feature_is_reported_once_as_configured(scenario):
     assert "configured as non-interactive" in f["evidence"]
 
 
-def test_the_trace_background_replayed_at_one_clock_time_reads_as_scheduled(tmp_path):
+def test_the_trace_background_replayed_at_one_clock_time_reads_as_scheduled(new_store, tmp_path):
     # why the real-trace background moves its replay by five hours a day: a few minutes of traffic at
     # the same time every day is a job's signature, whatever the traffic was recorded from
-    with Store(tmp_path / "fixed.duckdb", Config()) as s:
+    with new_store(tmp_path / "fixed.duckdb") as s:
         real_background(s)
         s.execute("update requests set ts = date_trunc('day', ts) + interval 20 hour + (ts - date_trunc('hour', ts)) "
                   "where feature = 'long-chat'")

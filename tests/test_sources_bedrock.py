@@ -15,7 +15,7 @@ from costlab.errors import ConfigError
 from costlab.ingest import ingest_paths
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 CONFIG = Config(ingest={"bedrock": {"profiles": {"prof123": "global.anthropic.claude-opus-5-5"},

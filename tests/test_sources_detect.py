@@ -11,7 +11,7 @@ from costlab.config import Config
 from costlab.ingest import detect, ingest_paths
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 DETECTED = [
@@ -38,11 +38,11 @@ def test_format_flag_names_a_source_and_picks_its_file_kind(flag, name, fmt):
 
 
 @pytest.mark.parametrize("name", ["bedrock.jsonl", "otel.jsonl", "litellm_spendlogs.jsonl", "langfuse_observations.jsonl"])
-def test_a_truncated_gzip_of_any_source_is_one_clear_error_and_adds_nothing(tmp_path, name):
+def test_a_truncated_gzip_of_any_source_is_one_clear_error_and_adds_nothing(new_store, tmp_path, name):
     blob = gzip.compress((SRC / name).read_bytes() * 100)
     cut = tmp_path / (name + ".gz")
     cut.write_bytes(blob[: len(blob) // 2])
-    store = Store(tmp_path / "t.duckdb", Config())
+    store = new_store(tmp_path / "t.duckdb")
     result = ingest_paths(store, [str(cut)]).files[0]
     assert result.error and str(cut) in result.error
     assert "gzip" in result.error.lower() or "truncated" in result.error.lower()

@@ -14,7 +14,7 @@ from costlab.config import Config
 from costlab.ingest import ingest_paths
 from costlab.store import Store
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 SRC = FIXTURES / "sources"
 

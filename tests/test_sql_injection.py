@@ -15,7 +15,6 @@ import gzip
 import io
 import json
 import os
-import socket
 from pathlib import Path
 
 import duckdb
@@ -31,7 +30,7 @@ from costlab.ingest import ingest_paths
 from costlab.sqlquote import expression, file_literal, ident, literal, one_statement, statement_count
 from costlab.store import Store
 
-from conftest import ROOT
+from helpers import ROOT
 
 SECRET_MARK = "costlab-canary-secret-5be1"
 MAPPING = {"format": "csv", "columns": {"request_id": "rid", "ts": "ts", "model": "mdl",
@@ -215,47 +214,20 @@ def test_the_reproduced_payloads_neither_read_nor_write_a_file(lab, adapter, pay
     assert [f.error for f in summary.files] == [None]
 
 
-def test_a_payload_column_name_is_kept_as_written_with_its_value(tmp_path):
+def test_a_payload_column_name_is_kept_as_written_with_its_value(new_store, tmp_path):
     name = payloads(tmp_path)[0]
     _csv(tmp_path / "k.csv", {**BASE, "request_id": "keep-1"}, ["a", name], ["plain", "theirs"])
-    store = Store(tmp_path / "k.duckdb", Config())
+    store = new_store(tmp_path / "k.duckdb")
     assert not ingest_paths(store, [str(tmp_path / "k.csv")]).failed
     extra = json.loads(store.scalar("select attributes from requests where request_id = 'keep-1'"))["extra"]
     assert extra == {"a": "plain", name: "theirs"}
     store.close()
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    pytest.importorskip("moto")
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def bucket(s3_endpoint, monkeypatch):
-    boto3 = pytest.importorskip("boto3")
-    for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
-        monkeypatch.setenv(var, value)
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(var, raising=False)
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    name = f"inject-{next(_counter)}"
-    s3.create_bucket(Bucket=name)
-    return s3, name, s3_endpoint
-
-
-def test_an_s3_object_with_payload_column_names_and_key_runs_nothing(lab, bucket):
+def test_an_s3_object_with_payload_column_names_and_key_runs_nothing(lab, bucket, s3_endpoint):
     root, canary, inputs, store = lab
-    s3, name, endpoint = bucket
+    s3, name = bucket
+    endpoint = s3_endpoint
     buf = io.StringIO()
     names = payloads(canary)
     csv.writer(buf).writerows([[*BASE, *names], [*BASE.values(), *(f"v{i}" for i in range(len(names)))]])
@@ -297,9 +269,10 @@ def test_fuzzed_column_names_keys_and_values_never_run_as_sql(lab, adapter, name
 @FUZZ
 @given(key=st.lists(piece, min_size=1, max_size=5).map(lambda ps: "".join(c for c in "".join(ps) if c.isprintable()) or "k"),
        names=names_st)
-def test_fuzzed_s3_keys_and_column_names_never_run_as_sql(lab, bucket, key, names):
+def test_fuzzed_s3_keys_and_column_names_never_run_as_sql(lab, bucket, s3_endpoint, key, names):
     root, canary, inputs, store = lab
-    s3, name, endpoint = bucket
+    s3, name = bucket
+    endpoint = s3_endpoint
     names = [n.replace("{CANARY}", str(canary)) for n in names]
     key = "k/" + key.replace("{CANARY}", str(canary)) + ".csv"
     buf = io.StringIO()
@@ -349,8 +322,8 @@ def test_the_statement_count_of_the_store_guard_is_the_parsers(query):
     assert _statements(query) == expected
 
 
-def test_every_store_query_method_refuses_two_statements(lab, tmp_path):
-    store = Store(tmp_path / "one.duckdb", Config())
+def test_every_store_query_method_refuses_two_statements(new_store, lab, tmp_path):
+    store = new_store(tmp_path / "one.duckdb")
     two = f"select 1; copy (select 1) to {literal(tmp_path / 'pwned.csv')}"
     for call in (store.execute, store.rows, store.scalar, store.frame, store.relation):
         with pytest.raises(QueryError, match="2 statements"):

@@ -159,3 +159,34 @@ def test_an_empty_costlab_db_variable_falls_through_to_costlab_toml(tmp_path, mo
     write_toml(tmp_path, "from-toml.duckdb")
     monkeypatch.setenv("COSTLAB_DB", "")
     assert resolve_db_path(None, load_config()) == tmp_path / "from-toml.duckdb"
+
+
+def test_a_copy_of_the_test_template_is_the_same_store_as_a_fresh_one_and_opening_it_loads_nothing(
+        store_template, new_store, tmp_path):
+    """conftest's store fixtures copy one checkpointed template instead of migrating and pricing a store
+    per test: the copy must hold what a fresh store holds, open read-write and price, and be up to date."""
+    from costlab import pricing
+
+    # The template as a copy finds it, before any open: every migration applied, the default catalogue loaded.
+    con = duckdb.connect(str(store_template), read_only=True)
+    try:
+        assert {r[0] for r in con.execute("select name from _costlab_migrations").fetchall()} == {
+            fn.__name__ for fn in migrations.MIGRATIONS}
+        assert con.execute("select value from _costlab_meta where key = 'pricing_fingerprint'").fetchone() == (
+            pricing._fingerprint(Config()),)
+    finally:
+        con.close()
+    with Store(tmp_path / "fresh.duckdb", Config()) as fresh, new_store(tmp_path / "copy.duckdb") as copy:
+        tables = [r[0] for r in fresh.rows("select table_name from duckdb_tables() "
+                                           "where database_name = current_database() order by 1")]
+        assert tables == [r[0] for r in copy.rows("select table_name from duckdb_tables() "
+                                                   "where database_name = current_database() order by 1")]
+        for table in tables:
+            query = f"select * exclude (applied_at) from {table}" if table == "_costlab_migrations" else f"select * from {table}"
+            a, b = fresh.frame(query), copy.frame(query)
+            assert a.sort(a.columns, nulls_last=True).equals(b.sort(b.columns, nulls_last=True)), table
+        assert copy.scalar("select costlab_price_version()") == fresh.scalar("select costlab_price_version()")
+        assert fresh.scalar("select count(*) from prices") > 0
+        copy.execute("insert into requests (request_id, ts, source, platform, model, input_tokens, output_tokens) "
+                     "values ('a', '2026-11-10 12:00:00+00', 't', 'anthropic', 'claude-opus-5-5', 1000, 0)")
+        assert copy.scalar("select cost_usd from costed_requests") == Decimal("0.004")

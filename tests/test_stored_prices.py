@@ -18,7 +18,8 @@ from costlab.generate import generate_sql
 from costlab.ingest import ingest_paths
 from costlab.store import Store
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from helpers import EXAMPLES
+
 PRICE = ("request_id", "source", "tier", "priced", "unpriced_reason", "cost_input_usd", "cost_output_usd",
          "cost_cache_write_usd", "cost_cache_read_usd", "cost_tools_usd", "cost_usd", "price_multiplier")
 HAIKU_UP = [{"model": "claude-haiku-5-5", "valid_from": "2026-01-01", "input": 2, "output": 9, "source": "test"}]
@@ -37,8 +38,9 @@ def stale(store: Store) -> int:
     return pricing.stale_count(store)
 
 
-def generated(path: Path, n: int = 3000, config: Config | None = None) -> Store:
-    store = Store(path, config or Config())
+def generated(new_store, path: Path, n: int = 3000) -> Store:
+    """A fresh store at path (conftest's new_store) holding n generated requests, not yet priced."""
+    store = new_store(path)
     store.execute("insert into requests by name " + generate_sql(n, seed=3, start="2026-11-02", days=7))
     return store
 
@@ -64,9 +66,9 @@ def test_an_unpriced_row_is_stored_unpriced_with_its_reason_never_at_zero(tmp_pa
         assert differences(reopened) == 0
 
 
-def test_rows_inserted_by_hand_are_priced_as_read_then_stored_on_the_next_read_write_open(tmp_path):
+def test_rows_inserted_by_hand_are_priced_as_read_then_stored_on_the_next_read_write_open(new_store, tmp_path):
     path = tmp_path / "s.duckdb"
-    with generated(path) as store:
+    with generated(new_store, path) as store:
         assert stale(store) == 3000  # plain SQL inserts carry no price
         live = store.scalar("select sum(cost_usd) from costed_requests")
         assert live > 0
@@ -78,9 +80,9 @@ def test_rows_inserted_by_hand_are_priced_as_read_then_stored_on_the_next_read_w
         assert differences(store) == 0
 
 
-def test_a_price_change_reprices_every_stored_row_on_the_next_read_write_open(tmp_path):
+def test_a_price_change_reprices_every_stored_row_on_the_next_read_write_open(new_store, tmp_path):
     path = tmp_path / "s.duckdb"
-    with generated(path) as store:
+    with generated(new_store, path) as store:
         pricing.reprice(store)
         before = store.scalar("select sum(cost_usd) from costed_requests where model = 'claude-haiku-5-5'")
         version = store.scalar("select costlab_price_version()")
@@ -113,8 +115,8 @@ def test_a_models_new_tier_is_a_new_card_too(tmp_path):
         assert differences(store) == 0
 
 
-def test_repricing_in_chunks_keeps_every_row_exactly_once(tmp_path):
-    with generated(tmp_path / "s.duckdb") as store:
+def test_repricing_in_chunks_keeps_every_row_exactly_once(new_store, tmp_path):
+    with generated(new_store, tmp_path / "s.duckdb") as store:
         ids = store.rows("select source, request_id from requests order by all")
         assert pricing.reprice(store, chunk_rows=700) == 3000
         assert store.rows("select source, request_id from requests order by all") == ids
@@ -123,9 +125,9 @@ def test_repricing_in_chunks_keeps_every_row_exactly_once(tmp_path):
         assert differences(store) == 0
 
 
-def test_an_edit_that_clears_price_version_is_priced_again(tmp_path):
+def test_an_edit_that_clears_price_version_is_priced_again(new_store, tmp_path):
     path = tmp_path / "s.duckdb"
-    with generated(path) as store:
+    with generated(new_store, path) as store:
         pricing.reprice(store)
         rid = store.scalar("select request_id from requests where model = 'claude-haiku-5-5' and output_tokens > 0 limit 1")
         was = store.scalar("select cost_usd from costed_requests where request_id = ?", [rid])
@@ -176,21 +178,21 @@ def test_a_store_from_before_stored_prices_is_priced_when_it_is_upgraded(tmp_pat
 
 
 @pytest.mark.parametrize("since, until, expected", [(None, None, 3000), ("2026-11-03", "2026-11-04", None)])
-def test_stale_count_counts_the_window_asked_for(tmp_path, since, until, expected):
-    with generated(tmp_path / "s.duckdb") as store:
+def test_stale_count_counts_the_window_asked_for(new_store, tmp_path, since, until, expected):
+    with generated(new_store, tmp_path / "s.duckdb") as store:
         n = pricing.stale_count(store, since, until)
         want = expected if expected is not None else store.scalar(
             "select count(*) from requests where ts >= ? and ts < ?", [since, until])
         assert 0 < n == want
 
 
-def test_a_store_from_before_stored_prices_opened_read_only_still_reports(tmp_path):
+def test_a_store_from_before_stored_prices_opened_read_only_still_reports(new_store, tmp_path):
     import duckdb
 
     from costlab.report import build_report, window
 
     path = tmp_path / "old.duckdb"
-    with generated(path) as store:
+    with generated(new_store, path) as store:
         pass
     # As costlab before stored prices left a store: no stale_requests, and a costed_requests that
     # prices every row as it reads it (stood in for by costlab_price_rows over requests).

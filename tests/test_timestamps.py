@@ -23,8 +23,8 @@ from costlab.generate import generate_sql
 from costlab.ingest import _stage, ingest_paths
 from costlab.store import Store
 
-from conftest import FIXTURES
-from test_signals import END, START, inject
+from helpers import FIXTURES
+from helpers import END, START, inject
 
 # ts text as a log may carry it -> what DuckDB reads it as; every one is outside 2023-01-01 .. now + 1 day.
 EXTREMES = {

@@ -19,30 +19,7 @@ from costlab.whatif.backtest import backtest
 from costlab.whatif.reduce import ReduceOptions
 from costlab.whatif.scenario import fit_weights, quantile_assignment
 
-TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
-
-# The m003_replay contract (owned by the replay migration); tests create the tables themselves.
-REPLAY_DDL = """
-create table if not exists replays(run VARCHAR, source VARCHAR, request_id VARCHAR, tier VARCHAR, model VARCHAR,
-    status VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, latency_ms DOUBLE, input_tokens BIGINT,
-    output_tokens BIGINT, cache_read_tokens BIGINT, cache_write_5m_tokens BIGINT, cache_write_1h_tokens BIGINT,
-    cost_usd DECIMAL(18,9), stop_reason VARCHAR, response_text VARCHAR, error_type VARCHAR, error_message VARCHAR,
-    not_carried JSON, provider_request_id VARCHAR);
-create table if not exists judgements(run VARCHAR, source VARCHAR, request_id VARCHAR, tier VARCHAR, judge VARCHAR,
-    verdict VARCHAR, score DOUBLE, good BOOLEAN, order_consistent BOOLEAN, judge_cost_usd DECIMAL(18,9), details JSON);
-"""
-
-COLUMNS = ("request_id", "ts", "source", "platform", "model", "service_tier", "inference_geo", "speed", "input_tokens",
-           "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "status", "feature")
-
-
-def insert(store, request_id: str, model: str, ts: str = "2026-11-10 12:00:00", **cols: Any) -> None:
-    row = {"request_id": request_id, "ts": ts, "source": "test", "platform": "anthropic", "model": model,
-           "service_tier": "standard", "inference_geo": None, "speed": "standard", "input_tokens": 1000,
-           "output_tokens": 200, "cache_read_tokens": 0, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0,
-           "status": "ok", "feature": "f", **cols}
-    store.execute(f"insert into requests ({', '.join(COLUMNS)}) values ({', '.join('?' for _ in COLUMNS)})",
-                  [row[c] for c in COLUMNS])
+from helpers import REPLAY_DDL, TIERS, insert_request
 
 
 def card(store, model: str, service_tier: str = "standard") -> dict[str, int]:
@@ -65,9 +42,9 @@ def generated(store):
 def test_split_current_reproduces_the_actual_cost_to_the_nano_dollar(generated):
     store = generated
     # rows the generator does not make: an older-tokenizer model, a US-geo batch row, a model with no price
-    insert(store, "old", "claude-sonnet-4-5", input_tokens=5000, output_tokens=700)
-    insert(store, "usbatch", "claude-opus-5-5", service_tier="batch", inference_geo="us")
-    insert(store, "nope", "claude-nonexistent-9", input_tokens=10)
+    insert_request(store, "old", "claude-sonnet-4-5", input_tokens=5000, output_tokens=700)
+    insert_request(store, "usbatch", "claude-opus-5-5", service_tier="batch", inference_geo="us")
+    insert_request(store, "nope", "claude-nonexistent-9", input_tokens=10)
     red = reduce(store, tiers=TIERS)
     res = evaluate(red, Scenario(parse_split("current")))
     actual = store.scalar("select sum(cost_usd) from costed_requests where priced")
@@ -88,7 +65,7 @@ def test_a_request_on_its_tier_model_costs_exactly_its_logged_cost_on_that_tier(
 
 
 def test_tokenizer_factor_scales_tokens_from_an_older_generation_to_a_newer_one(store):
-    insert(store, "old", "claude-sonnet-4-5", input_tokens=1000, output_tokens=100)
+    insert_request(store, "old", "claude-sonnet-4-5", input_tokens=1000, output_tokens=100)
     red = reduce(store, tiers=TIERS, options=ReduceOptions(tokenizer_factor=1.3))
     h = card(store, "claude-haiku-5-5")
     k = red.tiers.index("haiku")
@@ -102,8 +79,8 @@ def test_output_tokens_come_from_a_replay_before_a_feature_ratio_before_the_defa
     store.execute_script(REPLAY_DDL)
     # feature g ran on haiku and sonnet (25 each): sonnet writes twice as much -> ratio 2 for g's haiku requests
     for i in range(25):  # distinct timestamps: requests are numbered in time order
-        insert(store, f"h{i}", "claude-haiku-5-5", ts=f"2026-11-10 12:{i:02d}:00", feature="g", output_tokens=100)
-        insert(store, f"s{i}", "claude-sonnet-5-5", ts=f"2026-11-10 13:{i:02d}:00", feature="g", output_tokens=200)
+        insert_request(store, f"h{i}", "claude-haiku-5-5", ts=f"2026-11-10 12:{i:02d}:00", feature="g", output_tokens=100)
+        insert_request(store, f"s{i}", "claude-sonnet-5-5", ts=f"2026-11-10 13:{i:02d}:00", feature="g", output_tokens=200)
     store.execute("insert into replays (run, source, request_id, tier, model, status, output_tokens) "
                   "values ('r', 'test', 'h0', 'sonnet', 'claude-sonnet-5-5', 'ok', 777)")
     red = reduce(store, tiers=TIERS, options=ReduceOptions(min_ratio_requests=20))
@@ -119,8 +96,8 @@ def test_output_tokens_come_from_a_replay_before_a_feature_ratio_before_the_defa
 
 
 def test_cache_reads_moved_to_a_cold_tier_are_billed_as_writes_during_warm_up(store):
-    insert(store, "a", "claude-haiku-5-5", ts="2026-11-10 12:00:00", input_tokens=100, cache_read_tokens=10_000)
-    insert(store, "b", "claude-haiku-5-5", ts="2026-11-10 15:00:00", input_tokens=100, cache_read_tokens=10_000)
+    insert_request(store, "a", "claude-haiku-5-5", ts="2026-11-10 12:00:00", input_tokens=100, cache_read_tokens=10_000)
+    insert_request(store, "b", "claude-haiku-5-5", ts="2026-11-10 15:00:00", input_tokens=100, cache_read_tokens=10_000)
     red = reduce(store, tiers=TIERS, options=ReduceOptions(warmup_minutes=60))
     k = red.tiers.index("sonnet")
     s = card(store, "claude-sonnet-5-5")
@@ -222,7 +199,7 @@ def test_router_metrics_on_a_straight_line_tradeoff():
 def test_oracle_and_cascade_use_judged_outcomes(store):
     store.execute_script(REPLAY_DDL)
     for i in range(4):
-        insert(store, f"r{i}", "claude-sonnet-5-5", ts=f"2026-11-1{i} 12:00:00")
+        insert_request(store, f"r{i}", "claude-sonnet-5-5", ts=f"2026-11-1{i} 12:00:00")
     # r0: haiku good; r1: haiku bad, sonnet good; r2: only opus good; r3: nobody good
     goods = {"r0": (1, 1, 1), "r1": (0, 1, 1), "r2": (0, 0, 1), "r3": (0, 0, 0)}
     for rid, g in goods.items():
@@ -273,7 +250,7 @@ def test_backtest_predicts_a_period_whose_split_changed_within_3_percent(store):
 
 
 def test_a_window_with_only_unpriced_requests_simulates_nothing_and_says_so(store):
-    insert(store, "x", "claude-bogus-1")
+    insert_request(store, "x", "claude-bogus-1")
     red = reduce(store, tiers=TIERS)
     assert red.n == 0 and red.unpriced == 1
     res = evaluate(red, Scenario(parse_split("current")))

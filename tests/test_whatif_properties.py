@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from costlab.config import Config
 from costlab.generate import generate_sql
 from costlab.store import Store
+
+from helpers import copy_store
 from costlab.whatif import Scenario, Split, evaluate, reduce
 from costlab.whatif.reduce import ReduceOptions
 
@@ -21,8 +23,8 @@ SAME_TOKENS = ReduceOptions(tokenizer_factor=1.3, default_output_ratio=1.0, min_
 
 
 @pytest.fixture(scope="module")
-def red():
-    s = Store(":memory:", Config())
+def red(store_template, tmp_path_factory):
+    s = copy_store(store_template, tmp_path_factory.mktemp("red") / "red.duckdb")
     s.execute("insert into requests by name " + generate_sql(2000, seed=9))
     try:
         yield reduce(s, tiers=TIERS, options=SAME_TOKENS)
@@ -67,18 +69,23 @@ def test_moving_volume_to_a_cheaper_tier_never_raises_cost(red, w, move, src, ds
     assert after <= before
 
 
+@pytest.fixture(scope="module")
+def one_request_store(store_template, tmp_path_factory):
+    """A fresh store (a template copy) for the module; the test below empties it for each example."""
+    with copy_store(store_template, tmp_path_factory.mktemp("one") / "one.duckdb") as s:
+        yield s
+
+
 @settings(max_examples=15, deadline=None)
 @given(inp=st.integers(0, 300_000), out=st.integers(0, 64_000), cr=st.integers(0, 200_000),
        cw=st.integers(0, 50_000), batch=st.booleans())
-def test_with_equal_tokens_each_request_costs_no_more_on_a_cheaper_tier(inp, out, cr, cw, batch):
-    s = Store(":memory:", Config())
-    try:
-        s.execute("insert into requests (request_id, ts, source, model, service_tier, input_tokens, output_tokens, "
-                  "cache_read_tokens, cache_write_5m_tokens, status, feature) values "
-                  "('x', '2026-11-10', 't', 'claude-opus-5-5', ?, ?, ?, ?, ?, 'ok', 'f')",
-                  ["batch" if batch else "standard", inp, out, cr, cw])
-        r = reduce(s, tiers=TIERS, options=SAME_TOKENS)
-        c = r.cost[0]
-        assert c[0] <= c[1] <= c[2]
-    finally:
-        s.close()
+def test_with_equal_tokens_each_request_costs_no_more_on_a_cheaper_tier(one_request_store, inp, out, cr, cw, batch):
+    s = one_request_store
+    s.execute("delete from requests")  # hypothesis runs every example on the one module store: empty it first
+    s.execute("insert into requests (request_id, ts, source, model, service_tier, input_tokens, output_tokens, "
+              "cache_read_tokens, cache_write_5m_tokens, status, feature) values "
+              "('x', '2026-11-10', 't', 'claude-opus-5-5', ?, ?, ?, ?, ?, 'ok', 'f')",
+              ["batch" if batch else "standard", inp, out, cr, cw])
+    r = reduce(s, tiers=TIERS, options=SAME_TOKENS)
+    c = r.cost[0]
+    assert c[0] <= c[1] <= c[2]

@@ -11,17 +11,14 @@ import pytest
 from costlab.whatif.routellm import evidence, import_outcomes, random_router_curve, reduce_outcomes
 from costlab.whatif import frontier as F
 
-from test_whatif import REPLAY_DDL
+from helpers import REPLAY_DDL, copy_store
 
 DATA = Path(__file__).parent / "fixtures" / "routellm_whatif"
 
 
 @pytest.fixture(scope="module")
-def mmlu(tmp_path_factory):
-    from costlab.config import Config
-    from costlab.store import Store
-
-    s = Store(tmp_path_factory.mktemp("rl") / "s.duckdb", Config())
+def mmlu(tmp_path_factory, store_template):
+    s = copy_store(store_template, tmp_path_factory.mktemp("rl") / "s.duckdb")
     s.execute_script(REPLAY_DDL)
     assert import_outcomes(s, DATA / "mmlu_responses", "mmlu", "haiku", "opus") == 14_042
     assert import_outcomes(s, DATA / "gsm8k_outcomes.csv", "gsm8k", "haiku", "opus") == 1_319

@@ -19,7 +19,7 @@ from costlab.generate import generate_sql
 from costlab.store import Store
 from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
 from costlab.whatif.segments import evaluate_segments, reduce_segments
-from tests.test_whatif import REPLAY_DDL, TIERS, insert
+from helpers import REPLAY_DDL, TIERS, insert_request
 
 SPLITS = ["current", "haiku=70,sonnet=25,opus=5", "haiku=100", "sonnet=50,opus=50", "haiku=1,sonnet=1,opus=1"]
 # requests whose every rate (tier models, standard service, global, Claude API) is whole nano-dollars per token
@@ -33,9 +33,9 @@ PER_REQUEST = {"cost": 2.5, "warmup": 0.5, "cache_read_delta": 1.5, "cache_write
 def traffic(store):
     store.execute("insert into requests by name " + generate_sql(3000, seed=11, start="2026-11-02", days=10))
     # a request on a model that stands for no tier, one with no price, one some tier cannot price
-    insert(store, "old", "claude-sonnet-4-5", ts="2026-11-03 10:00:00", input_tokens=5000, output_tokens=700)
-    insert(store, "nope", "claude-nonexistent-9", ts="2026-11-04 10:00:00", input_tokens=10)
-    insert(store, "geo", "claude-haiku-5-5", ts="2026-11-05 10:00:00", platform="bedrock", inference_geo="eu")
+    insert_request(store, "old", "claude-sonnet-4-5", ts="2026-11-03 10:00:00", input_tokens=5000, output_tokens=700)
+    insert_request(store, "nope", "claude-nonexistent-9", ts="2026-11-04 10:00:00", input_tokens=10)
+    insert_request(store, "geo", "claude-haiku-5-5", ts="2026-11-05 10:00:00", platform="bedrock", inference_geo="eu")
     return store
 
 
@@ -210,9 +210,9 @@ def test_payload_features_come_from_the_request_bodies(store):
         "plain": '{"messages":[{"role":"user","content":"Translate: specific, iffy, thence."}]}',
     }
     for i, (rid, body) in enumerate(bodies.items()):
-        insert(store, rid, "claude-haiku-5-5", ts=f"2026-11-10 12:0{i}:00")
+        insert_request(store, rid, "claude-haiku-5-5", ts=f"2026-11-10 12:0{i}:00")
         store.execute("insert into payloads values ('test', ?, ?::JSON, null)", [rid, body])
-    insert(store, "nobody", "claude-haiku-5-5", ts="2026-11-10 12:09:00")
+    insert_request(store, "nobody", "claude-haiku-5-5", ts="2026-11-10 12:09:00")
     red = reduce(store, tiers=TIERS)
     order = ["docs", "cond", "steps", "plain", "nobody"]  # time order
     assert red.documents.tolist() == [2, 0, 0, 0, 0]
