@@ -16,7 +16,9 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
+from costlab.display import visible  # imported now, as memory's: the error path must not import under memory pressure
 from costlab.errors import ConfigError, CostlabError, ExitCode
+from costlab.keys import redact
 from costlab.memory import as_out_of_memory  # imported now: under memory pressure a late import can fail
 
 app = typer.Typer(
@@ -40,9 +42,6 @@ OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to
 def _say_error(text: str) -> None:
     """An error line on stderr, with anything that looks like a key redacted and no control character
     from data (a traceback can quote a log's bytes)."""
-    from costlab.display import visible
-    from costlab.keys import redact
-
     typer.echo(visible(redact(text)), err=True)
 
 
@@ -131,7 +130,6 @@ def ingest(
     """
     from costlab.display import styled
     from costlab.ingest import detect, ingest_paths
-    from costlab.keys import redact
     from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
 

@@ -23,6 +23,10 @@ from difflib import get_close_matches
 from enum import IntEnum
 from typing import Iterable
 
+# Imported now, not when an error is shown: under memory pressure a late import (and its regex
+# compile) can itself fail with MemoryError in the middle of reporting out-of-memory.
+from costlab.display import visible
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -42,8 +46,6 @@ class CostlabError(Exception):
     def __str__(self) -> str:
         # Messages quote data (a file's first line, a column name, DuckDB's error about a value):
         # shown to a person, a control character from it appears escaped, never as a control.
-        from costlab.display import visible
-
         return visible(super().__str__())
 
 
