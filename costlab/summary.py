@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from costlab import render
+from costlab import plausible, render
 from costlab.render import Format
 
 if TYPE_CHECKING:
@@ -51,8 +51,6 @@ def cost_summary(
         output_tokens, cost_usd DECIMAL(18,9) and unpriced_requests.
     """
     if since is None or until is None:
-        from costlab import plausible
-
         since, until = plausible.fill(store.config, since, until)
     window = {"since": since, "until": until}
     daily = store.run_query("cost_by_tier_model_day", **window)

@@ -60,12 +60,16 @@ def assert_clear_out_of_memory(result) -> None:
     assert "Nothing from the unfinished step was written" in errors[0]
 
 
-@pytest.mark.parametrize("command", list(COMMANDS))
-def test_a_tight_duckdb_memory_limit_is_one_clear_error_and_leaves_the_store_as_it_was(files, tmp_path, command):
+def store_and_command(files, tmp_path, command: str):
+    """A copy of the shared store (its path and counts) and the command's arguments."""
     db = tmp_path / "s.duckdb"
     db.write_bytes((files / "store.duckdb").read_bytes())
-    before = counts(db)
-    args = [a.replace("{log}", str(files / "more.jsonl")) for a in COMMANDS[command]]
+    return db, counts(db), [a.replace("{log}", str(files / "more.jsonl")) for a in COMMANDS[command]]
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_tight_duckdb_memory_limit_is_one_clear_error_and_leaves_the_store_as_it_was(files, tmp_path, command):
+    db, before, args = store_and_command(files, tmp_path, command)
     result = costlab([*args, "--db", str(db)], env={memory.ENV: "12MB"})
     assert_clear_out_of_memory(result)
     assert f"{memory.ENV}=4GB" in result.stderr and "(now COSTLAB_MEMORY_LIMIT=12MB)" in result.stderr
@@ -77,10 +81,7 @@ def test_a_tight_duckdb_memory_limit_is_one_clear_error_and_leaves_the_store_as_
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_an_address_space_limit_is_one_clear_error_and_leaves_the_store_as_it_was(files, tmp_path, command):
     # 300 MB of address space: too little for DuckDB to open the store. Before, a raw traceback.
-    db = tmp_path / "s.duckdb"
-    db.write_bytes((files / "store.duckdb").read_bytes())
-    before = counts(db)
-    args = [a.replace("{log}", str(files / "more.jsonl")) for a in COMMANDS[command]]
+    db, before, args = store_and_command(files, tmp_path, command)
     result = costlab([*args, "--db", str(db)], address_space=300 << 20)
     assert_clear_out_of_memory(result)
     assert "ulimit -v" in result.stderr

@@ -223,8 +223,7 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
                     f"columns={cols}, maximum_object_size={MAX_LINE_BYTES}{gz}) t"), [], {}
         structure = literal(sources.json_structure(adapter.spec))
         # Lines as text. A line that is not UTF-8 or longer than MAX_LINE_BYTES goes to DuckDB's rejects
-        # table (folded into the stage with its line number, see _fold_line_rejects), not the whole file.
-        store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
+        # table (emptied by _stage_from, folded into the stage with its line number by _fold_line_rejects).
         lines = _lines(p, gz)
         return f"""
             select _line, raw as _raw,

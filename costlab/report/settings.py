@@ -18,11 +18,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from costlab.errors import ConfigError, did_you_mean
+from costlab.memory import parse_size
 
 KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit")
 SLO_KEYS = ("p95_latency_ms", "p95_ttft_ms", "p99_latency_ms", "p99_ttft_ms")
@@ -32,7 +32,6 @@ DEFAULT_TOP_N = 10
 # took 3 GB at 10M requests; capped, they spill to disk (`<store>.tmp`): 1.7 GB and +1 s there, no
 # change on the benchmark's log (benchmarks/RESULTS.md). "none" leaves DuckDB's own default.
 DEFAULT_MEMORY_LIMIT = "1.5GB"
-_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -81,8 +80,7 @@ def parse(section: dict[str, Any] | None) -> ReportSettings:
     if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
         raise ConfigError('costlab.toml [report] whatif_splits: expected a list like ["haiku=50,sonnet=45,opus=5"]')
     limit = section.get("memory_limit", DEFAULT_MEMORY_LIMIT)
-    if not isinstance(limit, str) or not (limit.strip().lower() == "none" or _SIZE.match(limit)):
-        raise ConfigError(f'costlab.toml [report] memory_limit: expected a size like "1.5GB" or "800MB", or "none", '
-                          f"got {limit!r}")
+    if not (isinstance(limit, str) and limit.strip().lower() == "none"):
+        parse_size(limit, "costlab.toml [report] memory_limit")  # a number and a unit, or a ConfigError
     limit = None if limit.strip().lower() == "none" else limit.strip()
     return ReportSettings(top_n, {k: v / total for k, v in split.items()}, slo, tuple(extra), limit)
