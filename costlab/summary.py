@@ -50,8 +50,7 @@ def cost_summary(
         section's key (a string; the last row's key is TOTAL), then requests, errors, input_tokens,
         output_tokens, cost_usd DECIMAL(18,9) and unpriced_requests.
     """
-    if since is None or until is None:
-        since, until = plausible.fill(store.config, since, until)
+    since, until = plausible.fill(store.config, since, until)  # a missing end: the plausible window's
     window = {"since": since, "until": until}
     daily = store.run_query("cost_by_tier_model_day", **window)
     features = store.run_query("cost_by_feature", **window)
