@@ -43,9 +43,9 @@ COSTLAB = PEAK + """
 import sys, time
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 path, fmt, db = sys.argv[1:4]
-store = Store(db, Config())
+store = open_store(db, Config())
 t = time.perf_counter()
 result = ingest_paths(store, [path]).files[0]
 dt = time.perf_counter() - t
@@ -58,9 +58,9 @@ PROFILE = """
 import json, re, resource, sys, time
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 path, fmt, db = sys.argv[1:4]
-store = Store(db, Config())
+store = open_store(db, Config())
 steps = []
 
 

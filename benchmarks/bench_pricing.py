@@ -41,9 +41,9 @@ sys.path.insert(0, sys.argv[3])
 from common import Timer, peak_rss_bytes
 from costlab.config import Config
 from costlab.generate import generate_sql
-from costlab.store import Store
+from costlab.open import open_store
 db, rows = sys.argv[1], int(sys.argv[2])
-with Store(db, Config()) as store, Timer() as t:
+with open_store(db, Config()) as store, Timer() as t:
     store.execute("insert into requests by name " + generate_sql(rows, seed=7))
     store.execute("checkpoint")
 print(json.dumps({"wall": t.wall, "cpu": t.cpu, "peak": peak_rss_bytes()}))
@@ -54,10 +54,10 @@ import json, sys
 sys.path.insert(0, sys.argv[4])
 from common import Timer, peak_rss_bytes
 from costlab.config import Config
-from costlab.store import Store
+from costlab.open import open_store
 db, repeat, query = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 runs, single = [], None
-with Store(db, Config(), read_only=True) as store:
+with open_store(db, Config(), read_only=True) as store:
     for _ in range(repeat):
         with Timer() as t:
             total, priced = store.rows(query)[0]
@@ -79,12 +79,12 @@ import json, sys
 sys.path.insert(0, sys.argv[4])
 from common import Timer, peak_rss_bytes
 from costlab.config import Config
-from costlab.store import Store
+from costlab.open import open_store
 db, repeat, query = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with Timer() as priced:
-    Store(db, Config()).close()
+    open_store(db, Config()).close()
 runs = []
-with Store(db, Config(), read_only=True) as store:
+with open_store(db, Config(), read_only=True) as store:
     stale = store.scalar("select count(*) from stale_requests")
     for _ in range(repeat):
         with Timer() as t:
@@ -100,9 +100,9 @@ sys.path.insert(0, sys.argv[3])
 from bench_pricing import PRICE_COLUMNS, price_rows, price_rows_decimal
 from common import Timer, peak_rss_bytes
 from costlab.config import Config
-from costlab.store import Store
+from costlab.open import open_store
 db, sample = sys.argv[1], int(sys.argv[2])
-with Store(db, Config(), read_only=True) as store:
+with open_store(db, Config(), read_only=True) as store:
     card = store.rows("select model, speed, platform, service_tier, geo_class, seg_from, seg_to, band_min_tokens, "
                       "band_max_tokens, input_fusd, output_fusd, cache_write_5m_fusd, cache_write_1h_fusd, "
                       "cache_read_fusd, web_search_fusd from price_card")

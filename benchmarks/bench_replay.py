@@ -37,7 +37,7 @@ def main() -> None:
 
     from costlab import replay
     from costlab.config import Config
-    from costlab.store import Store
+    from costlab.open import open_store
     from machine import describe
     from test_replay_helpers import write_log
 
@@ -51,7 +51,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             from costlab.ingest import ingest_paths
 
-            store = Store(Path(tmp) / "bench.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"}))
+            store = open_store(Path(tmp) / "bench.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"}))
             ingest_paths(store, [str(write_log(Path(tmp) / "log.jsonl", args.requests))])
             for i in range(args.repeat):
                 run, _ = replay.plan(store, replay.ReplaySpec(sample=args.requests, tiers=["haiku"], run=f"bench{i}",

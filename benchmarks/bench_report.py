@@ -46,10 +46,10 @@ import sys, time
 from costlab import pricing
 from costlab.config import load_config
 from costlab.generate import generate_sql
-from costlab.store import Store
+from costlab.open import open_store
 db, n, config, links = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "links"
 t = time.perf_counter()
-with Store(db, load_config(config)) as store:
+with open_store(db, load_config(config)) as store:
     rows = generate_sql(n, seed=11, start="2026-11-09", days=7)
     if not links:  # a log whose re-sends carry no parent id: escalations only through sessions and traces
         rows = f"select * replace (NULL::VARCHAR as parent_request_id) from ({rows})"
@@ -63,9 +63,9 @@ print(made, time.perf_counter() - t - made)
 REFRESH = """
 import sys, time
 from costlab.config import load_config
-from costlab.store import Store
+from costlab.open import open_store
 t = time.perf_counter()
-Store(sys.argv[1], load_config(sys.argv[2])).close()
+open_store(sys.argv[1], load_config(sys.argv[2])).close()
 print(time.perf_counter() - t)
 """
 
@@ -74,13 +74,13 @@ print(time.perf_counter() - t)
 REPRICE = PEAK + """
 import json, sys, time
 from costlab.config import load_config
-from costlab.store import Store
+from costlab.open import open_store
 db, config = sys.argv[1], sys.argv[2]
-with Store(db, load_config(config)) as store:
+with open_store(db, load_config(config)) as store:
     # every row as if priced under another card (the re-price appends them again, with fresh statistics)
     store.execute("update requests set price_version = 1")
 t = time.perf_counter()
-with Store(db, load_config(config)) as store:
+with open_store(db, load_config(config)) as store:
     n = store.scalar("select count(*) from requests")
     stale = store.scalar("select count(*) from stale_requests")
 print(json.dumps({"reprice_s": time.perf_counter() - t, "rows": n, "stale_after": stale, "peak_bytes": peak_bytes()}))
@@ -93,7 +93,7 @@ t0 = time.perf_counter()
 from costlab.config import load_config
 from costlab.report import SECTIONS, build_report, render, window
 import costlab.report.build as build
-from costlab.store import Store
+from costlab.open import open_store
 db, config, mode, formats = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "all"
 specs = {"full": SECTIONS, "no-whatif": [s for s in SECTIONS if s.name != "whatif"],
          "own": [s for s in SECTIONS if not s.optional]}[mode]
@@ -121,7 +121,7 @@ def timed_window(*args, **kw):
 
 build._load, build.priced_once = timed_load, timed_window
 t, cpu = time.perf_counter(), time.process_time()
-with Store(db, load_config(config), read_only=True) as store:
+with open_store(db, load_config(config), read_only=True) as store:
     report = build_report(store, window.week("2026-W46"), sections=specs)
 built = time.perf_counter() - t
 sizes = {}

@@ -27,7 +27,7 @@ from common import Timer, describe, gib, machine_info, peak_rss_bytes, record_se
 from costlab import pricing, signals  # noqa: E402
 from costlab.config import Config  # noqa: E402
 from costlab.generate import generate_sql  # noqa: E402
-from costlab.store import Store  # noqa: E402
+from costlab.open import open_store  # noqa: E402
 
 TARGET_S = 10.0
 
@@ -36,11 +36,11 @@ def build(path: Path, rows: int, days: int) -> tuple[float, float] | None:
     """Fill a fresh store at `path`: (insert seconds, pricing seconds); None when a store with `rows`
     requests is already there. The rows are priced into the stored columns, as ingest does."""
     if path.exists():
-        with Store(path, Config()) as s:
+        with open_store(path, Config()) as s:
             if s.scalar("select count(*) from requests") == rows:
                 return None
         path.unlink()
-    with Store(path, Config()) as s:
+    with open_store(path, Config()) as s:
         s.execute("set enable_progress_bar = false")
         with Timer() as t:
             s.execute("insert into requests by name " + generate_sql(rows, seed=1, days=days))
@@ -67,7 +67,7 @@ def main() -> None:
                              "latency_slo_ms": {"chat-assistant": 600_000, "sql-assist": 600_000},
                              "ttft_slo_ms": {"chat-assistant": 600_000}})
     runs = []
-    with Store(path, config) as s:
+    with open_store(path, config) as s:
         s.execute("set enable_progress_bar = false")
         for _ in range(args.repeat):
             steps: dict[str, float] = {}
@@ -75,7 +75,7 @@ def main() -> None:
                 found = signals.run_signals(s, config=config, timings=steps)
             runs.append((t.wall, t.cpu, steps, found.height, found))
         clean_default = signals.run_signals(s, config=Config())
-    with Store(":memory:", Config()) as small:
+    with open_store(":memory:", Config()) as small:
         small.execute("insert into requests by name " + generate_sql(40_000, seed=11, start="2026-11-02", days=14))
         small_found = signals.run_signals(small, config=Config())
         small_configured = signals.run_signals(small, config=config)
@@ -83,7 +83,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent / "tests"))
     from test_signals import real_background  # noqa: E402
 
-    with Store(":memory:", Config()) as real:
+    with open_store(":memory:", Config()) as real:
         real_background(real)
         real_found = signals.run_signals(real, config=Config())
         real_configured = signals.run_signals(real, config=config)

@@ -41,9 +41,9 @@ COSTLAB = PEAK + """
 import resource, sys, time
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 path, db = sys.argv[1:3]
-store = Store(db, Config())
+store = open_store(db, Config())
 t = time.perf_counter()
 result = ingest_paths(store, [path]).files[0]
 dt = time.perf_counter() - t

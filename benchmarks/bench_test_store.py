@@ -1,6 +1,6 @@
 """The test suite's `store` fixture, before and after issue 14: a fresh store per test
-(Store(new file, Config()): migrate, import the catalogue, build the price card, define the views)
-against a copy of one checkpointed template (tests/helpers.py copy_store: a file copy, then Store()
+(open_store(new file, Config()): migrate, import the catalogue, build the price card, define the views)
+against a copy of one checkpointed template (tests/helpers.py copy_store: a file copy, then open_store()
 on it, which finds nothing to migrate or load and only redefines macros and views).
 
     python benchmarks/bench_test_store.py [--repeat 30]
@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from common import describe  # noqa: E402
 from costlab.config import Config  # noqa: E402
-from costlab.store import Store  # noqa: E402
+from costlab.open import open_store  # noqa: E402
 from helpers import build_template, copy_store  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def main() -> None:
         fresh, copied = [], []
         for i in range(args.repeat):
             t0 = time.perf_counter()
-            Store(d / f"fresh{i}.duckdb", Config()).close()
+            open_store(d / f"fresh{i}.duckdb", Config()).close()
             fresh.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             copy_store(template, d / f"copy{i}.duckdb").close()

@@ -85,12 +85,12 @@ def in_child(fn, *args):
 def build_store(path: str, rows: int, payloads: bool) -> float:
     from costlab.config import Config
     from costlab.generate import generate_sql
-    from costlab.store import Store
+    from costlab.open import open_store
 
     from costlab import pricing
 
     t = time.perf_counter()
-    store = Store(Path(path), Config())
+    store = open_store(Path(path), Config())
     store.execute("insert into requests by name " + generate_sql(rows, seed=7))
     pricing.reprice(store)  # each row's stored price, as ingest writes it
     if payloads:
@@ -106,12 +106,12 @@ def build_week(path: str, rows: int) -> float:
     """A store with `rows` requests in one ISO week (bench_report.py's store, same seed)."""
     from costlab.config import Config
     from costlab.generate import generate_sql
-    from costlab.store import Store
+    from costlab.open import open_store
 
     from costlab import pricing
 
     t = time.perf_counter()
-    with Store(Path(path), Config()) as store:
+    with open_store(Path(path), Config()) as store:
         store.execute("insert into requests by name " + generate_sql(rows, seed=11, start=WEEK[0], days=7))
         pricing.reprice(store)  # each row's stored price, as ingest writes it
         store.execute("checkpoint")
@@ -121,9 +121,9 @@ def build_week(path: str, rows: int) -> float:
 def refresh(path: str) -> None:
     """One read-write open: a cached store made by an older checkout gets this costlab's macros and views."""
     from costlab.config import Config
-    from costlab.store import Store
+    from costlab.open import open_store
 
-    Store(Path(path), Config()).close()
+    open_store(Path(path), Config()).close()
 
 
 def headline(path: str, in_report: bool = False) -> dict:
@@ -135,11 +135,11 @@ def headline(path: str, in_report: bool = False) -> dict:
     from datetime import datetime, timezone
 
     from costlab.config import Config
-    from costlab.store import Store
+    from costlab.open import open_store
     from costlab.whatif import Scenario, bootstrap, parse_split
     from costlab.whatif.segments import evaluate_segments, reduce_segments
 
-    store = Store(Path(path), Config(), read_only=True)
+    store = open_store(Path(path), Config(), read_only=True)
     since, until = (datetime.fromisoformat(d).replace(tzinfo=timezone.utc) for d in WEEK)
     price_s = 0.0
     ctx = nullcontext()
@@ -165,11 +165,11 @@ def headline(path: str, in_report: bool = False) -> dict:
 def one_pass(path: str) -> dict:
     """The per-request pass, then the frontier and bootstrap rows on its arrays."""
     from costlab.config import Config
-    from costlab.store import Store
+    from costlab.open import open_store
     from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
     from costlab.whatif import frontier as F
 
-    store = Store(Path(path), Config())
+    store = open_store(Path(path), Config())
     t, c = time.perf_counter(), cpu_s()
     red = reduce(store, tiers=TIERS)
     out = {"pass": time.perf_counter() - t, "cpu": cpu_s() - c, "rss_pass": rss_gib(), "n": red.n}
@@ -192,10 +192,10 @@ def one_pass(path: str) -> dict:
 
 def payload_pass(path: str) -> dict:
     from costlab.config import Config
-    from costlab.store import Store
+    from costlab.open import open_store
     from costlab.whatif import reduce
 
-    store = Store(Path(path), Config())
+    store = open_store(Path(path), Config())
     t, c = time.perf_counter(), cpu_s()
     red = reduce(store, tiers=TIERS)
     return {"pass": time.perf_counter() - t, "cpu": cpu_s() - c, "rss": rss_gib(), "n": red.n,
@@ -275,7 +275,7 @@ def main() -> None:
     # RouteLLM evidence: complexity policy, random router, oracle (prompt length and wording only)
     import duckdb  # noqa: F401
 
-    from costlab.store import Store as S2
+    from costlab.open import open_store as S2
 
     data = ROOT / "tests" / "fixtures" / "routellm_whatif"
     s2 = S2(":memory:", Config())

@@ -79,7 +79,7 @@ def _fail(ex: CostlabError, cause: BaseException | None = None) -> None:
 
 def _open(db: Path | None, config: Path | None, read_only: bool = False):
     from costlab.config import load_config
-    from costlab.store import open_store
+    from costlab.open import open_store
 
     store = open_store(db, load_config(config), read_only=read_only)
     if read_only:
@@ -196,7 +196,7 @@ def sql(
       costlab sql "select tier, sum(cost_usd) from costed_requests group by all"
       costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
     """
-    from costlab import sql as sqlfiles
+    from costlab.store import queries as sqlfiles
 
     if (query is None) == (file is None):
         raise typer.BadParameter("give a query or --file, not both", param_hint="QUERY")

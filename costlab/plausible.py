@@ -25,7 +25,7 @@ from typing import Any
 
 from costlab.config import Config
 from costlab.errors import ConfigError
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 
 DEFAULT_EARLIEST = "2023-01-01"
 DEFAULT_LATEST = "+1 day"

@@ -35,7 +35,8 @@ from typing import Any, Iterable
 
 import polars as pl
 
-from costlab import plausible, pricing, sql
+from costlab import plausible, pricing
+from costlab.store import queries
 from costlab.config import Config
 from costlab.display import markdown_code, markdown_text, visible
 from costlab.errors import ConfigError, ExitCode, did_you_mean
@@ -203,7 +204,7 @@ def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dic
     """
     config = config or Config()
     settings = dict(config.signals)
-    headers = {d.id: {p.name: p for p in sql.load(d.query).params} for d in DETECTORS}
+    headers = {d.id: {p.name: p for p in queries.load(d.query).params} for d in DETECTORS}
     shared_names = sorted({name for params in headers.values() for name in params} - set(_WINDOW_PARAMS))
 
     disable = settings.pop("disable", [])

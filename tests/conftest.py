@@ -53,7 +53,7 @@ def env(tmp_path, monkeypatch):
     working directory; ANTHROPIC_API_KEY is helpers.SECRET."""
     from costlab.config import load_config
     from costlab.ingest import ingest_paths
-    from costlab.store import open_store
+    from costlab.open import open_store
 
     (tmp_path / "costlab.toml").write_text(textwrap.dedent("""
         [tiers]

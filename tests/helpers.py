@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from costlab.config import Config
 from costlab.report import window
 from costlab.schema import COLUMN_NAMES
+from costlab.open import open_store
 from costlab.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ EXAMPLES = ROOT / "examples"
 def build_template(path: Path) -> Path:
     """A migrated, priced store with the default Config() and no requests, checkpointed into one file
     (no .wal) so that a plain file copy of it is a complete store."""
-    with Store(path, Config()) as s:
+    with open_store(path, Config()) as s:
         s.execute("checkpoint")
     assert not Path(str(path) + ".wal").exists()
     return path
@@ -42,7 +43,7 @@ def copy_store(template: Path, path: Path | str) -> Store:
     (conftest's session `store_template`). Opening it migrates and refreshes as any open does, which on
     an up-to-date store finds nothing to load: the catalogue is not re-imported, the card not rebuilt."""
     shutil.copyfile(template, path)
-    return Store(path, Config())
+    return open_store(path, Config())
 
 
 # -- a terminal --------------------------------------------------------------------------------------

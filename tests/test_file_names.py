@@ -19,6 +19,7 @@ import pytest
 
 from costlab.config import Config
 from costlab.ingest import detect, ingest_paths
+from costlab.open import open_store
 from costlab.store import Store
 
 SECRET = "costlab-canary-d41e"
@@ -97,7 +98,7 @@ def test_the_cli_reads_a_star_named_file_alone(tmp_path):
     run = subprocess.run([sys.executable, "-m", "costlab", "ingest", "--db", str(tmp_path / "s.duckdb"),
                           str(tmp_path / "a*.jsonl")], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
-    with Store(tmp_path / "s.duckdb", Config()) as store:
+    with open_store(tmp_path / "s.duckdb", Config()) as store:
         assert ids(store) == ["named"]
 
 

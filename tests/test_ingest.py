@@ -13,7 +13,7 @@ import pytest
 from costlab.config import Config, load_config
 from costlab.errors import ConfigError, InputError
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import EXAMPLES, FIXTURES
 
@@ -232,12 +232,12 @@ def test_metadata_keys_can_be_renamed_in_config(tmp_path):
         "response": {"id": "msg_r", "type": "message", "model": "claude-haiku-5-5", "content": [],
                      "usage": {"input_tokens": 1, "output_tokens": 1}},
         "metadata": {"route": "/v1/search", "end_user": "alice"}}) + "\n")
-    s = Store(tmp_path / "m.duckdb", Config(ingest={"metadata": {"feature": "route", "user_id": "end_user"}}))
+    s = open_store(tmp_path / "m.duckdb", Config(ingest={"metadata": {"feature": "route", "user_id": "end_user"}}))
     one(s, tmp_path / "e.jsonl")
     assert s.frame("select feature, user_id from requests").to_dicts() == [{"feature": "/v1/search", "user_id": "alice"}]
     s.close()
     with pytest.raises(ConfigError, match="Did you mean 'feature'"):
-        s2 = Store(tmp_path / "m2.duckdb", Config(ingest={"metadata": {"featur": "route"}}))
+        s2 = open_store(tmp_path / "m2.duckdb", Config(ingest={"metadata": {"featur": "route"}}))
         try:
             ingest_paths(s2, [str(tmp_path / "e.jsonl")])
         finally:
@@ -247,7 +247,7 @@ def test_metadata_keys_can_be_renamed_in_config(tmp_path):
 def test_azure_trace_example_mapping_assigns_tiers_and_prices_every_row(tmp_path, monkeypatch):
     monkeypatch.chdir(EXAMPLES)
     config = load_config(EXAMPLES / "costlab.toml")
-    s = Store(tmp_path / "azure.duckdb", config)
+    s = open_store(tmp_path / "azure.duckdb", config)
     summary = ingest_paths(s, [str(EXAMPLES / "azure_llm_2023")])
     got = {f.format: (f.rows_read, f.rows_added, f.rows_rejected) for f in summary.files}
     assert got == {"mapping:azure_code": (8819, 8819, 0), "mapping:azure_conv": (19366, 19366, 0)}
@@ -264,7 +264,7 @@ def test_azure_trace_example_mapping_assigns_tiers_and_prices_every_row(tmp_path
 
 def test_a_mapping_naming_an_unknown_column_is_a_config_error(tmp_path):
     (tmp_path / "t.csv").write_text("when,tok\n2026-11-16 00:00:00,5\n")
-    s = Store(tmp_path / "bad.duckdb", Config(mappings={"mine": {"columns": {"ts": "when", "input_tokns": "tok"}}}))
+    s = open_store(tmp_path / "bad.duckdb", Config(mappings={"mine": {"columns": {"ts": "when", "input_tokns": "tok"}}}))
     with pytest.raises(ConfigError, match="'input_tokns' is not a canonical column. Did you mean 'input_tokens'"):
         one(s, tmp_path / "t.csv", fmt="mapping:mine")
     assert s.scalar("select count(*) from ingests") == 0

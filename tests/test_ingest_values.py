@@ -20,7 +20,7 @@ from costlab.ingest import ingest_paths
 from costlab.ingest.common import NOTE_CACHE_REST, NOTE_CACHE_SPLIT
 from costlab.ingest.sources import NOTE_METADATA_OTHER, NOTE_METADATA_STRING
 from costlab.schema import MAX_TOKENS, MAX_TOOL_REQUESTS
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import FIXTURES
 
@@ -205,7 +205,7 @@ def test_a_bad_line_in_a_mapped_jsonl_file_rejects_that_line_and_the_lines_after
     lines[4] = b""  # a blank line counts as a line, as an editor numbers it
     lines[6] = mapped(6, inp=-1)
     for gz in (False, True):
-        s = Store(tmp_path / f"{gz}.duckdb", MAPPED_JSONL)
+        s = open_store(tmp_path / f"{gz}.duckdb", MAPPED_JSONL)
         path = tmp_path / ("m.jsonl.gz" if gz else "m.jsonl")
         data = b"\n".join(lines) + b"\n"
         path.write_bytes(gzip.compress(data) if gz else data)
@@ -231,7 +231,7 @@ def test_a_clean_mapped_jsonl_file_and_one_with_a_bad_line_store_the_same_rows(t
     bad.write_bytes(b"\n".join(lines[:10] + [b"{not json"] + lines[10:]) + b"\n")
     stored = []
     for path in (clean, bad):
-        s = Store(tmp_path / f"{path.stem}.duckdb", no_ids)
+        s = open_store(tmp_path / f"{path.stem}.duckdb", no_ids)
         one(s, path, fmt="mapping:m")
         stored.append(s.rows("select * exclude (ingest_id) from requests order by request_id"))
         assert all(i.startswith("h_") for i in ids(s))
@@ -244,7 +244,7 @@ def test_a_value_of_another_type_after_the_lines_duckdb_types_a_mapped_file_from
     lines = [mapped(i) for i in range(20_600)]
     lines[20_500] = mapped(20_500, inp="many")
     (tmp_path / "late.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    s = Store(tmp_path / "late.duckdb", MAPPED_JSONL)
+    s = open_store(tmp_path / "late.duckdb", MAPPED_JSONL)
     result = one(s, tmp_path / "late.jsonl", fmt="mapping:m")
     assert (result.rows_read, result.rows_added, result.rows_rejected) == (20_600, 20_599, 1)
     assert rejects(s) == {20_501: 'input_tokens is not a whole number: "many"'}
@@ -258,8 +258,8 @@ _GZ_UNDER_A_MEMORY_CAP = textwrap.dedent("""
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
     from costlab.config import Config
     from costlab.ingest import ingest_paths
-    from costlab.store import Store
-    store = Store(Path(sys.argv[1]) / "s.duckdb", Config())
+    from costlab.open import open_store
+    store = open_store(Path(sys.argv[1]) / "s.duckdb", Config())
     store.execute("set threads = 1")
     result = ingest_paths(store, [sys.argv[2]]).files[0]
     print(result.error or "", result.rows_added, result.rows_rejected)

@@ -14,7 +14,7 @@ from costlab.cli import app
 from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.keys import REDACTED, check_key, redact
-from costlab.store import Store
+from costlab.open import open_store
 from costlab.testing import TestServer
 
 ADMIN = "sk-ant-admin01-Zq8SECRETadminKEY-0042"
@@ -51,7 +51,7 @@ def test_replay_key_ending_in_a_line_break_is_stripped_and_the_calls_succeed(tmp
     from helpers import ingest_log
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", API + "\r\n")
-    with Store(tmp_path / "k.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"})) as s:
+    with open_store(tmp_path / "k.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"})) as s:
         ingest_log(s, tmp_path, 6)
         with TestServer(api_key=API) as server:
             run, _ = replay.plan(s, replay.ReplaySpec(sample=3, tiers=["haiku"], run="k"))

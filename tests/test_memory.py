@@ -17,7 +17,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError, OutOfMemoryError
 from costlab.generate import generate, generate_sql
 from costlab.report.build import memory_limit
-from costlab.store import Store
+from costlab.open import open_store
 
 COMMANDS = {
     "ingest": ["ingest", "{log}"],
@@ -30,14 +30,14 @@ COMMANDS = {
 def files(tmp_path_factory):
     """A store of 20,000 generated requests and a 5,000-request log not yet in it."""
     root = tmp_path_factory.mktemp("memory")
-    with Store(root / "store.duckdb", Config()) as s:
+    with open_store(root / "store.duckdb", Config()) as s:
         s.execute("insert into requests by name " + generate_sql(20_000, seed=11, start="2026-11-02", days=14))
     generate(root / "more.jsonl", 5_000, seed=12, start="2026-11-02", days=14)
     return root
 
 
 def counts(path) -> tuple:
-    with Store(path, Config()) as s:
+    with open_store(path, Config()) as s:
         return s.rows("select (select count(*) from requests), (select count(*) from ingests), "
                       "(select count(*) from rejects), (select sum(cost_usd) from requests)")[0]
 
@@ -91,14 +91,14 @@ def test_an_address_space_limit_is_one_clear_error_and_leaves_the_store_as_it_wa
 def test_the_memory_limit_from_the_environment_applies_to_every_store_connection_and_wins_over_the_report(
         monkeypatch, tmp_path):
     monkeypatch.setenv(memory.ENV, "300MB")
-    with Store(tmp_path / "s.duckdb", Config()) as s:
+    with open_store(tmp_path / "s.duckdb", Config()) as s:
         shown = s.scalar("select current_setting('memory_limit')")
         assert shown == "286.1 MiB"
         with memory_limit(s, "1.5GB"):  # [report] memory_limit: the environment wins
             assert s.scalar("select current_setting('memory_limit')") == shown
     monkeypatch.setenv(memory.ENV, "lots")
     with pytest.raises(ConfigError, match='COSTLAB_MEMORY_LIMIT: expected a size like "1.5GB"'):
-        Store(tmp_path / "t.duckdb", Config())
+        open_store(tmp_path / "t.duckdb", Config())
 
 
 def test_out_of_memory_from_any_layer_becomes_one_costlab_error_and_nothing_else_does():

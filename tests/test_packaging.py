@@ -14,11 +14,11 @@ PROBE = """
 import sys, costlab
 from pathlib import Path
 assert Path(costlab.__file__).is_relative_to(Path(sys.argv[1])), costlab.__file__
-from costlab.store import Store
+from costlab.open import open_store
 from costlab.config import Config
-from costlab import sql
-s = Store(':memory:', Config())
-print(len(sql.starter_queries()), s.scalar("select count(*) from prices"), s.scalar("select count(*) from price_card"))
+from costlab.store import queries
+s = open_store(':memory:', Config())
+print(len(queries.starter_queries()), s.scalar("select count(*) from prices"), s.scalar("select count(*) from price_card"))
 print(s.run_query("cost_by_feature").height)
 """
 

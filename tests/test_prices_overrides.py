@@ -14,6 +14,7 @@ import pytest
 from costlab import pricing
 from costlab.config import Config, load_config
 from costlab.errors import ConfigError, InputError, UnknownModelError
+from costlab.open import open_store as open_db
 from costlab.store import Store
 
 from helpers import FIXTURES
@@ -24,7 +25,7 @@ COLUMNS = ("request_id", "ts", "source", "platform", "model", "service_tier", "i
 
 
 def open_store(tmp_path: Path, **config: Any) -> Store:
-    return Store(tmp_path / "overrides.duckdb", Config(**config))
+    return open_db(tmp_path / "overrides.duckdb", Config(**config))
 
 
 def insert(store: Store, request_id: str, model: str, ts: str, **usage: Any) -> None:
@@ -204,7 +205,7 @@ valid_from = 2026-11-01
         encoding="utf-8",
     )
     config = load_config()
-    store = Store(tmp_path / "toml.duckdb", config)
+    store = open_db(tmp_path / "toml.duckdb", config)
     insert(store, "r", "acme-claude-ft-1", "2026-11-02", input_tokens=100_000, output_tokens=10_000)
     # (100,000 x 0.5 + 10,000 x 2.5) / 1e6 = 0.05 + 0.025 = 0.075; 10% off: 0.0675.
     assert cost(store, "r") == Decimal("0.0675")

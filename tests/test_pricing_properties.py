@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from costlab.config import Config
+from costlab.open import open_store
 from costlab.store import Store
 
 from helpers import copy_store
@@ -44,7 +45,7 @@ def store(shared):
 
 def _model_speeds() -> list[tuple[str, str]]:
     # Read from the catalogue, not hard-coded, so new models are covered the day they are added.
-    s = Store(":memory:", Config())
+    s = open_store(":memory:", Config())
     try:
         return [tuple(r) for r in s.rows(
             "select distinct model, speed from prices where valid_from <= ?::TIMESTAMPTZ order by 1, 2", [NOV])]

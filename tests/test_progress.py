@@ -33,7 +33,7 @@ def test_no_progress_escape_codes_when_stderr_is_not_a_terminal(tmp_path):
 def test_repricing_after_a_price_change_draws_progress_on_a_terminal(new_store, tmp_path):
     from costlab.config import Config
     from costlab.generate import generate_sql
-    from costlab.store import Store
+    from costlab.open import open_store
 
     db = tmp_path / "p.duckdb"
     with new_store(db) as store:
@@ -41,5 +41,5 @@ def test_repricing_after_a_price_change_draws_progress_on_a_terminal(new_store, 
     code, out, err = on_a_terminal("prices", "check", "--db", str(db))  # its read-write open prices them
     assert code == 0
     assert "pricing 5,000 requests at the current prices" in err and "━" in err
-    with Store(db, Config(), read_only=True) as store:
+    with open_store(db, Config(), read_only=True) as store:
         assert store.scalar("select count(*) from stale_requests") == 0

@@ -11,10 +11,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from costlab import sql, summary
+from costlab import summary
+from costlab.store import queries
 from costlab.errors import ConfigError
 
-STARTERS = sql.starter_queries()
+STARTERS = queries.starter_queries()
 NAMES = [q.name for q in STARTERS]
 EXPECTED_NAMES = {
     "cache_savings",
@@ -156,7 +157,7 @@ def test_header_parses_with_purpose_params_and_returns(query):
 
 @pytest.mark.parametrize("query", STARTERS, ids=NAMES)
 def test_header_lines_are_all_parsed(query):
-    # sql.parse skips lines it cannot read; a typo (one space before the doc) must not drop a column.
+    # queries.parse skips lines it cannot read; a typo (one space before the doc) must not drop a column.
     header = []
     for line in query.text.splitlines():
         if not line.startswith("--"):
@@ -198,7 +199,7 @@ def polars_dtype(duckdb_type: str) -> pl.DataType:
     }[t]
 
 
-def declared_schema(query: sql.QueryFile) -> pl.Schema:
+def declared_schema(query: queries.QueryFile) -> pl.Schema:
     return pl.Schema([(name, polars_dtype(t)) for name, t in query.returns])
 
 
@@ -255,7 +256,7 @@ def test_cost_by_feature_figures(populated):
             "cost_share": [float(Decimal(c) / total) for c in ("0.268", "0.0464", "0.0405", "0.0044", "0.00075")],
             "unpriced_requests": [0, 0, 0, 3, 0],
         },
-        schema=declared_schema(sql.load("cost_by_feature")),
+        schema=declared_schema(queries.load("cost_by_feature")),
     )
     assert result.schema == expected.schema
     assert_frame_equal(result, expected)
@@ -288,7 +289,7 @@ def test_error_rates_by_tier_figures(populated):
             "other_errors": [1, 0, 1, 0],  # haiku's timeout, opus's api_error
             "unpriced_requests": [0, 0, 0, 3],
         },
-        schema=declared_schema(sql.load("error_rates_by_tier")),
+        schema=declared_schema(queries.load("error_rates_by_tier")),
     )
     assert result.schema == expected.schema
     assert_frame_equal(result, expected)
@@ -333,7 +334,7 @@ def test_cache_savings_figures(populated):
             "net_savings_usd": [d("0.14"), d("0.0511"), d("0.0072"), None],
             "unpriced_requests": [0, 0, 0, 3],
         },
-        schema=declared_schema(sql.load("cache_savings")),
+        schema=declared_schema(queries.load("cache_savings")),
     )
     assert result.schema == expected.schema
     assert_frame_equal(result, expected)
@@ -457,11 +458,11 @@ def example_store(tmp_path_factory):
     """The store `make demo` builds: every shipped example ingested with the examples' config."""
     from costlab.config import load_config
     from costlab.ingest import ingest_paths
-    from costlab.store import Store
+    from costlab.open import open_store
 
     from helpers import EXAMPLES
 
-    s = Store(tmp_path_factory.mktemp("example") / "example.duckdb", load_config(EXAMPLES / "costlab.toml"))
+    s = open_store(tmp_path_factory.mktemp("example") / "example.duckdb", load_config(EXAMPLES / "costlab.toml"))
     summary = ingest_paths(s, [str(EXAMPLES)])
     assert not summary.failed and summary.total("rows_added") > 40_000
     yield s

@@ -12,7 +12,7 @@ from costlab import replay
 from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.replay.plan import BudgetError
-from costlab.store import Store
+from costlab.open import open_store
 from costlab.testing import Fault, TestServer
 from helpers import ingest_log
 
@@ -23,7 +23,7 @@ SECRET = "sk-ant-test-SECRET-4242"
 @pytest.fixture
 def rstore(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
-    s = Store(tmp_path / "r.duckdb", Config(tiers=TIERS))
+    s = open_store(tmp_path / "r.duckdb", Config(tiers=TIERS))
     ingest_log(s, tmp_path, 30)
     yield s
     s.close()
@@ -231,7 +231,7 @@ def test_api_key_never_reaches_the_store(rstore, tmp_path):
 def test_regex_check_and_rubric_judge_from_config(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     config = Config(tiers=TIERS, replay={"regex": {"chat": r"^\w+ detail detail"}, "rubric_judge": True})
-    with Store(tmp_path / "g.duckdb", config) as s:
+    with open_store(tmp_path / "g.duckdb", config) as s:
         ingest_log(s, tmp_path, 30)
         with TestServer() as server:
             run, _ = replay.plan(s, spec(run="g", sample=3, judge="opus"))

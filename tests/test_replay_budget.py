@@ -16,6 +16,7 @@ import pytest
 from costlab import replay
 from costlab.config import Config
 from costlab.replay.plan import BudgetError
+from costlab.open import open_store as open_db
 from costlab.store import Store
 from costlab.testing import TestServer
 from helpers import ingest_log, invoke
@@ -26,7 +27,7 @@ SECRET = "sk-ant-test-SECRET-budget-5150"
 
 def open_store(tmp_path, monkeypatch, name: str = "b.duckdb", **replay_settings) -> Store:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
-    s = Store(tmp_path / name, Config(tiers=TIERS, replay=replay_settings))
+    s = open_db(tmp_path / name, Config(tiers=TIERS, replay=replay_settings))
     ingest_log(s, tmp_path, 30)
     return s
 

@@ -25,7 +25,8 @@ import polars as pl
 import pytest
 
 from costlab.config import Config, load_config
-from costlab.store import Store, open_store
+from costlab.open import open_store
+from costlab.store import Store
 from costlab.testing import Fault, TestServer
 from helpers import KILL_SCRIPT, ROOT, SECRET, invoke
 
@@ -39,7 +40,7 @@ def prices() -> dict[str, tuple[Decimal, Decimal]]:
 
 @functools.cache
 def _catalogue_prices() -> dict[str, tuple[Decimal, Decimal]]:  # read once: the catalogue is the same all run
-    with Store(":memory:", Config()) as s:
+    with open_store(":memory:", Config()) as s:
         return {m: (i, o) for m, i, o in s.rows(
             "select model, input, output from prices where origin = 'builtin' and speed = 'standard' "
             "and band_min_tokens = 0 and valid_to is null")}
@@ -312,7 +313,7 @@ def test_bad_timeout_or_retries_setting_is_a_clear_error_before_sending(tmp_path
     from helpers import ingest_log
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
-    with Store(tmp_path / "t.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"}, replay=setting)) as s:
+    with open_store(tmp_path / "t.duckdb", Config(tiers={"haiku": "claude-haiku-5-5"}, replay=setting)) as s:
         ingest_log(s, tmp_path, 3)
         run, _ = replay.plan(s, replay.ReplaySpec(sample=1, tiers=["haiku"], run="c"))
         with TestServer() as server:
@@ -328,7 +329,7 @@ def test_judge_call_that_times_out_is_booked_in_doubt_and_never_asked_again(tmp_
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     config = Config(tiers={"haiku": "claude-haiku-5-5", "opus": "claude-opus-5-5"},
                     replay={"timeout_s": 0.3, "max_retries": 0})
-    with Store(tmp_path / "t.duckdb", config) as s:
+    with open_store(tmp_path / "t.duckdb", config) as s:
         ingest_log(s, tmp_path, 6)
         run, _ = replay.plan(s, replay.ReplaySpec(sample=2, tiers=["haiku"], judge="opus", run="jt", concurrency=1))
         with TestServer(faults=[Fault(0, delay=1.5, times=1, model="opus")], prices=prices()) as server:

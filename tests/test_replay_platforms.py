@@ -12,6 +12,7 @@ import pytest
 from costlab import replay
 from costlab.config import Config
 from costlab.errors import ConfigError
+from costlab.open import open_store as open_db
 from costlab.store import Store
 from costlab.testing import TestServer
 from helpers import ingest_log
@@ -42,7 +43,7 @@ def aws(monkeypatch, tmp_path):
 
 
 def open_store(tmp_path, tiers: dict[str, str], settings: dict) -> Store:
-    s = Store(tmp_path / "p.duckdb", Config(tiers=tiers, replay=settings))
+    s = open_db(tmp_path / "p.duckdb", Config(tiers=tiers, replay=settings))
     ingest_log(s, tmp_path, 12)
     return s
 

@@ -10,6 +10,7 @@ import pytest
 from costlab import replay
 from costlab.config import Config
 from costlab.errors import ConfigError
+from costlab.open import open_store as open_db
 from costlab.store import Store
 from costlab.testing import TestServer
 from helpers import ingest_log
@@ -24,7 +25,7 @@ AT_LEAST_3 = {"type": "object", "required": ["answer", "detail"],
 def open_store(tmp_path, monkeypatch, schemas=None) -> Store:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-schema")
     config = Config(tiers=TIERS, replay={"schemas": schemas} if schemas is not None else {}, path=tmp_path / "costlab.toml")
-    s = Store(tmp_path / "s.duckdb", config)
+    s = open_db(tmp_path / "s.duckdb", config)
     ingest_log(s, tmp_path, 30)
     return s
 

@@ -21,6 +21,7 @@ from costlab.ingest import ingest_paths
 from costlab.report import SECTIONS, SectionSpec, build_report, window
 from costlab.report import render
 from costlab.report.settings import parse
+from costlab.open import open_store
 from costlab.store import Store
 
 from helpers import EXAMPLES, ROOT
@@ -72,7 +73,7 @@ def example(tmp_path_factory):
     toml.write_text(base_toml + REPORT_TOML, encoding="utf-8")
     db = base / "example.duckdb"
     config = load_config(toml)
-    with Store(db, config) as store:
+    with open_store(db, config) as store:
         result = ingest_paths(store, [str(EXAMPLES)])
         assert not result.failed
     return db, toml
@@ -81,7 +82,7 @@ def example(tmp_path_factory):
 @pytest.fixture(scope="module")
 def w46(example):
     db, toml = example
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         yield build_report(store, window.week("2026-W46"), sections=CORE)
 
 
@@ -164,7 +165,7 @@ def test_config_file_accepts_a_report_section(tmp_path):
 # -- figures on the example store ------------------------------------------------------------------
 def test_headline_spend_is_the_exact_sum_of_the_priced_requests(example, w46):
     db, toml = example
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         spend, requests = store.rows(
             "select sum(cost_usd) filter (where priced), count(*) from costed_requests "
             "where ts >= '2026-11-09' and ts < '2026-11-16'")[0]
@@ -199,7 +200,7 @@ def test_tier_mix_reports_the_actual_split_against_the_configured_target(w46):
 
 def test_efficiency_reuses_cache_savings_and_prices_batch_at_half(example, w46):
     db, toml = example
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         net = store.run_query("cache_savings", since="2026-11-09", until="2026-11-16")["net_savings_usd"].sum()
         batch_cost = store.scalar("select sum(cost_usd) from costed_requests where service_tier = 'batch' "
                                   "and ts >= '2026-11-09' and ts < '2026-11-16'")
@@ -410,7 +411,7 @@ def stale_example(example, tmp_path_factory):
     db, toml = example
     copy = tmp_path_factory.mktemp("stale") / "example.duckdb"
     shutil.copy(db, copy)
-    with Store(copy, load_config(toml)) as store:
+    with open_store(copy, load_config(toml)) as store:
         store.execute("update requests set price_version = null")
     return copy, toml
 
@@ -421,7 +422,7 @@ def test_the_window_reads_stored_prices_when_they_are_current(example):
 
     db, toml = example
     w = window.week("2026-W46")
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         params = {"since": w.prev_since, "until": w.until}
         assert store.scalar("select count(*) from stale_requests") == 0
         view = store.rows("describe select * from costed_requests")
@@ -441,7 +442,7 @@ def test_a_window_with_stale_prices_is_priced_once_into_parquet_with_the_views_t
 
     db, toml = stale_example
     w = window.week("2026-W46")
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         params = {"since": w.prev_since, "until": w.until}
         assert store.scalar("select count(*) from stale_requests") > 0
         direct = store.rows(f"describe {window_select(signals)}", params)
@@ -458,7 +459,7 @@ def test_a_window_with_stale_prices_is_priced_once_into_parquet_with_the_views_t
 def test_the_report_is_the_same_from_stored_prices_and_from_pricing_as_it_reads(example, stale_example):
     reports = []
     for db, toml in (example, stale_example):
-        with Store(db, load_config(toml), read_only=True) as store:
+        with open_store(db, load_config(toml), read_only=True) as store:
             reports.append(render.to_text(build_report(store, window.week("2026-W46")), "json"))
     assert reports[0] == reports[1]
     assert '"findings"' in reports[0]  # the detectors ran on both
@@ -470,7 +471,7 @@ def test_the_cube_adds_up_to_the_by_hand_queries(example):
 
     db, toml = example
     w = window.week("2026-W46")
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         cube = store.run_query("report/cube", since=w.since, until=w.until, prev_since=w.prev_since)
         cur = cube.filter(pl.col("period") == "current")
         tmd = store.run_query("cost_by_tier_model_day", since=w.since, until=w.until)
@@ -518,7 +519,7 @@ def test_an_error_without_http_status_is_classified_by_its_type(store):
 def test_every_configured_slo_percentile_is_compared(example):
     """p99 limits count as much as p95 ones: a feature within its p95 but over its p99 breaches."""
     db, toml = example
-    with Store(db, load_config(toml), read_only=True) as store:
+    with open_store(db, load_config(toml), read_only=True) as store:
         measured = store.run_query("report/latency", since="2026-11-09", until="2026-11-16")
         router = next(r for r in measured.to_dicts() if r["key"] == "intent-router")
         settings = parse({"slo": {"intent-router": {"p95_latency_ms": router["p95_latency_ms"] + 1,

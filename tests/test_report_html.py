@@ -25,7 +25,7 @@ from costlab.config import load_config
 from costlab.ingest import ingest_paths
 from costlab.report import SECTIONS, build_report, render, window
 from costlab.report.charts import CHARTS
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import EXAMPLES
 
@@ -184,7 +184,7 @@ def chromium() -> str:
 def page(tmp_path_factory) -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp("html")
     config = load_config(EXAMPLES / "costlab.toml")
-    with Store(base / "example.duckdb", config) as store:
+    with open_store(base / "example.duckdb", config) as store:
         assert not ingest_paths(store, [str(EXAMPLES)]).failed
         # A feature name that would run as script if it were not escaped: the page must stay clean.
         store.execute("insert into requests (request_id, ts, source, model, input_tokens, output_tokens, status, feature, latency_ms) "

@@ -21,12 +21,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from costlab import signals, sql
+from costlab import signals
+from costlab.store import queries
 from costlab.commands.signals import register
 from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.generate import generate_sql
 from costlab.schema import COLUMN_NAMES
+from costlab.open import open_store
 from costlab.store import Store
 
 from helpers import END, START, copy_store, inject
@@ -52,7 +54,7 @@ def scenario(background_file, tmp_path):
     """A private copy of the background store to inject one pattern into."""
     path = tmp_path / "scenario.duckdb"
     shutil.copy(background_file, path)
-    s = Store(path, Config())
+    s = open_store(path, Config())
     yield s
     s.close()
 
@@ -163,7 +165,7 @@ def real_file(tmp_path_factory, store_template):
 def real_scenario(real_file, tmp_path):
     path = tmp_path / "real.duckdb"
     shutil.copy(real_file, path)
-    s = Store(path, Config())
+    s = open_store(path, Config())
     yield s
     s.close()
 
@@ -474,7 +476,7 @@ def test_running_the_signals_leaves_the_costed_requests_view_as_it_was(scenario)
 
 @pytest.mark.parametrize("detector", signals.DETECTORS, ids=lambda d: d.id)
 def test_each_detector_file_declares_what_it_returns_and_runs_by_hand_on_the_view(store, detector):
-    q = sql.load(detector.query)
+    q = queries.load(detector.query)
     assert q.purpose and [name for name, _ in q.returns] == [
         "signal", "severity", "segment", "evidence", "observed", "baseline", "requests", "weekly_impact_usd", "suggestion"]
     frame = store.run_query(detector.query)  # no temp table: the view itself, every default

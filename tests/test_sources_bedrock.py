@@ -13,7 +13,7 @@ import pytest
 from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import FIXTURES
 
@@ -24,7 +24,7 @@ CONFIG = Config(ingest={"bedrock": {"profiles": {"prof123": "global.anthropic.cl
 
 @pytest.fixture
 def bed(tmp_path):
-    store = Store(tmp_path / "b.duckdb", CONFIG)
+    store = open_store(tmp_path / "b.duckdb", CONFIG)
     yield store
     store.close()
 
@@ -125,7 +125,7 @@ def test_bad_records_are_rejected_with_line_and_reason_and_good_ones_kept(bed):
 
 
 def test_a_tag_mapping_to_an_unknown_column_is_a_config_error(tmp_path):
-    store = Store(tmp_path / "c.duckdb", Config(ingest={"bedrock": {"tags": {"team": "team"}}}))
+    store = open_store(tmp_path / "c.duckdb", Config(ingest={"bedrock": {"tags": {"team": "team"}}}))
     with pytest.raises(ConfigError, match=r"\[ingest.bedrock.tags\] 'team'"):
         ingest_paths(store, [str(SRC / "bedrock.jsonl")])
     store.close()

@@ -10,7 +10,7 @@ import pytest
 
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import FIXTURES
 
@@ -39,7 +39,7 @@ def test_each_export_format_gives_the_same_costed_requests(store, ext):
 
 
 def test_input_that_includes_cache_can_be_declared_in_config(tmp_path):
-    store = Store(tmp_path / "l.duckdb", Config(ingest={"langfuse": {"input_includes_cache": True}}))
+    store = open_store(tmp_path / "l.duckdb", Config(ingest={"langfuse": {"input_includes_cache": True}}))
     lines = (SRC / "langfuse_observations.jsonl").read_text().splitlines()
     obs = json.loads(lines[0])
     obs["usage_details"]["input"] = 4000  # 1000 + 2000 read + 400 + 600 written

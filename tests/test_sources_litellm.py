@@ -11,7 +11,7 @@ import pytest
 
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import FIXTURES
 
@@ -45,7 +45,7 @@ def test_tags_end_user_and_team_map_to_feature_user_customer_and_config_can_rema
     ingest_paths(store, [str(SRC / "litellm_spendlogs.csv")])
     r = rows(store)["chatcmpl-lite-1"]
     assert (r["feature"], r["user_id"], r["customer_id"]) == ("feature:triage", "u1", "acme")
-    other = Store(tmp_path / "t.duckdb", Config(ingest={"litellm": {"tags": {
+    other = open_store(tmp_path / "t.duckdb", Config(ingest={"litellm": {"tags": {
         "feature": "tag:feature:", "customer_id": "metadata.user_api_key_team_alias", "user_id": "user"}}}))
     ingest_paths(other, [str(SRC / "litellm_spendlogs.csv")])
     r = rows(other)["chatcmpl-lite-1"]

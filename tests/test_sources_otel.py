@@ -12,7 +12,7 @@ import pytest
 
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import FIXTURES
 
@@ -62,7 +62,7 @@ def test_error_type_and_status_make_an_unbilled_error(store):
 
 
 def test_input_tokens_already_without_cache_can_be_declared_in_config(tmp_path):
-    store = Store(tmp_path / "o.duckdb", Config(ingest={"otel": {"input_includes_cache": False}}))
+    store = open_store(tmp_path / "o.duckdb", Config(ingest={"otel": {"input_includes_cache": False}}))
     ingest_paths(store, [str(SRC / "otel.jsonl")])
     assert store.scalar("select input_tokens from requests where request_id = 'msg_otel_1'") == 4000
     store.close()

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from costlab.config import Config
 from costlab.errors import ConfigError, CostlabError, InputError, QueryError
 from costlab.ingest import ingest_paths
-from costlab.sqlquote import expression, file_literal, ident, literal, one_statement, statement_count
+from costlab.store.sqlquote import expression, file_literal, ident, literal, one_statement, statement_count
+from costlab.open import open_store
 from costlab.store import Store
 
 from helpers import ROOT
@@ -161,7 +162,7 @@ def lab(tmp_path_factory):
     canary.mkdir()
     inputs.mkdir()
     (canary / "secret.txt").write_text(SECRET_MARK + "\n")
-    store = Store(root / "store" / "s.duckdb", CONFIG)
+    store = open_store(root / "store" / "s.duckdb", CONFIG)
     yield root, canary, inputs, store
     store.close()
 
@@ -313,7 +314,7 @@ def test_an_empty_column_name_is_an_input_error_not_a_syntax_error():
 @example('select "名前", "a;b"')  # the tokenizer's positions are UTF-8 byte offsets
 @example("select '😀😀'; select 1")
 def test_the_statement_count_of_the_store_guard_is_the_parsers(query):
-    from costlab.sqlquote import _statements
+    from costlab.store.sqlquote import _statements
 
     try:
         expected = statement_count(query)
@@ -325,7 +326,8 @@ def test_the_statement_count_of_the_store_guard_is_the_parsers(query):
 def test_every_store_query_method_refuses_two_statements(new_store, lab, tmp_path):
     store = new_store(tmp_path / "one.duckdb")
     two = f"select 1; copy (select 1) to {literal(tmp_path / 'pwned.csv')}"
-    for call in (store.execute, store.rows, store.scalar, store.frame, store.relation):
+    for call in (store.execute, store.rows, store.scalar, store.frame, store.columns,
+                 lambda q: list(store.arrow_batches(q))):
         with pytest.raises(QueryError, match="2 statements"):
             call(two)
     assert not (tmp_path / "pwned.csv").exists()
@@ -351,7 +353,7 @@ def test_a_mapping_expression_that_is_a_statement_is_a_config_error_naming_mappi
     canary = tmp_path / "pwned.csv"
     bad = {"format": "csv", "columns": {**MAPPING["columns"], "feature": f"1); copy (select 1) to '{canary}'; select (1"}}
     (tmp_path / "t.csv").write_text("rid,ts,mdl,inp,outp\nr1,2026-11-16T09:00:00Z,claude-sonnet-5-5,1,2\n")
-    store = Store(tmp_path / "m.duckdb", Config(mappings={"bad": bad}))
+    store = open_store(tmp_path / "m.duckdb", Config(mappings={"bad": bad}))
     with pytest.raises(ConfigError, match=r"\[mappings.bad.columns\] feature: .*one expression"):
         ingest_paths(store, [str(tmp_path / "t.csv")], fmt="mapping:bad")
     assert not canary.exists()
@@ -416,7 +418,7 @@ def test_several_statements_run_only_from_constant_sql():
                 if not constant:
                     found.append(f"{rel}:{node.lineno}: execute_script({ast.unparse(arg)})")
             elif (node.func.attr in ("execute", "sql") and isinstance(node.func.value, ast.Attribute)
-                  and node.func.value.attr == "con" and rel not in ("costlab/store.py", "costlab/migrations.py")):
+                  and node.func.value.attr == "con" and not rel.startswith("costlab/store/")):
                 guarded = isinstance(arg, ast.Call) and getattr(arg.func, "id", "") == "one_statement"
                 if not (guarded or isinstance(arg, ast.Constant)):
                     found.append(f"{rel}:{node.lineno}: con.{node.func.attr}({ast.unparse(arg)[:60]})")

@@ -11,10 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from costlab import migrations
+from costlab.store import migrations
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import StoreLockedError
 from costlab.schema import REQUEST_COLUMNS, STORED_PRICE_COLUMNS
+from costlab.open import open_store
 from costlab.store import Store
 
 # Written out by hand on purpose: a change to the canonical request has to change this test too.
@@ -59,7 +60,7 @@ def test_a_store_made_by_the_first_migration_upgrades_keeping_its_requests(tmp_p
     )
     con.close()
 
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         row = store.frame("select * from requests").row(0, named=True)
         assert (row["request_id"], row["input_tokens"], row["output_tokens"], row["cache_write_1h_tokens"]) == (
             "msg_01", 1000, 500, 2000)
@@ -78,10 +79,10 @@ def test_a_store_made_by_the_first_migration_upgrades_keeping_its_requests(tmp_p
 
 def test_opening_a_current_store_again_runs_no_migration_and_keeps_data(tmp_path):
     path = tmp_path / "s.duckdb"
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         store.execute("insert into requests (request_id, ts, source) values ('a', now(), 't')")
         applied = store.scalar("select count(*) from _costlab_migrations")
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         assert migrations.migrate(store.con) == []
         assert store.scalar("select count(*) from _costlab_migrations") == applied == len(migrations.MIGRATIONS)
         assert store.scalar("select count(*) from requests") == 1
@@ -101,13 +102,13 @@ _HOLDER = textwrap.dedent(
 
 def test_a_store_held_open_by_another_process_raises_store_locked_and_stays_readable(tmp_path):
     path = tmp_path / "locked.duckdb"
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         store.execute("insert into requests (request_id, ts, source) values ('kept', now(), 't')")
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
         with pytest.raises(StoreLockedError) as raised:
-            Store(path, Config())
+            open_store(path, Config())
         message = str(raised.value)
         assert str(path) in message
         assert "another process" in message and f"process {holder.pid}" in message
@@ -117,9 +118,9 @@ def test_a_store_held_open_by_another_process_raises_store_locked_and_stays_read
         holder.terminate()
         holder.wait(timeout=10)
         holder.stdout.close()
-    with Store(path, Config(), read_only=True) as store:
+    with open_store(path, Config(), read_only=True) as store:
         assert store.scalar("select request_id from requests") == "kept"
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         assert store.scalar("select count(*) from requests") == 1
 
 
@@ -173,10 +174,10 @@ def test_a_copy_of_the_test_template_is_the_same_store_as_a_fresh_one_and_openin
         assert {r[0] for r in con.execute("select name from _costlab_migrations").fetchall()} == {
             fn.__name__ for fn in migrations.MIGRATIONS}
         assert con.execute("select value from _costlab_meta where key = 'pricing_fingerprint'").fetchone() == (
-            pricing._fingerprint(Config()),)
+            pricing.fingerprint(Config()),)
     finally:
         con.close()
-    with Store(tmp_path / "fresh.duckdb", Config()) as fresh, new_store(tmp_path / "copy.duckdb") as copy:
+    with open_store(tmp_path / "fresh.duckdb", Config()) as fresh, new_store(tmp_path / "copy.duckdb") as copy:
         tables = [r[0] for r in fresh.rows("select table_name from duckdb_tables() "
                                            "where database_name = current_database() order by 1")]
         assert tables == [r[0] for r in copy.rows("select table_name from duckdb_tables() "

@@ -16,6 +16,7 @@ from costlab import pricing, signals
 from costlab.config import Config, load_config
 from costlab.generate import generate_sql
 from costlab.ingest import ingest_paths
+from costlab.open import open_store
 from costlab.store import Store
 
 from helpers import EXAMPLES
@@ -46,7 +47,7 @@ def generated(new_store, path: Path, n: int = 3000) -> Store:
 
 
 def test_ingest_stores_each_rows_price_under_the_current_card(tmp_path):
-    with Store(tmp_path / "s.duckdb", load_config(EXAMPLES / "costlab.toml")) as store:
+    with open_store(tmp_path / "s.duckdb", load_config(EXAMPLES / "costlab.toml")) as store:
         assert not ingest_paths(store, [str(EXAMPLES)]).failed
         n = store.scalar("select count(*) from requests")
         assert n > 1000
@@ -60,7 +61,7 @@ def test_an_unpriced_row_is_stored_unpriced_with_its_reason_never_at_zero(tmp_pa
     store.execute("""insert into requests (request_id, ts, source, model, input_tokens, output_tokens)
                      values ('x', '2026-11-02', 'test', 'claude-imaginary-9', 100, 10)""")
     store.close()
-    with Store(store.path, Config()) as reopened:
+    with open_store(store.path, Config()) as reopened:
         row = reopened.rows("select priced, cost_usd, unpriced_reason, price_version is not null from requests")[0]
         assert row == (False, None, "no price for model claude-imaginary-9", True)
         assert differences(reopened) == 0
@@ -73,7 +74,7 @@ def test_rows_inserted_by_hand_are_priced_as_read_then_stored_on_the_next_read_w
         live = store.scalar("select sum(cost_usd) from costed_requests")
         assert live > 0
         assert differences(store) == 0
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         assert stale(store) == 0
         assert store.scalar("select sum(cost_usd) from requests") == live
         assert store.scalar("select sum(cost_usd) from costed_requests") == live
@@ -86,7 +87,7 @@ def test_a_price_change_reprices_every_stored_row_on_the_next_read_write_open(ne
         pricing.reprice(store)
         before = store.scalar("select sum(cost_usd) from costed_requests where model = 'claude-haiku-5-5'")
         version = store.scalar("select costlab_price_version()")
-    with Store(path, Config(prices=HAIKU_UP)) as store:
+    with open_store(path, Config(prices=HAIKU_UP)) as store:
         assert store.scalar("select costlab_price_version()") != version
         assert stale(store) == 0
         after = store.scalar("select sum(cost_usd) from costed_requests where model = 'claude-haiku-5-5'")
@@ -98,19 +99,19 @@ def test_a_price_change_reprices_every_stored_row_on_the_next_read_write_open(ne
         assert row[2] == Decimal(row[0] * 2) / 1_000_000 and row[3] == Decimal(row[1] * 9) / 1_000_000
         assert store.scalar("select count(*) from requests") == 3000
         assert differences(store) == 0
-    with Store(path, Config()) as store:  # and back
+    with open_store(path, Config()) as store:  # and back
         assert store.scalar("select sum(cost_usd) from costed_requests where model = 'claude-haiku-5-5'") == before
 
 
 def test_a_models_new_tier_is_a_new_card_too(tmp_path):
     prices = [{"model": "acme-ft-1", "valid_from": "2026-01-01", "input": 4, "output": 16, "source": "contract"}]
     path = tmp_path / "s.duckdb"
-    with Store(path, Config(models=[{"id": "acme-ft-1", "tier": "sonnet"}], prices=prices)) as store:
+    with open_store(path, Config(models=[{"id": "acme-ft-1", "tier": "sonnet"}], prices=prices)) as store:
         store.execute("""insert into requests (request_id, ts, source, model, input_tokens, output_tokens)
                          values ('ft', '2026-11-02', 'test', 'acme-ft-1', 1000, 100)""")
         pricing.reprice(store)
         assert store.rows("select tier, cost_usd from requests") == [("sonnet", Decimal("0.0056"))]
-    with Store(path, Config(models=[{"id": "acme-ft-1", "tier": "opus"}], prices=prices)) as store:
+    with open_store(path, Config(models=[{"id": "acme-ft-1", "tier": "opus"}], prices=prices)) as store:
         assert store.rows("select tier, cost_usd from requests") == [("opus", Decimal("0.0056"))]
         assert differences(store) == 0
 
@@ -135,7 +136,7 @@ def test_an_edit_that_clears_price_version_is_priced_again(new_store, tmp_path):
         now = store.scalar("select cost_usd from costed_requests where request_id = ?", [rid])
         assert now > was  # priced as it is read, at Opus rates
         assert differences(store) == 0
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         assert store.scalar("select cost_usd from requests where request_id = ?", [rid]) == now
 
 
@@ -143,16 +144,16 @@ def test_the_detectors_find_the_same_from_stored_prices_and_from_pricing_as_they
     # Thresholds at zero so the clean generated traffic gives findings to compare (with dollar figures).
     config = Config(signals={"min_impact_usd": 0, "min_spend_share": 0, "min_requests": 20})
     path = tmp_path / "fresh.duckdb"
-    with Store(path, config) as store:
+    with open_store(path, config) as store:
         store.execute("insert into requests by name " + generate_sql(20_000, seed=11, start="2026-11-02", days=14))
         pricing.reprice(store)
     stale_path = tmp_path / "stale.duckdb"
     shutil.copy(path, stale_path)
-    with Store(stale_path, config) as store:
+    with open_store(stale_path, config) as store:
         store.execute("update requests set price_version = null")
     found = []
     for p in (path, stale_path):
-        with Store(p, config, read_only=True) as store:
+        with open_store(p, config, read_only=True) as store:
             found.append(signals.run_signals(store))
             # neither leaves its shadow of costed_requests behind
             assert not store.scalar("select count(*) from duckdb_views() where temporary and view_name = 'costed_requests'")
@@ -164,14 +165,14 @@ def test_the_detectors_find_the_same_from_stored_prices_and_from_pricing_as_they
 def test_a_store_from_before_stored_prices_is_priced_when_it_is_upgraded(tmp_path):
     import duckdb
 
-    from costlab import migrations
+    from costlab.store import migrations
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
     migrations.migrate(con, upto=5)
     con.execute("insert into requests by name " + generate_sql(500, seed=1))
     con.close()
-    with Store(path, Config()) as store:
+    with open_store(path, Config()) as store:
         assert stale(store) == 0
         assert store.scalar("select count(*) from requests where cost_usd is not null") > 0
         assert differences(store) == 0
@@ -200,7 +201,7 @@ def test_a_store_from_before_stored_prices_opened_read_only_still_reports(new_st
     con.execute("drop view costed_requests; drop view stale_requests; "
                 "create view costed_requests as from costlab_price_rows('requests')")
     con.close()
-    with Store(path, Config(), read_only=True) as store:
+    with open_store(path, Config(), read_only=True) as store:
         assert pricing.stale_count(store) == 3000
         report = build_report(store, window.week("2026-W45"))
     assert report["sections"]["headline"]

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import polars as pl
 import pytest
+
+from costlab.errors import QueryError
 from typer.testing import CliRunner
 
 from costlab import plausible, signals
@@ -21,7 +23,7 @@ from costlab.config import Config, load_config
 from costlab.errors import ConfigError
 from costlab.generate import generate_sql
 from costlab.ingest import _stage, ingest_paths
-from costlab.store import Store
+from costlab.open import open_store
 
 from helpers import FIXTURES
 from helpers import END, START, inject
@@ -84,7 +86,7 @@ def test_ingest_rejects_every_implausible_timestamp_naming_the_value_and_the_win
 
 def test_the_fast_path_refuses_an_implausible_timestamp_so_the_exact_path_words_the_reject(store, tmp_path):
     _csv(tmp_path / "log.csv", ["2026-11-16 08:00:00", "2100-01-01 00:00:00"])
-    with pytest.raises(duckdb.Error, match="outside the plausible window"):
+    with pytest.raises(QueryError, match="outside the plausible window"):
         _stage(store, tmp_path / "log.csv", "canonical-csv", fast=True)
     _csv(tmp_path / "clean.csv", ["2026-11-16 08:00:00", "2026-11-16 09:00:00"])
     assert _stage(store, tmp_path / "clean.csv", "canonical-csv", fast=True)  # a clean file stays on the fast path
@@ -94,7 +96,7 @@ def test_the_plausible_window_is_set_in_costlab_toml(tmp_path):
     (tmp_path / "costlab.toml").write_text('[ingest]\nearliest = 2000-01-01\nlatest = "2100-06-01"\n')
     _csv(tmp_path / "log.csv", ["1999-12-31 23:00:00", "2001-05-05 00:00:00", "2100-01-01 00:00:00",
                                 "2100-06-01 00:00:00"])
-    with Store(tmp_path / "s.duckdb", load_config(tmp_path / "costlab.toml")) as s:
+    with open_store(tmp_path / "s.duckdb", load_config(tmp_path / "costlab.toml")) as s:
         result = ingest_paths(s, [str(tmp_path / "log.csv")]).files[0]
         assert (result.rows_added, result.rows_rejected) == (2, 2)
         assert [r[0] for r in s.rows("select reason from rejects order by line")] == [
@@ -133,7 +135,7 @@ def test_bad_window_settings_are_config_errors(section, words):
 def findings_store(tmp_path_factory):
     """Two weeks of generated traffic plus 600 requests on a retiring model: one high finding."""
     path = tmp_path_factory.mktemp("ts") / "findings.duckdb"
-    with Store(path, Config()) as s:
+    with open_store(path, Config()) as s:
         s.execute("insert into requests by name " + generate_sql(3_000, seed=11, start="2026-11-02", days=14))
         inject(s, 600, START, END, request_id="'old_' || i", model="'claude-sonnet-4-5'",
                input_tokens="3000", output_tokens="300")
@@ -143,7 +145,7 @@ def findings_store(tmp_path_factory):
 def _with_rows(src, dst, stamps: dict[str, str]):
     """A copy of the store `src` plus one ordinary request per timestamp, written past ingest's check."""
     shutil.copy(src, dst)
-    with Store(dst, Config()) as s:
+    with open_store(dst, Config()) as s:
         for i, ts in enumerate(stamps.values()):
             s.execute("insert into requests by name select * replace ($ts::TIMESTAMPTZ as ts, $id as request_id) "
                       "from requests where request_id not like 'old_%' limit 1", {"ts": ts, "id": f"odd_{i}"})
@@ -170,7 +172,7 @@ def test_one_implausible_row_does_not_move_or_silence_the_signals(findings_store
 
 def test_the_signals_window_is_placed_by_plausible_rows_only_unless_until_names_another(findings_store, tmp_path):
     db = _with_rows(findings_store, tmp_path / "odd.duckdb", EXTREMES)
-    with Store(db, Config()) as s:
+    with open_store(db, Config()) as s:
         day = lambda d: datetime(2026, 11, d, tzinfo=timezone.utc)  # noqa: E731
         assert signals.window(s) == (day(2), day(16))
         assert signals.window(s, "14d", datetime(2100, 1, 2, tzinfo=timezone.utc)) == (

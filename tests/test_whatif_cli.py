@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from costlab.commands.whatif import register
 from costlab.config import Config
 from costlab.generate import generate_sql
-from costlab.store import Store
+from costlab.open import open_store
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def db(tmp_path):
     path = tmp_path / "w.duckdb"
     (tmp_path / "costlab.toml").write_text(
         '[tiers]\nhaiku = "claude-haiku-5-5"\nsonnet = "claude-sonnet-5-5"\nopus = "claude-opus-5-5"\n')
-    s = Store(path, Config())
+    s = open_store(path, Config())
     s.execute("insert into requests by name " + generate_sql(3000, seed=2))
     s.close()
     return str(path)
@@ -37,7 +37,7 @@ def test_whatif_prints_every_split_with_an_interval_and_current_matches_the_logs
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     assert [x["scenario"] for x in rows] == ["current", "proportional haiku=70,sonnet=25,opus=5"]
-    s = Store(db, Config(), read_only=True)
+    s = open_store(db, Config(), read_only=True)
     actual = s.scalar("select sum(cost_usd) from costed_requests where priced")
     s.close()
     assert Decimal(rows[0]["cost_usd"]) == actual

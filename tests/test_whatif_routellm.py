@@ -68,9 +68,9 @@ def test_outcomes_written_by_replay_import_route_the_same_way(tmp_path):
     internal loader stands in for; the what-if reads them the same way."""
     importer = pytest.importorskip("costlab.replay.importer")
     from costlab.config import Config
-    from costlab.store import Store
+    from costlab.open import open_store
 
-    s = Store(tmp_path / "i.duckdb", Config())
+    s = open_store(tmp_path / "i.duckdb", Config())
     try:
         importer.import_outcomes(s, DATA / "gsm8k_outcomes.csv", "routellm", "gsm8k", {"weak": "haiku", "strong": "opus"})
         red = reduce_outcomes(s, "import:gsm8k", ("haiku", "opus"))

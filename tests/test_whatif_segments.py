@@ -16,7 +16,7 @@ import pytest
 from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.generate import generate_sql
-from costlab.store import Store
+from costlab.open import open_store
 from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
 from costlab.whatif.segments import evaluate_segments, reduce_segments
 from helpers import REPLAY_DDL, TIERS, insert_request
@@ -149,7 +149,7 @@ def test_replayed_outputs_and_their_feature_ratios_price_as_per_request(traffic)
 def test_price_changes_and_long_context_bands_inside_the_window_split_the_cube(tmp_path):
     # a price change in the middle of the window and
     # prompts on both sides of the long-context threshold, as logged and as re-tokenized
-    store = Store(tmp_path / "p.duckdb", Config(prices=[
+    store = open_store(tmp_path / "p.duckdb", Config(prices=[
         {"model": "claude-sonnet-5-5", "valid_from": "2026-11-05", "input": 2, "output": 12}]))
     store.execute("insert into requests by name " + generate_sql(2000, seed=4, start="2026-11-02", days=7))
     store.execute("update requests set input_tokens = input_tokens + 190000 where hash(request_id) % 7 = 0")

@@ -81,7 +81,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     import polars as pl
 
-from costlab.sqlquote import literal, one_statement
+from costlab.store import Store
+from costlab.store.sqlquote import literal
 from costlab.generate.sql import (  # noqa: F401
     _canonical_select,
     _sql_for,
@@ -118,15 +119,9 @@ def generate_sql(n: int, seed: int = 0, start: str | date = "2026-11-02", days: 
 
 def generate_frame(n: int, seed: int = 0, **kwargs: Any) -> "pl.DataFrame":
     """The same rows as generate_sql, sorted by ts, as a polars frame (for tests and notebooks)."""
-    import duckdb
 
-    con = duckdb.connect()
-    con.execute("set enable_progress_bar = false")  # its bar would print to stdout
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        return con.sql(generate_sql(n, seed, order=True, **kwargs)).pl()
-    finally:
-        con.close()
+    with Store(":memory:") as store:  # UTC, no progress bar on stdout, the memory limit
+        return store.frame(generate_sql(n, seed, order=True, **kwargs))
 
 
 def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", start: str | date = "2026-11-02",
@@ -147,8 +142,6 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", st
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    import duckdb
-
     spec = make_spec(n, seed, start, days, mix, payloads=payloads, batch_only=(fmt == "batch"), **options)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,19 +157,9 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", st
     if gz and fmt != "canonical-parquet":
         options_sql += ", COMPRESSION gzip"
     target = literal(path.absolute())  # absolute: DuckDB would read a leading ~ as the home folder
-    from costlab.memory import store_limit
 
-    limit = store_limit()  # COSTLAB_MEMORY_LIMIT, or what fits under ulimit -v, as for a store
-    con = duckdb.connect()
-    con.execute("set enable_progress_bar = false")  # its bar would print to stdout
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        if limit:
-            con.execute(f"set memory_limit = {literal(limit)}")  # checked by memory.parse_size: a number and a unit
+    with Store(":memory:") as store:  # UTC, no progress bar on stdout, COSTLAB_MEMORY_LIMIT or what fits under ulimit -v
         if threads:
-            con.execute(f"set threads = {int(threads)}")
-        con.execute(one_statement(f"COPY ({_sql_for(spec, fmt)}) TO {target} ({options_sql})"))
-        result = con.fetchall()
-    finally:
-        con.close()
+            store.execute(f"set threads = {int(threads)}")
+        result = store.rows(f"COPY ({_sql_for(spec, fmt)}) TO {target} ({options_sql})")
     return int(result[0][0]) if result and result[0] and result[0][0] is not None else n

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Sequence
 
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 from costlab.generate.world import (  # noqa: F401
     CHUNKS,
     CONTEXT_WINDOW,

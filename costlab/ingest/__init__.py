@@ -25,15 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-import duckdb
 
 from costlab import plausible
-from costlab.errors import InputError, QueryError
+from costlab.errors import InputError, OutOfMemoryError, QueryError
 from costlab.ingest import detect, sources
 from costlab.ingest.canonical import FINISH_SQL, stage_sql
 from costlab.schema import COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS
-from costlab.sqlquote import file_literal, literal, one_statement
-from costlab.store import Store, translate
+from costlab.store.sqlquote import file_literal, literal
+from costlab.store import Store
 
 __all__ = ["FileResult", "IngestSummary", "ingest_paths"]
 
@@ -150,9 +149,7 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
     if _has_fast_path(fmt, config):
         try:
             staged = _stage(store, path, fmt, fast=True)
-        except duckdb.InterruptException:
-            raise KeyboardInterrupt from None
-        except duckdb.Error:
+        except (QueryError, OutOfMemoryError):
             staged = False  # a malformed line, a reject, a line too long: the line-exact path says which
         # A reject only the whole file shows (a repeated id with other tokens, FINISH_SQL) has no
         # line number on the parallel fast path: the line-exact path words it.
@@ -205,8 +202,8 @@ def _reader(store: Store, path: Path, fmt: str, fast: bool) -> tuple[str, list[s
         if not adapter.spec:  # a mapping over JSON lines: DuckDB infers the columns (the exact path: _stage_objects)
             assert fast, "the line-exact read of a mapped JSON lines file is _stage_objects"
             rel = f"read_json({p}, format='newline_delimited'{gz})"
-            # Straight to DuckDB: a malformed line in the sample fails the fast path (duckdb.Error), not the file.
-            cols = [r[0] for r in store.con.execute(one_statement(f"describe select * from {rel}")).fetchall()]
+            # A malformed line in the sample fails the fast path (a QueryError), not the file.
+            cols = store.columns(f"select * from {rel}")
             # No line numbers (a clean file needs none; a reject sends it to the exact path): parallel.
             return (f"select NULL::BIGINT as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                     f"t as _row, * from {rel} t"), cols, {}
@@ -337,17 +334,13 @@ def _stage_rows(store: Store, path: Path, fmt: str, fast: bool, src: str, cols: 
     if "$mtime" in adapter.select:
         params["mtime"] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
     try:
-        store.con.execute(one_statement(query), params)
-    except duckdb.InterruptException:
-        raise KeyboardInterrupt from None
-    except duckdb.OutOfMemoryException as ex:
+        store.execute(query, params)
+    except OutOfMemoryError:
+        raise  # fast: the caller retries on the exact path; exact: not the file's fault, it stops the run
+    except QueryError as ex:
         if fast:
             raise  # the caller retries on the exact path
-        raise translate(ex) from ex  # not the file's fault: stops the run, naming memory_limit
-    except duckdb.Error as ex:
-        if fast:
-            raise  # the caller retries on the exact path
-        raise InputError(f"{path}: cannot be read as {fmt}: {str(ex).splitlines()[0]}. {detect.FORMATS_HELP}") from ex
+        raise InputError(f"{path}: cannot be read as {fmt}: {ex}. {detect.FORMATS_HELP}") from ex
 
 
 def _stage_objects(store: Store, path: Path, readable: Path, fmt: str) -> None:

@@ -15,10 +15,9 @@ import json
 import tempfile
 from pathlib import Path
 
-import duckdb
 
-from costlab.errors import InputError
-from costlab.sqlquote import file_literal, one_statement
+from costlab.errors import InputError, QueryError
+from costlab.store.sqlquote import file_literal
 from costlab.store import Store
 
 FORMAT = "admin-report"
@@ -79,18 +78,9 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
     gz = ", compression='gzip'" if _is_gzip(path) else ""
     try:
         # The path last: nothing in a file name is ever read as another placeholder.
-        store.con.execute(one_statement(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz)
-                                        .replace("{path}", file_literal(path))))
-    except duckdb.InterruptException:
-        raise KeyboardInterrupt from None
-    except duckdb.OutOfMemoryException as ex:
-        from costlab.store import translate
-
-        raise translate(ex) from ex  # not the file's fault: stops the run, naming memory_limit
-    except duckdb.Error as ex:
-        raise InputError(
-            f"{origin or path}: cannot be read as an Admin API usage or cost report: {str(ex).splitlines()[0]}"
-        ) from ex
+        store.execute(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz).replace("{path}", file_literal(path)))
+    except QueryError as ex:  # (out of memory is not the file's fault: it stops the run, naming memory_limit)
+        raise InputError(f"{origin or path}: cannot be read as an Admin API usage or cost report: {ex}") from ex
     store.execute(
         """create or replace temp table _ub2 as
            select *, costlab_model(model_raw) as model,

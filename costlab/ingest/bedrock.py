@@ -23,7 +23,7 @@ from __future__ import annotations
 from costlab.config import Config
 from costlab.ingest.common import V, cache_writes, tag_columns
 from costlab.ingest.sources import Adapter
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 
 SPEC = {
     "schemaType": V, "schemaVersion": V, "timestamp": V, "accountId": V, "identity": {"arn": V},

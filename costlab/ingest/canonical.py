@@ -7,7 +7,7 @@ Built from costlab/schema.py, so a new column is validated the moment it is decl
 from __future__ import annotations
 
 from costlab.schema import ALLOWED, COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS, COUNT_LIMITS, REQUEST_COLUMNS
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 
 _WHOLE = r"-?\d+(\.0*)?"
 _DEFAULTS = {"platform": "'anthropic'", "service_tier": "'standard'", "speed": "'standard'", "status": "'ok'"}

@@ -7,7 +7,7 @@ import json
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 from costlab.schema import MAX_TOKENS
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 
 V = "VARCHAR"
 TAG_COLUMNS = ("feature", "user_id", "customer_id", "session_id", "trace_id")

@@ -25,7 +25,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.ingest.common import V, cache_writes, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
-from costlab.sqlquote import ident, literal
+from costlab.store.sqlquote import ident, literal
 
 _PAIRS = {  # snake_case -> camelCase
     "id": "id", "trace_id": "traceId", "type": "type", "name": "name", "start_time": "startTime",

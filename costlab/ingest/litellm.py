@@ -28,7 +28,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
-from costlab.sqlquote import ident, literal
+from costlab.store.sqlquote import ident, literal
 
 JSON_COLUMNS = ("metadata", "request_tags", "messages", "response", "request_kwargs", "proxy_server_request")
 SPEC = {

@@ -21,7 +21,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.ingest.common import V, cache_tokens, cache_writes, counts_ok, tag_keys, uncached_input
 from costlab.ingest.sources import Adapter
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 
 ATTR = {"key": V, "value": {"stringValue": V, "intValue": V, "doubleValue": V, "boolValue": V, "arrayValue": "JSON"}}
 SPAN = {

@@ -91,10 +91,10 @@ def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint
     import pyarrow as pa
 
     keys, sizes, etags = zip(*listing)
-    store.con.register("_s3_listing", pa.table({"key": pa.array(keys, pa.string()), "size": pa.array(sizes, pa.int64()),
-                                                 "etag": pa.array(etags, pa.string())}))
-    store.execute("create or replace temp table _s3_list as select * from _s3_listing")
-    store.con.unregister("_s3_listing")
+    listed = pa.table({"key": pa.array(keys, pa.string()), "size": pa.array(sizes, pa.int64()),
+                       "etag": pa.array(etags, pa.string())})
+    with store.registered("_s3_listing", listed):
+        store.execute("create or replace temp table _s3_list as select * from _s3_listing")
     # An object read before with --no-payloads is read again when payloads are asked for: ingest_file
     # then adds only its missing payloads (its requests are present and are not counted twice).
     new = store.rows(

@@ -18,7 +18,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 from costlab.ingest.common import cache_writes
 from costlab.schema import COLUMN_NAMES
-from costlab.sqlquote import expression, ident, literal
+from costlab.store.sqlquote import expression, ident, literal
 
 V = "VARCHAR"
 USAGE = {

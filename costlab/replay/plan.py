@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from costlab import sql
+from costlab.store import queries
 from costlab.errors import ConfigError, CostlabError, did_you_mean
-from costlab.sqlquote import expression
+from costlab.store.sqlquote import expression
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -45,7 +45,7 @@ class ReplaySpec:
 
 def prepare(store: "Store") -> None:
     """Create the replay macros (temporary: a read-only store can run them too)."""
-    store.execute_script(sql.load("replay/macros").text)
+    store.execute_script(queries.load("replay/macros").text)
 
 
 def tier_models(store: "Store", tiers: list[str]) -> dict[str, str]:

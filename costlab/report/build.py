@@ -27,7 +27,7 @@ import polars as pl
 from costlab.errors import ConfigError
 from costlab.report.settings import ReportSettings, parse
 from costlab.report.window import Window
-from costlab.sqlquote import file_literal, literal
+from costlab.store.sqlquote import file_literal, literal
 
 if TYPE_CHECKING:
     from costlab.store import Store

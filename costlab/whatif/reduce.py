@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from costlab import plausible, pricing, sql
+from costlab import plausible, pricing
+from costlab.store import queries
 from costlab.config import Config
-from costlab.errors import ConfigError, did_you_mean
-from costlab.sqlquote import expression, ident
+from costlab.errors import ConfigError, QueryError, did_you_mean
+from costlab.store.sqlquote import expression, ident
 
 OUT_SOURCES = ("own", "replay", "feature_ratio", "default")
 Q_SOURCES = ("none", "judged", "feedback")
@@ -182,7 +182,7 @@ def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: s
                payloads: bool = True, extra: str = "") -> str:
     """reduce.sql with its markers filled in for this store: --filter, replays, judgements, payloads,
     one tier block per tier, and the relation read in place of costed_requests (`source`)."""
-    text = sql.load("whatif/reduce").text
+    text = queries.load("whatif/reduce").text
     fills: dict[str, str] = {}
     if filter_sql:
         fills["filter"] = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
@@ -289,13 +289,11 @@ def _read(store, text: str, names: list[str], models: list[str], options: Reduce
         count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"
         n = store.scalar(count_sql, {k: v for k, v in params.items() if f"${k}" in count_sql})
         cols = _Columns(names, n)
-        for batch in store.relation(text, params).to_arrow_reader(BATCH_ROWS):
+        for batch in store.arrow_batches(text, params, BATCH_ROWS):
             cols.add(batch)
             del batch
-    except duckdb.Error as ex:
-        from costlab.store import translate
-
-        raise translate(ex, "whatif/reduce.sql failed: ") from ex
+    except QueryError as ex:
+        raise QueryError(f"whatif/reduce.sql failed: {ex}") from ex
     pa.default_memory_pool().release_unused()  # the last batches' buffers, back to the system
     return cols.finish(models, options, (since, until)).precompute()
 

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from costlab.errors import ConfigError
-from costlab.sqlquote import literal
+from costlab.store.sqlquote import literal
 from costlab.whatif.reduce import ReduceOptions, Reduction
 
 _COLS = "columns={'prompt': 'VARCHAR', 'weak': 'BOOLEAN', 'strong': 'BOOLEAN'}"
@@ -48,8 +48,7 @@ def import_outcomes(store, path: str | Path, name: str, weak_tier: str = "haiku"
     rows = df.with_columns(pl.int_range(pl.len()).over("subject").alias("_row"))
     rows = rows.with_columns(request_id=pl.Series([prompt_id(s, r) for s, r in zip(rows["subject"], rows["_row"])],
                                                   dtype=pl.String)).drop("_row")
-    store.con.register("_routellm", rows.to_arrow())
-    try:
+    with store.registered("_routellm", rows):
         store.execute(
             f"""
             insert into judgements (run, source, request_id, tier, judge, verdict, score, good, order_consistent,
@@ -61,8 +60,6 @@ def import_outcomes(store, path: str | Path, name: str, weak_tier: str = "haiku"
             """,
             [weak_tier, strong_tier],
         )
-    finally:
-        store.con.unregister("_routellm")
     return rows.height
 
 

@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from costlab import plausible, sql
+from costlab import plausible
+from costlab.store import queries
 from costlab.errors import ConfigError
-from costlab.sqlquote import expression, ident
+from costlab.store.sqlquote import expression, ident
 from costlab.whatif.reduce import (
     ID_COLUMNS, OUT_SOURCES, ReduceOptions, _evidence_fills, _params, _tier_block, resolve_tiers,
 )
@@ -146,7 +147,7 @@ def segments_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=
     if filter_sql:
         fills["filter"] = filter_sql  # checked and parenthesised above
     fills.update(_classes(store, since, until))
-    text = sql.load("whatif/segments").text
+    text = queries.load("whatif/segments").text
     text = _OTHER.sub(lambda m: fills.get(m.group(1), m.group(2)), text)
     return _EACH.sub(lambda m: "".join(_tier_block(m.group(1), k) for k in range(1, n_tiers + 1)), text)
 

@@ -1,7 +1,8 @@
-"""The DuckDB boundary: open a store file, migrate it, keep prices and views current, run queries.
+"""The DuckDB boundary: one connection to a store file, and every way costlab talks to it.
 
-Everything above this module sees polars frames and CostlabErrors, never duckdb objects or errors
-(migrations.py and the ingest SQL builders are the only other modules that speak DuckDB SQL).
+Everything above the store package sees polars frames, Arrow tables and CostlabErrors, never duckdb
+objects or errors. A `Store` is only the connection; `costlab.open.open_store` migrates it and brings
+its prices up to date.
 """
 
 from __future__ import annotations
@@ -9,15 +10,19 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
 import polars as pl
 
-from costlab import memory, migrations, sql
-from costlab.config import Config, load_config, resolve_db_path
+from costlab import memory
+from costlab.config import Config
 from costlab.errors import QueryError, StoreLockedError
-from costlab.sqlquote import literal, one_statement
+from costlab.store import migrations, queries
+from costlab.store.sqlquote import ident, literal, one_statement
+
+if TYPE_CHECKING:  # pyarrow maps ~100 MB on import: only the callers that pass Arrow load it
+    import pyarrow as pa
 
 
 class Store:
@@ -33,24 +38,11 @@ class Store:
         self.execute_script("set TimeZone = 'UTC'; set enable_progress_bar = false")
         if limit:
             self.execute(f"set memory_limit = {literal(limit)}")  # checked by memory.parse_size: a number and a unit
-        if not read_only:
-            migrations.migrate(self.con)
-            self.refresh()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def refresh(self, force: bool = False) -> None:
-        """Bring the price catalogue, config overrides, macros, price card, views and stored prices up to date."""
-        from costlab import pricing  # pricing reads the store; import here to keep the cycle one-way
-
-        # Order matters: macros, then the price card (a table built from prices), then what reads it.
-        self.execute_script(sql.load("internal/macros").text)
-        if pricing.sync(self, self.config) or force or not self.has_table("price_card"):
-            self.execute_script(sql.load("internal/price_card").text)
-        self.execute_script(sql.load("internal/tier_ladder").text)
-        self.execute_script(sql.load("internal/price_rows").text)
-        pricing.define_version(self)
-        self.execute_script(sql.load("views/costed_requests").text)
-        pricing.reprice(self)
+    def migrate(self) -> list[str]:
+        """Apply every pending migration (store/migrations.py); the names applied now."""
+        return migrations.migrate(self.con)
 
     def close(self) -> None:
         self.con.close()
@@ -107,18 +99,45 @@ class Store:
 
     def run_query(self, name: str, **params: Any) -> pl.DataFrame:
         """Run a named query file (queries/NAME.sql) with its header's defaults filled in."""
-        q = sql.load(name)
+        q = queries.load(name)
         try:
             return printable_times(self.con.sql(q.text, params=q.bind(params) or None).pl(), self.con)
         except duckdb.Error as ex:
             raise translate(ex, f"{name}.sql failed: ") from ex
 
-    def relation(self, query: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
-        """A lazy relation, for writers that stream results to files (COPY) without a frame."""
+    def arrow_batches(self, query: str, params: dict[str, Any] | None = None,
+                      rows: int = 1_000_000) -> Iterator["pa.RecordBatch"]:
+        """The result of one statement as Arrow record batches of up to `rows` rows, streamed:
+        for readers that fold a large result without holding it whole."""
         try:
-            return self.con.sql(one_statement(query), params=params or None)
+            reader = self.con.sql(one_statement(query), params=params or None).to_arrow_reader(rows)
+            yield from reader
         except duckdb.Error as ex:
             raise translate(ex) from ex
+
+    def columns(self, query: str) -> list[str]:
+        """The column names one statement would return, without running it."""
+        return [r[0] for r in self.rows(f"describe {query}")]
+
+    def insert_rows(self, table: str, columns: tuple[str, ...] | list[str], rows: list[tuple]) -> None:
+        """Insert Python rows, 500 to a multi-row INSERT with bound values (executemany would
+        prepare and run one statement per row). `table` and `columns` are costlab's own names."""
+        names = ", ".join(ident(c) for c in columns)
+        marks = "(" + ", ".join("?" for _ in columns) + ")"
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            self.execute(f"insert into {ident(table)} ({names}) values {', '.join([marks] * len(chunk))}",
+                         [value for row in chunk for value in row])
+
+    @contextmanager
+    def registered(self, name: str, table: "pa.Table | pl.DataFrame") -> Iterator[str]:
+        """`table` readable in SQL as the view `name` for the block (DuckDB scans it in place)."""
+        data = table.to_arrow() if isinstance(table, pl.DataFrame) else table
+        self.con.register(name, data)
+        try:
+            yield name
+        finally:
+            self.con.unregister(name)
 
     @contextmanager
     def transaction(self) -> Iterator["Store"]:
@@ -200,9 +219,3 @@ def translate(ex: duckdb.Error, prefix: str = "") -> BaseException:
 
 def _clean(ex: BaseException) -> str:
     return str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
-
-
-def open_store(db: str | Path | None = None, config: Config | None = None, read_only: bool = False) -> Store:
-    """Open (creating and migrating if needed) the store that the settings point at."""
-    config = config if config is not None else load_config()
-    return Store(resolve_db_path(db, config) if db != ":memory:" else ":memory:", config, read_only=read_only)

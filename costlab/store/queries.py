@@ -71,7 +71,7 @@ def queries_dir() -> Path:
     packaged = resources.files("costlab") / "queries"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "queries"
+    return Path(__file__).resolve().parents[2] / "queries"
 
 
 def parse(path: Path, name: str | None = None) -> QueryFile:
