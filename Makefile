@@ -28,7 +28,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	@# The HTML report tests drive a real headless Chromium (Debian's package): install it where missing, as root.
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "note: chromium is missing; tests/test_report_html.py needs it (apt-get install chromium)" >&2
-	$(BIN)/python -m pytest -q
+	@# One pytest worker per core (pytest-xdist); the tests share nothing but read-only fixtures.
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
