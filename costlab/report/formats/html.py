@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from costlab.display import script_json, visible
-from costlab.report import charts
+from costlab.report.charts import specs as chart_specs
 from costlab.report.formats.base import ReportFormat
 from costlab.report.formats.cells import METRIC_COLUMNS, cells, metric_cells, period, text_tables, title
 
@@ -89,7 +89,7 @@ def _table_html(heading: str | None, columns: list[dict], rows: list[list[str]])
 def render(report: dict, *, width: int = 100, color: bool = False) -> str:
     """The report as one self-contained page (width and color are the terminal's: not used)."""
     body = [f"<h1>{_e(title(report))}</h1>", f'<p class="sub">{_e(period(report))}</p>']
-    specs = charts.specs(report)
+    specs = chart_specs(report)
     if specs:
         body.append('<section class="charts"><h2>Charts</h2>')
         body += [f'<div class="chart" id="chart-{_e(name)}" data-chart="{_e(name)}"></div>' for name, _ in specs]

@@ -6,7 +6,15 @@ line below (and its row in docs/report.md); every format draws it with no code o
 """
 
 from costlab.report.sections import (
-    efficiency, findings, headline, reconciliation, reliability, spend, tier_mix, trends, whatif,
+    efficiency,
+    findings,
+    headline,
+    reconciliation,
+    reliability,
+    spend,
+    tier_mix,
+    trends,
+    whatif,
 )
 from costlab.report.sections.base import Section
 

@@ -16,6 +16,7 @@ import polars as pl
 from costlab.report.context import ReportContext
 from costlab.report.document import USD, money_sum
 
+
 def cube(ctx: ReportContext) -> pl.DataFrame:
     """The cube's rows with unpriced_requests (what money_sum and ranking read)."""
     return ctx.both("report/cube").with_columns(

@@ -11,7 +11,6 @@ from costlab.report.document import column, frame_table
 from costlab.report.sections.base import Section
 from costlab.report.sections.cube import cube, period, totals
 
-
 # An SLO limit's key names the measured column it bounds (p95_latency_ms bounds p95_latency_ms).
 SLO_LABELS = {"p95_latency_ms": "SLO p95", "p95_ttft_ms": "SLO TTFT p95",
               "p99_latency_ms": "SLO p99", "p99_ttft_ms": "SLO TTFT p99"}
