@@ -44,7 +44,7 @@ class Config:
     ingest: dict[str, Any] = field(default_factory=dict)
     tiers: dict[str, str] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)  # [signals]: thresholds (docs/signals.md)
-    report: dict[str, Any] = field(default_factory=dict)  # [report]: see costlab/report/config.py
+    report: dict[str, Any] = field(default_factory=dict)  # [report]: see costlab/report/settings.py
     replay: dict[str, Any] = field(default_factory=dict)  # [replay]: provider, base_url, rubrics (docs/replay.md)
     whatif: dict[str, Any] = field(default_factory=dict)  # [whatif]: modelling knobs (docs/whatif.md)
 

@@ -130,13 +130,13 @@ def test_markdown_escaping_is_one_function_for_every_writer():
     from costlab import display
 
     from costlab import render
-    from costlab.report import render as report_render
+    from costlab.report.formats import markdown as report_markdown
 
     md = display.markdown_text(SCRIPT + " | *x* [l](http://e.x) `c` " + ANSI)
     assert "\\<script\\>alert(1)\\</script\\>" in md and "\\|" in md and "\\[l\\]" in md and "\\`c\\`" in md
     assert_no_raw_html(md)
     assert_shown_literally(md)
-    assert report_render._md is display.markdown_text
+    assert report_markdown._md is display.markdown_text
     frame = pl.DataFrame({"model": [SCRIPT], SCRIPT: [1]})
     text = render.to_text(frame, "markdown")
     assert_no_raw_html(text)

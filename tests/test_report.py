@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from costlab.config import load_config
 from costlab.errors import ConfigError
 from costlab.ingest import ingest_paths
-from costlab.report import SECTIONS, SectionSpec, build_report, window
-from costlab.report import render
+from costlab.report import FORMATS, SECTIONS, Section, build_report, render, window
+from costlab.report.sections import headline
 from costlab.report.settings import parse
 from costlab.open import open_store
 from costlab.store import Store
@@ -242,7 +242,7 @@ def test_unpriced_requests_are_counted_and_never_priced_at_zero(store):
     assert any("1 of 2 requests (50.0%) have no price" in n for n in report["sections"]["headline"]["notes"])
     by_model = {r["model"]: r for r in rows(report, "spend", "by_model")}
     assert by_model["claude-nova-9"]["cost_usd"] is None and by_model["claude-nova-9"]["unpriced_requests"] == 1
-    assert "| claude-nova-9 | 1 | — |" in render.markdown(report)
+    assert "| claude-nova-9 | 1 | — |" in render(report, "markdown")
 
 
 def test_an_empty_week_still_reports_with_zero_spend_and_says_so(store):
@@ -250,7 +250,7 @@ def test_an_empty_week_still_reports_with_zero_spend_and_says_so(store):
     assert metric(report, "headline", "spend_usd")["current"] == "0.000000000"
     assert report["sections"]["headline"]["notes"] == ["No requests in 2026-W46."]
     assert "trends" not in report["sections"] and "reliability" not in report["sections"]
-    assert render.terminal(report) and render.markdown(report) and json.loads(render.json_text(report))
+    assert render(report, "terminal") and render(report, "markdown") and json.loads(render(report, "json"))
 
 
 def test_user_strings_are_escaped_in_markdown_and_html(store):
@@ -258,9 +258,9 @@ def test_user_strings_are_escaped_in_markdown_and_html(store):
     evil = "<script>alert('x')</script>|*bold*"
     insert(store, [("a", t, "claude-haiku-5-5", "standard", 1000, 10, evil, "u1", "c<1>", 100.0)])
     report = build_report(store, window.week("2026-W46"), sections=CORE)
-    md = render.markdown(report)
+    md = render(report, "markdown")
     assert "\\<script\\>alert('x')\\</script\\>\\|\\*bold\\*" in md and "<script>" not in md
-    page = render.html(report)
+    page = render(report, "html")
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert "c&lt;1&gt;" in page
 
@@ -278,36 +278,46 @@ def nothing(ctx):
     return None
 
 
-def test_a_section_from_a_missing_module_or_without_data_is_absent(store):
-    specs = [SectionSpec("headline", "costlab.report.sections:headline"),
-             SectionSpec("later", "costlab.not_built_yet.report:section", optional=True),
-             SectionSpec("nodata", f"{__name__}:nothing"),
-             SectionSpec("custom", f"{__name__}:custom_section")]
-    report = build_report(store, window.week("2026-W46"), sections=specs)
+def test_a_section_without_data_is_absent_and_a_new_one_is_drawn_by_every_format(store):
+    sections = [headline.SECTION, Section("nodata", "No data", nothing), Section("custom", "Custom", custom_section)]
+    report = build_report(store, window.week("2026-W46"), sections=sections)
     assert list(report["sections"]) == ["headline", "custom"]
-    for text in (render.terminal(report), render.markdown(report), render.html(report)):
+    for text in (render(report, "terminal"), render(report, "markdown"), render(report, "html")):
         assert "Custom table" in text and "$1.50" in text and "plugged-in section" in text
 
 
-def test_a_missing_module_of_a_required_section_is_an_error(store):
-    with pytest.raises(ModuleNotFoundError):
-        build_report(store, window.week("2026-W46"), sections=[SectionSpec("x", "costlab.not_built_yet:section")])
+def test_the_title_comes_from_the_section_and_leads_its_json(store):
+    report = build_report(store, window.week("2026-W46"), sections=[headline.SECTION])
+    assert list(report["sections"]["headline"])[0] == "title" and report["sections"]["headline"]["title"] == "Headline"
 
 
-def test_an_optional_module_that_fails_inside_is_not_hidden(store, monkeypatch, tmp_path):
-    (tmp_path / "broken_section_mod.py").write_text("import not_a_real_dependency_xyz\ndef section(ctx):\n    return None\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError, match="not_a_real_dependency_xyz"):
-        build_report(store, window.week("2026-W46"), sections=[SectionSpec("x", "broken_section_mod:section", optional=True)])
+# -- the registries and their docs ----------------------------------------------------------------
+def test_every_registered_section_is_a_section_with_its_own_name_and_is_documented():
+    names = [s.name for s in SECTIONS]
+    assert len(set(names)) == len(names) and all(isinstance(s, Section) for s in SECTIONS)
+    doc = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
+    json_table = doc.split("## The JSON", 1)[1]
+    for s in SECTIONS:
+        assert f"| `{s.name}`" in json_table, f"section {s.name!r} has no row in docs/report.md's JSON table"
+
+
+def test_every_report_format_is_in_the_command_help_and_the_docs():
+    help_text = " ".join(run("--help").output.split())
+    doc = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
+    formats_doc = doc.split("## The formats", 1)[1].split("\n## ", 1)[0]
+    for name in FORMATS:
+        assert re.search(rf"\b{name}\b", help_text.split("--format", 1)[1].split("--out", 1)[0]), f"{name} not in --format's help"
+        assert f"* **{name}**" in formats_doc, f"format {name!r} is not described in docs/report.md"
+        assert name in doc.split("`--format ", 1)[1].split("`", 1)[0], f"{name} not in docs/report.md's --format row"
 
 
 # -- formats and golden files ----------------------------------------------------------------------
 def test_golden_markdown_on_the_example_store(w46):
-    check_golden("report_2026-W46.md", render.markdown(w46))
+    check_golden("report_2026-W46.md", render(w46, "markdown"))
 
 
 def test_golden_json_on_the_example_store(w46):
-    text = render.json_text(w46)
+    text = render(w46, "json")
     check_golden("report_2026-W46.json", text)
     data = json.loads(text)
     assert list(data) == ["report", "version", "window", "sections"]
@@ -326,7 +336,7 @@ def test_json_money_is_exact_strings_and_every_table_row_has_its_columns(w46):
 
 
 def test_terminal_report_fits_100_columns_and_shows_every_text_table(w46):
-    text = render.terminal(w46, width=100)
+    text = render(w46, "terminal", width=100)
     assert max(len(line) for line in text.splitlines()) <= 100
     for section in w46["sections"].values():
         for t in section.get("tables", []):
@@ -340,7 +350,7 @@ def test_command_writes_the_same_markdown_as_the_library(example, w46, monkeypat
     monkeypatch.setattr("costlab.report.build.SECTIONS", CORE)
     result = run("--db", str(db), "--config", str(toml), "--week", "2026-W46", "--format", "markdown")
     assert result.exit_code == 0, result.output
-    assert result.stdout == render.markdown(w46) and result.stderr == ""
+    assert result.stdout == render(w46, "markdown") and result.stderr == ""
 
 
 def test_out_with_html_extension_writes_a_self_contained_page(example, tmp_path, monkeypatch):
@@ -372,8 +382,7 @@ def test_fail_on_exits_5_when_findings_reach_the_level(store, tmp_path, monkeypa
     def findings(ctx):
         return {"title": "Wrong-model findings", "notes": ["1 finding"], "severity_counts": {"high": 0, "medium": 1, "low": 0}}
 
-    monkeypatch.setattr("costlab.report.build.SECTIONS", [SectionSpec("findings", f"{__name__}:_findings")])
-    monkeypatch.setattr(f"{__name__}._findings", findings, raising=False)
+    monkeypatch.setattr("costlab.report.build.SECTIONS", [Section("findings", "Wrong-model findings", findings)])
     db = str(store.path)
     assert run("--db", db, "--week", "2026-W46", "--fail-on", "high").exit_code == 0
     result = run("--db", db, "--week", "2026-W46", "--fail-on", "medium")
@@ -417,7 +426,6 @@ def stale_example(example, tmp_path_factory):
 
 
 def test_the_window_reads_stored_prices_when_they_are_current(example):
-    from costlab import signals
     from costlab.report.build import priced_once
 
     db, toml = example
@@ -426,7 +434,7 @@ def test_the_window_reads_stored_prices_when_they_are_current(example):
         params = {"since": w.prev_since, "until": w.until}
         assert store.scalar("select count(*) from stale_requests") == 0
         view = store.rows("describe select * from costed_requests")
-        with priced_once(store, w.prev_since, w.until, signals):
+        with priced_once(store, w.prev_since, w.until, detectors=True):
             shadow = store.rows("describe select * from costed_requests")
             n = store.scalar("select count(*) from costed_requests")
             # a temp view over requests, not a priced copy
@@ -437,7 +445,6 @@ def test_the_window_reads_stored_prices_when_they_are_current(example):
 
 
 def test_a_window_with_stale_prices_is_priced_once_into_parquet_with_the_views_types(stale_example):
-    from costlab import signals
     from costlab.report.build import priced_once, window_select
 
     db, toml = stale_example
@@ -445,8 +452,8 @@ def test_a_window_with_stale_prices_is_priced_once_into_parquet_with_the_views_t
     with open_store(db, load_config(toml), read_only=True) as store:
         params = {"since": w.prev_since, "until": w.until}
         assert store.scalar("select count(*) from stale_requests") > 0
-        direct = store.rows(f"describe {window_select(signals)}", params)
-        with priced_once(store, w.prev_since, w.until, signals):
+        direct = store.rows(f"describe {window_select(detectors=True)}", params)
+        with priced_once(store, w.prev_since, w.until, detectors=True):
             stored = store.rows("describe select * from costed_requests")
             n = store.scalar("select count(*) from costed_requests")
             assert "read_parquet" in store.scalar(
@@ -460,7 +467,7 @@ def test_the_report_is_the_same_from_stored_prices_and_from_pricing_as_it_reads(
     reports = []
     for db, toml in (example, stale_example):
         with open_store(db, load_config(toml), read_only=True) as store:
-            reports.append(render.to_text(build_report(store, window.week("2026-W46")), "json"))
+            reports.append(render(build_report(store, window.week("2026-W46")), "json"))
     assert reports[0] == reports[1]
     assert '"findings"' in reports[0]  # the detectors ran on both
 
@@ -563,26 +570,23 @@ def test_findings_on_the_report_window_are_the_detectors_own(store):
 
 
 def test_findings_section_lists_each_finding_worst_first_from_the_signals_module(store, monkeypatch):
-    import sys
-    import types
-
     import polars as pl
 
-    fake = types.ModuleType("costlab.signals")
+    from costlab import signals
+
     frame = pl.DataFrame({"severity": ["high"], "signal": ["over_modeling"], "segment": ["feature=moderation"],
                           "weekly_impact_usd": [Decimal("120.5")], "evidence": ["p90 output 40 tokens on Opus."],
                           "observed": [40.0], "baseline": [150.0], "requests": [900],
                           "suggestion": ["Route moderation to Haiku."], "query": ["queries/signals/over_modeling.sql"]},
                          schema_overrides={"weekly_impact_usd": pl.Decimal(18, 6)})
-    fake.run_signals = lambda store, until=None: frame
-    fake.counts = lambda f: {"high": 1, "medium": 0, "low": 0}
-    monkeypatch.setitem(sys.modules, "costlab.signals", fake)
+    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False: frame)
+    monkeypatch.setattr(signals, "counts", lambda f: {"high": 1, "medium": 0, "low": 0})
     report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if s.name == "findings"])
     section = report["sections"]["findings"]
     assert section["severity_counts"] == {"high": 1, "medium": 0, "low": 0}
     assert section["notes"][1] == ("[high] over_modeling on feature=moderation ($120.50 a week): p90 output 40 tokens "
                                    "on Opus. Suggested: Route moderation to Haiku. Drill down: queries/signals/over_modeling.sql")
-    assert "\\[high\\] over\\_modeling on feature=moderation" in render.markdown(report)
+    assert "\\[high\\] over\\_modeling on feature=moderation" in render(report, "markdown")
 
 
 def test_a_read_only_report_after_a_price_change_says_it_uses_the_old_prices(example, tmp_path):
@@ -607,7 +611,6 @@ def memory_seen(ctx):
                                              ({"memory_limit": "none"}, None)])
 def test_the_report_builds_under_its_memory_limit_and_puts_the_old_one_back(store, setting, during):
     before = store.scalar("select current_setting('memory_limit')")
-    spec = SectionSpec("memory", f"{__name__}:memory_seen")
-    report = build_report(store, window.week("2026-W46"), parse(setting), sections=[spec])
+    report = build_report(store, window.week("2026-W46"), parse(setting), sections=[Section("memory", "Memory", memory_seen)])
     assert report["sections"]["memory"]["notes"] == [during or before]
     assert store.scalar("select current_setting('memory_limit')") == before

@@ -46,14 +46,15 @@ def test_whatif_section_shows_the_actual_split_at_the_actual_cost_and_each_alter
 
 
 def test_whatif_section_is_the_same_inside_and_outside_the_reports_priced_window(traffic):
-    from costlab.report.build import ReportContext, priced_once
-    from costlab.report.extras import whatif
+    from costlab.report import ReportContext
+    from costlab.report.build import priced_once
+    from costlab.report.sections import whatif
 
     settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}})
     ctx = ReportContext(traffic, W46, settings)
-    outside = whatif(ctx)
+    outside = whatif.build(ctx)
     with priced_once(traffic, W46.prev_since, W46.until):  # costed_requests is the report's temp table here
-        inside = whatif(ctx)
+        inside = whatif.build(ctx)
     assert inside == outside
     assert [r["scenario"] for r in inside["tables"][0]["rows"]] == ["actual split", "haiku=70,sonnet=25,opus=5"]
 

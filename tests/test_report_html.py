@@ -192,7 +192,7 @@ def page(tmp_path_factory) -> tuple[Path, dict]:
                       "'</script><script>console.error(\"injected\")</script>', 50)")
         report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if not s.optional])
     path = base / "report.html"
-    path.write_text(render.html(report), encoding="utf-8")
+    path.write_text(render(report, "html"), encoding="utf-8")
     return path, report
 
 
@@ -236,6 +236,6 @@ def test_html_report_draws_the_whatif_pareto_chart_when_replays_judged_every_tie
     names = [name for name, _ in charts.specs(report)]
     assert names == ["whatif_pareto"]
     path = tmp_path / "whatif.html"
-    path.write_text(render.html(report), encoding="utf-8")
+    path.write_text(render(report, "html"), encoding="utf-8")
     result = load_page(path, tmp_path / "whatif.png", ".chart svg", 1, chromium)
     assert result["errors"] == [] and result["count"] == 1

@@ -63,16 +63,16 @@ def report(
     from costlab import render as frames
     from costlab.errors import ConfigError
     from costlab.progress import stderr
-    from costlab.report import build_report, render, window
+    from costlab.report import build_report, format_for, render, window
 
     if fail_on is not None and fail_on not in ("high", "medium"):
         raise typer.BadParameter(f"expected high or medium, got {fail_on!r}", param_hint="--fail-on")
-    fmt_name = render.format_for(fmt, str(out) if out else None)
+    fmt_name = format_for(fmt, str(out) if out else None)
     span = window.resolve(week, _date(since, "--since"), _date(until, "--until"))
     with _open(db, config, read_only=True) as store:
         result = build_report(store, span)
     color = fmt_name == "terminal" and frames.is_stdout(out) and sys.stdout.isatty()
-    text = render.to_text(result, fmt_name, width=frames.default_width(out), color=color)
+    text = render(result, fmt_name, width=frames.default_width(out), color=color)
     frames.emit(text, out)
     if out is not None and not frames.is_stdout(out):
         stderr.print(f"wrote the {span.label} report ({fmt_name}) to {out}", highlight=False, markup=False)

@@ -1,21 +1,27 @@
-"""Report sections that come from the other analyses: the what-if headline and the reconciliation
-against the bill. Each returns None (the section is absent) when its data or configuration is not
-there for the window; never a placeholder."""
+"""The what-if section: the actual routing split against the configured alternatives
+([report] target_split and whatif_splits), each with its day-block bootstrap interval, and the
+cost-quality Pareto frontier when replays judged every tier (costlab.whatif). Absent when no
+alternative is configured or the window has no requests.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from fractions import Fraction
 
-from costlab.report.model import column, metric, table
+import numpy as np
 
-if TYPE_CHECKING:
-    from costlab.report.build import ReportContext
+from costlab.report.context import ReportContext
+from costlab.report.document import column, table
+from costlab.report.sections.base import Section
+from costlab.whatif import (
+    Scenario, Segments, bootstrap, evaluate_segments, frontier, nusd_to_usd, parse_split, reduce_segments,
+)
+from costlab.whatif.segments import tier_quality
 
 RESAMPLES = 1000
-TOLERANCE = 0.01
 
 
-def whatif(ctx: "ReportContext") -> dict | None:
+def build(ctx: ReportContext) -> dict | None:
     """The actual split against the configured alternatives ([report] target_split and
     whatif_splits), each with its day-block bootstrap interval.
 
@@ -24,9 +30,6 @@ def whatif(ctx: "ReportContext") -> dict | None:
     tier): ~1 s for 10M requests, the per-request answer within its own nano-dollar rounding. The
     grouping reads the requests' own columns only (a shadowing costed_requests when it has them all,
     else the base table), so the section is the same inside and outside the report's priced window."""
-    from costlab.whatif import Scenario, bootstrap, parse_split
-    from costlab.whatif.segments import evaluate_segments, reduce_segments
-
     alternatives = []
     if ctx.settings.target_split:
         alternatives.append(",".join(f"{t}={share * 100:g}" for t, share in ctx.settings.target_split.items()))
@@ -63,26 +66,19 @@ def whatif(ctx: "ReportContext") -> dict | None:
     if pareto is not None:
         notes.append(pareto["notes"].pop())
         tables.append(pareto)
-    return {"title": "What if", "notes": notes, "tables": tables}
+    return {"notes": notes, "tables": tables}
 
 
-def _pareto(ctx: "ReportContext", seg) -> dict | None:
+def _pareto(ctx: ReportContext, seg: Segments) -> dict | None:
     """The cost-quality Pareto frontier of every proportional split (1% steps: 5,151 for three
     tiers), when replays give quality on every tier; chart data (a detail table), drawn with the
     scenarios above as points. Without replay judgements a tier's quality is only the feedback of
     the traffic it happened to serve, so no frontier is drawn from it."""
-    import numpy as np
-
-    from costlab.whatif import frontier
-    from costlab.whatif.segments import tier_quality
-
     if len(seg.tiers) < 2 or not ctx.store.scalar("select exists (select 1 from judgements)"):
         return None
     qbar = tier_quality(seg)
     if qbar is None or not np.isfinite(qbar).all():
         return None
-    from fractions import Fraction
-
     fr = frontier.proportional(seg, quality=qbar)
     # the frontier is chosen on float dollars; each point's cost is shown exact (nano-dollars)
     totals = [int(c) + int(w) for c, w in zip(seg.totals["cost"], seg.totals["warmup"])]
@@ -97,41 +93,10 @@ def _pareto(ctx: "ReportContext", seg) -> dict | None:
     return table("frontier", "Cost-quality Pareto frontier", columns, rows, detail=True, notes=[note])
 
 
-def reconciliation(ctx: "ReportContext") -> dict | None:
-    """Computed cost and logged tokens against the provider's reports or a gateway's reported cost."""
-    from costlab.reconcile import reconcile
-
-    w = ctx.window
-    present = ctx.store.scalar(
-        """select (select count(*) from usage_buckets where starting_at >= $since and starting_at < $until)
-                + (select count(*) from requests where reported_cost_usd is not null and ts >= $since and ts < $until)""",
-        {"since": w.since, "until": w.until},
-    )
-    if not present:
-        return None
-    rec = reconcile(ctx.store, since=w.since, until=w.until, tolerance=TOLERANCE)
-    rows = rec.rows.sort(["flagged", "day"], descending=[True, False])
-    computed = rows["computed_usd"].sum() if rows.height else None
-    reported = rows["reported_usd"].sum() if rows.height else None
-    columns = [column("day", "Day", "text"), column("model", "Model", "text"), column("service_tier", "Tier", "text"),
-               column("basis", "Basis", "text"), column("token_gap_pct", "Token gap", "change"),
-               column("computed_usd", "Computed", "usd"), column("reported_usd", "Reported", "usd"),
-               column("cost_gap_pct", "Cost gap", "change"), column("finding", "Finding", "text")]
-    return {
-        "title": "Reconciliation",
-        "notes": [f"Rows whose gap exceeds {TOLERANCE:.0%}, flagged first. `costlab reconcile` has every row."],
-        "metrics": [metric("computed_usd", "Computed cost", "usd", computed),
-                    metric("reported_usd", "Reported cost", "usd", reported),
-                    metric("flagged_rows", "Rows beyond tolerance", "count", rec.flagged)],
-        "tables": [table("rows", "Computed against reported", columns,
-                         rows.head(ctx.settings.top_n).to_dicts())],
-    }
-
-
 def _usd(nusd):
     """Exact nano-dollars (int, Fraction or a bootstrap float) as the report's USD string."""
-    from fractions import Fraction
-
-    from costlab.whatif import nusd_to_usd
-
     return None if nusd is None else nusd_to_usd(Fraction(nusd))
+
+
+# Runs after the priced window: costlab.whatif reads its own window (the same with or without it).
+SECTION = Section("whatif", "What if", build, optional=True, priced=False)

@@ -17,8 +17,9 @@ from functools import cache
 from pathlib import Path
 
 from costlab.display import script_json, visible
-from costlab.report import charts
-from costlab.report.render import _cells, _title, metric_rows
+from costlab.report.charts import specs as chart_specs
+from costlab.report.formats.base import ReportFormat
+from costlab.report.formats.cells import METRIC_COLUMNS, cells, metric_cells, period, text_tables, title
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -42,7 +43,7 @@ def _cache_dir() -> Path:
 @cache
 def vega_bundle() -> str:
     """Vega + Vega-Lite + vega-embed as one script (window.vega, window.vegaLite, window.vegaEmbed)."""
-    import vl_convert
+    import vl_convert  # heavy (a JavaScript runtime): loaded only when a page with charts is written
 
     version = getattr(vl_convert, "__version__", "unknown")
     path = _cache_dir() / f"vega-bundle-{version}.js"
@@ -65,31 +66,30 @@ def _e(text: object) -> str:
     return _html.escape(visible(text), quote=True)
 
 
-def _table_html(title: str | None, columns: list[dict], rows: list[list[str]], raw: list[dict] | None = None) -> str:
+def _table_html(heading: str | None, columns: list[dict], rows: list[list[str]]) -> str:
     out = []
-    if title:
-        out.append(f"<h3>{_e(title)}</h3>")
+    if heading:
+        out.append(f"<h3>{_e(heading)}</h3>")
     out.append("<table><thead><tr>" + "".join(
         f'<th class="{"t" if c["kind"] == "text" else "n"}">{_e(c["label"])}</th>' for c in columns) + "</tr></thead><tbody>")
-    for i, row in enumerate(rows):
-        cells = []
+    for row in rows:
+        tds = []
         for c, v in zip(columns, row):
             cls = ["t" if c["kind"] == "text" else "n"]
             if v == "BREACH":
                 cls.append("breach")
-            cells.append(f'<td class="{" ".join(cls)}">{_e(v)}</td>')
-        out.append("<tr>" + "".join(cells) + "</tr>")
+            tds.append(f'<td class="{" ".join(cls)}">{_e(v)}</td>')
+        out.append("<tr>" + "".join(tds) + "</tr>")
     if not rows:
         out.append(f'<tr><td class="t" colspan="{len(columns)}">(no rows)</td></tr>')
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
-def page(report: dict) -> str:
-    w = report["window"]
-    body = [f"<h1>{_e(_title(report))}</h1>",
-            f'<p class="sub">{_e(w["since"][:10])} to {_e(w["until"][:10])} (UTC, end exclusive)</p>']
-    specs = charts.specs(report)
+def render(report: dict, *, width: int = 100, color: bool = False) -> str:
+    """The report as one self-contained page (width and color are the terminal's: not used)."""
+    body = [f"<h1>{_e(title(report))}</h1>", f'<p class="sub">{_e(period(report))}</p>']
+    specs = chart_specs(report)
     if specs:
         body.append('<section class="charts"><h2>Charts</h2>')
         body += [f'<div class="chart" id="chart-{_e(name)}" data-chart="{_e(name)}"></div>' for name, _ in specs]
@@ -99,12 +99,9 @@ def page(report: dict) -> str:
         if section.get("notes"):
             body.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in section["notes"]) + "</ul>")
         if section.get("metrics"):
-            cols, rows = metric_rows(section)
-            body.append(_table_html(None, cols, [[r[c["key"]] for c in cols] for r in rows]))
-        for tbl in section.get("tables", []):
-            if tbl.get("detail"):
-                continue
-            body.append(_table_html(tbl["title"], tbl["columns"], _cells(tbl)))
+            body.append(_table_html(None, METRIC_COLUMNS, metric_cells(section)))
+        for tbl in text_tables(section):
+            body.append(_table_html(tbl["title"], tbl["columns"], cells(tbl)))
         body.append("</section>")
     charts_json = script_json({name: spec for name, spec in specs})
     script = f"""
@@ -119,7 +116,7 @@ for (const [name, spec] of Object.entries(specs)) {{
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(_title(report))}</title>
+<title>{_e(title(report))}</title>
 <link rel="icon" href="data:,">
 <style>{CSS}</style>
 </head>
@@ -130,3 +127,6 @@ for (const [name, spec] of Object.entries(specs)) {{
 </body>
 </html>
 """
+
+
+FORMAT = ReportFormat("html", render, suffixes=(".html", ".htm"))

@@ -1,12 +1,13 @@
-"""The report object: plain data with stable keys, and the helpers every section builder uses.
+"""The report document: its shape (plain data with stable keys), and the helpers every section uses
+to build its metrics and tables.
 
 A report is a dict (JSON as it stands):
 
     {"report": "costlab.weekly", "version": 1,
      "window": {"label": "2026-W46", "since": ..., "until": ..., "days": 7, "previous": {...}},
-     "sections": {NAME: SECTION, ...}}                          # in the order of build.SECTIONS
+     "sections": {NAME: SECTION, ...}}                          # in the order of report.sections.SECTIONS
 
-and every SECTION has the same shape, so the renderers draw any section, including ones added later:
+and every SECTION has the same shape, so every format draws any section, including ones added later:
 
     {"title": "Spend",
      "notes": ["..."],                                           # sentences, optional

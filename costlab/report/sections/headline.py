@@ -1,0 +1,59 @@
+"""The headline: spend, requests, active users and customers, cost per request and per user, error
+rate, unpriced requests and ingest rejects, each against the previous period.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from costlab.report.context import ReportContext
+from costlab.report.document import metric, per, ratio
+from costlab.report.sections.base import Section
+from costlab.report.sections.cube import cube, totals
+
+
+def build(ctx: ReportContext) -> dict:
+    sums = {r["period"]: r for r in totals(cube(ctx), ["period"]).to_dicts()}
+    activity = ctx.both("report/activity").filter(pl.col("day").is_null())
+    rows = {}
+    for r in activity.to_dicts():
+        t = sums.get(r["period"], {})
+        requests, unpriced = t.get("requests", 0), t.get("unpriced_requests", 0)
+        rows[r["period"]] = {**r, "requests": requests, "errors": t.get("errors", 0), "unpriced_requests": unpriced,
+                             "priced_requests": requests - unpriced,
+                             "cost_usd": t.get("cost_usd") if requests else 0}
+    cur, prev = rows["current"], rows["previous"]
+
+    def both(fn):
+        return fn(cur), fn(prev)
+
+    metrics = [
+        metric("spend_usd", "Spend", "usd", *both(lambda r: r["cost_usd"])),
+        metric("requests", "Requests", "count", *both(lambda r: r["requests"])),
+        metric("active_users", "Active users", "count", *both(lambda r: r["active_users"])),
+        metric("active_customers", "Active customers", "count", *both(lambda r: r["active_customers"])),
+        metric("cost_per_request_usd", "Cost per priced request", "usd", *both(lambda r: per(r["cost_usd"], r["priced_requests"]))),
+        metric("cost_per_active_user_usd", "Cost per active user", "usd", *both(lambda r: per(r["cost_usd"], r["active_users"]))),
+        metric("error_rate", "Error rate", "ratio", *both(lambda r: ratio(r["errors"], r["requests"]))),
+        metric("unpriced_requests", "Unpriced requests", "count", *both(lambda r: r["unpriced_requests"])),
+        metric("unpriced_share", "Unpriced share", "ratio", *both(lambda r: ratio(r["unpriced_requests"], r["requests"]) or 0.0)),
+        metric("ingest_rejects", "Ingest rejects", "count", *both(lambda r: r["rejects"])),
+    ]
+    notes = []
+    if cur["requests"] == 0:
+        notes.append(f"No requests in {ctx.window.label}.")
+    if cur["unpriced_requests"]:
+        notes.append(
+            f"{cur['unpriced_requests']:,} of {cur['requests']:,} requests "
+            f"({cur['unpriced_requests'] / cur['requests']:.1%}) have no price: their cost is unknown and not in "
+            "any spend figure (see queries/unpriced_requests.sql)."
+        )
+    if cur["rejects"]:
+        notes.append(f"{cur['rejects']:,} records were rejected by the ingests that loaded this period "
+                     "(see queries/ingest_history.sql).")
+    if cur["active_users"] == 0 and cur["requests"]:
+        notes.append("The logs carry no user ids: per-user figures are empty.")
+    return {"notes": notes, "metrics": metrics}
+
+
+SECTION = Section("headline", "Headline", build)

@@ -1,0 +1,44 @@
+"""Day by day (UTC): spend, requests, active users, cost per user and error rates per day, and per
+day and tier (chart data for the HTML report).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from costlab.report.context import ReportContext
+from costlab.report.document import USD, column, frame_table
+from costlab.report.sections.base import Section
+from costlab.report.sections.cube import cube, period, totals
+
+
+def build(ctx: ReportContext) -> dict | None:
+    current = period(cube(ctx), "current")
+    if current.height == 0:
+        return None
+    users = ctx.both("report/activity").filter((pl.col("period") == "current") & pl.col("day").is_not_null())
+    rate = lambda c: (pl.col(c) / pl.col("requests")).alias(f"{c}_rate")  # noqa: E731
+    days = (totals(current, ["day"]).join(users.select("day", "active_users"), on="day", how="left")
+                 .sort("day")
+                 .with_columns(pl.col("day").cast(pl.String), pl.col("active_users").fill_null(0),
+                               pl.when(pl.col("active_users") > 0)
+                                 .then((pl.col("cost_usd").cast(pl.Decimal(38, 9)) / pl.col("active_users")).cast(USD))
+                                 .alias("cost_per_active_user_usd"),
+                               rate("errors"), rate("rate_limited"), rate("overloaded"), rate("context_exceeded")))
+    day_cols = [column("day", "day", "text"), column("requests", "requests", "count"), column("cost_usd", "spend", "usd"),
+                column("active_users", "active users", "count"), column("cost_per_active_user_usd", "per user", "usd"),
+                column("errors_rate", "errors", "ratio"), column("rate_limited_rate", "429", "ratio"),
+                column("overloaded_rate", "529", "ratio"), column("context_exceeded_rate", "ctx exceeded", "ratio"),
+                column("unpriced_requests", "unpriced", "count")]
+    tiers = (totals(current, ["day", "tier"]).sort(["day", "tier"])
+                  .with_columns(pl.col("day").cast(pl.String), rate("errors")))
+    tier_cols = [column("day", "day", "text"), column("tier", "tier", "text"), column("requests", "requests", "count"),
+                 column("cost_usd", "spend", "usd"), column("errors_rate", "error rate", "ratio"),
+                 column("unpriced_requests", "unpriced", "count")]
+    return {"tables": [
+        frame_table("daily", "Day by day (UTC)", day_cols, days),
+        frame_table("daily_by_tier", "Day by day and tier (UTC)", tier_cols, tiers, detail=True),
+    ]}
+
+
+SECTION = Section("trends", "Day by day (UTC)", build)
