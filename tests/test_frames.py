@@ -210,3 +210,48 @@ def test_markdown_is_a_pipe_table(df):
     assert "odd \\| name" in lines[3]
     cells = [c.strip() for c in lines[2].strip("|").split(" | ")]
     assert cells[3] == "1,234,567" and cells[4] == "123,456,789,012.123456"
+
+
+# -- one vocabulary --------------------------------------------------------------------------------
+def test_every_command_option_that_lists_table_formats_names_the_registry():
+    """--format/--output help is written out (the CLI does not import polars to start), so this keeps
+    it equal to frames.FORMATS: options with a --out name every format, the others every text format."""
+    import re
+
+    import typer
+
+    from costlab.cli import app
+
+    checked = []
+
+    def walk(command, path):
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            listed = re.search(r"\btable(?:, [a-z]+)+(?:,? or [a-z]+)?", text)
+            if listed:
+                names = re.split(r", or |, | or ", listed.group(0))
+                expected = list(frames.FORMATS) if "parquet" in text else frames.text_formats()
+                assert sorted(names) == sorted(expected), (path, param.opts, text)
+                checked.append(path)
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "costlab")
+    assert {"costlab sql", "costlab summary", "costlab signals", "costlab replay import"} <= set(checked)
+
+
+def test_the_registry_is_the_one_list_of_formats():
+    assert [f.value for f in Format] == list(frames.FORMATS)
+    assert frames.text_formats() == [name for name in frames.FORMATS if name != "parquet"]
+    for name, writer in frames.FORMATS.items():
+        assert callable(writer.write), name
+    with pytest.raises(ConfigError, match="Choose one of: table, csv, json, jsonl, markdown, parquet"):
+        frames.as_format("xml")
+
+
+def test_sections_are_titled_tables_for_people_and_one_long_frame_for_programs(df):
+    sections = {"a": df.head(1), "b": df.tail(1)}
+    long = pl.concat([df.head(1), df.tail(1)])
+    text = frames.sections_to_text(sections, "table", long=long, titles={"a": "First"}, width=100)
+    assert text == frames.to_text(df.head(1), "table", "First", width=100) + "\n" + frames.to_text(df.tail(1), "table", "b", width=100)
+    assert frames.sections_to_text(sections, "csv", long=long) == frames.to_text(long, "csv")
