@@ -248,8 +248,8 @@ FORMATS: dict[str, Writer] = {
     "csv": Writer(csv),
     "json": Writer(json),
     "jsonl": Writer(jsonl),
-    "markdown": Writer(markdown, for_people=True),
     "parquet": Writer(parquet, binary=True),
+    "markdown": Writer(markdown, for_people=True),
 }
 
 # The registry's names as a str enum, for code that likes attribute access: Format.csv == "csv".

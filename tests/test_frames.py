@@ -245,7 +245,7 @@ def test_the_registry_is_the_one_list_of_formats():
     assert frames.text_formats() == [name for name in frames.FORMATS if name != "parquet"]
     for name, writer in frames.FORMATS.items():
         assert callable(writer.write), name
-    with pytest.raises(ConfigError, match="Choose one of: table, csv, json, jsonl, markdown, parquet"):
+    with pytest.raises(ConfigError, match="Choose one of: table, csv, json, jsonl, parquet, markdown"):
         frames.as_format("xml")
 
 
