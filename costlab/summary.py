@@ -10,13 +10,11 @@ are all unpriced has a NULL cost; an empty window costs 0.
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from costlab import plausible, render
-from costlab.render import Format
+from costlab import plausible
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -86,31 +84,3 @@ def summary_frame(sections: dict[str, pl.DataFrame]) -> pl.DataFrame:
         [frame.rename({name: "key"}).select(pl.lit(name).alias("section"), pl.all()) for name, frame in sections.items()],
         how="vertical",
     )
-
-
-def summary_to_text(
-    sections: dict[str, pl.DataFrame], fmt: Format | str = Format.table, *, width: int | None = None, title: str | None = None
-) -> str:
-    """The summary as text: titled tables (table, markdown) or the long frame (csv, json, jsonl)."""
-    fmt = render.as_format(fmt)
-    if fmt not in (Format.table, Format.markdown):
-        return render.to_text(summary_frame(sections), fmt)
-    parts = [f"# {title}\n" if fmt is Format.markdown else f"{title}\n"] if title else []
-    parts += [render.to_text(frame, fmt, TITLES.get(name, name), width=width) for name, frame in sections.items()]
-    return "\n".join(parts)
-
-
-def print_summary(
-    sections: dict[str, pl.DataFrame],
-    fmt: Format | str = Format.table,
-    out: str | Path | None = None,
-    *,
-    width: int | None = None,
-    title: str | None = None,
-) -> None:
-    """Write the summary to stdout or the file `out` (parquet needs `out`; see render.frame)."""
-    fmt = render.as_format(fmt)
-    if fmt is Format.parquet:
-        render.frame(summary_frame(sections), fmt, out)
-        return
-    render.emit(summary_to_text(sections, fmt, width=width or render.default_width(out), title=title), out)

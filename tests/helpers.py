@@ -117,8 +117,8 @@ def ingest_log(store, tmp_path: Path, n: int = 30) -> None:
 
 
 def make_replay_app() -> typer.Typer:
-    """A fresh app holding only `costlab replay` (commands.replay.register)."""
-    from costlab.commands.replay import register
+    """A fresh app holding only `costlab replay` (cli.replay.register)."""
+    from costlab.cli.replay import register
 
     app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
 
@@ -138,7 +138,7 @@ def invoke(*args: str):
 # The same app as make_replay_app, as a script for a subprocess that a test kills.
 KILL_SCRIPT = """
 import sys, typer
-from costlab.commands.replay import register
+from costlab.cli.replay import register
 app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
 @app.callback()
 def main() -> None:

@@ -129,7 +129,7 @@ def test_the_console_keeps_costlab_styling_while_data_stays_plain():
 def test_markdown_escaping_is_one_function_for_every_writer():
     from costlab import display
 
-    from costlab import render
+    from costlab import frames
     from costlab.report.formats import markdown as report_markdown
 
     md = display.markdown_text(SCRIPT + " | *x* [l](http://e.x) `c` " + ANSI)
@@ -138,7 +138,7 @@ def test_markdown_escaping_is_one_function_for_every_writer():
     assert_shown_literally(md)
     assert report_markdown._md is display.markdown_text
     frame = pl.DataFrame({"model": [SCRIPT], SCRIPT: [1]})
-    text = render.to_text(frame, "markdown")
+    text = frames.to_text(frame, "markdown")
     assert_no_raw_html(text)
     assert "\\<script\\>alert(1)\\</script\\>" in text
 

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from costlab import summary
+from costlab import frames, summary
 from costlab.store import queries
 from costlab.errors import ConfigError
 
@@ -448,7 +448,8 @@ def test_summary_on_an_empty_store_still_has_totals(store):
 
 
 def test_summary_text_fits_100_columns(populated):
-    text = summary.summary_to_text(summary.cost_summary(populated), width=100)
+    sections = summary.cost_summary(populated)
+    text = frames.sections_to_text(sections, long=summary.summary_frame(sections), titles=summary.TITLES, width=100)
     assert all(len(line) <= 100 for line in text.splitlines())
     assert "total" in text and "unpriced" in text
 

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from costlab.commands import sources
+from costlab.cli import pull_usage as pull_usage_command, reconcile as reconcile_command
 from costlab.config import Config
 from costlab.ingest import ingest_paths
 from costlab.reconcile import reconcile
@@ -35,7 +35,8 @@ LOGS = [  # (ts, model, tier, input, output): see tests/fixtures/sources/admin_*
 
 def app():
     a = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-    sources.register(a)
+    reconcile_command.register(a)
+    pull_usage_command.register(a)
     return a
 
 

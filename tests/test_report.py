@@ -47,7 +47,7 @@ p95_ttft_ms = 1000
 
 
 def app() -> typer.Typer:
-    from costlab.commands.report import register
+    from costlab.cli.report import register
 
     a = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
     register(a)

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from costlab import signals
 from costlab.store import queries
-from costlab.commands.signals import register
+from costlab.cli.signals import register
 from costlab.config import Config
 from costlab.errors import ConfigError
 from costlab.generate import generate_sql

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from costlab.commands.whatif import register
+from costlab.cli.whatif import register
 from costlab.config import Config
 from costlab.generate import generate_sql
 from costlab.open import open_store

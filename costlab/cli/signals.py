@@ -6,9 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli import ConfigOption, DbOption, _open, handle_errors
+from costlab.cli.context import open_store
+from costlab.cli.errors import handle_errors
+from costlab.cli.options import ConfigOption, DbOption
 
-FORMATS = ("table", "markdown", "json", "jsonl", "csv")
 LEVELS = ("high", "medium", "low")
 
 
@@ -35,12 +36,12 @@ def signals_command(
       costlab signals --since 4w --format markdown > signals.md
       costlab signals --fail-on high        # exit 5 when a high finding exists (weekly job)
     """
-    from costlab import render
+    from costlab import frames
     from costlab import signals as lib
     from costlab.progress import stderr
 
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
+    if fmt not in frames.text_formats():  # findings go to stdout: every format but the binary ones
+        raise typer.BadParameter(f"expected one of {', '.join(frames.text_formats())}, got {fmt!r}", param_hint="--format")
     if fail_on is not None and fail_on not in LEVELS:
         raise typer.BadParameter(f"expected high, medium or low, got {fail_on!r}", param_hint="--fail-on")
     until_day = None
@@ -51,7 +52,7 @@ def signals_command(
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
         if not hasattr(until_day, "tzinfo"):
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
-    with _open(db, config) as store:
+    with open_store(db, config) as store:
         span = lib.window(store, since, until_day)
         findings = lib.run_signals(store, since=since, until=until_day, only=only)
         outside = lib.outside_note(store) if until_day is None else None  # rows the default window ignores
@@ -65,12 +66,12 @@ def signals_command(
                      highlight=False, markup=False)
         summary = lib.summary(findings)
         if fmt == "table":
-            render.emit(render.to_text(summary, "table", "Signals, worst first", width=render.default_width(None))
+            frames.emit(frames.to_text(summary, "table", "Signals, worst first", width=frames.default_width(None))
                         + "\n" + lib.details(findings))
         elif fmt == "markdown":
-            render.emit(render.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True))
+            frames.emit(frames.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True))
         else:
-            render.frame(findings, fmt)
+            frames.write(findings, fmt)
     if outside:
         stderr.print(f"note: {outside}", highlight=False, markup=False)
     if lib.exceeds(findings, fail_on):

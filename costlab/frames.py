@@ -1,4 +1,9 @@
-"""Frames out: a polars frame to stdout or a file as table, csv, json, jsonl, parquet or markdown.
+"""Frames out: the ONE vocabulary of output formats for every table costlab prints or writes.
+
+`FORMATS` is the registry: a format's name (what `--format` takes) -> its `Writer` (the function that
+turns a polars frame into text or bytes, and what kind of output it makes). Every command that prints
+rows (sql, summary, signals, whatif, prices, replay, reconcile) goes through it; adding a format is one
+function below and one line in `FORMATS` (docs/architecture.md, "Adding an output format").
 
 This module writes data and nothing else: it never touches stderr (warnings and progress belong to
 the CLI), so `costlab ... --format csv > out.csv` is always a clean file.
@@ -30,10 +35,11 @@ from __future__ import annotations
 
 import io
 import sys
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import polars as pl
 
@@ -44,58 +50,6 @@ NULL = "—"
 FILE_WIDTH = 100  # width of a table written to a file, where there is no terminal to measure
 MAX_TEXT_WIDTH = 40  # longer strings are cut with an ellipsis in table output
 MAX_DECIMALS = 6
-
-
-class Format(str, Enum):
-    """Output formats every command that prints rows accepts."""
-
-    table = "table"
-    csv = "csv"
-    json = "json"
-    jsonl = "jsonl"
-    parquet = "parquet"
-    markdown = "markdown"
-
-
-def as_format(fmt: Format | str) -> Format:
-    """A Format from its name, with a suggestion when the name is misspelt."""
-    if isinstance(fmt, Format):
-        return fmt
-    try:
-        return Format(str(fmt).lower())
-    except ValueError:
-        names = [f.value for f in Format]
-        raise ConfigError(f"unknown format {fmt!r}.{did_you_mean(str(fmt), names)} Choose one of: {', '.join(names)}.") from None
-
-
-def frame(
-    df: pl.DataFrame,
-    fmt: Format | str = Format.table,
-    out: str | Path | None = None,
-    title: str | None = None,
-    *,
-    width: int | None = None,
-) -> None:
-    """Write `df` to stdout, or to the file `out`, in format `fmt`.
-
-    Args:
-        df: the rows.
-        fmt: one of Format (or its name).
-        out: a file path; None or "-" means stdout. Parent folders are created.
-        title: shown above table and markdown output; data formats (csv, json, ...) ignore it so
-            their output stays parseable.
-        width: table width in characters; default the terminal's for stdout, 100 for a file.
-
-    Raises:
-        ConfigError: parquet without a file to write to, or an unknown format name.
-    """
-    fmt = as_format(fmt)
-    if fmt is Format.parquet:
-        if is_stdout(out):
-            raise ConfigError("parquet is a binary format and cannot go to the terminal: give a file with --out FILE.parquet")
-        df.write_parquet(_prepare(out))
-        return
-    emit(to_text(df, fmt, title, width=width or default_width(out)), out)
 
 
 def is_stdout(out: str | Path | None) -> bool:
@@ -120,27 +74,29 @@ def emit(text: str, out: str | Path | None = None) -> None:
         _prepare(out).write_text(text, encoding="utf-8")
 
 
-def to_text(df: pl.DataFrame, fmt: Format | str = Format.table, title: str | None = None, *, width: int | None = None) -> str:
-    """The text `frame` would write, as a string ending in a newline (empty for an empty jsonl).
-
-    Raises:
-        ConfigError: for parquet, which is not text.
-    """
-    fmt = as_format(fmt)
-    if fmt is Format.table:
-        return table(df, title, width=width or FILE_WIDTH)
-    if fmt is Format.markdown:
-        return markdown(df, title)
-    if fmt is Format.csv:
-        return _exact(df).write_csv()
-    if fmt is Format.json:
-        return _exact(df).write_json() + "\n"
-    if fmt is Format.jsonl:
-        return _exact(df).write_ndjson()
-    raise ConfigError(f"{fmt.value} is a binary format: write it to a file with --out")
-
-
 # -- data formats ------------------------------------------------------------------------------
+def csv(df: pl.DataFrame, title: str | None = None, width: int = 0) -> str:
+    """Comma-separated, a header line, money with every digit of its scale, NULL as empty."""
+    return _exact(df).write_csv()
+
+
+def json(df: pl.DataFrame, title: str | None = None, width: int = 0) -> str:
+    """One JSON array of objects (money as exact strings), ending in a newline."""
+    return _exact(df).write_json() + "\n"
+
+
+def jsonl(df: pl.DataFrame, title: str | None = None, width: int = 0) -> str:
+    """One JSON object per line (empty for no rows)."""
+    return _exact(df).write_ndjson()
+
+
+def parquet(df: pl.DataFrame, title: str | None = None, width: int = 0) -> bytes:
+    """A Parquet file's bytes: DECIMAL and time zones kept exactly."""
+    buffer = io.BytesIO()
+    df.write_parquet(buffer)
+    return buffer.getvalue()
+
+
 def _exact(df: pl.DataFrame) -> pl.DataFrame:
     """Decimals as strings carrying every digit of their scale, so no writer rounds them."""
     decimals = [name for name, dtype in df.schema.items() if isinstance(dtype, pl.Decimal)]
@@ -201,7 +157,7 @@ def _is_number(dtype: pl.DataType) -> bool:
     return dtype.is_numeric() or isinstance(dtype, pl.Decimal)
 
 
-def table(df: pl.DataFrame, title: str | None = None, *, width: int = FILE_WIDTH) -> str:
+def table(df: pl.DataFrame, title: str | None = None, width: int = FILE_WIDTH) -> str:
     """A rich table as plain text no wider than `width` (split into column groups when needed)."""
     from rich import box
     from rich.table import Table
@@ -262,8 +218,8 @@ def _column_groups(columns: list[str], widths: dict[str, int], numeric: dict[str
     return groups
 
 
-def markdown(df: pl.DataFrame, title: str | None = None) -> str:
-    """A GitHub-flavoured Markdown table, numbers right-aligned, values formatted as in table."""
+def markdown(df: pl.DataFrame, title: str | None = None, width: int = 0) -> str:
+    """A GitHub-flavoured Markdown table, numbers right-aligned, values formatted as in table (any width)."""
     cells = display_columns(df)
     numeric = [_is_number(dtype) for dtype in df.schema.values()]
 
@@ -275,6 +231,128 @@ def markdown(df: pl.DataFrame, title: str | None = None) -> str:
     lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
     lines.extend(row(list(values)) for values in zip(*(cells[name] for name in df.columns)))
     return "\n".join(lines) + "\n"
+
+
+# -- the registry ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Writer:
+    """One output format: `write(df, title, width)` returns its text (or bytes, when `binary`)."""
+
+    write: Callable[[pl.DataFrame, str | None, int], str | bytes]
+    for_people: bool = False  # titles shown, values formatted for reading; else the exact data for programs
+    binary: bool = False  # bytes, written to a file (--out) and never to the terminal
+
+
+FORMATS: dict[str, Writer] = {
+    "table": Writer(table, for_people=True),
+    "csv": Writer(csv),
+    "json": Writer(json),
+    "jsonl": Writer(jsonl),
+    "parquet": Writer(parquet, binary=True),
+    "markdown": Writer(markdown, for_people=True),
+}
+
+# The registry's names as a str enum, for code that likes attribute access: Format.csv == "csv".
+Format = Enum("Format", [(name, name) for name in FORMATS], type=str)
+Format.__doc__ = "The output formats every command that prints rows accepts (the names in FORMATS)."
+
+
+def text_formats() -> list[str]:
+    """The formats that can go to the terminal (every one but the binary ones), in registry order."""
+    return [name for name, writer in FORMATS.items() if not writer.binary]
+
+
+def as_format(fmt: Format | str) -> Format:
+    """A Format from its name, with a suggestion when the name is misspelt."""
+    if isinstance(fmt, Format):
+        return fmt
+    try:
+        return Format(str(fmt).lower())
+    except ValueError:
+        names = list(FORMATS)
+        raise ConfigError(f"unknown format {fmt!r}.{did_you_mean(str(fmt), names)} Choose one of: {', '.join(names)}.") from None
+
+
+def write(
+    df: pl.DataFrame,
+    fmt: Format | str = Format.table,
+    out: str | Path | None = None,
+    title: str | None = None,
+    *,
+    width: int | None = None,
+) -> None:
+    """Write `df` to stdout, or to the file `out`, in format `fmt`.
+
+    Args:
+        df: the rows.
+        fmt: a name in FORMATS (or its Format).
+        out: a file path; None or "-" means stdout. Parent folders are created.
+        title: shown above table and markdown output; data formats (csv, json, ...) ignore it so
+            their output stays parseable.
+        width: table width in characters; default the terminal's for stdout, 100 for a file.
+
+    Raises:
+        ConfigError: a binary format (parquet) without a file to write to, or an unknown format name.
+    """
+    name = as_format(fmt).value
+    if FORMATS[name].binary:
+        if is_stdout(out):
+            raise ConfigError(f"{name} is a binary format and cannot go to the terminal: give a file with --out FILE.{name}")
+        _prepare(out).write_bytes(FORMATS[name].write(df, title, FILE_WIDTH))
+        return
+    emit(to_text(df, name, title, width=width or default_width(out)), out)
+
+
+def to_text(df: pl.DataFrame, fmt: Format | str = Format.table, title: str | None = None, *, width: int | None = None) -> str:
+    """The text `write` would write, as a string ending in a newline (empty for an empty jsonl).
+
+    Raises:
+        ConfigError: for a binary format (parquet), which is not text.
+    """
+    name = as_format(fmt).value
+    if FORMATS[name].binary:
+        raise ConfigError(f"{name} is a binary format: write it to a file with --out")
+    return FORMATS[name].write(df, title, width or FILE_WIDTH)
+
+
+def write_sections(
+    sections: Mapping[str, pl.DataFrame],
+    fmt: Format | str = Format.table,
+    out: str | Path | None = None,
+    *,
+    long: pl.DataFrame,
+    titles: Mapping[str, str] | None = None,
+    width: int | None = None,
+) -> None:
+    """Several frames as one output: a titled table per section in a format for people, else `long`
+    (every section's rows as one frame, e.g. with a `section` column) in the data format.
+
+    Args:
+        sections: section name -> its frame.
+        long: the one frame the data formats write (every section's rows, told apart by a column).
+        titles: section name -> the title shown above it (default: the name).
+    """
+    name = as_format(fmt).value
+    if not FORMATS[name].for_people:
+        write(long, name, out)
+        return
+    emit(sections_to_text(sections, name, long=long, titles=titles, width=width or default_width(out)), out)
+
+
+def sections_to_text(
+    sections: Mapping[str, pl.DataFrame],
+    fmt: Format | str = Format.table,
+    *,
+    long: pl.DataFrame,
+    titles: Mapping[str, str] | None = None,
+    width: int | None = None,
+) -> str:
+    """The text `write_sections` would write (a blank line between the sections' tables)."""
+    name = as_format(fmt).value
+    if not FORMATS[name].for_people:
+        return to_text(long, name)
+    titles = titles or {}
+    return "\n".join(to_text(frame, name, titles.get(key, key), width=width) for key, frame in sections.items())
 
 
 # -- plumbing ----------------------------------------------------------------------------------

@@ -13,13 +13,9 @@ from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 
-from costlab.cli import ConfigOption, DbOption, FormatOption, OutOption, _day, _open, _render, handle_errors
-
-replay_app = typer.Typer(
-    help="Replay a sample of logged requests on other tiers, judge the answers, and record it all.",
-    rich_markup_mode=None,
-    no_args_is_help=False,
-)
+from costlab.cli.context import day, open_store, write_frame
+from costlab.cli.errors import handle_errors
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
 
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
 ConcurrencyOption = Annotated[Optional[int], typer.Option("--concurrency", "-c", help="Most requests in flight; halves on 429/529. [default: the run's, else 8]", show_default=False)]
@@ -28,8 +24,18 @@ TimeoutOption = Annotated[Optional[float], typer.Option("--timeout", help="Secon
 
 
 def register(app: typer.Typer) -> None:
-    """Add `replay` and its subcommands to the costlab app."""
+    """Add `replay` and its subcommands (status, resume, results, import) to the costlab app."""
+    replay_app = typer.Typer(
+        help="Replay a sample of logged requests on other tiers, judge the answers, and record it all.",
+        rich_markup_mode=None,
+        no_args_is_help=False,
+    )
     app.add_typer(replay_app, name="replay")
+    replay_app.callback(invoke_without_command=True)(replay)
+    replay_app.command("resume")(resume)
+    replay_app.command("status")(status)
+    replay_app.command("results")(results)
+    replay_app.command("import")(import_)
 
 
 def _money(value: Optional[str], flag: str) -> Decimal | None:
@@ -112,7 +118,6 @@ def _execute(store, run: str, base_url, concurrency, max_retries, max_usd, poll:
         raise  # Error: ... naming the key's variable, exit 2; the run is 'failed' and resumable
 
 
-@replay_app.callback(invoke_without_command=True)
 @handle_errors
 def replay(
     ctx: typer.Context,
@@ -150,10 +155,10 @@ def replay(
 
     if sample < 1:
         raise typer.BadParameter("expected at least 1", param_hint="--sample")
-    spec = lib.ReplaySpec(sample=sample, tiers=_csv(tiers), since=_day(since, "--since"), until=_day(until, "--until"),
+    spec = lib.ReplaySpec(sample=sample, tiers=_csv(tiers), since=day(since, "--since"), until=day(until, "--until"),
                           filter=filter, stratify=_csv(stratify), seed=seed, judge=judge,
                           max_usd=_money(max_usd, "--max-usd"), concurrency=concurrency or 8, batch=batch, run=run)
-    with _open(db, config) as store:
+    with open_store(db, config) as store:
         qualifying = lib.qualifying(store, spec)
         _say(f"{qualifying:,} logged requests qualify (a request body was logged"
              + (", inside the window and filter" if since or until or filter else "") + ")")
@@ -173,18 +178,17 @@ def replay(
              + (f", budget ${spec.max_usd}" if spec.max_usd is not None else ""))
         if dry_run:
             lib.mark_dry_run(store, name)
-            _render(est, fmt, None, title=f"Estimate for {name}")
+            write_frame(est, fmt, None, title=f"Estimate for {name}")
             return
         outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0, timeout)
         _report(outcome)
         frame = lib.status(store, name)
-    _render(frame, fmt, None)
+    write_frame(frame, fmt, None)
     if outcome.interrupted:
         _say(f"interrupted: `costlab replay resume {name}` sends what is missing")
         raise typer.Exit(130)
 
 
-@replay_app.command("resume")
 @handle_errors
 def resume(
     run: Annotated[str, typer.Argument(help="The run to continue.")],
@@ -200,19 +204,18 @@ def resume(
     """Send only what a run is missing (never a request already answered or possibly billed), then judge."""
     from costlab import replay as lib
 
-    with _open(db, config) as store:
+    with open_store(db, config) as store:
         budget = _money(max_usd, "--max-usd")
         if budget is not None:
             lib.set_budget(store, run, budget)
         outcome = _execute(store, run, base_url, concurrency, max_retries, budget, 10.0, timeout)
         _report(outcome)
         frame = lib.status(store, run)
-    _render(frame, fmt, None)
+    write_frame(frame, fmt, None)
     if outcome.interrupted:
         raise typer.Exit(130)
 
 
-@replay_app.command("status")
 @handle_errors
 def status(
     run: Annotated[Optional[str], typer.Argument(help="One run (default: all).")] = None,
@@ -223,12 +226,11 @@ def status(
     """Every replay run: sampled, answered, failed, not sent, in doubt, missing, replay and judge spend."""
     from costlab import replay as lib
 
-    with _open(db, config, read_only=False) as store:
+    with open_store(db, config, read_only=False) as store:
         frame = lib.status(store, run)
-    _render(frame, fmt, None)
+    write_frame(frame, fmt, None)
 
 
-@replay_app.command("results")
 @handle_errors
 def results(
     run: Annotated[str, typer.Argument(help="The run.")],
@@ -242,12 +244,11 @@ def results(
     """Per feature, tier and judge: pass or win rate with a 95% interval, cost per satisfactory answer."""
     from costlab import replay as lib
 
-    with _open(db, config) as store:
+    with open_store(db, config) as store:
         frame = lib.failures(store, run, limit) if failures else lib.results(store, run)
-    _render(frame, fmt, out, title=f"{'Failures' if failures else 'Results'} of {run}")
+    write_frame(frame, fmt, out, title=f"{'Failures' if failures else 'Results'} of {run}")
 
 
-@replay_app.command("import")
 @handle_errors
 def import_(
     file: Annotated[Path, typer.Argument(help="A file or folder of recorded outcomes.")],
@@ -272,7 +273,7 @@ def import_(
         if not sep or not model or not tier:
             raise typer.BadParameter(f"expected MODEL=TIER, got {item!r}", param_hint="--map")
         pairs[model] = tier
-    with _open(db, config) as store:
+    with open_store(db, config) as store:
         frame = import_outcomes(store, file, fmt_in, name or file.stem, pairs)
     _say(f"imported run {name or file.stem}: {int(frame['prompts'].max() or 0):,} prompts, {frame.height} tiers")
-    _render(frame, fmt, None)
+    write_frame(frame, fmt, None)

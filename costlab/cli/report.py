@@ -11,9 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli import ConfigOption, DbOption, _open, handle_errors
-
-from costlab.errors import ExitCode  # noqa: E402
+from costlab.cli.context import calendar_day, open_store
+from costlab.cli.errors import handle_errors
+from costlab.cli.options import ConfigOption, DbOption
+from costlab.errors import ConfigError, ExitCode
 
 FINDINGS_EXIT = int(ExitCode.FINDINGS)
 
@@ -28,17 +29,6 @@ FailOnOption = Annotated[Optional[str], typer.Option("--fail-on", help="Exit 5 w
 def register(app: typer.Typer) -> None:
     """Add `report` to the costlab app."""
     app.command("report")(report)
-
-
-def _date(value: Optional[str], flag: str):
-    from datetime import date
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date like 2026-11-16, got {value!r}", param_hint=flag) from None
 
 
 @handle_errors
@@ -60,16 +50,15 @@ def report(
       costlab report --week 2026-W46 --out report.html
       costlab report --since 2026-11-01 --until 2026-12-01 --format json > november.json
     """
-    from costlab import render as frames
-    from costlab.errors import ConfigError
+    from costlab import frames
     from costlab.progress import stderr
     from costlab.report import build_report, format_for, render, window
 
     if fail_on is not None and fail_on not in ("high", "medium"):
         raise typer.BadParameter(f"expected high or medium, got {fail_on!r}", param_hint="--fail-on")
     fmt_name = format_for(fmt, str(out) if out else None)
-    span = window.resolve(week, _date(since, "--since"), _date(until, "--until"))
-    with _open(db, config, read_only=True) as store:
+    span = window.resolve(week, calendar_day(since, "--since"), calendar_day(until, "--until"))
+    with open_store(db, config, read_only=True) as store:
         result = build_report(store, span)
     color = fmt_name == "terminal" and frames.is_stdout(out) and sys.stdout.isatty()
     text = render(result, fmt_name, width=frames.default_width(out), color=color)

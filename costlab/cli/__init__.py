@@ -1,0 +1,57 @@
+"""The costlab command line: parse options, call the library, render. Nothing else lives here.
+
+    __init__     the typer app and main(); imports every command module below and registers it
+    options      the options several commands share (--db, --config, --format, --out, ...)
+    errors       handle_errors: the one place errors become `Error: ...` on stderr and exit codes
+    context      the store from --db/--config, days from flags, frames written in --format
+    ingest, summary, sql, generate, prices, report, signals, reconcile, pull_usage, whatif, replay
+                 one module per command or command group, each with `register(app)`
+
+Imports run one way: this module imports the command modules; they import options, errors and
+context, never this module (and nothing else in costlab imports costlab.cli).
+
+Library imports (costlab's own modules, polars, DuckDB) sit inside the command functions on purpose:
+`costlab --help` stays fast, and main() runs memory.prepare_process() before numpy, polars or DuckDB
+load (tests/test_memory.py).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from costlab.cli import (
+    generate, ingest, prices, pull_usage, reconcile, replay, report, signals, sql, summary, whatif,
+)
+from costlab.cli.errors import say_error
+from costlab.errors import ExitCode
+
+app = typer.Typer(
+    help="What your Claude traffic costs, what it would cost routed differently, and whether each "
+    "request is on the right model.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# The order of `costlab --help` (typer lists single commands first, then the groups: prices, whatif, replay).
+COMMANDS = (ingest, summary, sql, generate, prices, report, signals, reconcile, pull_usage, whatif, replay)
+for command in COMMANDS:
+    command.register(app)
+
+
+def main() -> None:
+    from costlab.memory import prepare_process
+
+    prepare_process()  # before numpy loads or a thread starts (OpenBLAS threads, malloc arenas)
+    try:
+        app()
+    except Exception as ex:  # a bug, or an error no costlab code expected: its traceback, redacted
+        import traceback
+
+        say_error("".join(traceback.format_exception(ex)).rstrip())
+        raise SystemExit(int(ExitCode.ERROR)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""What a command gets from its flags: the open store (--db, --config), days (--since, --until, ...)
+and a frame written in the chosen --format (costlab.frames).
+
+Library modules are imported inside these functions, as in the commands (see costlab/cli/__init__.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import typer
+
+
+def open_store(db: Path | None, config: Path | None, read_only: bool = False):
+    """The store from --db and --config (costlab.open.open_store: migrated, prices current).
+
+    Read-only, it cannot apply new prices: when costlab.toml's prices changed since the last
+    read-write open, a note on stderr says so rather than report at the old prices in silence.
+    """
+    from costlab.config import load_config
+    from costlab.open import open_store as open_configured
+
+    store = open_configured(db, load_config(config), read_only=read_only)
+    if read_only:
+        from costlab import pricing
+        from costlab.progress import stderr
+
+        if pricing.outdated(store, store.config):
+            stderr.print(f"note: the prices, models or discounts in costlab.toml changed since {store.path} was "
+                         "last opened read-write, so this command uses the prices as of then. Run "
+                         "`costlab prices check` once to apply them (it re-prices the stored requests).",
+                         highlight=False, markup=False)
+    return store
+
+
+def calendar_day(value: str | None, flag: str) -> date | None:
+    """A YYYY-MM-DD flag as a date (None when not given); a usage error (exit 2) naming `flag` otherwise."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date like 2026-11-16, got {value!r}", param_hint=flag) from None
+
+
+def day(value: str | None, flag: str) -> datetime | None:
+    """A YYYY-MM-DD flag as midnight UTC that day (None when not given)."""
+    first = calendar_day(value, flag)
+    return None if first is None else datetime.combine(first, datetime.min.time(), tzinfo=timezone.utc)
+
+
+def write_frame(frame, fmt: str, out: Path | None, title: str | None = None) -> None:
+    """Write a polars frame to stdout or --out in --format (costlab.frames.write)."""
+    from costlab import frames
+
+    frames.write(frame, fmt, out=out, title=title)

@@ -1,0 +1,66 @@
+"""`costlab ingest`: read log files (or s3:// prefixes) into the store, a line per file on stderr.
+
+The work lives in costlab.ingest; this module parses options, calls it and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from costlab.cli.context import open_store
+from costlab.cli.errors import handle_errors
+from costlab.cli.options import ConfigOption, DbOption
+from costlab.errors import ExitCode
+from costlab.keys import redact
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ingest` to the app."""
+    app.command("ingest")(ingest)
+
+
+@handle_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders or globs; .gz is read directly.")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical, bedrock, otel, litellm, langfuse, admin or mapping:NAME (default: detected).")] = None,
+    no_payloads: Annotated[bool, typer.Option("--no-payloads", help="Do not keep request and response bodies.")] = False,
+    endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint for s3:// paths. [env: AWS_ENDPOINT_URL_S3]", show_default=False)] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Read log files (or s3:// prefixes) into the store; re-running adds nothing twice.
+
+    \b
+    Examples:
+      costlab ingest logs/2026-11-*.jsonl.gz exports/litellm.csv
+      costlab ingest s3://my-bucket/AWSLogs/123456789012/BedrockModelInvocationLogs/
+    """
+    from costlab.display import styled
+    from costlab.ingest import detect, ingest_paths
+    from costlab.ingest.s3 import is_s3
+    from costlab.progress import bytes_bar, stderr
+
+    files = detect.expand([p for p in paths if not is_s3(p)])
+    with open_store(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
+        # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
+        summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads,
+                               on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url)
+    for f in summary.files:
+        if f.error:
+            stderr.print(styled("✗", "red"), redact(f.error))
+        elif f.skipped:
+            stderr.print(f"· {f.file}: already ingested ({f.rows_present:,} rows present)", highlight=False, markup=False)
+        else:
+            line = (f"✓ {f.file} [{f.format}]: {f.rows_read:,} read, {f.rows_added:,} added, "
+                    f"{f.rows_present:,} already present, {f.rows_rejected:,} rejected")
+            stderr.print(line, highlight=False, markup=False)
+            for note in f.notes:
+                stderr.print(f"  note: {note}", highlight=False, markup=False)
+    total = (f"{len(summary.files)} files: {summary.total('rows_added'):,} rows added, "
+             f"{summary.total('rows_present'):,} already present, {summary.total('rows_rejected'):,} rejected")
+    stderr.print(total + (" (see `costlab sql \"select * from rejects\"`)" if summary.total("rows_rejected") else ""),
+                 highlight=False, markup=False)
+    if summary.failed:
+        raise typer.Exit(int(ExitCode.ERROR))

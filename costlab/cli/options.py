@@ -1,0 +1,20 @@
+"""The options several commands share, defined once: each is an Annotated type a command's parameter
+takes (`db: DbOption = None`), so the flag, its short form and its help read the same everywhere.
+
+The format lists in the help text name `costlab.frames.FORMATS` (tests/test_frames.py checks they
+agree); frames is not imported here, so `costlab --help` loads no polars.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+DbOption = Annotated[Optional[Path], typer.Option("--db", help="Store file. [env: COSTLAB_DB; costlab.toml db; default ./costlab.duckdb]", show_default=False)]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Config file. [env: COSTLAB_CONFIG; default ./costlab.toml]", show_default=False)]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, json, jsonl, markdown or parquet (parquet needs --out).")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+SinceDayOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD).")]
+UntilDayOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD).")]

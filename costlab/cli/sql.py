@@ -1,0 +1,56 @@
+"""`costlab sql`: run SQL (given, or from a query file with named parameters) over the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from costlab.cli.context import open_store, write_frame
+from costlab.cli.errors import handle_errors
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sql` to the app."""
+    app.command("sql")(sql)
+
+
+@handle_errors
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="SQL to run (or use -F FILE).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-F", help="Run the SQL in this file (e.g. queries/cost_by_feature.sql).")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter, NAME=VALUE, for $NAME in the SQL.")] = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run SQL over the store: requests, costed_requests, payloads, prices, models, ...
+
+    \b
+    Examples:
+      costlab sql "select tier, sum(cost_usd) from costed_requests group by all"
+      costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
+    """
+    from costlab.store import queries as sqlfiles
+
+    if (query is None) == (file is None):
+        raise typer.BadParameter("give a query or --file, not both", param_hint="QUERY")
+    params = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
+        params[name] = value
+    with open_store(db, config) as store:
+        if file is not None:
+            if not file.exists():
+                raise ConfigError(f"--file {file}: no such file")
+            q = sqlfiles.parse(file)
+            frame = store.user_frame(q.text, q.bind(params))
+        else:
+            frame = store.user_frame(query, params)
+    write_frame(frame, fmt, out)

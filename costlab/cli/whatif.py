@@ -1,0 +1,210 @@
+"""`costlab whatif`: what the logged traffic would have cost under other splits and policies.
+
+    costlab whatif --split haiku=70,sonnet=25,opus=5 --split current
+    costlab whatif frontier --chart frontier.html
+    costlab whatif backtest --train 2026-11-02:2026-11-09 --test 2026-11-09:2026-11-16
+
+Data on stdout (costlab.frames), notes on stderr. The work lives in costlab.whatif: the simulator,
+its tables (whatif/tables.py) and charts (whatif/charts.py); this module parses options and calls them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from costlab.cli.context import day, open_store, write_frame
+from costlab.cli.errors import handle_errors
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, UntilDayOption
+from costlab.errors import ConfigError
+
+SplitOption = Annotated[Optional[list[str]], typer.Option(
+    "--split", help="TIER=SHARE,... (e.g. haiku=70,sonnet=25,opus=5) or 'current'; repeat for several scenarios.")]
+FilterOption = Annotated[Optional[str], typer.Option("--filter", help="SQL condition over costed_requests columns, as cr.<column> (e.g. \"cr.feature <> 'chat'\").")]
+TiersOption = Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")]
+ChartOption = Annotated[Optional[Path], typer.Option("--chart", help="Write an Altair chart to this file (.html or .json).")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `whatif` group (scenarios, frontier, backtest) to a typer app."""
+    whatif_app = typer.Typer(help="What the logged traffic would have cost under another split or policy, with intervals.",
+                             rich_markup_mode=None, invoke_without_command=True)
+    app.add_typer(whatif_app, name="whatif")
+    whatif_app.callback(invoke_without_command=True)(whatif)
+    whatif_app.command("frontier")(frontier)
+    whatif_app.command("backtest")(backtest)
+
+
+@handle_errors
+def whatif(
+    ctx: typer.Context,
+    split: SplitOption = None,
+    policy: Annotated[str, typer.Option("--policy", help="proportional, complexity, cascade or oracle.")] = "proportional",
+    batch: Annotated[Optional[str], typer.Option("--batch", help="Features to move to the Batches API (comma-separated).")] = None,
+    cache_hit_rate: Annotated[Optional[float], typer.Option("--cache-hit-rate", help="Cache hit rate among requests that cache (0..1).")] = None,
+    no_warmup: Annotated[bool, typer.Option("--no-warmup", help="Do not model cache warm-up on a new tier.")] = False,
+    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (day blocks); 0 for none.")] = 1000,
+    since: SinceDayOption = None,
+    until: UntilDayOption = None,
+    filter_sql: FilterOption = None,
+    tiers: TiersOption = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    chart: ChartOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Cost (and quality, where judged) of the window under each --split, with 95% intervals.
+
+    \b
+    Examples:
+      costlab whatif --split current --split haiku=70,sonnet=25,opus=5
+      costlab whatif --split current --batch nightly-digest,doc-summarize --cache-hit-rate 0.9
+      costlab whatif --split haiku=60,sonnet=30,opus=10 --policy complexity --since 2026-11-01
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from costlab.whatif import Scenario, bootstrap, evaluate, parse_split
+    from costlab.whatif.charts import scenario_chart
+    from costlab.whatif.scenario import DEFAULT_WEIGHTS
+    from costlab.whatif.tables import scenario_table
+
+    if not split:
+        raise typer.BadParameter("give at least one --split (e.g. --split current --split haiku=70,sonnet=25,opus=5)",
+                                 param_hint="--split")
+    if cache_hit_rate is not None and not 0 <= cache_hit_rate <= 1:
+        raise typer.BadParameter("a rate between 0 and 1", param_hint="--cache-hit-rate")
+    red = _reduce(db, config, since, until, filter_sql, tiers)
+    knobs = _knobs(config)
+    batch_features = tuple(f.strip() for f in (batch or "").split(",") if f.strip())
+    results = []
+    for text in split:
+        sp = parse_split(text)
+        scen = Scenario(sp, policy="proportional" if sp.current else policy, batch_features=batch_features,
+                        cache_hit_rate=Fraction(str(cache_hit_rate)) if cache_hit_rate is not None else None,
+                        warmup=not no_warmup, interactive=tuple(knobs.get("interactive", ())),
+                        weights=tuple({**DEFAULT_WEIGHTS, **knobs.get("complexity_weights", {})}.items()))
+        res = evaluate(red, scen)
+        if resamples > 0:
+            bootstrap(res, resamples)
+        results.append(res)
+    _note([note for res in results for note in res.notes])
+    if red.n == 0:
+        _note(["no priced requests in this window"])
+    frame = scenario_table(red, results)
+    if chart is not None:
+        scenario_chart(frame, chart)
+    write_frame(frame, fmt, out, title=f"what-if over {red.n:,} requests, {len(red.days)} days")
+
+
+@handle_errors
+def frontier(
+    policy: Annotated[str, typer.Option("--policy", help="proportional, complexity or both.")] = "both",
+    step: Annotated[int, typer.Option("--step", help="Grid step in percent (1: 5,151 splits over three tiers).")] = 1,
+    all_points: Annotated[bool, typer.Option("--all", help="Print every split, not only the Pareto set.")] = False,
+    since: SinceDayOption = None,
+    until: UntilDayOption = None,
+    filter_sql: FilterOption = None,
+    tiers: TiersOption = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    chart: ChartOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Every split on a grid, the Pareto set of cost vs quality, and PGR/CPT/APGR/AIQ in dollars."""
+    from costlab.whatif import frontier as F
+    from costlab.whatif.tables import frontier_table
+
+    if policy not in ("proportional", "complexity", "both"):
+        raise ConfigError(f"--policy {policy!r}: choose proportional, complexity or both")
+    if not 1 <= step <= 50:
+        raise typer.BadParameter("between 1 and 50", param_hint="--step")
+    red = _reduce(db, config, since, until, filter_sql, tiers)
+    frs = []
+    if policy in ("proportional", "both"):
+        frs.append(F.proportional(red, step))
+    if policy in ("complexity", "both"):
+        frs.append(F.complexity(red, step, _knobs(config).get("complexity_weights")))
+    frame, notes = frontier_table(red, frs, all_points)
+    _note(notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} requests"])
+    if chart is not None:
+        F.chart(frs, chart)
+        _note([f"chart written to {chart}"])
+    write_frame(frame, fmt, out, title="cost-quality frontier")
+
+
+@handle_errors
+def backtest(
+    train: Annotated[str, typer.Option("--train", help="FIRST:END days, end exclusive (2026-11-02:2026-11-09).")],
+    test: Annotated[str, typer.Option("--test", help="FIRST:END days, end exclusive.")],
+    filter_sql: FilterOption = None,
+    tiers: TiersOption = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Predict the test period's cost from the train period re-weighted to the test's split and volume."""
+    from costlab.whatif.backtest import backtest as run_backtest
+    from costlab.whatif.tables import backtest_table
+
+    tr, te = _period(train, "--train"), _period(test, "--test")
+    first, last = min(tr[0], te[0]), max(tr[1], te[1])
+    red = _reduce(db, config, first.isoformat(), last.isoformat(), filter_sql, tiers)
+    write_frame(backtest_table(run_backtest(red, tr, te)), fmt, out, title="backtest")
+
+
+# -- options into arguments --------------------------------------------------------------------
+def _reduce(db, config, since, until, filter_sql, tiers):
+    """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
+    requests with plausible timestamps (costlab/plausible.py), with a note on what is left out."""
+    from costlab import plausible
+    from costlab.whatif import reduce
+
+    with open_store(db, config, read_only=False) as store:
+        start, end, outside = plausible.default_window(store, day(since, "--since"), day(until, "--until"))
+        if outside:
+            _note([outside])
+        return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers))
+
+
+def _tiers(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        name, sep, model = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected TIER=MODEL, got {item!r}", param_hint="--tiers")
+        out[name.strip()] = model.strip()
+    return out
+
+
+def _knobs(config) -> dict:
+    """costlab.toml [whatif] (interactive features, complexity weights)."""
+    from costlab.config import load_config
+
+    return dict(load_config(config).whatif)
+
+
+def _period(text: str, flag: str) -> tuple[date, date]:
+    a, sep, b = text.partition(":")
+    try:
+        first, end = date.fromisoformat(a), date.fromisoformat(b)
+    except ValueError:
+        raise typer.BadParameter(f"expected FIRST:END like 2026-11-02:2026-11-09, got {text!r}", param_hint=flag)
+    if not sep or end <= first:
+        raise typer.BadParameter(f"expected FIRST:END with END after FIRST, got {text!r}", param_hint=flag)
+    return first, end
+
+
+def _note(lines) -> None:
+    from costlab.display import visible
+
+    for line in dict.fromkeys(lines):
+        typer.echo(f"note: {visible(line)}", err=True)

@@ -1,0 +1,98 @@
+"""The what-if answers as frames, the rows `costlab whatif` prints: one per scenario (cost with its
+interval, quality, tier shares), one per frontier split (with PGR), and the backtest's one row.
+
+Money stays exact: nano-dollars (integers or Fractions) become Decimal dollars with 9 places.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+import polars as pl
+
+from costlab.whatif.frontier import frontier_metrics
+from costlab.whatif.scenario import nusd_to_usd
+
+if TYPE_CHECKING:
+    from costlab.whatif.backtest import Backtest
+    from costlab.whatif.frontier import Frontier
+    from costlab.whatif.reduce import Reduction
+    from costlab.whatif.scenario import Result
+
+
+def usd(nusd: float | int | Fraction) -> Decimal:
+    """Nano-dollars as exact Decimal dollars (9 places)."""
+    return Decimal(nusd_to_usd(Fraction(nusd)))
+
+
+def scenario_table(red: "Reduction", results: Iterable["Result"]) -> pl.DataFrame:
+    """One row per evaluated scenario: cost and its 95% interval, against the actual cost, warm-up,
+    quality and its interval, each tier's share, where output tokens come from, requests counted."""
+    return pl.DataFrame([scenario_row(red, res) for res in results], infer_schema_length=None)
+
+
+def scenario_row(red: "Reduction", res: "Result") -> dict:
+    actual = int(red.actual.sum())
+    lo, hi = res.interval.get("cost_nusd", (None, None))
+    qlo, qhi = res.interval.get("quality", (None, None))
+    row = {
+        "scenario": res.label,
+        "cost_usd": usd(res.cost),
+        "cost_low_usd": usd(lo) if lo is not None else None,
+        "cost_high_usd": usd(hi) if hi is not None else None,
+        "vs_actual_pct": round((float(res.cost) / actual - 1) * 100, 2) if actual else None,
+        "warmup_usd": usd(res.cost - res.cost_no_warmup),
+        "quality": res.quality,
+        "quality_low": qlo,
+        "quality_high": qhi,
+        "quality_n": res.quality_n,
+    }
+    row.update({f"{t}_share": round(v, 4) for t, v in res.tier_share.items()})
+    row.update({f"out_{k}": round(v, 4) for k, v in res.out_sources.items()})
+    row["requests"] = red.n
+    row["unpriced_requests"] = red.unpriced
+    return row
+
+
+def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bool = False) -> tuple[pl.DataFrame, list[str]]:
+    """The Pareto set of each frontier (every split with `all_points`), one row per split with its
+    cost, quality and PGR; and one line per frontier with its metrics (APGR, AIQ, CPT), or saying
+    the frontier is cost only when nothing is judged."""
+    rows, notes = [], []
+    for fr in frontiers:
+        m = frontier_metrics(red, fr)
+        if m is None:
+            notes.append("no judged quality or feedback: the frontier is cost only (the cheapest split)")
+        else:
+            notes.append(f"{fr.policy}: APGR {m.apgr:.3f}, AIQ {m.aiq:.4f}, "
+                         + ", ".join(f"CPT({int(x * 100)}%) ${c:,.2f} (u={u:.2f})" for x, (c, u) in m.cpt.items())
+                         + f"; weak {red.tiers[0]} ${m.cost_weak:,.2f} q={m.q_weak:.3f}, strong {red.tiers[-1]} "
+                         f"${m.cost_strong:,.2f} q={m.q_strong:.3f}")
+        idx = np.arange(len(fr.cost)) if all_points else fr.pareto
+        on = set(fr.pareto.tolist())
+        for i in idx:
+            row = {"policy": fr.policy}
+            row.update({f"{t}_pct": int(p) for t, p in zip(fr.tiers, fr.splits[i])})
+            row["cost_usd"] = usd(fr.cost[i] * 1e9)
+            row["quality"] = None if not np.isfinite(fr.quality[i]) else float(fr.quality[i])
+            if m is not None:
+                row["pgr"] = float((fr.quality[i] - m.q_weak) / (m.q_strong - m.q_weak))
+            row["pareto"] = i in on
+            rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None), notes
+
+
+def backtest_table(bt: "Backtest") -> pl.DataFrame:
+    """The backtest as one row: actual and predicted cost, the error, and each period's tier split."""
+    return pl.DataFrame([{
+        "train_requests": bt.train_requests, "test_requests": bt.test_requests,
+        "actual_usd": usd(bt.actual_nusd), "predicted_usd": usd(bt.predicted_nusd),
+        "error_pct": round(bt.error * 100, 3),
+        "predicted_tier_only_usd": usd(bt.predicted_tier_only_nusd),
+        "error_tier_only_pct": round(bt.error_tier_only * 100, 3),
+        **{f"train_{t}": round(v, 4) for t, v in bt.train_split.items()},
+        **{f"test_{t}": round(v, 4) for t, v in bt.test_split.items()},
+    }])
