@@ -20,12 +20,12 @@ def whatif(ctx: "ReportContext") -> dict | None:
     whatif_splits), each with its day-block bootstrap interval.
 
     Proportional splits need only per-day totals per tier, so this runs the segment pass aggregate-
-    first (costlab.whatif.segments: the week grouped with no price join, the small cube priced on each
+    first (costlab.whatif.daily_totals: the week grouped with no price join, the small cube priced on each
     tier): ~1 s for 10M requests, the per-request answer within its own nano-dollar rounding. The
     grouping reads the requests' own columns only (a shadowing costed_requests when it has them all,
     else the base table), so the section is the same inside and outside the report's priced window."""
     from costlab.whatif import Scenario, bootstrap, parse_split
-    from costlab.whatif.segments import evaluate_segments, reduce_segments
+    from costlab.whatif.daily_totals import evaluate_daily_totals, reduce_daily_totals
 
     alternatives = []
     if ctx.settings.target_split:
@@ -33,12 +33,12 @@ def whatif(ctx: "ReportContext") -> dict | None:
     alternatives += [s for s in ctx.settings.whatif_splits if s not in alternatives]
     if not alternatives:
         return None
-    seg = reduce_segments(ctx.store, since=ctx.window.since, until=ctx.window.until)
+    seg = reduce_daily_totals(ctx.store, since=ctx.window.since, until=ctx.window.until)
     if seg.n == 0:
         return None
     rows = []
     for text in ["current", *alternatives]:
-        res = bootstrap(evaluate_segments(seg, Scenario(parse_split(text))), RESAMPLES)
+        res = bootstrap(evaluate_daily_totals(seg, Scenario(parse_split(text))), RESAMPLES)
         lo, hi = res.interval.get("cost_nusd", (None, None))
         rows.append({
             "scenario": "actual split" if text == "current" else text,
@@ -74,7 +74,7 @@ def _pareto(ctx: "ReportContext", seg) -> dict | None:
     import numpy as np
 
     from costlab.whatif import frontier
-    from costlab.whatif.segments import tier_quality
+    from costlab.whatif.daily_totals import tier_quality
 
     if len(seg.tiers) < 2 or not ctx.store.scalar("select exists (select 1 from judgements)"):
         return None
