@@ -1,4 +1,4 @@
--- whatif_segments: the what-if headline aggregate-first: group the window's requests (no price joins), then price the small cube on every tier.
+-- whatif_daily_totals: the what-if headline aggregate-first: group the window's requests (no price joins), then price the small cube on every tier.
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
@@ -46,10 +46,11 @@
 --      feature ratio (round(output * ratio)) or the default ratio; only sums leave it.
 --   3. the few thousand cube rows are priced on each tier with the integer femto-dollar card
 --      (HUGEINT: the sums are large), summed per output row and rounded once to the nano-dollar.
--- The class markers are filled by costlab.whatif.segments from the card: seg is the number of card
+-- A Jinja template (costlab.whatif.pass_sql renders it; its names are listed there). The class
+-- expressions come from costlab.whatif.daily_totals, from the card: seg is the number of card
 -- time boundaries inside the window at or before the request (same class, same card row for any
 -- model), band_raw / band_sc the number of band thresholds at or below the prompt (band_rep[class + 1]
--- is a prompt of that class). The blocks between each markers are repeated per tier (_t1 -> _tk, [1] -> [k]).
+-- is a prompt of that class). Each `for k in tiers` loop writes its block once per tier K (columns _tK).
 -- Exactness (docs/whatif.md): the per-request pass rounds each request's categories to the
 -- nano-dollar; this sums femto-dollars first, so a tier total differs from it by less than 0.5
 -- nano-dollar per request and rounded category (none at all when every rate is whole nano-dollars).

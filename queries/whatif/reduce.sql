@@ -35,21 +35,23 @@
 --   q_src_t1 TINYINT                      0 none, 1 judged, 2 feedback
 --   good_t1 BOOLEAN                       judged good enough (verdict/good, else score >= 0.5), NULL unknown
 --
--- One wide row per request, not one row per (request, tier): the block between the tiers markers
--- prices tier 1 and is repeated by costlab.whatif.reduce for each tier (tier_t1 reads tier_t0,
--- tier_t2 reads tier_t1, ...; [1] becomes [k]). As shipped the file runs on any store and prices tier 1.
+-- A Jinja template (costlab.whatif.pass_sql renders it; its names are listed there): run it by hand
+-- through `costlab whatif`, or render it first. One wide row per request, not one row per
+-- (request, tier): the `for k in tiers` loop writes the block tier_tK once per tier K, each reading
+-- the one before (tier_t1 reads tier_t0, tier_t2 reads tier_t1, ...).
 -- Nothing is materialised: base is read twice (the per-feature statistics, then the stream), every
 -- other join has a small build side, so DuckDB streams the rows and holds no per-request state.
 -- Money is integer femto-dollars per token from price_card, rounded once per category to the
 -- nano-dollar exactly as costed_requests does, so a request's cost on its own tier is its logged cost.
 -- Products are BIGINT (costed_requests uses HUGEINT): HUGEINT made this pass 2x slower, and BIGINT
 -- holds 60M+ tokens in one request even at fast-mode rates; beyond that DuckDB raises, never wraps.
--- The ids marker becomes NULLs when nothing joins on (source, request_id) (no replays, judgements or
--- payloads): ten million ids are then not carried through every join.
--- The extra marker takes the segment pass's helper columns (own_k, own_nusd, q_own, qbits, nullbits:
--- the first own tier, its cost, its quality, and bit masks of known quality / no price per tier).
--- The marked blocks (filter, replays, judgements, payloads) are replaced by costlab.whatif.reduce when the
--- user gives --filter or when the replay tables exist; as shipped the file runs on any store.
+-- Without `ids` (nothing joins on (source, request_id): no replays, judgements or payloads) the ids
+-- are NULLs: ten million ids are then not carried through every join. The replays, judgements and
+-- payloads blocks include queries/whatif/evidence/*.sql when the store has that evidence, else an
+-- empty relation of the same columns; `filter` is --filter, `source` the relation read.
+-- The tier blocks also carry own_k, own_nusd, q_own, qbits and nullbits (the first own tier, its
+-- cost, its quality, bit masks of known quality / no price per tier); the final select reads none
+-- of them, so DuckDB prunes them.
 with
 tm as (
     -- per tier (lists in tier order): the new-tokenizer flag and the first price of its model
