@@ -81,7 +81,8 @@ def complexity(reduction: Reduction, step: int = 1, weights: dict[str, float] | 
         cost += (per_b[pct_end[:, t]] - per_b[pct_lo[:, t]]).astype(np.float64)
         known = np.isfinite(reduction.quality[:, t])
         if known.any():
-            cq = np.concatenate([[0.0], np.cumsum(np.bincount(bucket[known], weights=reduction.quality[known, t], minlength=100))])
+            per_bucket = np.bincount(bucket[known], weights=reduction.quality[known, t], minlength=100)
+            cq = np.concatenate([[0.0], np.cumsum(per_bucket)])
             ck = np.concatenate([[0], np.cumsum(np.bincount(bucket[known], minlength=100))])
             qsum += cq[pct_end[:, t]] - cq[pct_lo[:, t]]
             qn += ck[pct_end[:, t]] - ck[pct_lo[:, t]]

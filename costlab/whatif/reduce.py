@@ -62,9 +62,10 @@ def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: s
     tier, --filter, the replays, judgements and payloads it has, and the relation read in place of
     costed_requests (`source`)."""
     found = pass_sql.evidence(store, payloads=payloads)
+    if filter_sql:
+        filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
     return pass_sql.render(
-        "whatif/reduce", tiers=list(range(1, n_tiers + 1)), source=source,
-        filter=expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)") if filter_sql else None,
+        "whatif/reduce", tiers=list(range(1, n_tiers + 1)), source=source, filter=filter_sql,
         ids=bool(found), replays="replays" in found, judgements="judgements" in found, payloads="payloads" in found)
 
 

@@ -143,7 +143,8 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         raise ConfigError(f"--batch: {', '.join(live)} is interactive ([whatif] interactive in costlab.toml); "
                           "the Batches API can take up to 24 hours, so it cannot serve it")
     if scenario.batch_features:
-        to_batch = np.isin(reduction.feature, [reduction.features.index(f) for f in scenario.batch_features]) & ~reduction.batch_now
+        batched = [reduction.features.index(f) for f in scenario.batch_features]
+        to_batch = np.isin(reduction.feature, batched) & ~reduction.batch_now
         base = np.where(to_batch[:, None], reduction.batch, reduction.cost)
     else:
         base = reduction.cost
@@ -177,7 +178,8 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
     else:
         off = np.zeros(reduction.n, dtype=bool)
         if scenario.policy == "complexity":
-            A = quantile_assignment(complexity_scores(reduction, dict(scenario.weights)), scenario.split.vector(reduction.tiers))
+            scores = complexity_scores(reduction, dict(scenario.weights))
+            A = quantile_assignment(scores, scenario.split.vector(reduction.tiers))
             kind, paid, sample = "assign", None, None
         elif scenario.policy == "oracle":
             A, sample = oracle_assignment(reduction)
