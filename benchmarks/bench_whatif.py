@@ -137,7 +137,7 @@ def headline(path: str, in_report: bool = False) -> dict:
     from costlab.config import Config
     from costlab.open import open_store
     from costlab.whatif import Scenario, bootstrap, parse_split
-    from costlab.whatif.segments import evaluate_segments, reduce_segments
+    from costlab.whatif.daily_totals import evaluate_daily_totals, reduce_daily_totals
 
     store = open_store(Path(path), Config(), read_only=True)
     since, until = (datetime.fromisoformat(d).replace(tzinfo=timezone.utc) for d in WEEK)
@@ -151,9 +151,9 @@ def headline(path: str, in_report: bool = False) -> dict:
     with ctx:
         price_s = time.perf_counter() - t0
         t, c = time.perf_counter(), cpu_s()
-        seg = reduce_segments(store, since=since, until=until, tiers=TIERS)
+        seg = reduce_daily_totals(store, since=since, until=until, tiers=TIERS)
         pass_s = time.perf_counter() - t
-        res = [bootstrap(evaluate_segments(seg, Scenario(parse_split(x))), 1000) for x in ("current", SPLIT, "haiku=100")]
+        res = [bootstrap(evaluate_daily_totals(seg, Scenario(parse_split(x))), 1000) for x in ("current", SPLIT, "haiku=100")]
         wall, cpu = time.perf_counter() - t, cpu_s() - c
         logged = store.scalar("select sum(cost_usd) from costed_requests where priced and ts >= $s and ts < $u",
                               {"s": since, "u": until})
@@ -245,7 +245,7 @@ def main() -> None:
     lines.append(f"| build the store (generate_sql insert, then each row priced into its stored columns as ingest does) | {build:.1f} s | - | - | - |")
     lines.append(f"| the one pass (`reduce`: one wide row per request streamed as Arrow batches into arrays) | "
                  f"{p['pass']:.1f} s | - | {p['cpu']:.1f} s | {p['rss_pass']:.2f} GiB |")
-    lines.append(f"| report headline, one week of {hl['n']:,} requests (`reduce_segments` aggregate-first: the week grouped "
+    lines.append(f"| report headline, one week of {hl['n']:,} requests (`reduce_daily_totals` aggregate-first: the week grouped "
                  f"with no price join, the cube priced per tier; then current + 2 splits with 1,000-resample bootstraps) | "
                  f"{hl['wall']:.2f} s (pass {hl['pass']:.2f} s) | - | {hl['cpu']:.1f} s | {hl['rss']:.2f} GiB |")
     lines.append(f"| the same inside the report's window (`priced_once`, stored prices read through a temp view: "

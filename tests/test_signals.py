@@ -485,6 +485,21 @@ def test_each_detector_file_declares_what_it_returns_and_runs_by_hand_on_the_vie
     assert dict(frame.schema) == {name: polars_type[declared] for name, declared in q.returns}
 
 
+def test_the_detectors_are_the_query_files_in_rank_order():
+    files = sorted(p.stem for p in (queries.queries_dir() / "signals").glob("*.sql"))
+    assert sorted(signals.BY_ID) == files
+    assert [d.rank for d in signals.DETECTORS] == list(range(1, len(files) + 1))
+    assert signals.BY_ID["latency_slo"].needs == ("latency_slo_ms", "ttft_slo_ms")
+    assert signals.BY_ID["unpinned_aliases"].needs == ("pin_versions",)
+
+
+@pytest.mark.parametrize("detector", signals.DETECTORS, ids=lambda d: d.id)
+def test_every_detector_is_documented_in_docs_signals_md_under_its_rank(detector):
+    text = (Path(__file__).resolve().parents[1] / "docs" / "signals.md").read_text(encoding="utf-8")
+    assert f"\n### {detector.rank}. `{detector.id}`" in text, (
+        f"docs/signals.md needs a section '### {detector.rank}. `{detector.id}`' (the file's rank and id)")
+
+
 # -- the command ---------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from costlab.generate import generate_sql
 from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
 from costlab.whatif import frontier as F
 from costlab.whatif.backtest import backtest
-from costlab.whatif.reduce import ReduceOptions
-from costlab.whatif.scenario import fit_weights, quantile_assignment
+from costlab.whatif.arrays import ReduceOptions
+from costlab.whatif.policies import fit_weights, quantile_assignment
 
 from helpers import REPLAY_DDL, TIERS, insert_request
 

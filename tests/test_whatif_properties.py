@@ -15,7 +15,7 @@ from costlab.store import Store
 
 from helpers import copy_store
 from costlab.whatif import Scenario, Split, evaluate, reduce
-from costlab.whatif.reduce import ReduceOptions
+from costlab.whatif.arrays import ReduceOptions
 
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
 # Token counts identical on every tier: same tokenizer generation (all 5.5), no traffic ratios, default ratio 1.

@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 
 from costlab.errors import ConfigError
-from costlab.whatif.reduce import Reduction
+from costlab.whatif.arrays import Reduction
 
 
 @dataclass
@@ -38,23 +38,23 @@ class Backtest:
         return (self.predicted_tier_only_nusd - self.actual_nusd) / self.actual_nusd if self.actual_nusd else float("nan")
 
 
-def _split(red: Reduction) -> dict[str, float]:
-    t = np.bincount(red.current[red.current >= 0], minlength=len(red.tiers))
-    return {name: float(t[i]) / max(red.n, 1) for i, name in enumerate(red.tiers)}
+def _split(reduction: Reduction) -> dict[str, float]:
+    t = np.bincount(reduction.current[reduction.current >= 0], minlength=len(reduction.tiers))
+    return {name: float(t[i]) / max(reduction.n, 1) for i, name in enumerate(reduction.tiers)}
 
 
-def backtest(red: Reduction, train: tuple[date, date], test: tuple[date, date]) -> Backtest:
-    """`red` covers both periods (one pass); train and test are [first day, day after last)."""
-    days = np.array(red.days, dtype=object)
-    d = days[red.day]
+def backtest(reduction: Reduction, train: tuple[date, date], test: tuple[date, date]) -> Backtest:
+    """`reduction` covers both periods (one pass); train and test are [first day, day after last)."""
+    days = np.array(reduction.days, dtype=object)
+    d = days[reduction.day]
     tr = (d >= train[0]) & (d < train[1])
     te = (d >= test[0]) & (d < test[1])
     if (tr & te).any():
         raise ConfigError("--train and --test overlap")
     if not tr.any() or not te.any():
         raise ConfigError(f"no requests in the {'train' if not tr.any() else 'test'} period")
-    A, B = red.subset(tr), red.subset(te)
-    T, F = len(red.tiers), len(red.features)
+    A, B = reduction.subset(tr), reduction.subset(te)
+    T, F = len(reduction.tiers), len(reduction.features)
     cell = lambda r: r.feature * (T + 1) + (r.current + 1)  # noqa: E731  (tier -1 = not a configured tier)
     ncell = F * (T + 1)
     sums = np.bincount(cell(A), weights=A.actual.astype(float), minlength=ncell)

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from costlab.display import ScriptSafeJSON
 from costlab.errors import ConfigError
-from costlab.whatif.reduce import Reduction
-from costlab.whatif.scenario import complexity_scores, percentile_buckets
+from costlab.money import NANOS_PER_USD
+from costlab.whatif.arrays import Reduction, tier_quality
+from costlab.whatif.policies import complexity_scores, percentile_buckets
 
 
 def grid(tiers: int, step: int = 1) -> np.ndarray:
@@ -49,61 +51,45 @@ class Frontier:
     policy: str
 
 
-def proportional(red: Reduction, step: int = 1, quality: np.ndarray | None = None) -> Frontier:
+def proportional(reduction: Reduction, step: int = 1, quality: np.ndarray | None = None) -> Frontier:
     """Every grid split under the proportional policy: cost and quality are linear in the split, so
     the whole grid is one matrix product over the tier totals."""
-    g = grid(len(red.tiers), step)
-    S = red.day_totals("cost")[0].astype(np.float64) + red.day_totals("warmup")[0]
-    cost = g @ S / 100 / 1e9
-    qbar = tier_quality(red) if quality is None else quality
+    g = grid(len(reduction.tiers), step)
+    S = reduction.day_totals("cost")[0].astype(np.float64) + reduction.day_totals("warmup")[0]
+    cost = g @ S / 100 / NANOS_PER_USD
+    qbar = tier_quality(reduction) if quality is None else quality
     q = g @ np.nan_to_num(qbar) / 100 if qbar is not None else np.full(len(g), np.nan)
-    return Frontier(g, cost, q, pareto_set(cost, q), red.tiers, "proportional")
+    return Frontier(g, cost, q, pareto_set(cost, q), reduction.tiers, "proportional")
 
 
-def tier_quality(red: Reduction) -> np.ndarray | None:
-    """Mean quality per tier over the requests whose quality is known on every tier (else per-tier means)."""
-    if "tier_quality" not in red.memo:
-        fin = np.isfinite(red.quality)
-        if not fin.any():
-            red.memo["tier_quality"] = None
-        else:
-            both = fin.all(axis=1)
-            use = np.broadcast_to(both[:, None], fin.shape) if both.any() else fin
-            sums = np.where(use, red.quality, 0.0).sum(axis=0)
-            counts = use.sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                red.memo["tier_quality"] = np.where(counts > 0, sums / counts, np.nan)
-    return red.memo["tier_quality"]
-
-
-def complexity(red: Reduction, step: int = 1, weights: dict[str, float] | None = None) -> Frontier:
+def complexity(reduction: Reduction, step: int = 1, weights: dict[str, float] | None = None) -> Frontier:
     """Every grid split under the complexity policy. Split boundaries fall on whole percents of the
     requests, so one partial sort into 100 score buckets and per-bucket tier totals (int64, exact)
     give every split's cost as prefix sums over buckets: no full sort, a few lookups per split."""
-    T = len(red.tiers)
+    T = len(reduction.tiers)
     g = grid(T, step)
-    n = red.n
-    bucket = percentile_buckets(complexity_scores(red, weights), 100)
+    bucket = percentile_buckets(complexity_scores(reduction, weights), 100)
     pct_end = np.cumsum(g, axis=1)  # whole percents: the first pct_end[:, t] buckets are tiers <= t
     pct_lo = np.hstack([np.zeros((len(g), 1), dtype=np.int64), pct_end[:, :-1]])
     cost = np.zeros(len(g))
     qsum = np.zeros(len(g))
     qn = np.zeros(len(g))
     for t in range(T):
-        col = red.cost[:, t] + red.warmup[:, t]
+        col = reduction.cost[:, t] + reduction.warmup[:, t]
         per_b = np.zeros(101, dtype=np.int64)
         per_b[1:] = np.cumsum(_int_bincount(bucket, col, 100))
         cost += (per_b[pct_end[:, t]] - per_b[pct_lo[:, t]]).astype(np.float64)
-        known = np.isfinite(red.quality[:, t])
+        known = np.isfinite(reduction.quality[:, t])
         if known.any():
-            cq = np.concatenate([[0.0], np.cumsum(np.bincount(bucket[known], weights=red.quality[known, t], minlength=100))])
+            per_bucket = np.bincount(bucket[known], weights=reduction.quality[known, t], minlength=100)
+            cq = np.concatenate([[0.0], np.cumsum(per_bucket)])
             ck = np.concatenate([[0], np.cumsum(np.bincount(bucket[known], minlength=100))])
             qsum += cq[pct_end[:, t]] - cq[pct_lo[:, t]]
             qn += ck[pct_end[:, t]] - ck[pct_lo[:, t]]
-    cost /= 1e9
+    cost /= NANOS_PER_USD
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.where(qn > 0, qsum / qn, np.nan)
-    return Frontier(g, cost, q, pareto_set(cost, q), red.tiers, "complexity")
+    return Frontier(g, cost, q, pareto_set(cost, q), reduction.tiers, "complexity")
 
 
 def _int_bincount(bucket: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
@@ -192,21 +178,19 @@ def aiq(cost: np.ndarray, quality: np.ndarray) -> float:
     return float(np.trapezoid(hy, hx) / (c.max() - c.min()))
 
 
-def frontier_metrics(red: Reduction, fr: Frontier) -> Metrics | None:
-    qbar = tier_quality(red)
+def frontier_metrics(reduction: Reduction, fr: Frontier) -> Metrics | None:
+    qbar = tier_quality(reduction)
     if qbar is None:
         return None
-    S = (red.day_totals("cost")[0] + red.day_totals("warmup")[0]) / 1e9
+    S = (reduction.day_totals("cost")[0] + reduction.day_totals("warmup")[0]) / NANOS_PER_USD
     return metrics(fr.cost, fr.quality, float(S[0]), float(S[-1]), float(qbar[0]), float(qbar[-1]))
 
 
 def chart(frontiers: list[Frontier], path: str | Path) -> Path:
     """An Altair chart of every evaluated split (faint) and each Pareto frontier (line) to a file
     (.html, .json; .png/.svg need vl-convert)."""
-    import altair as alt
+    import altair as alt  # heavy, and only for a chart
     import polars as pl
-
-    from costlab.display import ScriptSafeJSON
 
     rows = []
     for fr in frontiers:

@@ -1,13 +1,11 @@
 """The one pass: a window of logs reduced to per-request arrays (cost on every tier, quality, features).
 
 Everything else in costlab.whatif works on a `Reduction`; no scenario reads the store again.
-The SQL is queries/whatif/reduce.sql (the same file an engineer can run by hand).
+The SQL is queries/whatif/reduce.sql, rendered for the store by costlab.whatif.pass_sql.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,119 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from costlab import plausible, pricing
-from costlab.store import queries
 from costlab.config import Config
-from costlab.errors import ConfigError, QueryError, did_you_mean
+from costlab.errors import ConfigError, QueryError
 from costlab.store.sqlquote import expression, ident
-
-OUT_SOURCES = ("own", "replay", "feature_ratio", "default")
-Q_SOURCES = ("none", "judged", "feedback")
-
-
-@dataclass(frozen=True)
-class ReduceOptions:
-    """Modelling knobs ([whatif] in costlab.toml, or flags)."""
-
-    tokenizer_factor: float = 1.3  # Claude 4.7+ produce ~30% more tokens for the same text
-    warmup_minutes: float = 60.0  # per feature, cache reads in the first minutes on another model are writes
-    default_output_ratio: float = 1.0  # output tokens on another tier per logged output token, last resort
-    min_ratio_requests: int = 20  # ok requests per (feature, model) before a traffic ratio is used
-
-    @classmethod
-    def from_config(cls, config: Config | None) -> "ReduceOptions":
-        data = dict(getattr(config, "whatif", {}) or {}) if config is not None else {}
-        known_keys = ("tokenizer_factor", "warmup_minutes", "default_output_ratio", "min_ratio_requests",
-                      "interactive", "complexity_weights")
-        for key in data:
-            if key not in known_keys:
-                raise ConfigError(f"[whatif]: unknown setting {key!r}.{did_you_mean(key, known_keys)} "
-                                  f"Known: {', '.join(known_keys)}.")
-        known = {f: data[f] for f in ("tokenizer_factor", "warmup_minutes", "default_output_ratio", "min_ratio_requests") if f in data}
-        return cls(**known)
-
-
-@dataclass
-class Reduction:
-    """Per-request arrays for one window. n requests (priced on every tier), T tiers, cheapest first.
-
-    Money is int64 nano-dollars. cost[i, t] is request i's cost on tier t with a warm cache;
-    warmup[i, t] the extra while that tier's cache warms up; batch[i, t] its cost through the Batches
-    API; cache_read_delta / cache_write_delta the change if every cacheable token were read / written.
-    actual[i] is its logged cost, so sum(actual) is the window's actual (priced) cost exactly.
-    """
-
-    tiers: tuple[str, ...]
-    models: tuple[str, ...]
-    cost: np.ndarray
-    warmup: np.ndarray
-    batch: np.ndarray
-    cache_read_delta: np.ndarray
-    cache_write_delta: np.ndarray
-    out_src: np.ndarray  # int8 [n, T], index into OUT_SOURCES
-    quality: np.ndarray  # float64 [n, T], NaN unknown
-    q_src: np.ndarray  # int8 [n, T], index into Q_SOURCES
-    good: np.ndarray  # float64 [n, T]: 1 good, 0 not, NaN unknown
-    actual: np.ndarray  # int64 [n]
-    own: np.ndarray  # int16 [n]: tier index whose model the request ran on, -1 none
-    current: np.ndarray  # int16 [n]: tier index of the request's tier line, -1 not a configured tier
-    day: np.ndarray  # int32 [n], index into days
-    days: tuple[Any, ...]
-    feature: np.ndarray  # int32 [n], index into features
-    features: tuple[str, ...]
-    prompt_tokens: np.ndarray
-    web_search: np.ndarray
-    tool_use: np.ndarray
-    batch_now: np.ndarray  # bool: ran on the Batches API
-    documents: np.ndarray
-    conditional: np.ndarray
-    multistep: np.ndarray
-    unpriced: int = 0  # requests with no price in force: not simulated, cost unknown (never $0)
-    unpriced_on_tier: dict[str, int] = field(default_factory=dict)  # priced requests with no price on a tier
-    excluded_actual: int = 0  # actual nano-dollars of requests left out because a tier could not price them
-    options: ReduceOptions = field(default_factory=ReduceOptions)
-    window: tuple[Any, Any] = (None, None)
-    memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-segment totals, filled once
-
-    def day_totals(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(exact int64 totals per tier [T], float per-day totals [D, T]) of one [n, T] money array:
-        the per-segment arrays every proportional scenario is a weighted sum of. Computed once."""
-        if name not in self.memo:
-            m = getattr(self, name)
-            D, T = len(self.days), len(self.tiers)
-            per_day = np.zeros((D, T))
-            for t in range(T):
-                if self.n:
-                    per_day[:, t] = np.bincount(self.day, weights=m[:, t], minlength=D)
-            self.memo[name] = (m.sum(axis=0), per_day)
-        return self.memo[name]
-
-    def precompute(self) -> "Reduction":
-        """Fill the per-segment totals (part of the one pass, so scenarios only combine them)."""
-        for name in ("cost", "warmup", "cache_read_delta", "cache_write_delta"):
-            self.day_totals(name)
-        from costlab.whatif.frontier import tier_quality
-
-        tier_quality(self)
-        return self
-
-    @property
-    def n(self) -> int:
-        return int(self.actual.shape[0])
-
-    def subset(self, mask: np.ndarray) -> "Reduction":
-        """The same arrays restricted to requests where mask is true (days and features kept)."""
-        kw = {}
-        for name, value in self.__dict__.items():
-            if isinstance(value, np.ndarray) and value.shape[:1] == (self.n,):
-                kw[name] = value[mask]
-            else:
-                kw[name] = value
-        kw["memo"] = {}
-        return Reduction(**kw)
-
-    def quality_known(self) -> bool:
-        return bool(np.isfinite(self.quality).any())
-
+from costlab.whatif import pass_sql
+from costlab.whatif.arrays import ReduceOptions, Reduction
 
 def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = None) -> dict[str, str]:
     """tier -> model: the argument, else costlab.toml [tiers], else for each tier line that appears in
@@ -156,8 +46,6 @@ def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = N
     return chosen
 
 
-_MARK = re.compile(r"/\*(\w+)\*/(.*?)/\*end\*/", re.S)
-_TIER_REF = re.compile(r"_t([01])\b|\[1\]")
 BATCH_ROWS = 262_144  # rows per Arrow record batch read from DuckDB: ~60 MB of columns in flight
 
 # the columns of costed_requests the pass reads; `needs_ids` ones only when replays, judgements or payloads are joined
@@ -165,44 +53,20 @@ SOURCE_COLUMNS = ("ts", "model", "tier", "feature", "platform", "speed", "servic
                   "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "web_search_requests",
                   "status", "priced", "feedback_score", "cost_usd", "prompt_tokens", "inference_geo")
 ID_COLUMNS = ("source", "request_id")
-PER_REQUEST_ONLY = ("stop_reason",)  # complexity features: the segment pass does without them
+PER_REQUEST_ONLY = ("stop_reason",)  # complexity features: the daily-totals pass does without them
 
 
-def _tier_block(block: str, k: int) -> str:
-    """The tier-1 block of reduce.sql for tier k: tier_t1 -> tier_tk, tier_t0 -> tier_t(k-1), [1] -> [k]."""
-    def sub(m: re.Match) -> str:
-        if m.group(0) == "[1]":
-            return f"[{k}]"
-        return f"_t{k if m.group(1) == '1' else k - 1}"
-
-    return _TIER_REF.sub(sub, block)
-
-
-def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str | None = None,
-               payloads: bool = True, extra: str = "") -> str:
-    """reduce.sql with its markers filled in for this store: --filter, replays, judgements, payloads,
-    one tier block per tier, and the relation read in place of costed_requests (`source`)."""
-    text = queries.load("whatif/reduce").text
-    fills: dict[str, str] = {}
+def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str = "costed_requests",
+               payloads: bool = True) -> str:
+    """queries/whatif/reduce.sql rendered for this store (costlab.whatif.pass_sql): one tier block per
+    tier, --filter, the replays, judgements and payloads it has, and the relation read in place of
+    costed_requests (`source`)."""
+    found = pass_sql.evidence(store, payloads=payloads)
     if filter_sql:
-        fills["filter"] = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
-    evidence = _evidence_fills(store, payloads=payloads)
-    fills.update(evidence)
-    if not evidence:
-        fills["ids"] = "null::VARCHAR as source, null::VARCHAR as request_id,"
-    if source:
-        fills["source"] = source
-    if extra:
-        fills["extra"] = extra
-
-    def sub(m: re.Match) -> str:
-        if m.group(1) == "tiers":
-            return "".join(_tier_block(m.group(2), k) for k in range(1, n_tiers + 1))
-        if m.group(1) == "last":
-            return f" tier_t{n_tiers} "
-        return fills.get(m.group(1), m.group(2))
-
-    return _MARK.sub(sub, text)
+        filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
+    return pass_sql.render(
+        "whatif/reduce", tiers=list(range(1, n_tiers + 1)), source=source, filter=filter_sql,
+        ids=bool(found), replays="replays" in found, judgements="judgements" in found, payloads="payloads" in found)
 
 
 def source_relation(store, needs_ids: bool, per_request: bool) -> str:
@@ -221,47 +85,6 @@ def source_relation(store, needs_ids: bool, per_request: bool) -> str:
     if set(missing) <= optional:
         return "(select *, " + ", ".join(f"null::VARCHAR as {c}" for c in missing) + " from costed_requests)"
     return f"{ident(store.scalar('select current_database()'))}.main.costed_requests"
-
-
-def _tables(store) -> set[str]:
-    return {t for (t,) in store.rows("select table_name from duckdb_tables() where database_name = current_database()")}
-
-
-def _evidence_fills(store, payloads: bool) -> dict[str, str]:
-    """The replay, judgement and payload blocks for the tables this store has (and that hold rows)."""
-    has = _tables(store)
-    fills: dict[str, str] = {}
-    if "replays" in has:
-        fills["replays"] = ("select source, request_id, tier, output_tokens from replays "
-                            "where status = 'ok' and output_tokens is not null "
-                            "qualify row_number() over (partition by source, request_id, tier order by finished_at desc nulls last) = 1")
-    if "judgements" in has:
-        fills["judgements"] = ("select source, request_id, tier, "
-                               "avg(coalesce(score, case when good then 1.0 when not good then 0.0 end)) as quality, "
-                               "bool_and(coalesce(good, verdict in ('pass', 'win', 'tie'), score >= 0.5)) as good "
-                               "from judgements group by all")
-    if payloads and "payloads" in has and store.scalar("select count(*) > 0 from (select 1 from payloads limit 1)"):
-        # Set-based over the stored bodies: one regex per flag, the document count only where the text
-        # names a document at all; only requests with a flag go into the join's build side.
-        fills["payloads"] = (
-            "select source, request_id, documents, conditional, multistep from ("
-            "select source, request_id, "
-            "case when contains(j, '\"document\"') "
-            "then len(regexp_extract_all(j, '\"type\"\\s*:\\s*\"document\"')) else 0 end::INTEGER as documents, "
-            "regexp_matches(j, '(?i)\\b(if|unless|otherwise|in case)\\b') as conditional, "
-            "regexp_matches(j, '(?i)\\b(first|then|step \\d|finally|afterwards)\\b') as multistep "
-            "from (select source, request_id, request_json::VARCHAR as j from payloads where request_json is not null)) "
-            "where documents > 0 or conditional or multistep")
-    return fills
-
-
-def _params(names: list[str], models: list[str], options: ReduceOptions, since, until) -> dict[str, Any]:
-    return {
-        "since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31),
-        "tier_names": names, "tier_models": models,
-        "tokenizer_factor": float(options.tokenizer_factor), "warmup_minutes": float(options.warmup_minutes),
-        "default_output_ratio": float(options.default_output_ratio), "min_ratio_requests": int(options.min_ratio_requests),
-    }
 
 
 def reduce(store, *, since: datetime | None = None, until: datetime | None = None, filter_sql: str | None = None,
@@ -283,7 +106,7 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
 
 def _read(store, text: str, names: list[str], models: list[str], options: ReduceOptions,
           since: datetime | None, until: datetime | None) -> Reduction:
-    params = _params(names, models, options, since, until)
+    params = pass_sql.pass_params(names, models, options, since, until)
     try:
         # the window's request count first (cheap: no tier is priced) so the columns are allocated once
         count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"

@@ -13,6 +13,7 @@ then RouteLLM's strong-call share, and PGR/CPT/APGR are RouteLLM's own numbers.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,10 @@ import polars as pl
 
 from costlab.errors import ConfigError
 from costlab.store.sqlquote import literal
-from costlab.whatif.reduce import ReduceOptions, Reduction
+from costlab.money import NANOS_PER_USD
+from costlab.whatif.arrays import ReduceOptions, Reduction
+from costlab.whatif.frontier import complexity, metrics
+from costlab.whatif.scenario import Scenario, Split, evaluate
 
 _COLS = "columns={'prompt': 'VARCHAR', 'weak': 'BOOLEAN', 'strong': 'BOOLEAN'}"
 
@@ -98,8 +102,6 @@ def outcomes_reduction(quality: np.ndarray, good: np.ndarray, prompts: list[str]
                        tiers: tuple[str, ...], call_cost_nusd: tuple[int, ...] | None = None) -> Reduction:
     n, T = quality.shape
     unit = np.array(call_cost_nusd if call_cost_nusd is not None else tuple(range(T)), dtype=np.int64)
-    import re
-
     cond = re.compile(r"\b(if|unless|otherwise|suppose|given that)\b", re.I)
     steps = re.compile(r"\b(then|first|after|each|every|total|remaining|twice|half)\b", re.I)
     feats = tuple(sorted(set(subjects)))
@@ -118,11 +120,11 @@ def outcomes_reduction(quality: np.ndarray, good: np.ndarray, prompts: list[str]
     )
 
 
-def random_router_curve(red: Reduction, seed: int = 0, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
+def random_router_curve(reduction: Reduction, seed: int = 0, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
     """A random two-tier router: each prompt goes to the strong tier with probability s, for s on a
     grid; returns the realised strong-call share and the realised mean quality at each s."""
     rng = np.random.default_rng(seed)
-    q = red.quality
+    q = reduction.quality
     known = np.isfinite(q).all(axis=1)
     q = q[known]
     draws = rng.random(len(q))
@@ -134,27 +136,24 @@ def random_router_curve(red: Reduction, seed: int = 0, points: int = 101) -> tup
     return np.array(shares), np.array(quals)
 
 
-def evidence(red: Reduction, seed: int = 0) -> dict[str, float]:
+def evidence(reduction: Reduction, seed: int = 0) -> dict[str, float]:
     """RouteLLM-style figures on a two-tier outcomes Reduction: random router, oracle, complexity policy."""
-    from costlab.whatif import frontier as F
-    from costlab.whatif.scenario import Scenario, Split, evaluate
-
-    n = red.n
-    q = red.quality
+    n = reduction.n
+    q = reduction.quality
     q_weak, q_strong = float(np.nanmean(q[:, 0])), float(np.nanmean(q[:, -1]))
     # a random router's APGR, averaged over 10 seeds of the router's coin (one seed is noisier on small sets)
     rnd_apgrs = []
     for k in range(10):
-        share, qual = random_router_curve(red, seed + k)
-        rnd_apgrs.append(F.metrics(share * n, qual, 0.0, float(n), q_weak, q_strong, envelope=False).apgr)
-    orc = evaluate(red, Scenario(Split(((red.tiers[0], 1),)), policy="oracle"))
-    cx = F.complexity(red)
-    cm = F.metrics(cx.cost * 1e9, cx.quality, 0.0, float(n), q_weak, q_strong, envelope=False)
+        share, qual = random_router_curve(reduction, seed + k)
+        rnd_apgrs.append(metrics(share * n, qual, 0.0, float(n), q_weak, q_strong, envelope=False).apgr)
+    orc = evaluate(reduction, Scenario(Split(((reduction.tiers[0], 1),)), policy="oracle"))
+    cx = complexity(reduction)
+    cm = metrics(cx.cost * NANOS_PER_USD, cx.quality, 0.0, float(n), q_weak, q_strong, envelope=False)
     return {
         "prompts": n, "q_weak": q_weak, "q_strong": q_strong,
         "random_apgr": float(np.mean(rnd_apgrs)), "random_apgr_min": float(np.min(rnd_apgrs)),
         "random_apgr_max": float(np.max(rnd_apgrs)),
-        "oracle_quality": float(orc.quality), "oracle_strong_share": orc.tier_share[red.tiers[-1]],
+        "oracle_quality": float(orc.quality), "oracle_strong_share": orc.tier_share[reduction.tiers[-1]],
         "max_per_prompt_quality": float(np.nanmax(q, axis=1).mean()),
         "complexity_apgr": cm.apgr, "complexity_cpt50": cm.cpt[0.5][1], "complexity_cpt80": cm.cpt[0.8][1],
         "complexity_aiq": cm.aiq,

@@ -16,19 +16,14 @@ from typing import Sequence
 import numpy as np
 
 from costlab.errors import ConfigError, did_you_mean
-from costlab.whatif.reduce import OUT_SOURCES, Reduction
+from costlab.money import nusd_to_usd, round_half_up
+from costlab.whatif.arrays import OUT_SOURCES, Reduction
+from costlab.whatif.policies import (
+    DEFAULT_WEIGHTS, POLICIES, cascade_paid, complexity_scores, oracle_assignment, quantile_assignment,
+)
 
-POLICIES = ("proportional", "complexity", "cascade", "oracle")
-
-DEFAULT_WEIGHTS = {
-    "prompt": 1.0,  # log1p(prompt tokens) / log1p(median prompt tokens) - 1
-    "documents": 0.5,
-    "conditional": 0.3,
-    "multistep": 0.5,
-    "tool_use": 0.5,
-    "web_search": 0.5,
-    "feature": 2.0,  # the feature's share of logged traffic above the cheapest tier
-}
+__all__ = ["DEFAULT_WEIGHTS", "POLICIES", "Result", "Scenario", "Split", "bootstrap", "evaluate", "nusd_to_usd",
+           "parse_split", "quality_parts"]
 
 
 @dataclass(frozen=True)
@@ -126,139 +121,20 @@ class Result:
 
     @property
     def cost_nusd(self) -> int:
-        return _round_half_up(self.cost)
-
-
-def _round_half_up(x: Fraction) -> int:
-    return int((x * 2 + 1) // 2)
-
-
-def nusd_to_usd(n: int | Fraction) -> str:
-    """Exact nano-dollars as a decimal dollar string with 9 places."""
-    v = _round_half_up(Fraction(n)) if not isinstance(n, int) else n
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    return f"{sign}{v // 10**9}.{v % 10**9:09d}"
-
-
-# -- the per-request assignment of each policy -------------------------------------------------------
-
-def complexity_scores(red: Reduction, weights: dict[str, float] | None = None) -> np.ndarray:
-    """A score per request: higher means harder. Linear in the features; weights configurable."""
-    w = {**DEFAULT_WEIGHTS, **(weights or {})}
-    unknown = set(w) - set(DEFAULT_WEIGHTS)
-    if unknown:
-        raise ConfigError(f"unknown complexity weight(s) {sorted(unknown)}; known: {', '.join(DEFAULT_WEIGHTS)}")
-    score = np.zeros(red.n)
-    for k, column in zip(DEFAULT_WEIGHTS, _feature_columns(red)):
-        if w[k]:
-            score += w[k] * column
-    return score
-
-
-def _feature_columns(red: Reduction):
-    """The scorer inputs in DEFAULT_WEIGHTS order, one column at a time (no [n, 7] matrix)."""
-    lp = np.log1p(np.maximum(red.prompt_tokens, 0).astype(np.float64))
-    med = float(np.median(lp)) if red.n else 0.0
-    yield lp / med - 1.0 if med > 0 else lp
-    yield red.documents > 0
-    yield red.conditional
-    yield red.multistep
-    yield red.tool_use
-    yield red.web_search > 0
-    nf = max(len(red.features), 1)
-    above = np.bincount(red.feature, weights=(red.current > 0).astype(np.float64), minlength=nf)
-    count = np.bincount(red.feature, minlength=nf).astype(np.float64)
-    yield np.divide(above, count, out=np.zeros(nf), where=count > 0)[red.feature] if red.n else np.zeros(0)
-
-
-def feature_matrix(red: Reduction) -> np.ndarray:
-    """[n, 7] scorer inputs in DEFAULT_WEIGHTS order (for fitting)."""
-    return np.column_stack([np.asarray(c, dtype=np.float64) for c in _feature_columns(red)])
-
-
-def fit_weights(red: Reduction, iterations: int = 25, ridge: float = 1e-3) -> dict[str, float]:
-    """Fit the scorer's weights to judged outcomes: logistic regression of 'the cheapest tier was not
-    good enough' on the features (Newton steps, small ridge). Needs judged requests on tier 0."""
-    known = np.isfinite(red.good[:, 0])
-    if known.sum() < 10:
-        raise ConfigError("fitting the complexity weights needs judged outcomes on the cheapest tier for at least 10 requests")
-    X = feature_matrix(red)[known]
-    y = (red.good[known, 0] < 0.5).astype(float)
-    Xb = np.column_stack([np.ones(len(X)), X])
-    beta = np.zeros(Xb.shape[1])
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-Xb @ beta))
-        g = Xb.T @ (p - y) + ridge * beta
-        H = (Xb * (p * (1 - p))[:, None]).T @ Xb + ridge * np.eye(len(beta))
-        beta -= np.linalg.solve(H, g)
-    return dict(zip(DEFAULT_WEIGHTS, map(float, beta[1:])))
-
-
-def quantile_assignment(scores: np.ndarray, shares: Sequence[Fraction | float]) -> np.ndarray:
-    """Tier index per request: the lowest-scoring share[0] of requests to tier 0, and so on.
-    A partial sort (argpartition at the boundaries), O(n), not a full sort."""
-    n = len(scores)
-    bounds = np.rint(np.cumsum([float(x) for x in shares]) * n).astype(np.int64)
-    bounds[-1] = n
-    return _buckets(scores, bounds).astype(np.int16)
-
-
-def _buckets(scores: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Bucket b holds the requests at sorted positions [ends[b-1], ends[b]) (ends ascending, last = n)."""
-    n = len(scores)
-    kth = np.unique(ends[(ends > 0) & (ends < n)])
-    part = np.argpartition(scores, kth) if len(kth) and n else np.arange(n)
-    out = np.empty(n, dtype=np.int32)
-    lo = 0
-    for b, hi in enumerate(ends):
-        out[part[lo:hi]] = b
-        lo = max(lo, int(hi))
-    return out
-
-
-def percentile_buckets(scores: np.ndarray, buckets: int = 100) -> np.ndarray:
-    """Each request's score bucket: bucket b = sorted positions [rint(b n / B), rint((b+1) n / B))."""
-    n = len(scores)
-    ends = np.rint(np.arange(1, buckets + 1) * n / buckets).astype(np.int64)
-    ends[-1] = n
-    return _buckets(scores, ends)
-
-
-def oracle_assignment(red: Reduction) -> tuple[np.ndarray, np.ndarray]:
-    """The cheapest tier judged good per request (the cheapest tier when none is); and a mask of the
-    requests whose outcome is known on every tier (only those can be routed by an oracle)."""
-    known = np.isfinite(red.good).all(axis=1)
-    good = np.nan_to_num(red.good, nan=0.0) >= 0.5
-    any_good = good.any(axis=1)
-    first = np.argmax(good, axis=1)
-    cheapest = np.argmin(red.cost, axis=1) if red.n else np.zeros(0, dtype=np.int64)
-    return np.where(any_good, first, cheapest).astype(np.int16), known
-
-
-def cascade_paid(red: Reduction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cheapest tier first, escalate while the check fails, paying for every attempt. Returns the
-    paid matrix [n, T] (0/1), the answering tier, and the mask of requests with verdicts on every tier."""
-    known = np.isfinite(red.good).all(axis=1)
-    good = np.nan_to_num(red.good, nan=0.0) >= 0.5
-    T = len(red.tiers)
-    good_early = good[:, : T - 1]
-    stop = np.where(good_early.any(axis=1), np.argmax(good_early, axis=1), T - 1)
-    paid = (np.arange(T)[None, :] <= stop[:, None]).astype(np.int64)
-    return paid, stop.astype(np.int16), known
+        return round_half_up(self.cost)
 
 
 # -- evaluation -------------------------------------------------------------------------------------
 
-def evaluate(red: Reduction, scenario: Scenario) -> Result:
+def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
     """One scenario on the arrays: exact point cost, quality where known, per-day parts for the bootstrap."""
-    T = len(red.tiers)
-    D = len(red.days)
+    T = len(reduction.tiers)
+    D = len(reduction.days)
     if scenario.policy not in POLICIES:
         raise ConfigError(f"unknown policy {scenario.policy!r}.{did_you_mean(scenario.policy, POLICIES)} "
                           f"Choose one of: {', '.join(POLICIES)}.")
     notes: list[str] = []
-    feats = set(red.features)
+    feats = set(reduction.features)
     bad = [f for f in scenario.batch_features if f not in feats]
     if bad:
         raise ConfigError(f"--batch: no feature {bad[0]!r} in this window.{did_you_mean(bad[0], feats)}")
@@ -267,47 +143,49 @@ def evaluate(red: Reduction, scenario: Scenario) -> Result:
         raise ConfigError(f"--batch: {', '.join(live)} is interactive ([whatif] interactive in costlab.toml); "
                           "the Batches API can take up to 24 hours, so it cannot serve it")
     if scenario.batch_features:
-        to_batch = np.isin(red.feature, [red.features.index(f) for f in scenario.batch_features]) & ~red.batch_now
-        base = np.where(to_batch[:, None], red.batch, red.cost)
+        batched = [reduction.features.index(f) for f in scenario.batch_features]
+        to_batch = np.isin(reduction.feature, batched) & ~reduction.batch_now
+        base = np.where(to_batch[:, None], reduction.batch, reduction.cost)
     else:
-        base = red.cost
+        base = reduction.cost
     R = scenario.cache_hit_rate
     rf = float(R) if R is not None else 0.0
     parts = [(base, Fraction(1))]  # (matrix, exact weight) summed into the cost
     if scenario.warmup:
-        parts.append((red.warmup, Fraction(1)))
+        parts.append((reduction.warmup, Fraction(1)))
     if R is not None:
-        parts += [(red.cache_read_delta, R), (red.cache_write_delta, 1 - R)]
+        parts += [(reduction.cache_read_delta, R), (reduction.cache_write_delta, 1 - R)]
 
     def bc(weights: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-        day = red.day if where is None else red.day[where]
+        day = reduction.day if where is None else reduction.day[where]
         return np.bincount(day, weights=weights, minlength=D) if len(day) else np.zeros(D)
 
     if scenario.split.current:
         if scenario.policy != "proportional":
             raise ConfigError("--split current keeps every request where it ran; it takes no --policy")
-        A = red.own.astype(np.int64)
+        A = reduction.own.astype(np.int64)
         off = A < 0
         if off.any():
             notes.append(f"{int(off.sum()):,} requests ran on models that stand for no tier; they keep their logged cost")
         kind, paid = "assign", None
-        shown = np.where(off, red.current, A)
+        shown = np.where(off, reduction.current, A)
         share_raw = np.bincount(shown[shown >= 0], minlength=T)
     elif scenario.policy == "proportional":
         kind = "weights"
-        w = scenario.split.vector(red.tiers)
+        w = scenario.split.vector(reduction.tiers)
         wf = np.array([float(x) for x in w])
-        off = np.zeros(red.n, dtype=bool)
+        off = np.zeros(reduction.n, dtype=bool)
     else:
-        off = np.zeros(red.n, dtype=bool)
+        off = np.zeros(reduction.n, dtype=bool)
         if scenario.policy == "complexity":
-            A = quantile_assignment(complexity_scores(red, dict(scenario.weights)), scenario.split.vector(red.tiers))
+            scores = complexity_scores(reduction, dict(scenario.weights))
+            A = quantile_assignment(scores, scenario.split.vector(reduction.tiers))
             kind, paid, sample = "assign", None, None
         elif scenario.policy == "oracle":
-            A, sample = oracle_assignment(red)
+            A, sample = oracle_assignment(reduction)
             kind, paid = "assign", None
         else:
-            paid, A, sample = cascade_paid(red)
+            paid, A, sample = cascade_paid(reduction)
             kind = "paid"
         if sample is not None:
             if not sample.any():
@@ -315,14 +193,14 @@ def evaluate(red: Reduction, scenario: Scenario) -> Result:
                                   "this window has none. Run `costlab replay`, or use proportional or complexity.")
             if not sample.all():
                 notes.append(f"{scenario.policy}: simulated on the {int(sample.sum()):,} requests judged on every tier "
-                             f"(of {red.n:,}); the others are left out of cost and quality")
-                sub = evaluate(red.subset(sample), scenario)
+                             f"(of {reduction.n:,}); the others are left out of cost and quality")
+                sub = evaluate(reduction.subset(sample), scenario)
                 sub.notes = notes + sub.notes
                 return sub
         A = A.astype(np.int64)
         share_raw = np.bincount(A, minlength=T)
 
-    idx = np.arange(red.n)
+    idx = np.arange(reduction.n)
     out_src = np.zeros(len(OUT_SOURCES))
     if kind == "weights":
         cost = Fraction(0)
@@ -333,29 +211,29 @@ def evaluate(red: Reduction, scenario: Scenario) -> Result:
         if R is not None:
             names += ["cache_read_delta", "cache_write_delta"]
         if scenario.batch_features:
-            red.memo.pop("batch_base", None)
-            red.batch_base = base  # a per-scenario column; its totals are not kept past this call
+            reduction.memo.pop("batch_base", None)
+            reduction.batch_base = base  # a per-scenario column; its totals are not kept past this call
         for (m, k), name in zip(parts, names):
-            tot, per_day = red.day_totals(name)
+            tot, per_day = reduction.day_totals(name)
             cost += sum((wi * int(tot[t]) for t, wi in enumerate(w)), Fraction(0)) * k
             day_cost += float(k) * (per_day @ wf)
         if scenario.batch_features:
-            red.memo.pop("batch_base", None)
-            del red.batch_base
+            reduction.memo.pop("batch_base", None)
+            del reduction.batch_base
         for t in range(T):
             if wf[t]:
-                out_src += wf[t] * np.bincount(red.out_src[:, t], weights=base[:, t], minlength=len(OUT_SOURCES))
-        tier_share = {t: float(x) for t, x in zip(red.tiers, w)}
+                out_src += wf[t] * np.bincount(reduction.out_src[:, t], weights=base[:, t], minlength=len(OUT_SOURCES))
+        tier_share = {t: float(x) for t, x in zip(reduction.tiers, w)}
         # quality = sum_t w_t * mean quality on t, over the requests known on every used tier when
         # there are any, else over the requests known on each tier (e.g. feedback on its own tier)
         used = [i for i, x in enumerate(w) if x > 0]
-        fin = np.isfinite(red.quality)
+        fin = np.isfinite(reduction.quality)
         all_known = fin[:, used].all(axis=1)
         qsum = np.zeros((D, T))
         qn = np.zeros((D, T))
         for t in used:
             mk = fin[:, t] & all_known if all_known.any() else fin[:, t]
-            qsum[:, t] = bc(red.quality[mk, t], mk)
+            qsum[:, t] = bc(reduction.quality[mk, t], mk)
             qn[:, t] = bc(np.ones(int(mk.sum())), mk)
         qw = wf
         n_known = int((all_known if all_known.any() else fin[:, used].any(axis=1)).sum())
@@ -363,7 +241,7 @@ def evaluate(red: Reduction, scenario: Scenario) -> Result:
         on = ~off
         Ac = np.maximum(A, 0)
         cost = Fraction(0)
-        picked_total = np.zeros(red.n)
+        picked_total = np.zeros(reduction.n)
         for m, k in parts:
             if kind == "paid":
                 v = (m * paid).sum(axis=1)
@@ -372,47 +250,47 @@ def evaluate(red: Reduction, scenario: Scenario) -> Result:
             cost += k * int(v.sum())
             picked_total += float(k) * v
         if off.any():  # --split current: requests on no tier model keep their logged cost
-            cost += int(red.actual[off].sum())
-            picked_total = picked_total + np.where(off, red.actual, 0)
+            cost += int(reduction.actual[off].sum())
+            picked_total = picked_total + np.where(off, reduction.actual, 0)
         day_cost = bc(picked_total)
         if kind == "paid":
             for t in range(T):
-                out_src += np.bincount(red.out_src[:, t], weights=base[:, t] * paid[:, t], minlength=len(OUT_SOURCES))
+                out_src += np.bincount(reduction.out_src[:, t], weights=base[:, t] * paid[:, t], minlength=len(OUT_SOURCES))
         else:
-            out_src += np.bincount(red.out_src[idx, Ac][on], weights=base[idx, Ac][on], minlength=len(OUT_SOURCES))
-        tier_share = {t: float(share_raw[i]) / max(red.n, 1) for i, t in enumerate(red.tiers)}
-        qv = np.where(on, red.quality[idx, Ac], np.nan)
+            out_src += np.bincount(reduction.out_src[idx, Ac][on], weights=base[idx, Ac][on], minlength=len(OUT_SOURCES))
+        tier_share = {t: float(share_raw[i]) / max(reduction.n, 1) for i, t in enumerate(reduction.tiers)}
+        qv = np.where(on, reduction.quality[idx, Ac], np.nan)
         mk = np.isfinite(qv)
         qsum = bc(qv[mk], mk)[:, None]
         qn = bc(np.ones(int(mk.sum())), mk)[:, None]
         qw = np.ones(1)
         n_known = int(mk.sum())
 
-    quality, day_qsum, day_qn = _quality(qsum, qn, qw, n_known, red.n, notes)
+    quality, day_qsum, day_qn = quality_parts(qsum, qn, qw, n_known, reduction.n, notes)
     total = out_src.sum()
     out_sources = {name: float(out_src[k] / total) if total > 0 else 0.0 for k, name in enumerate(OUT_SOURCES)}
-    if red.unpriced:
-        notes.append(f"{red.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
-    for t, k in red.unpriced_on_tier.items():
+    if reduction.unpriced:
+        notes.append(f"{reduction.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
+    for t, k in reduction.unpriced_on_tier.items():
         notes.append(f"{k:,} requests cannot be priced on {t}: left out of every scenario")
     cost_nw = cost
     if scenario.warmup:
-        cost_nw = cost - _warm_total(red, kind, locals())
+        cost_nw = cost - _warm_total(reduction, kind, locals())
     return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, out_sources, notes,
                   day_cost, day_qsum, day_qn, q_weights=qw)
 
 
-def _warm_total(red: Reduction, kind: str, env: dict) -> Fraction:
+def _warm_total(reduction: Reduction, kind: str, env: dict) -> Fraction:
     """The exact warm-up part of a scenario's cost (for the 'how much it changes the answer' column)."""
     if kind == "weights":
-        tot = red.warmup.sum(axis=0)
+        tot = reduction.warmup.sum(axis=0)
         return sum((wi * int(tot[t]) for t, wi in enumerate(env["w"])), Fraction(0))
     if kind == "paid":
-        return Fraction(int((red.warmup * env["paid"]).sum()))
-    return Fraction(int(np.where(env["on"], red.warmup[env["idx"], env["Ac"]], 0).sum()))
+        return Fraction(int((reduction.warmup * env["paid"]).sum()))
+    return Fraction(int(np.where(env["on"], reduction.warmup[env["idx"], env["Ac"]], 0).sum()))
 
 
-def _quality(qsum: np.ndarray, qn: np.ndarray, w: np.ndarray, n_known: int, n: int,
+def quality_parts(qsum: np.ndarray, qn: np.ndarray, w: np.ndarray, n_known: int, n: int,
              notes: list[str]) -> tuple[float | None, np.ndarray | None, np.ndarray | None]:
     """The scenario's quality and its per-day parts (None when unknown), saying in `notes` what it rests on."""
     quality = _combine(qsum.sum(axis=0), qn.sum(axis=0), w)

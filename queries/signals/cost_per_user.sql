@@ -1,4 +1,5 @@
 -- cost_per_user: cost growing faster than users: the last week's cost per active user, overall and per customer, against the median of the weeks before.
+-- rank: 3
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive

@@ -1,4 +1,5 @@
 -- data_quality: unpriced traffic and ingest rejects, so no one trusts a partial bill.
+-- rank: 7
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive

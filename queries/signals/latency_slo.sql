@@ -1,4 +1,6 @@
 -- latency_slo: features whose p95 latency or time to first token on a tier is over the feature's SLO (configured), and which tier meets it.
+-- rank: 12
+-- needs: latency_slo_ms or ttft_slo_ms
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive

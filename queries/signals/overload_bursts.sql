@@ -1,4 +1,5 @@
 -- overload_bursts: minutes in which a tier failed in bulk (529 overloaded, 500, 504) and the failed requests were not re-sent to another model: answers lost for want of a fallback.
+-- rank: 13
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive

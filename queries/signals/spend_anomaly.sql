@@ -1,4 +1,5 @@
 -- spend_anomaly: a feature's spend on a day of the last week far above its baseline for that kind of day (median and MAD of weekdays, or of weekends, before the last week).
+-- rank: 10
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive

@@ -1,4 +1,6 @@
 -- unpinned_aliases: traffic sent to a model alias (a name without a date snapshot, or -latest) by features whose team pins model versions, so behaviour can shift under them.
+-- rank: 14
+-- needs: pin_versions
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive

@@ -35,21 +35,23 @@
 --   q_src_t1 TINYINT                      0 none, 1 judged, 2 feedback
 --   good_t1 BOOLEAN                       judged good enough (verdict/good, else score >= 0.5), NULL unknown
 --
--- One wide row per request, not one row per (request, tier): the block between the tiers markers
--- prices tier 1 and is repeated by costlab.whatif.reduce for each tier (tier_t1 reads tier_t0,
--- tier_t2 reads tier_t1, ...; [1] becomes [k]). As shipped the file runs on any store and prices tier 1.
+-- A Jinja template (costlab.whatif.pass_sql renders it; its names are listed there): run it by hand
+-- through `costlab whatif`, or render it first. One wide row per request, not one row per
+-- (request, tier): the `for k in tiers` loop writes the block tier_tK once per tier K, each reading
+-- the one before (tier_t1 reads tier_t0, tier_t2 reads tier_t1, ...).
 -- Nothing is materialised: base is read twice (the per-feature statistics, then the stream), every
 -- other join has a small build side, so DuckDB streams the rows and holds no per-request state.
 -- Money is integer femto-dollars per token from price_card, rounded once per category to the
 -- nano-dollar exactly as costed_requests does, so a request's cost on its own tier is its logged cost.
 -- Products are BIGINT (costed_requests uses HUGEINT): HUGEINT made this pass 2x slower, and BIGINT
 -- holds 60M+ tokens in one request even at fast-mode rates; beyond that DuckDB raises, never wraps.
--- The ids marker becomes NULLs when nothing joins on (source, request_id) (no replays, judgements or
--- payloads): ten million ids are then not carried through every join.
--- The extra marker takes the segment pass's helper columns (own_k, own_nusd, q_own, qbits, nullbits:
--- the first own tier, its cost, its quality, and bit masks of known quality / no price per tier).
--- The marked blocks (filter, replays, judgements, payloads) are replaced by costlab.whatif.reduce when the
--- user gives --filter or when the replay tables exist; as shipped the file runs on any store.
+-- Without `ids` (nothing joins on (source, request_id): no replays, judgements or payloads) the ids
+-- are NULLs: ten million ids are then not carried through every join. The replays, judgements and
+-- payloads blocks include queries/whatif/evidence/*.sql when the store has that evidence, else an
+-- empty relation of the same columns; `filter` is --filter, `source` the relation read.
+-- The tier blocks also carry own_k, own_nusd, q_own, qbits and nullbits (the first own tier, its
+-- cost, its quality, bit masks of known quality / no price per tier); the final select reads none
+-- of them, so DuckDB prunes them.
 with
 tm as (
     -- per tier (lists in tier order): the new-tokenizer flag and the first price of its model
@@ -60,20 +62,32 @@ tm as (
 ),
 speeds as (select distinct model, speed from price_card),
 replay_rows as (
-    /*replays*/ select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
-           null::BIGINT as output_tokens where false /*end*/
+{% if replays %}
+{% include 'whatif/evidence/replays.sql' %}
+{% else %}
+    select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
+           null::BIGINT as output_tokens where false
+{% endif %}
 ),
 judged as (
-    /*judgements*/ select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
-           null::DOUBLE as quality, null::BOOLEAN as good where false /*end*/
+{% if judgements %}
+{% include 'whatif/evidence/judgements.sql' %}
+{% else %}
+    select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
+           null::DOUBLE as quality, null::BOOLEAN as good where false
+{% endif %}
 ),
 payload_flags as (
-    /*payloads*/ select null::VARCHAR as source, null::VARCHAR as request_id, 0::INTEGER as documents,
-           false as conditional, false as multistep where false /*end*/
+{% if payloads %}
+{% include 'whatif/evidence/payloads.sql' %}
+{% else %}
+    select null::VARCHAR as source, null::VARCHAR as request_id, 0::INTEGER as documents,
+           false as conditional, false as multistep where false
+{% endif %}
 ),
 base as not materialized (
     select
-        /*ids*/ cr.source, cr.request_id, /*end*/ hash(cr.source, cr.request_id)::UBIGINT as h, cr.ts, cr.model, cr.tier as cur_tier, cr.feature, cr.platform,
+        {% if ids %}cr.source, cr.request_id,{% else %}null::VARCHAR as source, null::VARCHAR as request_id,{% endif %} hash(cr.source, cr.request_id)::UBIGINT as h, cr.ts, cr.model, cr.tier as cur_tier, cr.feature, cr.platform,
         coalesce(cr.speed, 'standard') as speed, coalesce(cr.service_tier, 'standard') as service_tier,
         coalesce(cr.input_tokens, 0) as input_tokens, coalesce(cr.output_tokens, 0) as output_tokens,
         coalesce(cr.cache_read_tokens, 0) as cache_read_tokens,
@@ -84,8 +98,8 @@ base as not materialized (
         (cr.cost_usd::DECIMAL(38,9) * 1000000000)::BIGINT as actual_nusd, cr.prompt_tokens,
         costlab_geo_class(cr.platform, cr.inference_geo) as geo_class,
         coalesce(cr.feature, '') as fkey
-    from /*source*/ costed_requests /*end*/ cr
-    where cr.ts >= $since and cr.ts < $until and (/*filter*/ true /*end*/)
+    from {{ source }} cr
+    where cr.ts >= $since and cr.ts < $until and ({{ filter or 'true' }})
 ),
 -- One scan for the per-feature statistics: when each feature's traffic starts (cache warm-up), and
 -- its mean output per model over ok requests (the traffic that ran on both tiers gives a ratio).
@@ -127,8 +141,8 @@ tier_t0 as (
     left join traffic_out ts_ on ts_.feature = b.fkey and ts_.model = b.model
     left join payload_flags pf on pf.source = b.source and pf.request_id = b.request_id
 ),
-/*tiers*/
-tier_t1 as (
+{% for k in tiers %}
+tier_t{{ k }} as (
     -- n(x): femto-dollars to nano-dollars, half up: the rounding costlab_fusd_to_usd does.
     select
         p.* exclude (x_f, x_speed, x_pts, x_replay_out, x_ratio, x_has_ratio, x_j_quality, x_j_good,
@@ -138,78 +152,78 @@ tier_t1 as (
           + ((x_out * c.output_fusd + 500000) // 1000000)
           + ((x_cw5 * c.cache_write_5m_fusd + x_cw1h * c.cache_write_1h_fusd + 500000) // 1000000)
           + ((x_cr * c.cache_read_fusd + 500000) // 1000000)
-          + ((p.web_search::BIGINT * c.web_search_fusd + 500000) // 1000000) end::BIGINT as cost_t1,
+          + ((p.web_search::BIGINT * c.web_search_fusd + 500000) // 1000000) end::BIGINT as cost_t{{ k }},
         case when c.model is not null then
             case when x_cold then ((x_cr * (c.cache_write_5m_fusd - c.cache_read_fusd) + 500000) // 1000000)
-                 else 0 end end::BIGINT as warmup_t1,
+                 else 0 end end::BIGINT as warmup_t{{ k }},
         (((x_in * cb.input_fusd + 500000) // 1000000)
           + ((x_out * cb.output_fusd + 500000) // 1000000)
           + ((x_cw5 * cb.cache_write_5m_fusd + x_cw1h * cb.cache_write_1h_fusd + 500000) // 1000000)
           + ((x_cr * cb.cache_read_fusd + 500000) // 1000000)
-          + ((p.web_search::BIGINT * cb.web_search_fusd + 500000) // 1000000))::BIGINT as batch_t1,
+          + ((p.web_search::BIGINT * cb.web_search_fusd + 500000) // 1000000))::BIGINT as batch_t{{ k }},
         case when c.model is not null then
             ((x_cr + x_cw5 + x_cw1h) * c.cache_read_fusd + 500000) // 1000000
           - ((x_cw5 * c.cache_write_5m_fusd + x_cw1h * c.cache_write_1h_fusd + 500000) // 1000000)
-          - ((x_cr * c.cache_read_fusd + 500000) // 1000000) end::BIGINT as crd_t1,
+          - ((x_cr * c.cache_read_fusd + 500000) // 1000000) end::BIGINT as crd_t{{ k }},
         case when c.model is not null then
             ((x_cr * c.cache_write_5m_fusd + x_cw5 * c.cache_write_5m_fusd + x_cw1h * c.cache_write_1h_fusd + 500000) // 1000000)
           - ((x_cw5 * c.cache_write_5m_fusd + x_cw1h * c.cache_write_1h_fusd + 500000) // 1000000)
-          - ((x_cr * c.cache_read_fusd + 500000) // 1000000) end::BIGINT as cwd_t1,
-        case when p.own_t1 then 0 when x_replay_out is not null then 1 when x_has_ratio then 2 else 3 end::TINYINT as out_src_t1,
-        coalesce(x_j_quality, case when p.own_t1 then p.feedback_score end)::DOUBLE as quality_t1,
-        case when x_j_quality is not null then 1 when p.own_t1 and p.feedback_score is not null then 2 else 0 end::TINYINT
-            as q_src_t1,
-        x_j_good::BOOLEAN as good_t1,
-        coalesce(p.own_k, case when p.own_t1 then x_k end)::INTEGER as own_k,
-        (case when p.own_k is null and p.own_t1 then cost_t1 + warmup_t1 else p.own_nusd end)::BIGINT as own_nusd,
-        (case when p.own_k is null and p.own_t1 then quality_t1 else p.q_own end)::DOUBLE as q_own,
-        (p.qbits + case when quality_t1 is not null then 1 << (x_k - 1) else 0 end)::INTEGER as qbits,
-        (p.nullbits + case when cost_t1 is null then 1 << (x_k - 1) else 0 end)::INTEGER as nullbits
+          - ((x_cr * c.cache_read_fusd + 500000) // 1000000) end::BIGINT as cwd_t{{ k }},
+        case when p.own_t{{ k }} then 0 when x_replay_out is not null then 1 when x_has_ratio then 2 else 3 end::TINYINT as out_src_t{{ k }},
+        coalesce(x_j_quality, case when p.own_t{{ k }} then p.feedback_score end)::DOUBLE as quality_t{{ k }},
+        case when x_j_quality is not null then 1 when p.own_t{{ k }} and p.feedback_score is not null then 2 else 0 end::TINYINT
+            as q_src_t{{ k }},
+        x_j_good::BOOLEAN as good_t{{ k }},
+        coalesce(p.own_k, case when p.own_t{{ k }} then x_k end)::INTEGER as own_k,
+        (case when p.own_k is null and p.own_t{{ k }} then cost_t{{ k }} + warmup_t{{ k }} else p.own_nusd end)::BIGINT as own_nusd,
+        (case when p.own_k is null and p.own_t{{ k }} then quality_t{{ k }} else p.q_own end)::DOUBLE as q_own,
+        (p.qbits + case when quality_t{{ k }} is not null then 1 << (x_k - 1) else 0 end)::INTEGER as qbits,
+        (p.nullbits + case when cost_t{{ k }} is null then 1 << (x_k - 1) else 0 end)::INTEGER as nullbits
     from (
         select
             x.*,
-            x.model = $tier_models[1] as own_t1,
-            list_position($tier_names, $tier_names[1])::INTEGER as x_k,
-            case when own_t1 then 1.0
-                 else (case when x.tm_new_tok[1] then $tokenizer_factor else 1.0 end)
+            x.model = $tier_models[{{ k }}] as own_t{{ k }},
+            list_position($tier_names, $tier_names[{{ k }}])::INTEGER as x_k,
+            case when own_t{{ k }} then 1.0
+                 else (case when x.tm_new_tok[{{ k }}] then $tokenizer_factor else 1.0 end)
                     / (case when x.src_new_tok then $tokenizer_factor else 1.0 end) end as x_f,
-            case when own_t1 or sp.speed is not null then x.speed else 'standard' end as x_speed,
-            greatest(x.ts, x.tm_first_from[1]) as x_pts,
+            case when own_t{{ k }} or sp.speed is not null then x.speed else 'standard' end as x_speed,
+            greatest(x.ts, x.tm_first_from[{{ k }}]) as x_pts,
             rp.output_tokens as x_replay_out,
             coalesce(rq.ratio, tt.mean_out / nullif(x.src_mean_out, 0)) as x_ratio,
             rq.ratio is not null or (tt.mean_out is not null and x.src_mean_out > 0) as x_has_ratio,
             j.quality as x_j_quality, j.good as x_j_good,
-            (case when own_t1 then x.input_tokens else round(x.input_tokens * x_f)::BIGINT end)::BIGINT as x_in,
-            (case when own_t1 then x.cache_read_tokens else round(x.cache_read_tokens * x_f)::BIGINT end)::BIGINT as x_cr,
-            (case when own_t1 then x.cache_write_5m_tokens else round(x.cache_write_5m_tokens * x_f)::BIGINT end)::BIGINT as x_cw5,
-            (case when own_t1 then x.cache_write_1h_tokens else round(x.cache_write_1h_tokens * x_f)::BIGINT end)::BIGINT as x_cw1h,
-            (case when own_t1 then x.output_tokens
+            (case when own_t{{ k }} then x.input_tokens else round(x.input_tokens * x_f)::BIGINT end)::BIGINT as x_in,
+            (case when own_t{{ k }} then x.cache_read_tokens else round(x.cache_read_tokens * x_f)::BIGINT end)::BIGINT as x_cr,
+            (case when own_t{{ k }} then x.cache_write_5m_tokens else round(x.cache_write_5m_tokens * x_f)::BIGINT end)::BIGINT as x_cw5,
+            (case when own_t{{ k }} then x.cache_write_1h_tokens else round(x.cache_write_1h_tokens * x_f)::BIGINT end)::BIGINT as x_cw1h,
+            (case when own_t{{ k }} then x.output_tokens
                   when x_replay_out is not null then x_replay_out
                   when x_has_ratio then round(x.output_tokens * x_ratio)::BIGINT
                   else round(x.output_tokens * x_f * $default_output_ratio)::BIGINT end)::BIGINT as x_out,
             x_in + x_cr + x_cw5 + x_cw1h as x_prompt,
-            not own_t1 and x.cache_read_tokens > 0
+            not own_t{{ k }} and x.cache_read_tokens > 0
                 and epoch_us(x.ts) < epoch_us(x.feature_start) + ($warmup_minutes * 60000000)::BIGINT as x_cold
-        from tier_t0 x
-        left join speeds sp on sp.model = $tier_models[1] and sp.speed = x.speed
-        left join replay_rows rp on rp.source = x.source and rp.request_id = x.request_id and rp.tier = $tier_names[1]
-        left join replay_ratio rq on rq.feature = x.fkey and rq.tier = $tier_names[1]
-        left join traffic_out tt on tt.feature = x.fkey and tt.model = $tier_models[1]
-        left join judged j on j.source = x.source and j.request_id = x.request_id and j.tier = $tier_names[1]
+        from tier_t{{ k - 1 }} x
+        left join speeds sp on sp.model = $tier_models[{{ k }}] and sp.speed = x.speed
+        left join replay_rows rp on rp.source = x.source and rp.request_id = x.request_id and rp.tier = $tier_names[{{ k }}]
+        left join replay_ratio rq on rq.feature = x.fkey and rq.tier = $tier_names[{{ k }}]
+        left join traffic_out tt on tt.feature = x.fkey and tt.model = $tier_models[{{ k }}]
+        left join judged j on j.source = x.source and j.request_id = x.request_id and j.tier = $tier_names[{{ k }}]
     ) p
     left join price_card c
-      on c.model = $tier_models[1] and c.speed = p.x_speed and c.platform = coalesce(p.platform, 'anthropic')
+      on c.model = $tier_models[{{ k }}] and c.speed = p.x_speed and c.platform = coalesce(p.platform, 'anthropic')
      and c.service_tier = p.service_tier and c.geo_class = p.geo_class
      and p.x_pts >= c.seg_from and (c.seg_to is null or p.x_pts < c.seg_to)
      and p.x_prompt >= c.band_min_tokens and (c.band_max_tokens is null or p.x_prompt < c.band_max_tokens)
     left join price_card cb
-      on cb.model = $tier_models[1] and cb.speed = 'standard' and cb.platform = coalesce(p.platform, 'anthropic')
+      on cb.model = $tier_models[{{ k }}] and cb.speed = 'standard' and cb.platform = coalesce(p.platform, 'anthropic')
      and cb.service_tier = 'batch' and cb.geo_class = p.geo_class
      and p.x_pts >= cb.seg_from and (cb.seg_to is null or p.x_pts < cb.seg_to)
      and p.x_prompt >= cb.band_min_tokens and (cb.band_max_tokens is null or p.x_prompt < cb.band_max_tokens)
 ),
-/*end*/
-last as (select * from /*last*/ tier_t1 /*end*/)
+{% endfor %}
+last as (select * from tier_t{{ tiers[-1] }})
 select
     epoch_us(ts)::BIGINT as ts_us, h,
     (epoch_us(ts) // 86400000000)::INTEGER as day, feature::VARCHAR as feature, cur_tier::VARCHAR as cur_tier,
@@ -217,5 +231,4 @@ select
     web_search::INTEGER as web_search, tool_use::BOOLEAN as tool_use, (service_tier = 'batch')::BOOLEAN as batch,
     documents::INTEGER as documents, conditional::BOOLEAN as conditional, multistep::BOOLEAN as multistep,
     columns('^(own|cost|warmup|batch|crd|cwd|out_src|quality|q_src|good)_t[0-9]+$')
-    /*extra*/ /*end*/
 from last

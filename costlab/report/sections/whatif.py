@@ -13,10 +13,9 @@ import numpy as np
 from costlab.report.context import ReportContext
 from costlab.report.document import column, table
 from costlab.report.sections.base import Section
-from costlab.whatif import (
-    Scenario, Segments, bootstrap, evaluate_segments, frontier, nusd_to_usd, parse_split, reduce_segments,
-)
-from costlab.whatif.segments import tier_quality
+from costlab.money import nusd_to_usd
+from costlab.whatif import Scenario, bootstrap, frontier, parse_split
+from costlab.whatif.daily_totals import DailyTotals, evaluate_daily_totals, reduce_daily_totals, tier_quality
 
 RESAMPLES = 1000
 
@@ -26,7 +25,7 @@ def build(ctx: ReportContext) -> dict | None:
     whatif_splits), each with its day-block bootstrap interval.
 
     Proportional splits need only per-day totals per tier, so this runs the segment pass aggregate-
-    first (costlab.whatif.segments: the week grouped with no price join, the small cube priced on each
+    first (costlab.whatif.daily_totals: the week grouped with no price join, the small cube priced on each
     tier): ~1 s for 10M requests, the per-request answer within its own nano-dollar rounding. The
     grouping reads the requests' own columns only (a shadowing costed_requests when it has them all,
     else the base table), so the section is the same inside and outside the report's priced window."""
@@ -36,12 +35,12 @@ def build(ctx: ReportContext) -> dict | None:
     alternatives += [s for s in ctx.settings.whatif_splits if s not in alternatives]
     if not alternatives:
         return None
-    seg = reduce_segments(ctx.store, since=ctx.window.since, until=ctx.window.until)
+    seg = reduce_daily_totals(ctx.store, since=ctx.window.since, until=ctx.window.until)
     if seg.n == 0:
         return None
     rows = []
     for text in ["current", *alternatives]:
-        res = bootstrap(evaluate_segments(seg, Scenario(parse_split(text))), RESAMPLES)
+        res = bootstrap(evaluate_daily_totals(seg, Scenario(parse_split(text))), RESAMPLES)
         lo, hi = res.interval.get("cost_nusd", (None, None))
         rows.append({
             "scenario": "actual split" if text == "current" else text,
@@ -69,7 +68,7 @@ def build(ctx: ReportContext) -> dict | None:
     return {"notes": notes, "tables": tables}
 
 
-def _pareto(ctx: ReportContext, seg: Segments) -> dict | None:
+def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
     """The cost-quality Pareto frontier of every proportional split (1% steps: 5,151 for three
     tiers), when replays give quality on every tier; chart data (a detail table), drawn with the
     scenarios above as points. Without replay judgements a tier's quality is only the feedback of

@@ -1,15 +1,15 @@
-"""The segment pass, aggregate-first: per-day totals per tier without pricing each request.
+"""The daily-totals pass, aggregate-first: per-day totals per tier without pricing each request.
 
 For the proportional policy a split's expected cost is sum_t w_t * (total on tier t), and the
 day-block bootstrap resamples whole days, so per-day totals per tier are all a proportional
 scenario (or `--split current`) needs. And within one price-card row a cost is linear in token
-counts, so the window is grouped first, with no price join (queries/whatif/segments.sql: one GROUP
+counts, so the window is grouped first, with no price join (queries/whatif/daily_totals.sql: one GROUP
 BY for each request's own card row and the per-feature statistics, one for the cube), and only the
 few thousand cube rows are priced on each tier. The per-request steps that are not linear
 (re-tokenizing, output ratios, replays: round() per request) run in the scan; the card's time
 boundaries, long-context bands and cache warm-up are keys of the cube.
 
-`evaluate_segments` gives the `Result` `scenario.evaluate` gives on the per-request arrays: equal
+`evaluate_daily_totals` gives the `Result` `scenario.evaluate` gives on the per-request arrays: equal
 where every rate is a whole number of nano-dollars per token; otherwise the per-request pass rounds
 each request's categories to the nano-dollar and this rounds the summed femto-dollars, so totals
 differ by less than 0.5 nano-dollar per request and rounded category (docs/whatif.md). Policies that
@@ -18,7 +18,6 @@ sort or pick requests (complexity, cascade, oracle) and --batch need the per-req
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -27,13 +26,12 @@ from typing import Any
 import numpy as np
 
 from costlab import plausible
-from costlab.store import queries
 from costlab.errors import ConfigError
 from costlab.store.sqlquote import expression, ident
-from costlab.whatif.reduce import (
-    ID_COLUMNS, OUT_SOURCES, ReduceOptions, _evidence_fills, _params, _tier_block, resolve_tiers,
-)
-from costlab.whatif.scenario import Result, Scenario, _quality
+from costlab.whatif import pass_sql
+from costlab.whatif.arrays import OUT_SOURCES, ReduceOptions
+from costlab.whatif.reduce import ID_COLUMNS, resolve_tiers
+from costlab.whatif.scenario import Result, Scenario, quality_parts
 
 MONEY = ("cost", "warmup", "crd", "cwd")
 # evaluate's names for the money arrays (Reduction attributes), for day_totals
@@ -41,7 +39,7 @@ _NAMES = {"cost": "cost", "warmup": "warmup", "cache_read_delta": "crd", "cache_
 
 
 @dataclass
-class Segments:
+class DailyTotals:
     """Per-day totals of one window, tiers cheapest first (the order `reduce` gives)."""
 
     tiers: tuple[str, ...]
@@ -74,8 +72,6 @@ class Segments:
         return self.totals[key], self.per_day[key]
 
 
-_EACH = re.compile(r"/\*each\*/(.*?)/\*end\*/", re.S)
-_OTHER = re.compile(r"/\*(?!(?:each|end)\*/)(\w+)\*/(.*?)/\*end\*/", re.S)
 # the columns of requests the cube reads; ids only when replays or judgements are joined
 CUBE_COLUMNS = ("ts", "model", "feature", "platform", "speed", "service_tier", "inference_geo", "input_tokens",
                 "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
@@ -83,7 +79,7 @@ CUBE_COLUMNS = ("ts", "model", "feature", "platform", "speed", "service_tier", "
 
 
 def _classes(store, since, until) -> dict[str, str]:
-    """The class expressions segments.sql groups on, from the price card: the prompt-band thresholds
+    """The class expressions daily_totals.sql groups on, from the price card: the prompt-band thresholds
     (every band_min_tokens above 0: a finer split than any one model's bands) and the card's time
     boundaries strictly inside the window (at or before since, every request is past them alike)."""
     thresholds = [int(t) for (t,) in store.rows(
@@ -121,40 +117,28 @@ def _cube_source(store, filter_sql: str | None, needs_ids: bool) -> str:
     return f"{ident(store.scalar('select current_database()'))}.main.requests"
 
 
-def segments_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=None) -> str:
-    """segments.sql with its markers filled in for this store and window."""
+def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=None) -> str:
+    """queries/whatif/daily_totals.sql rendered for this store and window (costlab.whatif.pass_sql)."""
     if filter_sql:
         filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
-    ev = _evidence_fills(store, payloads=False)
+    found = pass_sql.evidence(store, payloads=False)
     # replay and judgement joins only when those tables hold rows: otherwise ten million ids would be
     # read and joined for nothing (the migrations create the tables empty)
-    if "replays" in ev and not store.scalar(
+    if "replays" in found and not store.scalar(
             "select exists (select 1 from replays where status = 'ok' and output_tokens is not null)"):
-        del ev["replays"]
-    if "judgements" in ev and not store.scalar("select exists (select 1 from judgements)"):
-        del ev["judgements"]
-    needs_ids = "replays" in ev or "judgements" in ev
-    source = _cube_source(store, filter_sql, needs_ids)
-    fills = {k: v for k, v in ev.items() if k in ("replays", "judgements")}
-    if "replays" in ev:
-        fills["replay_ratio"] = (
-            "select b.fkey as feature, rr.tier, sum(rr.output_tokens)::DOUBLE / nullif(sum(b.t_out), 0) as ratio "
-            "from replay_rows rr join base b on b.source = rr.source and b.request_id = rr.request_id "
-            "where b.ok and b.model <> $tier_models[list_position($tier_names, rr.tier)] group by all")
-    if not needs_ids:
-        fills["ids"] = "null::VARCHAR as source, null::VARCHAR as request_id,"
-    fills["source"] = source
-    if filter_sql:
-        fills["filter"] = filter_sql  # checked and parenthesised above
-    fills.update(_classes(store, since, until))
-    text = queries.load("whatif/segments").text
-    text = _OTHER.sub(lambda m: fills.get(m.group(1), m.group(2)), text)
-    return _EACH.sub(lambda m: "".join(_tier_block(m.group(1), k) for k in range(1, n_tiers + 1)), text)
+        found.discard("replays")
+    if "judgements" in found and not store.scalar("select exists (select 1 from judgements)"):
+        found.discard("judgements")
+    needs_ids = bool(found)
+    return pass_sql.render(
+        "whatif/daily_totals", tiers=list(range(1, n_tiers + 1)), source=_cube_source(store, filter_sql, needs_ids),
+        filter=filter_sql, ids=needs_ids, replays="replays" in found, judgements="judgements" in found,
+        **_classes(store, since, until))
 
 
-def reduce_segments(store, *, since: datetime | None = None, until: datetime | None = None,
+def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime | None = None,
                     filter_sql: str | None = None, tiers: dict[str, str] | None = None,
-                    options: ReduceOptions | None = None) -> Segments:
+                    options: ReduceOptions | None = None) -> DailyTotals:
     """The window grouped, then priced per tier: per-day totals per tier (tiers sorted cheapest first)."""
     config = getattr(store, "config", None)
     options = options or ReduceOptions.from_config(config)
@@ -162,15 +146,15 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     names, models = list(tier_map), list(tier_map.values())
     T = len(names)
     since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
-    text = segments_sql(store, filter_sql, T, since, until)
+    text = daily_totals_sql(store, filter_sql, T, since, until)
     for salt in range(4):
-        df = store.frame(text, {**_params(names, models, options, since, until), "salt": salt})
+        df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until), "salt": salt})
         # two price-card key combinations with one 64-bit hash (~1e-14 for a thousand): group again
         # with another salt, so a collision never merges requests priced differently
         if not df.height or not int(df["collisions"].max() or 0):
             break
     else:
-        raise RuntimeError("whatif/segments.sql: hash collisions with every salt; report this as a bug")
+        raise RuntimeError("whatif/daily_totals.sql: hash collisions with every salt; report this as a bug")
     kept = df.filter(df["status"] == "kept")
     excl = df.filter(df["status"] == "excluded")
     unpriced = int(df.filter(df["status"] == "unpriced")["n"].sum() or 0)
@@ -211,7 +195,7 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     np.add.at(q_own_sum, day_code, q_own)
     q_own_n = np.zeros(D, dtype=np.int64)
     np.add.at(q_own_n, day_code, ints("q_own_n"))
-    return Segments(
+    return DailyTotals(
         tiers=tuple(names[k] for k in order), models=tuple(models[k] for k in order),
         days=tuple(date(1970, 1, 1) + timedelta(days=int(d)) for d in uniq_days), n=int(ints("n").sum()),
         totals={m: totals[m][order] for m in MONEY}, per_day=pd, actual_total=int(ints("actual_nusd").sum()),
@@ -225,45 +209,45 @@ def reduce_segments(store, *, since: datetime | None = None, until: datetime | N
     )
 
 
-def tier_quality(seg: Segments) -> np.ndarray | None:
+def tier_quality(daily: DailyTotals) -> np.ndarray | None:
     """Mean quality per tier, as frontier.tier_quality on the per-request arrays: over the requests
     whose quality is known on every tier, else each tier over the requests known on it; None when
-    no quality is known. For frontier.proportional(seg, quality=...): one matrix product per grid."""
-    if not seg.q_n.size or not seg.q_mask.any():
+    no quality is known. For frontier.proportional(daily, quality=...): one matrix product per grid."""
+    if not daily.q_n.size or not daily.q_mask.any():
         return None
-    both = seg.q_mask.all(axis=1) & (seg.q_n > 0)
-    use = np.broadcast_to(both[:, None], seg.q_mask.shape) if both.any() else seg.q_mask
-    sums = np.where(use, seg.q_sum, 0.0).sum(axis=0)
-    counts = (use * seg.q_n[:, None]).sum(axis=0)
+    both = daily.q_mask.all(axis=1) & (daily.q_n > 0)
+    use = np.broadcast_to(both[:, None], daily.q_mask.shape) if both.any() else daily.q_mask
+    sums = np.where(use, daily.q_sum, 0.0).sum(axis=0)
+    counts = (use * daily.q_n[:, None]).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / counts, np.nan)
 
 
-def evaluate_segments(seg: Segments, scenario: Scenario) -> Result:
-    """A proportional split or `current` on the segment totals: the Result `evaluate` gives on the
+def evaluate_daily_totals(daily: DailyTotals, scenario: Scenario) -> Result:
+    """A proportional split or `current` on the daily totals: the Result `evaluate` gives on the
     per-request arrays (point cost exact, per-day costs identical, quality up to summation order)."""
     if scenario.policy != "proportional" or scenario.batch_features:
-        raise ConfigError("the segment pass answers proportional splits and --split current; complexity, cascade, "
+        raise ConfigError("the daily-totals pass answers proportional splits and --split current; complexity, cascade, "
                           "oracle and --batch need the per-request pass (costlab.whatif.reduce)")
-    T, D = len(seg.tiers), len(seg.days)
+    T, D = len(daily.tiers), len(daily.days)
     notes: list[str] = []
     R = scenario.cache_hit_rate
     if scenario.split.current:
         if R is not None:
-            raise ConfigError("the segment pass answers --split current without --cache-hit-rate; use the per-request pass")
-        if seg.n_off:
-            notes.append(f"{seg.n_off:,} requests ran on models that stand for no tier; they keep their logged cost")
+            raise ConfigError("the daily-totals pass answers --split current without --cache-hit-rate; use the per-request pass")
+        if daily.n_off:
+            notes.append(f"{daily.n_off:,} requests ran on models that stand for no tier; they keep their logged cost")
         # a request's own tier is warm (reduce.sql: cold needs another tier), so no warm-up part
-        cost = Fraction(seg.current_total)
-        day_cost = seg.current_day.copy()
-        tier_share = {t: float(seg.shown[i]) / max(seg.n, 1) for i, t in enumerate(seg.tiers)}
-        on_cost = seg.current_total - seg.off_actual  # own-tier cost: all of it 'own' output
+        cost = Fraction(daily.current_total)
+        day_cost = daily.current_day.copy()
+        tier_share = {t: float(daily.shown[i]) / max(daily.n, 1) for i, t in enumerate(daily.tiers)}
+        on_cost = daily.current_total - daily.off_actual  # own-tier cost: all of it 'own' output
         out_sources = {name: (1.0 if on_cost > 0 and name == "own" else 0.0) for name in OUT_SOURCES}
-        qsum, qn, qw = seg.q_own_sum[:, None], seg.q_own_n[:, None].astype(np.float64), np.ones(1)
-        n_known = int(seg.q_own_n.sum())
+        qsum, qn, qw = daily.q_own_sum[:, None], daily.q_own_n[:, None].astype(np.float64), np.ones(1)
+        n_known = int(daily.q_own_n.sum())
         cost_nw = cost
     else:
-        w = scenario.split.vector(seg.tiers)
+        w = scenario.split.vector(daily.tiers)
         wf = np.array([float(x) for x in w])
         parts = [("cost", Fraction(1))]
         if scenario.warmup:
@@ -273,28 +257,28 @@ def evaluate_segments(seg: Segments, scenario: Scenario) -> Result:
         cost = Fraction(0)
         day_cost = np.zeros(D)
         for name, k in parts:  # the same sums, in the same order, as evaluate
-            tot, per_day = seg.day_totals(name)
+            tot, per_day = daily.day_totals(name)
             cost += sum((wi * int(tot[t]) for t, wi in enumerate(w)), Fraction(0)) * k
             day_cost += float(k) * (per_day @ wf)
-        tier_share = {t: float(x) for t, x in zip(seg.tiers, w)}
+        tier_share = {t: float(x) for t, x in zip(daily.tiers, w)}
         out_sources = {}
         used = [i for i, x in enumerate(w) if x > 0]
-        all_known = seg.q_mask[:, used].all(axis=1) & (seg.q_n > 0)
+        all_known = daily.q_mask[:, used].all(axis=1) & (daily.q_n > 0)
         any_all = bool(all_known.any())
         qsum = np.zeros((D, T))
         qn = np.zeros((D, T))
         for t in used:
-            mk = all_known if any_all else seg.q_mask[:, t]
-            qsum[:, t] = np.bincount(seg.q_day[mk], weights=seg.q_sum[mk, t], minlength=D)
-            qn[:, t] = np.bincount(seg.q_day[mk], weights=seg.q_n[mk], minlength=D)
+            mk = all_known if any_all else daily.q_mask[:, t]
+            qsum[:, t] = np.bincount(daily.q_day[mk], weights=daily.q_sum[mk, t], minlength=D)
+            qn[:, t] = np.bincount(daily.q_day[mk], weights=daily.q_n[mk], minlength=D)
         qw = wf
-        n_known = int(seg.q_n[all_known if any_all else seg.q_mask[:, used].any(axis=1)].sum())
-        cost_nw = cost - (sum((wi * int(seg.totals["warmup"][t]) for t, wi in enumerate(w)), Fraction(0))
+        n_known = int(daily.q_n[all_known if any_all else daily.q_mask[:, used].any(axis=1)].sum())
+        cost_nw = cost - (sum((wi * int(daily.totals["warmup"][t]) for t, wi in enumerate(w)), Fraction(0))
                           if scenario.warmup else 0)
-    quality, day_qsum, day_qn = _quality(qsum, qn, qw, n_known, seg.n, notes)
-    if seg.unpriced:
-        notes.append(f"{seg.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
-    for t, k in seg.unpriced_on_tier.items():
+    quality, day_qsum, day_qn = quality_parts(qsum, qn, qw, n_known, daily.n, notes)
+    if daily.unpriced:
+        notes.append(f"{daily.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
+    for t, k in daily.unpriced_on_tier.items():
         notes.append(f"{k:,} requests cannot be priced on {t}: left out of every scenario")
     return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, out_sources, notes,
                   day_cost, day_qsum, day_qn, q_weights=qw)

@@ -18,7 +18,7 @@ from costlab.errors import ConfigError
 from costlab.generate import generate_sql
 from costlab.open import open_store
 from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
-from costlab.whatif.segments import evaluate_segments, reduce_segments
+from costlab.whatif.daily_totals import evaluate_daily_totals, reduce_daily_totals
 from helpers import REPLAY_DDL, TIERS, insert_request
 
 SPLITS = ["current", "haiku=70,sonnet=25,opus=5", "haiku=100", "sonnet=50,opus=50", "haiku=1,sonnet=1,opus=1"]
@@ -82,32 +82,32 @@ def whole_nano_card(store) -> bool:
 @pytest.mark.parametrize("text", SPLITS)
 def test_segment_pass_gives_the_per_request_point_and_intervals_exactly_on_whole_nano_rates(traffic, text):
     assert whole_nano_card(traffic)  # the premise: no request's category needs rounding
-    red, seg = reduce(traffic, tiers=TIERS, filter_sql=WHOLE), reduce_segments(traffic, tiers=TIERS, filter_sql=WHOLE)
+    red, seg = reduce(traffic, tiers=TIERS, filter_sql=WHOLE), reduce_daily_totals(traffic, tiers=TIERS, filter_sql=WHOLE)
     assert (seg.tiers, seg.days, seg.n, seg.unpriced) == (red.tiers, red.days, red.n, red.unpriced)
     assert seg.actual_total == int(red.actual.sum()) and seg.n > 2000
     for name in PER_REQUEST:
         assert np.array_equal(seg.day_totals(name)[0], red.day_totals(name)[0])
         assert np.array_equal(seg.day_totals(name)[1], red.day_totals(name)[1])
     scenario = Scenario(parse_split(text))
-    assert_same(bootstrap(evaluate(red, scenario), 1000, seed=3), bootstrap(evaluate_segments(seg, scenario), 1000, seed=3))
+    assert_same(bootstrap(evaluate(red, scenario), 1000, seed=3), bootstrap(evaluate_daily_totals(seg, scenario), 1000, seed=3))
 
 
 @pytest.mark.parametrize("text", SPLITS)
 def test_segment_pass_is_within_the_per_request_rounding_on_fractional_rates(traffic, text):
-    red, seg = reduce(traffic, tiers=TIERS), reduce_segments(traffic, tiers=TIERS)
+    red, seg = reduce(traffic, tiers=TIERS), reduce_daily_totals(traffic, tiers=TIERS)
     assert (seg.tiers, seg.days, seg.n, seg.unpriced, seg.n_off) == (red.tiers, red.days, red.n, red.unpriced, 1)
     assert seg.unpriced_on_tier == red.unpriced_on_tier and seg.excluded_actual == red.excluded_actual
     assert abs(seg.actual_total - int(red.actual.sum())) <= 2.5 * red.n
     scenario = Scenario(parse_split(text))
-    a, b = bootstrap(evaluate(red, scenario), 1000, seed=3), bootstrap(evaluate_segments(seg, scenario), 1000, seed=3)
+    a, b = bootstrap(evaluate(red, scenario), 1000, seed=3), bootstrap(evaluate_daily_totals(seg, scenario), 1000, seed=3)
     assert_within_rounding(red, seg, a, b, scenario)
 
 
 def test_the_actual_split_is_the_logged_cost_to_the_cent(traffic):
-    seg = reduce_segments(traffic, tiers=TIERS)
+    seg = reduce_daily_totals(traffic, tiers=TIERS)
     # requests some tier cannot price are left out of every scenario, the actual split included
     logged = traffic.scalar("select sum(cost_usd) from costed_requests where priced") - Decimal(seg.excluded_actual) / 10**9
-    res = evaluate_segments(seg, Scenario(parse_split("current")))
+    res = evaluate_daily_totals(seg, Scenario(parse_split("current")))
     assert abs(Decimal(int(res.cost)) / 10**9 - logged) < Decimal("0.01")
     assert abs(int(res.cost) - int(logged * 10**9)) <= 2.5 * seg.n  # and within the rounding bound
 
@@ -120,11 +120,11 @@ def test_segment_pass_matches_with_cache_rate_no_warmup_and_judged_quality(traff
             traffic.execute("insert into judgements (run, source, request_id, tier, score, good) values ('r', 'gen', ?, ?, ?, ?)",
                             [rid, tier, (i % 7) / 7, i % 3 > 0])
     traffic.execute("update judgements set source = r.source from requests r where r.request_id = judgements.request_id")
-    red, seg = reduce(traffic, tiers=TIERS), reduce_segments(traffic, tiers=TIERS)
+    red, seg = reduce(traffic, tiers=TIERS), reduce_daily_totals(traffic, tiers=TIERS)
     for scenario in (Scenario(parse_split("haiku=60,opus=40"), cache_hit_rate=Fraction(9, 10)),
                      Scenario(parse_split("haiku=50,sonnet=50"), warmup=False),
                      Scenario(parse_split("haiku=30,opus=70"))):
-        a, b = bootstrap(evaluate(red, scenario), 500), bootstrap(evaluate_segments(seg, scenario), 500)
+        a, b = bootstrap(evaluate(red, scenario), 500), bootstrap(evaluate_daily_totals(seg, scenario), 500)
         assert_within_rounding(red, seg, a, b, scenario)
     assert a.quality is not None
 
@@ -140,10 +140,10 @@ def test_replayed_outputs_and_their_feature_ratios_price_as_per_request(traffic)
         keys = [k for k in vals if k in cols]
         traffic.execute(f"insert into replays ({', '.join(keys)}) values ({', '.join('?' for _ in keys)})",
                         [vals[k] for k in keys])
-    red, seg = reduce(traffic, tiers=TIERS, filter_sql=WHOLE), reduce_segments(traffic, tiers=TIERS, filter_sql=WHOLE)
+    red, seg = reduce(traffic, tiers=TIERS, filter_sql=WHOLE), reduce_daily_totals(traffic, tiers=TIERS, filter_sql=WHOLE)
     for text in ("sonnet=100", "haiku=20,sonnet=40,opus=40"):
         scenario = Scenario(parse_split(text))
-        assert_same(bootstrap(evaluate(red, scenario), 300, seed=1), bootstrap(evaluate_segments(seg, scenario), 300, seed=1))
+        assert_same(bootstrap(evaluate(red, scenario), 300, seed=1), bootstrap(evaluate_daily_totals(seg, scenario), 300, seed=1))
 
 
 def test_price_changes_and_long_context_bands_inside_the_window_split_the_cube(tmp_path):
@@ -155,29 +155,29 @@ def test_price_changes_and_long_context_bands_inside_the_window_split_the_cube(t
     store.execute("update requests set input_tokens = input_tokens + 190000 where hash(request_id) % 7 = 0")
     assert store.scalar("select count(*) from price_card where model = 'claude-sonnet-5-5' "
                         "and seg_from = '2026-11-05 00:00:00+00'") > 0
-    red, seg = reduce(store, tiers=TIERS, filter_sql=WHOLE), reduce_segments(store, tiers=TIERS, filter_sql=WHOLE)
+    red, seg = reduce(store, tiers=TIERS, filter_sql=WHOLE), reduce_daily_totals(store, tiers=TIERS, filter_sql=WHOLE)
     for text in SPLITS:
         scenario = Scenario(parse_split(text))
-        assert_same(bootstrap(evaluate(red, scenario), 300, seed=2), bootstrap(evaluate_segments(seg, scenario), 300, seed=2))
+        assert_same(bootstrap(evaluate(red, scenario), 300, seed=2), bootstrap(evaluate_daily_totals(seg, scenario), 300, seed=2))
     store.close()
 
 
 def test_segment_pass_refuses_what_needs_per_request_arrays(traffic):
-    seg = reduce_segments(traffic, tiers=TIERS)
+    seg = reduce_daily_totals(traffic, tiers=TIERS)
     for scenario in (Scenario(parse_split("haiku=50,opus=50"), policy="complexity"),
                      Scenario(parse_split("haiku=100"), batch_features=("nightly-digest",))):
         with pytest.raises(ConfigError, match="per-request pass"):
-            evaluate_segments(seg, scenario)
+            evaluate_daily_totals(seg, scenario)
 
 
 def test_the_pass_reads_a_temporary_table_that_shadows_costed_requests(traffic):
     # a shadow with every column but only one feature's requests: the pass reads it, not the base table
     traffic.execute("create temp table costed_requests as select * from costed_requests where feature = 'translate'")
     try:
-        seg = reduce_segments(traffic, tiers=TIERS)
+        seg = reduce_daily_totals(traffic, tiers=TIERS)
     finally:
         traffic.execute("drop table temp.costed_requests")
-    only = reduce_segments(traffic, tiers=TIERS, filter_sql="cr.feature = 'translate'")
+    only = reduce_daily_totals(traffic, tiers=TIERS, filter_sql="cr.feature = 'translate'")
     assert 0 < seg.n == only.n < 3000
     assert seg.actual_total == only.actual_total and np.array_equal(seg.totals["cost"], only.totals["cost"])
 
@@ -187,13 +187,13 @@ def test_the_pass_works_on_the_reports_and_the_detectors_priced_windows(traffic)
     from costlab.signals import drop_window, materialize
 
     since, until = datetime(2026, 11, 2, tzinfo=timezone.utc), datetime(2026, 11, 12, tzinfo=timezone.utc)
-    plain = evaluate_segments(reduce_segments(traffic, since=since, until=until, tiers=TIERS), Scenario(parse_split("haiku=80,opus=20")))
+    plain = evaluate_daily_totals(reduce_daily_totals(traffic, since=since, until=until, tiers=TIERS), Scenario(parse_split("haiku=80,opus=20")))
     with priced_once(traffic, since, until):  # the report's columns (no inference_geo etc.): read from the view
-        in_report = evaluate_segments(reduce_segments(traffic, since=since, until=until, tiers=TIERS),
+        in_report = evaluate_daily_totals(reduce_daily_totals(traffic, since=since, until=until, tiers=TIERS),
                                       Scenario(parse_split("haiku=80,opus=20")))
     materialize(traffic, since, until)  # the detectors' columns (no source): ids filled, the table read
     try:
-        in_signals = evaluate_segments(reduce_segments(traffic, since=since, until=until, tiers=TIERS),
+        in_signals = evaluate_daily_totals(reduce_daily_totals(traffic, since=since, until=until, tiers=TIERS),
                                        Scenario(parse_split("haiku=80,opus=20")))
     finally:
         drop_window(traffic)

@@ -1,4 +1,4 @@
--- whatif_segments: the what-if headline aggregate-first: group the window's requests (no price joins), then price the small cube on every tier.
+-- whatif_daily_totals: the what-if headline aggregate-first: group the window's requests (no price joins), then price the small cube on every tier.
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
@@ -46,10 +46,11 @@
 --      feature ratio (round(output * ratio)) or the default ratio; only sums leave it.
 --   3. the few thousand cube rows are priced on each tier with the integer femto-dollar card
 --      (HUGEINT: the sums are large), summed per output row and rounded once to the nano-dollar.
--- The class markers are filled by costlab.whatif.segments from the card: seg is the number of card
+-- A Jinja template (costlab.whatif.pass_sql renders it; its names are listed there). The class
+-- expressions come from costlab.whatif.daily_totals, from the card: seg is the number of card
 -- time boundaries inside the window at or before the request (same class, same card row for any
 -- model), band_raw / band_sc the number of band thresholds at or below the prompt (band_rep[class + 1]
--- is a prompt of that class). The blocks between each markers are repeated per tier (_t1 -> _tk, [1] -> [k]).
+-- is a prompt of that class). Each `for k in tiers` loop writes its block once per tier K (columns _tK).
 -- Exactness (docs/whatif.md): the per-request pass rounds each request's categories to the
 -- nano-dollar; this sums femto-dollars first, so a tier total differs from it by less than 0.5
 -- nano-dollar per request and rounded category (none at all when every rate is whole nano-dollars).
@@ -64,16 +65,24 @@ tm as (
 ),
 speeds as (select distinct model, speed from price_card),
 replay_rows as (
-    /*replays*/ select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
-           null::BIGINT as output_tokens where false /*end*/
+{% if replays %}
+{% include 'whatif/evidence/replays.sql' %}
+{% else %}
+    select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
+           null::BIGINT as output_tokens where false
+{% endif %}
 ),
 judged as (
-    /*judgements*/ select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
-           null::DOUBLE as quality, null::BOOLEAN as good where false /*end*/
+{% if judgements %}
+{% include 'whatif/evidence/judgements.sql' %}
+{% else %}
+    select null::VARCHAR as source, null::VARCHAR as request_id, null::VARCHAR as tier,
+           null::DOUBLE as quality, null::BOOLEAN as good where false
+{% endif %}
 ),
 base as not materialized (
     select
-        /*ids*/ cr.source, cr.request_id, /*end*/ cr.ts, epoch_us(cr.ts) as ts_us, cr.model,
+        {% if ids %}cr.source, cr.request_id,{% else %}null::VARCHAR as source, null::VARCHAR as request_id,{% endif %} cr.ts, epoch_us(cr.ts) as ts_us, cr.model,
         coalesce(cr.feature, '') as fkey, coalesce(cr.platform, 'anthropic') as platform,
         coalesce(cr.speed, 'standard') as speed, coalesce(cr.service_tier, 'standard') as service_tier,
         cr.inference_geo,
@@ -81,15 +90,15 @@ base as not materialized (
         coalesce(cr.cache_read_tokens, 0)::BIGINT as t_cr, coalesce(cr.cache_write_5m_tokens, 0)::BIGINT as t_cw5,
         coalesce(cr.cache_write_1h_tokens, 0)::BIGINT as t_cw1h, coalesce(cr.web_search_requests, 0)::BIGINT as t_web,
         cr.status = 'ok' as ok, cr.feedback_score
-    from /*source*/ requests /*end*/ cr
-    where cr.ts >= $since and cr.ts < $until and (/*filter*/ true /*end*/)
+    from {{ source }} cr
+    where cr.ts >= $since and cr.ts < $until and ({{ filter or 'true' }})
 ),
 keyed as not materialized (
     select *,
         -- the strings that pick a price-card row, as one 64-bit key (collisions are detected: combos)
         hash(fkey, model, speed, platform, service_tier, inference_geo, $salt) as h,
-        (/*seg*/ 0 /*end*/)::INTEGER as seg,
-        (/*band_raw*/ 0 /*end*/)::INTEGER as band_raw,
+        ({{ seg }})::INTEGER as seg,
+        ({{ band_raw }})::INTEGER as band_raw,
         (t_in + t_out + t_cr + t_cw5 + t_cw1h + t_web) = 0 as nb
     from base
 ),
@@ -115,8 +124,8 @@ stat_priced as (
       on c.model = s.model and c.speed = s.speed and c.platform = s.platform
      and c.service_tier = s.service_tier and c.geo_class = s.geo_class
      and s.min_ts >= c.seg_from and (c.seg_to is null or s.min_ts < c.seg_to)
-     and (/*band_rep*/ [0] /*end*/)[s.band_raw + 1] >= c.band_min_tokens
-     and (c.band_max_tokens is null or (/*band_rep*/ [0] /*end*/)[s.band_raw + 1] < c.band_max_tokens)
+     and ({{ band_rep }})[s.band_raw + 1] >= c.band_min_tokens
+     and (c.band_max_tokens is null or ({{ band_rep }})[s.band_raw + 1] < c.band_max_tokens)
 ),
 feature_model as (
     select fkey, model, min(min_ts) as first_ts,
@@ -128,59 +137,65 @@ traffic_out as (
     select fkey as feature, model, out_sum::DOUBLE / n_ok as mean_out from feature_model where n_ok >= $min_ratio_requests
 ),
 replay_ratio as (
-    /*replay_ratio*/ select null::VARCHAR as feature, null::VARCHAR as tier, null::DOUBLE as ratio where false /*end*/
+{% if replays %}
+    select b.fkey as feature, rr.tier, sum(rr.output_tokens)::DOUBLE / nullif(sum(b.t_out), 0) as ratio
+    from replay_rows rr join base b on b.source = rr.source and b.request_id = rr.request_id
+    where b.ok and b.model <> $tier_models[list_position($tier_names, rr.tier)] group by all
+{% else %}
+    select null::VARCHAR as feature, null::VARCHAR as tier, null::DOUBLE as ratio where false
+{% endif %}
 ),
 -- Per (feature, model): what every tier does with such a request (own tier, token factor, output ratio).
 fm as (
     select f.fkey, f.model, fs.start_us, m.tier as cur_tier, coalesce(m.new_tokenizer, false) as src_new_tok,
            case when coalesce(m.new_tokenizer, false) then 1.0 / $tokenizer_factor else $tokenizer_factor / 1.0 end as g,
-           /*each*/
-           coalesce(f.model = $tier_models[1], false) as own_t1,
-           (case when tm.new_tok[1] then $tokenizer_factor else 1.0 end)
-             / (case when coalesce(m.new_tokenizer, false) then $tokenizer_factor else 1.0 end) as f_t1,
-           coalesce(rq_t1.ratio, tt_t1.mean_out / nullif(src.mean_out, 0)) as r_t1,
-           /*end*/
+           {% for k in tiers %}
+           coalesce(f.model = $tier_models[{{ k }}], false) as own_t{{ k }},
+           (case when tm.new_tok[{{ k }}] then $tokenizer_factor else 1.0 end)
+             / (case when coalesce(m.new_tokenizer, false) then $tokenizer_factor else 1.0 end) as f_t{{ k }},
+           coalesce(rq_t{{ k }}.ratio, tt_t{{ k }}.mean_out / nullif(src.mean_out, 0)) as r_t{{ k }},
+           {% endfor %}
            true as _fm
     from feature_model f
     join feature_start fs on fs.fkey = f.fkey
     cross join tm
     left join models m on m.model = f.model
     left join traffic_out src on src.feature = f.fkey and src.model = f.model
-    /*each*/
-    left join replay_ratio rq_t1 on rq_t1.feature = f.fkey and rq_t1.tier = $tier_names[1]
-    left join traffic_out tt_t1 on tt_t1.feature = f.fkey and tt_t1.model = $tier_models[1]
-    /*end*/
+    {% for k in tiers %}
+    left join replay_ratio rq_t{{ k }} on rq_t{{ k }}.feature = f.fkey and rq_t{{ k }}.tier = $tier_names[{{ k }}]
+    left join traffic_out tt_t{{ k }} on tt_t{{ k }}.feature = f.fkey and tt_t{{ k }}.model = $tier_models[{{ k }}]
+    {% endfor %}
 ),
 -- Scan 2: the cube. Per request only arithmetic (and, when replays or judgements exist, their joins).
 cube as materialized (
     select
         (b.ts_us // 86400000000)::INTEGER as day, b.h, b.seg, b.band_raw, b.nb,
-        (/*band_sc*/ 0 /*end*/)::INTEGER as band_sc,
+        ({{ band_sc }})::INTEGER as band_sc,
         b.t_cr > 0 and b.ts_us < b.start_us + ($warmup_minutes * 60000000)::BIGINT as cold,
         b.feedback_score is not null as fb,
-        (0 /*each*/ + case when j_t1.quality is not null then 1 << (list_position($tier_names, $tier_names[1]) - 1) else 0 end /*end*/)::INTEGER as jbits,
+        (0 {% for k in tiers %} + case when j_t{{ k }}.quality is not null then 1 << (list_position($tier_names, $tier_names[{{ k }}]) - 1) else 0 end {% endfor %})::INTEGER as jbits,
         count(*) as n, min(b.ts) as min_ts,
         sum(b.t_in) as s_in, sum(b.t_out) as s_out, sum(b.t_cr) as s_cr, sum(b.t_cw5) as s_cw5,
         sum(b.t_cw1h) as s_cw1h, sum(b.t_web) as s_web,
         sum(b.g_in) as g_in, sum(b.g_cr) as g_cr, sum(b.g_cw5) as g_cw5, sum(b.g_cw1h) as g_cw1h,
         sum(b.feedback_score) as fb_sum,
-        /*each*/
-        sum(case when b.own_t1 then b.t_out
-                 when rp_t1.output_tokens is not null then rp_t1.output_tokens
-                 when b.r_t1 is not null then round(b.t_out * b.r_t1)::BIGINT
-                 else round(b.t_out * b.f_t1 * $default_output_ratio)::BIGINT end) as out_t1,
-        sum(j_t1.quality) as j_t1,
-        /*end*/
+        {% for k in tiers %}
+        sum(case when b.own_t{{ k }} then b.t_out
+                 when rp_t{{ k }}.output_tokens is not null then rp_t{{ k }}.output_tokens
+                 when b.r_t{{ k }} is not null then round(b.t_out * b.r_t{{ k }})::BIGINT
+                 else round(b.t_out * b.f_t{{ k }} * $default_output_ratio)::BIGINT end) as out_t{{ k }},
+        sum(j_t{{ k }}.quality) as j_t{{ k }},
+        {% endfor %}
     from (
         select k.*, fm.* exclude (fkey, model),
                round(k.t_in * fm.g)::BIGINT as g_in, round(k.t_cr * fm.g)::BIGINT as g_cr,
                round(k.t_cw5 * fm.g)::BIGINT as g_cw5, round(k.t_cw1h * fm.g)::BIGINT as g_cw1h
         from keyed k join fm on fm.fkey = k.fkey and coalesce(fm.model, '') = coalesce(k.model, '')
     ) b
-    /*each*/
-    left join replay_rows rp_t1 on rp_t1.source = b.source and rp_t1.request_id = b.request_id and rp_t1.tier = $tier_names[1]
-    left join judged j_t1 on j_t1.source = b.source and j_t1.request_id = b.request_id and j_t1.tier = $tier_names[1]
-    /*end*/
+    {% for k in tiers %}
+    left join replay_rows rp_t{{ k }} on rp_t{{ k }}.source = b.source and rp_t{{ k }}.request_id = b.request_id and rp_t{{ k }}.tier = $tier_names[{{ k }}]
+    left join judged j_t{{ k }} on j_t{{ k }}.source = b.source and j_t{{ k }}.request_id = b.request_id and j_t{{ k }}.tier = $tier_names[{{ k }}]
+    {% endfor %}
     group by all
 ),
 -- Price the cube: its own row (priced?, logged cost when the source has none), then each tier.
@@ -191,7 +206,7 @@ own as (
            coalesce(q.s_in::HUGEINT * c.input_fusd + q.s_out::HUGEINT * c.output_fusd
                     + q.s_cw5::HUGEINT * c.cache_write_5m_fusd + q.s_cw1h::HUGEINT * c.cache_write_1h_fusd
                     + q.s_cr::HUGEINT * c.cache_read_fusd + q.s_web::HUGEINT * c.web_search_fusd, 0) as act_f,
-           /*each*/ fm.own_t1, /*end*/
+           {% for k in tiers %} fm.own_t{{ k }}, {% endfor %}
            true as _own
     from cube q
     join combos co on co.h = q.h
@@ -200,67 +215,67 @@ own as (
       on c.model = co.model and c.speed = co.speed and c.platform = co.platform
      and c.service_tier = co.service_tier and c.geo_class = co.geo_class
      and q.min_ts >= c.seg_from and (c.seg_to is null or q.min_ts < c.seg_to)
-     and (/*band_rep*/ [0] /*end*/)[q.band_raw + 1] >= c.band_min_tokens
-     and (c.band_max_tokens is null or (/*band_rep*/ [0] /*end*/)[q.band_raw + 1] < c.band_max_tokens)
+     and ({{ band_rep }})[q.band_raw + 1] >= c.band_min_tokens
+     and (c.band_max_tokens is null or ({{ band_rep }})[q.band_raw + 1] < c.band_max_tokens)
 ),
 tiers_priced as (
     select
         o.*,
-        /*each*/
-        c_t1.model is null as null_t1,
+        {% for k in tiers %}
+        c_t{{ k }}.model is null as null_t{{ k }},
         -- own tier: the logged cost (reduce.sql's own-tier price is the logged cost exactly)
-        case when o.own_t1 then o.act_f
-             else x_in_t1 * c_t1.input_fusd + o.out_t1::HUGEINT * c_t1.output_fusd
-                + x_cw5_t1 * c_t1.cache_write_5m_fusd + x_cw1h_t1 * c_t1.cache_write_1h_fusd
-                + x_cr_t1 * c_t1.cache_read_fusd + o.s_web::HUGEINT * c_t1.web_search_fusd end as cost_f_t1,
-        case when o.cold and not o.own_t1 then x_cr_t1 * (c_t1.cache_write_5m_fusd - c_t1.cache_read_fusd) else 0 end as warm_f_t1,
-        (x_cr_t1 + x_cw5_t1 + x_cw1h_t1) * c_t1.cache_read_fusd as all_read_f_t1,
-        (x_cr_t1 + x_cw5_t1) * c_t1.cache_write_5m_fusd + x_cw1h_t1 * c_t1.cache_write_1h_fusd as all_write_f_t1,
-        x_cw5_t1 * c_t1.cache_write_5m_fusd + x_cw1h_t1 * c_t1.cache_write_1h_fusd as write_f_t1,
-        x_cr_t1 * c_t1.cache_read_fusd as read_f_t1,
+        case when o.own_t{{ k }} then o.act_f
+             else x_in_t{{ k }} * c_t{{ k }}.input_fusd + o.out_t{{ k }}::HUGEINT * c_t{{ k }}.output_fusd
+                + x_cw5_t{{ k }} * c_t{{ k }}.cache_write_5m_fusd + x_cw1h_t{{ k }} * c_t{{ k }}.cache_write_1h_fusd
+                + x_cr_t{{ k }} * c_t{{ k }}.cache_read_fusd + o.s_web::HUGEINT * c_t{{ k }}.web_search_fusd end as cost_f_t{{ k }},
+        case when o.cold and not o.own_t{{ k }} then x_cr_t{{ k }} * (c_t{{ k }}.cache_write_5m_fusd - c_t{{ k }}.cache_read_fusd) else 0 end as warm_f_t{{ k }},
+        (x_cr_t{{ k }} + x_cw5_t{{ k }} + x_cw1h_t{{ k }}) * c_t{{ k }}.cache_read_fusd as all_read_f_t{{ k }},
+        (x_cr_t{{ k }} + x_cw5_t{{ k }}) * c_t{{ k }}.cache_write_5m_fusd + x_cw1h_t{{ k }} * c_t{{ k }}.cache_write_1h_fusd as all_write_f_t{{ k }},
+        x_cw5_t{{ k }} * c_t{{ k }}.cache_write_5m_fusd + x_cw1h_t{{ k }} * c_t{{ k }}.cache_write_1h_fusd as write_f_t{{ k }},
+        x_cr_t{{ k }} * c_t{{ k }}.cache_read_fusd as read_f_t{{ k }},
         -- quality: judged on the tier, else the logged feedback on its own tier (jbits, fb are keys)
-        case when (o.jbits & (1 << (list_position($tier_names, $tier_names[1]) - 1))) <> 0 then o.j_t1
-             when o.own_t1 and o.fb then o.fb_sum end as q_t1,
-        /*end*/
+        case when (o.jbits & (1 << (list_position($tier_names, $tier_names[{{ k }}]) - 1))) <> 0 then o.j_t{{ k }}
+             when o.own_t{{ k }} and o.fb then o.fb_sum end as q_t{{ k }},
+        {% endfor %}
         true as _tp
     from (
         select o.*,
-            /*each*/
-            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_in else o.g_in end)::HUGEINT as x_in_t1,
-            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_cr else o.g_cr end)::HUGEINT as x_cr_t1,
-            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_cw5 else o.g_cw5 end)::HUGEINT as x_cw5_t1,
-            (case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.s_cw1h else o.g_cw1h end)::HUGEINT as x_cw1h_t1,
-            case when o.own_t1 or tm.new_tok[1] = o.src_new_tok then o.band_raw else o.band_sc end as band_t1,
-            case when o.own_t1 or sp_t1.speed is not null then o.speed else 'standard' end as speed_t1,
-            greatest(o.min_ts, tm.first_from[1]) as pts_t1,
-            /*end*/
+            {% for k in tiers %}
+            (case when o.own_t{{ k }} or tm.new_tok[{{ k }}] = o.src_new_tok then o.s_in else o.g_in end)::HUGEINT as x_in_t{{ k }},
+            (case when o.own_t{{ k }} or tm.new_tok[{{ k }}] = o.src_new_tok then o.s_cr else o.g_cr end)::HUGEINT as x_cr_t{{ k }},
+            (case when o.own_t{{ k }} or tm.new_tok[{{ k }}] = o.src_new_tok then o.s_cw5 else o.g_cw5 end)::HUGEINT as x_cw5_t{{ k }},
+            (case when o.own_t{{ k }} or tm.new_tok[{{ k }}] = o.src_new_tok then o.s_cw1h else o.g_cw1h end)::HUGEINT as x_cw1h_t{{ k }},
+            case when o.own_t{{ k }} or tm.new_tok[{{ k }}] = o.src_new_tok then o.band_raw else o.band_sc end as band_t{{ k }},
+            case when o.own_t{{ k }} or sp_t{{ k }}.speed is not null then o.speed else 'standard' end as speed_t{{ k }},
+            greatest(o.min_ts, tm.first_from[{{ k }}]) as pts_t{{ k }},
+            {% endfor %}
             true as _x
         from own o
         cross join tm
-        /*each*/ left join speeds sp_t1 on sp_t1.model = $tier_models[1] and sp_t1.speed = o.speed /*end*/
+        {% for k in tiers %} left join speeds sp_t{{ k }} on sp_t{{ k }}.model = $tier_models[{{ k }}] and sp_t{{ k }}.speed = o.speed {% endfor %}
     ) o
-    /*each*/
-    left join price_card c_t1
-      on c_t1.model = $tier_models[1] and c_t1.speed = o.speed_t1 and c_t1.platform = o.platform
-     and c_t1.service_tier = o.service_tier and c_t1.geo_class = o.geo_class
-     and o.pts_t1 >= c_t1.seg_from and (c_t1.seg_to is null or o.pts_t1 < c_t1.seg_to)
-     and (/*band_rep*/ [0] /*end*/)[o.band_t1 + 1] >= c_t1.band_min_tokens
-     and (c_t1.band_max_tokens is null or (/*band_rep*/ [0] /*end*/)[o.band_t1 + 1] < c_t1.band_max_tokens)
-    /*end*/
+    {% for k in tiers %}
+    left join price_card c_t{{ k }}
+      on c_t{{ k }}.model = $tier_models[{{ k }}] and c_t{{ k }}.speed = o.speed_t{{ k }} and c_t{{ k }}.platform = o.platform
+     and c_t{{ k }}.service_tier = o.service_tier and c_t{{ k }}.geo_class = o.geo_class
+     and o.pts_t{{ k }} >= c_t{{ k }}.seg_from and (c_t{{ k }}.seg_to is null or o.pts_t{{ k }} < c_t{{ k }}.seg_to)
+     and ({{ band_rep }})[o.band_t{{ k }} + 1] >= c_t{{ k }}.band_min_tokens
+     and (c_t{{ k }}.band_max_tokens is null or ({{ band_rep }})[o.band_t{{ k }} + 1] < c_t{{ k }}.band_max_tokens)
+    {% endfor %}
 ),
 classified as (
     select *,
-        (0 /*each*/ + case when null_t1 then 1 << (list_position($tier_names, $tier_names[1]) - 1) else 0 end /*end*/)::INTEGER as nullbits,
-        (0 /*each*/ + case when q_t1 is not null then 1 << (list_position($tier_names, $tier_names[1]) - 1) else 0 end /*end*/)::INTEGER as qbits,
-        coalesce(/*each*/ case when own_t1 then list_position($tier_names, $tier_names[1]) end, /*end*/ null)::INTEGER as own_k
+        (0 {% for k in tiers %} + case when null_t{{ k }} then 1 << (list_position($tier_names, $tier_names[{{ k }}]) - 1) else 0 end {% endfor %})::INTEGER as nullbits,
+        (0 {% for k in tiers %} + case when q_t{{ k }} is not null then 1 << (list_position($tier_names, $tier_names[{{ k }}]) - 1) else 0 end {% endfor %})::INTEGER as qbits,
+        coalesce({% for k in tiers %} case when own_t{{ k }} then list_position($tier_names, $tier_names[{{ k }}]) end, {% endfor %} null)::INTEGER as own_k
     from tiers_priced
 ),
 labelled as (
     select *,
         case when not priced then 'unpriced' when nullbits <> 0 then 'excluded' else 'kept' end as status,
         -- quality on the first tier it ran on (the own tier: judged, else its logged feedback)
-        case /*each*/ when own_t1 then q_t1 /*end*/ end as q_own,
-        case /*each*/ when own_t1 then (case when q_t1 is not null then n else 0 end) /*end*/ else 0 end as q_own_n
+        case {% for k in tiers %} when own_t{{ k }} then q_t{{ k }} {% endfor %} end as q_own,
+        case {% for k in tiers %} when own_t{{ k }} then (case when q_t{{ k }} is not null then n else 0 end) {% endfor %} else 0 end as q_own_n
     from classified
 )
 -- n(x): femto-dollars to nano-dollars, half up (costlab_fusd_to_usd), once per output row.
@@ -275,15 +290,15 @@ select
     ((sum(act_f) + 500000) // 1000000)::BIGINT as current_nusd,
     sum(q_own)::DOUBLE as q_own_sum,
     sum(q_own_n)::BIGINT as q_own_n,
-    /*each*/
-    ((sum(cost_f_t1) + 500000) // 1000000)::BIGINT as cost_t1,
-    ((sum(warm_f_t1) + 500000) // 1000000)::BIGINT as warmup_t1,
-    (((sum(all_read_f_t1) + 500000) // 1000000) - ((sum(write_f_t1) + 500000) // 1000000)
-        - ((sum(read_f_t1) + 500000) // 1000000))::BIGINT as crd_t1,
-    (((sum(all_write_f_t1) + 500000) // 1000000) - ((sum(write_f_t1) + 500000) // 1000000)
-        - ((sum(read_f_t1) + 500000) // 1000000))::BIGINT as cwd_t1,
-    sum(q_t1)::DOUBLE as quality_t1,
-    /*end*/
+    {% for k in tiers %}
+    ((sum(cost_f_t{{ k }}) + 500000) // 1000000)::BIGINT as cost_t{{ k }},
+    ((sum(warm_f_t{{ k }}) + 500000) // 1000000)::BIGINT as warmup_t{{ k }},
+    (((sum(all_read_f_t{{ k }}) + 500000) // 1000000) - ((sum(write_f_t{{ k }}) + 500000) // 1000000)
+        - ((sum(read_f_t{{ k }}) + 500000) // 1000000))::BIGINT as crd_t{{ k }},
+    (((sum(all_write_f_t{{ k }}) + 500000) // 1000000) - ((sum(write_f_t{{ k }}) + 500000) // 1000000)
+        - ((sum(read_f_t{{ k }}) + 500000) // 1000000))::BIGINT as cwd_t{{ k }},
+    sum(q_t{{ k }})::DOUBLE as quality_t{{ k }},
+    {% endfor %}
     any_value((select collisions from collisions))::BIGINT as collisions
 from labelled
 group by all

@@ -1,0 +1,87 @@
+"""run_signals: every enabled detector over the window, findings worst first.
+
+    findings = run_signals(store, since="8w")        # a polars frame, worst first
+    exceeds(findings, "high")                         # True when a weekly job should alert
+
+The detectors (costlab.signals.detectors) are the SQL files in queries/signals/, each returning
+
+    signal, severity, segment, evidence, observed, baseline, requests, weekly_impact_usd, suggestion
+
+with their thresholds as header parameters (costlab.signals.params: costlab.toml [signals]), over
+the window costlab.signals.window places and prices once.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+import polars as pl
+
+from costlab import pricing
+from costlab.config import Config
+from costlab.errors import ConfigError, did_you_mean
+from costlab.signals.detectors import BY_ID
+from costlab.signals.findings import COLUMNS, empty, order
+from costlab.signals.params import resolve_params
+from costlab.signals.window import drop_window, materialize, window
+
+
+def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
+                until: date | datetime | None = None, config: Config | None = None,
+                only: Iterable[str] | None = None, timings: dict[str, float] | None = None,
+                prepared: bool = False) -> pl.DataFrame:
+    """Run every enabled detector over the window and return the findings, worst first.
+
+    Args:
+        store: an open costlab Store.
+        since: '8w' (default), '14d', a day, or a timedelta back from the window's end.
+        until: the window's end (exclusive); default the end of the day of the last request.
+        config: costlab.toml settings ([signals], [tiers]); default the store's.
+        only: detector ids to run (default: all enabled ones).
+        timings: if given, filled with wall seconds per step ('prepare', then each detector id).
+        prepared: the caller has already run `materialize` for a span covering this window (the
+            report does, to price once for its own sections and the detectors) and drops it itself.
+
+    Returns:
+        One row per finding with the columns in COLUMNS; `query` is the detector's SQL file.
+
+    Raises:
+        ConfigError: bad settings or an unknown detector in `only`.
+    """
+    detectors, params = resolve_params(config if config is not None else store.config)
+    if only is not None:
+        wanted = list(only)
+        for name in wanted:
+            if name not in BY_ID:
+                raise ConfigError(f"no detector {name!r}.{did_you_mean(name, BY_ID)} Detectors: {', '.join(BY_ID)}.")
+        detectors = [d for d in detectors if d.id in wanted]
+    # a detector that needs a setting (an SLO, pin_versions) has nothing to look at without it
+    detectors = [d for d in detectors if not d.needs or any(params[d.id].get(k) for k in d.needs)]
+    span = window(store, since, until)
+    if span is None or not detectors:
+        return empty()
+    start, end = span
+    frames = []
+    if not prepared:
+        drop_window(store)
+    try:
+        clock = time.perf_counter()
+        # Stored prices are read as they are; only rows without a current one are priced, once.
+        if not prepared and pricing.stale_count(store, start, end):
+            materialize(store, start, end)
+        elif not prepared:
+            pricing.shadow_with_stored(store, start, end)
+        if timings is not None:
+            timings["prepare"] = time.perf_counter() - clock
+        for d in detectors:
+            clock = time.perf_counter()
+            frame = store.run_query(d.query, since=start, until=end, **params[d.id])
+            frames.append(frame.with_columns(pl.lit(d.path).alias("query")))
+            if timings is not None:
+                timings[d.id] = time.perf_counter() - clock
+    finally:
+        if not prepared:
+            drop_window(store)
+    return order(pl.concat([f.select(list(COLUMNS)) for f in frames], how="vertical") if frames else empty())

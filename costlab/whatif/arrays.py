@@ -1,0 +1,138 @@
+"""The what-if arrays: a window reduced to per-request arrays (`Reduction`), the per-day totals
+every proportional scenario combines, and the mean quality per tier.
+
+The bottom of costlab.whatif: `reduce` fills a Reduction from the store (or `routellm` from judged
+outcomes); policies, scenarios, the frontier and the backtest only read one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from costlab.config import Config
+from costlab.errors import ConfigError, did_you_mean
+
+OUT_SOURCES = ("own", "replay", "feature_ratio", "default")
+Q_SOURCES = ("none", "judged", "feedback")
+
+
+@dataclass(frozen=True)
+class ReduceOptions:
+    """Modelling knobs ([whatif] in costlab.toml, or flags)."""
+
+    tokenizer_factor: float = 1.3  # Claude 4.7+ produce ~30% more tokens for the same text
+    warmup_minutes: float = 60.0  # per feature, cache reads in the first minutes on another model are writes
+    default_output_ratio: float = 1.0  # output tokens on another tier per logged output token, last resort
+    min_ratio_requests: int = 20  # ok requests per (feature, model) before a traffic ratio is used
+
+    @classmethod
+    def from_config(cls, config: Config | None) -> "ReduceOptions":
+        data = dict(getattr(config, "whatif", {}) or {}) if config is not None else {}
+        known_keys = ("tokenizer_factor", "warmup_minutes", "default_output_ratio", "min_ratio_requests",
+                      "interactive", "complexity_weights")
+        for key in data:
+            if key not in known_keys:
+                raise ConfigError(f"[whatif]: unknown setting {key!r}.{did_you_mean(key, known_keys)} "
+                                  f"Known: {', '.join(known_keys)}.")
+        known = {f: data[f] for f in ("tokenizer_factor", "warmup_minutes", "default_output_ratio", "min_ratio_requests") if f in data}
+        return cls(**known)
+
+
+@dataclass
+class Reduction:
+    """Per-request arrays for one window. n requests (priced on every tier), T tiers, cheapest first.
+
+    Money is int64 nano-dollars. cost[i, t] is request i's cost on tier t with a warm cache;
+    warmup[i, t] the extra while that tier's cache warms up; batch[i, t] its cost through the Batches
+    API; cache_read_delta / cache_write_delta the change if every cacheable token were read / written.
+    actual[i] is its logged cost, so sum(actual) is the window's actual (priced) cost exactly.
+    """
+
+    tiers: tuple[str, ...]
+    models: tuple[str, ...]
+    cost: np.ndarray
+    warmup: np.ndarray
+    batch: np.ndarray
+    cache_read_delta: np.ndarray
+    cache_write_delta: np.ndarray
+    out_src: np.ndarray  # int8 [n, T], index into OUT_SOURCES
+    quality: np.ndarray  # float64 [n, T], NaN unknown
+    q_src: np.ndarray  # int8 [n, T], index into Q_SOURCES
+    good: np.ndarray  # float64 [n, T]: 1 good, 0 not, NaN unknown
+    actual: np.ndarray  # int64 [n]
+    own: np.ndarray  # int16 [n]: tier index whose model the request ran on, -1 none
+    current: np.ndarray  # int16 [n]: tier index of the request's tier line, -1 not a configured tier
+    day: np.ndarray  # int32 [n], index into days
+    days: tuple[Any, ...]
+    feature: np.ndarray  # int32 [n], index into features
+    features: tuple[str, ...]
+    prompt_tokens: np.ndarray
+    web_search: np.ndarray
+    tool_use: np.ndarray
+    batch_now: np.ndarray  # bool: ran on the Batches API
+    documents: np.ndarray
+    conditional: np.ndarray
+    multistep: np.ndarray
+    unpriced: int = 0  # requests with no price in force: not simulated, cost unknown (never $0)
+    unpriced_on_tier: dict[str, int] = field(default_factory=dict)  # priced requests with no price on a tier
+    excluded_actual: int = 0  # actual nano-dollars of requests left out because a tier could not price them
+    options: ReduceOptions = field(default_factory=ReduceOptions)
+    window: tuple[Any, Any] = (None, None)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-day totals (and tier quality), filled once
+
+    def day_totals(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(exact int64 totals per tier [T], float per-day totals [D, T]) of one [n, T] money array:
+        the per-day arrays every proportional scenario is a weighted sum of. Computed once."""
+        if name not in self.memo:
+            m = getattr(self, name)
+            D, T = len(self.days), len(self.tiers)
+            per_day = np.zeros((D, T))
+            for t in range(T):
+                if self.n:
+                    per_day[:, t] = np.bincount(self.day, weights=m[:, t], minlength=D)
+            self.memo[name] = (m.sum(axis=0), per_day)
+        return self.memo[name]
+
+    def precompute(self) -> "Reduction":
+        """Fill the per-day totals and the tier quality (part of the one pass, so scenarios only combine them)."""
+        for name in ("cost", "warmup", "cache_read_delta", "cache_write_delta"):
+            self.day_totals(name)
+        tier_quality(self)
+        return self
+
+    @property
+    def n(self) -> int:
+        return int(self.actual.shape[0])
+
+    def subset(self, mask: np.ndarray) -> "Reduction":
+        """The same arrays restricted to requests where mask is true (days and features kept)."""
+        kw = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, np.ndarray) and value.shape[:1] == (self.n,):
+                kw[name] = value[mask]
+            else:
+                kw[name] = value
+        kw["memo"] = {}
+        return Reduction(**kw)
+
+    def quality_known(self) -> bool:
+        return bool(np.isfinite(self.quality).any())
+
+
+def tier_quality(reduction: Reduction) -> np.ndarray | None:
+    """Mean quality per tier over the requests whose quality is known on every tier (else per-tier means)."""
+    if "tier_quality" not in reduction.memo:
+        fin = np.isfinite(reduction.quality)
+        if not fin.any():
+            reduction.memo["tier_quality"] = None
+        else:
+            both = fin.all(axis=1)
+            use = np.broadcast_to(both[:, None], fin.shape) if both.any() else fin
+            sums = np.where(use, reduction.quality, 0.0).sum(axis=0)
+            counts = use.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reduction.memo["tier_quality"] = np.where(counts > 0, sums / counts, np.nan)
+    return reduction.memo["tier_quality"]

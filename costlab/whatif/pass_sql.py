@@ -1,0 +1,67 @@
+"""The what-if passes' SQL: queries/whatif/reduce.sql and daily_totals.sql, rendered for a store.
+
+Both files are Jinja templates (the template language dbt and sqlmesh use for SQL), rendered with
+named values and nothing else:
+
+    tiers          [1, 2, ..., T]: `{% for k in tiers %}` writes a block once per tier, its columns
+                   suffixed _t{{ k }} and its parameters indexed $tier_models[{{ k }}]
+    source         the relation read in place of costed_requests (or requests)
+    filter         --filter, already checked to be one SQL expression (sqlquote.expression), or None
+    ids            carry (source, request_id): only when replays, judgements or payloads join on them
+    replays, judgements, payloads
+                   the store has that evidence: the block includes queries/whatif/evidence/NAME.sql
+    seg, band_raw, band_sc, band_rep
+                   (daily_totals.sql) the price-card class expressions of costlab.whatif.daily_totals
+
+Values are never bound into the text: the window, tiers and knobs stay DuckDB named parameters
+($since, $tier_models, ...; `pass_params`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from costlab.store import queries
+from costlab.whatif.arrays import ReduceOptions
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(queries.queries_dir())), undefined=jinja2.StrictUndefined,
+        autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def render(name: str, **values: Any) -> str:
+    """queries/NAME.sql rendered with `values` (a name the file uses and is not given is an error)."""
+    return _environment().get_template(f"{name}.sql").render(**values)
+
+
+def tables(store) -> set[str]:
+    """The tables of the store's own database."""
+    return {t for (t,) in store.rows("select table_name from duckdb_tables() where database_name = current_database()")}
+
+
+def evidence(store, payloads: bool) -> set[str]:
+    """The evidence the passes can join: 'replays' and 'judgements' when the store has those tables,
+    'payloads' (with `payloads`) when stored request bodies exist."""
+    has = tables(store)
+    found = {name for name in ("replays", "judgements") if name in has}
+    if payloads and "payloads" in has and store.scalar("select count(*) > 0 from (select 1 from payloads limit 1)"):
+        found.add("payloads")
+    return found
+
+
+def pass_params(names: list[str], models: list[str], options: ReduceOptions, since: datetime | None,
+                until: datetime | None) -> dict[str, Any]:
+    """The named parameters of reduce.sql and daily_totals.sql."""
+    return {
+        "since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31),
+        "tier_names": names, "tier_models": models,
+        "tokenizer_factor": float(options.tokenizer_factor), "warmup_minutes": float(options.warmup_minutes),
+        "default_output_ratio": float(options.default_output_ratio), "min_ratio_requests": int(options.min_ratio_requests),
+    }
