@@ -147,9 +147,10 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
 
 
 def call(api: Api, job: Job, journal: Journal, slot: Slot) -> tuple | None:
-    """One replay, attempt by attempt (attempts.attempt); a result row (booking.RESULT_COLUMNS without run and key) and
-    then how many of its attempts are in doubt (sent, never answered: maybe billed). None when no
-    attempt can have been billed and an interrupt stopped the retries: released, resume makes it."""
+    """One replay, attempt by attempt (attempts.attempt); a result row (booking.RESULT_COLUMNS without
+    run and key) and then how many of its attempts are in doubt (sent, never answered: maybe billed).
+    None when no attempt can have been billed and an interrupt stopped the retries: released, resume
+    makes it."""
     import anthropic  # heavy (hundreds of modules): loaded when a run sends, not when costlab starts
 
     t0 = time.monotonic()
