@@ -39,7 +39,7 @@ def main() -> None:
     from costlab.config import Config
     from costlab.open import open_store
     from machine import describe
-    from test_replay_helpers import write_log
+    from costlab.testing.factories import write_log
 
     server = subprocess.Popen([sys.executable, "-m", "costlab.testing", "--latency", str(args.latency), "--no-record"],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -56,7 +56,10 @@ def main() -> None:
             for i in range(args.repeat):
                 run, _ = replay.plan(store, replay.ReplaySpec(sample=args.requests, tiers=["haiku"], run=f"bench{i}",
                                                               concurrency=args.concurrency))
-                from costlab.replay.send import Limiter, load_jobs, make_client, sdk_arguments, send
+                from costlab.replay.jobs import load_jobs
+                from costlab.replay.limiter import Limiter
+                from costlab.replay.providers import make_client, sdk_arguments
+                from costlab.replay.send import send
                 from costlab.replay.plan import prepare, run_params, set_run_tiers
 
                 prepare(store)

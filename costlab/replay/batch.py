@@ -14,20 +14,24 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
-from costlab.replay.plan import insert_rows
-from costlab.replay.send import Outcome, budget_spent, load_jobs, spent, write_results
+from costlab.replay.attempts import retry_delay, retryable
+from costlab.replay.booking import mark_not_sent, write_results
+from costlab.replay.budget import budget_spent, spent
+from costlab.replay.interrupts import Stopper
+from costlab.replay.jobs import load_jobs
+from costlab.replay.providers import Api
+from costlab.replay.send import Outcome
 
 if TYPE_CHECKING:
-    from costlab.replay.send import Stopper
     from costlab.store import Store
 
 MAX_BATCH = 100_000
 
 
 def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = None, poll_interval: float = 10.0,
-               on_progress: Callable[[int, Decimal], None] | None = None, stopper: "Stopper | None" = None) -> Outcome:
-    from costlab.replay.send import Stopper
-
+               on_progress: Callable[[int, Decimal], None] | None = None, stopper: Stopper | None = None) -> Outcome:
+    """Send the run's missing pairs in Message Batches (within --max-usd: a batch cannot be stopped
+    once created) and collect every batch of the run still in flight."""
     out = Outcome()
     stopper = stopper or Stopper()
     jobs = load_jobs(store, run, service_tier="batch")
@@ -53,22 +57,20 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
         # id leaves the pairs in doubt (counted against the budget), never re-sent.
         with store.transaction():
             store.execute("delete from replays where run = ? and status = 'not_sent'", [run])
-            insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "started_at",
-                                           "not_carried", "service_tier", "error_message", "platform", "geo_class",
-                                           "in_doubt_usd"),
-                        [(run, j.source, j.request_id, j.tier, j.model, "sending", now,
-                          json.dumps(j.not_carried) if j.not_carried else None, "batch",
-                          "in a Message Batch not yet collected", j.platform, j.geo_class, j.worst_usd) for j in chunk])
+            store.insert_rows("replays", ("run", "source", "request_id", "tier", "model", "status", "started_at",
+                                          "not_carried", "service_tier", "error_message", "platform", "geo_class",
+                                          "in_doubt_usd"),
+                              [(run, j.source, j.request_id, j.tier, j.model, "sending", now,
+                                json.dumps(j.not_carried) if j.not_carried else None, "batch",
+                                "in a Message Batch not yet collected", j.platform, j.geo_class, j.worst_usd) for j in chunk])
         batch = _create(store, run, client, chunk, [{"custom_id": cid, "params": job.body} for cid, job in ids.items()],
                         stopper)
         with store.transaction():
-            insert_rows(store, "replay_batches", ("run", "batch_id", "custom_id", "source", "request_id", "tier", "created_at"),
-                        [(run, batch.id, cid, j.source, j.request_id, j.tier, now) for cid, j in ids.items()])
+            store.insert_rows("replay_batches", ("run", "batch_id", "custom_id", "source", "request_id", "tier", "created_at"),
+                              [(run, batch.id, cid, j.source, j.request_id, j.tier, now) for cid, j in ids.items()])
         out.sent += len(chunk)
     if left_out:
-        from costlab.replay.send import _mark_not_sent
-
-        _mark_not_sent(store, run, left_out, "budget: sending it could cross --max-usd")
+        mark_not_sent(store, run, left_out, "budget: sending it could cross --max-usd")
         out.not_sent = len(left_out)
         out.notes.append(f"{out.not_sent} requests left out of the batch to stay within --max-usd")
     # Collect every batch of the run that still has rows in flight (this one, or one a killed run created).
@@ -82,15 +84,13 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
     return out
 
 
-def _create(store: "Store", run: str, client: Any, chunk: list, requests: list[dict], stopper: "Stopper") -> Any:
+def _create(store: "Store", run: str, client: Any, chunk: list, requests: list[dict], stopper: Stopper) -> Any:
     """One batch, created at most once. The SDK's own retries are off here: a create that timed out
     may have made (and will bill) a batch, and a retry would make a second one. So an attempt the
     server never answered leaves the chunk's 'sending' rows in doubt (counted at their worst case,
     never re-sent) and raises; an error answer made no batch, so it is retried as the SDK would
     (429, 5xx, 529), and when retries run out the rows are put back for resume to send."""
-    import anthropic
-
-    from costlab.replay.send import Api, _retry_delay, _retryable
+    import anthropic  # heavy (hundreds of modules): loaded when a run sends, not when costlab starts
 
     api = Api.of(client)
     tries = 0
@@ -99,7 +99,7 @@ def _create(store: "Store", run: str, client: Any, chunk: list, requests: list[d
         try:
             return api.client.messages.batches.create(requests=requests)
         except anthropic.APIStatusError as ex:  # answered: no batch was made
-            if tries > api.retries or not _retryable(ex) or stopper.aborted.wait(_retry_delay(ex, tries)):
+            if tries > api.retries or not retryable(ex) or stopper.aborted.wait(retry_delay(ex, tries)):
                 _put_back(store, run, chunk)
                 raise
         except anthropic.APIConnectionError as ex:
@@ -117,7 +117,7 @@ def _put_back(store: "Store", run: str, chunk: list) -> None:
 
 
 def _collect(store: "Store", run: str, client: Any, batch_id: str, poll_interval: float, out: Outcome,
-             on_progress: Callable[[int, Decimal], None] | None, stopper: "Stopper") -> bool:
+             on_progress: Callable[[int, Decimal], None] | None, stopper: Stopper) -> bool:
     """Wait for the batch to end and write its results; False when an interrupt stopped the wait."""
     while client.messages.batches.retrieve(batch_id).processing_status != "ended":
         if stopper.aborted.wait(poll_interval):

@@ -18,6 +18,7 @@ or `import:score`, verdict pass/fail, score 0..1, good).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,8 +99,6 @@ def import_outcomes(store: "Store", path: str | Path, fmt: str, name: str, mappi
         ConfigError: unknown format, a run of that name exists, a --map column that is not in the file.
         InputError: the file is not in the format.
     """
-    from costlab.replay.plan import insert_rows
-
     if fmt not in ("routellm", "csv"):
         raise ConfigError(f"--format {fmt!r}: use routellm or csv")
     if store.scalar("select count(*) from replay_runs where run = ?", [name]):
@@ -120,16 +119,16 @@ def import_outcomes(store: "Store", path: str | Path, fmt: str, name: str, mappi
         store.execute("insert into replay_runs values (?, ?, 'import', ?, 'imported', ?, ?, NULL, ?)",
                       [name, now, json.dumps({"file": str(path), "format": fmt, "mapping": mapping, "tiers": tiers,
                                               "models": {}}), tiers, judge, f"{sample.height} prompts from {path}"])
-        insert_rows(store, "replay_sample", ("run", "source", "request_id", "stratum"),
-                    [(name, source, rid, st) for rid, st in sample.select("request_id", "stratum").iter_rows()])
-        insert_rows(store, "replays", ("run", "source", "request_id", "tier", "model", "status", "response_text"),
-                    [(name, source, rid, tier, model, "ok", resp)
-                     for rid, tier, model, resp in df.select("request_id", "tier", "model", "response").iter_rows()])
-        insert_rows(store, "judgements", ("run", "source", "request_id", "tier", "judge", "verdict", "score", "good",
-                                          "judge_cost_usd", "details"),
-                    [(name, source, rid, tier, judge, "pass" if score >= 0.5 else "fail", score, score >= 0.5, 0,
-                      json.dumps({"model": model}))
-                     for rid, tier, model, score in df.select("request_id", "tier", "model", "score").iter_rows()])
+        store.insert_rows("replay_sample", ("run", "source", "request_id", "stratum"),
+                          [(name, source, rid, st) for rid, st in sample.select("request_id", "stratum").iter_rows()])
+        store.insert_rows("replays", ("run", "source", "request_id", "tier", "model", "status", "response_text"),
+                          [(name, source, rid, tier, model, "ok", resp)
+                           for rid, tier, model, resp in df.select("request_id", "tier", "model", "response").iter_rows()])
+        store.insert_rows("judgements", ("run", "source", "request_id", "tier", "judge", "verdict", "score", "good",
+                                         "judge_cost_usd", "details"),
+                          [(name, source, rid, tier, judge, "pass" if score >= 0.5 else "fail", score, score >= 0.5, 0,
+                            json.dumps({"model": model}))
+                           for rid, tier, model, score in df.select("request_id", "tier", "model", "score").iter_rows()])
     return store.frame(
         """select tier, any_value(x.model) as model, count(*)::BIGINT as prompts,
                   count(*) filter (where j.good)::BIGINT as good, avg(j.score)::DOUBLE as pass_rate
@@ -138,6 +137,4 @@ def import_outcomes(store: "Store", path: str | Path, fmt: str, name: str, mappi
 
 
 def _digest(prompt: str) -> str:
-    import hashlib
-
     return hashlib.sha256(prompt.encode()).hexdigest()[:16]

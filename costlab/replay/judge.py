@@ -1,5 +1,5 @@
-"""Scoring a run: deterministic checks (SQL, queries/replay/checks.sql), the blind pairwise judge
-and the single-answer rubric judge. Judge calls are priced and booked in judgements.judge_cost_usd,
+"""Judging a run's answers (the deterministic checks are checks.py): the blind pairwise judge and the
+single-answer rubric judge. Judge calls are priced and booked in judgements.judge_cost_usd,
 never in replays, so the replay spend and the judging spend stay apart.
 
 Pairwise: each tier's answer against a reference (the logged original answer, else the run's last
@@ -21,8 +21,8 @@ against what the run has spent so far (replays, judgements and calls in doubt); 
 cross the budget waits for the items in flight to settle at their real cost, and if it still does not
 fit, judging stops there. What was not judged is judged by the next resume (with a higher --max-usd).
 
-Judge calls are paid calls like the replays and go through the same machinery (send.dispatch and
-send.attempt, with its retries reserved against the budget): each attempt is written to the run's
+Judge calls are paid calls like the replays and go through the same machinery (dispatch.dispatch and
+attempts.attempt, with its retries reserved against the budget): each attempt is written to the run's
 journal before it is sent (key: judge, request, tier and order) and the call settles
 when its judgement is written; Ctrl-C stops new judge calls at once (a pairwise item whose first
 order was answered is booked incomplete rather than asking the second), the calls in flight are
@@ -39,9 +39,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from costlab.replay.plan import insert_rows
-from costlab.replay.send import (ACCOUNT_ERRORS, ERROR_TYPES, Api, Budget, Journal, Limiter, Slot, Stopper, attempt,
-                                 dispatch)
+from costlab.replay.attempts import ACCOUNT_ERRORS, ERROR_TYPES, attempt, error_message
+from costlab.replay.budget import Budget, Slot
+from costlab.replay.dispatch import dispatch
+from costlab.replay.interrupts import Stopper
+from costlab.replay.journal import Journal
+from costlab.replay.limiter import Limiter
+from costlab.replay.providers import Api
 
 if TYPE_CHECKING:
     from costlab.store import Store
@@ -71,96 +75,6 @@ class Judge:
     def sent(self) -> str:
         return self.model_id or self.model
 
-
-def run_checks(store: "Store", run: str) -> int:
-    """Insert the deterministic checks for every answer not checked yet; return how many rows were added."""
-    store.execute("create or replace temp table _replay_regex (feature VARCHAR, pattern VARCHAR)")
-    for feature, pattern in (store.config.replay.get("regex") or {}).items():
-        store.execute("insert into _replay_regex values (?, ?)", [feature, str(pattern)])
-    frame = store.run_query("replay/checks", run=run)
-    done = {tuple(r) for r in store.rows(
-        "select source, request_id, tier, judge from judgements where run = ? and judge like 'check:%'", [run])}
-    rows = [(run, s, rid, tier, judge, verdict, score, good, None, 0, details)
-            for s, rid, tier, judge, verdict, score, good, details in frame.iter_rows() if (s, rid, tier, judge) not in done]
-    rows += [(run, *row) for row in schema_checks(store, run) if (*row[:3], "check:schema") not in done]
-    with store.transaction():
-        insert_rows(store, "judgements", ("run", "source", "request_id", "tier", "judge", "verdict", "score", "good",
-                                          "order_consistent", "judge_cost_usd", "details"), rows)
-    return len(rows)
-
-
-def load_schemas(store: "Store") -> dict[str, dict[str, Any]]:
-    """[replay.schemas]: per feature, a JSON Schema inline (a TOML table) or the path of a .json file
-    (relative to costlab.toml); each checked against its metaschema, so a typo fails before anything is sent."""
-    from jsonschema import SchemaError
-    from jsonschema.validators import validator_for
-
-    from costlab.errors import ConfigError
-
-    out = {}
-    for feature, given in (store.config.replay.get("schemas") or {}).items():
-        where = f"costlab.toml [replay.schemas] {feature}"
-        if isinstance(given, str):
-            path = store.config.base_dir / given
-            try:
-                given = json.loads(path.read_text(encoding="utf-8"))
-            except OSError as ex:
-                raise ConfigError(f"{where}: cannot read {path}: {ex.strerror}. Give a JSON Schema file or an inline table.") from None
-            except ValueError as ex:
-                raise ConfigError(f"{where}: {path} is not JSON ({ex}). Give a JSON Schema file or an inline table.") from None
-        if not isinstance(given, dict):
-            raise ConfigError(f"{where}: expected a JSON Schema (a table, or the path of a .json file), got {given!r}")
-        try:
-            validator_for(given).check_schema(given)
-        except SchemaError as ex:
-            raise ConfigError(f"{where}: not a valid JSON Schema: {ex.message} (at {'/'.join(map(str, ex.path)) or 'the top'})") from None
-        out[str(feature)] = given
-    return out
-
-
-def schema_checks(store: "Store", run: str) -> list[tuple]:
-    """check:schema rows (source, request_id, tier, judge, verdict, score, good, order_consistent,
-    judge_cost_usd, details) for the answers with a schema (queries/replay/schema_targets.sql).
-
-    Validation is jsonschema's, in Python (DuckDB has no JSON Schema validator), over the run's
-    answers, not over log rows. A request whose own schema is invalid is not checked (the answer is
-    not at fault); the configured ones were checked when loaded.
-    """
-    from jsonschema import SchemaError
-    from jsonschema.exceptions import best_match
-    from jsonschema.validators import validator_for
-
-    schemas = load_schemas(store)
-    store.execute("create or replace temp table _replay_schemas (feature VARCHAR, schema VARCHAR)")
-    insert_rows(store, "_replay_schemas", ("feature", "schema"), [(f, json.dumps(sc)) for f, sc in schemas.items()])
-    validators: dict[str, Any] = {}
-    rows = []
-    for source, rid, tier, answer, schema_text, origin in store.run_query("replay/schema_targets", run=run).iter_rows():
-        if schema_text not in validators:
-            try:
-                schema = json.loads(schema_text)
-                cls = validator_for(schema)
-                cls.check_schema(schema)
-                validators[schema_text] = cls(schema)
-            except (ValueError, SchemaError):
-                validators[schema_text] = None
-        validator = validators[schema_text]
-        if validator is None:
-            continue
-        details: dict[str, Any] = {"schema": origin}
-        try:
-            value = json.loads(answer or "")
-        except ValueError as ex:
-            details["error"] = f"not JSON: {ex.msg} at character {ex.pos}"
-        else:
-            error = best_match(validator.iter_errors(value))
-            if error is not None:
-                details["error"] = error.message[:300]
-                details["path"] = "/" + "/".join(map(str, error.absolute_path))
-        good = "error" not in details
-        rows.append((source, rid, tier, "check:schema", "pass" if good else "fail", 1.0 if good else 0.0, good, None, 0,
-                     json.dumps(details)))
-    return rows
 
 
 def _request_text(request_json: str | None) -> str:
@@ -219,7 +133,7 @@ def _ask(calls: Calls, key: tuple, worst: Decimal | None, slot: Slot, model: str
     """One judge call, each attempt journaled before it is sent (send.attempt; a retry after an
     attempt in doubt reserves its own worst case in `slot`): its reply, input and output tokens, and
     what its attempts that went unanswered may have cost, and how many. Raises Unanswered."""
-    import anthropic
+    import anthropic  # heavy (hundreds of modules): loaded when a run judges, not when costlab starts
 
     got = attempt(calls.api, {"model": model, "max_tokens": MAX_TOKENS, "system": system,
                               "messages": [{"role": "user", "content": prompt}]}, key, worst, calls.journal, slot)
@@ -231,9 +145,7 @@ def _ask(calls: Calls, key: tuple, worst: Decimal | None, slot: Slot, model: str
         return text, msg.usage.input_tokens, msg.usage.output_tokens, doubt, n
     refused = isinstance(ex, anthropic.APIStatusError) and ERROR_TYPES.get(ex.status_code) in ACCOUNT_ERRORS
     if refused:
-        from costlab.replay.send import _message
-
-        calls.refused.append(f"HTTP {ex.status_code}: {_message(ex)}")
+        calls.refused.append(f"HTTP {ex.status_code}: {error_message(ex)}")
         calls.stopper.abort()
     why = f"{type(ex).__name__}" + (f" {ex.status_code}" if isinstance(ex, anthropic.APIStatusError) else "")
     if got.attempts > 1:
@@ -261,8 +173,8 @@ def set_rubrics(store: "Store") -> None:
     rubrics = dict(store.config.replay.get("rubrics") or {})
     default = str(rubrics.pop("default", DEFAULT_RUBRIC))
     store.execute("create or replace temp table _replay_rubrics (feature VARCHAR, rubric VARCHAR)")
-    insert_rows(store, "_replay_rubrics", ("feature", "rubric"),
-                [(None, default)] + [(str(f), str(r)) for f, r in rubrics.items()])
+    store.insert_rows("_replay_rubrics", ("feature", "rubric"),
+                      [(None, default)] + [(str(f), str(r)) for f, r in rubrics.items()])
 
 
 def _pick(text: str) -> str | None:
@@ -454,3 +366,4 @@ def _write_judged(store: "Store", run: str, name: str, judge: Judge, work: list,
 
     result = dispatch(work, one, write, calls.limiter, calls.budget, calls.stopper, name="costlab-judge")
     return written[0], len(result.left) if result.budget_stop else 0
+

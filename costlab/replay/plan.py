@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from costlab.store import queries
 from costlab.errors import ConfigError, CostlabError, did_you_mean
+from costlab.replay.judge import MAX_TOKENS, PAIRWISE_CHARS, RUBRIC_CHARS, set_rubrics
+from costlab.replay.providers import PROVIDERS, platform_of
+from costlab.store import queries
 from costlab.store.sqlquote import expression
 
 if TYPE_CHECKING:
     from costlab.store import Store
 
 STRATA = ("feature", "tier", "model", "customer_id", "platform")
-PROVIDERS = ("anthropic", "bedrock", "vertex")
 
 
 class BudgetError(CostlabError):
@@ -65,13 +66,6 @@ def tier_models(store: "Store", tiers: list[str]) -> dict[str, str]:
     return out
 
 
-def platform_of(settings: dict[str, Any]) -> str:
-    provider = str(settings.get("provider", "anthropic"))
-    if provider not in PROVIDERS:
-        raise ConfigError(f"[replay] provider = {provider!r}: use anthropic, bedrock or vertex.{did_you_mean(provider, PROVIDERS)}")
-    return provider
-
-
 def platform_models(store: "Store", configured: dict[str, str], settings: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Per tier: the catalogue model it is priced as, the model id sent on the configured platform, and
     the price card's geo class (Bedrock: a global. profile is global, any other id a regional endpoint;
@@ -83,20 +77,12 @@ def platform_models(store: "Store", configured: dict[str, str], settings: dict[s
     models are offered through cross-Region profiles; [replay] bedrock_profile = "us", "eu", ... or
     "" picks another) and as is on Vertex.
     """
-    platform = platform_of(settings)
+    provider = PROVIDERS[platform_of(settings)]
     out = {}
     for tier, given in configured.items():
         model = str(store.scalar("select costlab_model(?)", [given]))
-        plain = store.scalar("select costlab_clean_model(?) = lower(trim(?))", [given, given])
-        if platform == "bedrock":
-            profile = str(settings.get("bedrock_profile", "global")).strip(". ")
-            sent = given if not plain else (f"{profile}.anthropic.{given}" if profile else f"anthropic.{given}")
-            geo = "global" if sent.lower().split("/")[-1].startswith("global.") else "regional"
-        elif platform == "vertex":
-            sent = given if plain or "@" in given else model
-            geo = "global" if str(settings.get("region") or "") == "global" else "regional"
-        else:
-            sent, geo = given, "global"
+        plain = bool(store.scalar("select costlab_clean_model(?) = lower(trim(?))", [given, given]))
+        sent, geo = provider.model_id(given, model, plain, settings)  # providers.py: each platform's ids
         out[tier] = {"model": model, "model_id": sent, "geo_class": geo}
     return out
 
@@ -172,8 +158,8 @@ def create_run(store: "Store", spec: ReplaySpec) -> str:
             [name, datetime.now(timezone.utc), json.dumps(params), spec.tiers, spec.judge, spec.max_usd,
              f"{sample.height} of {qualifying_count(store)} qualifying requests"],
         )
-        insert_rows(store, "replay_sample", ("run", "source", "request_id", "stratum"),
-                    [(name, *row) for row in sample.iter_rows()])
+        store.insert_rows("replay_sample", ("run", "source", "request_id", "stratum"),
+                          [(name, *row) for row in sample.iter_rows()])
     return name
 
 
@@ -186,15 +172,6 @@ def set_budget(store: "Store", run: str, max_usd: Decimal) -> None:
     """A new budget for the whole run, in its column and in the params a resume reads."""
     store.execute("update replay_runs set max_usd = ?, params = json_merge_patch(params, json_object('max_usd', ?)) "
                   "where run = ?", [max_usd, str(max_usd), run])
-
-
-def insert_rows(store: "Store", table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Multi-row INSERTs of 500 rows (executemany would prepare and run one statement per row)."""
-    for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
-        marks = "(" + ", ".join("?" for _ in columns) + ")"
-        store.execute(f"insert into {table} ({', '.join(columns)}) values {', '.join([marks] * len(chunk))}",
-                      [v for row in chunk for v in row])
 
 
 def qualifying_count(store: "Store") -> int:
@@ -214,19 +191,17 @@ def run_params(store: "Store", run: str) -> dict[str, Any]:
 def estimate(store: "Store", run: str, batch: bool = False) -> pl.DataFrame:
     """Per tier (kind 'replay') and per judge (kind 'judge': pairwise:TIER, rubric:TIER): requests and
     calls still to make, expected prompt tokens, expected and worst-case cost (queries/replay/estimate.sql)."""
-    from costlab.replay import judge
-
     params = run_params(store, run)
     prepare(store)
     set_run_tiers(store, params)
-    judge.set_rubrics(store)
+    set_rubrics(store)
     who = params.get("judge")
     extra: dict[str, Any] = {}
     if who:
         extra = dict(judge=who, judge_model=params.get("judge_model") or tier_models(store, [who])[who],
                      judge_platform=params.get("platform", "anthropic"), judge_geo=(params.get("geo") or {}).get(who, "global"),
                      reference_tier=list(params["tiers"])[-1], rubric_judge=bool(store.config.replay.get("rubric_judge")),
-                     pairwise_chars=judge.PAIRWISE_CHARS, rubric_chars=judge.RUBRIC_CHARS, judge_max_tokens=judge.MAX_TOKENS)
+                     pairwise_chars=PAIRWISE_CHARS, rubric_chars=RUBRIC_CHARS, judge_max_tokens=MAX_TOKENS)
     return store.run_query("replay/estimate", run=run, service_tier="batch" if batch else "standard", **extra)
 
 
