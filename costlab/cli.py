@@ -105,6 +105,14 @@ def _day(value: str | None, flag: str) -> datetime | None:
         raise typer.BadParameter(f"expected a date like 2026-11-16, got {value!r}", param_hint=flag)
 
 
+def _ingest_formats_help() -> str:
+    # --format's help, from the format registry. Called when typer builds the command (in main(), after
+    # the process is set up: the registry imports DuckDB), not when this module is imported.
+    from costlab.ingest import formats
+
+    return formats.flag_help()
+
+
 def _render(frame, fmt: str, out: Path | None, title: str | None = None) -> None:
     from costlab import render
 
@@ -115,7 +123,7 @@ def _render(frame, fmt: str, out: Path | None, title: str | None = None) -> None
 @handle_errors
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs; .gz is read directly.")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical, bedrock, otel, litellm, langfuse, admin or mapping:NAME (default: detected).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=_ingest_formats_help())] = None,
     no_payloads: Annotated[bool, typer.Option("--no-payloads", help="Do not keep request and response bodies.")] = False,
     endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint for s3:// paths. [env: AWS_ENDPOINT_URL_S3]", show_default=False)] = None,
     db: DbOption = None,
@@ -129,11 +137,11 @@ def ingest(
       costlab ingest s3://my-bucket/AWSLogs/123456789012/BedrockModelInvocationLogs/
     """
     from costlab.display import styled
-    from costlab.ingest import detect, ingest_paths
+    from costlab.ingest import expand, ingest_paths
     from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
 
-    files = detect.expand([p for p in paths if not is_s3(p)])
+    files = expand([p for p in paths if not is_s3(p)])
     with _open(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
         # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
         summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads,

@@ -1,6 +1,6 @@
 """`costlab reconcile` and `costlab pull-usage`: the provider's own figures against costlab's.
 
-The work lives in costlab.reconcile and costlab.ingest.admin; this module parses options, calls them
+The work lives in costlab.reconcile and costlab.ingest.usage_api; this module parses options, calls them
 and renders.
 """
 
@@ -81,7 +81,7 @@ def pull_usage(
     Example:
       ANTHROPIC_ADMIN_KEY=sk-ant-admin... costlab pull-usage --since 2026-11-01 --until 2026-11-08
     """
-    from costlab.ingest.admin import pull
+    from costlab.ingest.usage_api import pull
 
     from costlab.keys import env_key
 

@@ -1,4 +1,4 @@
-"""Anthropic Admin API usage and cost reports into `usage_buckets`.
+"""`admin`: Anthropic Admin API usage and cost reports, into `usage_buckets` (not requests).
 
 Input: the JSON the API returns, `{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more",
 "next_page"}`, one page per file or many pages as JSON lines (what `costlab pull-usage --save` writes),
@@ -11,16 +11,19 @@ Everything is DuckDB SQL over the file; nothing loops over results in Python.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
-
+from typing import TYPE_CHECKING
 
 from costlab.errors import InputError, QueryError
+from costlab.ingest.files import is_gzip
+from costlab.ingest.formats.base import Format, only
+from costlab.ingest.results import FileResult
 from costlab.store.sqlquote import file_literal
-from costlab.store import Store
 
-FORMAT = "admin-report"
+if TYPE_CHECKING:
+    from costlab.store import Store
+
+FORMAT_NAME = "admin-report"
 _COLUMNS = ("{'data': 'STRUCT(starting_at VARCHAR, ending_at VARCHAR, results JSON[])[]', "
             "'has_more': 'VARCHAR', 'next_page': 'VARCHAR'}")
 
@@ -69,13 +72,11 @@ from t
 """
 
 
-def load(store: Store, path: Path, size: int, digest: str, origin: str | None = None):
+def load(store: Store, path: Path, size: int, digest: str, origin: str | None = None) -> FileResult:
     """Stage a report file, then in one transaction: an ingests row, its rejects, and the buckets
     (replacing earlier copies of the same buckets)."""
-    from costlab.ingest import FileResult, _is_gzip
-
-    result = FileResult(origin or str(path), FORMAT)
-    gz = ", compression='gzip'" if _is_gzip(path) else ""
+    result = FileResult(origin or str(path), FORMAT_NAME)
+    gz = ", compression='gzip'" if is_gzip(path) else ""
     try:
         # The path last: nothing in a file name is ever read as another placeholder.
         store.execute(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz).replace("{path}", file_literal(path)))
@@ -99,7 +100,7 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
             """insert into ingests (ingest_id, file, size, sha256, format, rows_read, rows_added, rows_present,
                                     rows_rejected, started_at, finished_at)
                values (?, ?, ?, ?, ?, ?, ?, 0, ?, now(), now())""",
-            [ingest_id, result.file, size, digest, FORMAT, read, unique, rejected],
+            [ingest_id, result.file, size, digest, FORMAT_NAME, read, unique, rejected],
         )
         store.execute(
             "insert into rejects select ?, ?, page, _reject, left(_raw, 10000) from _ub2 where _reject is not null",
@@ -125,94 +126,29 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
     return result
 
 
-def load_pages(store: Store, pages: list[dict], origin: str):
-    """Pages fetched from the API (pull-usage): written as JSON lines, then loaded like a file."""
-    import hashlib
-
-    with tempfile.TemporaryDirectory(prefix="costlab-usage-") as tmp:
-        path = Path(tmp) / "pages.jsonl"
-        text = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in pages)
-        path.write_text(text, encoding="utf-8")
-        return load(store, path, len(text), hashlib.sha256(text.encode()).hexdigest(), origin)
-
-
 def looks_like_report(text: str) -> bool:
+    """A pretty-printed Admin API page (one JSON document over many lines)."""
     head = text.lstrip()
     return head.startswith("{") and '"data"' in head and '"results"' in head and (
         '"has_more"' in head or '"next_page"' in head or '"starting_at"' in head)
 
 
-# -- pull-usage: the Admin API over HTTP -----------------------------------------------------------
-USAGE_PATH = "/v1/organizations/usage_report/messages"
-COST_PATH = "/v1/organizations/cost_report"
-API_VERSION = "2023-06-01"
+def _sniff_record(record: dict) -> str | None:
+    return FORMAT_NAME if isinstance(record.get("data"), list) and ("has_more" in record or "next_page" in record) else None
 
 
-def fetch_pages(base_url: str, key: str, path: str, params: list[tuple[str, str]], timeout: float = 30.0,
-                max_pages: int = 1000, retries: int = 3) -> list[dict]:
-    """Every page of one report, following `next_page` until `has_more` is false. Retries 429 and 5xx
-    a few times (honouring a short `retry-after`); anything else is a clear CostlabError."""
-    import time
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    from costlab.errors import CostlabError
-    from costlab.keys import check_key
-
-    key = check_key(key, "the Admin API key (ANTHROPIC_ADMIN_KEY)")  # before it becomes a header
-    pages: list[dict] = []
-    page: str | None = None
-    for _ in range(max_pages):
-        query = params + ([("page", page)] if page else [])
-        url = base_url.rstrip("/") + path + "?" + urllib.parse.urlencode(query)
-        req = urllib.request.Request(url, headers={"x-api-key": key, "anthropic-version": API_VERSION,
-                                                   "accept": "application/json", "user-agent": "costlab"})
-        for attempt in range(retries + 1):
-            try:
-                with urllib.request.urlopen(req, timeout=timeout) as resp:
-                    body = json.loads(resp.read().decode("utf-8"))
-                break
-            except urllib.error.HTTPError as ex:
-                text = ex.read().decode("utf-8", errors="replace")
-                if (ex.code == 429 or ex.code >= 500) and attempt < retries:
-                    wait = ex.headers.get("retry-after") if ex.headers else None
-                    time.sleep(min(float(wait) if wait and wait.replace(".", "", 1).isdigit() else 0.5 * 2 ** attempt, 10))
-                    continue
-                try:
-                    message = json.loads(text)["error"]["message"]
-                except (ValueError, KeyError, TypeError):
-                    message = text[:200]
-                hint = " (is ANTHROPIC_ADMIN_KEY an Admin key, sk-ant-admin...?)" if ex.code in (401, 403) else ""
-                raise CostlabError(f"{path}: HTTP {ex.code}: {message}{hint}") from None
-            except (urllib.error.URLError, TimeoutError, OSError) as ex:
-                if attempt < retries:
-                    time.sleep(0.5 * 2 ** attempt)
-                    continue
-                raise CostlabError(f"{base_url}{path}: cannot connect: {getattr(ex, 'reason', ex)}") from None
-            except (json.JSONDecodeError, UnicodeDecodeError) as ex:  # not any ValueError: urllib's quote headers
-                raise CostlabError(f"{path}: the response is not JSON: {ex}") from None
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise CostlabError(f"{path}: unexpected response (no `data` list)")
-        pages.append(body)
-        page = body.get("next_page")
-        if not body.get("has_more") or not page:
-            return pages
-    raise CostlabError(f"{path}: more than {max_pages} pages; narrow --since/--until")
+def _sniff_text(text: str) -> str | None:
+    return FORMAT_NAME if looks_like_report(text) else None
 
 
-def pull(store: Store, key: str, since: str, until: str, base_url: str = "https://api.anthropic.com",
-         save_dir: Path | None = None):
-    """Fetch the usage report (daily, by model, service tier and context window) and the cost report
-    (daily, by description: model, token type, tier) for [since, until) and load both."""
-    window = [("starting_at", f"{since}T00:00:00Z"), ("ending_at", f"{until}T00:00:00Z"), ("bucket_width", "1d"),
-              ("limit", "31")]
-    usage = fetch_pages(base_url, key, USAGE_PATH, window + [("group_by[]", "model"), ("group_by[]", "service_tier"),
-                                                             ("group_by[]", "context_window")])
-    cost = fetch_pages(base_url, key, COST_PATH, window + [("group_by[]", "description")])
-    if save_dir:
-        save_dir.mkdir(parents=True, exist_ok=True)
-        for name, pages in (("usage", usage), ("cost", cost)):
-            (save_dir / f"{name}_report_{since}_{until}.jsonl").write_text(
-                "".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
-    return load_pages(store, usage + cost, f"admin-api {since}..{until}"), len(usage), len(cost)
+FORMAT = Format(
+    flag="admin",
+    describes="Anthropic Admin API usage and cost reports (JSON)",
+    docs="`admin`",
+    names=(FORMAT_NAME,),
+    kinds={FORMAT_NAME: "json"},
+    choose=only(FORMAT_NAME),
+    load=load,
+    sniff_record=_sniff_record,
+    sniff_text=_sniff_text,
+)
