@@ -84,7 +84,8 @@ def _detect_json(path: Path, text: str, lines: list[str]) -> str:
 def normalise_format(fmt: str, path: Path, config: Config) -> str:
     """A --format value as a format name for this file (`canonical` picks CSV, JSONL or Parquet by content)."""
     found = formats.named(fmt)
-    name = (fmt if fmt in found.names else found.choose(fmt, path, config)) if found else None
+    # The flag picks one of the format's names for this file; one of its names is taken as it is.
+    name = (found.choose(fmt, path, config) if fmt == found.flag or fmt not in found.names else fmt) if found else None
     if not name:
         raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(formats.flags())}")
     return name
