@@ -18,6 +18,7 @@ from costlab.errors import InputError, QueryError
 from costlab.ingest.files import is_gzip
 from costlab.ingest.formats.base import Format, only
 from costlab.ingest.results import FileResult
+from costlab.store import queries
 from costlab.store.sqlquote import file_literal
 
 if TYPE_CHECKING:
@@ -27,49 +28,10 @@ FORMAT_NAME = "admin-report"
 _COLUMNS = ("{'data': 'STRUCT(starting_at VARCHAR, ending_at VARCHAR, results JSON[])[]', "
             "'has_more': 'VARCHAR', 'next_page': 'VARCHAR'}")
 
-_STAGE = """
-create or replace temp table _ub as
-with pages as (
-    select row_number() over () as page, unnest(data) as d from read_json({path}, format='auto', columns={columns},
-                                                                          maximum_object_size=1073741824{gz})
-),
-r as (select page, d.starting_at, d.ending_at, unnest(d.results) as x from pages),
-t as (
-    select page, starting_at, ending_at, x,
-           case when x->>'amount' is not null or x->>'cost_type' is not null then 'cost' else 'usage' end as report,
-           coalesce(x->>'model',
-                    lower(replace(replace(regexp_extract(x->>'description', '^(Claude [A-Za-z]+ [0-9.]+)', 1), ' ', '-'), '.', '-')))
-               as model_raw
-    from r
-)
-select page, report,
-       try_cast(starting_at as TIMESTAMPTZ) as starting_at, try_cast(ending_at as TIMESTAMPTZ) as ending_at,
-       nullif(model_raw, '') as model_raw,
-       x->>'service_tier' as service_tier, x->>'context_window' as context_window,
-       nullif(x->>'inference_geo', 'not_available') as inference_geo,
-       x->>'api_key_id' as api_key_id, x->>'workspace_id' as workspace_id, x->>'description' as description,
-       x->>'cost_type' as cost_type, x->>'token_type' as token_type,
-       try_cast(x->>'uncached_input_tokens' as BIGINT) as uncached_input_tokens,
-       try_cast(x->>'output_tokens' as BIGINT) as output_tokens,
-       try_cast(x->>'cache_read_input_tokens' as BIGINT) as cache_read_input_tokens,
-       try_cast(x->>'$.cache_creation.ephemeral_5m_input_tokens' as BIGINT) as cache_write_5m_tokens,
-       try_cast(x->>'$.cache_creation.ephemeral_1h_input_tokens' as BIGINT) as cache_write_1h_tokens,
-       try_cast(x->>'$.server_tool_use.web_search_requests' as BIGINT) as web_search_requests,
-       try_cast(x->>'amount' as DECIMAL(38,9)) / 100 as amount_usd,
-       x->>'currency' as currency,
-       nullif(concat_ws('; ',
-           case when try_cast(starting_at as TIMESTAMPTZ) is null then 'starting_at is not a timestamp: ' || coalesce(starting_at, 'missing') end,
-           case when report = 'cost' and try_cast(x->>'amount' as DECIMAL(38,9)) is null
-                then 'amount is not a decimal string: ' || coalesce(x->>'amount', 'missing') end,
-           case when report = 'cost' and coalesce(x->>'currency', 'USD') <> 'USD' then 'currency is not USD: ' || (x->>'currency') end,
-           case when report = 'usage' and coalesce(x->>'uncached_input_tokens', x->>'output_tokens') is null
-                then 'a usage result with no token counts' end,
-           case when report = 'usage' and (x->>'uncached_input_tokens' is not null and try_cast(x->>'uncached_input_tokens' as BIGINT) is null
-                                           or x->>'output_tokens' is not null and try_cast(x->>'output_tokens' as BIGINT) is null)
-                then 'a token count is not a whole number' end), '') as _reject,
-       x::VARCHAR as _raw
-from t
-"""
+# One row per bucket of each page, numbered by page: the relation queries/ingest/admin_report.sql reads.
+_PAGES = ("create or replace temp view _admin_pages as "
+          "select row_number() over () as page, unnest(data) as d from read_json({path}, format='auto', "
+          "columns={columns}, maximum_object_size=1073741824{gz})")
 
 
 def load(store: Store, path: Path, size: int, digest: str, origin: str | None = None) -> FileResult:
@@ -78,17 +40,11 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
     result = FileResult(origin or str(path), FORMAT_NAME)
     gz = ", compression='gzip'" if is_gzip(path) else ""
     try:
-        # The path last: nothing in a file name is ever read as another placeholder.
-        store.execute(_STAGE.replace("{columns}", _COLUMNS).replace("{gz}", gz).replace("{path}", file_literal(path)))
+        # str.format fills each placeholder once: nothing in a file name is read as a placeholder.
+        store.execute(_PAGES.format(columns=_COLUMNS, gz=gz, path=file_literal(path)))
+        store.execute_script(queries.load("ingest/admin_report").text)
     except QueryError as ex:  # (out of memory is not the file's fault: it stops the run, naming memory_limit)
         raise InputError(f"{origin or path}: cannot be read as an Admin API usage or cost report: {ex}") from ex
-    store.execute(
-        """create or replace temp table _ub2 as
-           select *, costlab_model(model_raw) as model,
-                  md5(concat_ws('|', report, starting_at, model_raw, service_tier, context_window, inference_geo,
-                                api_key_id, workspace_id, description, cost_type, token_type)) as bucket_key
-           from _ub"""
-    )
     read, rejected, unique = store.rows(
         "select count(*), count(*) filter (where _reject is not null), "
         "count(distinct bucket_key) filter (where _reject is null) from _ub2"
@@ -120,7 +76,7 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
                qualify row_number() over (partition by bucket_key order by page desc) = 1""",
             {"origin": result.file, "ingest_id": ingest_id},
         )
-    store.execute_script("drop table if exists _ub; drop table if exists _ub2")
+    store.execute_script("drop table if exists _ub; drop table if exists _ub2; drop view if exists _admin_pages")
     if rejected:
         result.notes.append(f"{rejected} report results rejected (see rejects; `line` is the page number)")
     return result
