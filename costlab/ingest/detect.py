@@ -16,9 +16,9 @@ from costlab.ingest.files import excerpt, head_text, is_parquet
 _ASKED = sorted(formats.FORMATS, key=lambda f: -f.specificity)
 
 
-def _first(ask) -> str | None:
-    """The first answer of the formats, most specific first, to one sniff (`ask(format)`)."""
-    return next((name for f in _ASKED if (name := ask(f))), None)
+def _first(sniff: str, *args: object) -> str | None:
+    """The first answer of the formats, most specific first, to one of their sniffs (`Format.<sniff>(*args)`)."""
+    return next((name for f in _ASKED if (name := getattr(f, sniff)(*args))), None)
 
 
 def _parquet_columns(path: Path) -> set[str]:
@@ -35,12 +35,12 @@ def detect(path: Path, config: Config) -> str:
     """The format name of a file, or an InputError that names the file and what costlab reads."""
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty. {formats.help_text()}")
-    claimed = _first(lambda f: f.sniff_file(path, config))  # [mappings.NAME] match = "pattern"
+    claimed = _first("sniff_file", path, config)  # [mappings.NAME] match = "pattern"
     if is_parquet(path):
         if claimed:
             return claimed
         columns = _parquet_columns(path)
-        found = _first(lambda f: f.sniff_parquet(columns))
+        found = _first("sniff_parquet", columns)
         assert found, "the canonical format reads any Parquet file"
         return found
     text = head_text(path)
@@ -54,7 +54,7 @@ def detect(path: Path, config: Config) -> str:
     if lines[0].lstrip().startswith(("{", "[")):
         return _detect_json(path, text, lines)
     header = {h.strip().strip('"').lower() for h in lines[0].split(",")}
-    found = _first(lambda f: f.sniff_header(header))
+    found = _first("sniff_header", header)
     if found:
         return found
     raise InputError(
@@ -70,12 +70,12 @@ def _detect_json(path: Path, text: str, lines: list[str]) -> str:
             record = json.loads(line)
         except json.JSONDecodeError:
             # A record longer than the sniffed head (big bodies, OTLP batches): its opening says enough.
-            found = _first(lambda f: f.sniff_line(line))
+            found = _first("sniff_line", line)
         else:
-            found = _first(lambda f: f.sniff_record(record)) if isinstance(record, dict) else None
+            found = _first("sniff_record", record) if isinstance(record, dict) else None
         if found:
             return found
-    found = _first(lambda f: f.sniff_text(text))  # a pretty-printed document (an Admin API page)
+    found = _first("sniff_text", text)  # a pretty-printed document (an Admin API page)
     if found:
         return found
     raise InputError(f"{path}: JSON, but no record looks like a log costlab knows. {formats.help_text()}")
