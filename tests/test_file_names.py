@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from costlab.config import Config
-from costlab.ingest import detect, ingest_paths
+from costlab.ingest import expand, ingest_paths
 from costlab.open import open_store
 from costlab.store import Store
 
@@ -87,7 +87,7 @@ def test_a_folder_of_such_names_reads_every_file_once(store, tmp_path):
 def test_a_path_that_names_no_file_is_still_a_glob(store, tmp_path):
     write(tmp_path / "logs" / "a.jsonl", "a")
     write(tmp_path / "logs" / "b.jsonl", "b")
-    assert [p.name for p in detect.expand([str(tmp_path / "logs" / "*.jsonl")])] == ["a.jsonl", "b.jsonl"]
+    assert [p.name for p in expand([str(tmp_path / "logs" / "*.jsonl")])] == ["a.jsonl", "b.jsonl"]
     ingest_paths(store, [str(tmp_path / "logs" / "*.jsonl")])
     assert ids(store) == ["a", "b"]
 

@@ -14,11 +14,11 @@ from decimal import Decimal
 
 import pytest
 
-import costlab.ingest
+import costlab.ingest.staging
 from costlab.config import Config
 from costlab.ingest import ingest_paths
-from costlab.ingest.common import NOTE_CACHE_REST, NOTE_CACHE_SPLIT
-from costlab.ingest.sources import NOTE_METADATA_OTHER, NOTE_METADATA_STRING
+from costlab.ingest.counts import NOTE_CACHE_REST, NOTE_CACHE_SPLIT
+from costlab.ingest.formats.anthropic import NOTE_METADATA_OTHER, NOTE_METADATA_STRING
 from costlab.schema import MAX_TOKENS, MAX_TOOL_REQUESTS
 from costlab.open import open_store
 
@@ -165,7 +165,7 @@ def test_a_csv_row_that_is_not_utf8_rejects_that_row_only(store, tmp_path, name)
 def test_a_line_longer_than_the_limit_rejects_that_line_and_the_lines_after_it_keep_their_numbers(new_store, 
         store, tmp_path, monkeypatch):
     # The real limit is 1 GiB (checked by hand once); a small one keeps the test fast and small.
-    monkeypatch.setattr(costlab.ingest, "MAX_LINE_BYTES", 8192)
+    monkeypatch.setattr(costlab.ingest.staging, "MAX_LINE_BYTES", 8192)
     recs = [envelope(i) for i in range(5)]
     recs[1]["request"]["messages"] = [{"role": "user", "content": "x" * 20000}]
     recs[3]["response"]["usage"]["input_tokens"] = -1
@@ -199,7 +199,7 @@ def mapped(i: int, **kw) -> bytes:
 ], ids=["not-utf8", "not-json", "too-long", "not-an-object"])
 def test_a_bad_line_in_a_mapped_jsonl_file_rejects_that_line_and_the_lines_after_it_keep_their_numbers(
         tmp_path, monkeypatch, bad, reason):
-    monkeypatch.setattr(costlab.ingest, "MAX_LINE_BYTES", 8192)
+    monkeypatch.setattr(costlab.ingest.staging, "MAX_LINE_BYTES", 8192)
     lines = [mapped(i) for i in range(8)]
     lines[2] = bad(lines[2])
     lines[4] = b""  # a blank line counts as a line, as an editor numbers it

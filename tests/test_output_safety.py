@@ -167,7 +167,7 @@ def test_an_unreadable_first_line_with_markup_is_reported_not_a_crash(tmp_path):
     result = run("ingest", "--db", tmp_path / "s.duckdb", good, bad)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 1
-    # The first line is quoted as a short excerpt (detect.excerpt), escaped, never as markup.
+    # The first line is quoted as a short excerpt (files.excerpt), escaped, never as markup.
     assert "note [/red] :x: \\x1b[31mred\\x1b[0m [bold]x[/bo" in result.stderr
     assert_shown_literally(result.stderr)
     assert "1 rows added" in result.stderr

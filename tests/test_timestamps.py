@@ -22,7 +22,8 @@ from costlab.cli import app
 from costlab.config import Config, load_config
 from costlab.errors import ConfigError
 from costlab.generate import generate_sql
-from costlab.ingest import _stage, ingest_paths
+from costlab.ingest import ingest_paths
+from costlab.ingest.staging import stage as _stage
 from costlab.open import open_store
 
 from helpers import FIXTURES

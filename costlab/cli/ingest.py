@@ -21,10 +21,19 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
 
 
+def _formats_help() -> str:
+    # --format's help, from the format registry. Evaluated when typer builds the command (in main(),
+    # after the process is set up: the registry imports DuckDB), not when this module is imported:
+    # this module's annotations are strings (from __future__ import annotations).
+    from costlab.ingest import formats
+
+    return formats.flag_help()
+
+
 @handle_errors
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs; .gz is read directly.")],
-    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical, bedrock, otel, litellm, langfuse, admin or mapping:NAME (default: detected).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=_formats_help())] = None,
     no_payloads: Annotated[bool, typer.Option("--no-payloads", help="Do not keep request and response bodies.")] = False,
     endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint for s3:// paths. [env: AWS_ENDPOINT_URL_S3]", show_default=False)] = None,
     db: DbOption = None,
@@ -38,11 +47,11 @@ def ingest(
       costlab ingest s3://my-bucket/AWSLogs/123456789012/BedrockModelInvocationLogs/
     """
     from costlab.display import styled
-    from costlab.ingest import detect, ingest_paths
+    from costlab.ingest import expand, ingest_paths
     from costlab.ingest.s3 import is_s3
     from costlab.progress import bytes_bar, stderr
 
-    files = detect.expand([p for p in paths if not is_s3(p)])
+    files = expand([p for p in paths if not is_s3(p)])
     with open_store(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
         # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
         summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads,

@@ -1,5 +1,5 @@
 """`costlab pull-usage`: fetch the Admin API usage and cost reports into usage_buckets
-(costlab.ingest.admin), for `costlab reconcile` to compare with."""
+(costlab.ingest.usage_api), for `costlab reconcile` to compare with."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def pull_usage(
     Example:
       ANTHROPIC_ADMIN_KEY=sk-ant-admin... costlab pull-usage --since 2026-11-01 --until 2026-11-08
     """
-    from costlab.ingest.admin import pull
+    from costlab.ingest.usage_api import pull
 
     key = env_key("ANTHROPIC_ADMIN_KEY")  # stripped and checked: a line break in it would be quoted in an error
     if not key:

@@ -21,7 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from costlab.errors import ConfigError, InputError
+from costlab.errors import ConfigError, InputError, QueryError
+from costlab.ingest.pipeline import ingest_file
+from costlab.ingest.results import FileResult
+from costlab.keys import check_env_keys
 from costlab.store import Store
 
 _LOG_NAME = re.compile(r"\.(jsonl|ndjson|json|csv|parquet|log)(\.gz)?$|\.gz$", re.IGNORECASE)
@@ -40,13 +43,12 @@ def split_url(url: str) -> tuple[str, str]:
 
 
 def client(endpoint_url: str | None = None):
+    # boto3 is imported here, not at the top: it is heavy, and only s3:// paths need it.
     try:
         import boto3
         from botocore.config import Config as BotoConfig
     except ImportError as ex:  # pragma: no cover - boto3 is a dependency
         raise ConfigError("reading s3:// needs boto3 (pip install boto3)") from ex
-    from costlab.keys import check_env_keys
-
     check_env_keys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))  # stripped, checked for boto3
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     return boto3.client("s3", endpoint_url=endpoint,
@@ -73,13 +75,10 @@ def _listing(s3, bucket: str, prefix: str) -> list[tuple[str, int, str]]:
 
 
 def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint_url: str | None = None,
-               on_file: Callable[[str, int], None] | None = None) -> list:
+               on_file: Callable[[str, int], None] | None = None) -> list[FileResult]:
     """Ingest every new log object under an s3:// URL; FileResults for the new objects plus one line
     saying how many were seen before."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from costlab.errors import QueryError
-    from costlab.ingest import FileResult, ingest_file
+    from botocore.exceptions import BotoCoreError, ClientError  # boto3's, loaded with it (see client)
 
     bucket, prefix = split_url(url)
     s3 = client(endpoint_url)
@@ -88,7 +87,7 @@ def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint
     if not listing:
         return [FileResult(url, error=f"{url}: no log objects under this prefix")]
     # Which objects are new: one anti-join against what earlier runs recorded.
-    import pyarrow as pa
+    import pyarrow as pa  # heavy, and only S3 listings need it here
 
     keys, sizes, etags = zip(*listing)
     listed = pa.table({"key": pa.array(keys, pa.string()), "size": pa.array(sizes, pa.int64()),

@@ -1,4 +1,4 @@
-"""Amazon Bedrock model invocation logs (`schemaType: ModelInvocationLog`), as Bedrock writes them to
+"""`bedrock`: Amazon Bedrock model invocation logs (`schemaType: ModelInvocationLog`), as Bedrock writes them to
 S3 (gzip JSON lines under AWSLogs/<account>/BedrockModelInvocationLogs/<region>/yyyy/mm/dd/) or
 CloudWatch. InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream.
 
@@ -20,9 +20,12 @@ Config (costlab.toml):
 
 from __future__ import annotations
 
+import re
+
 from costlab.config import Config
-from costlab.ingest.common import V, cache_writes, tag_columns
-from costlab.ingest.sources import Adapter
+from costlab.ingest.counts import cache_writes
+from costlab.ingest.formats.base import V, Adapter, Format, only
+from costlab.ingest.tags import tag_columns
 from costlab.store.sqlquote import literal
 
 SPEC = {
@@ -72,12 +75,13 @@ def _profiles_case(config: Config) -> str:
     return "case " + " ".join(whens) + " end"
 
 
-def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
-    err_type = "case errorCode " + " ".join(f"when {literal(k)} then {literal(v[0])}" for k, v in _ERRORS.items()) + " end"
-    err_http = "case errorCode " + " ".join(f"when {literal(k)} then {literal(str(v[1]))}" for k, v in _ERRORS.items()) + " end"
+def _response_ctes(config: Config) -> str:
+    """CTEs a0 -> b -> c over `src`: the response body parsed once (`_ob`), its usage object (`_u`),
+    a stream's metrics (`_m`), the model id through [ingest.bedrock.profiles], and the token counts
+    from the record or the body (`_in`, `_out`, `_cr`, `_cw`, and the 1h/5m split `_cw1h`, `_cw5m`)."""
     u = "_u"
-    five, assumed, note = cache_writes("_cw", "_cw5m", "_cw1h")
-    select = f"""
+    details = """from_json({u}->'$.cacheDetails', '[{{"ttl":"VARCHAR","inputTokens":"BIGINT"}}]')"""
+    return f"""
     with a0 as (
         -- The response body is parsed once: every path it is read by in one json_extract.
         select *,
@@ -101,45 +105,57 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
     c as (
         select *,
             coalesce({u}->>'$.cache_creation.ephemeral_1h_input_tokens',
-                     list_sum(list_transform(list_filter(from_json({u}->'$.cacheDetails', '[{{"ttl":"VARCHAR","inputTokens":"BIGINT"}}]'),
+                     list_sum(list_transform(list_filter({details.format(u=u)},
                                                          lambda d: d.ttl = '1h'), lambda d: d.inputTokens))::VARCHAR) as _cw1h,
             coalesce({u}->>'$.cache_creation.ephemeral_5m_input_tokens',
-                     list_sum(list_transform(list_filter(from_json({u}->'$.cacheDetails', '[{{"ttl":"VARCHAR","inputTokens":"BIGINT"}}]'),
+                     list_sum(list_transform(list_filter({details.format(u=u)},
                                                          lambda d: d.ttl = '5m'), lambda d: d.inputTokens))::VARCHAR) as _cw5m,
             coalesce(input.cacheWriteInputTokenCount, {u}->>'$.cacheWriteInputTokens', {u}->>'$.cache_creation_input_tokens') as _cw,
             coalesce(input.cacheReadInputTokenCount, {u}->>'$.cacheReadInputTokens', {u}->>'$.cache_read_input_tokens') as _cr,
             coalesce(output.outputTokenCount, {u}->>'$.outputTokens', {u}->>'$.output_tokens') as _out,
             coalesce(input.inputTokenCount, {u}->>'$.inputTokens', {u}->>'$.input_tokens') as _in
         from b
-    )
-    select _line, _raw, _row,
-        coalesce(_parse_error,
+    )"""
+
+
+# Why a record is no request costlab can price (NULL: it is one).
+_PARSE_ERROR = """coalesce(_parse_error,
             case when schemaType is distinct from 'ModelInvocationLog'
                      then 'not a Bedrock invocation log record (schemaType is not ModelInvocationLog): another format mixed in?'
                  when modelId is null then 'no modelId: the model cannot be known'
                  when errorCode is null and (_in is null or _out is null)
                      then 'no token counts (input.inputTokenCount and output.outputTokenCount): its cost cannot be known'
-            end) as _parse_error,
-        requestId as request_id,
-        timestamp as ts,
-        'bedrock' as platform,
-        coalesce(case when _model_id like 'arn:%:application-inference-profile/%' then
+            end) as _parse_error"""
+
+# The model: an application inference profile's ARN is the body's model (when [ingest.bedrock.profiles]
+# does not name it); the geography: global cross-Region profiles are billed at the global rate,
+# everything else (a plain model id in a Region, a us./eu./apac. geographic profile) is a regional
+# endpoint, billed by the source Region.
+_MODEL_AND_GEO = f"""coalesce(case when _model_id like 'arn:%:application-inference-profile/%' then
                      coalesce(_ob[7]->>'$',
                               case when _stream then {_first("json_extract_string(output.outputBodyJson, '$[*].message.model')")} end) end,
                  _model_id) as model_raw,
         'standard' as service_tier, 'standard' as speed,
-        -- Global cross-Region profiles are billed at the global rate; everything else (a plain model id
-        -- in a Region, a us./eu./apac. geographic profile) is a regional endpoint, billed by the source Region.
         case when regexp_matches(_model_id, '(^|/)global\\.') then 'global' else coalesce(region, inferenceRegion) end
-            as inference_geo,
-        _in as input_tokens,
+            as inference_geo"""
+
+
+def _token_columns() -> str:
+    five, assumed, note = cache_writes("_cw", "_cw5m", "_cw1h")
+    return f"""_in as input_tokens,
         _out as output_tokens,
         _cr as cache_read_tokens,
         {five} as cache_write_5m_tokens,
         _cw1h as cache_write_1h_tokens,
         NULL as web_search_requests, NULL as web_fetch_requests,
-        {assumed} as _ttl_assumed, {note} as _note,
-        coalesce(_ob[4]::VARCHAR, _m.invocationLatency) as latency_ms,
+        {assumed} as _ttl_assumed, {note} as _note"""
+
+
+def _outcome_columns() -> str:
+    """latency, status, error_type (Bedrock's exceptions by _ERRORS), http_status, stop_reason."""
+    err_type = "case errorCode " + " ".join(f"when {literal(k)} then {literal(v[0])}" for k, v in _ERRORS.items()) + " end"
+    err_http = "case errorCode " + " ".join(f"when {literal(k)} then {literal(str(v[1]))}" for k, v in _ERRORS.items()) + " end"
+    return f"""coalesce(_ob[4]::VARCHAR, _m.invocationLatency) as latency_ms,
         _m.firstByteLatency::VARCHAR as ttft_ms,
         case when errorCode is not null then 'error' else 'ok' end as status,
         case when errorCode is null then NULL
@@ -151,18 +167,56 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         coalesce(_ob[2]->>'$', _ob[3]->>'$',
                  case when _stream then coalesce({_first("json_extract_string(output.outputBodyJson, '$[*].delta.stop_reason')")},
                                                  {_first("json_extract_string(output.outputBodyJson, '$[*].messageStop.stopReason')")}) end)
-            as stop_reason,
+            as stop_reason"""
+
+
+# Extras for attributes, and the payloads (bodies moved to S3 are not fetched: their paths are kept).
+_ATTRS_AND_PAYLOADS = """json_object('model_id', modelId, 'operation', operation, 'account_id', accountId, 'identity_arn', identity.arn,
+                    'region', region, 'inference_region', inferenceRegion, 'request_metadata', requestMetadata,
+                    'input_body_s3_path', input.inputBodyS3Path, 'output_body_s3_path', output.outputBodyS3Path,
+                    'total_tokens', _u->>'$.totalTokens', 'error_code', errorCode, 'error_message', errorMessage) as _attrs,
+        input.inputBodyJson as _request_json,
+        coalesce(nullif(array_to_string(json_extract_string(_ob[5], '$[*].text'), ''), ''),
+                 nullif(array_to_string(json_extract_string(_ob[6], '$[*].text'), ''), ''),
+                 case when _stream then nullif(array_to_string(json_extract_string(output.outputBodyJson, '$[*].delta.text'), ''), '') end) as _response_text"""
+
+
+def adapter(config: Config) -> Adapter:
+    select = f"""{_response_ctes(config)}
+    select _line, _raw, _row,
+        {_PARSE_ERROR},
+        requestId as request_id,
+        timestamp as ts,
+        'bedrock' as platform,
+        {_MODEL_AND_GEO},
+        {_token_columns()},
+        {_outcome_columns()},
         {tag_columns(config, 'bedrock', 'requestMetadata')},
         NULL as parent_request_id, NULL as attempt, NULL as feedback_score,
         NULL as reported_cost_usd,
         'bedrock' as source,
-        json_object('model_id', modelId, 'operation', operation, 'account_id', accountId, 'identity_arn', identity.arn,
-                    'region', region, 'inference_region', inferenceRegion, 'request_metadata', requestMetadata,
-                    'input_body_s3_path', input.inputBodyS3Path, 'output_body_s3_path', output.outputBodyS3Path,
-                    'total_tokens', {u}->>'$.totalTokens', 'error_code', errorCode, 'error_message', errorMessage) as _attrs,
-        input.inputBodyJson as _request_json,
-        coalesce(nullif(array_to_string(json_extract_string(_ob[5], '$[*].text'), ''), ''),
-                 nullif(array_to_string(json_extract_string(_ob[6], '$[*].text'), ''), ''),
-                 case when _stream then nullif(array_to_string(json_extract_string(output.outputBodyJson, '$[*].delta.text'), ''), '') end) as _response_text
+        {_ATTRS_AND_PAYLOADS}
     from c"""
     return Adapter("bedrock", "json", select, SPEC)
+
+
+def _sniff_record(record: dict) -> str | None:
+    return "bedrock" if record.get("schemaType") == "ModelInvocationLog" else None
+
+
+def _sniff_line(line: str) -> str | None:
+    """A record longer than the sniffed head (large bodies): its schemaType says enough."""
+    return "bedrock" if re.search(r'"schemaType"\s*:\s*"ModelInvocationLog"', line[:4096]) else None
+
+
+FORMAT = Format(
+    flag="bedrock",
+    describes="Amazon Bedrock invocation logs",
+    docs="`bedrock`",
+    names=("bedrock",),
+    kinds={"bedrock": "json"},
+    choose=only("bedrock"),
+    adapter=lambda _name, config, _columns: adapter(config),
+    sniff_record=_sniff_record,
+    sniff_line=_sniff_line,
+)
