@@ -6,6 +6,7 @@ process is set up, see costlab/cli/__init__.py)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,19 @@ def test_the_scan_for_late_imports_finds_one(tmp_path):
     sample = tmp_path / "m.py"
     sample.write_text("import os\n\ndef f():\n    from costlab import pricing\n    import json\n    return pricing\n")
     assert _late_imports(sample) == [(4, "costlab")]
+
+
+# Files the worked examples in docs/architecture.md write (and NAME placeholders): not in the tree.
+EXAMPLE_FILES = {"queries/report/cache_writes.sql", "costlab/report/sections/cache_writes.py",
+                 "costlab/report/formats/jsonl.py", "queries/signals/truncated_answers.sql",
+                 "costlab/ingest/formats/acme.py", "tests/test_sources_acme.py"}
+
+
+def test_every_source_file_the_docs_name_exists():
+    missing = []
+    for doc in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md", ROOT / "benchmarks" / "README.md"]:
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+            for name in re.findall(r"(?:costlab|queries|tests|benchmarks)/[\w/]+\.(?:py|sql)", line):
+                if name not in EXAMPLE_FILES and "NAME" not in name and not (ROOT / name).exists():
+                    missing.append(f"{doc.relative_to(ROOT)}:{number}: {name}")
+    assert missing == [], "\n".join(missing)
