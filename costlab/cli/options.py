@@ -1,7 +1,7 @@
 """The options several commands share, defined once: each is an Annotated type a command's parameter
 takes (`db: DbOption = None`), so the flag, its short form and its help read the same everywhere.
 
-The format lists in the help text name `costlab.frames.FORMATS` (tests/test_frames.py checks they
+The format lists in the help text name `costlab.frames.FORMATS` (tests/cli/test_frames.py checks they
 agree); frames is not imported here, so `costlab --help` loads no polars.
 """
 

@@ -51,8 +51,11 @@ def client(endpoint_url: str | None = None):
         raise ConfigError("reading s3:// needs boto3 (pip install boto3)") from ex
     check_env_keys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))  # stripped, checked for boto3
     endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    return boto3.client("s3", endpoint_url=endpoint,
-                        config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
+    # A session of its own: boto3's default session keeps the credentials it resolved first, so a
+    # later call in the same process (a library user, a test) would sign with keys the environment
+    # no longer holds, past the check above.
+    return boto3.session.Session().client("s3", endpoint_url=endpoint,
+                                          config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
 
 
 def _listing(s3, bucket: str, prefix: str) -> list[tuple[str, int, str]]:

@@ -11,8 +11,9 @@ import pytest
 
 from costlab.replay.providers import PROVIDERS, key_hint, platform_of
 from costlab.errors import ConfigError
+from helpers import ROOT
 
-PACKAGE = Path(__file__).resolve().parent.parent / "costlab"
+PACKAGE = ROOT / "costlab"
 
 
 def _imports(path: Path) -> tuple[set[str], list[str]]:

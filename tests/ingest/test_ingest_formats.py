@@ -19,9 +19,8 @@ from costlab.errors import ConfigError, InputError
 from costlab.ingest import detect, formats
 from costlab.ingest.formats import base
 
-from helpers import FIXTURES
+from helpers import FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
 FORMATS_DIR = ROOT / "costlab" / "ingest" / "formats"
 

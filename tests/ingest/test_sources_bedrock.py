@@ -47,7 +47,7 @@ def test_invoke_model_keeps_uncached_input_and_takes_the_ttl_split_from_the_body
     assert (r["model"], r["inference_geo"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"]) == (
         "claude-sonnet-5-5", "global", 1000, 100, 2000)
     assert (r["cache_write_5m_tokens"], r["cache_write_1h_tokens"]) == (1000, 2000)
-    # The same tokens as tests/test_ingest.py's first envelope, at the same global price.
+    # The same tokens as tests/ingest/test_ingest.py's first envelope, at the same global price.
     assert (r["cost_usd"], r["price_multiplier"]) == (Decimal("0.013700000"), Decimal("1"))
     assert (r["feature"], r["user_id"], r["customer_id"], r["stop_reason"], r["http_status"]) == ("search", "u1", "acme", "end_turn", 200)
     attrs = json.loads(r["attributes"])

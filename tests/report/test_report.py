@@ -26,7 +26,7 @@ from costlab.store import Store
 
 from helpers import EXAMPLES, ROOT
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = ROOT / "tests" / "golden"
 UPDATE = bool(os.environ.get("COSTLAB_UPDATE_GOLDEN"))
 # The report's own sections: the golden files must not change when another issue's section lands.
 CORE = [s for s in SECTIONS if not s.optional]

@@ -11,9 +11,9 @@ import pytest
 from costlab.whatif.routellm import evidence, import_outcomes, random_router_curve, reduce_outcomes
 from costlab.whatif import frontier as F
 
-from helpers import REPLAY_DDL, copy_store
+from helpers import FIXTURES, REPLAY_DDL, copy_store
 
-DATA = Path(__file__).parent / "fixtures" / "routellm_whatif"
+DATA = FIXTURES / "routellm_whatif"
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from costlab.schema import COLUMN_NAMES
 from costlab.open import open_store
 from costlab.store import Store
 
-from helpers import END, START, copy_store, inject
+from helpers import END, FIXTURES, ROOT, START, copy_store, inject
 
 LAST_WEEK = END - timedelta(days=7)
 WEEKS = 2
@@ -106,7 +106,7 @@ def assert_within_5_percent(got: Decimal | float, truth: Decimal | float) -> Non
     assert abs(got - truth) <= 0.05 * truth, f"impact {got:.4f} vs injected truth {truth:.4f}"
 
 
-REAL = Path(__file__).resolve().parent / "fixtures" / "signals"  # see its README.md for sources and licences
+REAL = FIXTURES / "signals"  # see its README.md for sources and licences
 
 
 def real_background(store: Store) -> None:
@@ -495,7 +495,7 @@ def test_the_detectors_are_the_query_files_in_rank_order():
 
 @pytest.mark.parametrize("detector", signals.DETECTORS, ids=lambda d: d.id)
 def test_every_detector_is_documented_in_docs_signals_md_under_its_rank(detector):
-    text = (Path(__file__).resolve().parents[1] / "docs" / "signals.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "signals.md").read_text(encoding="utf-8")
     assert f"\n### {detector.rank}. `{detector.id}`" in text, (
         f"docs/signals.md needs a section '### {detector.rank}. `{detector.id}`' (the file's rank and id)")
 

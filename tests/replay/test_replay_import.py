@@ -9,8 +9,9 @@ import pytest
 from costlab import replay
 from costlab.errors import ConfigError, InputError
 from costlab.replay.importer import import_outcomes
+from helpers import FIXTURES
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "routellm"
+FIX = FIXTURES / "routellm"
 MIXTRAL, GPT4 = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
 
 
