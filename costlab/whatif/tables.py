@@ -74,7 +74,7 @@ def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bo
         if m is None:
             notes.append("no judged quality or feedback: the frontier is cost only (the cheapest split)")
         else:
-            unit = (lambda c: f"{c / m.cost_strong:.3f}x") if relative else (lambda c: f"${c:,.2f}")
+            unit = (lambda c: f"{c / m.cost_strong:.3f}x") if relative else (lambda c: f"${c:,.2f}" if c >= 100 else f"${c:.4g}")
             notes.append(f"{fr.policy}: APGR {m.apgr:.3f}, AIQ {m.aiq:.4f} (on the convex hull), "
                          + ", ".join(f"CPT({int(x * 100)}%) {unit(c)} (u={u:.2f})" for x, (c, u) in m.cpt.items())
                          + f"; weak {red.tiers[0]} {unit(m.cost_weak)} q={m.q_weak:.3f}, strong {red.tiers[-1]} "
