@@ -27,6 +27,11 @@ SplitOption = Annotated[Optional[list[str]], typer.Option(
 FilterOption = Annotated[Optional[str], typer.Option("--filter", help="SQL condition over costed_requests columns, as cr.<column> (e.g. \"cr.feature <> 'chat'\").")]
 TiersOption = Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")]
 ChartOption = Annotated[Optional[Path], typer.Option("--chart", help="Write an Altair chart to this file (.html or .json).")]
+EvalOption = Annotated[Optional[str], typer.Option(
+    "--eval", help="An imported eval set (`costlab replay import --name NAME`) instead of the logs; chosen by itself "
+                   "when the store has no logged requests and one import.")]
+AssumeOption = Annotated[Optional[str], typer.Option(
+    "--assume-tokens", help="IN,OUT tokens per answer, for eval answers with no tokens or cost (said in the notes).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +60,8 @@ def whatif(
     fmt: FormatOption = "table",
     out: OutOption = None,
     chart: ChartOption = None,
+    eval_name: EvalOption = None,
+    assume_tokens: AssumeOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -78,7 +85,7 @@ def whatif(
                                  param_hint="--split")
     if cache_hit_rate is not None and not 0 <= cache_hit_rate <= 1:
         raise typer.BadParameter("a rate between 0 and 1", param_hint="--cache-hit-rate")
-    red = _reduce(db, config, since, until, filter_sql, tiers)
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens)
     knobs = _knobs(config)
     batch_features = tuple(f.strip() for f in (batch or "").split(",") if f.strip())
     results = []
@@ -98,7 +105,8 @@ def whatif(
     frame = scenario_table(red, results)
     if chart is not None:
         scenario_chart(frame, chart)
-    write_frame(frame, fmt, out, title=f"what-if over {red.n:,} requests, {len(red.days)} days")
+    write_frame(frame, fmt, out, title=f"what-if over {red.n:,} requests, {len(red.days)} days" if ev is None
+                else f"what-if over eval {ev.name!r}: {red.n:,} prompts")
 
 
 @handle_errors
@@ -113,10 +121,14 @@ def frontier(
     fmt: FormatOption = "table",
     out: OutOption = None,
     chart: ChartOption = None,
+    eval_name: EvalOption = None,
+    assume_tokens: AssumeOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Every split on a grid, the Pareto set of cost vs quality, and PGR/CPT/APGR/AIQ in dollars."""
+    """Every split on a grid, the convex-hull frontier of cost vs quality (the grid's Pareto staircase
+    marked beside it), PGR/CPT/APGR/AIQ in dollars, and the random router's curve (mean and range over
+    seeds): the baseline any router must beat. On an imported eval set with --eval."""
     from costlab.whatif import frontier as F
     from costlab.whatif.tables import frontier_table
 
@@ -124,16 +136,19 @@ def frontier(
         raise ConfigError(f"--policy {policy!r}: choose proportional, complexity or both")
     if not 1 <= step <= 50:
         raise typer.BadParameter("between 1 and 50", param_hint="--step")
-    red = _reduce(db, config, since, until, filter_sql, tiers)
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens)
     frs = []
     if policy in ("proportional", "both"):
         frs.append(F.proportional(red, step))
     if policy in ("complexity", "both"):
         frs.append(F.complexity(red, step, _knobs(config).get("complexity_weights")))
-    frame, notes = frontier_table(red, frs, all_points)
-    _note(notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} requests"])
+    rand = F.random_router(red)
+    frame, notes = frontier_table(red, frs, all_points, rand, relative=ev is not None and ev.relative)
+    _note(notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} {'prompts' if ev else 'requests'}; rows: "
+                   "the splits on the convex hull (on_hull; hull_vertex: its corners, the Pareto set; grid_pareto: the "
+                   "1% grid's own staircase, which a mix of two hull points can beat), then the random router"])
     if chart is not None:
-        F.chart(frs, chart)
+        F.chart(frs, chart, rand)
         _note([f"chart written to {chart}"])
     write_frame(frame, fmt, out, title="cost-quality frontier")
 
@@ -160,6 +175,49 @@ def backtest(
 
 
 # -- options into arguments --------------------------------------------------------------------
+def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens):
+    """(Reduction, EvalSet or None): the imported eval set `--eval` names (costlab.whatif.evals), or the
+    only import of a store with no logged requests (said in a note), else the logs' one pass."""
+    from costlab.config import load_config
+    from costlab.whatif import evals
+
+    assume = _assume(assume_tokens)
+    with open_store(db, config, read_only=False) as store:
+        name = eval_name
+        if name is None and evals.logged_requests(store) == 0:
+            runs = evals.import_runs(store)
+            if len(runs) > 1:
+                raise ConfigError(f"this store has no logged requests and {len(runs)} imported eval sets "
+                                  f"({', '.join(runs)}): choose one with --eval")
+            if runs:
+                name = runs[0]
+                _note([f"no logged requests: using the imported eval set {name!r} (--eval {name})"])
+        if name is not None:
+            if filter_sql or since or until:
+                raise ConfigError("--since, --until and --filter select logged requests; an --eval set has none")
+            ev = evals.load_eval(store, name, config=load_config(config), tiers=_tiers(tiers), assume_tokens=assume)
+            _note(ev.notes + [ev.cost_note(), f"intervals: bootstrap over the eval's {ev.reduction.n:,} prompts "
+                                              f"(in {len(ev.reduction.days):,} blocks)"])
+            return ev.reduction, ev
+    if assume is not None:
+        raise ConfigError("--assume-tokens prices the answers of an imported eval set: give --eval NAME")
+    return _reduce(db, config, since, until, filter_sql, tiers), None
+
+
+def _assume(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    a, sep, b = text.partition(",")
+    try:
+        pair = (int(a), int(b))
+    except ValueError:
+        pair = None
+    if not sep or pair is None or min(pair) < 0:
+        raise typer.BadParameter(f"expected IN,OUT whole numbers of tokens like 800,300, got {text!r}",
+                                 param_hint="--assume-tokens")
+    return pair
+
+
 def _reduce(db, config, since, until, filter_sql, tiers):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out."""

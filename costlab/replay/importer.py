@@ -7,12 +7,15 @@ Formats:
   `mmlu_<subject>.csv`; GSM8K also has `<model>_response` columns, kept as the answer text). A folder
   reads every CSV in it; the stratum is the file's subject (`mmlu_anatomy.csv` -> `anatomy`).
 * csv: long format, one row per prompt and model: `prompt_id` (or `prompt`), `model`, and `correct`
-  (boolean) or `score` (0..1); optional `stratum`, `response`.
+  (boolean) or `score` (0..1); optional `stratum`, `response`, and what the answer took:
+  `input_tokens`, `output_tokens`, `cache_read_tokens`, `cache_write_tokens` (whole numbers; priced
+  by `costlab whatif --eval` at the tier's model price), or `cost_usd` (the answer's own cost, used
+  as given). With both `prompt_id` and `prompt`, the prompt text is kept (the complexity policy reads it).
 
 Models map to tiers with `mapping` ({"mistralai/Mixtral-8x7B-Instruct-v0.1": "haiku", ...}); for
 routellm the names `weak` and `strong` stand for the first and second model column. Every prompt gets
 a stable request_id (`p_` + 16 hex of the prompt's sha256) under source `import:<name>`; each model's
-outcome is a replays row (status ok, no tokens, no cost) and a judgements row (judge `import:correct`
+outcome is a replays row (status ok; the file's tokens and cost per answer when it has them) and a judgements row (judge `import:correct`
 or `import:score`, verdict pass/fail, score 0..1, good).
 """
 
@@ -69,8 +72,28 @@ def _read_routellm(path: Path, mapping: dict[str, str]) -> pl.DataFrame:
                 pl.col(model).str.to_lowercase().is_in(["true", "1"]).cast(pl.Float64).alias("score"),
                 pl.lit(stratum).alias("stratum"),
                 (pl.col(response) if response in df.columns else pl.lit(None, pl.String)).alias("response"),
+                *[pl.lit(None, pl.String).alias(c) for c in USAGE_COLUMNS], pl.col("prompt").alias("prompt_text"),
             ))
     return pl.concat(frames)
+
+
+# per-answer usage a long CSV may carry (kept as text here, cast and checked in _usage)
+USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
+
+
+def _usage(df: pl.DataFrame, f: Path) -> pl.DataFrame:
+    """The usage columns cast (tokens BIGINT >= 0, cost DECIMAL(18,9) >= 0); a value that is not one is refused by row."""
+    out = []
+    for c in USAGE_COLUMNS:
+        typ = pl.Decimal(18, 9) if c == "cost_usd" else pl.Int64
+        v = df[c].str.strip_chars().replace("", None).cast(typ, strict=False)
+        bad = df[c].is_not_null() & (df[c].str.strip_chars() != "") & (v.is_null() | (v.cast(pl.Float64) < 0))
+        if bad.any():
+            row = int(bad.arg_true()[0])
+            raise InputError(f"{f}: row {row + 2}: {c} {df[c][row]!r} is not a non-negative "
+                             f"{'number of dollars' if c == 'cost_usd' else 'whole number of tokens'}")
+        out.append(v.alias(c))
+    return df.with_columns(out)
 
 
 def _read_csv(path: Path, mapping: dict[str, str]) -> pl.DataFrame:
@@ -88,7 +111,10 @@ def _read_csv(path: Path, mapping: dict[str, str]) -> pl.DataFrame:
             score.alias("score"),
             (pl.col("stratum") if "stratum" in df.columns else pl.lit(f.stem)).alias("stratum"),
             (pl.col("response") if "response" in df.columns else pl.lit(None, pl.String)).alias("response"),
+            *[(pl.col(c) if c in df.columns else pl.lit(None, pl.String)).alias(c) for c in USAGE_COLUMNS],
+            (pl.col("prompt") if "prompt" in df.columns else pl.lit(None, pl.String)).alias("prompt_text"),
         ).filter(pl.col("tier").is_not_null()))
+        frames[-1] = _usage(frames[-1], f)
     return pl.concat(frames)
 
 
@@ -121,14 +147,18 @@ def import_outcomes(store: "Store", path: str | Path, fmt: str, name: str, mappi
                                               "models": {}}), tiers, judge, f"{sample.height} prompts from {path}"])
         store.insert_rows("replay_sample", ("run", "source", "request_id", "stratum"),
                           [(name, source, rid, st) for rid, st in sample.select("request_id", "stratum").iter_rows()])
-        store.insert_rows("replays", ("run", "source", "request_id", "tier", "model", "status", "response_text"),
-                          [(name, source, rid, tier, model, "ok", resp)
-                           for rid, tier, model, resp in df.select("request_id", "tier", "model", "response").iter_rows()])
+        store.insert_rows("replays", ("run", "source", "request_id", "tier", "model", "status", "response_text",
+                                      "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+                                      "cost_usd"),
+                          [(name, source, *row) for row in df.select(
+                              "request_id", "tier", "model", pl.lit("ok"), "response", "input_tokens", "output_tokens",
+                              "cache_read_tokens", "cache_write_tokens", "cost_usd").iter_rows()])
         store.insert_rows("judgements", ("run", "source", "request_id", "tier", "judge", "verdict", "score", "good",
                                          "judge_cost_usd", "details"),
                           [(name, source, rid, tier, judge, "pass" if score >= 0.5 else "fail", score, score >= 0.5, 0,
-                            json.dumps({"model": model}))
-                           for rid, tier, model, score in df.select("request_id", "tier", "model", "score").iter_rows()])
+                            json.dumps({"model": model, **({"prompt": text} if text else {})}))
+                           for rid, tier, model, score, text in df.select("request_id", "tier", "model", "score",
+                                                                          "prompt_text").iter_rows()])
     return store.frame(
         """select tier, any_value(x.model) as model, count(*)::BIGINT as prompts,
                   count(*) filter (where j.good)::BIGINT as good, avg(j.score)::DOUBLE as pass_rate

@@ -19,6 +19,7 @@ The modules, each importing only those above it:
     frontier.py      every split on a grid, the Pareto set, RouteLLM/RouterBench metrics
     backtest.py      predict a test period from a train period
     routellm.py      RouteLLM outcomes as judgements, and a Reduction from them
+    evals.py         an imported eval set (replay import) as a Reduction, its cost priced from its tokens
 """
 
 from costlab.money import nusd_to_usd

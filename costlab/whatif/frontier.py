@@ -1,20 +1,30 @@
 """The cost-quality frontier: every split on a 1% grid (5,151 for three tiers) or a policy's sweep,
-the Pareto set, and RouteLLM/RouterBench metrics with dollars on the cost axis.
+its convex hull (the frontier), the grid's own Pareto staircase, RouteLLM/RouterBench metrics with
+dollars on the cost axis, and the random router every router must beat.
+
+Two frontiers, and which is which:
+  hull         the non-decreasing upper convex hull of the achievable (cost, quality) points
+               (RouterBench): any two points are mixed by routing a share of requests by each, so
+               every point of a hull edge is achievable. THE frontier: its vertices are the Pareto
+               set, its points on the grid are the table's rows, and APGR, CPT and AIQ are read off it.
+  grid Pareto  the grid points no other GRID point beats on both cost and quality (a staircase): a
+               point under a hull edge is on it, although a mix of two others beats it.
 
 Definitions (RouteLLM `evals/evaluate.py`, RouterBench `evaluation/AIQ.py`), with cost in dollars:
   weak = every request on the cheapest tier, strong = every request on the most expensive tier.
   PGR(point)  = (q - q_weak) / (q_strong - q_weak)
   u(point)    = (cost - cost_weak) / (cost_strong - cost_weak)   the normalised cost (RouteLLM: strong-call share)
-  CPT(x)      = the least cost (in dollars, and as u) at which the frontier reaches PGR >= x
-  APGR        = area under the frontier's PGR over u in [0, 1] (trapezoids between frontier points,
-                the curve held non-decreasing and extended flat to u = 1)
-  AIQ         = area under the non-decreasing upper convex hull of (cost, quality) over [min cost, max cost],
-                divided by that cost range (an average quality; RouterBench normalises by the cost range)
+  CPT(x)      = the least cost (in dollars, and as u) at which the hull reaches PGR >= x (on an edge:
+                interpolated, a mix of its two ends)
+  APGR        = area under the hull's PGR over u in [0, 1] (linear between vertices, 0 before the
+                cheapest point when it costs more than the weak one, flat after the best one)
+  AIQ         = area under the hull over [min cost, max cost], divided by that cost range (an average
+                quality; RouterBench normalises by the cost range)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +56,15 @@ class Frontier:
     splits: np.ndarray  # [k, T] int percentages
     cost: np.ndarray  # [k] dollars
     quality: np.ndarray  # [k]
-    pareto: np.ndarray  # indices into splits, cheapest first
+    pareto: np.ndarray  # the grid's Pareto staircase: indices into splits, cheapest first
     tiers: tuple[str, ...]
     policy: str
+    hull: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # grid points on the hull, cheapest first
+    vertices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the hull's vertices: the Pareto set
+
+    def __post_init__(self):
+        if not len(self.vertices) and len(self.cost):
+            self.vertices, self.hull = hull_points(self.cost, self.quality)
 
 
 def proportional(reduction: Reduction, step: int = 1, quality: np.ndarray | None = None) -> Frontier:
@@ -131,51 +147,143 @@ def metrics(cost: np.ndarray, quality: np.ndarray, cost_weak: float, cost_strong
             q_strong: float, targets: tuple[float, ...] = (0.2, 0.5, 0.8), envelope: bool = True) -> Metrics:
     """PGR/CPT/APGR (RouteLLM) and AIQ (RouterBench) of a set of (cost, quality) points.
 
-    envelope=True integrates the best quality reachable at each cost (a frontier of many splits);
-    envelope=False integrates the points as they are, as RouteLLM does for one router's threshold
-    sweep (a running maximum over noisy points would bias a random router's APGR above 0.5)."""
+    envelope=True reads them off the points' upper convex hull (a frontier of many splits: any two
+    are mixed by routing a share of requests by each); envelope=False integrates the points as they
+    are, as RouteLLM does for one router's threshold sweep (a hull or running maximum over noisy
+    points would bias a random router's APGR above 0.5)."""
     if q_strong == q_weak or cost_strong == cost_weak:
         raise ConfigError("the cheapest and the most expensive tier have the same quality or cost: PGR is undefined")
-    u = (np.asarray(cost) - cost_weak) / (cost_strong - cost_weak)
-    pgr = (np.asarray(quality) - q_weak) / (q_strong - q_weak)
+    c, q = np.asarray(cost, float), np.asarray(quality, float)
+    if envelope:
+        v, _ = hull_points(c, q)
+        c, q = c[v], q[v]
+    u = (c - cost_weak) / (cost_strong - cost_weak)
+    pgr = (q - q_weak) / (q_strong - q_weak)
     order = np.argsort(u, kind="stable")
-    u, p = np.clip(u[order], 0, 1), (np.maximum.accumulate(pgr[order]) if envelope else pgr[order])
+    u, p = np.clip(u[order], 0, 1), pgr[order]
     xs = np.concatenate([[0.0], u, [1.0]])
     ys = np.concatenate([[p[0] if u[0] <= 0 else 0.0], p, [p[-1]]])
     apgr = float(np.trapezoid(ys, xs))
     cpt = {}
-    for x in targets:  # the least cost whose point reaches PGR x
+    for x in targets:  # the least cost whose point (on the hull: on an edge, interpolated) reaches PGR x
         hit = np.nonzero(p >= x - 1e-12)[0]
-        if len(hit):
-            k = hit[0]
-            cpt[x] = (float(cost_weak + u[k] * (cost_strong - cost_weak)), float(u[k]))
-        else:
+        if not len(hit):
             cpt[x] = (float("nan"), float("nan"))
+            continue
+        k = hit[0]
+        uk = float(u[k])
+        if envelope and k > 0 and p[k] > p[k - 1]:
+            uk = float(u[k - 1] + (x - p[k - 1]) * (u[k] - u[k - 1]) / (p[k] - p[k - 1]))
+        cpt[x] = (float(cost_weak + uk * (cost_strong - cost_weak)), uk)
     return Metrics(q_weak, q_strong, cost_weak, cost_strong, apgr, cpt, aiq(cost, quality))
+
+
+def hull_points(cost: np.ndarray, quality: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices, on_hull): the indices of the non-decreasing upper convex hull's vertices, cheapest
+    first (the Pareto set of everything achievable by mixing points), and of every point lying on it
+    (within `tol` of the quality range), cheapest first."""
+    c, q = np.asarray(cost, float), np.asarray(quality, float)
+    ok = np.nonzero(np.isfinite(c) & np.isfinite(q))[0]
+    if len(ok) == 0:
+        k = np.array([int(np.nanargmin(c))]) if len(c) and np.isfinite(c).any() else np.zeros(0, dtype=np.int64)
+        return k, k
+    order = ok[np.lexsort((-q[ok], c[ok]))]
+    # the turn test on coordinates scaled to [0, 1], so float noise (1e-16) in points on one line
+    # (mixes of two tiers) does not make corners of them
+    cs = (c - c[ok].min()) / max(float(c[ok].max() - c[ok].min()), 1e-300)
+    span = max(float(q[ok].max() - q[ok].min()), 1e-300)
+    qs = (q - q[ok].min()) / span
+    verts: list[int] = []
+    for i in order:
+        if verts and q[i] <= q[verts[-1]]:  # non-decreasing: a costlier point that is no better adds nothing
+            continue
+        while len(verts) >= 2:
+            a, b = verts[-2], verts[-1]
+            if (cs[b] - cs[a]) * (qs[i] - qs[a]) - (qs[b] - qs[a]) * (cs[i] - cs[a]) >= -tol:  # b on or under a-i
+                verts.pop()
+            else:
+                break
+        verts.append(int(i))
+    v = np.array(verts, dtype=np.int64)
+    inside = ok[(c[ok] >= c[v[0]]) & (c[ok] <= c[v[-1]])]
+    line = np.interp(c[inside], c[v], q[v]) if len(v) > 1 else np.full(len(inside), q[v[0]])
+    on = inside[q[inside] >= line - tol * span]
+    on = on[np.lexsort((-q[on], c[on]))]
+    return v, on
 
 
 def aiq(cost: np.ndarray, quality: np.ndarray) -> float:
     """Area under the non-decreasing upper convex hull of the points, over the cost range, / the range."""
     c, q = np.asarray(cost, float), np.asarray(quality, float)
     ok = np.isfinite(c) & np.isfinite(q)
-    c, q = c[ok], q[ok]
-    if len(c) == 0 or c.max() == c.min():
-        return float(q.max()) if len(q) else float("nan")
-    order = np.lexsort((-q, c))
-    hull: list[tuple[float, float]] = []
-    for x, y in zip(c[order], q[order]):
-        if hull and y <= hull[-1][1]:  # non-decreasing: a costlier point that is no better adds nothing
-            continue
-        while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            if (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1) >= 0:  # hull[-1] lies under the chord: drop it
-                hull.pop()
-            else:
-                break
-        hull.append((x, y))
-    hx = np.array([h[0] for h in hull] + [c.max()])
-    hy = np.array([h[1] for h in hull] + [hull[-1][1]])
-    return float(np.trapezoid(hy, hx) / (c.max() - c.min()))
+    if not ok.any():
+        return float("nan")
+    if c[ok].max() == c[ok].min():
+        return float(q[ok].max())
+    v, _ = hull_points(c, q)
+    hx = np.append(c[v], c[ok].max())
+    hy = np.append(q[v], q[v[-1]])
+    return float(np.trapezoid(hy, hx) / (c[ok].max() - c[ok].min()))
+
+
+@dataclass
+class RandomRouter:
+    """The random router: each request routed at random between two adjacent tiers of the tier
+    points' hull (the cheapest tier to the best one, through a middle tier only when it is on the
+    hull) with the level's probabilities, one draw per request and seed shared by every level. Its
+    mean is the proportional frontier; its range over seeds is the noise any router must clear."""
+
+    tiers: tuple[str, ...]
+    shares: np.ndarray  # [L, T] share of requests sent to each tier at each level (whole percents)
+    cost: np.ndarray  # [L] mean realised cost over seeds, dollars
+    quality: np.ndarray  # [L] mean realised quality over seeds
+    quality_low: np.ndarray  # [L] lowest over seeds
+    quality_high: np.ndarray  # [L] highest over seeds
+    per_seed_cost: np.ndarray  # [S, L] dollars
+    per_seed_quality: np.ndarray  # [S, L]
+    n_quality: int  # requests whose quality is known on every tier (the quality is theirs)
+
+    @property
+    def seeds(self) -> int:
+        return int(self.per_seed_cost.shape[0])
+
+    def apgr(self, m: "Metrics") -> tuple[float, float, float]:
+        """(mean, lowest, highest) APGR over the seeds, each seed's curve as it is (RouteLLM)."""
+        a = [metrics(c, q, m.cost_weak, m.cost_strong, m.q_weak, m.q_strong, envelope=False).apgr
+             for c, q in zip(self.per_seed_cost, self.per_seed_quality)]
+        return float(np.mean(a)), float(np.min(a)), float(np.max(a))
+
+
+def random_router(reduction: Reduction, seeds: int = 10, steps: int = 20, seed: int = 0) -> RandomRouter | None:
+    """The random router's curve on a Reduction (None when no request has quality on every tier):
+    `steps` levels per hull edge (5% steps), every request routed (cost over all of them, as the
+    frontier's), quality over the requests known on every tier."""
+    known = np.isfinite(reduction.quality).all(axis=1)
+    if not known.any() or reduction.n == 0:
+        return None
+    money = reduction.cost + reduction.warmup
+    q = reduction.quality
+    v, _ = hull_points(money.sum(axis=0).astype(float), q[known].mean(axis=0))
+    T = len(reduction.tiers)
+    levels = [(int(v[0]), int(v[0]), 0.0)]
+    for a, b in zip(v[:-1], v[1:]):
+        levels += [(int(a), int(b), j / steps) for j in range(1, steps + 1)]
+    L = len(levels)
+    shares = np.zeros((L, T))
+    for k, (a, b, p) in enumerate(levels):
+        shares[k, a] += 1 - p
+        shares[k, b] += p
+    rng = np.random.default_rng(seed)
+    cost = np.zeros((seeds, L))
+    qual = np.zeros((seeds, L))
+    for s in range(seeds):
+        draw = rng.random(reduction.n)
+        for k, (a, b, p) in enumerate(levels):
+            pick = draw < p
+            cost[s, k] = float(np.where(pick, money[:, b], money[:, a]).sum()) / NANOS_PER_USD
+            qual[s, k] = float(np.where(pick, q[:, b], q[:, a])[known].mean())
+    return RandomRouter(reduction.tiers, np.rint(shares * 100), cost.mean(axis=0), qual.mean(axis=0),
+                        qual.min(axis=0), qual.max(axis=0), cost, qual, int(known.sum()))
 
 
 def frontier_metrics(reduction: Reduction, fr: Frontier) -> Metrics | None:
@@ -186,27 +294,37 @@ def frontier_metrics(reduction: Reduction, fr: Frontier) -> Metrics | None:
     return metrics(fr.cost, fr.quality, float(S[0]), float(S[-1]), float(qbar[0]), float(qbar[-1]))
 
 
-def chart(frontiers: list[Frontier], path: str | Path) -> Path:
-    """An Altair chart of every evaluated split (faint) and each Pareto frontier (line) to a file
-    (.html, .json; .png/.svg need vl-convert)."""
+def chart(frontiers: list[Frontier], path: str | Path, rand: RandomRouter | None = None) -> Path:
+    """An Altair chart to a file (.html, .json; .png/.svg need vl-convert): every evaluated split
+    (faint points), each frontier's convex hull (line), and the random router's mean (dashed) with
+    its range over seeds (band): the baseline any router must beat."""
     import altair as alt  # heavy, and only for a chart
     import polars as pl
 
     rows = []
     for fr in frontiers:
         on = np.zeros(len(fr.cost), dtype=bool)
-        on[fr.pareto] = True
+        on[fr.hull] = True
         labels = [",".join(f"{t}={p}" for t, p in zip(fr.tiers, s)) for s in fr.splits]
         rows.append(pl.DataFrame({"policy": fr.policy, "split": labels, "cost_usd": fr.cost,
-                                  "quality": fr.quality, "pareto": on}))
+                                  "quality": fr.quality, "on_hull": on}))
     data = alt.Data(values=pl.concat(rows).to_dicts())
     base = alt.Chart(data).encode(
         x=alt.X("cost_usd:Q", title="cost (USD)"), y=alt.Y("quality:Q", title="quality", scale=alt.Scale(zero=False)),
         color=alt.Color("policy:N"), tooltip=["policy:N", "split:N", "cost_usd:Q", "quality:Q"])
-    points = base.mark_circle(size=8, opacity=0.25)
-    line = base.transform_filter("datum.pareto").mark_line(point=True)
+    layers = [base.mark_circle(size=8, opacity=0.25), base.transform_filter("datum.on_hull").mark_line(point=True)]
+    if rand is not None:
+        rvals = [{"policy": f"random router ({rand.seeds} seeds)", "cost_usd": float(c), "quality": float(q),
+                  "low": float(lo), "high": float(hi),
+                  "split": ",".join(f"{t}={int(p)}" for t, p in zip(rand.tiers, sh))}
+                 for c, q, lo, hi, sh in zip(rand.cost, rand.quality, rand.quality_low, rand.quality_high, rand.shares)]
+        rbase = alt.Chart(alt.Data(values=rvals)).encode(x="cost_usd:Q", color=alt.Color("policy:N"))
+        layers += [rbase.mark_area(opacity=0.15).encode(y="low:Q", y2="high:Q"),
+                   rbase.mark_line(strokeDash=[4, 3]).encode(y="quality:Q", tooltip=["split:N", "cost_usd:Q", "quality:Q",
+                                                                                    "low:Q", "high:Q"])]
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    (points + line).properties(title="cost vs quality: every split, Pareto frontier as a line",
-                               width=560, height=360).save(str(out), json_kwds={"cls": ScriptSafeJSON})
+    alt.layer(*layers).properties(
+        title="cost vs quality: every split (points), convex-hull frontier (line), random router mean and range (dashed, band)",
+        width=560, height=360).save(str(out), json_kwds={"cls": ScriptSafeJSON})
     return out

@@ -18,7 +18,7 @@ from costlab.whatif.scenario import nusd_to_usd
 
 if TYPE_CHECKING:
     from costlab.whatif.backtest import Backtest
-    from costlab.whatif.frontier import Frontier
+    from costlab.whatif.frontier import Frontier, RandomRouter
     from costlab.whatif.reduce import Reduction
     from costlab.whatif.scenario import Result
 
@@ -57,30 +57,56 @@ def scenario_row(red: "Reduction", res: "Result") -> dict:
     return row
 
 
-def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bool = False) -> tuple[pl.DataFrame, list[str]]:
-    """The Pareto set of each frontier (every split with `all_points`), one row per split with its
-    cost, quality and PGR; and one line per frontier with its metrics (APGR, AIQ, CPT), or saying
-    the frontier is cost only when nothing is judged."""
+def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bool = False,
+                   rand: "RandomRouter | None" = None, relative: bool = False) -> tuple[pl.DataFrame, list[str]]:
+    """The frontier of each policy, one row per grid split on its convex hull (every split with
+    `all_points`): cost, quality, PGR, and which frontier it is on (`on_hull`: on the convex hull of
+    what is achievable, the frontier; `hull_vertex`: one of its corners, the Pareto set; `grid_pareto`:
+    no other grid split beats it on both, the 1% staircase); then the random router's levels (mean
+    quality over seeds, and the lowest and highest). One note per frontier with its metrics (APGR,
+    AIQ, CPT on the hull), or saying it is cost only when nothing is judged. `relative`: cost is a
+    share of all-on-the-strongest-tier (no dollars: `relative_cost`)."""
     rows, notes = [], []
+    money = "relative_cost" if relative else "cost_usd"
+    m = None
     for fr in frontiers:
         m = frontier_metrics(red, fr)
         if m is None:
             notes.append("no judged quality or feedback: the frontier is cost only (the cheapest split)")
         else:
-            notes.append(f"{fr.policy}: APGR {m.apgr:.3f}, AIQ {m.aiq:.4f}, "
-                         + ", ".join(f"CPT({int(x * 100)}%) ${c:,.2f} (u={u:.2f})" for x, (c, u) in m.cpt.items())
-                         + f"; weak {red.tiers[0]} ${m.cost_weak:,.2f} q={m.q_weak:.3f}, strong {red.tiers[-1]} "
-                         f"${m.cost_strong:,.2f} q={m.q_strong:.3f}")
-        idx = np.arange(len(fr.cost)) if all_points else fr.pareto
-        on = set(fr.pareto.tolist())
+            unit = (lambda c: f"{c / m.cost_strong:.3f}x") if relative else (lambda c: f"${c:,.2f}" if c >= 100 else f"${c:.4g}")
+            notes.append(f"{fr.policy}: APGR {m.apgr:.3f}, AIQ {m.aiq:.4f} (on the convex hull), "
+                         + ", ".join(f"CPT({int(x * 100)}%) {unit(c)} (u={u:.2f})" for x, (c, u) in m.cpt.items())
+                         + f"; weak {red.tiers[0]} {unit(m.cost_weak)} q={m.q_weak:.3f}, strong {red.tiers[-1]} "
+                         f"{unit(m.cost_strong)} q={m.q_strong:.3f}; {len(fr.vertices)} hull vertices, "
+                         f"{len(fr.hull):,} grid splits on the hull, {len(fr.pareto):,} on the grid's Pareto staircase")
+        idx = np.arange(len(fr.cost)) if all_points else fr.hull
+        on, corner, stair = set(fr.hull.tolist()), set(fr.vertices.tolist()), set(fr.pareto.tolist())
+        top = m.cost_strong if m is not None else (float(np.nanmax(fr.cost)) or 1.0)
         for i in idx:
             row = {"policy": fr.policy}
             row.update({f"{t}_pct": int(p) for t, p in zip(fr.tiers, fr.splits[i])})
-            row["cost_usd"] = usd(fr.cost[i] * 1e9)
+            row[money] = fr.cost[i] / top if relative else usd(fr.cost[i] * 1e9)
             row["quality"] = None if not np.isfinite(fr.quality[i]) else float(fr.quality[i])
+            row["quality_low"] = row["quality_high"] = None
             if m is not None:
                 row["pgr"] = float((fr.quality[i] - m.q_weak) / (m.q_strong - m.q_weak))
-            row["pareto"] = i in on
+            row.update(on_hull=i in on, hull_vertex=i in corner, grid_pareto=i in stair)
+            rows.append(row)
+    if rand is not None and m is not None:
+        mean, lo, hi = rand.apgr(m)
+        notes.append(f"random router (the baseline any router must beat): APGR {mean:.3f} (range {lo:.3f}..{hi:.3f} "
+                     f"over {rand.seeds} seeds); quality_low..quality_high is its range over the seeds at each level, "
+                     f"over {rand.n_quality:,} requests known on every tier")
+        top = m.cost_strong
+        for k in range(len(rand.cost)):
+            row = {"policy": f"random router ({rand.seeds} seeds)"}
+            row.update({f"{t}_pct": int(p) for t, p in zip(rand.tiers, rand.shares[k])})
+            row[money] = rand.cost[k] / top if relative else usd(round(rand.cost[k] * 1e9))
+            row.update(quality=float(rand.quality[k]), quality_low=float(rand.quality_low[k]),
+                       quality_high=float(rand.quality_high[k]),
+                       pgr=float((rand.quality[k] - m.q_weak) / (m.q_strong - m.q_weak)),
+                       on_hull=False, hull_vertex=False, grid_pareto=False)
             rows.append(row)
     return pl.DataFrame(rows, infer_schema_length=None), notes
 

@@ -68,9 +68,10 @@ def test_frontier_prints_the_pareto_set_and_metrics(db, tmp_path):
     r = run("whatif", "frontier", "--db", db, "--format", "csv", "--chart", str(chart))
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0] == "policy,haiku_pct,sonnet_pct,opus_pct,cost_usd,quality,pgr,pareto"
+    assert lines[0] == ("policy,haiku_pct,sonnet_pct,opus_pct,cost_usd,quality,quality_low,quality_high,pgr,"
+                        "on_hull,hull_vertex,grid_pareto")
     assert any(line.startswith("proportional,100,0,0,") for line in lines)
-    assert "APGR" in r.stderr and "5,151 splits" in r.stderr
+    assert "APGR" in r.stderr and "5,151 splits" in r.stderr and "random router" in r.stderr
     assert chart.exists()
 
 
@@ -92,3 +93,35 @@ def test_an_interactive_feature_cannot_be_moved_to_batch_and_unknown_whatif_keys
     toml.write_text(toml.read_text() + 'warmup_minute = 5\n')
     r = run("whatif", "--db", db, "--split", "current")
     assert r.exit_code == 2 and "Did you mean 'warmup_minutes'" in r.output
+
+
+def test_an_import_only_store_gets_its_frontier_oracle_and_random_router_from_the_eval(tmp_path):
+    from costlab.replay.importer import import_outcomes
+
+    path = tmp_path / "e.duckdb"
+    f = tmp_path / "eval.csv"
+    f.write_text("prompt_id,model,score,input_tokens,output_tokens\n"
+                 "p1,small,1,1000,200\np1,mid,1,1000,300\np1,big,1,1000,400\n"
+                 "p2,small,0,2000,100\np2,mid,1,2000,100\np2,big,1,2000,100\n"
+                 "p3,small,0,500,500\np3,mid,0,500,500\np3,big,1,500,500\n"
+                 "p4,small,1,100,100\np4,mid,0,100,100\np4,big,1,100,100\n")
+    s = open_store(path, Config())
+    import_outcomes(s, f, "csv", "e3", {"small": "haiku", "mid": "sonnet", "big": "opus"})
+    s.close()
+    tiers = "haiku=claude-haiku-4-5,sonnet=claude-sonnet-4-6,opus=claude-opus-4-7"
+    r = run("whatif", "frontier", "--db", str(path), "--tiers", tiers, "--policy", "proportional", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    hull = [x for x in rows if x["policy"] == "proportional"]
+    # the hull is the 101 haiku/opus mixes: all on haiku $0.0081 at 0.5 ... all on opus $0.0455 at 1.0
+    assert len(hull) == 101 and all(x["sonnet_pct"] == 0 for x in hull)
+    assert (Decimal(hull[0]["cost_usd"]), hull[0]["quality"]) == (Decimal("0.0081"), 0.5)
+    assert (Decimal(hull[-1]["cost_usd"]), hull[-1]["quality"]) == (Decimal("0.0455"), 1.0)
+    rand = [x for x in rows if x["policy"].startswith("random router")]
+    assert len(rand) == 21 and all(x["quality_low"] <= x["quality"] <= x["quality_high"] for x in rand)
+    assert "using the imported eval set 'e3'" in r.stderr and "cost rests on the file's tokens" in r.stderr
+    assert "APGR 0.500, AIQ 0.7500" in r.stderr
+    r = run("whatif", "--db", str(path), "--eval", "e3", "--tiers", tiers, "--split", "haiku=100", "--policy", "oracle",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert Decimal(json.loads(r.stdout)[0]["cost_usd"]) == Decimal("0.0251")

@@ -84,11 +84,12 @@ def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
     rows = [{"split": ",".join(f"{t}={p}" for t, p in zip(fr.tiers, fr.splits[i])),
              "mix": "/".join(str(p) for p in fr.splits[i]),
              "cost_usd": _usd(Fraction(sum(int(p) * t for p, t in zip(fr.splits[i], totals)), 100)),
-             "quality": float(fr.quality[i])} for i in fr.pareto]
+             "quality": float(fr.quality[i])} for i in fr.hull]
     columns = [column("split", "Split", "text"), column("mix", "Mix %", "text"),
                column("cost_usd", "Cost", "usd"), column("quality", "Quality", "ratio")]
-    note = (f"Pareto frontier: {len(rows):,} of the {len(fr.splits):,} splits in 1% steps are not beaten on both cost "
-            "and quality (quality per tier from replay judgements; chart in the HTML report, points in the JSON).")
+    note = (f"Pareto frontier: the {len(rows):,} of the {len(fr.splits):,} splits in 1% steps that lie on the convex hull "
+            "of cost vs quality (no mix of other splits beats them; quality per tier from replay judgements; chart in "
+            "the HTML report, points in the JSON).")
     return table("frontier", "Cost-quality Pareto frontier", columns, rows, detail=True, notes=[note])
 
 
