@@ -50,6 +50,7 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
     Column("source", "VARCHAR", "the log format the row came from (anthropic, batch, canonical, mapping name, ...)"),
     Column("ingest_id", "BIGINT", "the ingests row that added it"),
     Column("attributes", "JSON", "everything else the source had"),
+    Column("sample_weight", "DECIMAL(18,6)", "how many requests the row stands for: 1 / the sampling rate (1000 in a 1-in-1000 sample), 1 for a complete log; every cost, request and token sum is weighted by it"),
 )
 
 # Columns of `requests` that costlab derives, not the sources: each request's price under the price
@@ -68,6 +69,16 @@ STORED_PRICE_COLUMNS: tuple[Column, ...] = (
     Column("cost_usd", "DECIMAL(18,9)", "stored price: the sum of the five parts"),
     Column("price_multiplier", "DECIMAL(18,9)", "stored price: the multiplier applied to the rates"),
     Column("price_version", "UBIGINT", "the price card the row was priced under (NULL: not priced yet); a row whose version is not costlab_price_version() is priced as it is read"),
+)
+
+# The order of the columns in the `requests` table itself: a migration appends a column after the
+# ones before it (DuckDB cannot reorder columns), so a canonical column added after the stored prices
+# (m009: sample_weight) follows them in the table. costed_requests lists REQUEST_COLUMNS in order.
+APPENDED_REQUEST_COLUMNS: tuple[str, ...] = ("sample_weight",)
+REQUESTS_TABLE_COLUMNS: tuple[Column, ...] = (
+    *(c for c in REQUEST_COLUMNS if c.name not in APPENDED_REQUEST_COLUMNS),
+    *STORED_PRICE_COLUMNS,
+    *(c for c in REQUEST_COLUMNS if c.name in APPENDED_REQUEST_COLUMNS),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in REQUEST_COLUMNS)
@@ -89,6 +100,11 @@ COUNT_COLUMNS = TOKEN_COLUMNS + ("web_search_requests", "web_fetch_requests")
 MAX_TOKENS = 100_000_000_000
 MAX_TOOL_REQUESTS = 1_000_000_000
 COUNT_LIMITS: dict[str, int] = {c: (MAX_TOKENS if c in TOKEN_COLUMNS else MAX_TOOL_REQUESTS) for c in COUNT_COLUMNS}
+
+# The smallest weight a row may carry (DECIMAL(18,6): a weight below it would round to 0) and the largest
+# (a 1-in-a-billion sample; beyond it a weighted cost could overflow its sums).
+MIN_SAMPLE_WEIGHT = "0.000001"
+MAX_SAMPLE_WEIGHT = 1_000_000_000
 
 # Values the enum-like columns may take; anything else is a reject with this list in the reason.
 ALLOWED = {

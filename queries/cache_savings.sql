@@ -21,6 +21,7 @@
 -- The counterfactual uses the same price card as costed_requests: the input rate of the row each
 -- request was priced with, multipliers (batch, residency, discounts) included, rounded to the
 -- nano-dollar per request like the view. USD columns are NULL when none of the model's requests was priced.
+-- Counts, tokens and dollars are weighted by sample_weight (the requests a sampled row stands for).
 with windowed as (
     select *
     from costed_requests
@@ -56,16 +57,16 @@ per_model as (
     select
         coalesce(model, '(none)')                                          as model,
         coalesce(tier, '(unknown)')                                        as tier,
-        count(*)                                                           as requests,
-        count(*) filter (where cache_read_tokens > 0)                      as cache_hit_requests,
-        coalesce(sum(cache_read_tokens), 0)                                as cache_read_tokens,
-        coalesce(sum(coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)), 0)
+        sum(sample_weight)                                                 as requests,
+        coalesce(sum(sample_weight) filter (where cache_read_tokens > 0), 0) as cache_hit_requests,
+        coalesce(sum(cache_read_tokens * sample_weight), 0)                as cache_read_tokens,
+        coalesce(sum((coalesce(cache_write_5m_tokens, 0) + coalesce(cache_write_1h_tokens, 0)) * sample_weight), 0)
                                                                            as cache_write_tokens,
-        sum(cost_cache_read_usd) filter (where priced)                     as read_usd,
-        sum(read_at_input) filter (where priced)                           as read_at_input_usd,
-        sum(cost_cache_write_usd) filter (where priced)                    as write_usd,
-        sum(write_at_input) filter (where priced)                          as write_at_input_usd,
-        count(*) filter (where not priced)                                 as unpriced_requests
+        sum(cost_cache_read_usd * sample_weight) filter (where priced)     as read_usd,
+        sum(read_at_input * sample_weight) filter (where priced)           as read_at_input_usd,
+        sum(cost_cache_write_usd * sample_weight) filter (where priced)    as write_usd,
+        sum(write_at_input * sample_weight) filter (where priced)          as write_at_input_usd,
+        coalesce(sum(sample_weight) filter (where not priced), 0)          as unpriced_requests
     from rated
     group by 1, 2
 )

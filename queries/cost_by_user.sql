@@ -14,17 +14,22 @@
 --   output_tokens BIGINT             output tokens (thinking included)
 --   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
 --   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
+--
+-- Requests, tokens and cost are weighted by sample_weight (a sampled log's rows stand for 1 / rate
+-- requests each). The distinct counts (customers, sessions, features) are of the ids logged: in a
+-- sampled log they cannot be scaled and undercount.
 select
     coalesce(user_id, '(none)')::VARCHAR                                   as user_id,
     count(distinct customer_id)::BIGINT                                    as customers,
     count(distinct session_id)::BIGINT                                     as sessions,
     count(distinct feature)::BIGINT                                        as features,
-    count(*)::BIGINT                                                       as requests,
-    count(*) filter (where status = 'error')::BIGINT                       as errors,
-    coalesce(sum(input_tokens), 0)::BIGINT                                 as input_tokens,
-    coalesce(sum(output_tokens), 0)::BIGINT                                as output_tokens,
-    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
-    count(*) filter (where not priced)::BIGINT                             as unpriced_requests
+    sum(sample_weight)::BIGINT                                             as requests,
+    coalesce(sum(sample_weight) filter (where status = 'error'), 0)::BIGINT
+                                                                           as errors,
+    coalesce(sum(input_tokens * sample_weight), 0)::BIGINT                 as input_tokens,
+    coalesce(sum(output_tokens * sample_weight), 0)::BIGINT                as output_tokens,
+    sum(cost_usd * sample_weight) filter (where priced)::DECIMAL(18, 9)    as cost_usd,
+    coalesce(sum(sample_weight) filter (where not priced), 0)::BIGINT      as unpriced_requests
 from costed_requests
 where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 group by 1

@@ -17,7 +17,8 @@
 --   unpriced_requests BIGINT         requests with no price in force (their cost is unknown)
 --
 -- An error counts as rate_limit when either its error_type or its HTTP status says so (429), and
--- as overloaded likewise (529), since some sources carry only one of the two.
+-- as overloaded likewise (529), since some sources carry only one of the two. Counts are weighted by
+-- sample_weight (the requests a sampled row stands for); the rates are ratios of weighted counts.
 with classified as (
     select
         coalesce(tier, '(unknown)') as tier,
@@ -27,20 +28,21 @@ with classified as (
         coalesce(status = 'error' and (error_type = 'rate_limit' or http_status = 429), false) as is_rate_limited,
         coalesce(status = 'error' and (error_type = 'overloaded' or http_status = 529), false) as is_overloaded,
         coalesce(status = 'error' and error_type = 'context_exceeded', false) as is_context_exceeded,
-        priced
+        priced, sample_weight
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 per_tier as (
     select
         tier,
-        count(*)                                                                  as requests,
-        count(*) filter (where is_error)                                          as errors,
-        count(*) filter (where is_rate_limited)                                   as rate_limited,
-        count(*) filter (where is_overloaded and not is_rate_limited)             as overloaded,
-        count(*) filter (where is_context_exceeded and not is_rate_limited and not is_overloaded)
+        sum(sample_weight)                                                        as requests,
+        coalesce(sum(sample_weight) filter (where is_error), 0)                   as errors,
+        coalesce(sum(sample_weight) filter (where is_rate_limited), 0)            as rate_limited,
+        coalesce(sum(sample_weight) filter (where is_overloaded and not is_rate_limited), 0)
+                                                                                  as overloaded,
+        coalesce(sum(sample_weight) filter (where is_context_exceeded and not is_rate_limited and not is_overloaded), 0)
                                                                                   as context_exceeded,
-        count(*) filter (where not priced)                                        as unpriced_requests
+        coalesce(sum(sample_weight) filter (where not priced), 0)                 as unpriced_requests
     from classified
     group by tier
 )
@@ -48,13 +50,13 @@ select
     tier::VARCHAR                                                          as tier,
     requests::BIGINT                                                       as requests,
     errors::BIGINT                                                         as errors,
-    (errors / requests)::DOUBLE                                            as error_rate,
+    (errors::DOUBLE / requests::DOUBLE)::DOUBLE                                            as error_rate,
     rate_limited::BIGINT                                                   as rate_limited,
-    (rate_limited / requests)::DOUBLE                                      as rate_limited_rate,
+    (rate_limited::DOUBLE / requests::DOUBLE)::DOUBLE                                      as rate_limited_rate,
     overloaded::BIGINT                                                     as overloaded,
-    (overloaded / requests)::DOUBLE                                        as overloaded_rate,
+    (overloaded::DOUBLE / requests::DOUBLE)::DOUBLE                                        as overloaded_rate,
     context_exceeded::BIGINT                                               as context_exceeded,
-    (context_exceeded / requests)::DOUBLE                                  as context_exceeded_rate,
+    (context_exceeded::DOUBLE / requests::DOUBLE)::DOUBLE                                  as context_exceeded_rate,
     (errors - rate_limited - overloaded - context_exceeded)::BIGINT       as other_errors,
     unpriced_requests::BIGINT                                              as unpriced_requests
 from per_tier

@@ -38,7 +38,8 @@ select
                                                                            as cache_write_tokens,
     cost_usd::DECIMAL(18, 9)                                               as cost_usd,
     priced::BOOLEAN                                                        as priced,
-    (count(*) filter (where not priced) over ())::BIGINT                   as unpriced_in_window
+    (coalesce(sum(sample_weight) filter (where not priced) over (), 0))::BIGINT
+                                                                           as unpriced_in_window
 from windowed
 order by cost_usd desc nulls last, ts, request_id
 limit $limit::BIGINT

@@ -15,19 +15,21 @@
 --   cache_tokens BIGINT              cache reads and writes left unpriced
 --   sample_request_id VARCHAR        one of the requests, to look at
 --
+-- Counts and tokens are weighted by sample_weight (the requests a sampled row stands for).
 -- Fix these with a [[price]] (or an alias) in costlab.toml; `costlab prices check` lists the same gaps.
 select
     coalesce(model, '(none)')::VARCHAR                                     as model,
     coalesce(platform, 'anthropic')::VARCHAR                               as platform,
     coalesce(speed, 'standard')::VARCHAR                                   as speed,
     unpriced_reason::VARCHAR                                               as unpriced_reason,
-    count(*)::BIGINT                                                       as unpriced_requests,
+    sum(sample_weight)::BIGINT                                             as unpriced_requests,
     min(ts)::TIMESTAMPTZ                                                   as first_seen,
     max(ts)::TIMESTAMPTZ                                                   as last_seen,
-    coalesce(sum(input_tokens), 0)::BIGINT                                 as input_tokens,
-    coalesce(sum(output_tokens), 0)::BIGINT                                as output_tokens,
-    coalesce(sum(coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
-                 + coalesce(cache_write_1h_tokens, 0)), 0)::BIGINT         as cache_tokens,
+    coalesce(sum(input_tokens * sample_weight), 0)::BIGINT                 as input_tokens,
+    coalesce(sum(output_tokens * sample_weight), 0)::BIGINT                as output_tokens,
+    coalesce(sum((coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
+                  + coalesce(cache_write_1h_tokens, 0)) * sample_weight), 0)::BIGINT
+                                                                           as cache_tokens,
     min(request_id)::VARCHAR                                               as sample_request_id
 from costed_requests
 where not priced

@@ -35,6 +35,7 @@ def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or globs; .gz is read directly.")],
     fmt: Annotated[Optional[str], typer.Option("--format", help=_formats_help())] = None,
     no_payloads: Annotated[bool, typer.Option("--no-payloads", help="Do not keep request and response bodies.")] = False,
+    sample_rate: Annotated[Optional[str], typer.Option("--sample-rate", help="The files are a sample at this rate (0.001 or 1/1000: one request in 1,000 logged): each row stands for 1 / rate requests in every sum, unless it carries its own sample_weight. Default: [ingest.<source>] or [ingest] sample_rate in costlab.toml, else 1.", show_default=False)] = None,
     endpoint_url: Annotated[Optional[str], typer.Option("--endpoint-url", help="S3-compatible endpoint for s3:// paths. [env: AWS_ENDPOINT_URL_S3]", show_default=False)] = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -45,6 +46,7 @@ def ingest(
     Examples:
       costlab ingest logs/2026-11-*.jsonl.gz exports/litellm.csv
       costlab ingest s3://my-bucket/AWSLogs/123456789012/BedrockModelInvocationLogs/
+      costlab ingest --sample-rate 0.001 sampled/2026-11-*.jsonl
     """
     from costlab.display import styled
     from costlab.ingest import expand, ingest_paths
@@ -55,7 +57,8 @@ def ingest(
     with open_store(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
         # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
         summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads,
-                               on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url)
+                               on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url,
+                               sample_rate=sample_rate)
     for f in summary.files:
         if f.error:
             stderr.print(styled("✗", "red"), redact(f.error))

@@ -6,7 +6,8 @@ Built from costlab/schema.py, so a new column is validated the moment it is decl
 
 from __future__ import annotations
 
-from costlab.schema import ALLOWED, COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS, COUNT_LIMITS, REQUEST_COLUMNS
+from costlab.schema import (ALLOWED, COLUMN_NAMES, COLUMN_TYPES, COUNT_COLUMNS, COUNT_LIMITS, MAX_SAMPLE_WEIGHT,
+                            MIN_SAMPLE_WEIGHT, REQUEST_COLUMNS)
 from costlab.store.sqlquote import literal
 
 _WHOLE = r"-?\d+(\.0*)?"
@@ -24,6 +25,9 @@ def _text(col: str) -> str:
 
 # Canonical columns with a value to check and cast (ts, counts, numbers); the rest are text.
 _CAST = {c.name: c.type for c in REQUEST_COLUMNS if c.type not in ("VARCHAR", "JSON") and c.name != "ingest_id"}
+# Columns read as another type before their range check, then cast: a weight is read as DOUBLE (so
+# '1e3', 'inf' and 'NaN' are numbers its range check words), then held as DECIMAL.
+_READ_AS = {"sample_weight": "DOUBLE"}
 
 
 def _whole_number_check(col: str) -> str:
@@ -62,6 +66,9 @@ _RANGES = {
     "ttft_ms": ("isfinite({v}) and {v} >= 0", "must be a finite number of milliseconds, 0 or more"),
     "feedback_score": ("isfinite({v})", "must be a finite number"),
     "http_status": ("{v} between 100 and 599", "must be an HTTP status code (100-599)"),
+    "sample_weight": (f"isfinite({{v}}) and {{v}} >= {MIN_SAMPLE_WEIGHT} and {{v}} <= {MAX_SAMPLE_WEIGHT}",
+                      f"must be a positive, finite number of requests the row stands for "
+                      f"({MIN_SAMPLE_WEIGHT} to {MAX_SAMPLE_WEIGHT:,}; 1 / the sampling rate)"),
 }
 
 # A timestamp outside the plausible window (costlab/plausible.py: [ingest] earliest and latest), whose
@@ -132,7 +139,8 @@ def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bo
             texts.append(f"{_text(name)} as t_{name}")
     values = []
     for c, typ in _CAST.items():
-        values.append(f"t_{c} as v_{c}" if c in typed else f"try_cast(t_{c} as {'BIGINT' if c in COUNT_COLUMNS else typ}) as v_{c}")
+        read = "BIGINT" if c in COUNT_COLUMNS else _READ_AS.get(c, typ)
+        values.append(f"t_{c} as v_{c}" if c in typed else f"try_cast(t_{c} as {read}) as v_{c}")
     cols = []
     for c in REQUEST_COLUMNS:
         name, typ = c.name, c.type
@@ -148,6 +156,11 @@ def stage_sql(adapter_select: str, typed: dict[str, str] | None = None, fast: bo
             # "5.0" is 5); a value that failed the cast or the bound is NULL here and its row rejected.
             cols.append(f"case when t_{name} is null then 0 when v_{name} between 0 and {COUNT_LIMITS[name]} "
                         f"then v_{name}::BIGINT end::{typ} as {name}")
+        elif name in _READ_AS:
+            # Absent is NULL here: the ingest's default weight fills it as the rows are appended
+            # (pipeline.sample_weight_sql). Cast only in range (a rejected 'inf' cannot become a DECIMAL).
+            ok = _RANGES[name][0].format(v=f"v_{name}")
+            cols.append(f"case when {ok} then v_{name}::{typ} end as {name}")
         elif name in _CAST:
             cols.append(f"v_{name}::{typ} as {name}")
         elif name in _DEFAULTS:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
-from costlab.errors import OutOfMemoryError, QueryError
+from costlab.config import Config
+from costlab.errors import ConfigError, OutOfMemoryError, QueryError
 from costlab.ingest import detect, formats, staging
 from costlab.ingest.results import FileResult
 from costlab.schema import COLUMN_NAMES
 from costlab.store import Store
+from costlab.store.sqlquote import literal
 
 
 def _sha256(path: Path) -> str:
@@ -30,9 +33,44 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def weight_of_rate(rate: object, where: str) -> Decimal:
+    """A sampling rate (a fraction in (0, 1]: 0.001 for 1 in 1,000; or the text "1/1000") as the
+    weight each sampled row carries: 1 / rate, to the 6 places sample_weight keeps."""
+    text = str(rate).strip()
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            value = Decimal(num.strip()) / Decimal(den.strip())
+        else:
+            value = Decimal(text)
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        value = Decimal("NaN")
+    if isinstance(rate, bool) or not value.is_finite() or not Decimal("0.000000001") <= value <= 1:
+        raise ConfigError(f"{where} must be a sampling rate above 0 and at most 1 (0.001, or 1/1000, for one "
+                          f"request in 1,000), not {rate!r}")
+    return (1 / value).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def sample_weight_sql(config: Config, sample_rate: object | None = None) -> str:
+    """The SQL for a staged row's weight: the row's own sample_weight (a canonical column, or a
+    [mappings.NAME] expression) when it has one, else 1 / `sample_rate` (`costlab ingest
+    --sample-rate`), else 1 / [ingest.<source>] sample_rate, else 1 / [ingest] sample_rate, else 1."""
+    if sample_rate is not None:
+        return f"coalesce(sample_weight, {weight_of_rate(sample_rate, '--sample-rate')})::DECIMAL(18,6)"
+    default = (weight_of_rate(config.ingest["sample_rate"], "[ingest] sample_rate")
+               if "sample_rate" in config.ingest else Decimal(1))
+    per_source = [(name, weight_of_rate(section["sample_rate"], f"[ingest.{name}] sample_rate"))
+                  for name, section in config.ingest.items() if isinstance(section, dict) and "sample_rate" in section]
+    fill = (f"case source {' '.join(f'when {literal(n)} then {w}' for n, w in per_source)} else {default} end"
+            if per_source else str(default))
+    return f"coalesce(sample_weight, {fill})::DECIMAL(18,6)"
+
+
 def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool = True,
-                label: str | None = None) -> FileResult:
-    """One file; `label` names it in ingests/rejects when `path` is a local copy (an S3 object)."""
+                label: str | None = None, sample_rate: object | None = None) -> FileResult:
+    """One file; `label` names it in ingests/rejects when `path` is a local copy (an S3 object).
+    `sample_rate`: the rows stand for 1 / rate requests each, unless a row carries its own weight
+    (sample_weight_sql)."""
     config = store.config
     fmt = detect.normalise_format(fmt, path, config) if fmt else detect.detect(path, config)
     result = FileResult(label or str(path), fmt)
@@ -73,7 +111,8 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
             staged = False
     if not staged:
         staging.stage(store, path, fmt, fast=False)
-    _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result, fill_payloads)
+    _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result, fill_payloads,
+          sample_weight_sql(config, sample_rate))
     return result
 
 
@@ -83,7 +122,7 @@ _HAS_PAYLOAD = "(_request_json is not null or nullif(_response_text, '') is not 
 
 
 def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult,
-          fill_payloads: bool = False) -> None:
+          fill_payloads: bool = False, weight: str = "coalesce(sample_weight, 1)") -> None:
     """The staged file into the store, in one transaction. `fill_payloads`: the file was ingested
     before without its payloads; add the payloads of its requests that have none (their requests
     are present, so none is counted twice)."""
@@ -97,8 +136,8 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
         elif payloads:
             store.execute(f"""insert into payloads select source, request_id, _request_json, nullif(_response_text, '')
                               {_FRESH} and {_HAS_PAYLOAD}""")
-        _append_requests(store, ingest_id)
-    _notes(store, result, mtime_rows)
+        _append_requests(store, ingest_id, weight)
+    _notes(store, result, mtime_rows, weight)
     store.execute_script("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")
 
 
@@ -158,19 +197,26 @@ def _fill_payloads(store: Store) -> int:
     )
 
 
-def _append_requests(store: Store, ingest_id: int) -> None:
+def _append_requests(store: Store, ingest_id: int, weight: str = "coalesce(sample_weight, 1)") -> None:
     """The fresh rows appended to requests, priced as they are appended (queries/internal/price_rows.sql),
     so every later read of costed_requests scans stored prices instead of joining the price card."""
     # A view, not a parameter: costlab_price_rows takes a table name (ingest_id is our own integer).
-    picked = ", ".join(f"{int(ingest_id)} as ingest_id" if c == "ingest_id" else c for c in COLUMN_NAMES)
+    # `weight`: sample_weight_sql, our own SQL from validated numbers.
+    named = {"ingest_id": f"{int(ingest_id)} as ingest_id", "sample_weight": f"{weight} as sample_weight"}
+    picked = ", ".join(named.get(c, c) for c in COLUMN_NAMES)
     store.execute(f"create or replace temp view _fresh as select {picked} {_FRESH}")
     store.execute("insert into requests by name select * exclude (prompt_tokens), "
                   "costlab_price_version() as price_version from costlab_price_rows('_fresh')")
 
 
-def _notes(store: Store, result: FileResult, mtime_rows: int) -> None:
-    """What the summary says about the file beyond its counts: timestamps stood in, and what the
-    adapters repaired (their `_note`), one line per kind of repair with its count."""
+def _notes(store: Store, result: FileResult, mtime_rows: int, weight: str = "coalesce(sample_weight, 1)") -> None:
+    """What the summary says about the file beyond its counts: timestamps stood in, the rows that
+    stand for more than one request (a sample), and what the adapters repaired (their `_note`), one
+    line per kind of repair with its count."""
+    sampled, weighted = store.rows(f"select count(*) filter (where {weight} <> 1), sum({weight}) {_FRESH}")[0]
+    if sampled:
+        result.notes.append(f"{sampled:,} rows are a sample: they stand for {float(weighted):,.0f} requests "
+                            f"(sample_weight; every cost, request and token sum is weighted by it)")
     if mtime_rows:
         result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
     for note, n in store.rows(f"select _note, count(*) {_FRESH} and _note is not null group by _note order by _note"):

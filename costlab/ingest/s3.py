@@ -78,7 +78,7 @@ def _listing(s3, bucket: str, prefix: str) -> list[tuple[str, int, str]]:
 
 
 def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint_url: str | None = None,
-               on_file: Callable[[str, int], None] | None = None) -> list[FileResult]:
+               on_file: Callable[[str, int], None] | None = None, sample_rate: object | None = None) -> list[FileResult]:
     """Ingest every new log object under an s3:// URL; FileResults for the new objects plus one line
     saying how many were seen before."""
     from botocore.exceptions import BotoCoreError, ClientError  # boto3's, loaded with it (see client)
@@ -120,7 +120,7 @@ def ingest_url(store: Store, url: str, fmt: str | None, payloads: bool, endpoint
                 results.append(FileResult(obj_url, error=f"{obj_url}: cannot download: {str(ex).replace(str(local), obj_url)}"))
                 continue
             try:
-                result = ingest_file(store, local, fmt, payloads, label=obj_url)
+                result = ingest_file(store, local, fmt, payloads, label=obj_url, sample_rate=sample_rate)
             except (InputError, QueryError) as ex:
                 result = FileResult(obj_url, error=str(ex).replace(str(local), obj_url))
             local.unlink(missing_ok=True)

@@ -35,7 +35,7 @@ REPORT_EXTRA_COLUMNS = ("price_multiplier", "cost_cache_read_usd", "cost_cache_w
 REPORT_COLUMNS = (
     "ts, model, tier, feature, customer_id, status, error_type, http_status, service_tier, speed, platform, "
     "input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, prompt_tokens, "
-    "priced, cost_usd, latency_ms, ttft_ms, case when user_id is not null then hash(user_id) end as user_id"
+    "priced, cost_usd, sample_weight, latency_ms, ttft_ms, case when user_id is not null then hash(user_id) end as user_id"
 )
 
 

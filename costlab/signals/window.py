@@ -26,7 +26,7 @@ _COLUMNS = (
     "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, "
     "latency_ms, ttft_ms, status, error_type, http_status, stop_reason, feature, user_id, customer_id, "
     "session_id, trace_id, parent_request_id, attempt, feedback_score, "
-    "tier, prompt_tokens, priced, unpriced_reason, cost_usd"
+    "tier, prompt_tokens, priced, unpriced_reason, cost_usd, sample_weight"
 )
 # Only a request that another one points at needs its id kept (the escalation join): a semi-join
 # against the few parent ids is far cheaper than carrying ten million ids. User, session and trace

@@ -32,8 +32,9 @@ def insert_request(store: "Store", request_id: str, model: str, ts: str = "2026-
            "service_tier": "standard", "inference_geo": None, "speed": "standard", "input_tokens": 1000,
            "output_tokens": 200, "cache_read_tokens": 0, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0,
            "status": "ok", "feature": "f", **cols}
-    store.execute(f"insert into requests ({', '.join(REQUEST_COLUMNS)}) values ({', '.join('?' for _ in REQUEST_COLUMNS)})",
-                  [row[c] for c in REQUEST_COLUMNS])
+    names = REQUEST_COLUMNS + tuple(c for c in ("sample_weight",) if c in cols)  # else the column's default, 1
+    store.execute(f"insert into requests ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+                  [row[c] for c in names])
 
 
 def insert_requests(store: "Store", n: int, start: datetime, end: datetime, **columns: str) -> None:
@@ -51,7 +52,7 @@ def insert_requests(store: "Store", n: int, start: datetime, end: datetime, **co
         "feature": "'injected'", "user_id": "'inj_user_' || (i % 50)", "customer_id": "'inj-customer'",
         "session_id": "'inj_s_' || (i // 5)", "trace_id": "'inj_t_' || i", "parent_request_id": "null",
         "attempt": "1", "feedback_score": "null", "reported_cost_usd": "null", "source": "'scenario'",
-        "ingest_id": "null", "attributes": "null",
+        "ingest_id": "null", "attributes": "null", "sample_weight": "1",
     }
     unknown = set(columns) - set(defaults)
     assert not unknown, unknown

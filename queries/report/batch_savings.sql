@@ -33,7 +33,7 @@ with card as (
 ),
 raw_groups as (
     select feature, service_tier, status, priced, model, speed, platform, price_multiplier,
-           count(*) as requests, sum(cost_usd) as cost_usd
+           sum(sample_weight) as requests, sum(cost_usd * sample_weight) as cost_usd  -- weighted (sample_weight)
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
     group by all

@@ -11,7 +11,7 @@
 --   feature VARCHAR                  the feature ('(none)' when the logs had none)
 --   error_class VARCHAR              NULL for a request that did not fail; else rate_limited, overloaded, context_exceeded or other
 --   priced BOOLEAN                   a price was in force (false: every USD column of the row is NULL)
---   requests BIGINT                  requests
+--   requests BIGINT                  requests (weighted: a row stands for sample_weight requests)
 --   cache_hit_requests BIGINT        requests that read from the prompt cache
 --   input_tokens BIGINT              uncached input tokens
 --   output_tokens BIGINT             output tokens (thinking included)
@@ -22,7 +22,12 @@
 --   cache_read_at_input_usd DECIMAL(18,9)  what the same tokens would have cost at the request's input rate
 --   cache_write_usd DECIMAL(18,9)    what the cache writes cost
 --   cache_write_at_input_usd DECIMAL(18,9)  what the same tokens would have cost at the request's input rate
+--   logged_requests BIGINT           the rows logged (requests / logged_requests: the sample's 1-in-N)
+--   cost_var DOUBLE                  sampling variance of cost_usd (USD squared): sum of w(w-1)cost^2, 0 for a complete log
 --
+-- Counts, tokens and dollars are weighted by sample_weight (a sampled log's rows stand for 1 / rate
+-- requests each). cost_var is the Horvitz-Thompson variance estimate of a weighted total under
+-- independent (Poisson) sampling at rate 1/w: sum of (1 - p) / p^2 x cost^2 = w (w - 1) cost^2.
 -- One scan of costed_requests for what queries/cost_by_tier_model_day.sql, cost_by_feature.sql,
 -- cache_savings.sql, error_rates_by_tier.sql and queries/report/headline.sql and daily.sql compute
 -- one scan each (tests/test_report.py checks that the sums agree with them). An error is a 429 when
@@ -45,7 +50,7 @@ priced_rows as (
         w.tier, w.model, w.feature, w.priced, w.status = 'error' as is_error, w.error_type, w.http_status,
         w.input_tokens, w.output_tokens, w.cache_read_tokens,
         coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0) as cache_write_tokens,
-        w.cost_usd, w.cost_cache_read_usd, w.cost_cache_write_usd,
+        w.cost_usd, w.cost_cache_read_usd, w.cost_cache_write_usd, w.sample_weight,
         -- costlab_fusd_to_usd(tokens * rate) per request as whole nano-dollars (costlab_cost_nusd): the
         -- same integer as the macro, without its DECIMAL work per row.
         case when w.priced and w.cache_read_tokens > 0 and r.input_fusd is not null then
@@ -67,17 +72,20 @@ priced_rows as (
 raw_sums as (
     select
         is_current, day_n, tier, model, feature, priced, is_error, error_type, http_status,
-        count(*)                                                           as requests,
-        count(*) filter (where cache_read_tokens > 0)                      as cache_hit_requests,
-        sum(input_tokens)                                                  as input_tokens,
-        sum(output_tokens)                                                 as output_tokens,
-        sum(cache_read_tokens)                                             as cache_read_tokens,
-        sum(cache_write_tokens)                                            as cache_write_tokens,
-        sum(cost_usd)                                                      as cost_usd,
-        sum(cost_cache_read_usd)                                           as cache_read_usd,
-        sum(read_at_input_n)                                               as read_at_input_n,
-        sum(cost_cache_write_usd)                                          as cache_write_usd,
-        sum(write_at_input_n)                                              as write_at_input_n
+        sum(sample_weight)                                                 as requests,
+        coalesce(sum(sample_weight) filter (where cache_read_tokens > 0), 0) as cache_hit_requests,
+        sum(input_tokens * sample_weight)                                  as input_tokens,
+        sum(output_tokens * sample_weight)                                 as output_tokens,
+        sum(cache_read_tokens * sample_weight)                             as cache_read_tokens,
+        sum(cache_write_tokens * sample_weight)                            as cache_write_tokens,
+        sum(cost_usd * sample_weight)                                      as cost_usd,
+        sum(cost_cache_read_usd * sample_weight)                           as cache_read_usd,
+        sum(read_at_input_n * sample_weight)                               as read_at_input_n,
+        sum(cost_cache_write_usd * sample_weight)                          as cache_write_usd,
+        sum(write_at_input_n * sample_weight)                              as write_at_input_n,
+        count(*)                                                           as logged_requests,
+        coalesce(sum((sample_weight * (sample_weight - 1))::DOUBLE * cost_usd::DOUBLE * cost_usd::DOUBLE), 0)
+                                                                           as cost_var
     from priced_rows
     group by all
 ),
@@ -104,7 +112,9 @@ summed as (
         sum(cache_read_usd)                                                as cache_read_usd,
         coalesce(sum(read_at_input_n), 0)                                  as read_at_input_n,
         sum(cache_write_usd)                                               as cache_write_usd,
-        coalesce(sum(write_at_input_n), 0)                                 as write_at_input_n
+        coalesce(sum(write_at_input_n), 0)                                 as write_at_input_n,
+        sum(logged_requests)                                               as logged_requests,
+        sum(cost_var)                                                      as cost_var
     from raw_sums
     group by all
 )
@@ -116,8 +126,8 @@ select
     feature::VARCHAR                                                       as feature,
     error_class::VARCHAR                                                   as error_class,
     priced::BOOLEAN                                                        as priced,
-    requests::BIGINT                                                       as requests,
-    cache_hit_requests::BIGINT                                             as cache_hit_requests,
+    round(requests)::BIGINT                                                as requests,
+    round(cache_hit_requests)::BIGINT                                      as cache_hit_requests,
     input_tokens::BIGINT                                                   as input_tokens,
     output_tokens::BIGINT                                                  as output_tokens,
     cache_read_tokens::BIGINT                                              as cache_read_tokens,
@@ -128,6 +138,8 @@ select
                                                                            as cache_read_at_input_usd,
     (case when priced then cache_write_usd end)::DECIMAL(18, 9)            as cache_write_usd,
     (case when priced then write_at_input_n::DECIMAL(38, 0) / 1000000000 end)::DECIMAL(18, 9)
-                                                                           as cache_write_at_input_usd
+                                                                           as cache_write_at_input_usd,
+    logged_requests::BIGINT                                                as logged_requests,
+    cost_var::DOUBLE                                                       as cost_var
 from summed
 order by period, day, tier, model, feature, error_class nulls first, priced

@@ -24,21 +24,22 @@ with classified as (
         coalesce(status = 'error' and (error_type = 'rate_limit' or http_status = 429), false) as is_rate_limited,
         coalesce(status = 'error' and (error_type = 'overloaded' or http_status = 529), false) as is_overloaded,
         coalesce(status = 'error' and error_type = 'context_exceeded', false) as is_context_exceeded,
-        priced, cost_usd, user_id
+        priced, cost_usd, user_id, sample_weight
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 )
 select
     day::DATE                                                              as day,
     (case when grouping(tier) = 1 then '(all)' else tier end)::VARCHAR     as tier,
-    count(*)::BIGINT                                                       as requests,
-    count(*) filter (where is_error)::BIGINT                               as errors,
-    count(*) filter (where is_rate_limited)::BIGINT                        as rate_limited,
-    count(*) filter (where is_overloaded and not is_rate_limited)::BIGINT  as overloaded,
-    count(*) filter (where is_context_exceeded and not is_rate_limited and not is_overloaded)::BIGINT
+    round(sum(sample_weight))::BIGINT                                      as requests,
+    round(coalesce(sum(sample_weight) filter (where is_error), 0))::BIGINT as errors,
+    round(coalesce(sum(sample_weight) filter (where is_rate_limited), 0))::BIGINT as rate_limited,
+    round(coalesce(sum(sample_weight) filter (where is_overloaded and not is_rate_limited), 0))::BIGINT
+                                                                           as overloaded,
+    round(coalesce(sum(sample_weight) filter (where is_context_exceeded and not is_rate_limited and not is_overloaded), 0))::BIGINT
                                                                            as context_exceeded,
-    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
-    count(*) filter (where not priced)::BIGINT                             as unpriced_requests,
+    sum(cost_usd * sample_weight) filter (where priced)::DECIMAL(18, 9)    as cost_usd,
+    round(coalesce(sum(sample_weight) filter (where not priced), 0))::BIGINT as unpriced_requests,
     count(distinct user_id)::BIGINT                                        as active_users
 from classified
 group by grouping sets ((day, tier), (day))

@@ -16,18 +16,19 @@
 with windowed as (
     select
         case when ts >= $since::TIMESTAMPTZ then 'current' else 'previous' end as period,
-        status, priced, cost_usd, user_id, customer_id, ingest_id
+        status, priced, cost_usd, user_id, customer_id, ingest_id, sample_weight
     from costed_requests
     where ts >= $prev_since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 per_period as (
     select
         period,
-        count(*)                                       as requests,
-        count(*) filter (where status = 'error')       as errors,
-        count(*) filter (where priced)                 as priced_requests,
-        count(*) filter (where not priced)             as unpriced_requests,
-        sum(cost_usd) filter (where priced)            as cost_usd,
+        -- weighted (sample_weight); the distinct counts below are of the ids logged: not scaled
+        round(sum(sample_weight))                      as requests,
+        round(sum(sample_weight) filter (where status = 'error')) as errors,
+        round(sum(sample_weight) filter (where priced)) as priced_requests,
+        round(sum(sample_weight) filter (where not priced)) as unpriced_requests,
+        sum(cost_usd * sample_weight) filter (where priced) as cost_usd,
         count(distinct user_id)                        as active_users,
         count(distinct customer_id)                    as active_customers,
         list(distinct ingest_id)                       as ingest_ids

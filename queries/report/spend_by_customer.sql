@@ -12,9 +12,10 @@
 select
     (case when ts >= $since::TIMESTAMPTZ then 'current' else 'previous' end)::VARCHAR as period,
     coalesce(customer_id, '(none)')::VARCHAR                               as customer_id,
-    count(*)::BIGINT                                                       as requests,
-    sum(cost_usd) filter (where priced)::DECIMAL(18, 9)                    as cost_usd,
-    count(*) filter (where not priced)::BIGINT                             as unpriced_requests
+    -- weighted by sample_weight (the requests a sampled row stands for)
+    round(sum(sample_weight))::BIGINT                                      as requests,
+    sum(cost_usd * sample_weight) filter (where priced)::DECIMAL(18, 9)    as cost_usd,
+    round(coalesce(sum(sample_weight) filter (where not priced), 0))::BIGINT as unpriced_requests
 from costed_requests
 where ts >= $prev_since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 group by 1, 2

@@ -54,10 +54,10 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-spend as (select coalesce(sum(cost_usd) filter (where priced), 0) / (select weeks from weeks) as weekly_spend from w),
+spend as (select coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) / (select weeks from weeks) as weekly_spend from w),
 -- requests per feature and 10-minute step (an integer key: cheap to group ten million rows on)
 steps as (
-    select feature, epoch_ms(ts) // 600000 as step, count(*) as n
+    select feature, epoch_ms(ts) // 600000 as step, sum(sample_weight) as n
     from w where feature is not null and feature not in (select feature from interactive) group by all
 ),
 -- per feature and UTC day: the busiest burst_minutes-long stretch and when it starts
@@ -88,12 +88,13 @@ chosen as (
     select feature, 'scheduled', days, burst_days, slot from scheduled where feature not in (select feature from listed)
 ),
 per_feature as (
-    select feature, count(*) as requests, count(*) filter (where coalesce(service_tier, 'standard') <> 'batch') as standard
+    select feature, round(sum(sample_weight))::BIGINT as requests,
+           round(coalesce(sum(sample_weight) filter (where coalesce(service_tier, 'standard') <> 'batch'), 0))::BIGINT as standard
     from w semi join chosen l on l.feature = w.feature group by feature
 ),
 repriced as (
-    select w.feature, count(*) as n, sum(w.cost_usd) as cost_now,
-           sum(costlab_card_cost_usd(w.input_tokens, w.output_tokens, w.cache_write_5m_tokens,
+    select w.feature, count(*) as n, sum(w.cost_usd * w.sample_weight) as cost_now,
+           sum(w.sample_weight * costlab_card_cost_usd(w.input_tokens, w.output_tokens, w.cache_write_5m_tokens,
                                      w.cache_write_1h_tokens, w.cache_read_tokens, w.web_search_requests,
                                      c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
                                      c.cache_read_fusd, c.web_search_fusd)) as cost_batch

@@ -36,18 +36,18 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and status = 'ok' and priced
 ),
-spend as (select coalesce(sum(cost_usd), 0) / (select weeks from weeks) as weekly_spend from w),
+spend as (select coalesce(sum(cost_usd * sample_weight), 0) / (select weeks from weeks) as weekly_spend from w),
 shape as (
     -- cheap counts over every request first; the percentiles only for the segments that pass them
-    select feature, model, count(*) as requests,
-           avg((coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
-                + coalesce(cache_write_1h_tokens, 0) > 0)::INTEGER) as cached_share,
-           avg((prompt_tokens < $min_prefix_tokens::BIGINT)::INTEGER) as small_share
+    select feature, model, count(*) as logged, round(sum(sample_weight))::BIGINT as requests,
+           sum(sample_weight * (coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
+                + coalesce(cache_write_1h_tokens, 0) > 0)::INTEGER) / sum(sample_weight) as cached_share,
+           sum(sample_weight * (prompt_tokens < $min_prefix_tokens::BIGINT)::INTEGER) / sum(sample_weight) as small_share
     from w group by feature, model
 ),
 pre as (
     select * from shape
-    where requests >= $min_requests::BIGINT and cached_share <= $max_cached_share::DOUBLE and small_share <= 0.1
+    where logged >= $min_requests::BIGINT and cached_share <= $max_cached_share::DOUBLE and small_share <= 0.1
 ),
 candidates as (
     select pre.*, q.p10, q.p50
@@ -59,7 +59,7 @@ candidates as (
     where q.p10 >= $min_prefix_tokens::BIGINT and q.p10 >= $min_stability::DOUBLE * q.p50
 ),
 rows as (
-    select w.feature, w.model, k.p10::BIGINT as prefix, c.input_fusd, c.cache_read_fusd, c.cache_write_5m_fusd,
+    select w.feature, w.model, w.sample_weight, k.p10::BIGINT as prefix, c.input_fusd, c.cache_read_fusd, c.cache_write_5m_fusd,
            row_number() over (partition by w.feature, w.model, epoch_ms(w.ts) // 300000 order by w.ts) = 1
                as writes
     from w
@@ -73,10 +73,13 @@ rows as (
      and w.prompt_tokens >= c.band_min_tokens and (c.band_max_tokens is null or w.prompt_tokens < c.band_max_tokens)
 ),
 saving as (
+    -- A sampled row stands for sample_weight requests: the first in its bucket for the write and
+    -- sample_weight - 1 reads, the others for reads only (the buckets with traffic are those seen).
     select feature, model, any_value(prefix) as prefix, count(*) filter (where writes) as writes,
-           count(*) filter (where not writes) as reads,
+           round(sum(sample_weight) - count(*) filter (where writes))::BIGINT as reads,
            sum(case when writes then -costlab_fusd_to_usd(prefix::HUGEINT * (cache_write_5m_fusd - input_fusd))
-                    else costlab_fusd_to_usd(prefix::HUGEINT * (input_fusd - cache_read_fusd)) end) as saved
+                                     + (sample_weight - 1) * costlab_fusd_to_usd(prefix::HUGEINT * (input_fusd - cache_read_fusd))
+                    else sample_weight * costlab_fusd_to_usd(prefix::HUGEINT * (input_fusd - cache_read_fusd)) end) as saved
     from rows group by feature, model
 ),
 found as (

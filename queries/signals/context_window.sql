@@ -29,8 +29,9 @@ weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks fro
 windows as (select model, context_window from models where context_window > 0),
 -- counts over every request, then the few long prompts alone against their model's window
 counts as (
-    select feature, model, count(*) as requests,
-           count(*) filter (where error_type = 'context_exceeded' or stop_reason = 'model_context_window_exceeded')
+    select feature, model, round(sum(sample_weight))::BIGINT as requests,
+           round(coalesce(sum(sample_weight) filter (where error_type = 'context_exceeded'
+                                                     or stop_reason = 'model_context_window_exceeded'), 0))::BIGINT
                as overflows,
            max(prompt_tokens) as max_prompt
     from costed_requests
@@ -38,7 +39,8 @@ counts as (
     group by feature, model
 ),
 near as (
-    select r.feature, r.model, count(*) as near, sum(r.cost_usd) filter (where r.priced) as near_cost
+    select r.feature, r.model, round(sum(r.sample_weight))::BIGINT as near,
+           sum(r.cost_usd * r.sample_weight) filter (where r.priced) as near_cost
     from costed_requests r join windows m on m.model = r.model
     where r.ts >= $since::TIMESTAMPTZ and r.ts < $until::TIMESTAMPTZ and r.status = 'ok'
       and r.prompt_tokens >= $near_share::DOUBLE * (select min(context_window) from windows)

@@ -32,7 +32,7 @@ full_weeks as (select floor(epoch(until - since) / 604800)::INTEGER as n from wi
 -- per customer, user and day first (integer day keys are cheap to group on); weeks come from days
 days as (
     select customer_id, user_id, (epoch_ms(ts) // 86400000) as day,
-           sum(cost_usd) filter (where priced) as cost, count(*) as n
+           sum(cost_usd * sample_weight) filter (where priced) as cost, count(*) as n
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
     group by all

@@ -18,12 +18,12 @@
 -- Rejects carry no request time, so every reject of an ingest run that started before the window's
 -- end is reported, per file, until the store is rebuilt without them.
 with total as (
-    select count(*) as n from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+    select round(coalesce(sum(sample_weight), 0))::BIGINT as n from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 unpriced as (
-    select model, unpriced_reason, count(*) as requests,
-           sum(prompt_tokens) as prompt_tokens,
-           sum(coalesce(output_tokens, 0)) as output_tokens
+    select model, unpriced_reason, round(sum(sample_weight))::BIGINT as requests,
+           sum(prompt_tokens * sample_weight) as prompt_tokens,
+           sum(coalesce(output_tokens, 0) * sample_weight) as output_tokens
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and not priced
     group by model, unpriced_reason

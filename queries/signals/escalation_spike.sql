@@ -45,7 +45,7 @@ w as not materialized (
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 linked as materialized (
-    select c.feature, c.ts, c.cost_usd, c.priced
+    select c.feature, c.ts, c.cost_usd, c.priced, c.sample_weight
     from (select * from w where parent_request_id is not null) c
     join (select request_id, tier from w where request_id is not null) p on p.request_id = c.parent_request_id
     join tier_rank tc on tc.tier = c.tier
@@ -54,7 +54,7 @@ linked as materialized (
 ),
 -- integer day keys: cheap to group ten million rows on
 days as materialized (
-    select feature, (epoch_ms(ts) // 86400000) as day, count(*) as firsts
+    select feature, (epoch_ms(ts) // 86400000) as day, sum(sample_weight) as firsts
     from w where coalesce(attempt, 1) = 1 group by all
 ),
 unlinked as (
@@ -69,7 +69,7 @@ keyed as (
            case when w.trace_id is not null then hash(w.trace_id, w.feature) end as t_key,
            epoch_ms(w.ts) * 64 + r.rnk as packed,
            -- what the result needs, narrow: the sorts carry every column of this relation
-           w.cost_usd, w.priced, coalesce(w.attempt, 1) = 1 as first_try, w.parent_request_id is null as no_parent,
+           w.cost_usd, w.priced, w.sample_weight, coalesce(w.attempt, 1) = 1 as first_try, w.parent_request_id is null as no_parent,
            w.feature
     from w join tier_rank r on r.tier = w.tier
     where w.feature in (select feature from unlinked) and (w.session_id is not null or w.trace_id is not null)
@@ -81,19 +81,20 @@ moves as (
     from keyed
 ),
 moved as (
-    select feature, (packed // 64) // 86400000 as day, cost_usd, priced, first_try as counted_first from moves
+    select feature, (packed // 64) // 86400000 as day, cost_usd, priced, sample_weight, first_try as counted_first from moves
     where no_parent
       and ((s_prev_key = s_key and s_prev % 64 < packed % 64 and packed // 64 - s_prev // 64 <= $within_minutes::BIGINT * 60000)
            or (t_prev_key = t_key and t_prev % 64 < packed % 64 and packed // 64 - t_prev // 64 <= $within_minutes::BIGINT * 60000))
 ),
 esc as (
-    select feature, (epoch_ms(ts) // 86400000) as day, cost_usd, priced, false as moved, false as counted_first from linked
+    select feature, (epoch_ms(ts) // 86400000) as day, cost_usd, priced, sample_weight, false as moved, false as counted_first from linked
     union all
-    select feature, day, cost_usd, priced, true as moved, counted_first from moved
+    select feature, day, cost_usd, priced, sample_weight, true as moved, counted_first from moved
 ),
 esc_days as (
-    select feature, day, count(*) as escalations, count(*) filter (where moved) as moved,
-           count(*) filter (where counted_first) as moved_firsts, sum(cost_usd) filter (where priced) as cost
+    select feature, day, sum(sample_weight) as escalations, coalesce(sum(sample_weight) filter (where moved), 0) as moved,
+           coalesce(sum(sample_weight) filter (where counted_first), 0) as moved_firsts,
+           sum(cost_usd * sample_weight) filter (where priced) as cost
     from esc group by all
 ),
 daily as (
@@ -125,22 +126,22 @@ found as (
 ),
 spend as (
     select coalesce(sum(cost) filter (where day >= (epoch_ms((select until from win)) // 86400000) - 7), 0) as weekly_spend
-    from (select (epoch_ms(ts) // 86400000) as day, sum(cost_usd) filter (where priced) as cost from w group by 1)
+    from (select (epoch_ms(ts) // 86400000) as day, sum(cost_usd * sample_weight) filter (where priced) as cost from w group by 1)
 )
 select
     'escalation_spike'::VARCHAR                                                 as signal,
     (case when impact >= $high_usd::DECIMAL(18,2) then 'high' when impact >= $medium_usd::DECIMAL(18,2) then 'medium' else 'low' end)::VARCHAR
                                                                                 as severity,
     ('feature=' || coalesce(feature, '(none)'))::VARCHAR                        as segment,
-    (format('{:,}', escalations) || ' escalations to a higher tier per ' || format('{:,}', firsts) || ' first attempts in the last week ('
+    (format('{:,}', round(escalations)::BIGINT) || ' escalations to a higher tier per ' || format('{:,}', round(firsts)::BIGINT) || ' first attempts in the last week ('
         || round(100 * rate, 2) || '%'
-        || case when moved > 0 then ', ' || format('{:,}', moved) || ' of them the same session or trace moving up within '
+        || case when moved > 0 then ', ' || format('{:,}', round(moved)::BIGINT) || ' of them the same session or trace moving up within '
                 || $within_minutes::BIGINT || ' minutes' else '' end
         || ') vs a median daily ' || round(100 * base_rate, 2) || '% over the '
         || n_days || ' days before; ' || format('{:,}', round(excess)::BIGINT) || ' more than baseline')::VARCHAR as evidence,
     rate::DOUBLE                                                                as observed,
     base_rate::DOUBLE                                                           as baseline,
-    firsts::BIGINT                                                              as requests,
+    round(firsts)::BIGINT                                                       as requests,
     impact::DECIMAL(18,6)                                                       as weekly_impact_usd,
     ('look at why ' || coalesce(feature, '(none)') || ' answers on the cheaper tier started failing (errors, '
         || 'low scores, prompt change); if it lasts, route it to the higher tier directly')::VARCHAR as suggestion

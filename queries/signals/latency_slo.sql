@@ -28,7 +28,7 @@ with slo as (
     from unnest(string_split(coalesce($ttft_slo_ms::VARCHAR, ''), ',')) t(x) where x like '%=%'
 ),
 p95 as (
-    select feature, tier, count(*) as requests,
+    select feature, tier, count(*) as logged, round(sum(sample_weight))::BIGINT as requests,
            quantile_cont(latency_ms, 0.95) as latency, quantile_cont(ttft_ms, 0.95) as ttft
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and status = 'ok'
@@ -37,13 +37,13 @@ p95 as (
     group by feature, tier
 ),
 measured as (
-    select p.feature, p.tier, p.requests, s.metric, s.ms as slo,
+    select p.feature, p.tier, p.logged, p.requests, s.metric, s.ms as slo,
            case when s.metric = 'latency' then p.latency else p.ttft end as p95
     from p95 p join slo s on s.feature = p.feature
 ),
 meeting as (
     select feature, metric, string_agg(tier, ', ' order by p95) as tiers
-    from measured where p95 <= slo and requests >= $min_requests::BIGINT group by feature, metric
+    from measured where p95 <= slo and logged >= $min_requests::BIGINT group by feature, metric
 )
 select
     'latency_slo'::VARCHAR                                                      as signal,
@@ -59,5 +59,5 @@ select
     (coalesce('route ' || m.feature || ' to ' || g.tiers || ' (check quality with `costlab replay`), or stream the answer',
               'stream the answer, shorten the prompt or the output, or revisit the SLO'))::VARCHAR as suggestion
 from measured m left join meeting g on g.feature = m.feature and g.metric = m.metric
-where m.requests >= $min_requests::BIGINT and m.p95 > m.slo
+where m.logged >= $min_requests::BIGINT and m.p95 > m.slo
 order by m.p95 / m.slo desc

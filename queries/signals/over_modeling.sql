@@ -44,7 +44,7 @@ with win as (
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
 spend as (
-    select coalesce(sum(cost_usd) filter (where priced), 0) / (select weeks from weeks) as weekly_spend
+    select coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) / (select weeks from weeks) as weekly_spend
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 -- tiers cheapest first, with the model that stands for each (macros.sql)
@@ -55,11 +55,15 @@ down as (
 ),
 -- one pass over every request: the shape of each feature x model, and its feedback
 segments as (
-    select feature, model, tier, count(*) as requests,
+    select feature, model, tier, count(*) as logged, round(sum(sample_weight))::BIGINT as requests,
            -- p90 <= limit exactly when at most 10% of the answers exceed the limit: a count, not a sort
-           avg((output_tokens > $max_output_p90::BIGINT)::INTEGER) filter (where status = 'ok') as long_out,
-           avg((prompt_tokens > $max_prompt_p90::BIGINT)::INTEGER) filter (where status = 'ok') as long_prompt,
-           coalesce(avg((stop_reason = 'tool_use')::INTEGER) filter (where status = 'ok'), 0) as tool_share,
+           -- (weighted: the share of the requests the rows stand for)
+           sum(sample_weight * (output_tokens > $max_output_p90::BIGINT)::INTEGER) filter (where status = 'ok')
+               / nullif(sum(sample_weight) filter (where status = 'ok'), 0) as long_out,
+           sum(sample_weight * (prompt_tokens > $max_prompt_p90::BIGINT)::INTEGER) filter (where status = 'ok')
+               / nullif(sum(sample_weight) filter (where status = 'ok'), 0) as long_prompt,
+           coalesce(sum(sample_weight * (stop_reason = 'tool_use')::INTEGER) filter (where status = 'ok')
+               / nullif(sum(sample_weight) filter (where status = 'ok'), 0), 0) as tool_share,
            sum(feedback_score) as fb_sum, count(feedback_score) as fb_n
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
@@ -88,7 +92,7 @@ candidates as (
     join down d on d.tier = s.tier
     left join tier_feedback lower_fb on lower_fb.feature is not distinct from s.feature and lower_fb.tier = d.to_tier
     left join replayed rp on rp.feature = s.feature and rp.tier = d.to_tier
-    where s.requests >= $min_requests::BIGINT and s.long_out <= 0.1 and s.long_prompt <= 0.1
+    where s.logged >= $min_requests::BIGINT and s.long_out <= 0.1 and s.long_prompt <= 0.1
       and s.tool_share <= $max_tool_share::DOUBLE
       and not (coalesce(s.fb_n, 0) >= $min_feedback::BIGINT and coalesce(lower_fb.fb_n, 0) >= $min_feedback::BIGINT
                and lower_fb.fb < s.fb_sum / s.fb_n - $max_quality_drop::DOUBLE)
@@ -104,8 +108,8 @@ repriced as (
     select w.feature, w.model,
            quantile_cont(w.output_tokens, 0.9) filter (where w.status = 'ok') as out_p90,
            quantile_cont(w.prompt_tokens, 0.9) filter (where w.status = 'ok') as prompt_p90,
-           sum(w.cost_usd) as cost_now,
-           sum(costlab_card_cost_usd(w.input_tokens, w.output_tokens, w.cache_write_5m_tokens,
+           sum(w.cost_usd * w.sample_weight) as cost_now,
+           sum(w.sample_weight * costlab_card_cost_usd(w.input_tokens, w.output_tokens, w.cache_write_5m_tokens,
                                      w.cache_write_1h_tokens, w.cache_read_tokens, w.web_search_requests,
                                      c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
                                      c.cache_read_fusd, c.web_search_fusd)) as cost_then

@@ -35,7 +35,8 @@ w as not materialized (
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and tier is not null
 ),
 per_minute as (
-    select tier, epoch_ms(ts) // 60000 as minute, count(*) as requests, count(*) filter (where failed) as failures
+    select tier, epoch_ms(ts) // 60000 as minute, sum(sample_weight) as requests,
+           coalesce(sum(sample_weight) filter (where failed), 0) as failures
     from w group by all
 ),
 bursts as (
@@ -43,7 +44,7 @@ bursts as (
     where failures >= $min_burst_errors::BIGINT and failures >= $burst_share::DOUBLE * requests
 ),
 failed as (
-    select w.tier, w.model, w.request_id from w
+    select w.tier, w.model, w.request_id, w.sample_weight from w
     semi join bursts b on b.tier = w.tier and b.minute = epoch_ms(w.ts) // 60000
     where w.failed
 ),
@@ -53,10 +54,10 @@ rescued as (
       on c.parent_request_id = f.request_id and c.model <> f.model
 ),
 per_tier as (
-    select p.tier, sum(p.requests) as requests,
+    select p.tier, round(sum(p.requests))::BIGINT as requests,
            (select count(*) from bursts b where b.tier = p.tier) as burst_minutes,
-           (select count(*) from failed f where f.tier = p.tier) as failures,
-           (select count(*) from failed f where f.tier = p.tier
+           (select round(coalesce(sum(sample_weight), 0))::BIGINT from failed f where f.tier = p.tier) as failures,
+           (select round(coalesce(sum(sample_weight), 0))::BIGINT from failed f where f.tier = p.tier
               and (f.request_id is null or f.request_id not in (select request_id from rescued))) as lost
     from per_minute p group by p.tier
 )

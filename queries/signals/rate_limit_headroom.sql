@@ -30,15 +30,16 @@ weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks fro
 tier_rank as (select tier, model, rnk from costlab_tier_ladder($tier_models::VARCHAR)),
 down as (select a.tier, b.tier as to_tier from tier_rank a join tier_rank b on b.rnk = a.rnk - 1),
 per_minute as (
-    select tier, epoch_ms(ts) // 60000 as minute, count(*) as requests,
-           count(*) filter (where status = 'error' and (error_type = 'rate_limit' or http_status = 429)) as limited
+    select tier, epoch_ms(ts) // 60000 as minute, sum(sample_weight) as requests,
+           coalesce(sum(sample_weight) filter (where status = 'error' and (error_type = 'rate_limit' or http_status = 429)), 0)
+               as limited
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and tier is not null
     group by all
 ),
 per_tier as (
-    select m.tier, d.to_tier, sum(m.requests) as requests, sum(m.limited) as limited,
-           sum(m.limited) filter (where f.requests > 0 and f.limited = 0) as servable,
+    select m.tier, d.to_tier, round(sum(m.requests))::BIGINT as requests, round(sum(m.limited))::BIGINT as limited,
+           round(sum(m.limited) filter (where f.requests > 0 and f.limited = 0))::BIGINT as servable,
            count(*) filter (where m.limited > 0) as limited_minutes
     from per_minute m
     join down d on d.tier = m.tier

@@ -26,8 +26,8 @@ with win as (
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
 per_model as (
-    select model, count(*) as requests, sum(cost_usd) filter (where priced) as cost,
-           count(*) filter (where not priced) as unpriced, max(ts) as last_seen
+    select model, round(sum(sample_weight))::BIGINT as requests, sum(cost_usd * sample_weight) filter (where priced) as cost,
+           round(coalesce(sum(sample_weight) filter (where not priced), 0))::BIGINT as unpriced, max(ts) as last_seen
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
     group by model

@@ -30,8 +30,8 @@ with win as (
 ),
 last_day as (select epoch_ms(until) // 86400000 as d from win),
 daily as (
-    select feature, epoch_ms(ts) // 86400000 as day, coalesce(sum(cost_usd) filter (where priced), 0) as cost,
-           count(*) as n
+    select feature, epoch_ms(ts) // 86400000 as day, coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) as cost,
+           round(sum(sample_weight))::BIGINT as n
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
     group by all

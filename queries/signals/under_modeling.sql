@@ -61,7 +61,7 @@ shape as (
 ),
 -- answers that came back and were re-sent anyway, with what the re-sends cost
 resends as (
-    select parent_request_id as request_id, sum(cost_usd) filter (where priced) as cost
+    select parent_request_id as request_id, sum(cost_usd * sample_weight) filter (where priced) as cost
     from w where parent_request_id is not null group by 1
 ),
 resent as (
@@ -115,8 +115,8 @@ l as not materialized (
     where r.prompt_tokens >= $long_prompt_tokens::BIGINT and r.status = 'ok'
 ),
 repriced as (
-    select l.feature, l.model, sum(l.cost_usd) as cost_now,
-           sum(costlab_card_cost_usd(l.input_tokens, l.output_tokens, l.cache_write_5m_tokens,
+    select l.feature, l.model, sum(l.cost_usd * l.sample_weight) as cost_now,
+           sum(l.sample_weight * costlab_card_cost_usd(l.input_tokens, l.output_tokens, l.cache_write_5m_tokens,
                                      l.cache_write_1h_tokens, l.cache_read_tokens, l.web_search_requests,
                                      c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
                                      c.cache_read_fusd, c.web_search_fusd)) as cost_up

@@ -44,7 +44,7 @@ snapshots as (
     group by model
 ),
 spellings as (
-    select feature, model, coalesce(attributes->>'model_raw', model) as raw, count(*) as requests,
+    select feature, model, coalesce(attributes->>'model_raw', model) as raw, round(sum(sample_weight))::BIGINT as requests,
            max(ts) as last_seen
     from requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

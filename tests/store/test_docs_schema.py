@@ -50,7 +50,7 @@ def test_requests_section_is_schema_py(store):
     # costlab/schema.py is the single source of truth for the canonical request and the stored
     # prices after it; the page repeats it.
     doc = [(col, typ.removesuffix(" NOT NULL"), meaning) for col, typ, meaning in doc_sections()["requests"]]
-    assert doc == [(c.name, c.type, c.meaning) for c in (*schema.REQUEST_COLUMNS, *schema.STORED_PRICE_COLUMNS)]
+    assert doc == [(c.name, c.type, c.meaning) for c in schema.REQUESTS_TABLE_COLUMNS]
 
 
 def test_sql_examples_on_the_page_run(store):

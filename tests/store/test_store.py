@@ -14,7 +14,7 @@ import pytest
 from costlab.store import migrations
 from costlab.config import Config, load_config, resolve_db_path
 from costlab.errors import StoreLockedError
-from costlab.schema import REQUEST_COLUMNS, STORED_PRICE_COLUMNS
+from costlab.schema import REQUESTS_TABLE_COLUMNS
 from costlab.open import open_store
 from costlab.store import Store
 
@@ -35,6 +35,8 @@ EXPECTED = {
     "cost_output_usd": "DECIMAL(18,9)", "cost_cache_write_usd": "DECIMAL(18,9)", "cost_cache_read_usd": "DECIMAL(18,9)",
     "cost_tools_usd": "DECIMAL(18,9)", "cost_usd": "DECIMAL(18,9)", "price_multiplier": "DECIMAL(18,9)",
     "price_version": "UBIGINT",
+    # appended after the stored price (m009)
+    "sample_weight": "DECIMAL(18,6)",
 }
 # DuckDB reports some types by their long names; schema.py uses the short spelling.
 _SPELLING = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
@@ -70,11 +72,13 @@ def test_a_store_made_by_the_first_migration_upgrades_keeping_its_requests(tmp_p
         assert store.scalar("select cost_usd from costed_requests") == Decimal("0.03")
         # ... and stores that price: the upgrade priced the old row under the current card.
         assert store.rows("select cost_usd, price_version = costlab_price_version() from requests") == [(Decimal("0.03"), True)]
-        assert list(live_columns(store).items()) == [(c.name, c.type) for c in (*REQUEST_COLUMNS, *STORED_PRICE_COLUMNS)]
+        assert list(live_columns(store).items()) == [(c.name, c.type) for c in REQUESTS_TABLE_COLUMNS]
         assert live_columns(store) == EXPECTED
         recorded = [r[0] for r in store.rows("select name from _costlab_migrations order by applied_at, name")]
         assert sorted(recorded) == sorted(fn.__name__ for fn in migrations.MIGRATIONS)
         assert recorded[0] == migrations.MIGRATIONS[0].__name__
+        # The request logged before weights existed stands for itself.
+        assert store.scalar("select sample_weight from requests") == Decimal(1)
 
 
 def test_opening_a_current_store_again_runs_no_migration_and_keeps_data(tmp_path):

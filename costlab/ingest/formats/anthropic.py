@@ -131,7 +131,7 @@ def anthropic(config: Config) -> Adapter:
              then {error_type('error', 'status_code')} end as error_type,
         coalesce(status_code, case when error is null and response is not null then '200' end) as http_status,
         {_metadata_columns(config)},
-        NULL as reported_cost_usd,
+        NULL as reported_cost_usd, NULL as sample_weight,
         'anthropic' as source,
         -- The metadata object itself is the row's attributes: no re-serialisation per row.
         metadata as _attrs,
@@ -152,7 +152,7 @@ def anthropic_message(config: Config) -> Adapter:
         {usage_columns('src', note='_md_note')},
         NULL as latency_ms, NULL as ttft_ms, 'ok' as status, NULL as error_type, '200' as http_status,
         {_metadata_columns(config)},
-        NULL as reported_cost_usd,
+        NULL as reported_cost_usd, NULL as sample_weight,
         'anthropic' as source,
         json_object('ts_source', case when coalesce(timestamp, created_at) is null then 'file_mtime' end,
                     'metadata', metadata) as _attrs,

@@ -28,6 +28,7 @@ def _adapter(_name: str, config: Config, _columns: list[str]) -> Adapter:
         case when result.type = 'succeeded' then '200' end as http_status,
         NULL as feature, NULL as user_id, NULL as customer_id, NULL as session_id, NULL as trace_id,
         NULL as parent_request_id, NULL as attempt, NULL as feedback_score, NULL as reported_cost_usd,
+        NULL as sample_weight,
         'anthropic' as source,
         json_object('custom_id', custom_id, 'ts_source', 'file_mtime', 'batch_result', result.type,
                     'error', result.error.error.message) as _attrs,

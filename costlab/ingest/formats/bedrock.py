@@ -193,7 +193,7 @@ def adapter(config: Config) -> Adapter:
         {_outcome_columns()},
         {tag_columns(config, 'bedrock', 'requestMetadata')},
         NULL as parent_request_id, NULL as attempt, NULL as feedback_score,
-        NULL as reported_cost_usd,
+        NULL as reported_cost_usd, NULL as sample_weight,
         'bedrock' as source,
         {_ATTRS_AND_PAYLOADS}
     from c"""

@@ -173,7 +173,7 @@ def adapter(config: Config, columns: list[str] | None = None, kind: str | None =
         {_OUTCOME},
         {_tag_items(config, x)},
         NULL as parent_request_id, NULL as attempt, NULL as feedback_score,
-        coalesce({c('total_cost')}, {c('calculated_total_cost')}, {c('cost_details')}->>'$.total') as reported_cost_usd,
+        coalesce({c('total_cost')}, {c('calculated_total_cost')}, {c('cost_details')}->>'$.total') as reported_cost_usd, NULL as sample_weight,
         'langfuse' as source,
         {_attrs_and_payloads(x)}
     from t"""

@@ -217,7 +217,7 @@ def adapter(config: Config, columns: list[str] | None = None) -> Adapter:
         {_outcome(x)},
         {_tag_items(config, x)},
         NULL as parent_request_id, NULL as attempt, NULL as feedback_score,
-        {x.c('spend')} as reported_cost_usd,
+        {x.c('spend')} as reported_cost_usd, NULL as sample_weight,
         'litellm' as source,
         {_attrs_and_payloads(x)}
     from u"""

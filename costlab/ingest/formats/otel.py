@@ -193,7 +193,7 @@ def adapter(config: Config) -> Adapter:
         {_tag_items(config)},
         NULL as parent_request_id, NULL as attempt,
         {a('gen_ai.evaluation.score.value')} as feedback_score,
-        NULL as reported_cost_usd,
+        NULL as reported_cost_usd, NULL as sample_weight,
         'otel' as source,
         {_ATTRS},
         NULL as _request_json, NULL as _response_text

@@ -11,6 +11,9 @@ per cube cell, tier, model, feature, customer or day.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import polars as pl
 
 from costlab.report.context import ReportContext
@@ -48,6 +51,61 @@ def totals(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
     known = pl.col("requests") > pl.col("unpriced_requests")
     return out.with_columns(pl.when(known).then(pl.col(c)).otherwise(None).cast(USD).alias(c) for c in MONEY)
+
+
+# A normal 95% interval: the sampling error of a weighted total is added to the report's intervals.
+Z95 = 1.959963984540054
+
+
+class Sampling(NamedTuple):
+    """What the weights of a period's rows say: the requests they stand for, the rows logged, and the
+    standard error of the weighted spend (Horvitz-Thompson, independent sampling at rate 1/w)."""
+
+    requests: int
+    logged: int
+    cost_se_usd: float
+
+    @property
+    def sampled(self) -> bool:
+        return self.logged > 0 and self.requests != self.logged
+
+    @property
+    def one_in(self) -> float:
+        """N of "a 1-in-N sample": the requests the rows stand for per row logged."""
+        return self.requests / self.logged if self.logged else 1.0
+
+
+def sampling(frame: pl.DataFrame, period_name: str = "current") -> Sampling:
+    """The sample behind a period of the cube (`cube(ctx)`)."""
+    rows = period(frame, period_name)
+    if rows.height == 0:
+        return Sampling(0, 0, 0.0)
+    requests, logged, var = rows.select(pl.col("requests").sum(), pl.col("logged_requests").sum(),
+                                        pl.col("cost_var").sum()).row(0)
+    return Sampling(int(requests or 0), int(logged or 0), math.sqrt(max(var or 0.0, 0.0)))
+
+
+def sampling_notes(s: Sampling, spend_usd: object = None) -> list[str]:
+    """The report's notes for a sampled period: what the figures are estimated from, their sampling
+    error, and that distinct counts (active users, customers) are not scaled."""
+    if not s.sampled:
+        return []
+    spend = f" Spend ${float(spend_usd):,.2f} ± ${Z95 * s.cost_se_usd:,.2f} (95%, sampling error alone)." if spend_usd else ""
+    return [f"Estimated from a 1-in-{s.one_in:,.0f} sample: {s.logged:,} logged requests stand for {s.requests:,} "
+            f"(sample_weight); every count, token and cost figure is scaled by the weights.{spend} "
+            "Intervals include the sampling error (docs/report.md).",
+            "Active users and customers are the ids seen in the sample: distinct counts cannot be scaled by "
+            "the weights, so they undercount, and cost per active user overstates."]
+
+
+def widen(point: float, lo: float, hi: float, s: Sampling, total_usd: float) -> tuple[float, float]:
+    """A bootstrap interval [lo, hi] around `point`, widened by the sampling error: the relative
+    standard error of the period's weighted spend (s.cost_se_usd / total_usd) applied to `point`, added
+    in quadrature to each half-width. Unchanged for a complete log."""
+    if not s.sampled or not total_usd:
+        return lo, hi
+    extra = Z95 * point * s.cost_se_usd / total_usd
+    return point - math.hypot(point - lo, extra), point + math.hypot(hi - point, extra)
 
 
 def spend_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:

@@ -9,11 +9,12 @@ import polars as pl
 from costlab.report.context import ReportContext
 from costlab.report.document import metric, per, ratio
 from costlab.report.sections.base import Section
-from costlab.report.sections.cube import cube, totals
+from costlab.report.sections.cube import cube, sampling, sampling_notes, totals
 
 
 def build(ctx: ReportContext) -> dict:
-    sums = {r["period"]: r for r in totals(cube(ctx), ["period"]).to_dicts()}
+    frame = cube(ctx)
+    sums = {r["period"]: r for r in totals(frame, ["period"]).to_dicts()}
     activity = ctx.both("report/activity").filter(pl.col("day").is_null())
     rows = {}
     for r in activity.to_dicts():
@@ -39,7 +40,7 @@ def build(ctx: ReportContext) -> dict:
         metric("unpriced_share", "Unpriced share", "ratio", *both(lambda r: ratio(r["unpriced_requests"], r["requests"]) or 0.0)),
         metric("ingest_rejects", "Ingest rejects", "count", *both(lambda r: r["rejects"])),
     ]
-    notes = []
+    notes = sampling_notes(sampling(frame), cur["cost_usd"])
     if cur["requests"] == 0:
         notes.append(f"No requests in {ctx.window.label}.")
     if cur["unpriced_requests"]:

@@ -13,6 +13,7 @@ import numpy as np
 from costlab.report.context import ReportContext
 from costlab.report.document import column, table
 from costlab.report.sections.base import Section
+from costlab.report.sections.cube import cube, sampling, widen
 from costlab.money import nusd_to_usd
 from costlab.whatif import Scenario, bootstrap, frontier, parse_split
 from costlab.whatif.daily_totals import DailyTotals, evaluate_daily_totals, reduce_daily_totals, tier_quality
@@ -39,9 +40,12 @@ def build(ctx: ReportContext) -> dict | None:
     if seg.n == 0:
         return None
     rows = []
+    sample = sampling(cube(ctx))  # a sampled log: its sampling error widens each interval (docs/report.md)
     for text in ["current", *alternatives]:
         res = bootstrap(evaluate_daily_totals(seg, Scenario(parse_split(text))), RESAMPLES)
         lo, hi = res.interval.get("cost_nusd", (None, None))
+        if lo is not None:
+            lo, hi = widen(float(res.cost), lo, hi, sample, float(seg.actual_total) / 1e9)
         rows.append({
             "scenario": "actual split" if text == "current" else text,
             "mix": "/".join(f"{round(res.tier_share.get(t, 0) * 100)}" for t in seg.tiers),
