@@ -92,3 +92,41 @@ def test_an_interactive_feature_cannot_be_moved_to_batch_and_unknown_whatif_keys
     toml.write_text(toml.read_text() + 'warmup_minute = 5\n')
     r = run("whatif", "--db", db, "--split", "current")
     assert r.exit_code == 2 and "Did you mean 'warmup_minutes'" in r.output
+
+
+def test_whatif_shows_the_same_token_cost_and_what_each_output_rule_covered(db):
+    r = run("whatif", "--db", db, "--split", "current", "--split", "haiku=70,sonnet=25,opus=5", "--format", "json",
+            "--resamples", "50")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    for x in rows:
+        assert x["output_tokens"] == "replay"
+        assert x["cost_same_tokens_usd"] == x["cost_usd"]  # no replays: nothing moved
+        assert Decimal(x["cost_same_tokens_low_usd"]) <= Decimal(x["cost_same_tokens_usd"]) <= Decimal(x["cost_same_tokens_high_usd"])
+    split = rows[1]
+    assert split["output_paired_requests_share"] == 0 and split["output_observed_requests_share"] == 0
+    assert split["output_logged_requests_share"] + split["output_same_requests_share"] == pytest.approx(1, abs=1e-3)
+    assert "output tokens (replay)" in r.stderr and "keep the logged output tokens" in r.stderr
+    obs = run("whatif", "--db", db, "--split", "haiku=70,sonnet=25,opus=5", "--output-tokens", "observed",
+              "--format", "csv", "--resamples", "0")
+    assert obs.exit_code == 0, obs.output
+    header = obs.stdout.splitlines()[0].split(",")
+    assert "cost_same_tokens_usd" in header and "output_observed_tokens_share" in header
+    assert "is a sensitivity" in obs.stderr
+    bad = run("whatif", "--db", db, "--split", "current", "--output-tokens", "ratio")
+    assert bad.exit_code == 2 and "same, replay, observed" in bad.output
+
+
+def test_whatif_refuses_a_split_that_does_not_add_up_and_names_the_sum(db):
+    r = run("whatif", "--db", db, "--split", "haiku=70,sonnet=25,opus=10")
+    assert r.exit_code == 2
+    assert "--split" in r.output and "add up to 105" in r.output
+
+
+def test_cascade_and_oracle_take_no_share_split(db):
+    for policy in ("cascade", "oracle"):
+        r = run("whatif", "--db", db, "--policy", policy, "--split", "haiku=70,sonnet=30", "--split", "haiku=100")
+        assert r.exit_code == 2
+        assert "takes no TIER=SHARE split" in r.output
+    r = run("whatif", "--db", db, "--policy", "quantum", "--split", "current")
+    assert r.exit_code == 2
