@@ -26,6 +26,10 @@ SplitOption = Annotated[Optional[list[str]], typer.Option(
     "--split", help="TIER=SHARE,... (e.g. haiku=70,sonnet=25,opus=5) or 'current'; repeat for several scenarios.")]
 FilterOption = Annotated[Optional[str], typer.Option("--filter", help="SQL condition over costed_requests columns, as cr.<column> (e.g. \"cr.feature <> 'chat'\").")]
 TiersOption = Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")]
+OutputTokensOption = Annotated[Optional[str], typer.Option(
+    "--output-tokens", help="Output tokens on a tier a request did not run on: replay (default: the same request "
+    "replayed there, else as logged), same (always as logged) or observed (also a ratio seen in traffic of the same "
+    "source, feature and customer: a sensitivity, confounded by routing). The same-token cost is always shown beside.")]
 ChartOption = Annotated[Optional[Path], typer.Option("--chart", help="Write an Altair chart to this file (.html or .json).")]
 EvalOption = Annotated[Optional[str], typer.Option(
     "--eval", help="An imported eval set (`costlab replay import --name NAME`) instead of the logs; chosen by itself "
@@ -48,11 +52,13 @@ def register(app: typer.Typer) -> None:
 def whatif(
     ctx: typer.Context,
     split: SplitOption = None,
-    policy: Annotated[str, typer.Option("--policy", help="proportional, complexity, cascade or oracle.")] = "proportional",
+    policy: Annotated[str, typer.Option("--policy", help="proportional, complexity, cascade or oracle (cascade and oracle "
+                                        "route by judged outcomes: no TIER=SHARE split; --split current adds the baseline).")] = "proportional",
     batch: Annotated[Optional[str], typer.Option("--batch", help="Features to move to the Batches API (comma-separated).")] = None,
     cache_hit_rate: Annotated[Optional[float], typer.Option("--cache-hit-rate", help="Cache hit rate among requests that cache (0..1).")] = None,
     no_warmup: Annotated[bool, typer.Option("--no-warmup", help="Do not model cache warm-up on a new tier.")] = False,
     resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (day blocks); 0 for none.")] = 1000,
+    output_tokens: OutputTokensOption = None,
     since: SinceDayOption = None,
     until: UntilDayOption = None,
     filter_sql: FilterOption = None,
@@ -72,25 +78,42 @@ def whatif(
       costlab whatif --split current --split haiku=70,sonnet=25,opus=5
       costlab whatif --split current --batch nightly-digest,doc-summarize --cache-hit-rate 0.9
       costlab whatif --split haiku=60,sonnet=30,opus=10 --policy complexity --since 2026-11-01
+      costlab whatif --policy oracle --split current          # needs judged outcomes
     """
     if ctx.invoked_subcommand is not None:
         return
-    from costlab.whatif import Scenario, bootstrap, evaluate, parse_split
+    from costlab.whatif import Scenario, bootstrap, evaluate
+    from costlab.whatif.arrays import OUTPUT_TOKEN_MODES
     from costlab.whatif.charts import scenario_chart
-    from costlab.whatif.scenario import DEFAULT_WEIGHTS
-    from costlab.whatif.tables import scenario_table
+    from costlab.whatif.policies import PER_REQUEST_POLICIES, POLICIES
+    from costlab.whatif.scenario import DEFAULT_WEIGHTS, Split
+    from costlab.whatif.tables import coverage_note, scenario_table
 
-    if not split:
+    if policy not in POLICIES:
+        raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="--policy")
+    if output_tokens is not None and output_tokens not in OUTPUT_TOKEN_MODES:
+        raise typer.BadParameter(f"choose {', '.join(OUTPUT_TOKEN_MODES)}", param_hint="--output-tokens")
+    splits = [_split(text) for text in split or []]
+    if policy in PER_REQUEST_POLICIES:
+        # cascade and oracle pick each request's tier from its judged outcomes: a split means nothing to
+        # them (they printed the same row under every split's label), so one row, plus current if asked
+        shares = [text for text, sp in zip(split or [], splits) if not sp.current]
+        if shares:
+            raise typer.BadParameter(
+                f"--policy {policy} routes each request by its judged outcomes and takes no TIER=SHARE split "
+                f"(got {', '.join(shares)}); give --split current for the baseline, or no --split",
+                param_hint="--split")
+        splits = [*splits, Split(weights=(), current=False)]
+    elif not splits:
         raise typer.BadParameter("give at least one --split (e.g. --split current --split haiku=70,sonnet=25,opus=5)",
                                  param_hint="--split")
     if cache_hit_rate is not None and not 0 <= cache_hit_rate <= 1:
         raise typer.BadParameter("a rate between 0 and 1", param_hint="--cache-hit-rate")
-    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens)
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens)
     knobs = _knobs(config)
     batch_features = tuple(f.strip() for f in (batch or "").split(",") if f.strip())
     results = []
-    for text in split:
-        sp = parse_split(text)
+    for sp in splits:
         scen = Scenario(sp, policy="proportional" if sp.current else policy, batch_features=batch_features,
                         cache_hit_rate=Fraction(str(cache_hit_rate)) if cache_hit_rate is not None else None,
                         warmup=not no_warmup, interactive=tuple(knobs.get("interactive", ())),
@@ -100,6 +123,11 @@ def whatif(
             bootstrap(res, resamples)
         results.append(res)
     _note([note for res in results for note in res.notes])
+    _note([coverage_note(res) for res in results if not res.label.startswith("current")])
+    if red.output_mode == "observed":
+        _note(["--output-tokens observed is a sensitivity: ratios of mean output between models within one source, "
+               "feature and customer, confounded by routing (harder requests go to bigger models); "
+               "cost_same_tokens_usd is the figure without it"])
     if red.n == 0:
         _note(["no priced requests in this window"])
     frame = scenario_table(red, results)
@@ -175,7 +203,7 @@ def backtest(
 
 
 # -- options into arguments --------------------------------------------------------------------
-def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens):
+def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens=None):
     """(Reduction, EvalSet or None): the imported eval set `--eval` names (costlab.whatif.evals), or the
     only import of a store with no logged requests (said in a note), else the logs' one pass."""
     from costlab.config import load_config
@@ -201,7 +229,7 @@ def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assu
             return ev.reduction, ev
     if assume is not None:
         raise ConfigError("--assume-tokens prices the answers of an imported eval set: give --eval NAME")
-    return _reduce(db, config, since, until, filter_sql, tiers), None
+    return _reduce(db, config, since, until, filter_sql, tiers, output_tokens), None
 
 
 def _assume(text: str | None) -> tuple[int, int] | None:
@@ -218,17 +246,28 @@ def _assume(text: str | None) -> tuple[int, int] | None:
     return pair
 
 
-def _reduce(db, config, since, until, filter_sql, tiers):
+def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out."""
     from costlab import plausible
-    from costlab.whatif import reduce
+    from costlab.whatif import ReduceOptions, reduce
 
     with open_store(db, config, read_only=False) as store:
         start, end, outside = plausible.default_window(store, day(since, "--since"), day(until, "--until"))
         if outside:
             _note([outside])
-        return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers))
+        options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
+        return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options)
+
+
+def _split(text: str):
+    """One --split (costlab.whatif.parse_split), a bad one a usage error naming the flag."""
+    from costlab.whatif import parse_split
+
+    try:
+        return parse_split(text)
+    except ConfigError as ex:
+        raise typer.BadParameter(str(ex), param_hint="--split") from None
 
 
 def _tiers(text: str | None) -> dict[str, str] | None:

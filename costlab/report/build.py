@@ -127,7 +127,7 @@ def build_report(store: Store, window: Window, settings: ReportSettings | None =
     Returns:
         {"report", "version", "window", "sections"}: stable keys, JSON-ready values (money as strings).
     """
-    settings = settings or parse(getattr(store.config, "report", {}) or {})
+    settings = settings or parse(getattr(store.config, "report", {}) or {}, file=getattr(store.config, "path", None))
     ctx = ReportContext(store, window, settings)
     chosen = list(SECTIONS if sections is None else sections)
     inside = [s for s in chosen if s.priced]

@@ -19,10 +19,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from costlab.errors import ConfigError, did_you_mean
 from costlab.memory import parse_size
+from costlab.whatif.scenario import parse_split, split_total_error  # the one rule for a split
 
 KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit")
 SLO_KEYS = ("p95_latency_ms", "p95_ttft_ms", "p99_latency_ms", "p99_ttft_ms")
@@ -52,8 +54,9 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def parse(section: dict[str, Any] | None) -> ReportSettings:
-    """ReportSettings from the [report] table; unknown keys are an error with a did-you-mean."""
+def parse(section: dict[str, Any] | None, file: Any = None) -> ReportSettings:
+    """ReportSettings from the [report] table of `file` (costlab.toml); unknown keys are an error with a
+    did-you-mean, and a split that does not add up to 100 (or 1) is refused with its sum, never rescaled."""
     section = dict(section or {})
     for key in section:
         if key not in KEYS:
@@ -64,8 +67,10 @@ def parse(section: dict[str, Any] | None) -> ReportSettings:
         raise ConfigError(f"costlab.toml [report] top_n: expected a whole number of at least 1, got {top_n!r}")
     split = {str(k): _number(v, f"[report.target_split] {k}") for k, v in dict(section.get("target_split", {})).items()}
     total = sum(split.values())
-    if split and total <= 0:
-        raise ConfigError("costlab.toml [report.target_split]: the shares add up to 0")
+    wrong = split_total_error(Fraction(str(total))) if split else None
+    if wrong:
+        shown = ", ".join(f"{k} = {v:g}" for k, v in split.items())
+        raise ConfigError(f"{file or 'costlab.toml'} [report.target_split] ({shown}): {wrong}")
     slo: dict[str, dict[str, float]] = {}
     for feature, limits in dict(section.get("slo", {})).items():
         if not isinstance(limits, dict):
@@ -79,6 +84,11 @@ def parse(section: dict[str, Any] | None) -> ReportSettings:
     extra = section.get("whatif_splits", [])
     if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
         raise ConfigError('costlab.toml [report] whatif_splits: expected a list like ["haiku=50,sonnet=45,opus=5"]')
+    for text in extra:
+        try:
+            parse_split(text)
+        except ConfigError as ex:
+            raise ConfigError(f"{file or 'costlab.toml'} [report] whatif_splits: {ex}") from None
     limit = section.get("memory_limit", DEFAULT_MEMORY_LIMIT)
     if not (isinstance(limit, str) and limit.strip().lower() == "none"):
         parse_size(limit, "costlab.toml [report] memory_limit")  # a number and a unit, or a ConfigError

@@ -15,7 +15,14 @@ import numpy as np
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 
-OUT_SOURCES = ("own", "replay", "feature_ratio", "default")
+# Where a request's output tokens on a tier come from (Reduction.out_src codes): "own" it ran on that
+# tier's model (logged); "replay" the same request replayed on that tier (paired evidence); "observed"
+# the ratio of mean output between that tier's model and its own in traffic of the same source,
+# feature and customer (an opt-in sensitivity, confounded by routing); "same" as logged (the same
+# answer; only re-tokenized between tokenizer generations, like the input).
+OUT_SOURCES = ("own", "replay", "observed", "same")
+# --output-tokens: which of those rules may move output tokens off the logged count
+OUTPUT_TOKEN_MODES = ("same", "replay", "observed")
 Q_SOURCES = ("none", "judged", "feedback")
 
 
@@ -25,19 +32,38 @@ class ReduceOptions:
 
     tokenizer_factor: float = 1.3  # Claude 4.7+ produce ~30% more tokens for the same text
     warmup_minutes: float = 60.0  # per feature, cache reads in the first minutes on another model are writes
-    default_output_ratio: float = 1.0  # output tokens on another tier per logged output token, last resort
-    min_ratio_requests: int = 20  # ok requests per (feature, model) before a traffic ratio is used
+    min_ratio_requests: int = 20  # ok requests per (source, feature, customer, model) before an observed ratio is used
+    # output tokens on a tier a request did not run on: "replay" (default) the request's own replay on
+    # that tier where there is one, else as logged; "same" always as logged; "observed" also a ratio
+    # observed in traffic of the same source, feature and customer (a labelled sensitivity)
+    output_tokens: str = "replay"
+
+    def __post_init__(self) -> None:
+        if self.output_tokens not in OUTPUT_TOKEN_MODES:
+            raise ConfigError(f"output tokens {self.output_tokens!r}: choose {', '.join(OUTPUT_TOKEN_MODES)}."
+                              f"{did_you_mean(str(self.output_tokens), OUTPUT_TOKEN_MODES)}")
 
     @classmethod
-    def from_config(cls, config: Config | None) -> "ReduceOptions":
+    def from_config(cls, config: Config | None, **overrides) -> "ReduceOptions":
+        """[whatif] in costlab.toml, then `overrides` (flags; None keeps the file's value)."""
         data = dict(getattr(config, "whatif", {}) or {}) if config is not None else {}
-        known_keys = ("tokenizer_factor", "warmup_minutes", "default_output_ratio", "min_ratio_requests",
-                      "interactive", "complexity_weights")
+        where = f"{config.path} [whatif]" if getattr(config, "path", None) else "costlab.toml [whatif]"
+        knobs = ("tokenizer_factor", "warmup_minutes", "min_ratio_requests", "output_tokens")
+        known_keys = (*knobs, "interactive", "complexity_weights")
         for key in data:
+            if key == "default_output_ratio":
+                # removed: an assumed ratio moved every request's output tokens without evidence (1 is as logged)
+                if data[key] == 1:
+                    continue
+                raise ConfigError(f"{where}: default_output_ratio is no longer a setting: output tokens stay as "
+                                  "logged unless the same request was replayed on the tier (output_tokens = "
+                                  '"replay", the default); output_tokens = "observed" is the opt-in sensitivity. '
+                                  "Remove the line.")
             if key not in known_keys:
-                raise ConfigError(f"[whatif]: unknown setting {key!r}.{did_you_mean(key, known_keys)} "
+                raise ConfigError(f"{where}: unknown setting {key!r}.{did_you_mean(key, known_keys)} "
                                   f"Known: {', '.join(known_keys)}.")
-        known = {f: data[f] for f in ("tokenizer_factor", "warmup_minutes", "default_output_ratio", "min_ratio_requests") if f in data}
+        known = {f: data[f] for f in knobs if f in data}
+        known.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**known)
 
 
@@ -76,6 +102,12 @@ class Reduction:
     documents: np.ndarray
     conditional: np.ndarray
     multistep: np.ndarray
+    # the logged output tokens per request, and the part of cost / batch that output tokens moved off
+    # the logged count by paired replays or observed ratios (--output-tokens): cost - out_adjust is the
+    # same-token cost. None: nothing moved (every request's output as logged on every tier)
+    output_tokens: np.ndarray | None = None  # int64 [n]
+    out_adjust: np.ndarray | None = None  # int64 [n, T]
+    batch_out_adjust: np.ndarray | None = None  # int64 [n, T]
     unpriced: int = 0  # requests with no price in force: not simulated, cost unknown (never $0)
     unpriced_on_tier: dict[str, int] = field(default_factory=dict)  # priced requests with no price on a tier
     excluded_actual: int = 0  # actual nano-dollars of requests left out because a tier could not price them
@@ -89,6 +121,9 @@ class Reduction:
         if name not in self.memo:
             m = getattr(self, name)
             D, T = len(self.days), len(self.tiers)
+            if m is None:  # an adjustment that is zero everywhere
+                self.memo[name] = (np.zeros(T, dtype=np.int64), np.zeros((D, T)))
+                return self.memo[name]
             per_day = np.zeros((D, T))
             for t in range(T):
                 if self.n:
@@ -98,10 +133,19 @@ class Reduction:
 
     def precompute(self) -> "Reduction":
         """Fill the per-day totals and the tier quality (part of the one pass, so scenarios only combine them)."""
-        for name in ("cost", "warmup", "cache_read_delta", "cache_write_delta"):
+        for name in ("cost", "warmup", "cache_read_delta", "cache_write_delta", "out_adjust"):
             self.day_totals(name)
         tier_quality(self)
         return self
+
+    @property
+    def output_mode(self) -> str:
+        return self.options.output_tokens
+
+    @property
+    def cost_same(self) -> np.ndarray:
+        """[n, T] cost with output tokens as logged on every tier (the same-token figure)."""
+        return self.cost if self.out_adjust is None else self.cost - self.out_adjust
 
     @property
     def n(self) -> int:

@@ -31,11 +31,11 @@ from costlab.store.sqlquote import expression, ident
 from costlab.whatif import pass_sql
 from costlab.whatif.arrays import OUT_SOURCES, ReduceOptions
 from costlab.whatif.reduce import ID_COLUMNS, resolve_tiers
-from costlab.whatif.scenario import Result, Scenario, quality_parts
+from costlab.whatif.scenario import Result, Scenario, coverage_shares, quality_parts
 
-MONEY = ("cost", "warmup", "crd", "cwd")
+MONEY = ("cost", "warmup", "crd", "cwd", "oadj")
 # evaluate's names for the money arrays (Reduction attributes), for day_totals
-_NAMES = {"cost": "cost", "warmup": "warmup", "cache_read_delta": "crd", "cache_write_delta": "cwd"}
+_NAMES = {"cost": "cost", "warmup": "warmup", "cache_read_delta": "crd", "cache_write_delta": "cwd", "out_adjust": "oadj"}
 
 
 @dataclass
@@ -60,6 +60,13 @@ class DailyTotals:
     q_mask: np.ndarray  # bool [G, T]
     q_sum: np.ndarray  # float64 [G, T] (0 where unknown)
     q_n: np.ndarray  # int64 [G]
+    # output-token coverage per tier [T]: requests that ran on its model, and those replayed on it
+    # (paired evidence), with their logged output tokens; out_tokens all logged output tokens
+    n_own: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    t_own: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n_pair: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    t_pair: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    out_tokens: int = 0
     unpriced: int = 0
     unpriced_on_tier: dict[str, int] = field(default_factory=dict)
     excluded_actual: int = 0
@@ -117,7 +124,8 @@ def _cube_source(store, filter_sql: str | None, needs_ids: bool) -> str:
     return f"{ident(store.scalar('select current_database()'))}.main.requests"
 
 
-def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=None) -> str:
+def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, until=None,
+                     options: ReduceOptions | None = None) -> str:
     """queries/whatif/daily_totals.sql rendered for this store and window (costlab.whatif.pass_sql)."""
     if filter_sql:
         filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
@@ -133,7 +141,7 @@ def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, un
     return pass_sql.render(
         "whatif/daily_totals", tiers=list(range(1, n_tiers + 1)), source=_cube_source(store, filter_sql, needs_ids),
         filter=filter_sql, ids=needs_ids, replays="replays" in found, judgements="judgements" in found,
-        **_classes(store, since, until))
+        use_replays=pass_sql.output_flags(options or ReduceOptions(), found)["use_replays"], **_classes(store, since, until))
 
 
 def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime | None = None,
@@ -142,13 +150,16 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
     """The window grouped, then priced per tier: per-day totals per tier (tiers sorted cheapest first)."""
     config = getattr(store, "config", None)
     options = options or ReduceOptions.from_config(config)
+    if options.output_tokens == "observed":
+        raise ConfigError("output tokens 'observed' (ratios observed per source, feature and customer) need the "
+                          "per-request pass (costlab.whatif.reduce, `costlab whatif --output-tokens observed`)")
     tier_map = resolve_tiers(store, config, tiers)
     names, models = list(tier_map), list(tier_map.values())
     T = len(names)
     since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
-    text = daily_totals_sql(store, filter_sql, T, since, until)
+    text = daily_totals_sql(store, filter_sql, T, since, until, options)
     for salt in range(4):
-        df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until), "salt": salt})
+        df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until, text), "salt": salt})
         # two price-card key combinations with one 64-bit hash (~1e-14 for a thousand): group again
         # with another salt, so a collision never merges requests priced differently
         if not df.height or not int(df["collisions"].max() or 0):
@@ -204,6 +215,9 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
         off_actual=int(ints("off_actual_nusd").sum()), shown=shown,
         q_own_sum=q_own_sum, q_own_n=q_own_n, q_day=day_code, q_mask=qmask, q_sum=qsum.reshape(-1, T),
         q_n=ints("n"), unpriced=unpriced,
+        **{name: np.array([int(ints(f"{col}_t{k + 1}").sum()) for k in order], dtype=np.int64)
+           for name, col in (("n_own", "nown"), ("t_own", "town"), ("n_pair", "npair"), ("t_pair", "tpair"))},
+        out_tokens=int(ints("out_tokens").sum()),
         unpriced_on_tier={names[k]: int(null_on_tier[k]) for k in range(T) if null_on_tier[k]},
         excluded_actual=int(excl["actual_nusd"].fill_null(0).sum() or 0), options=options, window=(since, until),
     )
@@ -241,8 +255,10 @@ def evaluate_daily_totals(daily: DailyTotals, scenario: Scenario) -> Result:
         cost = Fraction(daily.current_total)
         day_cost = daily.current_day.copy()
         tier_share = {t: float(daily.shown[i]) / max(daily.n, 1) for i, t in enumerate(daily.tiers)}
-        on_cost = daily.current_total - daily.off_actual  # own-tier cost: all of it 'own' output
-        out_sources = {name: (1.0 if on_cost > 0 and name == "own" else 0.0) for name in OUT_SOURCES}
+        # every request where it ran: its output as logged (requests on no tier model keep their logged cost)
+        coverage = coverage_shares(np.array([daily.n, 0, 0, 0], dtype=np.float64),
+                                   np.array([daily.out_tokens, 0, 0, 0], dtype=np.float64))
+        cost_same, day_cost_same = cost, day_cost.copy()
         qsum, qn, qw = daily.q_own_sum[:, None], daily.q_own_n[:, None].astype(np.float64), np.ones(1)
         n_known = int(daily.q_own_n.sum())
         cost_nw = cost
@@ -261,7 +277,18 @@ def evaluate_daily_totals(daily: DailyTotals, scenario: Scenario) -> Result:
             cost += sum((wi * int(tot[t]) for t, wi in enumerate(w)), Fraction(0)) * k
             day_cost += float(k) * (per_day @ wf)
         tier_share = {t: float(x) for t, x in zip(daily.tiers, w)}
-        out_sources = {}
+        adj_tot, adj_day = daily.day_totals("out_adjust")
+        cost_same = cost - sum((wi * int(adj_tot[t]) for t, wi in enumerate(w)), Fraction(0))
+        day_cost_same = day_cost - adj_day @ wf
+        # expected answers per output-token rule (OUT_SOURCES order: own, replay, observed, same)
+        answers, tokens = np.zeros(len(OUT_SOURCES)), np.zeros(len(OUT_SOURCES))
+        for t in range(T):
+            if wf[t]:
+                answers += wf[t] * np.array([daily.n_own[t], daily.n_pair[t], 0,
+                                             daily.n - daily.n_own[t] - daily.n_pair[t]], dtype=np.float64)
+                tokens += wf[t] * np.array([daily.t_own[t], daily.t_pair[t], 0,
+                                            daily.out_tokens - daily.t_own[t] - daily.t_pair[t]], dtype=np.float64)
+        coverage = coverage_shares(answers, tokens)
         used = [i for i, x in enumerate(w) if x > 0]
         all_known = daily.q_mask[:, used].all(axis=1) & (daily.q_n > 0)
         any_all = bool(all_known.any())
@@ -280,6 +307,8 @@ def evaluate_daily_totals(daily: DailyTotals, scenario: Scenario) -> Result:
         notes.append(f"{daily.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
     for t, k in daily.unpriced_on_tier.items():
         notes.append(f"{k:,} requests cannot be priced on {t}: left out of every scenario")
-    return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, out_sources, notes,
-                  day_cost, day_qsum, day_qn, q_weights=qw)
+    return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, coverage, notes,
+                  day_cost, day_qsum, day_qn, q_weights=qw, cost_same=cost_same, day_cost_same=day_cost_same,
+                  output_mode=daily.options.output_tokens, n=daily.n, actual=daily.actual_total, n_window=daily.n,
+                  actual_window=daily.actual_total)
 

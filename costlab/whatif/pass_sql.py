@@ -10,6 +10,10 @@ named values and nothing else:
     ids            carry (source, request_id): only when replays, judgements or payloads join on them
     replays, judgements, payloads
                    the store has that evidence: the block includes queries/whatif/evidence/NAME.sql
+    use_replays, observed
+                   --output-tokens (`output_flags`): a request's own replay on a tier moves its output
+                   tokens there (replay, observed); a ratio observed in the same source, feature and
+                   customer's traffic moves the others (observed; reduce.sql only)
     seg, band_raw, band_sc, band_rep
                    (daily_totals.sql) the price-card class expressions of costlab.whatif.daily_totals
 
@@ -56,12 +60,20 @@ def evidence(store, payloads: bool) -> set[str]:
     return found
 
 
+def output_flags(options: ReduceOptions, found: set[str]) -> dict[str, bool]:
+    """The template switches of --output-tokens: `use_replays` (replay and observed, when the store
+    has replays) and `observed`."""
+    mode = options.output_tokens
+    return {"use_replays": mode in ("replay", "observed") and "replays" in found, "observed": mode == "observed"}
+
+
 def pass_params(names: list[str], models: list[str], options: ReduceOptions, since: datetime | None,
-                until: datetime | None) -> dict[str, Any]:
-    """The named parameters of reduce.sql and daily_totals.sql."""
-    return {
+                until: datetime | None, text: str | None = None) -> dict[str, Any]:
+    """The named parameters of reduce.sql and daily_totals.sql (with `text`, only those it uses)."""
+    params = {
         "since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31),
         "tier_names": names, "tier_models": models,
         "tokenizer_factor": float(options.tokenizer_factor), "warmup_minutes": float(options.warmup_minutes),
-        "default_output_ratio": float(options.default_output_ratio), "min_ratio_requests": int(options.min_ratio_requests),
+        "min_ratio_requests": int(options.min_ratio_requests),
     }
+    return params if text is None else {k: v for k, v in params.items() if f"${k}" in text}

@@ -16,6 +16,9 @@ from costlab.errors import ConfigError
 from costlab.whatif.arrays import Reduction
 
 POLICIES = ("proportional", "complexity", "cascade", "oracle")
+# the policies that choose each request's tier from its judged outcomes: no split, and only the
+# requests judged on every tier (evaluated against the logged cost of those same requests)
+PER_REQUEST_POLICIES = ("cascade", "oracle")
 
 DEFAULT_WEIGHTS = {
     "prompt": 1.0,  # log1p(prompt tokens) / log1p(median prompt tokens) - 1

@@ -54,22 +54,24 @@ SOURCE_COLUMNS = ("ts", "model", "tier", "feature", "platform", "speed", "servic
                   "status", "priced", "feedback_score", "cost_usd", "prompt_tokens", "inference_geo")
 ID_COLUMNS = ("source", "request_id")
 PER_REQUEST_ONLY = ("stop_reason",)  # complexity features: the daily-totals pass does without them
+CELL_COLUMNS = ("customer_id", "user_id")  # the observed-ratio cells (--output-tokens observed) only
 
 
 def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str = "costed_requests",
-               payloads: bool = True) -> str:
+               payloads: bool = True, options: ReduceOptions | None = None) -> str:
     """queries/whatif/reduce.sql rendered for this store (costlab.whatif.pass_sql): one tier block per
-    tier, --filter, the replays, judgements and payloads it has, and the relation read in place of
-    costed_requests (`source`)."""
+    tier, --filter, the replays, judgements and payloads it has, --output-tokens (`options`), and the
+    relation read in place of costed_requests (`source`)."""
     found = pass_sql.evidence(store, payloads=payloads)
     if filter_sql:
         filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
     return pass_sql.render(
         "whatif/reduce", tiers=list(range(1, n_tiers + 1)), source=source, filter=filter_sql,
-        ids=bool(found), replays="replays" in found, judgements="judgements" in found, payloads="payloads" in found)
+        ids=bool(found), replays="replays" in found, judgements="judgements" in found, payloads="payloads" in found,
+        **pass_sql.output_flags(options or ReduceOptions(), found))
 
 
-def source_relation(store, needs_ids: bool, per_request: bool) -> str:
+def source_relation(store, needs_ids: bool, per_request: bool, cells: bool = False) -> str:
     """What the pass reads in place of costed_requests. The name as written (a caller's temporary
     table that shadows the view, e.g. the report's window priced once) when it has every column the
     pass needs; missing columns the pass can do without are filled with NULL; otherwise the view
@@ -79,7 +81,7 @@ def source_relation(store, needs_ids: bool, per_request: bool) -> str:
     if not cols:
         return "costed_requests"
     optional = set(PER_REQUEST_ONLY if not per_request else ()) | set(ID_COLUMNS if not needs_ids else ())
-    missing = [c for c in (*SOURCE_COLUMNS, *ID_COLUMNS, *PER_REQUEST_ONLY) if c not in cols]
+    missing = [c for c in (*SOURCE_COLUMNS, *ID_COLUMNS, *PER_REQUEST_ONLY, *(CELL_COLUMNS if cells else ())) if c not in cols]
     if not missing:
         return "costed_requests"
     if set(missing) <= optional:
@@ -100,13 +102,14 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
     needs_ids = True  # replays, judgements and payloads join on them, and they order ties in ts
     with pricing.stored_prices(store, since, until):
-        text = reduce_sql(store, filter_sql, len(names), source=source_relation(store, needs_ids, per_request=True))
+        source = source_relation(store, needs_ids, per_request=True, cells=options.output_tokens == "observed")
+        text = reduce_sql(store, filter_sql, len(names), source=source, options=options)
         return _read(store, text, names, models, options, since, until)
 
 
 def _read(store, text: str, names: list[str], models: list[str], options: ReduceOptions,
           since: datetime | None, until: datetime | None) -> Reduction:
-    params = pass_sql.pass_params(names, models, options, since, until)
+    params = pass_sql.pass_params(names, models, options, since, until, text)
     try:
         # the window's request count first (cheap: no tier is priced) so the columns are allocated once
         count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"
@@ -132,7 +135,9 @@ class _Columns:
     PER_REQUEST = (("ts_us", np.int64, 0), ("h", np.uint64, 0), ("day", np.int32, 0), ("actual_nusd", np.int64, 0),
                    ("prompt_tokens", np.int64, 0), ("web_search", np.int32, 0), ("tool_use", np.bool_, False),
                    ("batch", np.bool_, False), ("documents", np.int32, 0), ("conditional", np.bool_, False),
-                   ("multistep", np.bool_, False))
+                   ("multistep", np.bool_, False), ("output_tokens", np.int64, 0))
+    # per tier, allocated at the first non-zero value (zero everywhere unless output tokens moved)
+    SPARSE = ("oadj", "boadj")
     OTHER = (("keep", np.bool_), ("unpriced", np.bool_), ("own", np.int16), ("current", np.int16), ("feature", np.int32))
 
     def __init__(self, names: list[str], capacity: int):
@@ -199,6 +204,14 @@ class _Columns:
             null_cost |= nk
             for c, dtype, fill in self.PER_TIER:
                 out[(c, k)][s:e] = self._np(col(f"{c}_t{k + 1}"), dtype, fill)
+        for c in self.SPARSE:
+            for k in range(self.T):
+                v = self._np(col(f"{c}_t{k + 1}"), np.int64, 0)
+                if (c, k) not in out and v.any():
+                    for j in range(self.T):  # zero pages until written
+                        out[(c, j)] = np.zeros(self.cap, dtype=np.int64)
+                if (c, k) in out:
+                    out[(c, k)][s:e] = v
         out["keep"][s:e] = priced & ~null_cost
         out["unpriced"][s:e] = ~priced
         self.excluded_actual += int(out["actual_nusd"][s:e][priced & null_cost].sum())
@@ -234,6 +247,14 @@ class _Columns:
             for j, k in enumerate(order_t):
                 g[:, j] = take((c, k))
             grids[c] = g
+        for c in self.SPARSE:
+            if (c, 0) in cols:
+                g = np.empty((idx.size, T), dtype=np.int64)
+                for j, k in enumerate(order_t):
+                    g[:, j] = take((c, k))
+                grids[c] = g
+            else:
+                grids[c] = None
         own = take("own")
         cur = take("current")
         own = np.where(own >= 0, remap[np.maximum(own, 0)], -1).astype(np.int16)
@@ -250,12 +271,12 @@ class _Columns:
         per_req = {new: take(c) for new, c in (
             ("actual", "actual_nusd"), ("prompt_tokens", "prompt_tokens"), ("web_search", "web_search"),
             ("tool_use", "tool_use"), ("batch_now", "batch"), ("documents", "documents"),
-            ("conditional", "conditional"), ("multistep", "multistep"))}
+            ("conditional", "conditional"), ("multistep", "multistep"), ("output_tokens", "output_tokens"))}
         return Reduction(
             tiers=tuple(names[k] for k in order_t), models=tuple(models[k] for k in order_t),
             cost=grids["cost"], warmup=grids["warmup"], batch=grids["batch"], cache_read_delta=grids["crd"],
             cache_write_delta=grids["cwd"], out_src=grids["out_src"], quality=grids["quality"], q_src=grids["q_src"],
-            good=grids["good"], own=own, current=cur, day=day_code.astype(np.int32), days=days, feature=feature,
+            good=grids["good"], out_adjust=grids["oadj"], batch_out_adjust=grids["boadj"], own=own, current=cur, day=day_code.astype(np.int32), days=days, feature=feature,
             features=tuple(fnames), **per_req, unpriced=unpriced,
             unpriced_on_tier={names[k]: int(self.null_on_tier[k]) for k in range(T) if self.null_on_tier[k]},
             excluded_actual=self.excluded_actual, options=options, window=window,

@@ -19,7 +19,7 @@ from costlab.errors import ConfigError, did_you_mean
 from costlab.money import nusd_to_usd, round_half_up
 from costlab.whatif.arrays import OUT_SOURCES, Reduction
 from costlab.whatif.policies import (
-    DEFAULT_WEIGHTS, POLICIES, cascade_paid, complexity_scores, oracle_assignment, quantile_assignment,
+    DEFAULT_WEIGHTS, PER_REQUEST_POLICIES, POLICIES, cascade_paid, complexity_scores, oracle_assignment, quantile_assignment,
 )
 
 __all__ = ["DEFAULT_WEIGHTS", "POLICIES", "Result", "Scenario", "Split", "bootstrap", "evaluate", "nusd_to_usd",
@@ -53,8 +53,22 @@ def _pct(w: Fraction) -> str:
     return str(v.numerator) if v.denominator == 1 else f"{float(v):g}"
 
 
+SPLIT_TOLERANCE = Fraction(1, 10_000)  # relative: 99.99..100.01 percent, 0.9999..1.0001 shares
+
+
+def split_total_error(total: Fraction) -> str | None:
+    """None when shares adding up to `total` are percent (100) or shares (1) within SPLIT_TOLERANCE;
+    else what is wrong, naming the sum (a split is never rescaled silently)."""
+    for target in (Fraction(100), Fraction(1)):
+        if abs(total - target) <= target * SPLIT_TOLERANCE:
+            return None
+    return (f"the shares add up to {float(total):g}; a split must add up to 100 (percent) or 1 (shares), "
+            "e.g. haiku=70,sonnet=25,opus=5")
+
+
 def parse_split(text: str) -> Split:
-    """'haiku=70,sonnet=25,opus=5' (percentages or shares; normalised to sum 1), or 'current'."""
+    """'haiku=70,sonnet=25,opus=5' (percent, adding up to 100) or 'haiku=0.7,...' (shares, adding up
+    to 1), or 'current'. Any other sum is refused with the sum named (never rescaled)."""
     text = text.strip()
     if text.lower() == "current":
         return Split(current=True)
@@ -72,9 +86,13 @@ def parse_split(text: str) -> Split:
         parts.append((name.strip(), w))
     total = sum(w for _, w in parts)
     if not parts or total <= 0:
-        raise ConfigError(f"split {text!r}: the shares must add up to more than zero")
+        raise ConfigError(f"split {text!r}: the shares must add up to 100 (percent) or 1 (shares)")
     if len({n for n, _ in parts}) != len(parts):
         raise ConfigError(f"split {text!r}: a tier appears twice")
+    wrong = split_total_error(total)
+    if wrong:
+        raise ConfigError(f"split {text!r}: {wrong}")
+    # within the tolerance: exact shares of the sum given (99.99 and 100 alike)
     return Split(tuple((n, w / total) for n, w in parts))
 
 
@@ -90,9 +108,12 @@ class Scenario:
 
     @property
     def label(self) -> str:
-        parts = [self.policy if self.split.current else f"{self.policy} {self.split.label}"]
         if self.split.current:
             parts = ["current"]
+        elif self.policy in PER_REQUEST_POLICIES:  # they take no split
+            parts = [self.policy]
+        else:
+            parts = [f"{self.policy} {self.split.label}"]
         if self.batch_features:
             parts.append("batch:" + "+".join(self.batch_features))
         if self.cache_hit_rate is not None:
@@ -110,7 +131,9 @@ class Result:
     quality: float | None  # mean quality over the requests whose quality is known on every tier used
     quality_n: int
     tier_share: dict[str, float]  # expected share of requests answered on each tier
-    out_sources: dict[str, float]  # share of simulated (request, tier) cost by output-token source
+    # output-token rules (OUT_SOURCES) -> {"requests": share, "tokens": share} of the simulated
+    # (request, tier) answers: their expected number, and their logged output tokens
+    coverage: dict[str, dict[str, float]]
     notes: list[str] = field(default_factory=list)
     # per-day components, for the bootstrap: cost [D], quality sum [D], quality count [D]
     day_cost: np.ndarray | None = None
@@ -118,6 +141,20 @@ class Result:
     day_qn: np.ndarray | None = None
     interval: dict[str, tuple[float, float]] = field(default_factory=dict)
     q_weights: np.ndarray | None = None
+    # the same scenario with every request's output tokens as logged (the same-token figure), and its days
+    cost_same: Fraction | None = None
+    day_cost_same: np.ndarray | None = None
+    output_mode: str = "replay"  # --output-tokens the cost figure rests on
+    # the request set the cost covers (like with like): its requests and logged cost, and the window's
+    n: int = 0
+    actual: int = 0
+    n_window: int = 0
+    actual_window: int = 0
+
+    @property
+    def out_sources(self) -> dict[str, float]:
+        """Share of the simulated answers (requests) by output-token rule."""
+        return {k: v["requests"] for k, v in self.coverage.items()}
 
     @property
     def cost_nusd(self) -> int:
@@ -160,6 +197,7 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         day = reduction.day if where is None else reduction.day[where]
         return np.bincount(day, weights=weights, minlength=D) if len(day) else np.zeros(D)
 
+    adj = _adjustment(reduction, to_batch if scenario.batch_features else None)
     if scenario.split.current:
         if scenario.policy != "proportional":
             raise ConfigError("--split current keeps every request where it ran; it takes no --policy")
@@ -193,15 +231,22 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
                                   "this window has none. Run `costlab replay`, or use proportional or complexity.")
             if not sample.all():
                 notes.append(f"{scenario.policy}: simulated on the {int(sample.sum()):,} requests judged on every tier "
-                             f"(of {reduction.n:,}); the others are left out of cost and quality")
+                             f"(of {reduction.n:,}); cost and quality cover those requests only, and are compared "
+                             "with the logged cost of the same requests")
                 sub = evaluate(reduction.subset(sample), scenario)
                 sub.notes = notes + sub.notes
+                sub.n_window, sub.actual_window = reduction.n, int(reduction.actual.sum())
                 return sub
         A = A.astype(np.int64)
         share_raw = np.bincount(A, minlength=T)
 
     idx = np.arange(reduction.n)
-    out_src = np.zeros(len(OUT_SOURCES))
+    K = len(OUT_SOURCES)
+    out_src = np.zeros(K)  # expected answers per output-token rule
+    out_tok = np.zeros(K)  # their logged output tokens
+    toks = reduction.output_tokens if reduction.output_tokens is not None else np.zeros(reduction.n)
+    adj_cost = Fraction(0)  # the part of the cost output tokens moved off the logged count
+    adj_day = np.zeros(D)
     if kind == "weights":
         cost = Fraction(0)
         day_cost = np.zeros(D)
@@ -220,9 +265,22 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         if scenario.batch_features:
             reduction.memo.pop("batch_base", None)
             del reduction.batch_base
+        if adj is not None:
+            adj_name = "out_adjust"
+            if scenario.batch_features:
+                adj_name = "batch_adjust"
+                reduction.memo.pop(adj_name, None)
+                reduction.batch_adjust = adj
+            tot, per_day = reduction.day_totals(adj_name)
+            adj_cost = sum((wi * int(tot[t]) for t, wi in enumerate(w)), Fraction(0))
+            adj_day = per_day @ wf
+            if scenario.batch_features:
+                reduction.memo.pop(adj_name, None)
+                del reduction.batch_adjust
         for t in range(T):
             if wf[t]:
-                out_src += wf[t] * np.bincount(reduction.out_src[:, t], weights=base[:, t], minlength=len(OUT_SOURCES))
+                out_src += wf[t] * np.bincount(reduction.out_src[:, t], minlength=K)
+                out_tok += wf[t] * np.bincount(reduction.out_src[:, t], weights=toks, minlength=K)
         tier_share = {t: float(x) for t, x in zip(reduction.tiers, w)}
         # quality = sum_t w_t * mean quality on t, over the requests known on every used tier when
         # there are any, else over the requests known on each tier (e.g. feedback on its own tier)
@@ -253,11 +311,20 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
             cost += int(reduction.actual[off].sum())
             picked_total = picked_total + np.where(off, reduction.actual, 0)
         day_cost = bc(picked_total)
+        if adj is not None:
+            va = (adj * paid).sum(axis=1) if kind == "paid" else np.where(on, adj[idx, Ac], 0)
+            adj_cost = Fraction(int(va.sum()))
+            adj_day = bc(va)
         if kind == "paid":
             for t in range(T):
-                out_src += np.bincount(reduction.out_src[:, t], weights=base[:, t] * paid[:, t], minlength=len(OUT_SOURCES))
+                out_src += np.bincount(reduction.out_src[:, t], weights=paid[:, t], minlength=K)
+                out_tok += np.bincount(reduction.out_src[:, t], weights=toks * paid[:, t], minlength=K)
         else:
-            out_src += np.bincount(reduction.out_src[idx, Ac][on], weights=base[idx, Ac][on], minlength=len(OUT_SOURCES))
+            out_src += np.bincount(reduction.out_src[idx, Ac][on], minlength=K)
+            out_tok += np.bincount(reduction.out_src[idx, Ac][on], weights=toks[on], minlength=K)
+            if off.any():  # they keep their logged cost: their output as logged
+                out_src[0] += int(off.sum())
+                out_tok[0] += float(toks[off].sum())
         tier_share = {t: float(share_raw[i]) / max(reduction.n, 1) for i, t in enumerate(reduction.tiers)}
         qv = np.where(on, reduction.quality[idx, Ac], np.nan)
         mk = np.isfinite(qv)
@@ -267,8 +334,7 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         n_known = int(mk.sum())
 
     quality, day_qsum, day_qn = quality_parts(qsum, qn, qw, n_known, reduction.n, notes)
-    total = out_src.sum()
-    out_sources = {name: float(out_src[k] / total) if total > 0 else 0.0 for k, name in enumerate(OUT_SOURCES)}
+    coverage = coverage_shares(out_src, out_tok)
     if reduction.unpriced:
         notes.append(f"{reduction.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
     for t, k in reduction.unpriced_on_tier.items():
@@ -276,8 +342,30 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
     cost_nw = cost
     if scenario.warmup:
         cost_nw = cost - _warm_total(reduction, kind, locals())
-    return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, out_sources, notes,
-                  day_cost, day_qsum, day_qn, q_weights=qw)
+    actual = int(reduction.actual.sum())
+    return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, coverage, notes,
+                  day_cost, day_qsum, day_qn, q_weights=qw, cost_same=cost - adj_cost, day_cost_same=day_cost - adj_day,
+                  output_mode=reduction.options.output_tokens, n=reduction.n, actual=actual, n_window=reduction.n,
+                  actual_window=actual)
+
+
+def coverage_shares(answers: np.ndarray, tokens: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per output-token rule (OUT_SOURCES), its share of the simulated answers and of their logged output tokens."""
+    na, nt = float(answers.sum()), float(tokens.sum())
+    return {name: {"requests": float(answers[k]) / na if na > 0 else 0.0,
+                   "tokens": float(tokens[k]) / nt if nt > 0 else 0.0} for k, name in enumerate(OUT_SOURCES)}
+
+
+def _adjustment(reduction: Reduction, to_batch: np.ndarray | None) -> np.ndarray | None:
+    """[n, T] the cost output tokens moved off the logged count (None: nothing moved), with the
+    requests moved to the Batches API taking the batch price's part."""
+    if to_batch is None:
+        return reduction.out_adjust
+    if reduction.out_adjust is None and reduction.batch_out_adjust is None:
+        return None
+    oa = reduction.out_adjust if reduction.out_adjust is not None else np.zeros_like(reduction.cost)
+    ba = reduction.batch_out_adjust if reduction.batch_out_adjust is not None else np.zeros_like(reduction.cost)
+    return np.where(to_batch[:, None], ba, oa)
 
 
 def _warm_total(reduction: Reduction, kind: str, env: dict) -> Fraction:
@@ -321,6 +409,8 @@ def bootstrap(result: Result, resamples: int = 1000, seed: int = 0, level: float
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     costs = result.day_cost[idx].sum(axis=1)
     result.interval["cost_nusd"] = tuple(np.percentile(costs, [lo, hi]))
+    if result.day_cost_same is not None:
+        result.interval["cost_same_nusd"] = tuple(np.percentile(result.day_cost_same[idx].sum(axis=1), [lo, hi]))
     if result.day_qsum is not None:
         qs, qn = result.day_qsum[idx].sum(axis=1), result.day_qn[idx].sum(axis=1)  # [B, K]
         w = result.q_weights

@@ -29,21 +29,36 @@ def usd(nusd: float | int | Fraction) -> Decimal:
 
 
 def scenario_table(red: "Reduction", results: Iterable["Result"]) -> pl.DataFrame:
-    """One row per evaluated scenario: cost and its 95% interval, against the actual cost, warm-up,
-    quality and its interval, each tier's share, where output tokens come from, requests counted."""
+    """One row per evaluated scenario: cost and its 95% interval, the same with every output token as
+    logged beside it, against the logged cost of the same requests, warm-up, quality and its interval,
+    each tier's share, which output-token rule covered how much of the traffic, requests counted."""
     return pl.DataFrame([scenario_row(red, res) for res in results], infer_schema_length=None)
 
 
+# the output-token rules (costlab.whatif.arrays.OUT_SOURCES) as the table names them
+COVERAGE_COLUMNS = {"own": "logged", "replay": "paired", "observed": "observed", "same": "same"}
+
+
 def scenario_row(red: "Reduction", res: "Result") -> dict:
-    actual = int(red.actual.sum())
+    actual = res.actual if res.n_window else int(red.actual.sum())
     lo, hi = res.interval.get("cost_nusd", (None, None))
+    slo, shi = res.interval.get("cost_same_nusd", (None, None))
     qlo, qhi = res.interval.get("quality", (None, None))
+    same = res.cost_same if res.cost_same is not None else res.cost
     row = {
         "scenario": res.label,
         "cost_usd": usd(res.cost),
         "cost_low_usd": usd(lo) if lo is not None else None,
         "cost_high_usd": usd(hi) if hi is not None else None,
+        # always beside it: the same scenario with every request's output tokens as logged
+        "cost_same_tokens_usd": usd(same),
+        "cost_same_tokens_low_usd": usd(slo) if slo is not None else None,
+        "cost_same_tokens_high_usd": usd(shi) if shi is not None else None,
+        "output_tokens": res.output_mode,
+        # like with like: the logged cost of the requests the scenario covers
+        "actual_usd": usd(actual),
         "vs_actual_pct": round((float(res.cost) / actual - 1) * 100, 2) if actual else None,
+        "same_tokens_vs_actual_pct": round((float(same) / actual - 1) * 100, 2) if actual else None,
         "warmup_usd": usd(res.cost - res.cost_no_warmup),
         "quality": res.quality,
         "quality_low": qlo,
@@ -51,10 +66,24 @@ def scenario_row(red: "Reduction", res: "Result") -> dict:
         "quality_n": res.quality_n,
     }
     row.update({f"{t}_share": round(v, 4) for t, v in res.tier_share.items()})
-    row.update({f"out_{k}": round(v, 4) for k, v in res.out_sources.items()})
-    row["requests"] = red.n
+    for what in ("requests", "tokens"):
+        for k, name in COVERAGE_COLUMNS.items():
+            share = res.coverage.get(k, {}).get(what)
+            row[f"output_{name}_{what}_share"] = round(share, 4) if share is not None else None
+    row["requests"] = res.n if res.n_window else red.n
+    row["window_requests"] = res.n_window or red.n
     row["unpriced_requests"] = red.unpriced
     return row
+
+
+def coverage_note(res: "Result") -> str:
+    """One line: which output-token rule covered how much of a scenario's answers."""
+    cov = res.coverage
+    parts = [f"{cov[k]['requests']:.1%} of answers ({cov[k]['tokens']:.1%} of output tokens) {label}"
+             for k, label in (("own", "ran on that tier (logged)"), ("replay", "rest on a paired replay"),
+                              ("observed", "on an observed ratio"), ("same", "keep the logged output tokens"))
+             if k in cov and (cov[k]["requests"] or k in ("replay", "same"))]
+    return f"{res.label}: output tokens ({res.output_mode}): " + "; ".join(parts)
 
 
 def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bool = False,

@@ -6,8 +6,6 @@
 --   tier_models VARCHAR[]                 the model that stands for each tier, same order
 --   tokenizer_factor DOUBLE = 1.3         tokens of a new-tokenizer model (4.7+) per token of an older one
 --   warmup_minutes DOUBLE = 60            per feature, cache reads in the first minutes on a new model are writes
---   default_output_ratio DOUBLE = 1.0     output tokens on another tier per output token logged, last resort
---   min_ratio_requests BIGINT = 20        ok requests per (feature, model) before a traffic ratio is trusted
 --   salt INTEGER = 0                      mixed into the 64-bit key of the string columns (another salt after a collision)
 -- returns: one row per (day, status, qbits, shown, nullbits):
 --   day INTEGER                           UTC day, days since 1970-01-01
@@ -22,12 +20,18 @@
 --   current_nusd BIGINT                   cost with every request where it ran (= actual_nusd: a request's own tier prices it at its logged cost)
 --   q_own_sum DOUBLE                      quality on its own tier, summed where known
 --   q_own_n BIGINT                        requests whose quality on their own tier is known
+--   out_tokens BIGINT                     output tokens as logged
 --   then per tier k (suffix _t1, _t2, ...; sums over the group):
 --   cost_t1 BIGINT                        cost on the tier, warm cache, nano-dollars
 --   warmup_t1 BIGINT                      extra while the tier's cache warms up (reads billed as 5m writes)
 --   crd_t1 BIGINT                         change in cost if every cacheable token were a read
 --   cwd_t1 BIGINT                         change in cost if every cacheable token were written
 --   quality_t1 DOUBLE                     sum of known quality on the tier (NULL when qbits says unknown)
+--   oadj_t1 BIGINT                        cost_t1 minus its cost with output tokens as logged (replayed requests' output)
+--   nown_t1 BIGINT                        requests that ran on the tier's model (output as logged there)
+--   town_t1 BIGINT                        their output tokens as logged
+--   npair_t1 BIGINT                       requests on another model replayed on the tier (paired evidence)
+--   tpair_t1 BIGINT                       their output tokens as logged
 --   collisions BIGINT                     string-key combinations sharing a 64-bit key (must be 0: rerun with another salt)
 --
 -- The per-request pass (reduce.sql) prices every request on every tier: three range joins on the
@@ -35,15 +39,15 @@
 -- linear in token counts within one price-card row:
 --   1. `stat`: a GROUP BY over the columns that pick a request's own price-card row (model, speed,
 --      platform, service tier, geography, time-segment class, prompt-band class, nothing billable):
---      its priced flag, each feature's first request (cache warm-up) and mean output per
---      (feature, model) over ok priced requests (the traffic ratios), as reduce.sql computes them.
+--      its priced flag and each feature's first request (cache warm-up), as reduce.sql computes them.
 --   2. `cube`: a GROUP BY over everything a request's cost on any tier depends on: day, feature,
 --      model, speed, platform, service tier, geography, time-segment class, the prompt-band class of
 --      its tokens as logged and as re-tokenized, cache warm-up (a cache read in its feature's first
 --      warmup_minutes), nothing billable, which tiers hold a judged quality or replay. The
 --      non-linear per-request steps happen in this scan, per request, exactly as reduce.sql does
---      them: tokens re-tokenized with round(tokens * factor), output tokens from the replay, the
---      feature ratio (round(output * ratio)) or the default ratio; only sums leave it.
+--      them: tokens re-tokenized with round(tokens * factor), output tokens from the request's own
+--      replay on the tier (`use_replays`: --output-tokens replay) else as logged; only sums leave it.
+--      The observed ratios of --output-tokens observed need the per-request pass (reduce.sql).
 --   3. the few thousand cube rows are priced on each tier with the integer femto-dollar card
 --      (HUGEINT: the sums are large), summed per output row and rounded once to the nano-dollar.
 -- A Jinja template (costlab.whatif.pass_sql renders it; its names are listed there). The class
@@ -105,7 +109,7 @@ keyed as not materialized (
 -- Scan 1: the request's own price-card row is a function of these columns.
 stat as materialized (
     select fkey, model, speed, platform, service_tier, inference_geo, seg, band_raw, nb,
-           min(ts) as min_ts, sum(t_out) filter (where ok) as out_ok, count(*) filter (where ok) as n_ok
+           min(ts) as min_ts
     from keyed group by all
 ),
 combos as (
@@ -128,24 +132,11 @@ stat_priced as (
      and (c.band_max_tokens is null or ({{ band_rep }})[s.band_raw + 1] < c.band_max_tokens)
 ),
 feature_model as (
-    select fkey, model, min(min_ts) as first_ts,
-           sum(out_ok) filter (where priced) as out_sum, sum(n_ok) filter (where priced) as n_ok
+    select fkey, model, min(min_ts) as first_ts
     from stat_priced group by all
 ),
 feature_start as (select fkey, epoch_us(min(first_ts)) as start_us from feature_model group by fkey),
-traffic_out as (
-    select fkey as feature, model, out_sum::DOUBLE / n_ok as mean_out from feature_model where n_ok >= $min_ratio_requests
-),
-replay_ratio as (
-{% if replays %}
-    select b.fkey as feature, rr.tier, sum(rr.output_tokens)::DOUBLE / nullif(sum(b.t_out), 0) as ratio
-    from replay_rows rr join base b on b.source = rr.source and b.request_id = rr.request_id
-    where b.ok and b.model <> $tier_models[list_position($tier_names, rr.tier)] group by all
-{% else %}
-    select null::VARCHAR as feature, null::VARCHAR as tier, null::DOUBLE as ratio where false
-{% endif %}
-),
--- Per (feature, model): what every tier does with such a request (own tier, token factor, output ratio).
+-- Per (feature, model): what every tier does with such a request (own tier, token factor).
 fm as (
     select f.fkey, f.model, fs.start_us, m.tier as cur_tier, coalesce(m.new_tokenizer, false) as src_new_tok,
            case when coalesce(m.new_tokenizer, false) then 1.0 / $tokenizer_factor else $tokenizer_factor / 1.0 end as g,
@@ -153,17 +144,13 @@ fm as (
            coalesce(f.model = $tier_models[{{ k }}], false) as own_t{{ k }},
            (case when tm.new_tok[{{ k }}] then $tokenizer_factor else 1.0 end)
              / (case when coalesce(m.new_tokenizer, false) then $tokenizer_factor else 1.0 end) as f_t{{ k }},
-           coalesce(rq_t{{ k }}.ratio, tt_t{{ k }}.mean_out / nullif(src.mean_out, 0)) as r_t{{ k }},
            {% endfor %}
            true as _fm
     from feature_model f
     join feature_start fs on fs.fkey = f.fkey
     cross join tm
     left join models m on m.model = f.model
-    left join traffic_out src on src.feature = f.fkey and src.model = f.model
     {% for k in tiers %}
-    left join replay_ratio rq_t{{ k }} on rq_t{{ k }}.feature = f.fkey and rq_t{{ k }}.tier = $tier_names[{{ k }}]
-    left join traffic_out tt_t{{ k }} on tt_t{{ k }}.feature = f.fkey and tt_t{{ k }}.model = $tier_models[{{ k }}]
     {% endfor %}
 ),
 -- Scan 2: the cube. Per request only arithmetic (and, when replays or judgements exist, their joins).
@@ -180,10 +167,16 @@ cube as materialized (
         sum(b.g_in) as g_in, sum(b.g_cr) as g_cr, sum(b.g_cw5) as g_cw5, sum(b.g_cw1h) as g_cw1h,
         sum(b.feedback_score) as fb_sum,
         {% for k in tiers %}
+{% if use_replays %}
         sum(case when b.own_t{{ k }} then b.t_out
                  when rp_t{{ k }}.output_tokens is not null then rp_t{{ k }}.output_tokens
-                 when b.r_t{{ k }} is not null then round(b.t_out * b.r_t{{ k }})::BIGINT
-                 else round(b.t_out * b.f_t{{ k }} * $default_output_ratio)::BIGINT end) as out_t{{ k }},
+                 else round(b.t_out * b.f_t{{ k }})::BIGINT end) as out_t{{ k }},
+        sum(case when b.own_t{{ k }} then b.t_out else round(b.t_out * b.f_t{{ k }})::BIGINT end) as same_t{{ k }},
+        count(*) filter (where not b.own_t{{ k }} and rp_t{{ k }}.output_tokens is not null) as np_t{{ k }},
+        sum(b.t_out) filter (where not b.own_t{{ k }} and rp_t{{ k }}.output_tokens is not null) as tp_t{{ k }},
+{% else %}
+        sum(case when b.own_t{{ k }} then b.t_out else round(b.t_out * b.f_t{{ k }})::BIGINT end) as out_t{{ k }},
+{% endif %}
         sum(j_t{{ k }}.quality) as j_t{{ k }},
         {% endfor %}
     from (
@@ -193,7 +186,9 @@ cube as materialized (
         from keyed k join fm on fm.fkey = k.fkey and coalesce(fm.model, '') = coalesce(k.model, '')
     ) b
     {% for k in tiers %}
+{% if use_replays %}
     left join replay_rows rp_t{{ k }} on rp_t{{ k }}.source = b.source and rp_t{{ k }}.request_id = b.request_id and rp_t{{ k }}.tier = $tier_names[{{ k }}]
+{% endif %}
     left join judged j_t{{ k }} on j_t{{ k }}.source = b.source and j_t{{ k }}.request_id = b.request_id and j_t{{ k }}.tier = $tier_names[{{ k }}]
     {% endfor %}
     group by all
@@ -233,6 +228,9 @@ tiers_priced as (
         (x_cr_t{{ k }} + x_cw5_t{{ k }}) * c_t{{ k }}.cache_write_5m_fusd + x_cw1h_t{{ k }} * c_t{{ k }}.cache_write_1h_fusd as all_write_f_t{{ k }},
         x_cw5_t{{ k }} * c_t{{ k }}.cache_write_5m_fusd + x_cw1h_t{{ k }} * c_t{{ k }}.cache_write_1h_fusd as write_f_t{{ k }},
         x_cr_t{{ k }} * c_t{{ k }}.cache_read_fusd as read_f_t{{ k }},
+{% if use_replays %}
+        case when o.own_t{{ k }} then 0 else (o.out_t{{ k }} - o.same_t{{ k }})::HUGEINT * c_t{{ k }}.output_fusd end as oadj_f_t{{ k }},
+{% endif %}
         -- quality: judged on the tier, else the logged feedback on its own tier (jbits, fb are keys)
         case when (o.jbits & (1 << (list_position($tier_names, $tier_names[{{ k }}]) - 1))) <> 0 then o.j_t{{ k }}
              when o.own_t{{ k }} and o.fb then o.fb_sum end as q_t{{ k }},
@@ -290,6 +288,7 @@ select
     ((sum(act_f) + 500000) // 1000000)::BIGINT as current_nusd,
     sum(q_own)::DOUBLE as q_own_sum,
     sum(q_own_n)::BIGINT as q_own_n,
+    sum(s_out)::BIGINT as out_tokens,
     {% for k in tiers %}
     ((sum(cost_f_t{{ k }}) + 500000) // 1000000)::BIGINT as cost_t{{ k }},
     ((sum(warm_f_t{{ k }}) + 500000) // 1000000)::BIGINT as warmup_t{{ k }},
@@ -298,6 +297,15 @@ select
     (((sum(all_write_f_t{{ k }}) + 500000) // 1000000) - ((sum(write_f_t{{ k }}) + 500000) // 1000000)
         - ((sum(read_f_t{{ k }}) + 500000) // 1000000))::BIGINT as cwd_t{{ k }},
     sum(q_t{{ k }})::DOUBLE as quality_t{{ k }},
+{% if use_replays %}
+    ((sum(oadj_f_t{{ k }}) + 500000) // 1000000)::BIGINT as oadj_t{{ k }},
+    coalesce(sum(np_t{{ k }}), 0)::BIGINT as npair_t{{ k }},
+    coalesce(sum(tp_t{{ k }}), 0)::BIGINT as tpair_t{{ k }},
+{% else %}
+    0::BIGINT as oadj_t{{ k }}, 0::BIGINT as npair_t{{ k }}, 0::BIGINT as tpair_t{{ k }},
+{% endif %}
+    sum(case when own_t{{ k }} then n else 0 end)::BIGINT as nown_t{{ k }},
+    sum(case when own_t{{ k }} then s_out else 0 end)::BIGINT as town_t{{ k }},
     {% endfor %}
     any_value((select collisions from collisions))::BIGINT as collisions
 from labelled

@@ -6,8 +6,7 @@
 --   tier_models VARCHAR[]                 the model that stands for each tier, same order
 --   tokenizer_factor DOUBLE = 1.3         tokens of a new-tokenizer model (4.7+) per token of an older one
 --   warmup_minutes DOUBLE = 60            per feature, cache reads in the first minutes on a new model are writes
---   default_output_ratio DOUBLE = 1.0     output tokens on another tier per output token logged, last resort
---   min_ratio_requests BIGINT = 20        ok requests per (feature, model) before a traffic ratio is trusted
+--   min_ratio_requests BIGINT = 20        ok requests per (source, feature, customer, model) before an observed ratio is used
 -- returns: one row per request, in no particular order (costlab.whatif.reduce orders by ts_us, h):
 --   ts_us BIGINT                          request time, microseconds since 1970 (first sort key)
 --   h UBIGINT                             hash(source, request_id) (second sort key: ties in ts)
@@ -23,6 +22,7 @@
 --   documents INTEGER                     documents attached (0 when no payloads are stored)
 --   conditional BOOLEAN                   conditional wording in the request (if/unless/otherwise)
 --   multistep BOOLEAN                     multi-step wording (first/then/step N/finally)
+--   output_tokens BIGINT                  output tokens as logged
 --   then, for each tier k = 1..len(tier_names) (columns suffixed _t1, _t2, ...):
 --   own_t1 BOOLEAN                        it ran on this tier's model
 --   cost_t1 BIGINT                        cost on this tier, warm cache, nano-dollars (NULL: no price on the tier)
@@ -30,7 +30,10 @@
 --   batch_t1 BIGINT                       cost on this tier through the Batches API
 --   crd_t1 BIGINT                         change in cost if every cacheable token were a read
 --   cwd_t1 BIGINT                         change in cost if every cacheable token were written
---   out_src_t1 TINYINT                    0 own, 1 replay, 2 feature ratio, 3 default
+--   out_src_t1 TINYINT                    where its output tokens on the tier come from: 0 own (ran there), 1 replay
+--                                         (the same request replayed there), 2 observed ratio, 3 same (as logged)
+--   oadj_t1 BIGINT                        cost_t1 minus its cost with the output tokens as logged (0: not moved)
+--   boadj_t1 BIGINT                       the same for batch_t1
 --   quality_t1 DOUBLE                     judged score (0..1) or logged feedback on its own tier, NULL unknown
 --   q_src_t1 TINYINT                      0 none, 1 judged, 2 feedback
 --   good_t1 BOOLEAN                       judged good enough (verdict/good, else score >= 0.5), NULL unknown
@@ -49,6 +52,12 @@
 -- are NULLs: ten million ids are then not carried through every join. The replays, judgements and
 -- payloads blocks include queries/whatif/evidence/*.sql when the store has that evidence, else an
 -- empty relation of the same columns; `filter` is --filter, `source` the relation read.
+-- Output tokens on a tier a request did not run on (--output-tokens; costlab.whatif.pass_sql renders
+-- `use_replays` and `observed`): its own replay on that tier when `use_replays` (paired evidence),
+-- else, when `observed`, round(output * ratio) with the ratio of mean output between the two models in
+-- the traffic of the same cell (source, feature, customer, else user: never pooled across them), else
+-- as logged (re-tokenized like the input between tokenizer generations). oadj_tK and boadj_tK keep
+-- how much that moved the cost, so the same-token figure is always at hand.
 -- The tier blocks also carry own_k, own_nusd, q_own, qbits and nullbits (the first own tier, its
 -- cost, its quality, bit masks of known quality / no price per tier); the final select reads none
 -- of them, so DuckDB prunes them.
@@ -97,27 +106,23 @@ base as not materialized (
         cr.status = 'ok' as ok, cr.priced, cr.feedback_score,
         (cr.cost_usd::DECIMAL(38,9) * 1000000000)::BIGINT as actual_nusd, cr.prompt_tokens,
         costlab_geo_class(cr.platform, cr.inference_geo) as geo_class,
-        coalesce(cr.feature, '') as fkey
+        coalesce(cr.feature, '') as fkey{% if observed %},
+        -- the observed-ratio cell: never pooled across sources, features or customers (else users)
+        coalesce(cr.source, '') as cell_source, coalesce(cr.customer_id, cr.user_id, '') as cell_customer{% endif %}
+
     from {{ source }} cr
     where cr.ts >= $since and cr.ts < $until and ({{ filter or 'true' }})
 ),
--- One scan for the per-feature statistics: when each feature's traffic starts (cache warm-up), and
--- its mean output per model over ok requests (the traffic that ran on both tiers gives a ratio).
-feature_model as (
-    select fkey, model, min(ts) as first_ts,
-           avg(output_tokens) filter (where ok and priced) as mean_out,
-           count(*) filter (where ok and priced) as n_ok
-    from base group by all
+-- One scan for the per-feature statistics: when each feature's traffic starts (cache warm-up).
+feature_start as (select fkey, min(ts) as feature_start from base group by fkey),
+{% if observed %}
+-- (output_tokens observed) mean output per model over ok priced requests of each cell: the traffic
+-- of one source, feature and customer that ran on both models gives a ratio (never pooled wider).
+traffic_out as (
+    select cell_source, fkey, cell_customer, model, avg(output_tokens) as mean_out
+    from base where ok and priced group by all having count(*) >= $min_ratio_requests
 ),
-feature_start as (select fkey, min(first_ts) as feature_start from feature_model group by fkey),
-traffic_out as (select fkey as feature, model, mean_out from feature_model where n_ok >= $min_ratio_requests),
--- Replays of the same requests: per (feature, tier), replayed output over the output logged.
-replay_ratio as (
-    select b.fkey as feature, rr.tier, sum(rr.output_tokens)::DOUBLE / nullif(sum(b.output_tokens), 0) as ratio
-    from replay_rows rr join base b on b.source = rr.source and b.request_id = rr.request_id
-    where b.ok and b.model <> $tier_models[list_position($tier_names, rr.tier)]
-    group by all
-),
+{% endif %}
 -- The stream: one row per request with what every tier block needs. Unpriced requests keep their
 -- row (counted, never simulated) with NULL tokens, so no tier arithmetic runs on them.
 tier_t0 as (
@@ -129,7 +134,7 @@ tier_t0 as (
         case when b.priced then b.cache_write_5m_tokens end as cache_write_5m_tokens,
         case when b.priced then b.cache_write_1h_tokens end as cache_write_1h_tokens,
         coalesce(m.new_tokenizer, false) as src_new_tok,
-        fs.feature_start, ts_.mean_out as src_mean_out, tm.new_tok as tm_new_tok, tm.first_from as tm_first_from,
+        fs.feature_start, {% if observed %}ts_.mean_out{% else %}null::DOUBLE{% endif %} as src_mean_out, tm.new_tok as tm_new_tok, tm.first_from as tm_first_from,
         coalesce(pf.documents, 0)::INTEGER as documents, coalesce(pf.conditional, false) as conditional,
         coalesce(pf.multistep, false) as multistep,
         -- helpers for the segment pass, carried through the tier blocks (the first own tier wins)
@@ -138,7 +143,10 @@ tier_t0 as (
     join feature_start fs on fs.fkey = b.fkey
     cross join tm
     left join models m on m.model = b.model
-    left join traffic_out ts_ on ts_.feature = b.fkey and ts_.model = b.model
+{% if observed %}
+    left join traffic_out ts_ on ts_.cell_source = b.cell_source and ts_.fkey = b.fkey
+         and ts_.cell_customer = b.cell_customer and ts_.model = b.model
+{% endif %}
     left join payload_flags pf on pf.source = b.source and pf.request_id = b.request_id
 ),
 {% for k in tiers %}
@@ -146,7 +154,7 @@ tier_t{{ k }} as (
     -- n(x): femto-dollars to nano-dollars, half up: the rounding costlab_fusd_to_usd does.
     select
         p.* exclude (x_f, x_speed, x_pts, x_replay_out, x_ratio, x_has_ratio, x_j_quality, x_j_good,
-                     x_in, x_cr, x_cw5, x_cw1h, x_out, x_prompt, x_cold, x_k, own_k, own_nusd, q_own, qbits, nullbits),
+                     x_in, x_cr, x_cw5, x_cw1h, x_out, x_same, x_prompt, x_cold, x_k, own_k, own_nusd, q_own, qbits, nullbits),
         case when c.model is not null then
             ((x_in * c.input_fusd + 500000) // 1000000)
           + ((x_out * c.output_fusd + 500000) // 1000000)
@@ -170,6 +178,14 @@ tier_t{{ k }} as (
           - ((x_cw5 * c.cache_write_5m_fusd + x_cw1h * c.cache_write_1h_fusd + 500000) // 1000000)
           - ((x_cr * c.cache_read_fusd + 500000) // 1000000) end::BIGINT as cwd_t{{ k }},
         case when p.own_t{{ k }} then 0 when x_replay_out is not null then 1 when x_has_ratio then 2 else 3 end::TINYINT as out_src_t{{ k }},
+{% if use_replays or observed %}
+        -- the output category's change (the prompt band does not depend on output tokens)
+        (case when c.model is not null then ((x_out * c.output_fusd + 500000) // 1000000)
+                                          - ((x_same * c.output_fusd + 500000) // 1000000) end)::BIGINT as oadj_t{{ k }},
+        (((x_out * cb.output_fusd + 500000) // 1000000) - ((x_same * cb.output_fusd + 500000) // 1000000))::BIGINT as boadj_t{{ k }},
+{% else %}
+        0::BIGINT as oadj_t{{ k }}, 0::BIGINT as boadj_t{{ k }},
+{% endif %}
         coalesce(x_j_quality, case when p.own_t{{ k }} then p.feedback_score end)::DOUBLE as quality_t{{ k }},
         case when x_j_quality is not null then 1 when p.own_t{{ k }} and p.feedback_score is not null then 2 else 0 end::TINYINT
             as q_src_t{{ k }},
@@ -189,26 +205,31 @@ tier_t{{ k }} as (
                     / (case when x.src_new_tok then $tokenizer_factor else 1.0 end) end as x_f,
             case when own_t{{ k }} or sp.speed is not null then x.speed else 'standard' end as x_speed,
             greatest(x.ts, x.tm_first_from[{{ k }}]) as x_pts,
-            rp.output_tokens as x_replay_out,
-            coalesce(rq.ratio, tt.mean_out / nullif(x.src_mean_out, 0)) as x_ratio,
-            rq.ratio is not null or (tt.mean_out is not null and x.src_mean_out > 0) as x_has_ratio,
+            {% if use_replays %}rp.output_tokens{% else %}null::BIGINT{% endif %} as x_replay_out,
+            {% if observed %}tt.mean_out / nullif(x.src_mean_out, 0){% else %}null::DOUBLE{% endif %} as x_ratio,
+            {% if observed %}not own_t{{ k }} and tt.mean_out is not null and x.src_mean_out > 0{% else %}false{% endif %} as x_has_ratio,
             j.quality as x_j_quality, j.good as x_j_good,
             (case when own_t{{ k }} then x.input_tokens else round(x.input_tokens * x_f)::BIGINT end)::BIGINT as x_in,
             (case when own_t{{ k }} then x.cache_read_tokens else round(x.cache_read_tokens * x_f)::BIGINT end)::BIGINT as x_cr,
             (case when own_t{{ k }} then x.cache_write_5m_tokens else round(x.cache_write_5m_tokens * x_f)::BIGINT end)::BIGINT as x_cw5,
             (case when own_t{{ k }} then x.cache_write_1h_tokens else round(x.cache_write_1h_tokens * x_f)::BIGINT end)::BIGINT as x_cw1h,
+            (case when own_t{{ k }} then x.output_tokens else round(x.output_tokens * x_f)::BIGINT end)::BIGINT as x_same,
             (case when own_t{{ k }} then x.output_tokens
                   when x_replay_out is not null then x_replay_out
                   when x_has_ratio then round(x.output_tokens * x_ratio)::BIGINT
-                  else round(x.output_tokens * x_f * $default_output_ratio)::BIGINT end)::BIGINT as x_out,
+                  else x_same end)::BIGINT as x_out,
             x_in + x_cr + x_cw5 + x_cw1h as x_prompt,
             not own_t{{ k }} and x.cache_read_tokens > 0
                 and epoch_us(x.ts) < epoch_us(x.feature_start) + ($warmup_minutes * 60000000)::BIGINT as x_cold
         from tier_t{{ k - 1 }} x
         left join speeds sp on sp.model = $tier_models[{{ k }}] and sp.speed = x.speed
+{% if use_replays %}
         left join replay_rows rp on rp.source = x.source and rp.request_id = x.request_id and rp.tier = $tier_names[{{ k }}]
-        left join replay_ratio rq on rq.feature = x.fkey and rq.tier = $tier_names[{{ k }}]
-        left join traffic_out tt on tt.feature = x.fkey and tt.model = $tier_models[{{ k }}]
+{% endif %}
+{% if observed %}
+        left join traffic_out tt on tt.cell_source = x.cell_source and tt.fkey = x.fkey
+             and tt.cell_customer = x.cell_customer and tt.model = $tier_models[{{ k }}]
+{% endif %}
         left join judged j on j.source = x.source and j.request_id = x.request_id and j.tier = $tier_names[{{ k }}]
     ) p
     left join price_card c
@@ -230,5 +251,6 @@ select
     priced::BOOLEAN as priced, actual_nusd::BIGINT as actual_nusd, prompt_tokens::BIGINT as prompt_tokens,
     web_search::INTEGER as web_search, tool_use::BOOLEAN as tool_use, (service_tier = 'batch')::BOOLEAN as batch,
     documents::INTEGER as documents, conditional::BOOLEAN as conditional, multistep::BOOLEAN as multistep,
-    columns('^(own|cost|warmup|batch|crd|cwd|out_src|quality|q_src|good)_t[0-9]+$')
+    output_tokens::BIGINT as output_tokens,
+    columns('^(own|cost|warmup|batch|crd|cwd|out_src|oadj|boadj|quality|q_src|good)_t[0-9]+$')
 from last

@@ -121,7 +121,42 @@ def test_an_import_only_store_gets_its_frontier_oracle_and_random_router_from_th
     assert len(rand) == 21 and all(x["quality_low"] <= x["quality"] <= x["quality_high"] for x in rand)
     assert "using the imported eval set 'e3'" in r.stderr and "cost rests on the file's tokens" in r.stderr
     assert "APGR 0.500, AIQ 0.7500" in r.stderr
-    r = run("whatif", "--db", str(path), "--eval", "e3", "--tiers", tiers, "--split", "haiku=100", "--policy", "oracle",
-            "--format", "json")
+    r = run("whatif", "--db", str(path), "--eval", "e3", "--tiers", tiers, "--policy", "oracle", "--format", "json")
     assert r.exit_code == 0, r.output
     assert Decimal(json.loads(r.stdout)[0]["cost_usd"]) == Decimal("0.0251")
+def test_whatif_shows_the_same_token_cost_and_what_each_output_rule_covered(db):
+    r = run("whatif", "--db", db, "--split", "current", "--split", "haiku=70,sonnet=25,opus=5", "--format", "json",
+            "--resamples", "50")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    for x in rows:
+        assert x["output_tokens"] == "replay"
+        assert x["cost_same_tokens_usd"] == x["cost_usd"]  # no replays: nothing moved
+        assert Decimal(x["cost_same_tokens_low_usd"]) <= Decimal(x["cost_same_tokens_usd"]) <= Decimal(x["cost_same_tokens_high_usd"])
+    split = rows[1]
+    assert split["output_paired_requests_share"] == 0 and split["output_observed_requests_share"] == 0
+    assert split["output_logged_requests_share"] + split["output_same_requests_share"] == pytest.approx(1, abs=1e-3)
+    assert "output tokens (replay)" in r.stderr and "keep the logged output tokens" in r.stderr
+    obs = run("whatif", "--db", db, "--split", "haiku=70,sonnet=25,opus=5", "--output-tokens", "observed",
+              "--format", "csv", "--resamples", "0")
+    assert obs.exit_code == 0, obs.output
+    header = obs.stdout.splitlines()[0].split(",")
+    assert "cost_same_tokens_usd" in header and "output_observed_tokens_share" in header
+    assert "is a sensitivity" in obs.stderr
+    bad = run("whatif", "--db", db, "--split", "current", "--output-tokens", "ratio")
+    assert bad.exit_code == 2 and "same, replay, observed" in bad.output
+
+
+def test_whatif_refuses_a_split_that_does_not_add_up_and_names_the_sum(db):
+    r = run("whatif", "--db", db, "--split", "haiku=70,sonnet=25,opus=10")
+    assert r.exit_code == 2
+    assert "--split" in r.output and "add up to 105" in r.output
+
+
+def test_cascade_and_oracle_take_no_share_split(db):
+    for policy in ("cascade", "oracle"):
+        r = run("whatif", "--db", db, "--policy", policy, "--split", "haiku=70,sonnet=30", "--split", "haiku=100")
+        assert r.exit_code == 2
+        assert "takes no TIER=SHARE split" in r.output
+    r = run("whatif", "--db", db, "--policy", "quantum", "--split", "current")
+    assert r.exit_code == 2

@@ -156,6 +156,24 @@ def test_bad_report_settings_are_config_errors(section, message):
         parse(section)
 
 
+def test_a_target_split_or_whatif_split_that_does_not_add_up_is_refused_naming_the_file_key_and_sum():
+    with pytest.raises(ConfigError, match=r"team/costlab.toml \[report.target_split\] .*opus = 50.*add up to 145;"):
+        parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 50}}, file="team/costlab.toml")
+    with pytest.raises(ConfigError, match=r"costlab.toml \[report\] whatif_splits: .*add up to 105;"):
+        parse({"whatif_splits": ["haiku=70,sonnet=25,opus=10"]})
+    # shares that add up to 1 are the same split as percent adding up to 100
+    assert parse({"target_split": {"haiku": 0.7, "sonnet": 0.25, "opus": 0.05}}).target_split == pytest.approx(
+        parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}}).target_split)
+
+
+def test_the_report_names_the_config_file_of_a_bad_target_split(store, tmp_path):
+    toml = tmp_path / "costlab.toml"
+    toml.write_text("[report.target_split]\nhaiku = 70\nsonnet = 25\nopus = 50\n", encoding="utf-8")
+    store.config = load_config(toml)
+    with pytest.raises(ConfigError, match=f"{toml} \\[report.target_split\\].*145"):
+        build_report(store, window.resolve(week_label="2026-W46"))
+
+
 def test_config_file_accepts_a_report_section(tmp_path):
     toml = tmp_path / "costlab.toml"
     toml.write_text("[report]\ntop_n = 4\n", encoding="utf-8")

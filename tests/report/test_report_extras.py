@@ -102,3 +102,30 @@ def test_whatif_section_draws_the_pareto_frontier_when_replays_judged_every_tier
     assert rows[-1]["quality"] > rows[0]["quality"]
     assert any("Pareto frontier" in n for n in section["notes"])
     assert "whatif_pareto" in dict(charts.specs(report))
+
+
+def test_whatif_section_shows_the_same_token_cost_beside_and_what_rests_on_paired_replays(traffic):
+    settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}, "whatif_splits": ["opus=100"]})
+    plain = build_report(traffic, W46, settings, sections=ONLY)["sections"]["whatif"]
+    rows = plain["tables"][0]["rows"]
+    assert all(r["cost_same_usd"] == r["cost_usd"] for r in rows)  # no replay: nothing moved
+    assert any("no request in this window was, so Cost and Same tokens are equal" in n for n in plain["notes"])
+    # 40 of the week's haiku requests (standard, global) replayed on opus, each answer 1,000 output tokens longer
+    traffic.execute(
+        """insert into replays (run, source, request_id, tier, model, status, output_tokens)
+           select 'r', source, request_id, 'opus', 'claude-opus-5-5', 'ok', output_tokens + 1000
+           from requests where model = 'claude-haiku-5-5' and status = 'ok' and ts >= $s and ts < $u
+             and service_tier = 'standard' and inference_geo is distinct from 'us' and platform = 'anthropic'
+           order by request_id limit 40""", {"s": W46.since, "u": W46.until})
+    n = traffic.scalar("select count(*) from requests where ts >= $s and ts < $u", {"s": W46.since, "u": W46.until})
+    section = build_report(traffic, W46, settings, sections=ONLY)["sections"]["whatif"]
+    scen = {r["scenario"]: r for r in section["tables"][0]["rows"]}
+    opus = scen["opus=100"]
+    # 1,000 more output tokens on opus for each of the 40: $25 per million output tokens (the opus card)
+    rate = traffic.scalar("select max(output_fusd) from price_card where model = 'claude-opus-5-5' "
+                          "and service_tier = 'standard' and speed = 'standard' and geo_class = 'global'")
+    moved = Decimal(40 * 1000 * rate) / Decimal(10**15)
+    assert Decimal(opus["cost_usd"]) - Decimal(opus["cost_same_usd"]) == moved
+    assert scen["actual split"]["cost_same_usd"] == scen["actual split"]["cost_usd"]
+    note = next(x for x in section["notes"] if x.startswith("Output tokens (replay)"))
+    assert f"opus=100: {40 / n:.1%} of answers" in note

@@ -13,11 +13,12 @@ import pytest
 
 from costlab.errors import ConfigError
 from costlab.generate import generate_sql
-from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
+from costlab.whatif import Scenario, Split, bootstrap, evaluate, parse_split, reduce
 from costlab.whatif import frontier as F
 from costlab.whatif.backtest import backtest
 from costlab.whatif.arrays import ReduceOptions
 from costlab.whatif.policies import fit_weights, quantile_assignment
+from costlab.whatif.tables import scenario_row, usd
 
 from helpers import REPLAY_DDL, TIERS, insert_request
 
@@ -70,14 +71,15 @@ def test_tokenizer_factor_scales_tokens_from_an_older_generation_to_a_newer_one(
     h = card(store, "claude-haiku-5-5")
     k = red.tiers.index("haiku")
     assert red.cost[0, k] == nano(1300, h["input"]) + nano(130, h["output"])
-    assert red.out_src[0, k] == 3  # no replay, no traffic on both tiers: the documented default
+    assert red.out_src[0, k] == 3  # no replay: the same answer, re-tokenized like the input
     red1 = reduce(store, tiers=TIERS, options=ReduceOptions(tokenizer_factor=1.0))
     assert red1.cost[0, k] == nano(1000, h["input"]) + nano(100, h["output"])
 
 
-def test_output_tokens_come_from_a_replay_before_a_feature_ratio_before_the_default(store):
+def test_output_tokens_come_from_the_requests_own_replay_else_stay_as_logged(store):
     store.execute_script(REPLAY_DDL)
-    # feature g ran on haiku and sonnet (25 each): sonnet writes twice as much -> ratio 2 for g's haiku requests
+    # feature g ran on haiku and sonnet (25 each): sonnet writes twice as much, but that traffic is
+    # another population (routing picks it), so by default it moves nothing
     for i in range(25):  # distinct timestamps: requests are numbered in time order
         insert_request(store, f"h{i}", "claude-haiku-5-5", ts=f"2026-11-10 12:{i:02d}:00", feature="g", output_tokens=100)
         insert_request(store, f"s{i}", "claude-sonnet-5-5", ts=f"2026-11-10 13:{i:02d}:00", feature="g", output_tokens=200)
@@ -89,10 +91,15 @@ def test_output_tokens_come_from_a_replay_before_a_feature_ratio_before_the_defa
     order = [r[0] for r in store.rows("select request_id from requests order by ts")]
     h0, h1 = order.index("h0"), order.index("h1")
     assert red.out_src[h0, k] == 1 and red.cost[h0, k] == nano(1000, s["input"]) + nano(777, s["output"])
-    # the replay also moves the (feature, tier) ratio: g's replayed output is 777 / 100
-    assert red.out_src[h1, k] == 2 and red.cost[h1, k] == nano(1000, s["input"]) + nano(777, s["output"])
+    # h1 was not replayed: its own 100 output tokens (no ratio from h0's replay or from the traffic)
+    assert red.out_src[h1, k] == 3 and red.cost[h1, k] == nano(1000, s["input"]) + nano(100, s["output"])
+    assert red.out_adjust[h0, k] == nano(777, s["output"]) - nano(100, s["output"]) and red.out_adjust[h1, k] == 0
+    # the observed sensitivity: the traffic ratio 200 / 100 within feature g (one source, no customer)
+    obs = reduce(store, tiers=TIERS, options=ReduceOptions(min_ratio_requests=20, output_tokens="observed"))
+    assert obs.out_src[h1, k] == 2 and obs.cost[h1, k] == nano(1000, s["input"]) + nano(200, s["output"])
+    assert obs.out_src[h0, k] == 1  # a paired replay before any ratio
     ko = red.tiers.index("opus")
-    assert red.out_src[h1, ko] == 3  # nothing ran on opus and nothing was replayed there
+    assert obs.out_src[h1, ko] == 3  # nothing ran on opus and nothing was replayed there
 
 
 def test_cache_reads_moved_to_a_cold_tier_are_billed_as_writes_during_warm_up(store):
@@ -140,6 +147,20 @@ def test_splits_parse_percentages_or_shares_and_refuse_what_they_cannot_mean():
     for bad in ("haiku", "haiku=-1,opus=2", "haiku=0", "haiku=x", "haiku=1,haiku=2"):
         with pytest.raises(ConfigError):
             parse_split(bad)
+
+
+def test_a_split_that_does_not_add_up_to_100_or_1_is_refused_with_its_sum_never_rescaled():
+    with pytest.raises(ConfigError, match="add up to 105;"):
+        parse_split("haiku=70,sonnet=25,opus=10")
+    with pytest.raises(ConfigError, match="add up to 1.5;"):
+        parse_split("haiku=0.5,sonnet=1")
+    with pytest.raises(ConfigError, match="add up to 50;"):
+        parse_split("haiku=50")
+    # within the tolerance (100 +- 0.01): thirds written to two places, exact thirds
+    assert parse_split("haiku=33.33,sonnet=33.33,opus=33.34").weights[2][1] == Fraction(3334, 10000)
+    assert [w for _, w in parse_split("haiku=33.333,sonnet=33.333,opus=33.333").weights] == [Fraction(1, 3)] * 3
+    assert [w for _, w in parse_split("haiku=1/3,sonnet=1/3,opus=1/3").weights] == [Fraction(1, 3)] * 3
+    assert dict(parse_split("haiku=100").weights) == {"haiku": 1}
 
 
 def test_a_split_naming_an_unconfigured_tier_is_a_config_error_with_a_suggestion(generated):
@@ -215,6 +236,31 @@ def test_oracle_and_cascade_use_judged_outcomes(store):
     cascade = evaluate(red, Scenario(parse_split("haiku=100"), policy="cascade"))
     assert cascade.cost == (C[0, :1].sum() + C[1, :2].sum() + C[2].sum() + C[3].sum())
     assert cascade.quality == pytest.approx(0.75)
+
+
+def test_cascade_and_oracle_on_a_partial_replay_compare_with_the_logged_cost_of_the_same_requests(store):
+    store.execute_script(REPLAY_DDL)
+    for i in range(6):  # six requests logged, two of them judged on every tier (a 2-request replay)
+        insert_request(store, f"r{i}", "claude-sonnet-5-5", ts=f"2026-11-1{i} 12:00:00", output_tokens=100 * (i + 1))
+    for rid, g in {"r0": (1, 1, 1), "r1": (0, 1, 1)}.items():
+        for tier, ok in zip(("haiku", "sonnet", "opus"), g):
+            store.execute("insert into judgements (source, request_id, tier, judge, score, good) values ('test', ?, ?, 'j', ?, ?)",
+                          [rid, tier, float(ok), bool(ok)])
+    red = reduce(store, tiers=TIERS)
+    t = {name: i for i, name in enumerate(red.tiers)}
+    logged = [int(x) for x in red.actual]  # time order: r0 .. r5
+    for policy, cost in (("oracle", red.cost[0, t["haiku"]] + red.cost[1, t["sonnet"]]),
+                         ("cascade", red.cost[0, t["haiku"]] + red.cost[1, t["haiku"]] + red.cost[1, t["sonnet"]])):
+        res = evaluate(red, Scenario(Split(), policy=policy))  # they take no split
+        assert res.label == policy
+        assert res.cost == cost
+        assert (res.n, res.actual) == (2, logged[0] + logged[1])  # the judged requests on both sides
+        assert (res.n_window, res.actual_window) == (6, sum(logged))
+        row = scenario_row(red, res)
+        assert row["actual_usd"] == usd(logged[0] + logged[1])
+        assert row["vs_actual_pct"] == round((float(cost) / (logged[0] + logged[1]) - 1) * 100, 2)
+        assert (row["requests"], row["window_requests"]) == (2, 6)
+        assert any("2 requests judged on every tier (of 6)" in n for n in res.notes)
 
 
 def test_oracle_without_judgements_says_what_it_needs(generated):

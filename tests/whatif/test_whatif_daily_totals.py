@@ -21,7 +21,7 @@ from costlab.whatif import Scenario, bootstrap, evaluate, parse_split, reduce
 from costlab.whatif.daily_totals import evaluate_daily_totals, reduce_daily_totals
 from helpers import REPLAY_DDL, TIERS, insert_request
 
-SPLITS = ["current", "haiku=70,sonnet=25,opus=5", "haiku=100", "sonnet=50,opus=50", "haiku=1,sonnet=1,opus=1"]
+SPLITS = ["current", "haiku=70,sonnet=25,opus=5", "haiku=100", "sonnet=50,opus=50", "haiku=1/3,sonnet=1/3,opus=1/3"]
 # requests whose every rate (tier models, standard service, global, Claude API) is whole nano-dollars per token
 WHOLE = "cr.service_tier = 'standard' and cr.inference_geo is distinct from 'us' and cr.platform = 'anthropic'"
 # docs/whatif.md: < 0.5 nano-dollar per request and rounded category: cost 5 (input, output, cache

@@ -19,7 +19,7 @@ from costlab.whatif.arrays import ReduceOptions
 
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
 # Token counts identical on every tier: same tokenizer generation (all 5.5), no traffic ratios, default ratio 1.
-SAME_TOKENS = ReduceOptions(tokenizer_factor=1.3, default_output_ratio=1.0, min_ratio_requests=10**9)
+SAME_TOKENS = ReduceOptions(tokenizer_factor=1.3, output_tokens="same")
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def build(ctx: ReportContext) -> dict | None:
     seg = reduce_daily_totals(ctx.store, since=ctx.window.since, until=ctx.window.until)
     if seg.n == 0:
         return None
-    rows = []
+    rows, coverage = [], []
     sample = sampling(cube(ctx))  # a sampled log: its sampling error widens each interval (docs/report.md)
     for text in ["current", *alternatives]:
         res = bootstrap(evaluate_daily_totals(seg, Scenario(parse_split(text))), RESAMPLES)
@@ -50,18 +50,24 @@ def build(ctx: ReportContext) -> dict | None:
             "scenario": "actual split" if text == "current" else text,
             "mix": "/".join(f"{round(res.tier_share.get(t, 0) * 100)}" for t in seg.tiers),
             "cost_usd": _usd(res.cost), "cost_low_usd": _usd(lo), "cost_high_usd": _usd(hi),
+            # always beside it: every request's output tokens as logged (equal when no replay moved them)
+            "cost_same_usd": _usd(res.cost_same),
             "vs_actual": float(res.cost) / float(seg.actual_total) - 1 if seg.actual_total else None,
             "quality": res.quality,
         })
+        if text != "current":
+            coverage.append((text, res.coverage))
     notes = [f"Tiers {'/'.join(seg.tiers)}; cost intervals are 95% bootstrap intervals over days "
              f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`."]
+    notes.append(_coverage_note(seg, coverage))
     if seg.unpriced:
         notes.append(f"{seg.unpriced:,} unpriced requests are left out of every scenario.")
     if all(r["quality"] is None for r in rows):
         notes.append("No replay judgements or logged feedback in this window: only cost is simulated.")
     columns = [column("scenario", "Scenario", "text"), column("mix", "Mix %", "text"),
                column("cost_usd", "Cost", "usd"), column("cost_low_usd", "Low", "usd"),
-               column("cost_high_usd", "High", "usd"), column("vs_actual", "vs actual", "change")]
+               column("cost_high_usd", "High", "usd"), column("cost_same_usd", "Same tokens", "usd"),
+               column("vs_actual", "vs actual", "change")]
     if any(r["quality"] is not None for r in rows):
         columns.append(column("quality", "Quality", "ratio"))
     tables = [table("scenarios", "Routing splits", columns, rows)]
@@ -95,6 +101,17 @@ def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
             "of cost vs quality (no mix of other splits beats them; quality per tier from replay judgements; chart in "
             "the HTML report, points in the JSON).")
     return table("frontier", "Cost-quality Pareto frontier", columns, rows, detail=True, notes=[note])
+
+
+def _coverage_note(seg: DailyTotals, coverage: list[tuple[str, dict]]) -> str:
+    """What the scenarios' output tokens rest on: paired replays, else the logged count."""
+    paired = [(text, c["replay"]) for text, c in coverage if c["replay"]["requests"] > 0]
+    head = (f"Output tokens ({seg.options.output_tokens}): a request answered on a tier it did not run on keeps its "
+            "logged output tokens unless it was replayed on that tier (paired evidence)")
+    if not paired:
+        return head + "; no request in this window was, so Cost and Same tokens are equal."
+    return head + "; " + "; ".join(f"{text}: {c['requests']:.1%} of answers ({c['tokens']:.1%} of output tokens) "
+                                   "rest on a replay" for text, c in paired) + ". Same tokens: none moved."
 
 
 def _usd(nusd):
