@@ -25,7 +25,7 @@ from costlab.errors import ConfigError, did_you_mean
 from costlab.signals.detectors import BY_ID
 from costlab.signals.findings import COLUMNS, NOTE, empty, order
 from costlab.signals.params import resolve_params
-from costlab.signals.window import drop_window, materialize, window
+from costlab.signals.window import EmptyWindow, drop_window, materialize, window
 
 
 def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
@@ -62,7 +62,12 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         detectors = [d for d in detectors if d.id in wanted]
     # a detector that needs a setting (an SLO, pin_versions) has nothing to look at without it
     detectors = [d for d in detectors if not d.needs or any(params[d.id].get(k) for k in d.needs)]
-    span = window(store, since, until)
+    try:
+        span = window(store, since, until)
+    except EmptyWindow as gap:  # a period before (or after) the data: nothing to find, and why
+        if notes is not None:
+            notes.append(str(gap))
+        return empty()
     if span is None or not detectors:
         return empty()
     start, end = span

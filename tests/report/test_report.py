@@ -248,7 +248,7 @@ def test_unpriced_requests_are_counted_and_never_priced_at_zero(store):
 def test_an_empty_week_still_reports_with_zero_spend_and_says_so(store):
     report = build_report(store, window.week("2026-W46"), sections=CORE)
     assert metric(report, "headline", "spend_usd")["current"] == "0.000000000"
-    assert report["sections"]["headline"]["notes"] == ["No requests in 2026-W46."]
+    assert report["sections"]["headline"]["notes"] == ["No requests in 2026-W46: the store has no requests (inside the plausible window)."]
     assert "trends" not in report["sections"] and "reliability" not in report["sections"]
     assert render(report, "terminal") and render(report, "markdown") and json.loads(render(report, "json"))
 
@@ -579,7 +579,7 @@ def test_findings_section_lists_each_finding_worst_first_from_the_signals_module
                           "observed": [40.0], "baseline": [150.0], "requests": [900],
                           "suggestion": ["Route moderation to Haiku."], "query": ["queries/signals/over_modeling.sql"]},
                          schema_overrides={"weekly_impact_usd": pl.Decimal(18, 6)})
-    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False: frame)
+    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False, notes=None: frame)
     monkeypatch.setattr(signals, "counts", lambda f: {"high": 1, "medium": 0, "low": 0})
     report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if s.name == "findings"])
     section = report["sections"]["findings"]
