@@ -16,14 +16,18 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The embedded default store (./costlab.duckdb), the shipped examples, the cost summary, then the
-# weekly report for the examples' last full week with data (2026-W46): report.html and the terminal.
+# weekly report: with no --week it is the last full week with data (2026-W46; the Azure trace's one
+# hour on 19 November does not complete W47), as report.html and in the terminal, and the wrong-model
+# signals over the generated logs' two weeks (examples/wrong_model_patterns.parquet carries a pattern
+# for each of five detectors: examples/README.md).
 demo: $(STAMP)
 	rm -f costlab.duckdb costlab.duckdb.wal
 	$(BIN)/costlab ingest --config examples/costlab.toml examples/
 	$(BIN)/costlab summary --config examples/costlab.toml
-	$(BIN)/costlab report --config examples/costlab.toml --week 2026-W46 --out report.html
+	$(BIN)/costlab report --config examples/costlab.toml --out report.html
 	@echo "wrote report.html" >&2
-	$(BIN)/costlab report --config examples/costlab.toml --week 2026-W46
+	$(BIN)/costlab report --config examples/costlab.toml
+	$(BIN)/costlab signals --config examples/costlab.toml --until 2026-11-16
 
 test: $(STAMP)
 	@# The HTML report tests drive a real headless Chromium (Debian's package): install it where missing, as root.

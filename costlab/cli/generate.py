@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,10 +23,32 @@ def generate(
     fmt: Annotated[str, typer.Option("--format", help="anthropic, batch, canonical-csv, canonical-jsonl or canonical-parquet.")] = "anthropic",
     start: Annotated[str, typer.Option(help="First day of traffic (YYYY-MM-DD).")] = "2026-11-02",
     days: Annotated[int, typer.Option(help="Days of traffic.")] = 14,
+    mix: Annotated[Optional[str], typer.Option(help="Haiku/Sonnet/Opus share of first attempts in percent, summing to 100: haiku=45,sonnet=40,opus=15. [default: 60/32/8]", show_default=False)] = None,
+    pattern: Annotated[Optional[list[str]], typer.Option("--pattern", help="Add a pattern the detectors should find (repeatable): over-modeling, rate-limited-top-tier, cost-per-user-growth, escalation-spike, nightly-batch, or all.", show_default=False)] = None,
 ) -> None:
-    """Write a seeded, realistic production log (for trying costlab, tests and benchmarks)."""
+    """Write a seeded, realistic production log (for trying costlab, tests and benchmarks).
+
+    \b
+    Examples:
+      costlab generate logs.jsonl.gz --rows 100000 --seed 7
+      costlab generate demo.parquet --format canonical-parquet --rows 80000 --seed 13 --mix haiku=45,sonnet=40,opus=15 --pattern all
+    """
+    from costlab.generate import PATTERNS
     from costlab.generate import generate as gen
     from costlab.progress import stderr
 
-    n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days)
+    shares = None
+    if mix is not None:
+        try:
+            parts = dict(part.split("=", 1) for part in mix.split(","))
+            shares = {k.strip(): float(v) for k, v in parts.items()}
+        except ValueError:
+            raise typer.BadParameter(f"expected haiku=N,sonnet=N,opus=N, got {mix!r}", param_hint="--mix") from None
+        if abs(sum(shares.values()) - 100) > 1e-9:
+            raise typer.BadParameter(f"the shares sum to {sum(shares.values()):g}, not 100", param_hint="--mix")
+    patterns = list(PATTERNS) if pattern and "all" in pattern else list(pattern or [])
+    for name in patterns:
+        if name not in PATTERNS:
+            raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(PATTERNS)} or all", param_hint="--pattern")
+    n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
     stderr.print(f"wrote {n:,} requests to {out}", highlight=False, markup=False)

@@ -18,7 +18,7 @@ from costlab.errors import ConfigError, ExitCode
 
 FINDINGS_EXIT = int(ExitCode.FINDINGS)
 
-WeekOption = Annotated[Optional[str], typer.Option("--week", help="ISO week, e.g. 2026-W47 (against the week before). [default: the last full week]", show_default=False)]
+WeekOption = Annotated[Optional[str], typer.Option("--week", help="ISO week, e.g. 2026-W47 (against the week before). [default: the last full week with data]", show_default=False)]
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD); compared with the same number of days before.", show_default=False)]
 UntilOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD). [default: today]", show_default=False)]
 ReportFormatOption = Annotated[Optional[str], typer.Option("--format", "-f", help="terminal, markdown, json or html. [default: from --out's extension, else terminal]", show_default=False)]
@@ -46,7 +46,7 @@ def report(
 
     \b
     Examples:
-      costlab report                              # last full ISO week, in the terminal
+      costlab report                              # the last full ISO week with data, in the terminal
       costlab report --week 2026-W46 --out report.html
       costlab report --since 2026-11-01 --until 2026-12-01 --format json > november.json
     """
@@ -57,9 +57,17 @@ def report(
     if fail_on is not None and fail_on not in ("high", "medium"):
         raise typer.BadParameter(f"expected high or medium, got {fail_on!r}", param_hint="--fail-on")
     fmt_name = format_for(fmt, str(out) if out else None)
-    span = window.resolve(week, calendar_day(since, "--since"), calendar_day(until, "--until"))
+    first, last = calendar_day(since, "--since"), calendar_day(until, "--until")
+    span = window.resolve(week, first, last)  # the flags checked before the store is opened
     with open_store(db, config, read_only=True) as store:
+        if not (week or first or last):  # the last full week with data, not the clock's (window.last_week_with_data)
+            span = window.resolve(store=store)
         result = build_report(store, span)
+        empty = window.empty_note(store, span)  # names the data's days when the period has none
+    if span.note:
+        stderr.print(f"note: {span.note} (no --week given)", highlight=False, markup=False)
+    if empty:
+        stderr.print(f"note: {empty}", highlight=False, markup=False)
     color = fmt_name == "terminal" and frames.is_stdout(out) and sys.stdout.isatty()
     text = render(result, fmt_name, width=frames.default_width(out), color=color)
     frames.emit(text, out)

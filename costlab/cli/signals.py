@@ -54,7 +54,8 @@ def signals_command(
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
     with open_store(db, config) as store:
         span = lib.window(store, since, until_day)
-        findings = lib.run_signals(store, since=since, until=until_day, only=only)
+        said: list[str] = []  # what a detector could not judge in this window (too short a baseline, no ids)
+        findings = lib.run_signals(store, since=since, until=until_day, only=only, notes=said)
         outside = lib.outside_note(store) if until_day is None else None  # rows the default window ignores
 
     n = lib.counts(findings)
@@ -72,6 +73,8 @@ def signals_command(
             frames.emit(frames.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True))
         else:
             frames.write(findings, fmt)
+    for line in said:
+        stderr.print(f"note: {line}", highlight=False, markup=False)
     if outside:
         stderr.print(f"note: {outside}", highlight=False, markup=False)
     if lib.exceeds(findings, fail_on):

@@ -90,6 +90,7 @@ from costlab.generate.sql import (  # noqa: F401
 from costlab.generate.world import (  # noqa: F401
     FEATURES,
     FORMATS,
+    PATTERNS,
     Spec,
     TIERS,
     US_RESIDENCY,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from typing import Sequence
 
 from costlab.store.sqlquote import literal
@@ -20,6 +21,12 @@ from costlab.generate.world import (  # noqa: F401
     _hours,
     _users,
     calibrate_mix,
+    DIFFICULTY_RISE,
+    PROMPT_GROWTH,
+    RATE_LIMIT_FACTOR,
+    SPIKE_FEATURE,
+    SPIKE_HAIKU_SHARE,
+    largest_customer,
 )
 
 # -- SQL ---------------------------------------------------------------------------------------------
@@ -82,6 +89,36 @@ class _Sql:
     def msg_id(self, idx: str) -> str:
         return f"'msg_01' || {self.hid(idx, 'msg', 12)} || lower({self.hid(idx, 'msg2', 10)})"
 
+    # -- patterns (world.PATTERNS): compile-time terms, empty when the pattern is off ------------------
+    def last_week(self, px: str) -> str:
+        """True for a request in the window's last 7 days (the detectors' "now")."""
+        first = self.spec.start.toordinal() + max(0, self.spec.days - 7)
+        day = date.fromordinal(first).isoformat()
+        return f"{px}ts0 >= TIMESTAMP '{day} 00:00:00'"
+
+    def growth(self, px: str, s: str) -> str:
+        if "cost-per-user-growth" not in self.spec.patterns:
+            return ""
+        return (f" * (case when {s}.ci = {largest_customer(self.spec)} and {self.last_week(px)} "
+                f"then {_lit(PROMPT_GROWTH)} else 1.0::DOUBLE end)")
+
+    def spike(self, px: str, f: str) -> str:
+        if "escalation-spike" not in self.spec.patterns:
+            return ""
+        return (f" + (case when {f}.name = {_lit(SPIKE_FEATURE)} and {self.last_week(px)} "
+                f"then {_lit(DIFFICULTY_RISE)} else 0.0::DOUBLE end)")
+
+    def haiku_edge(self, px: str, f: str) -> str:
+        """The feature's Haiku share of first attempts; the spike feature's rises in the last week."""
+        if "escalation-spike" not in self.spec.patterns:
+            return f"{f}.cum_haiku"
+        return (f"(case when {f}.name = {_lit(SPIKE_FEATURE)} and {self.last_week(px)} "
+                f"then greatest({f}.cum_haiku, {_lit(SPIKE_HAIKU_SHARE)}) else {f}.cum_haiku end)")
+
+    def rate_limits(self) -> list[float]:
+        factor = RATE_LIMIT_FACTOR if "rate-limited-top-tier" in self.spec.patterns else 1.0
+        return [x.rate_limit * (factor if i == len(TIERS) - 1 else 1.0) for i, x in enumerate(TIERS)]
+
     # -- small tables ----------------------------------------------------------------------------
     def features(self) -> tuple[str, list[tuple[int, float]]]:
         spec = self.spec
@@ -94,11 +131,12 @@ class _Sql:
                 f.runaway_share, math.log(f.prompt_median), f.prompt_sigma, f.web_share, f.fetch_share,
                 f.cache_share, f.hit_share, f.ttl_1h_share, f.prefix_frac, f.incremental,
                 0.0 if spec.batch_only else f.fast_share, math.log(f.output_median), f.output_sigma,
-                f.max_tokens, f.tool_share, f.refusal_share, f.feedback_share, f.thumbs, f.difficulty)) + ")")
+                f.max_tokens, f.tool_share, f.refusal_share, f.feedback_share, f.thumbs, f.difficulty,
+                f.nightly_minutes * 60000)) + ")")
         cols = ("fi, name, cum_haiku, cum_sonnet, batch_share, nightly, runaway_share, prompt_mu, prompt_sigma, "
                 "web_share, fetch_share, cache_share, hit_share, ttl_1h_share, prefix_frac, incremental, "
                 "fast_share, out_mu, out_sigma, max_tokens, tool_share, refusal_share, fb_share, thumbs, "
-                "difficulty")
+                "difficulty, nightly_ms")
         weights = [f.weight * (f.batch_share if spec.batch_only else 1.0) for f in feats]
         if sum(weights) <= 0:
             raise ValueError("no feature has a batch share; fmt='batch' needs at least one")
@@ -157,16 +195,16 @@ class _Sql:
         ]
         l2 = [  # joined to the feature (f) and the user's slot (s)
             f"{idx} as {px}tix", f"{s}.ci as {px}ci",
-            f"case when {u(idx, 'tier')} < {f}.cum_haiku then 0 when {u(idx, 'tier')} < {f}.cum_sonnet then 1 else 2 end"
-            f" as {px}tier",
+            f"case when {u(idx, 'tier')} < {self.haiku_edge(px, f)} then 0 when {u(idx, 'tier')} < "
+            f"greatest({self.haiku_edge(px, f)}, {f}.cum_sonnet) then 1 else 2 end as {px}tier",
             f"{u(idx, 'batch')} < {f}.batch_share as {px}batch",
             f"case when {f}.nightly then date_trunc('day', {px}ts0) + to_microseconds("
-            f"((3600000 + 10800000 * {u(idx, 'nightly')})::BIGINT) * 1000) else {px}ts0 end as {px}ts",
+            f"((3600000 + {f}.nightly_ms * {u(idx, 'nightly')})::BIGINT) * 1000) else {px}ts0 end as {px}ts",
             f"case when {f}.nightly then 0.6::DOUBLE else load end as {px}load",
             f"incident and not {f}.nightly as {px}incident",
             f"least(1500000, greatest(8, case when {u(idx, 'runaway')} < {f}.runaway_share "
-            f"then 400000 + 900000 * {u(idx, 'prompt')} else exp({f}.prompt_mu + {f}.prompt_sigma * {z(idx, 'prompt')}) end))"
-            f"::BIGINT as {px}prompt",
+            f"then 400000 + 900000 * {u(idx, 'prompt')} else exp({f}.prompt_mu + {f}.prompt_sigma * {z(idx, 'prompt')})"
+            f"{self.growth(px, s)} end))::BIGINT as {px}prompt",
             f"case when {u(idx, 'web')} < {f}.web_share then least(10, 1 + floor(exp(0.3 + 0.7 * {z(idx, 'webn')})))"
             f"::BIGINT else 0 end as {px}web",
             f"{u(idx, 'fetch')} < {f}.fetch_share as {px}fetch_on",
@@ -178,7 +216,7 @@ class _Sql:
             f"{u(idx, 'fast')} < {f}.fast_share as {px}fast_on",
             f"{f}.max_tokens as {px}max_tokens", f"{f}.out_mu as {px}out_mu", f"{f}.out_sigma as {px}out_sigma",
             f"{f}.tool_share as {px}tool_share", f"{f}.refusal_share as {px}refusal_share",
-            f"{f}.fb_share as {px}fb_share", f"{f}.thumbs as {px}thumbs", f"{f}.difficulty as {px}difficulty",
+            f"{f}.fb_share as {px}fb_share", f"{f}.thumbs as {px}thumbs", f"{f}.difficulty{self.spike(px, f)} as {px}difficulty",
             f"{s}.uid as {px}uid",
         ]
         l3 = [
@@ -213,7 +251,7 @@ class _Sql:
             f"{_pick(t, [x.quality_gap for x in TIERS])} + 0.12 * {z(idx, 'q')})) as {px}q",
             f"{u(idx, 'err')} as {px}u_err",
             f"{u(idx, 'stop')} as {px}u_stop",
-            f"{_pick(t, [x.rate_limit for x in TIERS])} * {px}load as {px}p_rl",
+            f"{_pick(t, self.rate_limits())} * {px}load as {px}p_rl",
             f"0.002::DOUBLE + case when {px}incident then {_pick(t, [x.incident_overload for x in TIERS])} else 0.0::DOUBLE end as {px}p_ol",
         ]
         l2 = [

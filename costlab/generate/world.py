@@ -70,7 +70,8 @@ class Feature:
     thumbs: bool = False  # feedback is a thumbs up/down (else an evaluator score)
     difficulty: float = 0.3
     runaway_share: float = 0.0  # prompts of 400k-1.3M tokens (some exceed the context window)
-    nightly: bool = False  # runs between 01:00 and 04:00 UTC
+    nightly: bool = False  # runs every night from 01:00 UTC, for nightly_minutes
+    nightly_minutes: int = 180  # 180: spread over three night hours; a cron job's burst is shorter
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -186,6 +187,43 @@ CUSTOMERS = (
 )
 US_RESIDENCY = ("stark", "monarch", "oceanic", "contoso")  # customers that pin inference_geo "us"
 
+# -- patterns: what a detector should find, at the strength a real team's logs show it -----------
+# The clean world above has none (the detectors stay silent on it at any size). `patterns` adds them;
+# each is a change a team makes, not a planted row. The time-bound ones start with the window's last
+# 7 days (what the detectors call "now").
+
+TAGGER = Feature(  # over-modeling: a classification feature left on the top tier
+    "ticket-tagger", 0.18, (0.0, 0.10, 0.90), 3500, 0.45, 6, 0.5, 16,
+    "Tag the ticket with one label from the taxonomy below. Reply with the label only.",
+    ("Ticket #{n} thread follows.", "Ticket #{n}: customer reply.", "Ticket #{n}: escalated by agent.",
+     "Ticket #{n}: reopened.", "Ticket #{n}: new.", "Ticket #{n}: merged."),
+    ("billing", "bug", "how-to", "auth", "account", "incident"),
+    difficulty=0.1)
+CATALOG = Feature(  # batch-eligible: a cron job at 01:00 on the standard tier, done in 45 minutes
+    "catalog-enrich", 0.05, (0.05, 0.90, 0.05), 12000, 0.3, 1500, 0.3, 4096,
+    "Rewrite the product record: title, bullet points, attributes as JSON.",
+    ("SKU {n}: supplier feed record follows.", "SKU {n}: updated supplier record.", "SKU {n}: new listing.",
+     "SKU {n}: price change.", "SKU {n}: images added.", "SKU {n}: category moved."),
+    ('{"title": "..."}', '{"title": "...", "bullets": []}', '{"attributes": {}}', '{"title": "..."}',
+     '{"bullets": ["..."]}', '{"category": "..."}'),
+    difficulty=0.3, nightly=True, nightly_minutes=45)
+SPIKE_FEATURE = "doc-summarize"  # escalation-spike: its Haiku answers get worse in the last week
+PATTERNS = {
+    "over-modeling": "ticket-tagger: short-output classification (one label, ~4k-token prompts) sent "
+                     "mostly to the top tier",
+    "rate-limited-top-tier": "the top tier hits its rate limit 2.5x as often (429s at ~9% x load) while the "
+                             "next tier has room",
+    "cost-per-user-growth": "the largest customer's prompts grow 1.8x in the last 7 days (more context per "
+                            "request, the same users)",
+    "escalation-spike": f"{SPIKE_FEATURE} moves to Haiku in the last 7 days (90% of its first attempts), where "
+                        "its harder documents fail more (difficulty +0.4) and are re-sent to Sonnet",
+    "nightly-batch": "catalog-enrich: a cron job at 01:00 UTC every night, 45 minutes, on the standard tier",
+}
+RATE_LIMIT_FACTOR = 2.5
+PROMPT_GROWTH = 1.8
+DIFFICULTY_RISE = 0.4
+SPIKE_HAIKU_SHARE = 0.9
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -203,6 +241,7 @@ class Spec:
     features: tuple[Feature, ...] = FEATURES
     source: str = "synthetic"
     batch_only: bool = False
+    patterns: tuple[str, ...] = ()  # names in PATTERNS
 
 
 def make_spec(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int = 14,
@@ -227,8 +266,18 @@ def make_spec(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int
     if len(shares) != 3 or any(x < 0 for x in shares) or sum(shares) <= 0:
         raise ValueError(f"mix must be three non-negative shares (haiku, sonnet, opus), got {mix!r}")
     total = sum(shares)
-    spec = Spec(n=n, seed=seed, start=start_date, days=days,
+    patterns = options.pop("patterns", ()) or ()
+    patterns = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+    unknown_patterns = [p for p in patterns if p not in PATTERNS]
+    if unknown_patterns:
+        raise ValueError(f"unknown pattern(s) {unknown_patterns}; choose from {', '.join(PATTERNS)}")
+    features = tuple(options.pop("features", FEATURES))
+    features += tuple(f for p, f in (("over-modeling", TAGGER), ("nightly-batch", CATALOG))
+                      if p in patterns and f.name not in {x.name for x in features})
+    spec = Spec(n=n, seed=seed, start=start_date, days=days, features=features, patterns=patterns,
                 mix=tuple(x / total for x in shares), **options)  # type: ignore[arg-type]
+    if "escalation-spike" in patterns and SPIKE_FEATURE not in {f.name for f in features}:
+        raise ValueError(f"the escalation-spike pattern needs the feature {SPIKE_FEATURE!r}")
     if spec.users < 1 or spec.customers < 1:
         raise ValueError("users and customers must be at least 1")
     return spec
@@ -282,6 +331,14 @@ def _hours(spec: Spec, pairs: int) -> list[tuple[int, int, int, float, bool]]:
     incident = {incident_day * 24 + 14, incident_day * 24 + 15}
     return [(h, start, count, weights[h] / mean, h in incident)
             for h, (start, count) in enumerate(_apportion(weights, pairs))]
+
+
+def largest_customer(spec: Spec) -> int:
+    """The index of the customer with the most traffic (the one cost-per-user-growth changes)."""
+    slots: dict[int, int] = {}
+    for _, c, _, k in _users(spec):
+        slots[c] = slots.get(c, 0) + k
+    return max(slots, key=lambda c: (slots[c], -c))
 
 
 def _customers(spec: Spec) -> list[str]:

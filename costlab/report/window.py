@@ -1,4 +1,10 @@
-"""The report's period: an ISO week, or a date range, and the period of the same length before it."""
+"""The report's period: an ISO week, or a date range, and the period of the same length before it.
+
+With no flags and a store, the period follows the data, not the clock: the last ISO week that has
+ended and that the data covers to its end (its last request falls on the week's Saturday or Sunday,
+or later), among the requests inside the plausible window (costlab/plausible.py). A log that ended
+two weeks ago gets its own last week, not an empty one; `Window.note` says what was chosen and why.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from typing import Any
+
+from costlab import plausible
 from costlab.errors import ConfigError
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
@@ -20,6 +29,8 @@ class Window:
     label: str
     prev_since: datetime
     prev_label: str
+    note: str | None = None  # how a default period was chosen (for stderr), when it was
+
 
     def as_dict(self) -> dict:
         return {
@@ -76,10 +87,12 @@ def date_range(since: date, until: date) -> Window:
 
 
 def resolve(week_label: str | None = None, since: date | None = None, until: date | None = None,
-            today: date | None = None) -> Window:
+            today: date | None = None, store: Any = None) -> Window:
     """The window the flags ask for; by default the last full ISO week (before `today`, UTC) against the one before.
 
-    --since alone runs to today (exclusive); --until alone starts 7 days before it.
+    With `store` and no flags, the last full ISO week *with data* (`last_week_with_data`) instead, so
+    an old log is reported on its own last week; the clock's last week when the store has no request
+    in the plausible window. --since alone runs to today (exclusive); --until alone starts 7 days before it.
     """
     if week_label and (since or until):
         raise ConfigError("give --week or --since/--until, not both")
@@ -91,4 +104,68 @@ def resolve(week_label: str | None = None, since: date | None = None, until: dat
         since = since or until - timedelta(days=7)
         return date_range(since, until)
     this_monday = today - timedelta(days=today.isoweekday() - 1)
-    return week(_week_label(this_monday - timedelta(days=7)))
+    clock = week(_week_label(this_monday - timedelta(days=7)))
+    if store is None:
+        return clock
+    return last_week_with_data(store, today) or clock
+
+
+def data_span(store: Any, before: datetime | None = None) -> tuple[date, date] | None:
+    """(first day, last day) of the requests inside the plausible window (and before `before`), or None."""
+    b = plausible.analysis_bounds(getattr(store, "config", None))
+    hi = b.latest if before is None else min(b.latest, before)
+    first, last = store.rows("select min(ts) filter (where ts >= $lo and ts < $hi), "
+                             "max(ts) filter (where ts >= $lo and ts < $hi) from requests",
+                             {"lo": b.earliest, "hi": hi})[0]
+    if first is None:
+        return None
+    return first.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
+
+
+def last_week_with_data(store: Any, today: date | None = None) -> Window | None:
+    """The last ISO week that has ended (before `today`'s week, UTC) and that the data covers to its
+    end, against the week before; None when no request falls in the plausible window before this week.
+
+    Covered to its end: the last request is on the week's Saturday or Sunday (a log that stops on a
+    Wednesday would compare three days with seven). When it is not, the week before, if the data
+    reaches back to it; otherwise the one partial week, said in the note.
+    """
+    today = today or datetime.now(timezone.utc).date()
+    this_monday = today - timedelta(days=today.isoweekday() - 1)
+    span = data_span(store, before=_midnight(this_monday))
+    if span is None:
+        return None
+    first, last = span
+    monday = last - timedelta(days=last.isoweekday() - 1)
+    ranged = f"the requests run {first.isoformat()} to {last.isoformat()}"
+    if last.isoweekday() >= 6:
+        chosen, why = monday, f"the last full week with data ({ranged})"
+    elif first < monday:
+        chosen = monday - timedelta(days=7)
+        why = (f"the last full week with data ({ranged}; {_week_label(monday)} stops on "
+               f"{last.strftime('%A')}: --week {_week_label(monday)} reports it)")
+    else:
+        chosen, why = monday, f"a partial week: {ranged}, no full week"
+    w = week(_week_label(chosen))
+    clock = _week_label(this_monday - timedelta(days=7))
+    if w.label != clock:
+        why += f"; the last week by the clock, {clock}, has none"
+    return Window(w.since, w.until, w.label, w.prev_since, w.prev_label, note=f"reporting {w.label}, {why}")
+
+
+def empty_sentence(store: Any, w: Window) -> str:
+    """"No requests in W." and, when the store has requests elsewhere, the days they run and a week to ask for."""
+    span = data_span(store)
+    if span is None:
+        return f"No requests in {w.label}: the store has no requests (inside the plausible window)."
+    first, last = span
+    monday = last - timedelta(days=last.isoweekday() - 1)
+    return (f"No requests in {w.label}: the store's requests run {first.isoformat()} to {last.isoformat()} "
+            f"(try --week {_week_label(monday)}, or --since {first.isoformat()}).")
+
+
+def empty_note(store: Any, w: Window) -> str | None:
+    """`empty_sentence` when the period has no request, else None (the CLI says it on stderr)."""
+    if store.scalar("select count(*) from requests where ts >= $s and ts < $u", {"s": w.since, "u": w.until}):
+        return None
+    return empty_sentence(store, w)

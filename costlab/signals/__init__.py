@@ -17,16 +17,17 @@ See docs/signals.md.
 
 from costlab.signals.detectors import BY_ID, DETECTORS, Detector
 from costlab.signals.findings import (
-    COLUMNS, FINDINGS_EXIT, SEVERITIES, counts, details, empty, exceeds, order, summary,
+    COLUMNS, FINDINGS_EXIT, NOTE, SEVERITIES, counts, details, empty, exceeds, order, summary,
 )
 from costlab.signals.params import resolve_params
 from costlab.signals.run import run_signals
 from costlab.signals.window import (
-    DEFAULT_SINCE, drop_window, materialize, outside_note, parse_since, window, window_select,
+    DEFAULT_SINCE, EmptyWindow, drop_window, materialize, outside_note, parse_since, window, window_select,
 )
 
 __all__ = [
-    "BY_ID", "COLUMNS", "DEFAULT_SINCE", "DETECTORS", "Detector", "FINDINGS_EXIT", "SEVERITIES", "counts",
+    "BY_ID", "COLUMNS", "DEFAULT_SINCE", "DETECTORS", "Detector", "EmptyWindow", "FINDINGS_EXIT", "NOTE",
+    "SEVERITIES", "counts",
     "details", "drop_window", "empty", "exceeds", "materialize", "order", "outside_note", "parse_since",
     "resolve_params", "run_signals", "summary", "window", "window_select",
 ]

@@ -10,6 +10,9 @@ from costlab.errors import ConfigError, ExitCode, did_you_mean
 
 FINDINGS_EXIT = int(ExitCode.FINDINGS)
 SEVERITIES = ("high", "medium", "low")
+# A detector's row of this severity is not a finding: the window could not be judged, and why
+# (run_signals moves it to its `notes`).
+NOTE = "note"
 
 COLUMNS = {
     "severity": pl.String,

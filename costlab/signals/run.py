@@ -23,15 +23,15 @@ from costlab import pricing
 from costlab.config import Config
 from costlab.errors import ConfigError, did_you_mean
 from costlab.signals.detectors import BY_ID
-from costlab.signals.findings import COLUMNS, empty, order
+from costlab.signals.findings import COLUMNS, NOTE, empty, order
 from costlab.signals.params import resolve_params
-from costlab.signals.window import drop_window, materialize, window
+from costlab.signals.window import EmptyWindow, drop_window, materialize, window
 
 
 def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
                 until: date | datetime | None = None, config: Config | None = None,
                 only: Iterable[str] | None = None, timings: dict[str, float] | None = None,
-                prepared: bool = False) -> pl.DataFrame:
+                prepared: bool = False, notes: list[str] | None = None) -> pl.DataFrame:
     """Run every enabled detector over the window and return the findings, worst first.
 
     Args:
@@ -43,6 +43,9 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         timings: if given, filled with wall seconds per step ('prepare', then each detector id).
         prepared: the caller has already run `materialize` for a span covering this window (the
             report does, to price once for its own sections and the detectors) and drops it itself.
+        notes: if given, filled with what a detector could not judge in this window (a row of
+            severity `note`: too short a baseline, no ids to count), one sentence each; such rows
+            are never findings.
 
     Returns:
         One row per finding with the columns in COLUMNS; `query` is the detector's SQL file.
@@ -59,7 +62,12 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         detectors = [d for d in detectors if d.id in wanted]
     # a detector that needs a setting (an SLO, pin_versions) has nothing to look at without it
     detectors = [d for d in detectors if not d.needs or any(params[d.id].get(k) for k in d.needs)]
-    span = window(store, since, until)
+    try:
+        span = window(store, since, until)
+    except EmptyWindow as gap:  # a period before (or after) the data: nothing to find, and why
+        if notes is not None:
+            notes.append(str(gap))
+        return empty()
     if span is None or not detectors:
         return empty()
     start, end = span
@@ -84,4 +92,8 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
     finally:
         if not prepared:
             drop_window(store)
-    return order(pl.concat([f.select(list(COLUMNS)) for f in frames], how="vertical") if frames else empty())
+    found = pl.concat([f.select(list(COLUMNS)) for f in frames], how="vertical") if frames else empty()
+    said = found.filter(pl.col("severity") == NOTE)
+    if notes is not None:
+        notes.extend(f"{r['signal']}: {r['evidence']} ({r['suggestion']})" for r in said.iter_rows(named=True))
+    return order(found.filter(pl.col("severity") != NOTE))

@@ -48,6 +48,12 @@ _WINDOW_SELECT = (
 )
 
 
+class EmptyWindow(ConfigError):
+    """The window asked for holds no request, though the store has some elsewhere (the message says
+    which days they run). run_signals returns no findings for it (the report of a week before the
+    data); `costlab signals` says it as an error (exit 2)."""
+
+
 def parse_since(value: str | date | datetime | timedelta | None) -> timedelta | datetime:
     """'8w', '14d', '36h' as a duration back from the window's end; 'YYYY-MM-DD' as a start day (UTC)."""
     if value is None:
@@ -95,6 +101,10 @@ def window(store: Any, since: str | date | datetime | timedelta | None = None,
         {"lo": bounds.earliest, "hi": hi})[0]
     if not total:
         return None
+    if first is None and until is not None:
+        data = _data_days(store, bounds)
+        if data is not None:
+            raise EmptyWindow(f"no request falls before --until {end:%Y-%m-%d}: the store's requests run {data}")
     if first is None:
         raise ConfigError(f"none of the {total:,} requests in the store falls between {bounds.describe()}"
                           + (f" and before --until {end:%Y-%m-%d}" if until is not None else "")
@@ -107,8 +117,20 @@ def window(store: Any, since: str | date | datetime | timedelta | None = None,
         start = end - start
     start = max(start, first)  # a window longer than the log starts with the log, as the detectors' SQL does
     if start >= end:
-        raise ConfigError(f"the window is empty: it starts {start:%Y-%m-%d} and ends {end:%Y-%m-%d}")
+        data = _data_days(store, bounds)
+        raise EmptyWindow(f"the window is empty: it starts {start:%Y-%m-%d} and ends {end:%Y-%m-%d}"
+                          + (f"; the store's requests run {data}" if data else ""))
     return start, end
+
+
+def _data_days(store: Any, bounds: Any) -> str | None:
+    """'2026-11-02 to 2026-11-15': the days of the requests inside the plausible window, or None."""
+    first, last = store.rows("select min(ts) filter (where ts >= $lo and ts < $hi), "
+                             "max(ts) filter (where ts >= $lo and ts < $hi) from requests",
+                             {"lo": bounds.earliest, "hi": bounds.latest})[0]
+    if first is None:
+        return None
+    return f"{first.astimezone(timezone.utc):%Y-%m-%d} to {last.astimezone(timezone.utc):%Y-%m-%d}"
 
 
 def outside_note(store: Any) -> str | None:

@@ -199,7 +199,7 @@ def test_every_spend_breakdown_adds_up_to_the_headline(w46):
 
 def test_top_n_folds_the_rest_into_one_row(w46):
     features = rows(w46, "spend", "by_feature")
-    assert len(features) == 6 and features[-1]["feature"] == "(7 others)"  # top_n = 5 in REPORT_TOML
+    assert len(features) == 6 and features[-1]["feature"] == "(9 others)"  # top_n = 5 in REPORT_TOML; 14 features with the patterns example
 
 
 def test_week_over_week_change_is_relative_for_money_and_in_points_for_rates(w46):
@@ -211,7 +211,7 @@ def test_week_over_week_change_is_relative_for_money_and_in_points_for_rates(w46
 
 def test_tier_mix_reports_the_actual_split_against_the_configured_target(w46):
     mix = w46["sections"]["tier_mix"]
-    assert mix["split"] == "58/34/8" and mix["target_split"] == "70/25/5" and mix["tiers"] == "haiku/sonnet/opus"
+    assert mix["split"] == "49/37/14" and mix["target_split"] == "70/25/5" and mix["tiers"] == "haiku/sonnet/opus"
     haiku = rows(w46, "tier_mix", "mix")[0]
     assert haiku["gap"] == pytest.approx(haiku["share"] - 0.70, abs=1e-6)
 
@@ -266,7 +266,7 @@ def test_unpriced_requests_are_counted_and_never_priced_at_zero(store):
 def test_an_empty_week_still_reports_with_zero_spend_and_says_so(store):
     report = build_report(store, window.week("2026-W46"), sections=CORE)
     assert metric(report, "headline", "spend_usd")["current"] == "0.000000000"
-    assert report["sections"]["headline"]["notes"] == ["No requests in 2026-W46."]
+    assert report["sections"]["headline"]["notes"] == ["No requests in 2026-W46: the store has no requests (inside the plausible window)."]
     assert "trends" not in report["sections"] and "reliability" not in report["sections"]
     assert render(report, "terminal") and render(report, "markdown") and json.loads(render(report, "json"))
 
@@ -597,7 +597,7 @@ def test_findings_section_lists_each_finding_worst_first_from_the_signals_module
                           "observed": [40.0], "baseline": [150.0], "requests": [900],
                           "suggestion": ["Route moderation to Haiku."], "query": ["queries/signals/over_modeling.sql"]},
                          schema_overrides={"weekly_impact_usd": pl.Decimal(18, 6)})
-    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False: frame)
+    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False, notes=None: frame)
     monkeypatch.setattr(signals, "counts", lambda f: {"high": 1, "medium": 0, "low": 0})
     report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if s.name == "findings"])
     section = report["sections"]["findings"]

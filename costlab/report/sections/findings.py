@@ -18,10 +18,11 @@ from costlab.report.sections.base import Section
 def build(ctx: ReportContext) -> dict:
     # The detectors' baselines need history: their default look-back, ending where the report ends.
     # build_report has usually priced that span already, with the report's own periods.
+    said: list[str] = []  # what a detector could not judge (signals.NOTE rows), said beside the findings
     if ctx.signals_window is not None:
-        findings = signals.run_signals(ctx.store, until=ctx.until, prepared=True)
+        findings = signals.run_signals(ctx.store, until=ctx.until, prepared=True, notes=said)
     else:
-        findings = signals.run_signals(ctx.store, until=ctx.until)
+        findings = signals.run_signals(ctx.store, until=ctx.until, notes=said)
     counts = signals.counts(findings)
     cols = [column("severity", "severity", "text"), column("signal", "signal", "text"), column("segment", "segment", "text"),
             column("weekly_impact_usd", "impact / week", "usd"), column("evidence", "evidence", "text"),
@@ -37,6 +38,7 @@ def build(ctx: ReportContext) -> dict:
             impact = "impact not in dollars" if row["weekly_impact_usd"] is None else f"${Decimal(row['weekly_impact_usd']):,.2f} a week"
             notes.append(f"[{row['severity']}] {row['signal']} on {row['segment']} ({impact}): {row['evidence']} "
                          f"Suggested: {row['suggestion']} Drill down: {row['query']}")
+    notes += [f"Not judged: {line}" for line in said]
     return {"notes": notes, "severity_counts": counts,
             "tables": [{**table, "detail": True}] if findings.height else []}
 

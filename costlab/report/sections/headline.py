@@ -10,6 +10,7 @@ from costlab.report.context import ReportContext
 from costlab.report.document import metric, per, ratio
 from costlab.report.sections.base import Section
 from costlab.report.sections.cube import cube, sampling, sampling_notes, totals
+from costlab.report.window import empty_sentence
 
 
 def build(ctx: ReportContext) -> dict:
@@ -42,7 +43,7 @@ def build(ctx: ReportContext) -> dict:
     ]
     notes = sampling_notes(sampling(frame), cur["cost_usd"])
     if cur["requests"] == 0:
-        notes.append(f"No requests in {ctx.window.label}.")
+        notes.append(empty_sentence(ctx.store, ctx.window))  # names the data's days
     if cur["unpriced_requests"]:
         notes.append(
             f"{cur['unpriced_requests']:,} of {cur['requests']:,} requests "
