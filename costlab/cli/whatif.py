@@ -92,7 +92,7 @@ def whatif(
         if resamples > 0:
             bootstrap(res, resamples)
         results.append(res)
-    _note([note for res in results for note in res.notes])
+    _note(list(red.tier_notes) + [note for res in results for note in res.notes])
     if red.n == 0:
         _note(["no priced requests in this window"])
     frame = scenario_table(red, results)
@@ -131,7 +131,7 @@ def frontier(
     if policy in ("complexity", "both"):
         frs.append(F.complexity(red, step, _knobs(config).get("complexity_weights")))
     frame, notes = frontier_table(red, frs, all_points)
-    _note(notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} requests"])
+    _note(list(red.tier_notes) + notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} requests"])
     if chart is not None:
         F.chart(frs, chart)
         _note([f"chart written to {chart}"])

@@ -65,6 +65,7 @@ class DailyTotals:
     excluded_actual: int = 0
     options: ReduceOptions = field(default_factory=ReduceOptions)
     window: tuple[Any, Any] = (None, None)
+    tier_notes: tuple[str, ...] = ()  # how costlab chose each tier's model (reduce.resolve_tiers)
 
     def day_totals(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(exact totals [T], per-day totals [D, T]), as Reduction.day_totals."""
@@ -142,10 +143,10 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
     """The window grouped, then priced per tier: per-day totals per tier (tiers sorted cheapest first)."""
     config = getattr(store, "config", None)
     options = options or ReduceOptions.from_config(config)
-    tier_map = resolve_tiers(store, config, tiers)
+    since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
+    tier_map = resolve_tiers(store, config, tiers, since, until)
     names, models = list(tier_map), list(tier_map.values())
     T = len(names)
-    since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
     text = daily_totals_sql(store, filter_sql, T, since, until)
     for salt in range(4):
         df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until), "salt": salt})
@@ -206,6 +207,7 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
         q_n=ints("n"), unpriced=unpriced,
         unpriced_on_tier={names[k]: int(null_on_tier[k]) for k in range(T) if null_on_tier[k]},
         excluded_actual=int(excl["actual_nusd"].fill_null(0).sum() or 0), options=options, window=(since, until),
+        tier_notes=tuple(tier_map.notes),
     )
 
 

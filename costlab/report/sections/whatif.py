@@ -50,7 +50,7 @@ def build(ctx: ReportContext) -> dict | None:
             "quality": res.quality,
         })
     notes = [f"Tiers {'/'.join(seg.tiers)}; cost intervals are 95% bootstrap intervals over days "
-             f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`."]
+             f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`.", *seg.tier_notes]
     if seg.unpriced:
         notes.append(f"{seg.unpriced:,} unpriced requests are left out of every scenario.")
     if all(r["quality"] is None for r in rows):
