@@ -93,7 +93,7 @@ def test_reconcile_shows_missing_logs_as_a_token_gap_and_mispricing_as_a_cost_ga
     ok = got[("2026-11-16", "claude-sonnet-5-5", "standard")]
     assert (ok["flagged"], ok["token_gap"], ok["cost_gap_usd"], ok["computed_usd"]) == (False, 0, Decimal(0), Decimal("0.006"))
     missing = got[("2026-11-16", "claude-haiku-5-5", "standard")]
-    assert (missing["flagged"], missing["token_gap"], missing["token_gap_pct"]) == (True, 4000, 0.8)
+    assert (missing["flagged"], missing["token_gap"], missing["token_gap_share"]) == (True, 4000, 0.8)
     assert missing["finding"].startswith("token gap: the provider counted more")
     priced = got[("2026-11-17", "claude-opus-5-5", "standard")]
     assert (priced["flagged"], priced["token_gap"], priced["cost_gap_usd"]) == (True, 0, Decimal("0.0012"))
