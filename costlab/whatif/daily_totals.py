@@ -126,9 +126,11 @@ def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, un
     # replay and judgement joins only when those tables hold rows: otherwise ten million ids would be
     # read and joined for nothing (the migrations create the tables empty)
     if "replays" in found and not store.scalar(
-            "select exists (select 1 from replays where status = 'ok' and output_tokens is not null)"):
+            "select exists (select 1 from replays x where status = 'ok' and output_tokens is not null "
+            "and not exists (select 1 from replay_runs_ignored i where i.run = x.run))"):
         found.discard("replays")
-    if "judgements" in found and not store.scalar("select exists (select 1 from judgements)"):
+    if "judgements" in found and not store.scalar(
+            "select exists (select 1 from judgements j where not exists (select 1 from replay_runs_ignored i where i.run = j.run))"):
         found.discard("judgements")
     needs_ids = bool(found)
     return pass_sql.render(
