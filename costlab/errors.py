@@ -7,7 +7,9 @@
     ├── StoreLockedError         exit 3   another process is writing the store
     ├── UnpricedError            exit 4   requests with no price (prices check)
     ├── UnknownModelError        exit 1   a model id with no catalogue entry
-    └── OutOfMemoryError         exit 1   DuckDB or the process ran out of memory (names memory_limit)
+    ├── OutOfMemoryError         exit 1   DuckDB or the process ran out of memory (names memory_limit)
+    └── NothingCheckedError      exit 6   a check found nothing to check against (reconcile with no
+                                          usage/cost report and no reported cost): not a pass
 
     exit 5 (ExitCode.FINDINGS) is not an error: signals and report with --fail-on, and reconcile,
     exit 5 when they found what they were asked to flag.
@@ -35,6 +37,7 @@ class ExitCode(IntEnum):
     LOCKED = 3
     UNPRICED = 4
     FINDINGS = 5  # signals/report --fail-on, reconcile: the run worked and found what it was asked to flag
+    NOTHING_CHECKED = 6  # reconcile: nothing to compare against in the window, so nothing was checked
     INTERRUPT = 130
 
 
@@ -81,6 +84,12 @@ class UnknownModelError(CostlabError):
 
 class OutOfMemoryError(CostlabError):
     "DuckDB or the process ran out of memory; the message names the memory_limit settings to raise."
+
+
+class NothingCheckedError(CostlabError):
+    "A check had nothing to check against: it must not pass as if it had checked (a CI job would)."
+
+    exit_code = ExitCode.NOTHING_CHECKED
 
 
 def did_you_mean(word: str, among: Iterable[str]) -> str:

@@ -93,7 +93,7 @@ def test_reconcile_shows_missing_logs_as_a_token_gap_and_mispricing_as_a_cost_ga
     ok = got[("2026-11-16", "claude-sonnet-5-5", "standard")]
     assert (ok["flagged"], ok["token_gap"], ok["cost_gap_usd"], ok["computed_usd"]) == (False, 0, Decimal(0), Decimal("0.006"))
     missing = got[("2026-11-16", "claude-haiku-5-5", "standard")]
-    assert (missing["flagged"], missing["token_gap"], missing["token_gap_pct"]) == (True, 4000, 0.8)
+    assert (missing["flagged"], missing["token_gap"], missing["token_gap_share"]) == (True, 4000, 0.8)
     assert missing["finding"].startswith("token gap: the provider counted more")
     priced = got[("2026-11-17", "claude-opus-5-5", "standard")]
     assert (priced["flagged"], priced["token_gap"], priced["cost_gap_usd"]) == (True, 0, Decimal("0.0012"))
@@ -207,3 +207,27 @@ def test_pull_usage_needs_the_admin_key_and_says_so_when_it_is_refused(logged, a
     assert res.exit_code == 1
     assert "HTTP 401: invalid x-api-key (is ANTHROPIC_ADMIN_KEY an Admin key" in res.output
     assert "Traceback" not in res.output
+
+
+def test_reconcile_with_nothing_to_compare_exits_6_and_names_what_is_missing(logged):
+    """Logs but no usage report, no cost report and no reported cost: nothing was checked, so no pass."""
+    store, db = logged
+    result = reconcile(store)
+    assert result.rows.height == 0 and result.flagged == 0
+    assert result.missing.startswith("Nothing to reconcile: no Admin API usage report, no Admin API cost report")
+    assert "6 logged requests in the window" in result.missing
+    store.close()
+    for fmt in ("table", "json"):
+        res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--format", fmt])
+        assert res.exit_code == 6, res.output
+        assert "pull-usage" in res.stderr and "admin report file" in res.stderr and "reported cost" in res.stderr
+        assert "0 flagged" not in res.output
+
+
+def test_reconcile_window_outside_the_reports_is_nothing_checked_inside_it_is_checked(logged):
+    store, db = logged
+    ingest_paths(store, [str(SRC / "admin_usage_report.json"), str(SRC / "admin_cost_report.jsonl")])
+    assert reconcile(store).missing is None
+    store.close()
+    res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--since", "2026-11-20", "--until", "2026-11-21"])
+    assert res.exit_code == 6 and "1 logged requests in the window" in res.stderr

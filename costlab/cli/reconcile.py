@@ -12,7 +12,7 @@ import typer
 from costlab.cli.context import day, open_store, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, UntilDayOption
-from costlab.errors import ExitCode
+from costlab.errors import ExitCode, NothingCheckedError
 
 FLAGGED_EXIT = int(ExitCode.FINDINGS)  # the command ran, and found something to look at
 
@@ -35,7 +35,8 @@ def reconcile(
 ) -> None:
     """Computed cost and logged tokens against the Admin API reports and gateways' reported cost.
 
-    Per day x model x service tier. Exits 5 when any row is beyond the tolerance.
+    Per day x model x service tier. Exits 5 when any row is beyond the tolerance, and 6 when there
+    is nothing to compare against (no usage or cost report and no reported cost in the window).
 
     \b
     Example:
@@ -46,6 +47,8 @@ def reconcile(
 
     with open_store(db, config) as store:
         result = run(store, since=day(since, "--since"), until=day(until, "--until"), tolerance=tolerance)
+    if result.missing:
+        raise NothingCheckedError(result.missing)
     if fmt == "json":
         text = json.dumps(result.to_json(), indent=2)
         if out:

@@ -24,7 +24,7 @@ TimeoutOption = Annotated[Optional[float], typer.Option("--timeout", help="Secon
 
 
 def register(app: typer.Typer) -> None:
-    """Add `replay` and its subcommands (status, resume, results, import) to the costlab app."""
+    """Add `replay` and its subcommands (status, resume, results, import, exclude, include, delete) to the app."""
     replay_app = typer.Typer(
         help="Replay a sample of logged requests on other tiers, judge the answers, and record it all.",
         rich_markup_mode=None,
@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
     replay_app.command("status")(status)
     replay_app.command("results")(results)
     replay_app.command("import")(import_)
+    replay_app.command("exclude")(exclude)
+    replay_app.command("include")(include)
+    replay_app.command("delete")(delete)
 
 
 def _money(value: Optional[str], flag: str) -> Decimal | None:
@@ -141,7 +144,9 @@ def replay(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Replay a sample of logged requests on other tiers (subcommands: status, resume, results, import).
+    """Replay a sample of logged requests on other tiers (subcommands: status, resume, results, import,
+    exclude, include, delete). A run sent to a test server (any host but the platform's API) is marked
+    'test' and feeds no production figure until `replay include RUN`.
 
     \b
     Examples:
@@ -157,7 +162,8 @@ def replay(
         raise typer.BadParameter("expected at least 1", param_hint="--sample")
     spec = lib.ReplaySpec(sample=sample, tiers=_csv(tiers), since=day(since, "--since"), until=day(until, "--until"),
                           filter=filter, stratify=_csv(stratify), seed=seed, judge=judge,
-                          max_usd=_money(max_usd, "--max-usd"), concurrency=concurrency or 8, batch=batch, run=run)
+                          max_usd=_money(max_usd, "--max-usd"), concurrency=concurrency or 8, batch=batch, run=run,
+                          base_url=base_url)
     with open_store(db, config) as store:
         qualifying = lib.qualifying(store, spec)
         _say(f"{qualifying:,} logged requests qualify (a request body was logged"
@@ -176,17 +182,32 @@ def replay(
              f"${expected:.4f}" + (f" (of which judging ${judging:.4f})" if judging else "")
              + f", at most ${worst:.4f} if every answer used max_tokens"
              + (f", budget ${spec.max_usd}" if spec.max_usd is not None else ""))
+        _say_evidence(store, name)
         if dry_run:
             lib.mark_dry_run(store, name)
             write_frame(est, fmt, None, title=f"Estimate for {name}")
+            _say(f"dry run: nothing sent; `costlab replay resume {name}` sends it, `costlab replay delete {name}` drops it")
             return
         outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0, timeout)
         _report(outcome)
+        _say_evidence(store, name)
         frame = lib.status(store, name)
     write_frame(frame, fmt, None)
     if outcome.interrupted:
         _say(f"interrupted: `costlab replay resume {name}` sends what is missing")
         raise typer.Exit(130)
+
+
+def _say_evidence(store, run: str) -> None:
+    """Say when a run's answers feed no production figure (a test server, or excluded)."""
+    from costlab import replay as lib
+
+    evidence = lib.status(store, run)["evidence"][0]
+    if evidence == "test":
+        _say(f"note: run {run} is a test run (not sent to the platform's own API): its answers feed no what-if, "
+             f"frontier, report or signal; `costlab replay include {run}` counts them")
+    elif evidence == "excluded":
+        _say(f"note: run {run} is excluded: its answers feed no production figure (`costlab replay include {run}`)")
 
 
 @handle_errors
@@ -210,6 +231,7 @@ def resume(
             lib.set_budget(store, run, budget)
         outcome = _execute(store, run, base_url, concurrency, max_retries, budget, 10.0, timeout)
         _report(outcome)
+        _say_evidence(store, run)
         frame = lib.status(store, run)
     write_frame(frame, fmt, None)
     if outcome.interrupted:
@@ -246,6 +268,9 @@ def results(
 
     with open_store(db, config) as store:
         frame = lib.failures(store, run, limit) if failures else lib.results(store, run)
+        _say_evidence(store, run)
+    if not failures:
+        _say("pass_rate is good / judged (n = judged), with its Wilson 95% interval pass_low..pass_high")
     write_frame(frame, fmt, out, title=f"{'Failures' if failures else 'Results'} of {run}")
 
 
@@ -277,3 +302,46 @@ def import_(
         frame = import_outcomes(store, file, fmt_in, name or file.stem, pairs)
     _say(f"imported run {name or file.stem}: {int(frame['prompts'].max() or 0):,} prompts, {frame.height} tiers")
     write_frame(frame, fmt, None)
+
+
+@handle_errors
+def exclude(
+    run: Annotated[str, typer.Argument(help="The run to leave out.")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Keep a run but leave its replays and judgements out of what-if, frontier, report and signals."""
+    from costlab import replay as lib
+
+    with open_store(db, config) as store:
+        lib.exclude(store, run)
+    _say(f"run {run} excluded: kept, and left out of every production figure (`costlab replay include {run}` undoes it)")
+
+
+@handle_errors
+def include(
+    run: Annotated[str, typer.Argument(help="The run to count.")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Count a run's answers in production figures: undoes exclude; for a test run, the explicit ask."""
+    from costlab import replay as lib
+
+    with open_store(db, config) as store:
+        lib.include(store, run)
+    _say(f"run {run} included: its replays and judgements feed what-if, frontier, report and signals")
+
+
+@handle_errors
+def delete(
+    run: Annotated[str, typer.Argument(help="The run to delete.")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete a run and what it recorded (sample, replays, judgements); logged requests are never touched."""
+    from costlab import replay as lib
+
+    with open_store(db, config) as store:
+        counts = lib.delete(store, run)
+    _say(f"run {run} deleted: {counts['replays']:,} replays, {counts['judgements']:,} judgements, "
+         f"{counts['replay_sample']:,} sampled requests (the logged requests stay)")

@@ -122,7 +122,7 @@ def whatif(
         if resamples > 0:
             bootstrap(res, resamples)
         results.append(res)
-    _note([note for res in results for note in res.notes])
+    _note(list(red.tier_notes) + [note for res in results for note in res.notes])
     _note([coverage_note(res) for res in results if not res.label.startswith("current")])
     if red.output_mode == "observed":
         _note(["--output-tokens observed is a sensitivity: ratios of mean output between models within one source, "
@@ -172,7 +172,7 @@ def frontier(
         frs.append(F.complexity(red, step, _knobs(config).get("complexity_weights")))
     rand = F.random_router(red)
     frame, notes = frontier_table(red, frs, all_points, rand, relative=ev is not None and ev.relative)
-    _note(notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} {'prompts' if ev else 'requests'}; rows: "
+    _note(list(red.tier_notes) + notes + [f"{len(frs[0].cost):,} splits per policy over {red.n:,} {'prompts' if ev else 'requests'}; rows: "
                    "the splits on the convex hull (on_hull; hull_vertex: its corners, the Pareto set; grid_pareto: the "
                    "1% grid's own staircase, which a mix of two hull points can beat), then the random router"])
     if chart is not None:

@@ -22,8 +22,8 @@ This module only re-exports; the modules, each owning one thing, import one way:
 """
 
 from costlab.replay.plan import BudgetError, ReplaySpec, estimate, mark_dry_run, qualifying, set_budget
-from costlab.replay.run import execute, failures, plan, results, status
+from costlab.replay.run import delete, exclude, execute, failures, include, plan, results, status
 from costlab.replay.send import AccountError, Outcome
 
-__all__ = ["AccountError", "BudgetError", "Outcome", "ReplaySpec", "estimate", "execute", "failures", "mark_dry_run", "plan",
-           "qualifying", "results", "set_budget", "status"]
+__all__ = ["AccountError", "BudgetError", "Outcome", "ReplaySpec", "delete", "estimate", "exclude", "execute", "failures",
+           "include", "mark_dry_run", "plan", "qualifying", "results", "set_budget", "status"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import polars as pl
 
@@ -42,6 +44,50 @@ class ReplaySpec:
     concurrency: int = 8
     batch: bool = False
     run: str | None = None
+    base_url: str | None = None  # where it will be sent (--base-url): a test server marks the run 'test'
+
+
+# The platforms' own API hosts: a run sent anywhere else (the costlab test server, a local mock, a
+# gateway) is marked 'test' and feeds no production figure until `costlab replay include RUN`.
+PRODUCTION_HOSTS = {"anthropic": ("api.anthropic.com",), "bedrock": (".amazonaws.com",),
+                    "vertex": ("googleapis.com",)}
+
+
+def api_url(settings: dict[str, Any], base_url: str | None = None) -> str | None:
+    """The base URL calls go to: --base-url, else [replay] base_url, else ANTHROPIC_BASE_URL (the SDK's
+    own default, Claude API only); None is the platform's own API."""
+    url = base_url or settings.get("base_url")
+    if not url and platform_of(settings) == "anthropic":
+        url = os.environ.get("ANTHROPIC_BASE_URL")
+    return str(url) if url else None
+
+
+def is_production_url(url: str | None, platform: str = "anthropic") -> bool:
+    """True for the platform's own API (no base URL, or its host); False for anything else."""
+    if not url:
+        return True
+    host = (urlparse(url if "//" in url else "//" + url).hostname or "").lower()
+    return any(host.endswith(h) if h.startswith(".") else host == h or host.endswith("." + h)
+               for h in PRODUCTION_HOSTS.get(platform, ()))
+
+
+def mark_evidence(store: "Store", run: str, evidence: str, base_url: str | None = None, reason: str | None = None) -> None:
+    """What the run's answers feed: 'production', 'test' (sent to a test server) or 'excluded'."""
+    assert evidence in ("production", "test", "excluded"), evidence
+    with store.transaction():
+        store.execute("delete from replay_run_evidence where run = ?", [run])
+        store.execute("insert into replay_run_evidence values (?, ?, ?, ?, ?)",
+                      [run, evidence, base_url, reason, datetime.now(timezone.utc)])
+
+
+def mark_if_test(store: "Store", run: str, url: str | None, platform: str) -> bool:
+    """Mark the run 'test' when its calls go to `url` and that is not the platform's own API (an
+    excluded run stays excluded, one included by hand stays included). True when it is a test run."""
+    if is_production_url(url, platform):
+        return False
+    if store.scalar("select evidence from replay_run_evidence where run = ?", [run]) in (None, "test"):
+        mark_evidence(store, run, "test", url, f"sent to {url}, not the {platform} API: test answers, no production evidence")
+    return True
 
 
 def prepare(store: "Store") -> None:
@@ -141,7 +187,8 @@ def create_run(store: "Store", spec: ReplaySpec) -> str:
     resolved = platform_models(store, tier_models(store, list(dict.fromkeys(spec.tiers + ([spec.judge] if spec.judge else [])))),
                                settings)
     _candidates(store, spec)
-    params = {k: (str(v) if isinstance(v, (datetime, Decimal)) else v) for k, v in asdict(spec).items()}
+    params = {k: (str(v) if isinstance(v, (datetime, Decimal)) else v) for k, v in asdict(spec).items()
+              if k != "base_url"}  # where it goes is replay_run_evidence's (a resume may send elsewhere)
     # models: what each tier is priced and judged as; model_ids: what is sent on the platform (judge included).
     params["models"] = {t: resolved[t]["model"] for t in spec.tiers}
     params["model_ids"] = {t: r["model_id"] for t, r in resolved.items()}
@@ -152,6 +199,7 @@ def create_run(store: "Store", spec: ReplaySpec) -> str:
     if spec.judge:
         params["judge_model"] = resolved[spec.judge]["model"]
     sample = store.run_query("replay/sample", n=spec.sample, seed=str(spec.seed))
+    url = api_url(settings, spec.base_url)
     with store.transaction():
         store.execute(
             "insert into replay_runs values (?, ?, 'replay', ?, 'planned', ?, ?, ?, ?)",
@@ -160,6 +208,7 @@ def create_run(store: "Store", spec: ReplaySpec) -> str:
         )
         store.insert_rows("replay_sample", ("run", "source", "request_id", "stratum"),
                           [(name, *row) for row in sample.iter_rows()])
+    mark_if_test(store, name, url, platform)
     return name
 
 

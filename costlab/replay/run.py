@@ -25,8 +25,8 @@ from costlab.replay.jobs import load_jobs
 from costlab.replay.journal import Journal, journal_path, reconcile
 from costlab.replay.judge import Calls, Judge, judge_pairwise, judge_rubric
 from costlab.replay.limiter import Limiter
-from costlab.replay.plan import (BudgetError, ReplaySpec, check_budget, create_run, estimate, prepare, run_params,
-                                 set_run_tiers, tier_models)
+from costlab.replay.plan import (BudgetError, ReplaySpec, api_url, check_budget, create_run, estimate, mark_if_test,
+                                 mark_evidence, prepare, run_params, set_run_tiers, tier_models)
 from costlab.replay.providers import key_hint, make_client, platform_of
 from costlab.replay.send import AccountError, Outcome, send
 
@@ -50,6 +50,7 @@ def plan(store: "Store", spec: ReplaySpec) -> tuple[str, pl.DataFrame]:
         # A refused run leaves nothing behind: the same --run name can be tried again with other options.
         with store.transaction():
             store.execute("delete from replay_sample where run = ?", [name])
+            store.execute("delete from replay_run_evidence where run = ?", [name])
             store.execute("delete from replay_runs where run = ?", [name])
         raise
     return name, est
@@ -86,6 +87,9 @@ def execute(store: "Store", run: str, *, base_url: str | None = None, concurrenc
         raise ConfigError(f"--batch: Message Batches are a Claude API feature, not part of the SDK's {platform} client")
     if client is None:
         client = make_client(settings, max_retries, limiter.on_response, base_url, timeout=timeout)
+    # answers from a test server (or any host but the platform's API) are no production evidence
+    url = str(client.base_url) if getattr(client, "base_url", None) else api_url(settings, base_url)
+    mark_if_test(store, run, url, platform)
     with Stopper(on_interrupt) as stopper:
         store.execute("update replay_runs set status = 'running' where run = ?", [run])
         try:
@@ -170,6 +174,35 @@ def status(store: "Store", run: str | None = None) -> pl.DataFrame:
     if run is not None:
         run_params(store, run)
     return store.run_query("replay/status", run=run)
+
+
+def exclude(store: "Store", run: str) -> None:
+    """Keep the run, but leave its replays and judgements out of every production figure (what-if,
+    frontier, report, signals) until `include`."""
+    run_params(store, run)
+    mark_evidence(store, run, "excluded", reason="excluded by hand (costlab replay exclude)")
+
+
+def include(store: "Store", run: str) -> None:
+    """Count the run's evidence in production figures: undoes `exclude`, and is how a run sent to a
+    test server or a gateway is asked for (its answers are then taken as the models' own)."""
+    run_params(store, run)
+    mark_evidence(store, run, "production", reason="included by hand (costlab replay include)")
+
+
+def delete(store: "Store", run: str) -> dict[str, int]:
+    """Delete the run and everything it recorded (sample, replays, judgements, batches, its journal);
+    logged requests and payloads are never touched. Returns the rows deleted per table."""
+    run_params(store, run)
+    tables = ("judgements", "replays", "replay_batches", "replay_sample", "replay_run_evidence", "replay_runs")
+    counts = {t: int(store.scalar(f"select count(*) from {t} where run = ?", [run])) for t in tables}
+    with store.transaction():
+        for t in tables:
+            store.execute(f"delete from {t} where run = ?", [run])
+    path = journal_path(store, run)
+    if path is not None and path.exists():
+        path.unlink()
+    return counts
 
 
 def results(store: "Store", run: str) -> pl.DataFrame:

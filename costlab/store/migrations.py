@@ -264,3 +264,24 @@ def m009_sample_weight(con: duckdb.DuckDBPyConnection) -> None:
         alter table requests alter column sample_weight set not null;
         """
     )
+
+
+@migration
+def m010_replay_run_evidence(con: duckdb.DuckDBPyConnection) -> None:
+    # What a replay run's evidence may feed. A run against the costlab test server (or any base URL
+    # that is not the platform's own API) is marked 'test' when it is planned or sent; any run can be
+    # 'excluded' (kept, ignored); `costlab replay include RUN` makes one count again ('production').
+    # No row (every run before this, imports): production. A table of its own, not columns of
+    # replay_runs, so the writers' positional inserts into replay_runs stay as they are.
+    # replay_runs_ignored is the one place the production figures read it: what-if's evidence
+    # (queries/whatif/evidence/), the report's frontier and the over-modeling detector leave these
+    # runs' replays and judgements out.
+    con.execute(
+        """
+        create table replay_run_evidence (
+            run VARCHAR NOT NULL, evidence VARCHAR NOT NULL, base_url VARCHAR, reason VARCHAR, set_at TIMESTAMPTZ
+        );
+        create view replay_runs_ignored as
+            select run, evidence, reason from replay_run_evidence where evidence in ('test', 'excluded');
+        """
+    )

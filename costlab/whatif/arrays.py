@@ -110,6 +110,7 @@ class Reduction:
     batch_out_adjust: np.ndarray | None = None  # int64 [n, T]
     unpriced: int = 0  # requests with no price in force: not simulated, cost unknown (never $0)
     unpriced_on_tier: dict[str, int] = field(default_factory=dict)  # priced requests with no price on a tier
+    tier_notes: tuple[str, ...] = ()  # how costlab chose each tier's model (reduce.resolve_tiers)
     excluded_actual: int = 0  # actual nano-dollars of requests left out because a tier could not price them
     options: ReduceOptions = field(default_factory=ReduceOptions)
     window: tuple[Any, Any] = (None, None)

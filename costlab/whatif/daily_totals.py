@@ -72,6 +72,7 @@ class DailyTotals:
     excluded_actual: int = 0
     options: ReduceOptions = field(default_factory=ReduceOptions)
     window: tuple[Any, Any] = (None, None)
+    tier_notes: tuple[str, ...] = ()  # how costlab chose each tier's model (reduce.resolve_tiers)
 
     def day_totals(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(exact totals [T], per-day totals [D, T]), as Reduction.day_totals."""
@@ -133,9 +134,11 @@ def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, un
     # replay and judgement joins only when those tables hold rows: otherwise ten million ids would be
     # read and joined for nothing (the migrations create the tables empty)
     if "replays" in found and not store.scalar(
-            "select exists (select 1 from replays where status = 'ok' and output_tokens is not null)"):
+            "select exists (select 1 from replays x where status = 'ok' and output_tokens is not null "
+            "and not exists (select 1 from replay_runs_ignored i where i.run = x.run))"):
         found.discard("replays")
-    if "judgements" in found and not store.scalar("select exists (select 1 from judgements)"):
+    if "judgements" in found and not store.scalar(
+            "select exists (select 1 from judgements j where not exists (select 1 from replay_runs_ignored i where i.run = j.run))"):
         found.discard("judgements")
     needs_ids = bool(found)
     return pass_sql.render(
@@ -153,10 +156,10 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
     if options.output_tokens == "observed":
         raise ConfigError("output tokens 'observed' (ratios observed per source, feature and customer) need the "
                           "per-request pass (costlab.whatif.reduce, `costlab whatif --output-tokens observed`)")
-    tier_map = resolve_tiers(store, config, tiers)
+    since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
+    tier_map = resolve_tiers(store, config, tiers, since, until)
     names, models = list(tier_map), list(tier_map.values())
     T = len(names)
-    since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
     text = daily_totals_sql(store, filter_sql, T, since, until, options)
     for salt in range(4):
         df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until, text), "salt": salt})
@@ -220,6 +223,7 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
         out_tokens=int(ints("out_tokens").sum()),
         unpriced_on_tier={names[k]: int(null_on_tier[k]) for k in range(T) if null_on_tier[k]},
         excluded_actual=int(excl["actual_nusd"].fill_null(0).sum() or 0), options=options, window=(since, until),
+        tier_notes=tuple(tier_map.notes),
     )
 
 

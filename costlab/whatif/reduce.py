@@ -20,11 +20,54 @@ from costlab.store.sqlquote import expression, ident
 from costlab.whatif import pass_sql
 from costlab.whatif.arrays import ReduceOptions, Reduction
 
-def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = None) -> dict[str, str]:
-    """tier -> model: the argument, else costlab.toml [tiers], else for each tier line that appears in
-    the logs the most recently released active model of that line (from the models table, never code)."""
+
+class Tiers(dict):
+    """tier -> model, and `notes`: how each tier's model was chosen where costlab chose it (said
+    beside every figure that uses the tiers: `Reduction.tier_notes`, `DailyTotals.tier_notes`)."""
+
+    def __init__(self, mapping: dict[str, str], notes: list[str] | None = None):
+        super().__init__(mapping)
+        self.notes = list(notes or [])
+
+
+def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = None,
+                  since: datetime | None = None, until: datetime | None = None) -> Tiers:
+    """tier -> model, the one resolution what-if, its daily totals and the report share.
+
+    The argument (`--tiers`), else costlab.toml [tiers], names a tier's model. Every other tier line
+    with priced traffic in the window [since, until) stands for the model of that line with the most
+    requests in the window (ties: the newest, then the id), so logged traffic on older models is the
+    tier's own traffic and is not moved to a model it never ran on; a note says so. Only with no
+    traffic in the window does a tier line the logs have elsewhere (with nothing named) stand for its
+    newest active model, as before."""
     chosen = dict(tiers or (config.tiers if config is not None else {}) or {})
-    if not chosen:
+    window = {"since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31)}
+    rows = store.rows(
+        """
+        with traffic as (
+            select r.model, count(*) as n from requests r
+            where r.ts >= $since::TIMESTAMPTZ and r.ts < $until::TIMESTAMPTZ group by r.model
+        )
+        select m.tier, arg_max(m.model, (t.n, m.released, m.model)) as model,
+               max(t.n) as top, sum(t.n) as line, count(*) as models
+        from traffic t join models m on m.model = t.model
+        where m.tier is not null and m.model in (select model from price_card)
+        group by m.tier order by m.tier
+        """,
+        window,
+    )
+    notes = []
+    for tier, model, top, line, n_models in rows:
+        if tier in chosen:
+            continue
+        chosen[tier] = model
+        others = (f"; the other {line - top:,} {tier} requests ran on {n_models - 1} other {tier} model(s): "
+                  "under --split current they keep their logged cost, other splits price them on the tier "
+                  "models like any request" if n_models > 1 else "")
+        notes.append(f"tier {tier} stands for {model}, the {tier} model with the most traffic in the window "
+                     f"({top:,} of {line:,} {tier} requests); [tiers] names no {tier} model{others}")
+    if not (tiers or (config.tiers if config is not None else {})):
+        # nothing named: tier lines the logs have outside the window too, on their newest active model
         rows = store.rows(
             """
             select m.tier, arg_max(m.model, m.released)
@@ -35,7 +78,11 @@ def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = N
             group by m.tier order by m.tier
             """
         )
-        chosen = {t: m for t, m in rows if t}
+        for t, m in rows:
+            if t and t not in chosen:
+                chosen[t] = m
+                notes.append(f"tier {t} stands for {m}, the newest active {t} model: no priced {t} traffic in "
+                             f"the window and [tiers] names none")
     if not chosen:
         raise ConfigError("no tiers: set [tiers] in costlab.toml (tier = \"model id\"), or ingest some logs first")
     known = {m for (m,) in store.rows("select distinct model from price_card")}
@@ -43,7 +90,7 @@ def resolve_tiers(store, config: Config | None, tiers: dict[str, str] | None = N
     if missing:
         raise ConfigError(f"no price for the tier model(s) {', '.join(missing)}: fix [tiers] in costlab.toml "
                           "or add a [[prices]] row")
-    return chosen
+    return Tiers(chosen, notes)
 
 
 BATCH_ROWS = 262_144  # rows per Arrow record batch read from DuckDB: ~60 MB of columns in flight
@@ -97,14 +144,16 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     narrow numpy chunks and the batch dropped, so the peak is about the arrays themselves."""
     config = getattr(store, "config", None)
     options = options or ReduceOptions.from_config(config)
-    tier_map = resolve_tiers(store, config, tiers)
-    names, models = list(tier_map), list(tier_map.values())
     since, until = plausible.fill(config, since, until)  # never an implausible timestamp by default
+    tier_map = resolve_tiers(store, config, tiers, since, until)
+    names, models = list(tier_map), list(tier_map.values())
     needs_ids = True  # replays, judgements and payloads join on them, and they order ties in ts
     with pricing.stored_prices(store, since, until):
         source = source_relation(store, needs_ids, per_request=True, cells=options.output_tokens == "observed")
         text = reduce_sql(store, filter_sql, len(names), source=source, options=options)
-        return _read(store, text, names, models, options, since, until)
+        red = _read(store, text, names, models, options, since, until)
+    red.tier_notes = tuple(tier_map.notes)
+    return red
 
 
 def _read(store, text: str, names: list[str], models: list[str], options: ReduceOptions,

@@ -19,11 +19,11 @@
 --   logged_tokens BIGINT             input + output + cache read + cache write tokens in the logs
 --   reported_tokens BIGINT           the same sum in the usage report (NULL for gateway bases)
 --   token_gap BIGINT                 reported_tokens - logged_tokens
---   token_gap_pct DOUBLE             token_gap / reported_tokens
+--   token_gap_share DOUBLE           token_gap / reported_tokens, a fraction (0.35 = 35%)
 --   computed_usd DECIMAL(18,9)       costlab's price of the logged requests
 --   reported_usd DECIMAL(18,9)       the cost report's amount, or the gateway's reported cost
 --   cost_gap_usd DECIMAL(18,9)       reported_usd - computed_usd
---   cost_gap_pct DOUBLE              cost_gap_usd / reported_usd
+--   cost_gap_share DOUBLE            cost_gap_usd / reported_usd, a fraction (0.2 = 20%)
 --   unpriced_requests BIGINT         logged requests with no price (their cost is not in computed_usd)
 --   flagged BOOLEAN                  a gap beyond the tolerance, or unpriced requests
 --   finding VARCHAR                  what the gap most likely means
@@ -86,9 +86,9 @@ cells as (select * from admin union all by name select * from gateway),
 gaps as (
     select *,
            (reported_tokens - logged_tokens)::BIGINT as token_gap,
-           case when reported_tokens <> 0 then (reported_tokens - logged_tokens) / reported_tokens end as token_gap_pct,
+           case when reported_tokens <> 0 then (reported_tokens - logged_tokens) / reported_tokens end as token_gap_share,
            (reported_usd - computed_usd)::DECIMAL(18,9) as cost_gap_usd,
-           case when reported_usd <> 0 then ((reported_usd - computed_usd) / reported_usd)::DOUBLE end as cost_gap_pct
+           case when reported_usd <> 0 then ((reported_usd - computed_usd) / reported_usd)::DOUBLE end as cost_gap_share
     from cells
 ),
 judged as (
@@ -100,9 +100,9 @@ judged as (
     from gaps
 )
 select day, model, service_tier, basis, requests::BIGINT as requests, logged_tokens::BIGINT as logged_tokens,
-       reported_tokens::BIGINT as reported_tokens, token_gap, token_gap_pct,
+       reported_tokens::BIGINT as reported_tokens, token_gap, token_gap_share,
        computed_usd::DECIMAL(18,9) as computed_usd, reported_usd::DECIMAL(18,9) as reported_usd, cost_gap_usd,
-       cost_gap_pct, unpriced::BIGINT as unpriced_requests,
+       cost_gap_share, unpriced::BIGINT as unpriced_requests,
        token_off or cost_off or unpriced > 0 as flagged,
        case
            when token_off and reported_tokens is null then 'logged, but not in the usage report'

@@ -90,12 +90,12 @@ select
     coalesce(batch_requests, 0)::BIGINT                                     as batch_requests,
     cost_usd::DECIMAL(18, 9)                                                as cost_usd,
     batch_cost_usd::DECIMAL(18, 9)                                          as batch_cost_usd,
-    (at_standard_n::DECIMAL(38, 0) / 1000000000)::DECIMAL(18, 9)            as batch_at_standard_usd,
-    ((at_standard_n::DECIMAL(38, 0) / 1000000000) - batch_cost_usd)::DECIMAL(18, 9) as batch_saved_usd,
+    (at_standard_n::DECIMAL(38, 0) * 0.000000001)::DECIMAL(18, 9)            as batch_at_standard_usd,
+    ((at_standard_n::DECIMAL(38, 0) * 0.000000001) - batch_cost_usd)::DECIMAL(18, 9) as batch_saved_usd,
     batch_eligible::BOOLEAN                                                 as batch_eligible,
     (case when batch_eligible then movable_requests else 0 end)::BIGINT     as movable_requests,
     (case when batch_eligible then movable_cost_usd else 0 end)::DECIMAL(18, 9) as movable_cost_usd,
-    (case when batch_eligible then movable_cost_usd - at_batch_n::DECIMAL(38, 0) / 1000000000 else 0 end)::DECIMAL(18, 9)
+    (case when batch_eligible then movable_cost_usd - at_batch_n::DECIMAL(38, 0) * 0.000000001 else 0 end)::DECIMAL(18, 9)
                                                                             as move_savings_usd,
     unpriced_requests::BIGINT                                               as unpriced_requests
 from per_feature

@@ -134,10 +134,10 @@ select
     cache_write_tokens::BIGINT                                             as cache_write_tokens,
     (case when priced then cost_usd end)::DECIMAL(18, 9)                   as cost_usd,
     (case when priced then cache_read_usd end)::DECIMAL(18, 9)             as cache_read_usd,
-    (case when priced then read_at_input_n::DECIMAL(38, 0) / 1000000000 end)::DECIMAL(18, 9)
+    (case when priced then read_at_input_n::DECIMAL(38, 0) * 0.000000001 end)::DECIMAL(18, 9)
                                                                            as cache_read_at_input_usd,
     (case when priced then cache_write_usd end)::DECIMAL(18, 9)            as cache_write_usd,
-    (case when priced then write_at_input_n::DECIMAL(38, 0) / 1000000000 end)::DECIMAL(18, 9)
+    (case when priced then write_at_input_n::DECIMAL(38, 0) * 0.000000001 end)::DECIMAL(18, 9)
                                                                            as cache_write_at_input_usd,
     logged_requests::BIGINT                                                as logged_requests,
     cost_var::DOUBLE                                                       as cost_var

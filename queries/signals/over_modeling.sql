@@ -81,7 +81,7 @@ replayed as (
     join replays x on x.run = j.run and x.source = j.source and x.request_id = j.request_id and x.tier = j.tier
     left join replay_sample s on s.run = j.run and s.source = j.source and s.request_id = j.request_id
     left join requests r on r.source = j.source and r.request_id = j.request_id
-    where x.status = 'ok'
+    where x.status = 'ok' and not exists (select 1 from replay_runs_ignored i where i.run = j.run)  -- test, excluded runs
     group by all
 ),
 candidates as (

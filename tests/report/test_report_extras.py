@@ -77,7 +77,7 @@ def test_reconciliation_section_flags_a_gateway_that_reports_more_than_the_price
     assert flagged >= 1
     top = section["tables"][0]["rows"][0]
     assert (top["day"], top["model"], top["basis"]) == ("2026-11-10", "claude-sonnet-5-5", "litellm")
-    assert abs(top["cost_gap_pct"] - (1 - 1 / 1.2)) < 1e-6
+    assert abs(top["cost_gap_share"] - (1 - 1 / 1.2)) < 1e-6
 
 
 def test_whatif_section_draws_the_pareto_frontier_when_replays_judged_every_tier(traffic):

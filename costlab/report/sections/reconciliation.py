@@ -28,9 +28,9 @@ def build(ctx: ReportContext) -> dict | None:
     computed = rows["computed_usd"].sum() if rows.height else None
     reported = rows["reported_usd"].sum() if rows.height else None
     columns = [column("day", "Day", "text"), column("model", "Model", "text"), column("service_tier", "Tier", "text"),
-               column("basis", "Basis", "text"), column("token_gap_pct", "Token gap", "change"),
+               column("basis", "Basis", "text"), column("token_gap_share", "Token gap", "change"),
                column("computed_usd", "Computed", "usd"), column("reported_usd", "Reported", "usd"),
-               column("cost_gap_pct", "Cost gap", "change"), column("finding", "Finding", "text")]
+               column("cost_gap_share", "Cost gap", "change"), column("finding", "Finding", "text")]
     return {
         "notes": [f"Rows whose gap exceeds {TOLERANCE:.0%}, flagged first. `costlab reconcile` has every row."],
         "metrics": [metric("computed_usd", "Computed cost", "usd", computed),

@@ -54,11 +54,15 @@ def build(ctx: ReportContext) -> dict | None:
             "cost_same_usd": _usd(res.cost_same),
             "vs_actual": float(res.cost) / float(seg.actual_total) - 1 if seg.actual_total else None,
             "quality": res.quality,
+            # every quality figure with its n and 95% interval (bootstrap over days)
+            "quality_low": res.interval.get("quality", (None, None))[0] if res.quality is not None else None,
+            "quality_high": res.interval.get("quality", (None, None))[1] if res.quality is not None else None,
+            "quality_n": res.quality_n if res.quality is not None else None,
         })
         if text != "current":
             coverage.append((text, res.coverage))
     notes = [f"Tiers {'/'.join(seg.tiers)}; cost intervals are 95% bootstrap intervals over days "
-             f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`."]
+             f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`.", *seg.tier_notes]
     notes.append(_coverage_note(seg, coverage))
     if seg.unpriced:
         notes.append(f"{seg.unpriced:,} unpriced requests are left out of every scenario.")
@@ -69,7 +73,8 @@ def build(ctx: ReportContext) -> dict | None:
                column("cost_high_usd", "High", "usd"), column("cost_same_usd", "Same tokens", "usd"),
                column("vs_actual", "vs actual", "change")]
     if any(r["quality"] is not None for r in rows):
-        columns.append(column("quality", "Quality", "ratio"))
+        columns += [column("quality", "Quality", "ratio"), column("quality_low", "Low", "ratio"),
+                    column("quality_high", "High", "ratio"), column("quality_n", "n judged", "count")]
     tables = [table("scenarios", "Routing splits", columns, rows)]
     pareto = _pareto(ctx, seg)
     if pareto is not None:
@@ -83,7 +88,9 @@ def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
     tiers), when replays give quality on every tier; chart data (a detail table), drawn with the
     scenarios above as points. Without replay judgements a tier's quality is only the feedback of
     the traffic it happened to serve, so no frontier is drawn from it."""
-    if len(seg.tiers) < 2 or not ctx.store.scalar("select exists (select 1 from judgements)"):
+    if len(seg.tiers) < 2 or not ctx.store.scalar(  # runs against a test server, or excluded, are no evidence
+            "select exists (select 1 from judgements j where not exists "
+            "(select 1 from replay_runs_ignored i where i.run = j.run))"):
         return None
     qbar = tier_quality(seg)
     if qbar is None or not np.isfinite(qbar).all():

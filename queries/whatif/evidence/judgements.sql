@@ -1,4 +1,4 @@
--- whatif_judgements: each request's judged quality and verdict per tier (the what-if passes include this when the store has a judgements table).
+-- whatif_judgements: each request's judged quality and verdict per tier (the what-if passes include this when the store has a judgements table); runs against a test server and excluded runs are left out (replay_runs_ignored).
 -- params: none
 -- returns:
 --   source VARCHAR                        the request's source
@@ -9,4 +9,6 @@
 select source, request_id, tier,
        avg(coalesce(score, case when good then 1.0 when not good then 0.0 end)) as quality,
        bool_and(coalesce(good, verdict in ('pass', 'win', 'tie'), score >= 0.5)) as good
-from judgements group by all
+from judgements
+where not exists (select 1 from replay_runs_ignored i where i.run = judgements.run)  -- test and excluded runs
+group by all
