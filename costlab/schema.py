@@ -50,7 +50,7 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
     Column("source", "VARCHAR", "the log format the row came from (anthropic, batch, canonical, mapping name, ...)"),
     Column("ingest_id", "BIGINT", "the ingests row that added it"),
     Column("attributes", "JSON", "everything else the source had"),
-    Column("sample_weight", "DECIMAL(18,6)", "how many requests the row stands for: 1 / the sampling rate (1000 in a 1-in-1000 sample), 1 for a complete log; every cost, request and token sum is weighted by it"),
+    Column("sample_weight", "DECIMAL(38,6)", "how many requests the row stands for: 1 / the sampling rate (1000 in a 1-in-1000 sample), 1 for a complete log; every cost, request and token sum is weighted by it"),
 )
 
 # Columns of `requests` that costlab derives, not the sources: each request's price under the price
@@ -101,7 +101,7 @@ MAX_TOKENS = 100_000_000_000
 MAX_TOOL_REQUESTS = 1_000_000_000
 COUNT_LIMITS: dict[str, int] = {c: (MAX_TOKENS if c in TOKEN_COLUMNS else MAX_TOOL_REQUESTS) for c in COUNT_COLUMNS}
 
-# The smallest weight a row may carry (DECIMAL(18,6): a weight below it would round to 0) and the largest
+# The smallest weight a row may carry (DECIMAL(38,6): a weight below it would round to 0) and the largest
 # (a 1-in-a-billion sample; beyond it a weighted cost could overflow its sums).
 MIN_SAMPLE_WEIGHT = "0.000001"
 MAX_SAMPLE_WEIGHT = 1_000_000_000

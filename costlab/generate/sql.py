@@ -412,7 +412,7 @@ def _canonical_select(spec: Spec, order: bool) -> str:
                trace_id::VARCHAR as trace_id, parent_request_id::VARCHAR as parent_request_id,
                attempt::SMALLINT as attempt, feedback_score::DOUBLE as feedback_score,
                null::DECIMAL(18,9) as reported_cost_usd, {_lit(spec.source)} as source,
-               null::BIGINT as ingest_id, {attrs} as attributes, 1::DECIMAL(18,6) as sample_weight
+               null::BIGINT as ingest_id, {attrs} as attributes, 1::DECIMAL(38,6) as sample_weight
         from (select w.*""", 1)
 
 

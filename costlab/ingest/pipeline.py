@@ -56,14 +56,14 @@ def sample_weight_sql(config: Config, sample_rate: object | None = None) -> str:
     [mappings.NAME] expression) when it has one, else 1 / `sample_rate` (`costlab ingest
     --sample-rate`), else 1 / [ingest.<source>] sample_rate, else 1 / [ingest] sample_rate, else 1."""
     if sample_rate is not None:
-        return f"coalesce(sample_weight, {weight_of_rate(sample_rate, '--sample-rate')})::DECIMAL(18,6)"
+        return f"coalesce(sample_weight, {weight_of_rate(sample_rate, '--sample-rate')})::DECIMAL(38,6)"
     default = (weight_of_rate(config.ingest["sample_rate"], "[ingest] sample_rate")
                if "sample_rate" in config.ingest else Decimal(1))
     per_source = [(name, weight_of_rate(section["sample_rate"], f"[ingest.{name}] sample_rate"))
                   for name, section in config.ingest.items() if isinstance(section, dict) and "sample_rate" in section]
     fill = (f"case source {' '.join(f'when {literal(n)} then {w}' for n, w in per_source)} else {default} end"
             if per_source else str(default))
-    return f"coalesce(sample_weight, {fill})::DECIMAL(18,6)"
+    return f"coalesce(sample_weight, {fill})::DECIMAL(38,6)"
 
 
 def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool = True,

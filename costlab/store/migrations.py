@@ -255,11 +255,13 @@ def m008_replay_in_doubt(con: duckdb.DuckDBPyConnection) -> None:
 def m009_sample_weight(con: duckdb.DuckDBPyConnection) -> None:
     # How many requests each row stands for (costlab/schema.py sample_weight): 1 for every row logged
     # before (a complete log), 1 / the rate for a sampled log. Every cost, request and token sum is
-    # weighted by it. DECIMAL, not DOUBLE: a weighted cost stays exact decimal arithmetic. NOT NULL, so
+    # weighted by it. DECIMAL, not DOUBLE: a weighted cost stays exact decimal arithmetic; 38 digits, since
+    # DuckDB keeps the product of two DECIMAL(18,x) at width 18 (a $5 request at weight 1000 overflowed
+    # DECIMAL(18,15)), and a DECIMAL(38,6) weight makes every product DECIMAL(38,...). NOT NULL, so
     # no query needs a coalesce (a row inserted without it gets the default).
     con.execute(
         """
-        alter table requests add column sample_weight DECIMAL(18,6) DEFAULT 1;
+        alter table requests add column sample_weight DECIMAL(38,6) DEFAULT 1;
         update requests set sample_weight = 1 where sample_weight is null;
         alter table requests alter column sample_weight set not null;
         """

@@ -50,3 +50,20 @@ def test_intervals_widen_by_the_relative_sampling_error_in_quadrature():
     half = math.hypot(10.0, 1.959963984540054 * 5.0)
     assert (lo, hi) == pytest.approx((100 - half, 100 + half))
     assert widen(100.0, 90.0, 110.0, Sampling(1_000, 1_000, 0.0), 1_000.0) == (90.0, 110.0)
+
+
+def test_an_expensive_request_at_a_large_weight_sums_exactly_everywhere(store):
+    # One claude-opus request of 1M input tokens (a few dollars, no output) standing for 1,000: thousands in
+    # the report's cube and the summary. DuckDB keeps the product of two DECIMAL(18,x) at width 18, so
+    # with a DECIMAL(18,6) weight $5 x 1000 overflowed DECIMAL(18,15) and failed the whole query.
+    from costlab import summary, signals
+
+    inject(store, 1, *W46, model="'claude-opus-5-5'", input_tokens="1000000", output_tokens="0", sample_weight="1000")
+    cost = Decimal(str(store.scalar("select cost_usd from costed_requests")))
+    assert cost >= 1  # $1 x 1,000 is already past what DECIMAL(18,15) holds
+    report = build_report(store, window.week("2026-W46"), sections=[headline.SECTION])
+    values = {m["key"]: m["current"] for m in report["sections"]["headline"]["metrics"]}
+    assert Decimal(str(values["spend_usd"])) == cost * 1000
+    tiers = summary.cost_summary(store, since=W46[0], until=W46[1])["tier"]
+    assert Decimal(str(tiers["cost_usd"][-1])) == cost * 1000  # the TOTAL row
+    signals.run_signals(store, until=W46[1])  # every detector's weighted sums run without overflow

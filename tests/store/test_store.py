@@ -36,7 +36,7 @@ EXPECTED = {
     "cost_tools_usd": "DECIMAL(18,9)", "cost_usd": "DECIMAL(18,9)", "price_multiplier": "DECIMAL(18,9)",
     "price_version": "UBIGINT",
     # appended after the stored price (m009)
-    "sample_weight": "DECIMAL(18,6)",
+    "sample_weight": "DECIMAL(38,6)",
 }
 # DuckDB reports some types by their long names; schema.py uses the short spelling.
 _SPELLING = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
