@@ -282,7 +282,9 @@ class _Columns:
         idx = order[keep[order]]
         del order
         # tiers cheapest first by the kept requests' total cost (cascade and complexity need an order)
-        totals = np.array([int(cols[("cost", k)][:n_all][keep].sum()) for k in range(T)], dtype=np.int64)
+        wk = cols["w_micro"][:n_all][keep]  # weighted, as the daily-totals pass orders them
+        totals = np.array([int(weigh(cols[("cost", k)][:n_all][keep], wk).sum()) for k in range(T)], dtype=np.int64)
+        del wk
         order_t = np.argsort(totals, kind="stable") if idx.size else np.arange(T)
         remap = np.empty(T, dtype=np.int16)
         remap[order_t] = np.arange(T)
