@@ -75,6 +75,12 @@ class Reduction:
     warmup[i, t] the extra while that tier's cache warms up; batch[i, t] its cost through the Batches
     API; cache_read_delta / cache_write_delta the change if every cacheable token were read / written.
     actual[i] is its logged cost, so sum(actual) is the window's actual (priced) cost exactly.
+
+    Sampled logs: weight[i] is the number of requests request i stands for (requests.sample_weight;
+    1 where absent). Every money array above is already weighted (`weigh`: the cost of the requests
+    it stands for), so their sums are the window's full-scale figures; counts, output tokens and
+    quality means are weighted where they are summed (scenario.evaluate, tier_quality). On a complete
+    log the weights are all 1 and the arrays are exactly the unweighted ones.
     """
 
     tiers: tuple[str, ...]
@@ -114,7 +120,22 @@ class Reduction:
     excluded_actual: int = 0  # actual nano-dollars of requests left out because a tier could not price them
     options: ReduceOptions = field(default_factory=ReduceOptions)
     window: tuple[Any, Any] = (None, None)
+    weight: np.ndarray | None = None  # float64 [n]: requests each stands for (sample_weight), 1 where absent
     memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-day totals (and tier quality), filled once
+
+    def __post_init__(self) -> None:
+        if self.weight is None:
+            self.weight = np.ones(self.n)
+
+    @property
+    def weighted(self) -> bool:
+        """Some request stands for other than one request (a sampled log)."""
+        return bool(self.n) and bool((self.weight != 1).any())
+
+    @property
+    def requests(self) -> float:
+        """The requests the window stands for (sum of weights; n on a complete log)."""
+        return float(self.weight.sum()) if self.weighted else float(self.n)
 
     def day_totals(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(exact int64 totals per tier [T], float per-day totals [D, T]) of one [n, T] money array:
@@ -176,8 +197,27 @@ def tier_quality(reduction: Reduction) -> np.ndarray | None:
         else:
             both = fin.all(axis=1)
             use = np.broadcast_to(both[:, None], fin.shape) if both.any() else fin
-            sums = np.where(use, reduction.quality, 0.0).sum(axis=0)
-            counts = use.sum(axis=0)
+            w = reduction.weight[:, None]  # each judged request stands for its weight's requests
+            sums = np.where(use, reduction.quality * w, 0.0).sum(axis=0)
+            counts = np.where(use, w, 0.0).sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 reduction.memo["tier_quality"] = np.where(counts > 0, sums / counts, np.nan)
     return reduction.memo["tier_quality"]
+
+
+MICRO = 1_000_000  # sample_weight is DECIMAL(38,6): carried exactly as an integer number of millionths
+
+
+def weigh(m: np.ndarray, w_micro: np.ndarray) -> np.ndarray:
+    """int64 nano-dollars per request [n] or [n, T] times each request's weight (w_micro: millionths).
+
+    Exact for whole weights (1, 1000: integer times integer). A fractional weight's product is
+    rounded half up to the nano-dollar per request, floor(x + 1/2) as costlab.money.round_half_up
+    does: m * whole + round_half_up(m * millionths / 10**6), in integers (no float touches money)."""
+    q, r = np.divmod(w_micro.astype(np.int64), MICRO)
+    if m.ndim == 2:
+        q, r = q[:, None], r[:, None]
+    out = m * q
+    if r.any():
+        out += (m * r + MICRO // 2) // MICRO
+    return out

@@ -83,7 +83,7 @@ class DailyTotals:
 # the columns of requests the cube reads; ids only when replays or judgements are joined
 CUBE_COLUMNS = ("ts", "model", "feature", "platform", "speed", "service_tier", "inference_geo", "input_tokens",
                 "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
-                "web_search_requests", "status", "feedback_score")
+                "web_search_requests", "status", "feedback_score", "sample_weight")
 
 
 def _classes(store, since, until) -> dict[str, str]:

@@ -18,7 +18,7 @@ from costlab.config import Config
 from costlab.errors import ConfigError, QueryError
 from costlab.store.sqlquote import expression, ident
 from costlab.whatif import pass_sql
-from costlab.whatif.arrays import ReduceOptions, Reduction
+from costlab.whatif.arrays import MICRO, ReduceOptions, Reduction, weigh
 
 
 class Tiers(dict):
@@ -98,7 +98,7 @@ BATCH_ROWS = 262_144  # rows per Arrow record batch read from DuckDB: ~60 MB of 
 # the columns of costed_requests the pass reads; `needs_ids` ones only when replays, judgements or payloads are joined
 SOURCE_COLUMNS = ("ts", "model", "tier", "feature", "platform", "speed", "service_tier", "input_tokens", "output_tokens",
                   "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "web_search_requests",
-                  "status", "priced", "feedback_score", "cost_usd", "prompt_tokens", "inference_geo")
+                  "status", "priced", "feedback_score", "cost_usd", "prompt_tokens", "inference_geo", "sample_weight")
 ID_COLUMNS = ("source", "request_id")
 PER_REQUEST_ONLY = ("stop_reason",)  # complexity features: the daily-totals pass does without them
 CELL_COLUMNS = ("customer_id", "user_id")  # the observed-ratio cells (--output-tokens observed) only
@@ -184,7 +184,7 @@ class _Columns:
     PER_REQUEST = (("ts_us", np.int64, 0), ("h", np.uint64, 0), ("day", np.int32, 0), ("actual_nusd", np.int64, 0),
                    ("prompt_tokens", np.int64, 0), ("web_search", np.int32, 0), ("tool_use", np.bool_, False),
                    ("batch", np.bool_, False), ("documents", np.int32, 0), ("conditional", np.bool_, False),
-                   ("multistep", np.bool_, False), ("output_tokens", np.int64, 0))
+                   ("multistep", np.bool_, False), ("output_tokens", np.int64, 0), ("w_micro", np.int64, 1_000_000))
     # per tier, allocated at the first non-zero value (zero everywhere unless output tokens moved)
     SPARSE = ("oadj", "boadj")
     OTHER = (("keep", np.bool_), ("unpriced", np.bool_), ("own", np.int16), ("current", np.int16), ("feature", np.int32))
@@ -263,7 +263,8 @@ class _Columns:
                     out[(c, k)][s:e] = v
         out["keep"][s:e] = priced & ~null_cost
         out["unpriced"][s:e] = ~priced
-        self.excluded_actual += int(out["actual_nusd"][s:e][priced & null_cost].sum())
+        dropped = priced & null_cost
+        self.excluded_actual += int(weigh(out["actual_nusd"][s:e][dropped], out["w_micro"][s:e][dropped]).sum())
         out["feature"][s:e] = self._codes(col("feature"), self.fnames, "(none)")
         tiers_seen: dict[str, int] = {}
         codes = self._codes(col("cur_tier"), tiers_seen, "")
@@ -281,7 +282,9 @@ class _Columns:
         idx = order[keep[order]]
         del order
         # tiers cheapest first by the kept requests' total cost (cascade and complexity need an order)
-        totals = np.array([int(cols[("cost", k)][:n_all][keep].sum()) for k in range(T)], dtype=np.int64)
+        wk = cols["w_micro"][:n_all][keep]  # weighted, as the daily-totals pass orders them
+        totals = np.array([int(weigh(cols[("cost", k)][:n_all][keep], wk).sum()) for k in range(T)], dtype=np.int64)
+        del wk
         order_t = np.argsort(totals, kind="stable") if idx.size else np.arange(T)
         remap = np.empty(T, dtype=np.int16)
         remap[order_t] = np.arange(T)
@@ -321,6 +324,16 @@ class _Columns:
             ("actual", "actual_nusd"), ("prompt_tokens", "prompt_tokens"), ("web_search", "web_search"),
             ("tool_use", "tool_use"), ("batch_now", "batch"), ("documents", "documents"),
             ("conditional", "conditional"), ("multistep", "multistep"), ("output_tokens", "output_tokens"))}
+        w_micro = take("w_micro")
+        weight = None
+        if (w_micro != MICRO).any():
+            # a sampled log: every money array becomes the cost of the requests each row stands for
+            # (exact for whole weights; a fractional weight rounds half up per request, arrays.weigh)
+            for c in ("cost", "warmup", "batch", "crd", "cwd", "oadj", "boadj"):
+                if grids[c] is not None:
+                    grids[c] = weigh(grids[c], w_micro)
+            per_req["actual"] = weigh(per_req["actual"], w_micro)
+            weight = w_micro / MICRO
         return Reduction(
             tiers=tuple(names[k] for k in order_t), models=tuple(models[k] for k in order_t),
             cost=grids["cost"], warmup=grids["warmup"], batch=grids["batch"], cache_read_delta=grids["crd"],
@@ -328,5 +341,5 @@ class _Columns:
             good=grids["good"], out_adjust=grids["oadj"], batch_out_adjust=grids["boadj"], own=own, current=cur, day=day_code.astype(np.int32), days=days, feature=feature,
             features=tuple(fnames), **per_req, unpriced=unpriced,
             unpriced_on_tier={names[k]: int(self.null_on_tier[k]) for k in range(T) if self.null_on_tier[k]},
-            excluded_actual=self.excluded_actual, options=options, window=window,
+            excluded_actual=self.excluded_actual, options=options, window=window, weight=weight,
         )

@@ -171,6 +171,9 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         raise ConfigError(f"unknown policy {scenario.policy!r}.{did_you_mean(scenario.policy, POLICIES)} "
                           f"Choose one of: {', '.join(POLICIES)}.")
     notes: list[str] = []
+    # sampled logs: counts, output tokens and quality sums weighted by the requests each row stands
+    # for (the money arrays are weighted already, arrays.weigh); all 1 on a complete log
+    wt = reduction.weight
     feats = set(reduction.features)
     bad = [f for f in scenario.batch_features if f not in feats]
     if bad:
@@ -207,7 +210,7 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
             notes.append(f"{int(off.sum()):,} requests ran on models that stand for no tier; they keep their logged cost")
         kind, paid = "assign", None
         shown = np.where(off, reduction.current, A)
-        share_raw = np.bincount(shown[shown >= 0], minlength=T)
+        share_raw = np.bincount(shown[shown >= 0], weights=wt[shown >= 0], minlength=T)
     elif scenario.policy == "proportional":
         kind = "weights"
         w = scenario.split.vector(reduction.tiers)
@@ -235,16 +238,17 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
                              "with the logged cost of the same requests")
                 sub = evaluate(reduction.subset(sample), scenario)
                 sub.notes = notes + sub.notes
-                sub.n_window, sub.actual_window = reduction.n, int(reduction.actual.sum())
+                sub.n_window, sub.actual_window = _requests(reduction), int(reduction.actual.sum())
                 return sub
         A = A.astype(np.int64)
-        share_raw = np.bincount(A, minlength=T)
+        share_raw = np.bincount(A, weights=wt, minlength=T)
 
     idx = np.arange(reduction.n)
     K = len(OUT_SOURCES)
     out_src = np.zeros(K)  # expected answers per output-token rule
     out_tok = np.zeros(K)  # their logged output tokens
     toks = reduction.output_tokens if reduction.output_tokens is not None else np.zeros(reduction.n)
+    toks = toks * wt if reduction.weighted else toks  # the output tokens of the requests it stands for
     adj_cost = Fraction(0)  # the part of the cost output tokens moved off the logged count
     adj_day = np.zeros(D)
     if kind == "weights":
@@ -279,7 +283,7 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
                 del reduction.batch_adjust
         for t in range(T):
             if wf[t]:
-                out_src += wf[t] * np.bincount(reduction.out_src[:, t], minlength=K)
+                out_src += wf[t] * np.bincount(reduction.out_src[:, t], weights=wt, minlength=K)
                 out_tok += wf[t] * np.bincount(reduction.out_src[:, t], weights=toks, minlength=K)
         tier_share = {t: float(x) for t, x in zip(reduction.tiers, w)}
         # quality = sum_t w_t * mean quality on t, over the requests known on every used tier when
@@ -291,8 +295,8 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         qn = np.zeros((D, T))
         for t in used:
             mk = fin[:, t] & all_known if all_known.any() else fin[:, t]
-            qsum[:, t] = bc(reduction.quality[mk, t], mk)
-            qn[:, t] = bc(np.ones(int(mk.sum())), mk)
+            qsum[:, t] = bc(reduction.quality[mk, t] * wt[mk], mk)
+            qn[:, t] = bc(wt[mk], mk)
         qw = wf
         n_known = int((all_known if all_known.any() else fin[:, used].any(axis=1)).sum())
     else:
@@ -317,19 +321,19 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
             adj_day = bc(va)
         if kind == "paid":
             for t in range(T):
-                out_src += np.bincount(reduction.out_src[:, t], weights=paid[:, t], minlength=K)
+                out_src += np.bincount(reduction.out_src[:, t], weights=paid[:, t] * wt, minlength=K)
                 out_tok += np.bincount(reduction.out_src[:, t], weights=toks * paid[:, t], minlength=K)
         else:
-            out_src += np.bincount(reduction.out_src[idx, Ac][on], minlength=K)
+            out_src += np.bincount(reduction.out_src[idx, Ac][on], weights=wt[on], minlength=K)
             out_tok += np.bincount(reduction.out_src[idx, Ac][on], weights=toks[on], minlength=K)
             if off.any():  # they keep their logged cost: their output as logged
-                out_src[0] += int(off.sum())
+                out_src[0] += float(wt[off].sum())
                 out_tok[0] += float(toks[off].sum())
-        tier_share = {t: float(share_raw[i]) / max(reduction.n, 1) for i, t in enumerate(reduction.tiers)}
+        tier_share = {t: float(share_raw[i]) / (reduction.requests or 1) for i, t in enumerate(reduction.tiers)}
         qv = np.where(on, reduction.quality[idx, Ac], np.nan)
         mk = np.isfinite(qv)
-        qsum = bc(qv[mk], mk)[:, None]
-        qn = bc(np.ones(int(mk.sum())), mk)[:, None]
+        qsum = bc(qv[mk] * wt[mk], mk)[:, None]
+        qn = bc(wt[mk], mk)[:, None]
         qw = np.ones(1)
         n_known = int(mk.sum())
 
@@ -345,8 +349,14 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
     actual = int(reduction.actual.sum())
     return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, coverage, notes,
                   day_cost, day_qsum, day_qn, q_weights=qw, cost_same=cost - adj_cost, day_cost_same=day_cost - adj_day,
-                  output_mode=reduction.options.output_tokens, n=reduction.n, actual=actual, n_window=reduction.n,
+                  output_mode=reduction.options.output_tokens, n=_requests(reduction), actual=actual, n_window=_requests(reduction),
                   actual_window=actual)
+
+
+def _requests(reduction: Reduction) -> int:
+    """The requests a window stands for: its rows on a complete log, the sum of their weights (to
+    the nearest request) on a sampled one."""
+    return round(reduction.requests) if reduction.weighted else reduction.n
 
 
 def coverage_shares(answers: np.ndarray, tokens: np.ndarray) -> dict[str, dict[str, float]]:

@@ -13,7 +13,7 @@
 --   qbits INTEGER                         bit k-1 set: the requests' quality on tier k is known
 --   shown INTEGER                         1-based tier under --split current: the first tier whose model it ran on, else its tier line's; NULL neither
 --   nullbits INTEGER                      bit k-1 set: no price on tier k (excluded rows only)
---   n BIGINT                              requests
+--   n BIGINT                              requests (weighted by sample_weight, to the nearest request)
 --   n_off BIGINT                          requests on no tier model (they keep their logged cost under --split current)
 --   off_actual_nusd BIGINT                their logged cost
 --   actual_nusd BIGINT                    logged cost
@@ -93,7 +93,10 @@ base as not materialized (
         coalesce(cr.input_tokens, 0)::BIGINT as t_in, coalesce(cr.output_tokens, 0)::BIGINT as t_out,
         coalesce(cr.cache_read_tokens, 0)::BIGINT as t_cr, coalesce(cr.cache_write_5m_tokens, 0)::BIGINT as t_cw5,
         coalesce(cr.cache_write_1h_tokens, 0)::BIGINT as t_cw1h, coalesce(cr.web_search_requests, 0)::BIGINT as t_web,
-        cr.status = 'ok' as ok, cr.feedback_score
+        cr.status = 'ok' as ok, cr.feedback_score,
+        -- sample_weight in millionths (exact: DECIMAL(38,6)); every sum below is weighted by it, so
+        -- counts, tokens and femto-dollars leave the cube in millionths (divided out once at the end)
+        (coalesce(cr.sample_weight, 1) * 1000000)::BIGINT as w
     from {{ source }} cr
     where cr.ts >= $since and cr.ts < $until and ({{ filter or 'true' }})
 ),
@@ -161,23 +164,24 @@ cube as materialized (
         b.t_cr > 0 and b.ts_us < b.start_us + ($warmup_minutes * 60000000)::BIGINT as cold,
         b.feedback_score is not null as fb,
         (0 {% for k in tiers %} + case when j_t{{ k }}.quality is not null then 1 << (list_position($tier_names, $tier_names[{{ k }}]) - 1) else 0 end {% endfor %})::INTEGER as jbits,
-        count(*) as n, min(b.ts) as min_ts,
-        sum(b.t_in) as s_in, sum(b.t_out) as s_out, sum(b.t_cr) as s_cr, sum(b.t_cw5) as s_cw5,
-        sum(b.t_cw1h) as s_cw1h, sum(b.t_web) as s_web,
-        sum(b.g_in) as g_in, sum(b.g_cr) as g_cr, sum(b.g_cw5) as g_cw5, sum(b.g_cw1h) as g_cw1h,
-        sum(b.feedback_score) as fb_sum,
+        -- weighted after each request's own band, re-tokenization and replay are chosen (never before)
+        sum(b.w) as n, min(b.ts) as min_ts,
+        sum(b.t_in * b.w) as s_in, sum(b.t_out * b.w) as s_out, sum(b.t_cr * b.w) as s_cr, sum(b.t_cw5 * b.w) as s_cw5,
+        sum(b.t_cw1h * b.w) as s_cw1h, sum(b.t_web * b.w) as s_web,
+        sum(b.g_in * b.w) as g_in, sum(b.g_cr * b.w) as g_cr, sum(b.g_cw5 * b.w) as g_cw5, sum(b.g_cw1h * b.w) as g_cw1h,
+        sum(b.feedback_score * b.w) as fb_sum,
         {% for k in tiers %}
 {% if use_replays %}
-        sum(case when b.own_t{{ k }} then b.t_out
+        sum((case when b.own_t{{ k }} then b.t_out
                  when rp_t{{ k }}.output_tokens is not null then rp_t{{ k }}.output_tokens
-                 else round(b.t_out * b.f_t{{ k }})::BIGINT end) as out_t{{ k }},
-        sum(case when b.own_t{{ k }} then b.t_out else round(b.t_out * b.f_t{{ k }})::BIGINT end) as same_t{{ k }},
-        count(*) filter (where not b.own_t{{ k }} and rp_t{{ k }}.output_tokens is not null) as np_t{{ k }},
-        sum(b.t_out) filter (where not b.own_t{{ k }} and rp_t{{ k }}.output_tokens is not null) as tp_t{{ k }},
+                 else round(b.t_out * b.f_t{{ k }})::BIGINT end) * b.w) as out_t{{ k }},
+        sum((case when b.own_t{{ k }} then b.t_out else round(b.t_out * b.f_t{{ k }})::BIGINT end) * b.w) as same_t{{ k }},
+        sum(b.w) filter (where not b.own_t{{ k }} and rp_t{{ k }}.output_tokens is not null) as np_t{{ k }},
+        sum(b.t_out * b.w) filter (where not b.own_t{{ k }} and rp_t{{ k }}.output_tokens is not null) as tp_t{{ k }},
 {% else %}
-        sum(case when b.own_t{{ k }} then b.t_out else round(b.t_out * b.f_t{{ k }})::BIGINT end) as out_t{{ k }},
+        sum((case when b.own_t{{ k }} then b.t_out else round(b.t_out * b.f_t{{ k }})::BIGINT end) * b.w) as out_t{{ k }},
 {% endif %}
-        sum(j_t{{ k }}.quality) as j_t{{ k }},
+        sum(j_t{{ k }}.quality * b.w) as j_t{{ k }},
         {% endfor %}
     from (
         select k.*, fm.* exclude (fkey, model),
@@ -276,36 +280,38 @@ labelled as (
         case {% for k in tiers %} when own_t{{ k }} then (case when q_t{{ k }} is not null then n else 0 end) {% endfor %} else 0 end as q_own_n
     from classified
 )
--- n(x): femto-dollars to nano-dollars, half up (costlab_fusd_to_usd), once per output row.
+-- n(x): femto-dollars to nano-dollars, half up (costlab_fusd_to_usd), once per output row. The cube's sums
+-- are weighted in millionths of a request (w): money divides by 10^12, counts and tokens by 10^6 (half up:
+-- exact for whole weights), quality sums by 10^6 (a mean weighted by the requests each row stands for).
 select
     day::INTEGER as day, status::VARCHAR as status, qbits::INTEGER as qbits,
     coalesce(own_k, list_position($tier_names, cur_tier))::INTEGER as shown,
     (case when status = 'excluded' then nullbits end)::INTEGER as nullbits,
-    sum(n)::BIGINT as n,
-    coalesce(sum(n) filter (where own_k is null), 0)::BIGINT as n_off,
-    coalesce((sum(act_f) filter (where own_k is null) + 500000) // 1000000, 0)::BIGINT as off_actual_nusd,
-    ((sum(act_f) + 500000) // 1000000)::BIGINT as actual_nusd,
-    ((sum(act_f) + 500000) // 1000000)::BIGINT as current_nusd,
-    sum(q_own)::DOUBLE as q_own_sum,
-    sum(q_own_n)::BIGINT as q_own_n,
-    sum(s_out)::BIGINT as out_tokens,
+    ((sum(n) + 500000) // 1000000)::BIGINT as n,
+    coalesce((sum(n) filter (where own_k is null) + 500000) // 1000000, 0)::BIGINT as n_off,
+    coalesce((sum(act_f) filter (where own_k is null) + 500000000000) // 1000000000000, 0)::BIGINT as off_actual_nusd,
+    ((sum(act_f) + 500000000000) // 1000000000000)::BIGINT as actual_nusd,
+    ((sum(act_f) + 500000000000) // 1000000000000)::BIGINT as current_nusd,
+    (sum(q_own) / 1000000)::DOUBLE as q_own_sum,
+    ((sum(q_own_n) + 500000) // 1000000)::BIGINT as q_own_n,
+    ((sum(s_out) + 500000) // 1000000)::BIGINT as out_tokens,
     {% for k in tiers %}
-    ((sum(cost_f_t{{ k }}) + 500000) // 1000000)::BIGINT as cost_t{{ k }},
-    ((sum(warm_f_t{{ k }}) + 500000) // 1000000)::BIGINT as warmup_t{{ k }},
-    (((sum(all_read_f_t{{ k }}) + 500000) // 1000000) - ((sum(write_f_t{{ k }}) + 500000) // 1000000)
-        - ((sum(read_f_t{{ k }}) + 500000) // 1000000))::BIGINT as crd_t{{ k }},
-    (((sum(all_write_f_t{{ k }}) + 500000) // 1000000) - ((sum(write_f_t{{ k }}) + 500000) // 1000000)
-        - ((sum(read_f_t{{ k }}) + 500000) // 1000000))::BIGINT as cwd_t{{ k }},
-    sum(q_t{{ k }})::DOUBLE as quality_t{{ k }},
+    ((sum(cost_f_t{{ k }}) + 500000000000) // 1000000000000)::BIGINT as cost_t{{ k }},
+    ((sum(warm_f_t{{ k }}) + 500000000000) // 1000000000000)::BIGINT as warmup_t{{ k }},
+    (((sum(all_read_f_t{{ k }}) + 500000000000) // 1000000000000) - ((sum(write_f_t{{ k }}) + 500000000000) // 1000000000000)
+        - ((sum(read_f_t{{ k }}) + 500000000000) // 1000000000000))::BIGINT as crd_t{{ k }},
+    (((sum(all_write_f_t{{ k }}) + 500000000000) // 1000000000000) - ((sum(write_f_t{{ k }}) + 500000000000) // 1000000000000)
+        - ((sum(read_f_t{{ k }}) + 500000000000) // 1000000000000))::BIGINT as cwd_t{{ k }},
+    (sum(q_t{{ k }}) / 1000000)::DOUBLE as quality_t{{ k }},
 {% if use_replays %}
-    ((sum(oadj_f_t{{ k }}) + 500000) // 1000000)::BIGINT as oadj_t{{ k }},
-    coalesce(sum(np_t{{ k }}), 0)::BIGINT as npair_t{{ k }},
-    coalesce(sum(tp_t{{ k }}), 0)::BIGINT as tpair_t{{ k }},
+    ((sum(oadj_f_t{{ k }}) + 500000000000) // 1000000000000)::BIGINT as oadj_t{{ k }},
+    coalesce((sum(np_t{{ k }}) + 500000) // 1000000, 0)::BIGINT as npair_t{{ k }},
+    coalesce((sum(tp_t{{ k }}) + 500000) // 1000000, 0)::BIGINT as tpair_t{{ k }},
 {% else %}
     0::BIGINT as oadj_t{{ k }}, 0::BIGINT as npair_t{{ k }}, 0::BIGINT as tpair_t{{ k }},
 {% endif %}
-    sum(case when own_t{{ k }} then n else 0 end)::BIGINT as nown_t{{ k }},
-    sum(case when own_t{{ k }} then s_out else 0 end)::BIGINT as town_t{{ k }},
+    ((sum(case when own_t{{ k }} then n else 0 end) + 500000) // 1000000)::BIGINT as nown_t{{ k }},
+    ((sum(case when own_t{{ k }} then s_out else 0 end) + 500000) // 1000000)::BIGINT as town_t{{ k }},
     {% endfor %}
     any_value((select collisions from collisions))::BIGINT as collisions
 from labelled

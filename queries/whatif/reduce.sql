@@ -23,6 +23,7 @@
 --   conditional BOOLEAN                   conditional wording in the request (if/unless/otherwise)
 --   multistep BOOLEAN                     multi-step wording (first/then/step N/finally)
 --   output_tokens BIGINT                  output tokens as logged
+--   w_micro BIGINT                        sample_weight in millionths (1000000: a complete log's request), exact: DECIMAL(38,6)
 --   then, for each tier k = 1..len(tier_names) (columns suffixed _t1, _t2, ...):
 --   own_t1 BOOLEAN                        it ran on this tier's model
 --   cost_t1 BIGINT                        cost on this tier, warm cache, nano-dollars (NULL: no price on the tier)
@@ -105,6 +106,7 @@ base as not materialized (
         coalesce(cr.web_search_requests, 0) as web_search, cr.stop_reason = 'tool_use' as tool_use,
         cr.status = 'ok' as ok, cr.priced, cr.feedback_score,
         (cr.cost_usd::DECIMAL(38,9) * 1000000000)::BIGINT as actual_nusd, cr.prompt_tokens,
+        (coalesce(cr.sample_weight, 1) * 1000000)::BIGINT as w_micro,
         costlab_geo_class(cr.platform, cr.inference_geo) as geo_class,
         coalesce(cr.feature, '') as fkey{% if observed %},
         -- the observed-ratio cell: never pooled across sources, features or customers (else users)
@@ -251,6 +253,6 @@ select
     priced::BOOLEAN as priced, actual_nusd::BIGINT as actual_nusd, prompt_tokens::BIGINT as prompt_tokens,
     web_search::INTEGER as web_search, tool_use::BOOLEAN as tool_use, (service_tier = 'batch')::BOOLEAN as batch,
     documents::INTEGER as documents, conditional::BOOLEAN as conditional, multistep::BOOLEAN as multistep,
-    output_tokens::BIGINT as output_tokens,
+    output_tokens::BIGINT as output_tokens, w_micro::BIGINT as w_micro,
     columns('^(own|cost|warmup|batch|crd|cwd|out_src|oadj|boadj|quality|q_src|good)_t[0-9]+$')
 from last
