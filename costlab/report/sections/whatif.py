@@ -98,11 +98,14 @@ def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
     fr = frontier.proportional(seg, quality=qbar)
     # the frontier is chosen on float dollars; each point's cost is shown exact (nano-dollars)
     totals = [int(c) + int(w) for c, w in zip(seg.totals["cost"], seg.totals["warmup"])]
+    # each point's quality with its 95% interval (days resampled, as the scenarios') and n judged
+    low, high, n = frontier.proportional_quality_intervals(
+        seg.q_day, seg.q_sum, seg.q_n, seg.q_mask, len(seg.days), fr.splits[fr.hull], RESAMPLES)
     rows = [{"split": ",".join(f"{t}={p}" for t, p in zip(fr.tiers, fr.splits[i])),
              "mix": "/".join(str(p) for p in fr.splits[i]),
              "cost_usd": _usd(Fraction(sum(int(p) * t for p, t in zip(fr.splits[i], totals)), 100)),
-             "quality": float(fr.quality[i]),
-             **_point_quality(seg, np.asarray(fr.splits[i], dtype=np.float64))} for i in fr.hull]
+             "quality": float(fr.quality[i]), "quality_low": _num(low[j]), "quality_high": _num(high[j]),
+             "quality_n": int(n[j])} for j, i in enumerate(fr.hull)]
     columns = [column("split", "Split", "text"), column("mix", "Mix %", "text"),
                column("cost_usd", "Cost", "usd"), column("quality", "Quality", "ratio"),
                column("quality_low", "Low", "ratio"), column("quality_high", "High", "ratio"),
@@ -113,30 +116,8 @@ def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
     return table("frontier", "Cost-quality Pareto frontier", columns, rows, detail=True, notes=[note])
 
 
-def _point_quality(seg: DailyTotals, split: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> dict:
-    """A frontier point's quality interval and n, as the scenarios table has them: the requests
-    tier_quality averages (those judged on every tier, else each tier's own), per-tier means
-    resampled by whole days (the same day draws as costlab.whatif.bootstrap), combined with the
-    split's shares; the 95% percentile interval. n: the judged requests on the tiers the split uses."""
-    T, D = len(seg.tiers), len(seg.days)
-    both = seg.q_mask.all(axis=1) & (seg.q_n > 0)
-    use = np.broadcast_to(both[:, None], seg.q_mask.shape) if both.any() else seg.q_mask
-    on = split > 0
-    n = int(seg.q_n[use[:, on].any(axis=1)].sum())
-    if D == 0:
-        return {"quality_low": None, "quality_high": None, "quality_n": n}
-    qsum = np.zeros((D, T))
-    qn = np.zeros((D, T))
-    for t in range(T):
-        mk = use[:, t]
-        qsum[:, t] = np.bincount(seg.q_day[mk], weights=seg.q_sum[mk, t], minlength=D)
-        qn[:, t] = np.bincount(seg.q_day[mk], weights=seg.q_n[mk], minlength=D)
-    idx = np.random.default_rng(seed).integers(0, D, size=(resamples, D))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = qsum[idx].sum(axis=1)[:, on] / qn[idx].sum(axis=1)[:, on]  # [B, tiers used]
-    q = (means * split[on]).sum(axis=1) / split[on].sum()
-    lo, hi = np.nanpercentile(q, [2.5, 97.5])
-    return {"quality_low": float(lo), "quality_high": float(hi), "quality_n": n}
+def _num(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)
 
 
 def _coverage_note(seg: DailyTotals, coverage: list[tuple[str, dict]]) -> str:
