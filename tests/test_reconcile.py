@@ -277,7 +277,7 @@ def test_a_one_in_1000_sample_reconciles_against_the_full_usage_and_cost_report(
     row = next(r for r in reconcile(sampled).rows.to_dicts() if r["basis"] == "admin")
     assert (row["requests"], row["logged_rows"], row["logged_tokens"], row["reported_tokens"], row["token_gap"]) == (
         2000, 2, 4_400_000, 4_400_000, 0)
-    assert (row["computed_usd"], row["reported_usd"], row["cost_gap_usd"]) == (Decimal("12"), Decimal("12"), Decimal(0))
+    assert (row["computed_usd"], row["reported_usd"], row["cost_gap_usd"]) == (Decimal(12), Decimal(12), Decimal(0))
     assert row["flagged"] is False
     # Horvitz-Thompson sampling error: var = sum((w^2 - w) y^2) = 999,000 x (1100^2 + 3300^2) = 1.20879e13 tokens^2,
     # and 999,000 x (0.003^2 + 0.009^2) = 89.91 USD^2.
