@@ -231,3 +231,85 @@ def test_reconcile_window_outside_the_reports_is_nothing_checked_inside_it_is_ch
     store.close()
     res = CliRunner().invoke(app(), ["reconcile", "--db", str(db), "--since", "2026-11-20", "--until", "2026-11-21"])
     assert res.exit_code == 6 and "1 logged requests in the window" in res.stderr
+
+
+# -- sampled logs: the logged side is weighted against the full usage report, gateways row to row ------
+SAMPLED = [  # (ts, model, input, output, reported cost): two rows of a 1-in-1000 sample on one day
+    ("2026-11-16T10:00:00Z", "claude-sonnet-5-5", 1000, 100, "0.003"),   # priced 1000 x $2/M + 100 x $10/M = $0.003
+    ("2026-11-16T11:00:00Z", "claude-sonnet-5-5", 3000, 300, "0.009"),   # $0.009
+]
+
+
+def _usage_report(path, uncached, output, cost_cents):
+    """A one-day usage report and cost report for claude-sonnet-5-5 standard on 2026-11-16 (cost in cents)."""
+    bucket = {"starting_at": "2026-11-16T00:00:00Z", "ending_at": "2026-11-17T00:00:00Z"}
+    usage = {"data": [dict(bucket, results=[{
+        "uncached_input_tokens": uncached, "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output, "server_tool_use": {"web_search_requests": 0}, "api_key_id": None,
+        "workspace_id": None, "model": "claude-sonnet-5-5", "service_tier": "standard", "context_window": "0-200k"}])],
+        "has_more": False, "next_page": None}
+    cost = {"data": [dict(bucket, results=[{
+        "currency": "USD", "amount": cost_cents, "workspace_id": None, "description": "Claude Sonnet 5.5 Usage",
+        "cost_type": "tokens", "context_window": "0-200k", "model": "claude-sonnet-5-5", "service_tier": "standard",
+        "token_type": "uncached_input_tokens", "inference_geo": "global"}])], "has_more": False, "next_page": None}
+    (path / "usage.json").write_text(json.dumps(usage))
+    (path / "cost.json").write_text(json.dumps(cost))
+    return [str(path / "usage.json"), str(path / "cost.json")]
+
+
+@pytest.fixture
+def sampled(new_store, tmp_path):
+    path = tmp_path / "sampled.jsonl"
+    path.write_text("".join(json.dumps(dict(request_id=f"s{i}", ts=ts, model=m, service_tier="standard", input_tokens=a,
+                                            output_tokens=b, reported_cost_usd=c)) + "\n"
+                            for i, (ts, m, a, b, c) in enumerate(SAMPLED)))
+    store = new_store(tmp_path / "s.duckdb")
+    ingest_paths(store, [str(path)], sample_rate="1/1000")
+    assert store.scalar("select sum(sample_weight) from requests") == 2000
+    yield store
+    store.close()
+
+
+def test_a_one_in_1000_sample_reconciles_against_the_full_usage_and_cost_report(sampled, tmp_path):
+    # 2 rows x 1000: tokens 1000 x (1100 + 3300) = 4,400,000; cost 1000 x $0.012 = $12 = 1200 cents.
+    ingest_paths(sampled, _usage_report(tmp_path, 4_000_000, 400_000, "1200"))
+    row = next(r for r in reconcile(sampled).rows.to_dicts() if r["basis"] == "admin")
+    assert (row["requests"], row["logged_rows"], row["logged_tokens"], row["reported_tokens"], row["token_gap"]) == (
+        2000, 2, 4_400_000, 4_400_000, 0)
+    assert (row["computed_usd"], row["reported_usd"], row["cost_gap_usd"]) == (Decimal(12), Decimal(12), Decimal(0))
+    assert row["flagged"] is False
+    # Horvitz-Thompson sampling error: var = sum((w^2 - w) y^2) = 999,000 x (1100^2 + 3300^2) = 1.20879e13 tokens^2,
+    # and 999,000 x (0.003^2 + 0.009^2) = 89.91 USD^2.
+    assert row["token_se"] == pytest.approx(999_000 ** 0.5 * (1100 ** 2 + 3300 ** 2) ** 0.5)
+    assert row["cost_se_usd"] == pytest.approx((999_000 * (0.003 ** 2 + 0.009 ** 2)) ** 0.5)
+
+
+def test_a_sample_is_flagged_when_the_gap_exceeds_the_tolerance_plus_its_sampling_error(sampled, tmp_path):
+    # The report counted 10x what the sample stands for: gap 39.6M > 1% x 44M + 1.96 x 3.48M = 7.25M: flagged.
+    ingest_paths(sampled, _usage_report(tmp_path, 40_000_000, 4_000_000, "1200"))
+    row = next(r for r in reconcile(sampled).rows.to_dicts() if r["basis"] == "admin")
+    assert (row["token_gap"], row["flagged"]) == (39_600_000, True)
+    assert row["finding"].startswith("token gap: the provider counted more")
+    # 5.6M more than logged (12.7%): beyond the 1% tolerance but inside 44,000 + 1.96 x 3,476,766 = 6.86M: not flagged.
+    ingest_paths(sampled, _usage_report(tmp_path, 9_000_000, 1_000_000, "1200"))
+    row = next(r for r in reconcile(sampled).rows.to_dicts() if r["basis"] == "admin")
+    assert (row["token_gap"], row["flagged"]) == (5_600_000, False)
+
+
+def test_a_gateways_reported_cost_on_sampled_rows_is_compared_row_to_row_unweighted(sampled):
+    rows = [r for r in reconcile(sampled).rows.to_dicts() if r["basis"] != "admin"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["requests"], row["logged_rows"], row["logged_tokens"]) == (2, 2, 4400)
+    assert (row["computed_usd"], row["reported_usd"], row["cost_gap_usd"], row["flagged"]) == (
+        Decimal("0.012"), Decimal("0.012"), Decimal(0), False)
+    assert (row["token_se"], row["cost_se_usd"]) == (0, 0)
+
+
+def test_a_complete_log_has_no_sampling_error_and_as_many_requests_as_rows(logged):
+    store, _ = logged
+    ingest_paths(store, [str(SRC / "admin_usage_report.json"), str(SRC / "admin_cost_report.jsonl")])
+    for r in reconcile(store).rows.to_dicts():
+        assert (r["token_se"], r["cost_se_usd"]) == (0, 0)
+        assert r["requests"] == r["logged_rows"]

@@ -35,6 +35,8 @@ from costlab.money import NANOS_PER_USD
 from costlab.whatif.arrays import Reduction, tier_quality
 from costlab.whatif.policies import complexity_scores, percentile_buckets
 
+BOOTSTRAP_RESAMPLES = 1000  # as costlab.whatif.bootstrap's default
+
 
 def grid(tiers: int, step: int = 1) -> np.ndarray:
     """Every split of 100% over `tiers` tiers in `step`% steps, as int percentages [k, tiers]."""
@@ -61,6 +63,11 @@ class Frontier:
     policy: str
     hull: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # grid points on the hull, cheapest first
     vertices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # the hull's vertices: the Pareto set
+    # each split's quality 95% interval (day-block bootstrap) and the requests it rests on; None until
+    # computed (complexity fills them; proportional_quality_intervals gives them for a proportional grid)
+    quality_low: np.ndarray | None = None
+    quality_high: np.ndarray | None = None
+    quality_n: np.ndarray | None = None
 
     def __post_init__(self):
         if not len(self.vertices) and len(self.cost):
@@ -105,7 +112,87 @@ def complexity(reduction: Reduction, step: int = 1, weights: dict[str, float] | 
     cost /= NANOS_PER_USD
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.where(qn > 0, qsum / qn, np.nan)
-    return Frontier(g, cost, q, pareto_set(cost, q), reduction.tiers, "complexity")
+    low, high = _complexity_intervals(reduction, bucket, pct_lo, pct_end)
+    return Frontier(g, cost, q, pareto_set(cost, q), reduction.tiers, "complexity",
+                    quality_low=low, quality_high=high, quality_n=qn.astype(np.int64))
+
+
+def _complexity_intervals(reduction: Reduction, bucket: np.ndarray, pct_lo: np.ndarray, pct_end: np.ndarray,
+                          resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each complexity split's quality interval: per-day, per-bucket quality sums and counts on each
+    tier, whole days resampled (the draws costlab.whatif.bootstrap makes), each split's buckets summed."""
+    D, T, k = len(reduction.days), len(reduction.tiers), len(pct_lo)
+    if D == 0:
+        return np.full(k, np.nan), np.full(k, np.nan)
+    idx = np.random.default_rng(seed).integers(0, D, size=(resamples, D))
+    counts = np.zeros((resamples, D))  # how often each day is drawn in each resample
+    np.add.at(counts, (np.repeat(np.arange(resamples), D), idx.ravel()), 1)
+    qsum = np.zeros((resamples, k))
+    qn = np.zeros((resamples, k))
+    for t in range(T):
+        known = np.isfinite(reduction.quality[:, t])
+        if not known.any():
+            continue
+        cell = reduction.day[known].astype(np.int64) * 100 + bucket[known]
+        s = np.bincount(cell, weights=reduction.quality[known, t], minlength=D * 100).reshape(D, 100)
+        c = np.bincount(cell, minlength=D * 100).reshape(D, 100).astype(np.float64)
+        cs = np.hstack([np.zeros((resamples, 1)), np.cumsum(counts @ s, axis=1)])  # [B, 101]
+        cc = np.hstack([np.zeros((resamples, 1)), np.cumsum(counts @ c, axis=1)])
+        qsum += cs[:, pct_end[:, t]] - cs[:, pct_lo[:, t]]
+        qn += cc[:, pct_end[:, t]] - cc[:, pct_lo[:, t]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.where(qn > 0, qsum / qn, np.nan)
+    return _percentiles(q)
+
+
+def _percentiles(q: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of [B, k] bootstrap draws: the percentile interval (NaN where every draw is NaN)."""
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    ok = ~np.isnan(q).all(axis=0)
+    low, high = np.full(q.shape[1], np.nan), np.full(q.shape[1], np.nan)
+    if ok.any():
+        low[ok], high[ok] = np.nanpercentile(q[:, ok], [lo, hi], axis=0)
+    return low, high
+
+
+def proportional_quality_intervals(day: np.ndarray, qsum: np.ndarray, qn: np.ndarray, known: np.ndarray, days: int,
+                                   splits: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, n) for proportional splits [k, T] (percentages): the quality the frontier gives
+    them (tier_quality: per-tier means over the requests known on every tier, else each tier's
+    own, combined by the split's shares), its 95% interval by resampling whole days (the draws
+    costlab.whatif.bootstrap makes), and the requests it rests on (known on a tier the split uses).
+    Rows are requests (or aggregated rows): day index, quality sum [.., T], count, known mask [.., T]."""
+    splits = np.asarray(splits, dtype=np.float64).reshape(-1, known.shape[1])
+    T, k = known.shape[1], len(splits)
+    both = known.all(axis=1) & (qn > 0)
+    use = np.broadcast_to(both[:, None], known.shape) if both.any() else known
+    on = splits > 0
+    n = np.zeros(k, dtype=np.int64)
+    for pattern in np.unique(on, axis=0):  # at most 2**T - 1 sets of tiers used
+        rows = (on == pattern).all(axis=1)
+        n[rows] = int(qn[use[:, pattern].any(axis=1)].sum())
+    if days == 0:
+        return np.full(k, np.nan), np.full(k, np.nan), n
+    per_sum, per_n = np.zeros((days, T)), np.zeros((days, T))
+    for t in range(T):
+        mk = use[:, t]
+        per_sum[:, t] = np.bincount(day[mk], weights=np.where(mk, qsum[:, t], 0.0)[mk], minlength=days)
+        per_n[:, t] = np.bincount(day[mk], weights=qn[mk], minlength=days)
+    idx = np.random.default_rng(seed).integers(0, days, size=(resamples, days))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = per_sum[idx].sum(axis=1) / per_n[idx].sum(axis=1)  # [B, T], NaN where a tier drew no judged day
+    q = np.nan_to_num(means) @ splits.T / splits.sum(axis=1)
+    q[(np.isnan(means).astype(np.float64) @ on.T.astype(np.float64)) > 0] = np.nan
+    low, high = _percentiles(q)
+    return low, high, n
+
+
+def reduction_quality_intervals(reduction: Reduction, splits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """proportional_quality_intervals on a Reduction's per-request quality (NaN: unknown)."""
+    known = np.isfinite(reduction.quality)
+    return proportional_quality_intervals(reduction.day.astype(np.int64), np.where(known, reduction.quality, 0.0),
+                                          np.ones(reduction.n), known, len(reduction.days), splits)
 
 
 def _int_bincount(bucket: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 import polars as pl
 
-from costlab.whatif.frontier import frontier_metrics
+from costlab.whatif.frontier import frontier_metrics, reduction_quality_intervals
 from costlab.whatif.scenario import nusd_to_usd
 
 if TYPE_CHECKING:
@@ -108,16 +108,26 @@ def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bo
                          + ", ".join(f"CPT({int(x * 100)}%) {unit(c)} (u={u:.2f})" for x, (c, u) in m.cpt.items())
                          + f"; weak {red.tiers[0]} {unit(m.cost_weak)} q={m.q_weak:.3f}, strong {red.tiers[-1]} "
                          f"{unit(m.cost_strong)} q={m.q_strong:.3f}; {len(fr.vertices)} hull vertices, "
-                         f"{len(fr.hull):,} grid splits on the hull, {len(fr.pareto):,} on the grid's Pareto staircase")
+                         f"{len(fr.hull):,} grid splits on the hull, {len(fr.pareto):,} on the grid's Pareto staircase; "
+                         "quality_low..quality_high is each split's 95% interval (whole days resampled), quality_n "
+                         "the judged requests its quality rests on")
         idx = np.arange(len(fr.cost)) if all_points else fr.hull
+        # every quality with its 95% interval (whole days resampled) and the requests it rests on
+        if fr.quality_n is not None:
+            low, high, n_q = fr.quality_low[idx], fr.quality_high[idx], fr.quality_n[idx]
+        else:
+            low, high, n_q = reduction_quality_intervals(red, fr.splits[idx])
         on, corner, stair = set(fr.hull.tolist()), set(fr.vertices.tolist()), set(fr.pareto.tolist())
         top = m.cost_strong if m is not None else (float(np.nanmax(fr.cost)) or 1.0)
-        for i in idx:
+        for j, i in enumerate(idx):
             row = {"policy": fr.policy}
             row.update({f"{t}_pct": int(p) for t, p in zip(fr.tiers, fr.splits[i])})
             row[money] = fr.cost[i] / top if relative else usd(fr.cost[i] * 1e9)
             row["quality"] = None if not np.isfinite(fr.quality[i]) else float(fr.quality[i])
-            row["quality_low"] = row["quality_high"] = None
+            known = row["quality"] is not None
+            row["quality_low"] = float(low[j]) if known and np.isfinite(low[j]) else None
+            row["quality_high"] = float(high[j]) if known and np.isfinite(high[j]) else None
+            row["quality_n"] = int(n_q[j]) if known else None
             if m is not None:
                 row["pgr"] = float((fr.quality[i] - m.q_weak) / (m.q_strong - m.q_weak))
             row.update(on_hull=i in on, hull_vertex=i in corner, grid_pareto=i in stair)
@@ -126,14 +136,14 @@ def frontier_table(red: "Reduction", frontiers: list["Frontier"], all_points: bo
         mean, lo, hi = rand.apgr(m)
         notes.append(f"random router (the baseline any router must beat): APGR {mean:.3f} (range {lo:.3f}..{hi:.3f} "
                      f"over {rand.seeds} seeds); quality_low..quality_high is its range over the seeds at each level, "
-                     f"over {rand.n_quality:,} requests known on every tier")
+                     f"over {rand.n_quality:,} requests known on every tier (quality_n)")
         top = m.cost_strong
         for k in range(len(rand.cost)):
             row = {"policy": f"random router ({rand.seeds} seeds)"}
             row.update({f"{t}_pct": int(p) for t, p in zip(rand.tiers, rand.shares[k])})
             row[money] = rand.cost[k] / top if relative else usd(round(rand.cost[k] * 1e9))
             row.update(quality=float(rand.quality[k]), quality_low=float(rand.quality_low[k]),
-                       quality_high=float(rand.quality_high[k]),
+                       quality_high=float(rand.quality_high[k]), quality_n=int(rand.n_quality),
                        pgr=float((rand.quality[k] - m.q_weak) / (m.q_strong - m.q_weak)),
                        on_hull=False, hull_vertex=False, grid_pareto=False)
             rows.append(row)

@@ -68,7 +68,7 @@ def test_frontier_prints_the_pareto_set_and_metrics(db, tmp_path):
     r = run("whatif", "frontier", "--db", db, "--format", "csv", "--chart", str(chart))
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0] == ("policy,haiku_pct,sonnet_pct,opus_pct,cost_usd,quality,quality_low,quality_high,pgr,"
+    assert lines[0] == ("policy,haiku_pct,sonnet_pct,opus_pct,cost_usd,quality,quality_low,quality_high,quality_n,pgr,"
                         "on_hull,hull_vertex,grid_pareto")
     assert any(line.startswith("proportional,100,0,0,") for line in lines)
     assert "APGR" in r.stderr and "5,151 splits" in r.stderr and "random router" in r.stderr
@@ -160,3 +160,45 @@ def test_cascade_and_oracle_take_no_share_split(db):
         assert "takes no TIER=SHARE split" in r.output
     r = run("whatif", "--db", db, "--policy", "quantum", "--split", "current")
     assert r.exit_code == 2
+
+
+def test_every_frontier_quality_shows_its_n_and_interval(tmp_path):
+    from costlab.replay.importer import import_outcomes
+
+    path = tmp_path / "e.duckdb"
+    f = tmp_path / "eval.csv"  # 4 prompts judged on 3 tiers: haiku right on p1 and p4, opus on all four
+    f.write_text("prompt_id,model,score,input_tokens,output_tokens\n"
+                 "p1,small,1,1000,200\np1,mid,1,1000,300\np1,big,1,1000,400\n"
+                 "p2,small,0,2000,100\np2,mid,1,2000,100\np2,big,1,2000,100\n"
+                 "p3,small,0,500,500\np3,mid,0,500,500\np3,big,1,500,500\n"
+                 "p4,small,1,100,100\np4,mid,0,100,100\np4,big,1,100,100\n")
+    s = open_store(path, Config())
+    import_outcomes(s, f, "csv", "e3", {"small": "haiku", "mid": "sonnet", "big": "opus"})
+    s.close()
+    tiers = "haiku=claude-haiku-4-5,sonnet=claude-sonnet-4-6,opus=claude-opus-4-7"
+    r = run("whatif", "frontier", "--db", str(path), "--tiers", tiers, "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {x["policy"].split(" (")[0] for x in rows} == {"proportional", "complexity", "random router"}
+    for x in rows:  # every quality figure with its n (the 4 prompts) and an interval around it
+        assert x["quality_n"] == 4, x
+        assert 0 <= x["quality_low"] <= x["quality"] <= x["quality_high"] <= 1, x
+    prop = [x for x in rows if x["policy"] == "proportional"]
+    assert (prop[0]["haiku_pct"], prop[0]["quality"]) == (100, 0.5)   # 2 of 4 right on haiku
+    assert (prop[-1]["opus_pct"], prop[-1]["quality"], prop[-1]["quality_low"], prop[-1]["quality_high"]) == (100, 1.0, 1.0, 1.0)
+    assert prop[0]["quality_low"] < 0.5 < prop[0]["quality_high"]      # 4 prompts: a wide interval
+    assert "quality_low..quality_high is each split's 95% interval" in r.stderr
+
+
+def test_logged_frontier_rows_carry_quality_n_and_an_interval(db):
+    with open_store(db, Config()) as s:
+        s.execute("""insert into judgements (run, source, request_id, tier, judge, score, good)
+                     select 'r1', source, request_id, t.tier, 'rubric', t.q, t.q > 0.7
+                     from (select source, request_id from requests order by request_id limit 200) r
+                     cross join (values ('haiku', 0.6), ('sonnet', 0.8), ('opus', 0.9)) t(tier, q)""")
+    r = run("whatif", "frontier", "--db", db, "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = [x for x in json.loads(r.stdout) if x["quality"] is not None]
+    assert rows and all(x["quality_n"] is not None and x["quality_low"] is not None for x in rows)
+    prop = [x for x in rows if x["policy"] == "proportional"]
+    assert prop[0]["haiku_pct"] == 100 and prop[0]["quality_n"] == 200

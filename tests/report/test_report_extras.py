@@ -129,3 +129,20 @@ def test_whatif_section_shows_the_same_token_cost_beside_and_what_rests_on_paire
     assert scen["actual split"]["cost_same_usd"] == scen["actual split"]["cost_usd"]
     note = next(x for x in section["notes"] if x.startswith("Output tokens (replay)"))
     assert f"opus=100: {40 / n:.1%} of answers" in note
+
+
+def test_whatif_frontier_shows_each_points_quality_interval_and_n(traffic):
+    settings = parse({"target_split": {"haiku": 70, "sonnet": 25, "opus": 5}, "whatif_splits": ["haiku=100", "opus=100"]})
+    judge_every_tier(traffic)  # 300 requests of the week judged on every tier
+    tables = {t["key"]: t for t in build_report(traffic, W46, settings, sections=ONLY)["sections"]["whatif"]["tables"]}
+    frontier = tables["frontier"]
+    assert [c["key"] for c in frontier["columns"]][-3:] == ["quality_low", "quality_high", "quality_n"]
+    rows = frontier["rows"]
+    for r in rows:
+        assert r["quality_n"] == 300
+        assert r["quality_low"] <= r["quality"] <= r["quality_high"]
+    # the single-tier ends: the mean judged score on that tier over the 300, its interval around it
+    for end, tier in ((rows[0], "haiku"), (rows[-1], "opus")):
+        mean = traffic.scalar(f"select avg(score) from judgements where tier = '{tier}'")
+        assert end["quality"] == pytest.approx(float(mean))
+        assert end["quality_low"] < end["quality"] < end["quality_high"]

@@ -98,16 +98,26 @@ def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
     fr = frontier.proportional(seg, quality=qbar)
     # the frontier is chosen on float dollars; each point's cost is shown exact (nano-dollars)
     totals = [int(c) + int(w) for c, w in zip(seg.totals["cost"], seg.totals["warmup"])]
+    # each point's quality with its 95% interval (days resampled, as the scenarios') and n judged
+    low, high, n = frontier.proportional_quality_intervals(
+        seg.q_day, seg.q_sum, seg.q_n, seg.q_mask, len(seg.days), fr.splits[fr.hull], RESAMPLES)
     rows = [{"split": ",".join(f"{t}={p}" for t, p in zip(fr.tiers, fr.splits[i])),
              "mix": "/".join(str(p) for p in fr.splits[i]),
              "cost_usd": _usd(Fraction(sum(int(p) * t for p, t in zip(fr.splits[i], totals)), 100)),
-             "quality": float(fr.quality[i])} for i in fr.hull]
+             "quality": float(fr.quality[i]), "quality_low": _num(low[j]), "quality_high": _num(high[j]),
+             "quality_n": int(n[j])} for j, i in enumerate(fr.hull)]
     columns = [column("split", "Split", "text"), column("mix", "Mix %", "text"),
-               column("cost_usd", "Cost", "usd"), column("quality", "Quality", "ratio")]
+               column("cost_usd", "Cost", "usd"), column("quality", "Quality", "ratio"),
+               column("quality_low", "Low", "ratio"), column("quality_high", "High", "ratio"),
+               column("quality_n", "n judged", "count")]
     note = (f"Pareto frontier: the {len(rows):,} of the {len(fr.splits):,} splits in 1% steps that lie on the convex hull "
             "of cost vs quality (no mix of other splits beats them; quality per tier from replay judgements; chart in "
             "the HTML report, points in the JSON).")
     return table("frontier", "Cost-quality Pareto frontier", columns, rows, detail=True, notes=[note])
+
+
+def _num(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)
 
 
 def _coverage_note(seg: DailyTotals, coverage: list[tuple[str, dict]]) -> str:
