@@ -189,3 +189,17 @@ def live_columns(store, name: str) -> list[tuple[str, str]]:
 
 def documented(name: str) -> list[tuple[str, str]]:
     return [(col, typ) for col, typ, _ in doc_sections()[name]]
+
+
+def one_command_app(register) -> "typer.Typer":
+    """A typer app holding only the commands one costlab.cli module registers (its `register`)."""
+    import typer
+
+    app = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    return app

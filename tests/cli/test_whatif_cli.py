@@ -96,18 +96,7 @@ def test_an_interactive_feature_cannot_be_moved_to_batch_and_unknown_whatif_keys
 
 
 def test_an_import_only_store_gets_its_frontier_oracle_and_random_router_from_the_eval(tmp_path):
-    from costlab.replay.importer import import_outcomes
-
-    path = tmp_path / "e.duckdb"
-    f = tmp_path / "eval.csv"
-    f.write_text("prompt_id,model,score,input_tokens,output_tokens\n"
-                 "p1,small,1,1000,200\np1,mid,1,1000,300\np1,big,1,1000,400\n"
-                 "p2,small,0,2000,100\np2,mid,1,2000,100\np2,big,1,2000,100\n"
-                 "p3,small,0,500,500\np3,mid,0,500,500\np3,big,1,500,500\n"
-                 "p4,small,1,100,100\np4,mid,0,100,100\np4,big,1,100,100\n")
-    s = open_store(path, Config())
-    import_outcomes(s, f, "csv", "e3", {"small": "haiku", "mid": "sonnet", "big": "opus"})
-    s.close()
+    path = _eval_store(tmp_path)
     tiers = "haiku=claude-haiku-4-5,sonnet=claude-sonnet-4-6,opus=claude-opus-4-7"
     r = run("whatif", "frontier", "--db", str(path), "--tiers", tiers, "--policy", "proportional", "--format", "json")
     assert r.exit_code == 0, r.output
@@ -163,18 +152,7 @@ def test_cascade_and_oracle_take_no_share_split(db):
 
 
 def test_every_frontier_quality_shows_its_n_and_interval(tmp_path):
-    from costlab.replay.importer import import_outcomes
-
-    path = tmp_path / "e.duckdb"
-    f = tmp_path / "eval.csv"  # 4 prompts judged on 3 tiers: haiku right on p1 and p4, opus on all four
-    f.write_text("prompt_id,model,score,input_tokens,output_tokens\n"
-                 "p1,small,1,1000,200\np1,mid,1,1000,300\np1,big,1,1000,400\n"
-                 "p2,small,0,2000,100\np2,mid,1,2000,100\np2,big,1,2000,100\n"
-                 "p3,small,0,500,500\np3,mid,0,500,500\np3,big,1,500,500\n"
-                 "p4,small,1,100,100\np4,mid,0,100,100\np4,big,1,100,100\n")
-    s = open_store(path, Config())
-    import_outcomes(s, f, "csv", "e3", {"small": "haiku", "mid": "sonnet", "big": "opus"})
-    s.close()
+    path = _eval_store(tmp_path)
     tiers = "haiku=claude-haiku-4-5,sonnet=claude-sonnet-4-6,opus=claude-opus-4-7"
     r = run("whatif", "frontier", "--db", str(path), "--tiers", tiers, "--format", "json")
     assert r.exit_code == 0, r.output
@@ -202,3 +180,20 @@ def test_logged_frontier_rows_carry_quality_n_and_an_interval(db):
     assert rows and all(x["quality_n"] is not None and x["quality_low"] is not None for x in rows)
     prop = [x for x in rows if x["policy"] == "proportional"]
     assert prop[0]["haiku_pct"] == 100 and prop[0]["quality_n"] == 200
+
+
+def _eval_store(tmp_path):
+    """A store holding only an imported eval set 'e3': 4 prompts judged on 3 tiers (haiku right on p1
+    and p4, opus on all four), with each answer's tokens."""
+    from costlab.replay.importer import import_outcomes
+
+    path = tmp_path / "e.duckdb"
+    f = tmp_path / "eval.csv"
+    f.write_text("prompt_id,model,score,input_tokens,output_tokens\n"
+                 "p1,small,1,1000,200\np1,mid,1,1000,300\np1,big,1,1000,400\n"
+                 "p2,small,0,2000,100\np2,mid,1,2000,100\np2,big,1,2000,100\n"
+                 "p3,small,0,500,500\np3,mid,0,500,500\np3,big,1,500,500\n"
+                 "p4,small,1,100,100\np4,mid,0,100,100\np4,big,1,100,100\n")
+    with open_store(path, Config()) as s:
+        import_outcomes(s, f, "csv", "e3", {"small": "haiku", "mid": "sonnet", "big": "opus"})
+    return path

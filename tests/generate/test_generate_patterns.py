@@ -15,7 +15,7 @@ from costlab.generate import PATTERNS, generate_frame, generate_sql
 from costlab.generate.world import _customers, largest_customer, make_spec
 from costlab.store import Store
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, one_command_app
 
 N = 30_000
 LAST_WEEK = "2026-11-09"
@@ -95,14 +95,7 @@ def test_escalation_spike_moves_the_feature_to_haiku_in_the_last_week_and_its_es
 def app() -> typer.Typer:
     from costlab.cli.generate import register
 
-    a = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-    register(a)
-
-    @a.callback()
-    def _root() -> None:
-        pass
-
-    return a
+    return one_command_app(register)
 
 
 @pytest.mark.parametrize("args, message", [

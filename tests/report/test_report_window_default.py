@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from costlab.report import window
 
-from helpers import insert_request, inject
+from helpers import inject, insert_request, one_command_app
 
 TODAY = date(2026, 12, 7)
 
@@ -69,14 +69,7 @@ def test_an_empty_period_names_the_days_the_data_runs(store):
 def app() -> typer.Typer:
     from costlab.cli.report import register
 
-    a = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-    register(a)
-
-    @a.callback()
-    def _root() -> None:
-        pass
-
-    return a
+    return one_command_app(register)
 
 
 def test_report_without_flags_reports_the_datas_last_week_and_an_asked_empty_week_names_the_range(store, tmp_path):
