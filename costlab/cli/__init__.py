@@ -17,6 +17,8 @@ load (tests/test_memory.py).
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
 
 from costlab.cli import (
@@ -33,6 +35,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+def _version(value: bool) -> None:
+    if value:
+        from costlab import __version__
+
+        typer.echo(f"costlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[Optional[bool], typer.Option(
+        "--version", help="Print costlab's version and exit.", callback=_version, is_eager=True)] = None) -> None:
+    """What your Claude traffic costs, what it would cost routed differently, and whether each request
+    is on the right model."""
+
 
 # The order of `costlab --help` (typer lists single commands first, then the groups: prices, whatif, replay).
 COMMANDS = (ingest, summary, sql, generate, prices, report, signals, reconcile, pull_usage, whatif, replay)

@@ -62,6 +62,8 @@ def signals_command(
     where = f" over {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else " (the store has no requests)"
     if findings.height == 0:
         stderr.print(f"no findings{where}", highlight=False, markup=False)
+        if fmt not in ("table", "markdown"):  # a program reading the data gets an empty answer: [], a CSV header
+            frames.write(findings, fmt)
     else:
         stderr.print(f"{findings.height} findings{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
                      highlight=False, markup=False)

@@ -161,3 +161,21 @@ def test_every_command_has_help_and_a_readme_section():
         assert cmd.help, f"{name} has no help"
     for name in names:
         assert f"costlab {name}" in readme, f"README does not show `costlab {name}`"
+
+
+def test_version_prints_costlabs_version_and_exits_zero():
+    from costlab import __version__
+
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"costlab {__version__}"
+
+
+@pytest.mark.parametrize("fmt, parse", [("json", json.loads), ("jsonl", lambda s: s.splitlines()),
+                                        ("csv", lambda s: list(csv.DictReader(io.StringIO(s))))])
+def test_signals_with_no_findings_still_writes_an_empty_answer_in_data_formats(tmp_path, fmt, parse):
+    # a program reading `--format json` gets [] (it got 0 bytes, which is not JSON); CSV gets its header
+    r = run("signals", "--db", str(tmp_path / "empty.duckdb"), "--format", fmt)
+    assert r.exit_code == 0 and "no findings" in r.stderr
+    assert parse(r.stdout) == []
+    if fmt == "csv":
+        assert r.stdout.startswith("severity,signal,segment,weekly_impact_usd")
