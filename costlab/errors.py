@@ -4,6 +4,9 @@
     ├── ConfigError              exit 2   costlab.toml or a flag is wrong
     ├── InputError               exit 1   a file is no log costlab can read
     ├── QueryError               exit 1   DuckDB rejected a query
+    │   └── ReadOnlyStoreError   exit 1   the store is open read-only and was asked to write (a write
+    │                                     statement in `costlab sql` without --write, an old store
+    │                                     that needs its upgrade)
     ├── StoreLockedError         exit 3   another process is writing the store
     ├── UnpricedError            exit 4   requests with no price (prices check)
     ├── UnknownModelError        exit 1   a model id with no catalogue entry
@@ -64,6 +67,10 @@ class InputError(CostlabError):
 
 class QueryError(CostlabError):
     "DuckDB rejected a query."
+
+
+class ReadOnlyStoreError(QueryError):
+    "The store is open read-only and the statement (or an upgrade the store needs) would write."
 
 
 class StoreLockedError(CostlabError):

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from costlab.cli.errors import handle_errors
+from costlab.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +21,7 @@ def generate(
     out: Annotated[Path, typer.Argument(help="File to write (.jsonl, .jsonl.gz, .csv or .parquet).")],
     rows: Annotated[int, typer.Option("--rows", "-n", help="How many requests.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Same seed, same file.")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help="anthropic, batch, canonical-csv, canonical-jsonl or canonical-parquet.")] = "anthropic",
+    fmt: Annotated[Optional[str], typer.Option("--format", help="anthropic, batch, canonical-csv, canonical-jsonl or canonical-parquet. [default: from OUT's extension: .parquet canonical-parquet, .csv canonical-csv, else anthropic]", show_default=False)] = None,
     start: Annotated[str, typer.Option(help="First day of traffic (YYYY-MM-DD).")] = "2026-11-02",
     days: Annotated[int, typer.Option(help="Days of traffic.")] = 14,
     mix: Annotated[Optional[str], typer.Option(help="Haiku/Sonnet/Opus share of first attempts in percent, summing to 100: haiku=45,sonnet=40,opus=15. [default: 60/32/8]", show_default=False)] = None,
@@ -50,5 +51,8 @@ def generate(
     for name in patterns:
         if name not in PATTERNS:
             raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(PATTERNS)} or all", param_hint="--pattern")
-    n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
+    try:
+        n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
+    except ValueError as ex:  # a format the file name contradicts, a start before any model of a tier, ...
+        raise ConfigError(str(ex)) from ex
     stderr.print(f"wrote {n:,} requests to {out}", highlight=False, markup=False)

@@ -10,7 +10,7 @@ import typer
 from costlab.cli.context import open_store, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
-from costlab.errors import ConfigError
+from costlab.errors import ConfigError, ReadOnlyStoreError
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,8 @@ def sql(
     query: Annotated[Optional[str], typer.Argument(help="SQL to run (or use -F FILE).")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-F", help="Run the SQL in this file (e.g. queries/cost_by_feature.sql).")] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter, NAME=VALUE, for $NAME in the SQL.")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Open the store read-write, so statements may change it "
+                                        "(default: read-only; readers can share the file).")] = False,
     fmt: FormatOption = "table",
     out: OutOption = None,
     db: DbOption = None,
@@ -30,10 +32,14 @@ def sql(
 ) -> None:
     """Run SQL over the store: requests, costed_requests, payloads, prices, models, ...
 
+    The store is opened read-only unless --write is given: a statement that would change it fails,
+    and `costlab sql` can run while other processes read the same file.
+
     \b
     Examples:
       costlab sql "select tier, sum(cost_usd) from costed_requests group by all"
       costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
+      costlab sql --write "update requests set price_version = null where model = 'x'"
     """
     from costlab.store import queries as sqlfiles
 
@@ -45,12 +51,16 @@ def sql(
         if not sep or not name:
             raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--param")
         params[name] = value
-    with open_store(db, config) as store:
-        if file is not None:
-            if not file.exists():
-                raise ConfigError(f"--file {file}: no such file")
-            q = sqlfiles.parse(file)
-            frame = store.user_frame(q.text, q.bind(params))
-        else:
-            frame = store.user_frame(query, params)
+    if file is not None and not file.exists():
+        raise ConfigError(f"--file {file}: no such file")
+    with open_store(db, config, read_only=not write) as store:
+        try:
+            if file is not None:
+                q = sqlfiles.parse(file)
+                frame = store.user_frame(q.text, q.bind(params))
+            else:
+                frame = store.user_frame(query, params)
+        except ReadOnlyStoreError as ex:
+            raise ReadOnlyStoreError(f"{ex}\n`costlab sql` opens the store read-only: add --write to run "
+                                     "statements that change it.") from ex
     write_frame(frame, fmt, out)

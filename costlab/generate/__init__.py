@@ -100,6 +100,46 @@ from costlab.generate.world import (  # noqa: F401
 
 # -- public API -----------------------------------------------------------------------------------
 
+# What a file name's extension (after any .gz) says it holds: the formats that fit it, the first the
+# one a bare name means. A name with no known extension takes any format (anthropic by default).
+FORMATS_BY_EXTENSION = {
+    "parquet": ("canonical-parquet",),
+    "csv": ("canonical-csv",),
+    "jsonl": ("anthropic", "batch", "canonical-jsonl"),
+    "ndjson": ("anthropic", "batch", "canonical-jsonl"),
+    "json": ("anthropic", "batch", "canonical-jsonl"),
+}
+
+
+def format_for(path: str | Path, fmt: str | None = None) -> str:
+    """The format to write `path` in: `fmt`, checked against the file's extension, or (None) the
+    format its extension names (anthropic for .jsonl or an unknown extension).
+
+    Raises:
+        ValueError: an unknown format, or one the extension contradicts (Parquet bytes in a .csv,
+            a gzipped Parquet file).
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    name = Path(path).name.lower()
+    gz = name.endswith(".gz")
+    extension = Path(name[:-3] if gz else name).suffix.lstrip(".")
+    fitting = FORMATS_BY_EXTENSION.get(extension)
+    if fitting is None:
+        return fmt or "anthropic"
+    chosen = fmt or fitting[0]
+    if chosen not in fitting:
+        raise ValueError(f"{Path(path).name}: a .{extension} file cannot hold {chosen} "
+                         f"({', '.join(fitting)} can); name the file for the format "
+                         f"(e.g. .{_EXTENSION[chosen]}) or leave out --format to write {fitting[0]}")
+    if gz and chosen == "canonical-parquet":
+        raise ValueError(f"{Path(path).name}: Parquet is compressed inside (zstd), not gzipped: name it .parquet")
+    return chosen
+
+
+_EXTENSION = {"canonical-parquet": "parquet", "canonical-csv": "csv", "canonical-jsonl": "jsonl",
+              "anthropic": "jsonl", "batch": "jsonl"}
+
 def generate_sql(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int = 14,
                  mix: Sequence[float] | dict[str, float] | None = None, order: bool = False,
                  **options: Any) -> str:
@@ -125,7 +165,7 @@ def generate_frame(n: int, seed: int = 0, **kwargs: Any) -> "pl.DataFrame":
         return store.frame(generate_sql(n, seed, order=True, **kwargs))
 
 
-def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", start: str | date = "2026-11-02",
+def generate(path: str | Path, n: int, seed: int = 0, fmt: str | None = None, start: str | date = "2026-11-02",
              days: int = 14, payloads: bool = True, mix: Sequence[float] | dict[str, float] | None = None,
              threads: int | None = None, **options: Any) -> int:
     """Write `n` generated requests to `path` and return the number of rows written.
@@ -133,16 +173,17 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str = "anthropic", st
     Args:
         path: the file; a `.gz` suffix gzips the JSON and CSV formats.
         fmt: "anthropic" (envelope JSONL, as docs/formats.md), "canonical-csv", "canonical-jsonl",
-            "canonical-parquet", or "batch" (Message Batches results JSONL: every row a batch result).
+            "canonical-parquet", or "batch" (Message Batches results JSONL: every row a batch result);
+            None: what the extension says (format_for: .parquet, .csv, else anthropic). A format the
+            extension contradicts is refused.
         payloads: include request messages, system prompt and response text (envelope and batch).
         threads: DuckDB threads (default: all cores). The output does not depend on it.
         seed, start, days, mix, options: as for generate_sql.
 
     Raises:
-        ValueError: an unknown format or a bad argument.
+        ValueError: an unknown format, one the file name contradicts, or a bad argument.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt = format_for(path, fmt)
     spec = make_spec(n, seed, start, days, mix, payloads=payloads, batch_only=(fmt == "batch"), **options)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

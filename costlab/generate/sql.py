@@ -8,7 +8,8 @@ from datetime import date
 from typing import Sequence
 
 from costlab.store.sqlquote import literal
-from costlab.generate.world import (  # noqa: F401
+from costlab.generate.world import (
+    FAST_MODELS,  # noqa: F401
     CHUNKS,
     CONTEXT_WINDOW,
     MIN_CACHEABLE,
@@ -358,10 +359,11 @@ class _Sql:
         # a session: the user's activity in a 30-minute window (offset per user so windows do not align)
         session = (f"'s_' || to_base((hash(uid, floor((epoch(ts) + uid * 37) / 1800)::BIGINT, {self.seed}) >> 2)"
                    "::BIGINT, 36, 12)")
+        model, fast = self.model_and_fast()
         return [
-            f"{_pick('tier', list(spec.models))} as model",
+            f"{model} as model",
             "case when batch then 'batch' else 'standard' end as service_tier",
-            "case when fast then 'fast' else 'standard' end as speed",
+            f"case when {fast} then 'fast' else 'standard' end as speed",
             f"case when {us}[ci + 1] then 'us' else 'global' end as inference_geo",
             "case when err is null then input else 0 end as input_tokens",
             "case when err is null then cache_read else 0 end as cache_read_tokens",
@@ -384,6 +386,25 @@ class _Sql:
             f"{self.req_id('i')} as req_id",
             f"{self.msg_id('i')} as msg_id",
         ]
+
+    def model_and_fast(self) -> tuple[str, str]:
+        """The model column as SQL (each tier's model, by day when the spec has a lineage: a tier's
+        traffic before its model's release goes to the model current then), and the fast-mode
+        condition (only on a model with a fast-mode price)."""
+        spec = self.spec
+        if not spec.lineage:
+            return _pick("tier", list(spec.models)), "fast"
+        per_tier = []
+        for line in spec.lineage:
+            expr = _lit(line[0][1])
+            for day, name in line[1:]:
+                expr = f"case when ts >= TIMESTAMP '{day.isoformat()} 00:00:00' then {_lit(name)} else {expr} end"
+            per_tier.append(expr)
+        whens = " ".join(f"when {i} then ({e})" for i, e in enumerate(per_tier[:-1]))
+        model = f"(case tier {whens} else ({per_tier[-1]}) end)"
+        slow = sorted({name for line in spec.lineage for _, name in line} - FAST_MODELS)
+        fast = f"(fast and {model} not in ({', '.join(_lit(m) for m in slow)}))" if slow else "fast"
+        return model, fast
 
     def rows(self, order: str | None) -> str:
         """The whole SELECT up to the derived columns; the caller projects from it as `d`."""

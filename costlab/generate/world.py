@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Sequence
 
+from costlab.config import Config
+from costlab.pricing.catalogue import build_tables
+
 FORMATS = ("anthropic", "canonical-csv", "canonical-jsonl", "canonical-parquet", "batch")
 DEFAULT_MODELS = ("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5")
 DEFAULT_MIX = (0.60, 0.32, 0.08)
@@ -242,6 +245,10 @@ class Spec:
     source: str = "synthetic"
     batch_only: bool = False
     patterns: tuple[str, ...] = ()  # names in PATTERNS
+    # Per tier, the model in force from each day on, when a tier's model changes in (or was released
+    # after the start of) the window: ((day, model), ...) ascending, the first day the spec's start.
+    # Empty: every tier is on its `models` entry throughout (make_spec fills it from the catalogue).
+    lineage: tuple[tuple[tuple[date, str], ...], ...] = ()
 
 
 def make_spec(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int = 14,
@@ -274,13 +281,61 @@ def make_spec(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int
     features = tuple(options.pop("features", FEATURES))
     features += tuple(f for p, f in (("over-modeling", TAGGER), ("nightly-batch", CATALOG))
                       if p in patterns and f.name not in {x.name for x in features})
+    models = tuple(options.pop("models", DEFAULT_MODELS))
+    lineage = tuple(model_lineage(m, start_date, days) for m in models)
+    if all(len(line) == 1 for line in lineage):
+        lineage = ()  # one model per tier: the plain case (and the same bytes as before lineages)
     spec = Spec(n=n, seed=seed, start=start_date, days=days, features=features, patterns=patterns,
-                mix=tuple(x / total for x in shares), **options)  # type: ignore[arg-type]
+                mix=tuple(x / total for x in shares), models=models, lineage=lineage,  # type: ignore[arg-type]
+                **options)
     if "escalation-spike" in patterns and SPIKE_FEATURE not in {f.name for f in features}:
         raise ValueError(f"the escalation-spike pattern needs the feature {SPIKE_FEATURE!r}")
     if spec.users < 1 or spec.customers < 1:
         raise ValueError("users and customers must be at least 1")
     return spec
+
+
+# -- which model stands for a tier on a day ----------------------------------------------------
+
+def _catalogue() -> tuple[dict[str, str], dict[str, date], set[str]]:
+    """From the built-in catalogue: each model's tier, the day of its first price, and the models with
+    a fast-mode price."""
+    tables = build_tables(Config())
+    tiers = {row[0]: row[1] for row in tables.models}
+    first: dict[str, date] = {}
+    for row in tables.prices:
+        day = row[3].date()
+        first[row[0]] = min(first.get(row[0], day), day)
+    return tiers, first, {row[0] for row in tables.prices if row[1] == "fast"}
+
+
+_TIERS_OF, FIRST_PRICED, FAST_MODELS = _catalogue()
+
+
+def model_lineage(model: str, start: date, days: int) -> tuple[tuple[date, str], ...]:
+    """The models that stand for `model`'s tier over [start, start + days): `model` from its first
+    price (its release) on, and before that the tier's model that was current then (the latest one
+    of the same tier priced earlier), so no generated request is on a model before it existed.
+
+    A model the catalogue does not know (a test's stand-in) stands for its tier throughout.
+
+    Raises:
+        ValueError: the window starts before any model of the tier had a price.
+    """
+    if model not in FIRST_PRICED or _TIERS_OF.get(model) is None:
+        return ((start, model),)
+    tier = _TIERS_OF[model]
+    chain = [(FIRST_PRICED[model], model)]
+    while chain[0][0] > start:
+        earlier = [(day, m) for m, day in FIRST_PRICED.items() if _TIERS_OF.get(m) == tier and day < chain[0][0]]
+        if not earlier:
+            raise ValueError(f"no {tier} model had a price before {chain[0][0]} ({chain[0][1]} is the first): "
+                             f"start on or after {chain[0][0]}")
+        chain.insert(0, max(earlier))
+    end = start + timedelta(days=days)
+    kept = [(day, m) for i, (day, m) in enumerate(chain)
+            if day < end and (i + 1 == len(chain) or chain[i + 1][0] > start)]
+    return tuple((max(day, start), m) for day, m in kept)
 
 
 # -- Python-side draws for the small per-entity tables ------------------------------------------

@@ -6,6 +6,9 @@ more header lines place it:
     -- over_modeling: downgrade candidates: traffic on a tier whose shape ... says the next cheaper tier suffices
     -- rank: 1                                 its place in order of value (docs/signals.md numbers them the same)
     -- needs: latency_slo_ms or ttft_slo_ms    optional: runs only when one of these settings is given
+    -- period: own                             optional: it judges the period asked about, not a trend
+                                               against a baseline, so the report runs it on its own
+                                               period, not on the detectors' look-back (data_quality)
 
 Adding a detector is adding its file (plus its section in docs/signals.md and its tests); there is
 no second list to keep (docs/architecture.md, "Adding a detector").
@@ -22,6 +25,7 @@ from costlab.store import queries
 
 _RANK = re.compile(r"^--\s*rank:\s*(\d+)\b")
 _NEEDS = re.compile(r"^--\s*needs:\s*(.+?)\s*$")
+_PERIOD = re.compile(r"^--\s*period:\s*own\s*$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Detector:
     title: str  # the header's purpose line
     rank: int  # in order of value: where the money and the risk usually are
     needs: tuple[str, ...] = ()  # settings of which at least one must be given, else it has nothing to look at
+    own_period: bool = False  # judges only the period asked about (run_signals' `period_since`), no look-back
 
     @property
     def query(self) -> str:
@@ -44,7 +49,7 @@ class Detector:
 
 def _detector(name: str) -> Detector:
     q = queries.load(f"signals/{name}")
-    rank, needs = None, ()
+    rank, needs, own_period = None, (), False
     for line in q.text.splitlines():
         if not line.startswith("--"):
             break
@@ -52,9 +57,11 @@ def _detector(name: str) -> Detector:
             rank = int(m.group(1))
         elif m := _NEEDS.match(line):
             needs = tuple(s.strip() for s in m.group(1).split(" or "))
+        elif _PERIOD.match(line):
+            own_period = True
     if rank is None:
         raise ConfigError(f"{q.path}: the header has no '-- rank: N' line (its place among the detectors)")
-    return Detector(name, q.purpose, rank, needs)
+    return Detector(name, q.purpose, rank, needs, own_period)
 
 
 @cache

@@ -25,13 +25,14 @@ from costlab.errors import ConfigError, did_you_mean
 from costlab.signals.detectors import BY_ID
 from costlab.signals.findings import COLUMNS, NOTE, empty, order
 from costlab.signals.params import resolve_params
-from costlab.signals.window import EmptyWindow, drop_window, materialize, window
+from costlab.signals.window import EmptyWindow, drop_window, materialize, parse_since, window
 
 
 def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
                 until: date | datetime | None = None, config: Config | None = None,
                 only: Iterable[str] | None = None, timings: dict[str, float] | None = None,
-                prepared: bool = False, notes: list[str] | None = None) -> pl.DataFrame:
+                prepared: bool = False, notes: list[str] | None = None,
+                period_since: datetime | None = None) -> pl.DataFrame:
     """Run every enabled detector over the window and return the findings, worst first.
 
     Args:
@@ -46,6 +47,9 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         notes: if given, filled with what a detector could not judge in this window (a row of
             severity `note`: too short a baseline, no ids to count), one sentence each; such rows
             are never findings.
+        period_since: the start of the period the caller reports on, inside a longer look-back
+            (the report's week): detectors that judge only their own period (`-- period: own`,
+            unpriced traffic) read from here, not from the look-back's start.
 
     Returns:
         One row per finding with the columns in COLUMNS; `query` is the detector's SQL file.
@@ -85,7 +89,8 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
             timings["prepare"] = time.perf_counter() - clock
         for d in detectors:
             clock = time.perf_counter()
-            frame = store.run_query(d.query, since=start, until=end, **params[d.id])
+            since_here = max(start, parse_since(period_since)) if d.own_period and period_since is not None else start
+            frame = store.run_query(d.query, since=since_here, until=end, **params[d.id])
             frames.append(frame.with_columns(pl.lit(d.path).alias("query")))
             if timings is not None:
                 timings[d.id] = time.perf_counter() - clock

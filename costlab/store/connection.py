@@ -17,7 +17,7 @@ import polars as pl
 
 from costlab import memory
 from costlab.config import Config
-from costlab.errors import QueryError, StoreLockedError
+from costlab.errors import QueryError, ReadOnlyStoreError, StoreLockedError
 from costlab.store import migrations, queries
 from costlab.store.sqlquote import ident, literal, one_statement
 
@@ -43,6 +43,13 @@ class Store:
     def migrate(self) -> list[str]:
         """Apply every pending migration (store/migrations.py); the names applied now."""
         return migrations.migrate(self.con)
+
+    def pending_migrations(self) -> list[str]:
+        """The migrations the store still needs (read-only: nothing is written)."""
+        try:
+            return migrations.pending(self.con)
+        except duckdb.Error as ex:
+            raise translate(ex) from ex
 
     def close(self) -> None:
         self.con.close()
@@ -198,22 +205,38 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as ex:
         text = str(ex)
         if "lock" in text.lower():
-            pid = re.search(r"PID (\d+)", text)
-            who = f" (process {pid.group(1)})" if pid else ""
-            raise StoreLockedError(
-                f"the store {path} is open in another process{who}. DuckDB allows one writer at a time: "
-                "wait for that process to finish, or point --db at another file."
-            ) from ex
+            raise StoreLockedError(_locked_message(path, text, read_only)) from ex
+        if read_only and "does not exist" in text:
+            raise QueryError(f"there is no store at {path} (opened read-only, so it is not created): "
+                             "check --db, or ingest logs into it first (`costlab ingest PATH`)") from ex
         raise QueryError(f"cannot open {path}: {_clean(ex)}") from ex
+
+
+def _locked_message(path: str, text: str, read_only: bool) -> str:
+    """What DuckDB's lock error means, from its text: which process holds the file, whether it holds it
+    read-only (DuckDB then says this open could be read-only) or read-write, and what to do."""
+    pid = re.search(r"PID (\d+)", text)
+    program = re.search(r"held in (.+?) \(PID", text)
+    who = f" (process {pid.group(1)}{', ' + program.group(1) if program else ''})" if pid else ""
+    if not read_only and "read-only mode" in text:  # the holder only reads: readers share, a writer waits
+        return (f"the store {path} is open in another process{who}, read-only (a report, `costlab sql`, a "
+                "DuckDB client); this command writes, and DuckDB lets no writer in while anyone reads: wait "
+                "for that process to finish or close it, or point --db at another file.")
+    return (f"the store {path} is open in another process{who}, read-write (an ingest, a re-price, `costlab "
+            "sql --write`, a DuckDB client); DuckDB lets nobody else in, not even to read, while a process "
+            "writes: wait for that process to finish or close it, or point --db at another file.")
 
 
 def translate(ex: duckdb.Error, prefix: str = "") -> BaseException:
     """A DuckDB error as what it means to costlab: Ctrl-C stays Ctrl-C, out of memory is an
-    OutOfMemoryError naming the memory_limit settings, anything else is a QueryError."""
+    OutOfMemoryError naming the memory_limit settings, a write on a read-only store is a
+    ReadOnlyStoreError, anything else is a QueryError."""
     if isinstance(ex, duckdb.InterruptException):
         return KeyboardInterrupt()
     if isinstance(ex, duckdb.OutOfMemoryException):
         return memory.as_out_of_memory(ex)
+    if "read-only mode" in str(ex):  # a write statement on a read-only connection
+        return ReadOnlyStoreError(prefix + _clean(ex))
     return QueryError(prefix + _clean(ex))
 
 

@@ -99,6 +99,15 @@ def applied(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in con.execute("select name from _costlab_migrations").fetchall()}
 
 
+def pending(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The migrations this store has not had yet, without writing (it may be open read-only)."""
+    has_log = con.execute(
+        "select count(*) from duckdb_tables() where table_name = '_costlab_migrations' "
+        "and database_name = current_database()").fetchone()[0]
+    done = {row[0] for row in con.execute("select name from _costlab_migrations").fetchall()} if has_log else set()
+    return [fn.__name__ for fn in MIGRATIONS if fn.__name__ not in done]
+
+
 def migrate(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[str]:
     """Apply every pending migration (or the first `upto`), each in its own transaction.
 

@@ -1,5 +1,6 @@
 -- data_quality: unpriced traffic and ingest rejects, so no one trusts a partial bill.
 -- rank: 7
+-- period: own
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
@@ -15,18 +16,25 @@
 --   weekly_impact_usd DECIMAL(18,6)       NULL: the cost of unpriced traffic is unknown, never $0
 --   suggestion VARCHAR                    the suggested change
 --
+-- One unpriced finding per model and reason, over the days it happened (first to last, and how many):
+-- a model used before its first price is one finding with its day range, not one per day.
+-- `period: own`: it judges the period asked about, not a trend, so the report runs it on its own
+-- period rather than on the detectors' look-back (costlab/signals/detectors.py).
 -- Rejects carry no request time, so every reject of an ingest run that started before the window's
 -- end is reported, per file, until the store is rebuilt without them.
 with total as (
     select round(coalesce(sum(sample_weight), 0))::BIGINT as n from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 unpriced as (
-    select model, unpriced_reason, round(sum(sample_weight))::BIGINT as requests,
+    -- the reason without its day ('no price for M in force at 2026-09-28'): the days are the range
+    select model, regexp_replace(unpriced_reason, ' in force at \d{4}-\d{2}-\d{2}$', ' in force then') as reason,
+           round(sum(sample_weight))::BIGINT as requests,
            sum(prompt_tokens * sample_weight) as prompt_tokens,
-           sum(coalesce(output_tokens, 0) * sample_weight) as output_tokens
+           sum(coalesce(output_tokens, 0) * sample_weight) as output_tokens,
+           min(ts)::DATE as first_day, max(ts)::DATE as last_day, count(distinct ts::DATE) as days
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and not priced
-    group by model, unpriced_reason
+    group by all
 ),
 rejected as (
     select r.file, count(*) as records, any_value(r.reason) as example, min(r.line) as first_line
@@ -39,7 +47,10 @@ select
     (case when requests >= $high_unpriced_share::DOUBLE * (select n from total) then 'high' else 'medium' end)::VARCHAR
                                                                                 as severity,
     ('model=' || coalesce(model, '(none)'))::VARCHAR                            as segment,
-    (format('{:,}', requests) || ' of ' || format('{:,}', (select n from total)) || ' requests have no price (' || unpriced_reason || '): '
+    (format('{:,}', requests) || ' of ' || format('{:,}', (select n from total)) || ' requests '
+        || case when first_day = last_day then 'on ' || strftime(first_day, '%Y-%m-%d')
+                else 'on ' || days || ' days from ' || strftime(first_day, '%Y-%m-%d') || ' to ' || strftime(last_day, '%Y-%m-%d') end
+        || ' have no price (' || reason || '): '
         || format('{:,}', prompt_tokens::BIGINT) || ' prompt and ' || format('{:,}', output_tokens::BIGINT) || ' output tokens of unknown cost')::VARCHAR
                                                                                 as evidence,
     (requests / (select n from total))::DOUBLE                                  as observed,

@@ -577,7 +577,7 @@ def test_findings_on_the_report_window_are_the_detectors_own(store):
         "from range(12000) t(i)")
     w = window.week("2026-W46")
     report = build_report(store, w, sections=[s for s in SECTIONS if s.name == "findings"])
-    alone = signals.run_signals(store, until=w.until)
+    alone = signals.run_signals(store, until=w.until, period_since=w.since)  # unpriced: the week alone
     assert {"over_modeling", "unpriced"} <= set(alone["signal"].to_list())
     section = report["sections"]["findings"]
     assert section["severity_counts"] == signals.counts(alone)

@@ -2,7 +2,8 @@
 
 Present with "No findings" when the detectors ran and found nothing, since that is a result.
 `severity_counts` is what `costlab report --fail-on` reads. The detectors run on the report's priced
-window, widened to their look-back (default 8 weeks) ending where the report ends.
+window, widened to their look-back (default 8 weeks) ending where the report ends; a detector that
+judges only its own period (unpriced traffic) reads the report's period alone.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ def build(ctx: ReportContext) -> dict:
     # build_report has usually priced that span already, with the report's own periods.
     said: list[str] = []  # what a detector could not judge (signals.NOTE rows), said beside the findings
     if ctx.signals_window is not None:
-        findings = signals.run_signals(ctx.store, until=ctx.until, prepared=True, notes=said)
+        findings = signals.run_signals(ctx.store, until=ctx.until, prepared=True, notes=said, period_since=ctx.since)
     else:
-        findings = signals.run_signals(ctx.store, until=ctx.until, notes=said)
+        findings = signals.run_signals(ctx.store, until=ctx.until, notes=said, period_since=ctx.since)
     counts = signals.counts(findings)
     cols = [column("severity", "severity", "text"), column("signal", "signal", "text"), column("segment", "segment", "text"),
             column("weekly_impact_usd", "impact / week", "usd"), column("evidence", "evidence", "text"),
