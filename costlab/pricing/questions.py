@@ -41,13 +41,21 @@ def list_prices(store: "Store", at: datetime | None = None) -> pl.DataFrame:
 
 
 def show_model(store: "Store", raw: str) -> dict[str, pl.DataFrame]:
-    """Everything known about one model: its entry, aliases and full price history."""
+    """Everything known about one model: its entry, aliases and full price history.
+
+    A price row's valid_to is when it stops being in force: its own valid_to, or the next row's
+    valid_from for the same speed and band from the same origin (the latest valid_from wins, so a
+    change adds a row and ends the one before it), whichever is first; empty only for the current row.
+    """
     model = normalise(store, raw)
     info = store.frame("select * from models where model = $m", {"m": model})
     history = store.frame(
-        """select model, speed, band_min_tokens, valid_from, valid_to, input, cache_write_5m, cache_write_1h,
-                  cache_read, output, origin, source
-           from prices where model = $m order by speed, band_min_tokens, valid_from""",
+        """select model, speed, band_min_tokens, valid_from,
+                  -- least() skips NULLs: an open-ended row ends where the next one starts
+                  least(valid_to, lead(valid_from) over (partition by model, speed, band_min_tokens, priority
+                                                         order by valid_from)) as valid_to,
+                  input, cache_write_5m, cache_write_1h, cache_read, output, origin, source
+           from prices where model = $m order by speed, band_min_tokens, valid_from, priority""",
         {"m": model},
     )
     if info.is_empty() and history.is_empty():
