@@ -72,7 +72,7 @@ def readme_examples(text: str | None = None) -> list[Example]:
                 continue
             needs = _NEEDS.search(command)
             comment = command.partition(" #")[2]
-            found.append(Example(first_line + start, command, needs.group(1).strip() if needs else None,
+            found.append(Example(first_line + start, command, needs.group(1).strip().rstrip(")") if needs else None,
                                  frozenset({0, *(int(n) for n in _EXIT.findall(comment))})))
     return found
 
@@ -85,7 +85,7 @@ def test_the_readme_has_examples_to_run_and_the_markers_are_read():
     assert any(e.needs and "ANTHROPIC_API_KEY" in e.needs for e in EXAMPLES_RUN)
     parsed = readme_examples("```console\n$ costlab reconcile  # exit 5 when off, 6 when nothing to compare\n"
                              "$ costlab x \\\n    --y  # needs a key\n```\n")
-    assert [(e.command.split(" #")[0], e.needs, e.exits) for e in parsed] == [
+    assert [(e.command.split(" #")[0].strip(), e.needs, e.exits) for e in parsed] == [
         ("costlab reconcile", None, frozenset({0, 5, 6})), ("costlab x --y", "a key", frozenset({0}))]
 
 
