@@ -17,8 +17,10 @@ What is encoded, and why (the numbers are the defaults in FEATURES, TIERS and Sp
   (`models`). The target mix of first attempts (`mix`, default 60/32/8 by requests) is reached by
   rescaling every feature's own tier preference (iterative proportional fitting over the 12x3
   table), so features keep their character (moderation is ~all Haiku, research-agent mostly Opus)
-  while the total matches the mix asked for. Retries and escalations come on top (a few % of rows,
-  mostly Sonnet), which is what a production mix looks like.
+  while the total matches the mix asked for. No request is on a model before its release (its first
+  price in the catalogue): a window that starts earlier sends the tier's traffic to the model of that
+  tier current then (Haiku 4.5 before 2026-10-07; world.model_lineage). Retries and escalations
+  come on top (a few % of rows, mostly Sonnet), which is what a production mix looks like.
 * Twelve features, each with its own request share, tier preference, log-normal prompt and output
   lengths (classification: short output; summarisation and digests: long input), max_tokens (an
   output that reaches it stops with `max_tokens`), caching habits, batch share, web search, tool use,
@@ -109,6 +111,8 @@ FORMATS_BY_EXTENSION = {
     "ndjson": ("anthropic", "batch", "canonical-jsonl"),
     "json": ("anthropic", "batch", "canonical-jsonl"),
 }
+_EXTENSION = {"canonical-parquet": "parquet", "canonical-csv": "csv", "canonical-jsonl": "jsonl",
+              "anthropic": "jsonl", "batch": "jsonl"}
 
 
 def format_for(path: str | Path, fmt: str | None = None) -> str:
@@ -136,9 +140,6 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
         raise ValueError(f"{Path(path).name}: Parquet is compressed inside (zstd), not gzipped: name it .parquet")
     return chosen
 
-
-_EXTENSION = {"canonical-parquet": "parquet", "canonical-csv": "csv", "canonical-jsonl": "jsonl",
-              "anthropic": "jsonl", "batch": "jsonl"}
 
 def generate_sql(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int = 14,
                  mix: Sequence[float] | dict[str, float] | None = None, order: bool = False,

@@ -8,8 +8,8 @@ from datetime import date
 from typing import Sequence
 
 from costlab.store.sqlquote import literal
-from costlab.generate.world import (
-    FAST_MODELS,  # noqa: F401
+from costlab.generate.world import (  # noqa: F401
+    FAST_MODELS,
     CHUNKS,
     CONTEXT_WINDOW,
     MIN_CACHEABLE,
