@@ -18,7 +18,7 @@ from costlab.errors import ConfigError
 from costlab.signals import COLUMNS
 
 from helpers import one_command_app
-from traffic import COST, counts, insert
+from budget_traffic import COST, counts, insert
 
 NOV = date(2026, 11, 1)
 
