@@ -5,15 +5,17 @@ multiplicatively, as classical decomposition does:
 
     spend(day) = (a + b * t) * s[weekday] * (1 + e)
 
-`s` are the weekday factors (mean 1; the mean ratio of each weekday's spend to the trend, iterated
-with the trend fit three times) and `a + b * t` the least-squares line through the deseasonalised
-days. The forecast of each day left in the period is the line carried forward times its weekday's
-factor (never below zero). Under a week of history there is no seasonality; under four days no
-trend either (the mean day carried forward); a single day is carried forward with no interval.
+`s` are the weekday factors (mean 1; the median ratio of each weekday's spend to the trend, iterated
+with the trend fit three times) and `a + b * t` the Theil-Sen line through the deseasonalised days
+(the median of the pairwise slopes: one expensive day, a runaway prompt or an incident, does not
+tilt it). The forecast of each day left in the period is the line carried forward times its
+weekday's factor (never below zero). Under two weeks of history there is neither seasonality nor
+trend (7 weekday factors and a slope from fewer days overfit: the backtest showed it): the mean day
+is carried forward; a single day is carried forward with no interval.
 
 The interval is a residual bootstrap (B = 2,000, seeded): the relative residuals `e` (inflated by
 sqrt(n / (n - p)) for the p parameters fitted) are resampled onto the fitted days, the line is
-refitted to each resample, and each future day gets a resampled residual of its own; the 5th and
+refitted (Theil-Sen) to each resample, and each future day gets a resampled residual of its own; the 5th and
 95th percentiles of the replicates' remaining spend are the 90% interval, and their cumulative paths
 date the earliest and latest day the budget would be crossed. It covers day-to-day noise and the
 trend's uncertainty, not a change of regime (a launch, a migration) that the history has not seen.
@@ -59,17 +61,15 @@ def forecast(days: list[date], spend: np.ndarray, future: list[date], seed: int 
     tf = np.arange(n, n + k, dtype=float)
     wd = np.array([d.weekday() for d in days])
     wdf = np.array([d.weekday() for d in future])
-    seasonal, trend = n >= 7, n >= 4
+    seasonal, trend = n >= 14, n >= 14
     s = np.ones(7)
-    a, b = float(y.mean()), 0.0
-    for _ in range(3 if seasonal else 1):
-        z = y / s[wd]
-        a, b = _line(t, z) if trend else (float(z.mean()), 0.0)
-        if seasonal:
-            fit = a + b * t
-            ratio = np.divide(y, fit, out=np.ones(n), where=fit > 0)
-            s = np.array([ratio[wd == w].mean() if (wd == w).any() else 1.0 for w in range(7)])
-            s = s / s.mean() if s.mean() > 0 else np.ones(7)
+    for _ in range(3 if seasonal else 0):  # the line given the factors, the factors given the line
+        a, b = _fit(t, y / s[wd], trend)
+        fit = a + b * t
+        ratio = np.divide(y, fit, out=np.ones(n), where=fit > 0)
+        s = np.array([np.median(ratio[wd == w]) if (wd == w).any() else 1.0 for w in range(7)])
+        s = s / s.mean() if s.mean() > 0 else np.ones(7)
+    a, b = _fit(t, y / s[wd], trend)  # the line the forecast carries, given the final factors
     fitted = np.clip((a + b * t) * s[wd], 0, None)
     daily = np.clip((a + b * tf) * s[wdf], 0, None)
     what = (("weekday-seasonal " if seasonal else "") + ("linear trend" if trend else "mean day")
@@ -84,10 +84,10 @@ def forecast(days: list[date], spend: np.ndarray, future: list[date], seed: int 
     # Resampled days: the fitted days with resampled residuals, the line refitted to each (B x n).
     ystar = fitted * (1 + rel[rng.integers(0, n, size=(REPLICATES, n))])
     zstar = ystar / s[wd]
-    if trend:
-        x = np.column_stack([np.ones(n), t])
-        coef = np.linalg.lstsq(x, zstar.T, rcond=None)[0]  # 2 x B
-        astar, bstar = coef[0][:, None], coef[1][:, None]
+    if trend:  # Theil-Sen on every replicate at once: B x pairs slopes
+        i, j = np.triu_indices(n, k=1)
+        bstar = np.median((zstar[:, j] - zstar[:, i]) / (t[j] - t[i]), axis=1)[:, None]
+        astar = np.median(zstar - bstar * t[None, :], axis=1)[:, None]
     else:
         astar, bstar = zstar.mean(axis=1)[:, None], np.zeros((REPLICATES, 1))
     paths = np.clip((astar + bstar * tf[None, :]) * s[wdf][None, :], 0, None)
@@ -99,12 +99,16 @@ def forecast(days: list[date], spend: np.ndarray, future: list[date], seed: int 
                     what + f"; {int(LEVEL * 100)}% interval by residual bootstrap ({REPLICATES:,} replicates)")
 
 
+def _fit(t: np.ndarray, z: np.ndarray, trend: bool) -> tuple[float, float]:
+    return _line(t, z) if trend else (float(z.mean()), 0.0)
+
+
 def _line(t: np.ndarray, z: np.ndarray) -> tuple[float, float]:
-    """Least-squares intercept and slope of z over t."""
-    tm, zm = t.mean(), z.mean()
-    var = ((t - tm) ** 2).sum()
-    b = float(((t - tm) * (z - zm)).sum() / var) if var > 0 else 0.0
-    return float(zm - b * tm), b
+    """Theil-Sen line of z over t: the median of the pairwise slopes, then the median intercept, so
+    one expensive day (a runaway prompt, an incident) does not tilt the trend."""
+    i, j = np.triu_indices(len(t), k=1)
+    b = float(np.median((z[j] - z[i]) / (t[j] - t[i]))) if len(i) else 0.0
+    return float(np.median(z - b * t)), b
 
 
 def first_day(future: list[date], cumulative: np.ndarray | None, need: float) -> date | None:

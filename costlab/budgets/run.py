@@ -124,6 +124,10 @@ def _one(store: Any, budget: Budget, first: date, through: date, notes: list[str
         notes.append(f"{budget.name}: {unpriced:,} requests this period have no price; their cost is unknown and not in "
                      "the spend (`costlab prices check` lists them)")
 
+    before = daily.filter(pl.col("day") < start)["unpriced_requests"].sum() or 0
+    if before and notes is not None:
+        notes.append(f"{budget.name}: {before:,} requests in the forecast's history (before {start}) have no price; the "
+                     "forecast counts only priced spend, so it is low by their cost")
     history = calendar(history_start, after) if history_start <= through else []
     by_day = dict(zip(daily["day"].to_list(), daily["cost_usd"].to_list()))
     y = np.array([float(by_day.get(d, 0)) for d in history])
@@ -187,7 +191,8 @@ def findings(status: pl.DataFrame) -> pl.DataFrame:
                     else f" [{_usd(r['forecast_low_usd'])}, {_usd(r['forecast_high_usd'])}]")
         crossed = (f"crossed on {r['crosses_on']}" if r["status"] == "breached"
                    else f"forecast to cross on {r['crosses_on']}" if r["crosses_on"] else "")
-        if r["status"] != "breached" and r["crosses_earliest"]:
+        spread = (r["crosses_earliest"], r["crosses_latest"]) != (r["crosses_on"], r["crosses_on"])
+        if r["status"] != "breached" and r["crosses_earliest"] and spread:
             crossed += f" (as early as {r['crosses_earliest']}" + (f", as late as {r['crosses_latest']})" if r["crosses_latest"]
                                                                    else ", or not this period)")
         evidence = (f"{_usd(spend)} spent of {_usd(amount)} ({r['spent_pct']:.0f}%) in {r['period']} through {r['through']} "

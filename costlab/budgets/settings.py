@@ -5,7 +5,7 @@
     period = "month"              # month (calendar, UTC) or week (ISO: Monday to Sunday, UTC)
     amount_usd = "12000"          # dollars: a string, an integer or a decimal (read as written, never as binary float)
     scope = "org"                 # org (default), or one of feature=NAME, customer=ID, tier=NAME, model=ID
-    lookback_weeks = 4            # history the forecast rests on (default 4, 1 to 26)
+    lookback_weeks = 6            # history the forecast rests on (default 6, 1 to 26)
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from costlab.errors import ConfigError, did_you_mean
 PERIODS = ("month", "week")
 # scope key in costlab.toml -> what queries/budgets/daily_spend.sql's $scope names
 SCOPES = ("feature", "customer", "tier", "model")
+# Six weeks: in the backtest (benchmarks/RESULTS.md, "Budget forecast") two and four weeks of history
+# forecast a month's end worse than six (the trend is noisier on fewer days).
+DEFAULT_LOOKBACK_WEEKS = 6
 KEYS = ("name", "period", "amount_usd", "scope", "lookback_weeks")
 
 
@@ -29,7 +32,7 @@ class Budget:
     amount_usd: Decimal
     scope: str = "org"  # org, feature, customer, tier or model
     value: str | None = None  # the feature, customer, tier or model, when scope is not org
-    lookback_weeks: int = 4
+    lookback_weeks: int = 6
 
     @property
     def scope_label(self) -> str:
@@ -56,7 +59,7 @@ def budgets(tables: list[dict[str, Any]]) -> list[Budget]:
             raise ConfigError(f"{where}: period must be month or week, got {period!r}")
         amount = _amount(where, table.get("amount_usd"))
         scope, value = _scope(where, table.get("scope", "org"))
-        lookback = table.get("lookback_weeks", 4)
+        lookback = table.get("lookback_weeks", DEFAULT_LOOKBACK_WEEKS)
         if isinstance(lookback, bool) or not isinstance(lookback, int) or not 1 <= lookback <= 26:
             raise ConfigError(f"{where}: lookback_weeks must be a whole number of weeks from 1 to 26, got {lookback!r}")
         if any(b.name == name for b in found):

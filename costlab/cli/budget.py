@@ -46,7 +46,15 @@ def budget_command(
     notes: list[str] = []
     with open_store(db, config) as store:
         rows = budgets.budget_status(store, through=day, names=name, notes=notes)
-    write_frame(rows, fmt, out, title="Budgets")
+    if fmt in ("table", "markdown"):  # for people: the columns that answer "will we make it", money in cents
+        import polars as pl
+
+        shown = rows.select("budget", "scope", "period", "through", "amount_usd",
+                            pl.col("spend_usd").round(2).cast(pl.Decimal(18, 2)), pl.col("spent_pct").round(1), "forecast_usd",
+                            "forecast_low_usd", "forecast_high_usd", "crosses_on", "status", "history_days")
+        write_frame(shown, fmt, out, title="Budgets (forecast: at the period's end, with its 90% interval)")
+    else:
+        write_frame(rows, fmt, out, title="Budgets")
     for r in rows.iter_rows(named=True):
         stderr.print(f"{r['budget']}: {r['status']}; forecast rests on {r['history_days']} days ({r['method']})",
                      highlight=False, markup=False)
