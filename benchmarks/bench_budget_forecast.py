@@ -37,7 +37,9 @@ from costlab.config import Config  # noqa: E402
 from costlab.generate import generate_sql  # noqa: E402
 from costlab.open import open_store  # noqa: E402
 
-BUDGET = Config(budgets=[{"name": "org", "period": "month", "amount_usd": "100000000"}])
+LOOKBACKS = (2, 4, 6)  # weeks of history; 6 is the default
+BUDGET = Config(budgets=[{"name": f"{w}w", "period": "month", "amount_usd": "100000000", "lookback_weeks": w}
+                         for w in LOOKBACKS])
 
 
 def month_end(first: date) -> date:
@@ -56,21 +58,23 @@ def backtest(path: Path, rows: int, seed: int, start: date, days: int, months: l
                   + generate_sql(rows, seed=seed, start=start.isoformat(), days=days, **options))
     with open_store(path, BUDGET) as s:  # opened again: the rows are priced once into their stored columns
         for first in months:
-            row = budgets.budget_status(s, through=first + timedelta(days=9)).row(0, named=True)
+            status = budgets.budget_status(s, through=first + timedelta(days=9))
             daily = s.run_query("budgets/daily_spend", since=f"{first} 00:00:00+00", until=f"{month_end(first)} 00:00:00+00")
             actual = Decimal(daily["cost_usd"].sum())
             n_days = (month_end(first) - first).days
-            naive = row["spend_usd"] / 10 * n_days
-            out.append({
-                "seed": seed, "month": f"{first:%Y-%m}", "history_days": row["history_days"],
-                "spend_day10": float(row["spend_usd"]), "actual": float(actual),
-                "forecast": float(row["forecast_usd"]), "low": float(row["forecast_low_usd"]),
-                "high": float(row["forecast_high_usd"]),
-                "ape": abs(float(row["forecast_usd"]) - float(actual)) / float(actual) * 100,
-                "naive_ape": abs(float(naive) - float(actual)) / float(actual) * 100,
-                "inside": float(row["forecast_low_usd"]) <= float(actual) <= float(row["forecast_high_usd"]),
-                "width_pct": (float(row["forecast_high_usd"]) - float(row["forecast_low_usd"])) / float(row["forecast_usd"]) * 100,
-            })
+            for row in status.iter_rows(named=True):
+                naive = row["spend_usd"] / 10 * n_days
+                out.append({
+                    "seed": seed, "month": f"{first:%Y-%m}", "lookback_weeks": int(row["budget"][:-1]),
+                    "history_days": row["history_days"],
+                    "spend_day10": float(row["spend_usd"]), "actual": float(actual),
+                    "forecast": float(row["forecast_usd"]), "low": float(row["forecast_low_usd"]),
+                    "high": float(row["forecast_high_usd"]),
+                    "ape": abs(float(row["forecast_usd"]) - float(actual)) / float(actual) * 100,
+                    "naive_ape": abs(float(naive) - float(actual)) / float(actual) * 100,
+                    "inside": float(row["forecast_low_usd"]) <= float(actual) <= float(row["forecast_high_usd"]),
+                    "width_pct": (float(row["forecast_high_usd"]) - float(row["forecast_low_usd"])) / float(row["forecast_usd"]) * 100,
+                })
     return out
 
 
@@ -109,26 +113,30 @@ def main() -> None:
                              [date(2026, 11, 1)])
     seconds = time.perf_counter() - clock
     span = real_trace_span()
-    result = {"warm": summarise(warm), "cold": summarise(cold), "runs": warm + cold, "real_trace_span": span,
+    by_lookback = {w: summarise([r for r in warm if r["lookback_weeks"] == w]) for w in LOOKBACKS}
+    cold = [r for r in cold if r["lookback_weeks"] == 6]  # ten days of history: the same for every lookback
+    result = {"warm": by_lookback, "cold": summarise(cold), "runs": warm + cold, "real_trace_span": span,
               "seconds": round(seconds, 1), "uptime": uptime}
     print(json.dumps(result, indent=2, default=str))
     if args.record:
-        w, c = result["warm"], result["cold"]
+        c = result["cold"]
         lines = [
             f"`.venv/bin/python benchmarks/bench_budget_forecast.py --rows {args.rows} --seeds {args.seeds} --record`",
             "",
             describe(info),
             f"`uptime` at start: `{uptime}`. Whole run: {seconds:.0f} s.",
             "",
-            "The forecast `costlab budget` makes through day 10 of a month (weekday-seasonal linear trend, 90% "
-            "residual-bootstrap interval) against the month's exact spend, on generated logs (costlab.generate: "
-            "weekday seasonality, 0.6% daily growth, noise, an overload incident); naive = spend to date / 10 x days "
-            "in the month.",
+            "The forecast `costlab budget` makes through day 10 of a month (weekday factors times a Theil-Sen trend, "
+            "90% residual-bootstrap interval) against the month's exact spend, on generated logs (costlab.generate: "
+            "weekday seasonality, 0.6% daily growth, noise, an overload incident, runaway prompts); naive = spend to date "
+            "/ 10 x days in the month. Each month Jan-Nov 2026 of a year-long log "
+            f"({args.rows:,} requests over 365 days from 2025-12-01, Haiku/Sonnet/Opus 4.5, seeds 1-{args.seeds}), "
+            "by the weeks of history the forecast rests on (`lookback_weeks`; 6 is the default, chosen here).",
             "",
             "| history | forecasts | mean abs. error | worst | naive run rate, mean abs. error | actual inside the 90% interval | mean interval width |",
             "|---|---|---|---|---|---|---|",
-            f"| 4 weeks before the month (each month Jan-Nov 2026; {args.rows:,} requests over 365 days, Haiku/Sonnet/Opus 4.5, seeds 1-{args.seeds}) | {w['n']} | "
-            f"{w['mape']:.2f}% | {w['max_ape']:.2f}% | {w['naive_mape']:.2f}% | {w['coverage']:.0%} | {w['width_pct']:.1f}% |",
+            *[f"| {w} weeks{' (default)' if w == 6 else ''} | {r['n']} | {r['mape']:.2f}% | {r['max_ape']:.2f}% | "
+              f"{r['naive_mape']:.2f}% | {r['coverage']:.0%} | {r['width_pct']:.1f}% |" for w, r in result["warm"].items()],
             f"| cold start: the log begins on the 1st (Nov 2026, {args.rows // 3:,} requests, 10 days of history) | {c['n']} | "
             f"{c['mape']:.2f}% | {c['max_ape']:.2f}% | {c['naive_mape']:.2f}% | {c['coverage']:.0%} | {c['width_pct']:.1f}% |",
             "",
