@@ -11,6 +11,8 @@
 | DuckDB memory    | -         | COSTLAB_MEMORY_LIMIT | [report] memory_limit (report) | DuckDB's; under ulimit -v, what fits (costlab/memory.py) |
 | what-if knobs    | -         | -                | [whatif]              | docs/whatif.md       |
 | weekly report    | -         | -                | [report]              | docs/report.md       |
+| alert targets    | -         | url_env names one| [[alerts]]            | none (docs/playbook.md) |
+| budgets          | -         | -                | [[budgets]]           | none (docs/playbook.md) |
 
 The first column that has a value wins. Unknown top-level keys are an error with a did-you-mean,
 so a typo never silently does nothing.
@@ -28,7 +30,8 @@ from costlab.errors import ConfigError, did_you_mean
 
 DEFAULT_DB = "costlab.duckdb"
 DEFAULT_CONFIG = "costlab.toml"
-KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif")
+KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif",
+              "alerts", "budgets")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Config:
     report: dict[str, Any] = field(default_factory=dict)  # [report]: see costlab/report/settings.py
     replay: dict[str, Any] = field(default_factory=dict)  # [replay]: provider, base_url, rubrics (docs/replay.md)
     whatif: dict[str, Any] = field(default_factory=dict)  # [whatif]: modelling knobs (docs/whatif.md)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # [[alerts]]: destinations (costlab/alerts/settings.py)
+    budgets: list[dict[str, Any]] = field(default_factory=list)  # [[budgets]]: costlab/budgets/settings.py
 
     @property
     def base_dir(self) -> Path:
@@ -87,7 +92,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         replay=dict(data.get("replay", {})),
         report=dict(data.get("report", {})),
         whatif=dict(data.get("whatif", {})),
+        alerts=_tables(candidate, data, "alerts"),
+        budgets=_tables(candidate, data, "budgets"),
     )
+
+
+def _tables(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """An array of tables ([[alerts]], [[budgets]]): a list of dicts, or a ConfigError naming the form."""
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{path}: {key} must be an array of tables: [[{key}]]")
+    return [dict(v) for v in value]
 
 
 def resolve_db_path(flag: str | os.PathLike[str] | None, config: Config) -> Path:

@@ -107,6 +107,17 @@ def markdown_code(text: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+# -- Slack mrkdwn --------------------------------------------------------------------------------
+def slack_text(text: Any, limit: int = 1000) -> str:
+    """Text safe inside Slack mrkdwn (an alert's blocks): on one line, controls visible(), and `&`,
+    `<`, `>` escaped as Slack asks, so no value from a log can open a link, mention `<!channel>` or a
+    user; cut to `limit` characters (Slack refuses a section over 3,000)."""
+    text = visible(" ".join(str(text).split()))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 # -- JSON inside HTML --------------------------------------------------------------------------
 class ScriptSafeJSON(json.JSONEncoder):
     """JSON that can sit inside an HTML <script>: '<', '>' and '&' (and U+2028/9, line ends in old

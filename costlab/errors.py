@@ -11,8 +11,11 @@
     ├── UnpricedError            exit 4   requests with no price (prices check)
     ├── UnknownModelError        exit 1   a model id with no catalogue entry
     ├── OutOfMemoryError         exit 1   DuckDB or the process ran out of memory (names memory_limit)
-    └── NothingCheckedError      exit 6   a check found nothing to check against (reconcile with no
-                                          usage/cost report and no reported cost): not a pass
+    ├── NothingCheckedError      exit 6   a check found nothing to check against (reconcile with no
+    │                                     usage/cost report and no reported cost): not a pass
+    └── AlertDeliveryError       exit 7   `costlab alert`: a destination could not be reached (after its
+                                          retries); the others were still sent, and the message names
+                                          each failed destination (never its URL)
 
     exit 5 (ExitCode.FINDINGS) is not an error: signals and report with --fail-on, and reconcile,
     exit 5 when they found what they were asked to flag.
@@ -41,6 +44,7 @@ class ExitCode(IntEnum):
     UNPRICED = 4
     FINDINGS = 5  # signals/report --fail-on, reconcile: the run worked and found what it was asked to flag
     NOTHING_CHECKED = 6  # reconcile: nothing to compare against in the window, so nothing was checked
+    ALERT_FAILED = 7  # alert: at least one destination failed (after its retries); the others were sent
     INTERRUPT = 130
 
 
@@ -97,6 +101,12 @@ class NothingCheckedError(CostlabError):
     "A check had nothing to check against: it must not pass as if it had checked (a CI job would)."
 
     exit_code = ExitCode.NOTHING_CHECKED
+
+
+class AlertDeliveryError(CostlabError):
+    "An alert destination could not be reached or refused the message, after its retries."
+
+    exit_code = ExitCode.ALERT_FAILED
 
 
 def did_you_mean(word: str, among: Iterable[str]) -> str:

@@ -296,3 +296,24 @@ def m010_replay_run_evidence(con: duckdb.DuckDBPyConnection) -> None:
             select run, evidence, reason from replay_run_evidence where evidence in ('test', 'excluded');
         """
     )
+
+
+@migration
+def m011_alert_state(con: duckdb.DuckDBPyConnection) -> None:
+    # What `costlab alert` last told each destination about each finding (costlab/alerts/memory.py).
+    # One row per destination and finding identity: the source (signals, budgets, ...), the detector
+    # (`signal`) and its key (`segment`), never the day-varying evidence; `severity` is the severity
+    # last sent. A finding whose identity and severity match an open row is not sent again; one at
+    # another severity is sent as changed; an open row whose finding is gone is marked cleared (and
+    # announced once where the destination asks). Written only after the destination took the message.
+    con.execute(
+        """
+        create table alert_state (
+            destination VARCHAR NOT NULL, source VARCHAR NOT NULL, signal VARCHAR NOT NULL,
+            segment VARCHAR NOT NULL, severity VARCHAR NOT NULL, cleared BOOLEAN NOT NULL DEFAULT false,
+            first_sent_at TIMESTAMPTZ NOT NULL, last_sent_at TIMESTAMPTZ NOT NULL, cleared_at TIMESTAMPTZ,
+            evidence VARCHAR, weekly_impact_usd DECIMAL(18,6),
+            PRIMARY KEY (destination, source, signal, segment)
+        );
+        """
+    )
