@@ -9,6 +9,7 @@ import typer
 
 from costlab.cli.context import day, open_store, write_frame
 from costlab.cli.errors import handle_errors
+from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
 from costlab.errors import UnpricedError
 
@@ -16,7 +17,7 @@ from costlab.errors import UnpricedError
 def register(app: typer.Typer) -> None:
     """Add the `prices` group (list, show, check, import) to the app."""
     prices_app = typer.Typer(help="The price catalogue: list, show, check and import prices.", rich_markup_mode=None,
-                             no_args_is_help=True)
+                             no_args_is_help=True, cls=Group)
     app.add_typer(prices_app, name="prices")
     prices_app.command("list")(prices_list)
     prices_app.command("show")(prices_show)

@@ -15,6 +15,7 @@ import typer
 
 from costlab.cli.context import day, open_store, write_frame
 from costlab.cli.errors import handle_errors
+from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
 
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
         help="Replay a sample of logged requests on other tiers, judge the answers, and record it all.",
         rich_markup_mode=None,
         no_args_is_help=False,
+        cls=Group,
     )
     app.add_typer(replay_app, name="replay")
     replay_app.callback(invoke_without_command=True)(replay)

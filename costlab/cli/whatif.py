@@ -19,6 +19,7 @@ import typer
 
 from costlab.cli.context import day, open_store, write_frame
 from costlab.cli.errors import handle_errors
+from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, UntilDayOption
 from costlab.errors import ConfigError
 
@@ -41,10 +42,10 @@ AssumeOption = Annotated[Optional[str], typer.Option(
 def register(app: typer.Typer) -> None:
     """Add the `whatif` group (scenarios, frontier, backtest) to a typer app."""
     whatif_app = typer.Typer(help="What the logged traffic would have cost under another split or policy, with intervals.",
-                             rich_markup_mode=None, invoke_without_command=True)
+                             rich_markup_mode=None, invoke_without_command=True, cls=Group)
     app.add_typer(whatif_app, name="whatif")
     whatif_app.callback(invoke_without_command=True)(whatif)
-    whatif_app.command("frontier")(frontier)
+    whatif_app.command("frontier", short_help="The cost-quality frontier of every split on a grid, beside a random router.")(frontier)
     whatif_app.command("backtest")(backtest)
 
 
