@@ -50,6 +50,19 @@ def day(value: str | None, flag: str) -> datetime | None:
     return None if first is None else datetime.combine(first, datetime.min.time(), tzinfo=timezone.utc)
 
 
+def output_format(fmt: str, out: Path | None) -> str:
+    """--format's name, checked before any work is done: an unknown name is a ConfigError with a suggestion
+    (costlab.frames.as_format), and a binary format (parquet) needs a file (--out)."""
+    from costlab import frames
+    from costlab.errors import ConfigError
+
+    name = frames.as_format(fmt).value
+    if frames.FORMATS[name].binary and frames.is_stdout(out):
+        raise ConfigError(f"--format {name} is a binary format and cannot go to the terminal: "
+                          f"give a file with --out FILE.{name}")
+    return name
+
+
 def write_frame(frame, fmt: str, out: Path | None, title: str | None = None) -> None:
     """Write a polars frame to stdout or --out in --format (costlab.frames.write)."""
     from costlab import frames

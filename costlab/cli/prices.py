@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import day, open_store, write_frame
+from costlab.cli.context import day, open_store, output_format, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
@@ -45,22 +45,27 @@ def prices_list(
 def prices_show(
     model: Annotated[str, typer.Argument(help="A model id in any spelling (Bedrock, Vertex, dated snapshot, ...).")],
     fmt: FormatOption = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """One model: its catalogue entry, aliases and full price history with sources."""
-    from costlab import pricing
+    """One model: its catalogue entry, aliases and full price history with sources.
 
+    In table and markdown, a titled table for each; in csv, json, jsonl and parquet, the price history.
+    """
+    from costlab import frames, pricing
+
+    fmt = output_format(fmt, out)
     with open_store(db, config) as store:
         parts = pricing.show_model(store, model)
-    for title, frame in parts.items():
-        if not frame.is_empty():
-            write_frame(frame, fmt, None, title=title)
+    shown = {title: frame for title, frame in parts.items() if not frame.is_empty()}
+    frames.write_sections(shown, fmt, out, long=parts["prices"])
 
 
 @handle_errors
 def prices_check(
     fmt: FormatOption = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -73,7 +78,7 @@ def prices_check(
     if frame.is_empty():
         typer.echo(f"All {total:,} requests are priced.", err=True)
         return
-    write_frame(frame, fmt, None, title="Unpriced requests")
+    write_frame(frame, fmt, out, title="Unpriced requests")
     n = int(frame["requests"].sum())
     raise UnpricedError(
         f"{n:,} of {total:,} requests have no price. Add the model to costlab.toml ([[models]] and "
@@ -87,6 +92,7 @@ def prices_import(
     valid_from: Annotated[Optional[str], typer.Option(help="Day the imported prices take effect (default: always).")] = None,
     override: Annotated[bool, typer.Option(help="Also replace catalogue prices (default: add missing models only).")] = False,
     fmt: FormatOption = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -95,4 +101,4 @@ def prices_import(
 
     with open_store(db, config) as store:
         frame = pricing.import_litellm(store, file, day(valid_from, "--valid-from"), override=override)
-    write_frame(frame, fmt, None, title=f"Imported {frame.height} price rows")
+    write_frame(frame, fmt, out, title=f"Imported {frame.height} price rows")
