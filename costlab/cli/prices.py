@@ -70,13 +70,16 @@ def prices_check(
     config: ConfigOption = None,
 ) -> None:
     """Exit non-zero while any request has no price (its cost would be unknown, not zero)."""
-    from costlab import pricing
+    from costlab import frames, pricing
 
+    fmt = output_format(fmt, out)
     with open_store(db, config) as store:
         frame = pricing.unpriced(store)
         total = store.scalar("select count(*) from requests")
     if frame.is_empty():
         typer.echo(f"All {total:,} requests are priced.", err=True)
+        if not frames.FORMATS[fmt].for_people or not frames.is_stdout(out):  # an empty answer: [], a CSV header
+            write_frame(frame, fmt, out, title="Unpriced requests")
         return
     write_frame(frame, fmt, out, title="Unpriced requests")
     n = int(frame["requests"].sum())
