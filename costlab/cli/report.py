@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import calendar_day, open_store
+from costlab.cli.context import calendar_day, open_store, time_zone
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption
+from costlab.cli.options import ConfigOption, DbOption, TzOption
 from costlab.errors import ConfigError, ExitCode
 
 FINDINGS_EXIT = int(ExitCode.FINDINGS)
@@ -39,6 +39,7 @@ def report(
     fmt: ReportFormatOption = None,
     out: ReportOutOption = None,
     fail_on: FailOnOption = None,
+    tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -65,10 +66,11 @@ def report(
     if fmt_name in TABLE_FORMATS:
         check_folder(out, fmt_name)  # before the report is built
     first, last = calendar_day(since, "--since"), calendar_day(until, "--until")
-    span = window.resolve(week, first, last)  # the flags checked before the store is opened
+    zone = time_zone(tz, config)  # days and weeks from midnight there
+    span = window.resolve(week, first, last, tz=zone)  # the flags checked before the store is opened
     with open_store(db, config, read_only=True) as store:
         if not (week or first or last):  # the last full week with data, not the clock's (window.last_week_with_data)
-            span = window.resolve(store=store)
+            span = window.resolve(store=store, tz=zone)
         result = build_report(store, span)
         empty = window.empty_note(store, span)  # names the data's days when the period has none
     if span.note:
