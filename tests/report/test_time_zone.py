@@ -139,3 +139,13 @@ def test_zone_names_are_checked_and_spelt_as_the_zone_database_does():
     for bad in ("", "../../etc/passwd", "Europe/Nowhere", 5):
         with pytest.raises(ConfigError, match="not a time zone"):
             check_timezone(bad, "--tz")
+
+
+def test_whatif_since_and_until_are_midnights_in_the_zone(db):
+    def requests(*flags: str) -> int:
+        r = run("whatif", "--db", db, "--split", "current", "--resamples", "0", "--since", "2026-11-16",
+                "--until", "2026-11-18", "--format", "csv", *flags)
+        assert r.exit_code == 0, r.output
+        return pl.read_csv(r.stdout.encode())["window_requests"][0]
+
+    assert requests() == 1 and requests("--tz", "Europe/Berlin") == 2
