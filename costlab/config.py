@@ -13,6 +13,7 @@
 | weekly report    | -         | -                | [report]              | docs/report.md       |
 | alert targets    | -         | url_env names one| [[alerts]]            | none (docs/playbook.md) |
 | budgets          | -         | -                | [[budgets]]           | none (docs/playbook.md) |
+| time zone        | --tz      | -                | [report] timezone     | UTC                  |
 
 The first column that has a value wins. Unknown top-level keys are an error with a did-you-mean,
 so a typo never silently does nothing.
@@ -29,6 +30,7 @@ from typing import Any
 from costlab.errors import ConfigError, did_you_mean
 
 DEFAULT_DB = "costlab.duckdb"
+DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG = "costlab.toml"
 KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif",
               "alerts", "budgets")
@@ -116,3 +118,38 @@ def resolve_db_path(flag: str | os.PathLike[str] | None, config: Config) -> Path
         # A relative path in costlab.toml is relative to the file, not to wherever costlab runs.
         return (config.base_dir / config.db) if not Path(config.db).is_absolute() else Path(config.db)
     return Path.cwd() / DEFAULT_DB
+
+
+def resolve_timezone(flag: str | None, config: Config | None = None) -> str:
+    """The time zone for day boundaries and times shown: --tz, then costlab.toml [report] timezone, then UTC.
+
+    Raises:
+        ConfigError: a name that is not an IANA time zone, naming where it came from and suggesting one.
+    """
+    if flag is not None:
+        return check_timezone(flag, "--tz")
+    configured = (config.report if config else {}).get("timezone")
+    if configured is None:
+        return DEFAULT_TIMEZONE
+    where = f"{config.path or DEFAULT_CONFIG} [report] timezone" if config else "[report] timezone"
+    return check_timezone(configured, where)
+
+
+def check_timezone(name: object, where: str) -> str:
+    """`name` when it is an IANA time zone ("Europe/Berlin", "UTC"); a ConfigError naming `where` otherwise."""
+    import zoneinfo
+
+    if isinstance(name, str) and name.strip() and "\x00" not in name:
+        try:
+            zoneinfo.ZoneInfo(name.strip())
+            return name.strip()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    known = sorted(zoneinfo.available_timezones())
+    if isinstance(name, str):  # "utc", "europe/berlin": the zone's own spelling
+        same = [zone for zone in known if zone.lower() == name.strip().lower()]
+        if same:
+            return same[0]
+    hint = did_you_mean(str(name), known) if isinstance(name, str) else ""
+    raise ConfigError(f"{where} {name!r}: not a time zone.{hint} Give an IANA name such as "
+                      f'"Europe/Berlin", "America/New_York" or "UTC".')

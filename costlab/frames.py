@@ -13,8 +13,8 @@ How values come out, per format:
     format     for        DECIMAL (money)                      NULL       timestamps
     table      reading    2 to 6 decimals, thousands separators  —          2026-11-16 09:00:00
     markdown   reading    as in table                            —          as in table
-    csv        programs   every digit of the scale ("0.001250")  empty      2026-11-16T09:00:00.000000+0000
-    json       programs   a string with every digit ("0.001250") null       2026-11-16T09:00:00+00:00
+    csv        programs   every digit of the scale ("0.001250")  empty      2026-11-16T09:00:00+00:00 (ISO 8601)
+    json       programs   a string with every digit ("0.001250") null       as in csv
     jsonl      programs   as in json, one object per line        null       as in json
     parquet    programs   DECIMAL(p,s), exact                    null       TIMESTAMP with time zone
 
@@ -98,9 +98,30 @@ def parquet(df: pl.DataFrame, title: str | None = None, width: int = 0) -> bytes
 
 
 def _exact(df: pl.DataFrame) -> pl.DataFrame:
-    """Decimals as strings carrying every digit of their scale, so no writer rounds them."""
+    """Decimals as strings carrying every digit of their scale, so no writer rounds them; timestamps
+    as ISO 8601 strings, the same in csv, json and jsonl (`_iso_timestamps`)."""
     decimals = [name for name, dtype in df.schema.items() if isinstance(dtype, pl.Decimal)]
-    return df.with_columns(pl.col(decimals).cast(pl.String)) if decimals else df
+    exact = df.with_columns(pl.col(decimals).cast(pl.String)) if decimals else df
+    return _iso_timestamps(exact)
+
+
+def _iso_timestamps(df: pl.DataFrame) -> pl.DataFrame:
+    """Each Datetime column as ISO 8601 text: `2026-11-16T09:00:00+00:00` (the offset with a colon, in the
+    column's own time zone; none for a naive column), with `.ffffff` microseconds on every value of a
+    column where any value has a fraction of a second, so one column reads one way throughout."""
+    stamps = [name for name, dtype in df.schema.items() if isinstance(dtype, pl.Datetime)]
+    if not stamps:
+        return df
+    converted = []
+    for name in stamps:
+        column = df.get_column(name)
+        pattern = "%Y-%m-%dT%H:%M:%S"
+        if (column.dt.nanosecond() != 0).any():
+            pattern += "%.6f"
+        if column.dtype.time_zone is not None:  # type: ignore[union-attr]
+            pattern += "%:z"
+        converted.append(pl.col(name).dt.to_string(pattern))
+    return df.with_columns(converted)
 
 
 # -- reading formats ---------------------------------------------------------------------------

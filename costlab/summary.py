@@ -32,7 +32,8 @@ USD = pl.Decimal(18, 9)
 
 
 def cost_summary(
-    store: "Store", since: datetime | date | str | None = None, until: datetime | date | str | None = None
+    store: "Store", since: datetime | date | str | None = None, until: datetime | date | str | None = None,
+    tz: str = "UTC",
 ) -> dict[str, pl.DataFrame]:
     """Spend per tier, model, feature and day in [since, until), each section with a total row.
 
@@ -42,6 +43,8 @@ def cost_summary(
         until: end of the window, exclusive (default: no end).
             Either default reads only requests with a plausible timestamp (costlab/plausible.py):
             one stamped 2100 or 'infinity' is left out unless the window names it.
+        tz: the time zone whose midnights divide the days (an IANA name, checked by
+            costlab.config.check_timezone); pass since and until as midnights in it.
 
     Returns:
         {"tier": ..., "model": ..., "feature": ..., "day": ...}: frames whose first column is the
@@ -50,7 +53,7 @@ def cost_summary(
     """
     since, until = plausible.fill(store.config, since, until)  # a missing end: the plausible window's
     window = {"since": since, "until": until}
-    daily = store.run_query("cost_by_tier_model_day", **window)
+    daily = store.run_query("cost_by_tier_model_day", **window, tz=tz)
     features = store.run_query("cost_by_feature", **window)
     return {
         "tier": _rollup(daily, "tier"),
@@ -58,6 +61,11 @@ def cost_summary(
         "feature": _rollup(features, "feature"),
         "day": _rollup(daily.with_columns(pl.col("day").cast(pl.String)), "day", by_key=True),
     }
+
+
+def titles(tz: str = "UTC") -> dict[str, str]:
+    """The sections' titles, the day's naming its time zone."""
+    return {**TITLES, "day": f"Cost by day ({tz})"}
 
 
 def _money_sum(column: str) -> pl.Expr:

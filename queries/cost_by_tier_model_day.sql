@@ -1,9 +1,10 @@
--- cost_by_tier_model_day: spend, volume and tokens per UTC day, tier and model over a window.
+-- cost_by_tier_model_day: spend, volume and tokens per day (UTC, or the time zone tz), tier and model over a window.
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+--   tz VARCHAR = UTC                 time zone whose midnights divide the days (e.g. Europe/Berlin)
 -- returns:
---   day DATE                         UTC calendar day of the request
+--   day DATE                         calendar day of the request in time zone tz
 --   tier VARCHAR                     the model's tier line ('(unknown)' when the model is not in the catalogue)
 --   model VARCHAR                    model id as billed ('(none)' when the log had none)
 --   requests BIGINT                  every request, ok or error
@@ -18,7 +19,7 @@
 -- Every count, token and cost sum is weighted by sample_weight (how many requests a row of a sampled
 -- log stands for; 1 in a complete log), so a 1-in-1,000 sample shows full-scale estimates.
 select
-    (ts at time zone 'UTC')::DATE                                          as day,
+    (ts at time zone $tz::VARCHAR)::DATE                                   as day,
     coalesce(tier, '(unknown)')::VARCHAR                                   as tier,
     coalesce(model, '(none)')::VARCHAR                                     as model,
     sum(sample_weight)::BIGINT                                             as requests,

@@ -3,6 +3,7 @@
     __init__     the typer app and main(); imports every command module below and registers it
     options      the options several commands share (--db, --config, --format, --out, ...)
     errors       handle_errors: the one place errors become `Error: ...` on stderr and exit codes
+    helptext     Group (command lists in --help, never cut) and the shell completion options
     context      the store from --db/--config, days from flags, frames written in --format
     ingest, summary, sql, generate, prices, report, signals, budget, alert, reconcile, pull_usage, whatif, replay
                  one module per command or command group, each with `register(app)`
@@ -25,6 +26,8 @@ from costlab.cli import (
     alert, budget, generate, ingest, prices, pull_usage, reconcile, replay, report, signals, sql, summary, whatif,
 )
 from costlab.cli.errors import say_error
+from costlab.cli import helptext
+from costlab.cli.helptext import Group
 from costlab.errors import ExitCode
 
 app = typer.Typer(
@@ -33,7 +36,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # costlab's own --show-completion/--install-completion take a shell (cli/helptext.py)
+    cls=Group,
 )
 
 def _version(value: bool) -> None:
@@ -45,8 +49,16 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[Optional[bool], typer.Option(
-        "--version", help="Print costlab's version and exit.", callback=_version, is_eager=True)] = None) -> None:
+def _root(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", help="Print costlab's version and exit.", callback=_version, is_eager=True)] = None,
+    show_completion: Annotated[Optional[str], typer.Option(
+        "--show-completion", metavar="SHELL", expose_value=False, show_default=False,
+        is_eager=True, callback=helptext.show_completion, help=helptext.HELP_SHOW)] = None,
+    install_completion: Annotated[Optional[str], typer.Option(
+        "--install-completion", metavar="SHELL", expose_value=False, show_default=False,
+        is_eager=True, callback=helptext.install_completion, help=helptext.HELP_INSTALL)] = None,
+) -> None:
     """What your Claude traffic costs, what it would cost routed differently, and whether each request
     is on the right model."""
 
@@ -61,6 +73,7 @@ def main() -> None:
     from costlab.memory import prepare_process
 
     prepare_process()  # before numpy loads or a thread starts (OpenBLAS threads, malloc arenas)
+    helptext.completion_init()  # answers the completion script's requests (cli/helptext.py)
     try:
         app()
     except Exception as ex:  # a bug, or an error no costlab code expected: its traceback, redacted

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -44,10 +45,33 @@ def calendar_day(value: str | None, flag: str) -> date | None:
         raise typer.BadParameter(f"expected a date like 2026-11-16, got {value!r}", param_hint=flag) from None
 
 
-def day(value: str | None, flag: str) -> datetime | None:
-    """A YYYY-MM-DD flag as midnight UTC that day (None when not given)."""
+def day(value: str | None, flag: str, tz: str = "UTC") -> datetime | None:
+    """A YYYY-MM-DD flag as midnight that day in the time zone `tz` (default UTC; None when not given)."""
     first = calendar_day(value, flag)
-    return None if first is None else datetime.combine(first, datetime.min.time(), tzinfo=timezone.utc)
+    if first is None:
+        return None
+    zone = timezone.utc if tz == "UTC" else ZoneInfo(tz)
+    return datetime.combine(first, datetime.min.time(), tzinfo=zone)
+
+
+def time_zone(flag: str | None, config: Path | None) -> str:
+    """--tz, else costlab.toml [report] timezone, else UTC; a ConfigError for a name that is no time zone."""
+    from costlab.config import load_config, resolve_timezone
+
+    return resolve_timezone(flag, load_config(config))
+
+
+def output_format(fmt: str, out: Path | None) -> str:
+    """--format's name, checked before any work is done: an unknown name is a ConfigError with a suggestion
+    (costlab.frames.as_format), and a binary format (parquet) needs a file (--out)."""
+    from costlab import frames
+    from costlab.errors import ConfigError
+
+    name = frames.as_format(fmt).value
+    if frames.FORMATS[name].binary and frames.is_stdout(out):
+        raise ConfigError(f"--format {name} is a binary format and cannot go to the terminal: "
+                          f"give a file with --out FILE.{name}")
+    return name
 
 
 def write_frame(frame, fmt: str, out: Path | None, title: str | None = None) -> None:

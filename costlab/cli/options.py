@@ -18,3 +18,4 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, j
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 SinceDayOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD).")]
 UntilDayOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD).")]
+TzOption = Annotated[Optional[str], typer.Option("--tz", help="Time zone for day boundaries and the times shown, e.g. Europe/Berlin. [default: costlab.toml [report] timezone, else UTC]", show_default=False)]

@@ -50,11 +50,10 @@ def reconcile(
     if result.missing:
         raise NothingCheckedError(result.missing)
     if fmt == "json":
-        text = json.dumps(result.to_json(), indent=2)
-        if out:
-            out.write_text(text + "\n", encoding="utf-8")
-        else:
-            typer.echo(text)
+        from costlab import frames
+
+        # json is the whole comparison (rows, totals, what was compared); the other formats write its rows
+        frames.emit(json.dumps(result.to_json(), indent=2) + "\n", out)
     else:
         frame = result.rows
         if fmt == "table" and not all_rows and result.flagged:

@@ -13,8 +13,9 @@ from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 
-from costlab.cli.context import day, open_store, write_frame
+from costlab.cli.context import day, open_store, output_format, write_frame
 from costlab.cli.errors import handle_errors
+from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
 
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
         help="Replay a sample of logged requests on other tiers, judge the answers, and record it all.",
         rich_markup_mode=None,
         no_args_is_help=False,
+        cls=Group,
     )
     app.add_typer(replay_app, name="replay")
     replay_app.callback(invoke_without_command=True)(replay)
@@ -141,6 +143,7 @@ def replay(
     max_retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     fmt: FormatOption = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -158,6 +161,7 @@ def replay(
         return
     from costlab import replay as lib
 
+    fmt = output_format(fmt, out)  # before any request is sent: a format that cannot be written fails now
     if sample < 1:
         raise typer.BadParameter("expected at least 1", param_hint="--sample")
     spec = lib.ReplaySpec(sample=sample, tiers=_csv(tiers), since=day(since, "--since"), until=day(until, "--until"),
@@ -185,14 +189,14 @@ def replay(
         _say_evidence(store, name)
         if dry_run:
             lib.mark_dry_run(store, name)
-            write_frame(est, fmt, None, title=f"Estimate for {name}")
+            write_frame(est, fmt, out, title=f"Estimate for {name}")
             _say(f"dry run: nothing sent; `costlab replay resume {name}` sends it, `costlab replay delete {name}` drops it")
             return
         outcome = _execute(store, name, base_url, concurrency, max_retries, None, 10.0, timeout)
         _report(outcome)
         _say_evidence(store, name)
         frame = lib.status(store, name)
-    write_frame(frame, fmt, None)
+    write_frame(frame, fmt, out)
     if outcome.interrupted:
         _say(f"interrupted: `costlab replay resume {name}` sends what is missing")
         raise typer.Exit(130)
@@ -219,11 +223,14 @@ def resume(
     max_retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     fmt: FormatOption = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Send only what a run is missing (never a request already answered or possibly billed), then judge."""
     from costlab import replay as lib
+
+    fmt = output_format(fmt, out)  # before any request is sent
 
     with open_store(db, config) as store:
         budget = _money(max_usd, "--max-usd")
@@ -233,7 +240,7 @@ def resume(
         _report(outcome)
         _say_evidence(store, run)
         frame = lib.status(store, run)
-    write_frame(frame, fmt, None)
+    write_frame(frame, fmt, out)
     if outcome.interrupted:
         raise typer.Exit(130)
 
@@ -242,6 +249,7 @@ def resume(
 def status(
     run: Annotated[Optional[str], typer.Argument(help="One run (default: all).")] = None,
     fmt: FormatOption = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -250,7 +258,7 @@ def status(
 
     with open_store(db, config, read_only=False) as store:
         frame = lib.status(store, run)
-    write_frame(frame, fmt, None)
+    write_frame(frame, fmt, out)
 
 
 @handle_errors
@@ -280,7 +288,9 @@ def import_(
     fmt_in: Annotated[str, typer.Option("--format", help="routellm or csv.")] = "routellm",
     mapping: Annotated[Optional[list[str]], typer.Option("--map", help="MODEL=TIER (routellm: weak=haiku, strong=opus).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (default: the file's name).")] = None,
-    fmt: Annotated[str, typer.Option("--output", help="Output format: table, csv, json, jsonl, markdown.")] = "table",
+    fmt: Annotated[str, typer.Option("--output", help="Output format: table, csv, json, jsonl, markdown or parquet "
+                                     "(parquet needs --out). --format names the file's format, as in `costlab ingest`.")] = "table",
+    out: OutOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -301,7 +311,7 @@ def import_(
     with open_store(db, config) as store:
         frame = import_outcomes(store, file, fmt_in, name or file.stem, pairs)
     _say(f"imported run {name or file.stem}: {int(frame['prompts'].max() or 0):,} prompts, {frame.height} tiers")
-    write_frame(frame, fmt, None)
+    write_frame(frame, fmt, out)
 
 
 @handle_errors

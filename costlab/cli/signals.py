@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import open_store
+from costlab.cli.context import open_store, output_format
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
 
 LEVELS = ("high", "medium", "low")
 
@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 def signals_command(
     since: Annotated[str, typer.Option(help="Window: a duration back from the last request's day (8w, 14d) or a first day (YYYY-MM-DD).")] = "8w",
     until: Annotated[Optional[str], typer.Option(help="End of the window, exclusive (YYYY-MM-DD). [default: the day after the last request]", show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, markdown, json, jsonl or csv.")] = "table",
+    fmt: FormatOption = "table",
+    out: OutOption = None,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 5 when a finding is at this severity or worse: high, medium or low.", show_default=False)] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this detector (repeatable).", show_default=False)] = None,
     db: DbOption = None,
@@ -35,13 +36,13 @@ def signals_command(
       costlab signals
       costlab signals --since 4w --format markdown > signals.md
       costlab signals --fail-on high        # exit 5 when a high finding exists (weekly job)
+      costlab signals --format parquet --out findings.parquet   # one row per finding, with its evidence
     """
     from costlab import frames
     from costlab import signals as lib
     from costlab.progress import stderr
 
-    if fmt not in frames.text_formats():  # findings go to stdout: every format but the binary ones
-        raise typer.BadParameter(f"expected one of {', '.join(frames.text_formats())}, got {fmt!r}", param_hint="--format")
+    fmt = output_format(fmt, out)
     if fail_on is not None and fail_on not in LEVELS:
         raise typer.BadParameter(f"expected high, medium or low, got {fail_on!r}", param_hint="--fail-on")
     until_day = None
@@ -62,19 +63,21 @@ def signals_command(
     where = f" over {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else " (the store has no requests)"
     if findings.height == 0:
         stderr.print(f"no findings{where}", highlight=False, markup=False)
-        if fmt not in ("table", "markdown"):  # a program reading the data gets an empty answer: [], a CSV header
-            frames.write(findings, fmt)
+        if not frames.FORMATS[fmt].for_people:  # a program reading the data gets an empty answer: [], a CSV header
+            frames.write(findings, fmt, out)
+        elif not frames.is_stdout(out):  # a file for people says so rather than stay empty
+            frames.emit(f"No findings{where}.\n", out)
     else:
         stderr.print(f"{findings.height} findings{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
                      highlight=False, markup=False)
         summary = lib.summary(findings)
         if fmt == "table":
-            frames.emit(frames.to_text(summary, "table", "Signals, worst first", width=frames.default_width(None))
-                        + "\n" + lib.details(findings))
+            frames.emit(frames.to_text(summary, "table", "Signals, worst first", width=frames.default_width(out))
+                        + "\n" + lib.details(findings), out)
         elif fmt == "markdown":
-            frames.emit(frames.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True))
-        else:
-            frames.write(findings, fmt)
+            frames.emit(frames.markdown(summary, "Signals, worst first") + "\n" + lib.details(findings, markdown=True), out)
+        else:  # csv, json, jsonl, parquet: the findings frame, one row per finding
+            frames.write(findings, fmt, out)
     for line in said:
         stderr.print(f"note: {line}", highlight=False, markup=False)
     if outside:

@@ -15,7 +15,7 @@ from costlab.errors import ConfigError, ReadOnlyStoreError
 
 def register(app: typer.Typer) -> None:
     """Add `sql` to the app."""
-    app.command("sql")(sql)
+    app.command("sql", short_help="Run SQL over the store: requests, costed_requests, prices and the other tables.")(sql)
 
 
 @handle_errors

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from costlab.cli.context import day, open_store
+from costlab.cli.context import day, open_store, output_format, time_zone
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, SinceDayOption, UntilDayOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
 
 
 def register(app: typer.Typer) -> None:
@@ -19,17 +19,24 @@ def summary(
     since: SinceDayOption = None,
     until: UntilDayOption = None,
     fmt: FormatOption = "table",
+    out: OutOption = None,
+    tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Cost by tier, model, feature and day, with the unpriced count in every section."""
-    from costlab import frames, plausible
-    from costlab.summary import TITLES, cost_summary, summary_frame
+    """Cost by tier, model, feature and day, with the unpriced count in every section.
 
+    Days run midnight to midnight in --tz (default: costlab.toml [report] timezone, else UTC).
+    """
+    from costlab import frames, plausible
+    from costlab.summary import cost_summary, summary_frame, titles
+
+    fmt = output_format(fmt, out)
+    zone = time_zone(tz, config)
     with open_store(db, config) as store:
-        start, end, outside = plausible.default_window(store, day(since, "--since"), day(until, "--until"))
-        sections = cost_summary(store, since=start, until=end)
+        start, end, outside = plausible.default_window(store, day(since, "--since", zone), day(until, "--until", zone))
+        sections = cost_summary(store, since=start, until=end, tz=zone)
     # titled tables for people; one long frame (section, key, ...) for csv, json, jsonl, parquet
-    frames.write_sections(sections, fmt, long=summary_frame(sections), titles=TITLES)
+    frames.write_sections(sections, fmt, out, long=summary_frame(sections), titles=titles(zone))
     if outside:
         typer.echo(f"note: {outside}", err=True)

@@ -17,9 +17,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import day, open_store, write_frame
+from costlab.cli.context import day, open_store, time_zone, write_frame
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, UntilDayOption
+from costlab.cli.helptext import Group
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
 from costlab.errors import ConfigError
 
 SplitOption = Annotated[Optional[list[str]], typer.Option(
@@ -41,10 +42,10 @@ AssumeOption = Annotated[Optional[str], typer.Option(
 def register(app: typer.Typer) -> None:
     """Add the `whatif` group (scenarios, frontier, backtest) to a typer app."""
     whatif_app = typer.Typer(help="What the logged traffic would have cost under another split or policy, with intervals.",
-                             rich_markup_mode=None, invoke_without_command=True)
+                             rich_markup_mode=None, invoke_without_command=True, cls=Group)
     app.add_typer(whatif_app, name="whatif")
     whatif_app.callback(invoke_without_command=True)(whatif)
-    whatif_app.command("frontier")(frontier)
+    whatif_app.command("frontier", short_help="The cost-quality frontier of every split on a grid, beside a random router.")(frontier)
     whatif_app.command("backtest")(backtest)
 
 
@@ -68,6 +69,7 @@ def whatif(
     chart: ChartOption = None,
     eval_name: EvalOption = None,
     assume_tokens: AssumeOption = None,
+    tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -109,7 +111,7 @@ def whatif(
                                  param_hint="--split")
     if cache_hit_rate is not None and not 0 <= cache_hit_rate <= 1:
         raise typer.BadParameter("a rate between 0 and 1", param_hint="--cache-hit-rate")
-    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens)
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens, tz)
     knobs = _knobs(config)
     batch_features = tuple(f.strip() for f in (batch or "").split(",") if f.strip())
     results = []
@@ -151,6 +153,7 @@ def frontier(
     chart: ChartOption = None,
     eval_name: EvalOption = None,
     assume_tokens: AssumeOption = None,
+    tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -164,7 +167,7 @@ def frontier(
         raise ConfigError(f"--policy {policy!r}: choose proportional, complexity or both")
     if not 1 <= step <= 50:
         raise typer.BadParameter("between 1 and 50", param_hint="--step")
-    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens)
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, tz=tz)
     frs = []
     if policy in ("proportional", "both"):
         frs.append(F.proportional(red, step))
@@ -203,7 +206,7 @@ def backtest(
 
 
 # -- options into arguments --------------------------------------------------------------------
-def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens=None):
+def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens=None, tz=None):
     """(Reduction, EvalSet or None): the imported eval set `--eval` names (costlab.whatif.evals), or the
     only import of a store with no logged requests (said in a note), else the logs' one pass."""
     from costlab.config import load_config
@@ -229,7 +232,7 @@ def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assu
             return ev.reduction, ev
     if assume is not None:
         raise ConfigError("--assume-tokens prices the answers of an imported eval set: give --eval NAME")
-    return _reduce(db, config, since, until, filter_sql, tiers, output_tokens), None
+    return _reduce(db, config, since, until, filter_sql, tiers, output_tokens, tz), None
 
 
 def _assume(text: str | None) -> tuple[int, int] | None:
@@ -246,14 +249,16 @@ def _assume(text: str | None) -> tuple[int, int] | None:
     return pair
 
 
-def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None):
+def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
-    requests with plausible timestamps (costlab/plausible.py), with a note on what is left out."""
+    requests with plausible timestamps (costlab/plausible.py), with a note on what is left out.
+    --since and --until are midnights in --tz (the bootstrap's day blocks stay UTC days)."""
     from costlab import plausible
     from costlab.whatif import ReduceOptions, reduce
 
+    zone = time_zone(tz, config)
     with open_store(db, config, read_only=False) as store:
-        start, end, outside = plausible.default_window(store, day(since, "--since"), day(until, "--until"))
+        start, end, outside = plausible.default_window(store, day(since, "--since", zone), day(until, "--until", zone))
         if outside:
             _note([outside])
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)

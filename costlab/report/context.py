@@ -11,7 +11,7 @@ import polars as pl
 
 from costlab.report.settings import ReportSettings
 from costlab.report.window import Window
-from costlab.store import Store
+from costlab.store import Store, queries
 
 
 @dataclass
@@ -42,8 +42,16 @@ class ReportContext:
     def since_day(self) -> date:
         return self.window.since.date()
 
+    @property
+    def tz(self) -> str:
+        """The time zone whose midnights divide the report's days (the window's: --tz, [report] timezone, UTC)."""
+        return self.window.tz
+
     def query(self, name: str, **params: Any) -> pl.DataFrame:
-        """store.run_query(name, **params), run once per report however many sections ask."""
+        """store.run_query(name, **params), run once per report however many sections ask; a query that
+        takes `tz` (its days) gets the report's time zone."""
+        if "tz" not in params and any(p.name == "tz" for p in queries.load(name).params):
+            params["tz"] = self.tz
         key = (name, tuple(sorted((k, str(v)) for k, v in params.items())))
         if key not in self._cache:
             self._cache[key] = self.store.run_query(name, **params)

@@ -14,6 +14,7 @@
     p95_latency_ms = 20000
     p95_ttft_ms = 1200
     # memory_limit = "1.5GB"                   # DuckDB's memory while the report builds ("none": its default)
+    # timezone = "Europe/Berlin"               # days and weeks from midnight there (default UTC; --tz wins)
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from costlab.config import check_timezone
 from costlab.errors import ConfigError, did_you_mean
 from costlab.memory import parse_size
 from costlab.whatif.scenario import parse_split, split_total_error  # the one rule for a split
 
-KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit")
+KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit", "timezone")
 SLO_KEYS = ("p95_latency_ms", "p95_ttft_ms", "p99_latency_ms", "p99_ttft_ms")
 DEFAULT_TOP_N = 10
 # DuckDB's memory while the report builds. Without a limit DuckDB may use 80% of the machine, and on
@@ -89,6 +91,8 @@ def parse(section: dict[str, Any] | None, file: Any = None) -> ReportSettings:
             parse_split(text)
         except ConfigError as ex:
             raise ConfigError(f"{file or 'costlab.toml'} [report] whatif_splits: {ex}") from None
+    if "timezone" in section:  # read by costlab.config.resolve_timezone (with --tz); checked here with the rest
+        check_timezone(section["timezone"], f"{file or 'costlab.toml'} [report] timezone")
     limit = section.get("memory_limit", DEFAULT_MEMORY_LIMIT)
     if not (isinstance(limit, str) and limit.strip().lower() == "none"):
         parse_size(limit, "costlab.toml [report] memory_limit")  # a number and a unit, or a ConfigError

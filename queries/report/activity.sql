@@ -1,11 +1,12 @@
--- activity: distinct active users and customers per period and per UTC day, and the ingest rejects of each period.
+-- activity: distinct active users and customers per period and per day (UTC, or the time zone tz), and the ingest rejects of each period.
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
 --   prev_since TIMESTAMPTZ = 1970-01-01  start of the previous window (it ends at since)
+--   tz VARCHAR = UTC                 time zone whose midnights divide the days (e.g. Europe/Berlin)
 -- returns:
 --   period VARCHAR                   'current' or 'previous' (both period rows always present)
---   day DATE                         UTC calendar day; NULL on the row for the whole period
+--   day DATE                         calendar day in time zone tz; NULL on the row for the whole period
 --   active_users BIGINT              distinct user ids
 --   active_customers BIGINT          distinct customer ids
 --   rejects BIGINT                   records refused by the ingests that loaded the period's requests (NULL on day rows)
@@ -15,7 +16,9 @@
 with windowed as (
     select
         case when ts >= $since::TIMESTAMPTZ then 'current' else 'previous' end as period,
-        epoch_ms(ts) // 86400000 as day,  -- the UTC day as a number: no time zone work per request
+        -- the day as a number: in UTC no time zone work per request
+        case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000
+             else (ts at time zone $tz::VARCHAR)::DATE - DATE '1970-01-01' end as day,
         user_id, customer_id, ingest_id
     from costed_requests
     where ts >= $prev_since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

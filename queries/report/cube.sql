@@ -3,9 +3,10 @@
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
 --   prev_since TIMESTAMPTZ = 1970-01-01  start of the previous window (it ends at since)
+--   tz VARCHAR = UTC                 time zone whose midnights divide the days (e.g. Europe/Berlin)
 -- returns:
 --   period VARCHAR                   'current' or 'previous'
---   day DATE                         UTC calendar day
+--   day DATE                         calendar day in time zone tz (UTC by default)
 --   tier VARCHAR                     the model's tier line ('(unknown)' when not in the catalogue)
 --   model VARCHAR                    model id as billed ('(none)' when the log had none)
 --   feature VARCHAR                  the feature ('(none)' when the logs had none)
@@ -46,7 +47,8 @@ with input_rates as (
 priced_rows as (
     select
         w.ts >= $since::TIMESTAMPTZ                                        as is_current,
-        epoch_ms(w.ts) // 86400000                                         as day_n,
+        case when $tz::VARCHAR = 'UTC' then epoch_ms(w.ts) // 86400000
+             else (w.ts at time zone $tz::VARCHAR)::DATE - DATE '1970-01-01' end as day_n,
         w.tier, w.model, w.feature, w.priced, w.status = 'error' as is_error, w.error_type, w.http_status,
         w.input_tokens, w.output_tokens, w.cache_read_tokens,
         coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0) as cache_write_tokens,

@@ -1,9 +1,10 @@
--- daily: per UTC day and tier, volume, errors by kind, spend and active users, plus a row per day for all tiers.
+-- daily: per day (UTC, or the time zone tz) and tier, volume, errors by kind, spend and active users, plus a row per day for all tiers.
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+--   tz VARCHAR = UTC                 time zone whose midnights divide the days (e.g. Europe/Berlin)
 -- returns:
---   day DATE                         UTC calendar day
+--   day DATE                         calendar day in time zone tz
 --   tier VARCHAR                     the model's tier line ('(unknown)' when not in the catalogue; '(all)' for the day's total)
 --   requests BIGINT                  every request, ok or error
 --   errors BIGINT                    requests with status 'error'
@@ -17,7 +18,7 @@
 -- Errors are classified as in error_rates_by_tier.sql: by error_type or by HTTP status (429, 529).
 with classified as (
     select
-        (ts at time zone 'UTC')::DATE                                      as day,
+        (ts at time zone $tz::VARCHAR)::DATE                               as day,
         coalesce(tier, '(unknown)')                                        as tier,
         -- coalesce: a missing HTTP status must not turn a typed error into 'unknown' (NOT NULL is NULL)
         coalesce(status = 'error', false)                                  as is_error,

@@ -75,7 +75,7 @@ def test_json_is_records_with_decimals_as_exact_strings(df):
     assert records[1]["cost_usd"] == "0.000001"
     assert records[2]["cost_usd"] is None
     assert records[0]["requests"] == 1234567 and records[0]["error_rate"] == 0.25
-    assert records[0]["ts"] == "2026-11-16T09:00:00+00:00" and records[0]["day"] == "2026-11-16"
+    assert records[0]["ts"] == "2026-11-16T09:00:00.000000+00:00" and records[0]["day"] == "2026-11-16"
     assert [Decimal(r["cost_usd"]) if r["cost_usd"] else None for r in records] == df["cost_usd"].to_list()
 
 

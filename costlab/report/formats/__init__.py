@@ -14,6 +14,7 @@ from pathlib import Path
 from costlab.errors import ConfigError, did_you_mean
 from costlab.report.formats import html, json, markdown, terminal
 from costlab.report.formats.base import ReportFormat
+from costlab.report.tables import FORMATS as TABLE_FORMATS  # csv, jsonl, parquet: the tables, a file each
 
 FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
     terminal.FORMAT,
@@ -24,7 +25,8 @@ FORMATS: dict[str, ReportFormat] = {f.name: f for f in (
 
 
 def format_for(fmt: str | None, out: str | None) -> str:
-    """The format asked for, else the one --out's extension names (report.html is HTML), else terminal."""
+    """The format asked for, else the one --out's extension names (report.html is HTML), else terminal.
+    csv, jsonl and parquet (report.tables.FORMATS) name the tables written one file each, not a document."""
     if fmt is None:
         if not out or out == "-":
             return "terminal"
@@ -32,9 +34,12 @@ def format_for(fmt: str | None, out: str | None) -> str:
         return next((f.name for f in FORMATS.values() if suffix in f.suffixes), "terminal")
     name = fmt.lower()
     name = next((f.name for f in FORMATS.values() if name in f.aliases), name)
+    if name in TABLE_FORMATS:
+        return name
     if name not in FORMATS:
-        raise ConfigError(f"unknown report format {fmt!r}.{did_you_mean(name, FORMATS)} "
-                          f"Choose one of: {', '.join(FORMATS)}.")
+        names = [*FORMATS, *TABLE_FORMATS]
+        raise ConfigError(f"unknown report format {fmt!r}.{did_you_mean(name, names)} "
+                          f"Choose one of: {', '.join(names)} (csv, jsonl and parquet write each table to a folder).")
     return name
 
 

@@ -75,9 +75,10 @@ def title(report: dict) -> str:
 
 
 def period(report: dict) -> str:
-    """The report's period as a reader sees it: '2026-11-09 to 2026-11-16 (UTC, end exclusive)'."""
+    """The report's period as a reader sees it: '2026-11-09 to 2026-11-16 (UTC, end exclusive)', or the
+    report's time zone when it has one ('(Europe/Berlin, end exclusive)')."""
     w = report["window"]
-    return f"{w['since'][:10]} to {w['until'][:10]} (UTC, end exclusive)"
+    return f"{w['since'][:10]} to {w['until'][:10]} ({w.get('timezone', 'UTC')}, end exclusive)"
 
 
 def text_tables(section: dict) -> list[dict]:

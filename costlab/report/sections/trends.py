@@ -35,10 +35,13 @@ def build(ctx: ReportContext) -> dict | None:
     tier_cols = [column("day", "day", "text"), column("tier", "tier", "text"), column("requests", "requests", "count"),
                  column("cost_usd", "spend", "usd"), column("errors_rate", "error rate", "ratio"),
                  column("unpriced_requests", "unpriced", "count")]
-    return {"tables": [
-        frame_table("daily", "Day by day (UTC)", day_cols, days),
-        frame_table("daily_by_tier", "Day by day and tier (UTC)", tier_cols, tiers, detail=True),
+    out = {"tables": [
+        frame_table("daily", f"Day by day ({ctx.tz})", day_cols, days),
+        frame_table("daily_by_tier", f"Day by day and tier ({ctx.tz})", tier_cols, tiers, detail=True),
     ]}
+    if ctx.tz != "UTC":  # the section's title names the days' time zone (the default title says UTC)
+        out["title"] = f"Day by day ({ctx.tz})"
+    return out
 
 
 SECTION = Section("trends", "Day by day (UTC)", build)
