@@ -78,11 +78,12 @@ def daily_spend_by_tier(report: dict) -> Chart | None:
     rank = {t: i for i, t in enumerate(order)}
     data = [{"day": r["day"], "tier": r["tier"], "rank": rank[r["tier"]], "spend": _f(r["cost_usd"])} for r in rows]
     chart = alt.Chart(alt.Data(values=data)).mark_bar().encode(
-        x=alt.X("day:T", timeUnit="utcyearmonthdate", axis=alt.Axis(**DAY_AXIS)),
+        # one band per day (a time axis would add a tick after the last bar), labelled like the others
+        x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=0, labelExpr="utcFormat(toDate(datum.value), '%a %d')")),
         y=alt.Y("sum(spend):Q", title="spend (USD)", stack="zero", axis=alt.Axis(format="$,.0f")),
         color=alt.Color("tier:N", title="tier", scale=scale, sort=order),
         order=alt.Order("rank:Q", sort="ascending"),
-        tooltip=[alt.Tooltip("day:T", timeUnit="utcyearmonthdate", title="day"), alt.Tooltip("tier:N"),
+        tooltip=[alt.Tooltip("day:O", title="day"), alt.Tooltip("tier:N"),
                  alt.Tooltip("sum(spend):Q", title="spend", format="$,.2f")],
     )
     return _done(chart, "Daily spend by tier (UTC days)",

@@ -76,6 +76,7 @@ def test_page_puts_the_answers_first_and_draws_every_chart_with_no_console_error
     assert [name for name, _, _ in chart_list(report)] == [
         "daily_spend_by_tier", "spend_vs_previous", "cost_per_active_user", "latency_by_tier", "error_rates",
         "whatif_pareto"]
+    assert path.stat().st_size < 3_000_000  # one file, a few MB at most (the Vega libraries are most of it)
     with open_page(path, chromium) as page:
         assert charts_drawn(page, report) == 6
         shot(page, "report_page.png", tmp_path_factory)
@@ -189,3 +190,19 @@ def test_the_page_prints_to_pdf_with_no_table_cut(chromium, judged, tmp_path_fac
                        "document.documentElement.clientWidth + 1).map(t => t.id)")
         assert wide == []
         assert page.js("getComputedStyle(document.querySelector('input.filter')).display") == "none"
+
+
+@pytest.mark.slow  # starts Chromium
+def test_the_page_follows_a_dark_setting_with_every_chart_drawn(chromium, judged, tmp_path_factory):
+    path, _, report = judged
+    with open_page(path, chromium) as page:
+        page.send("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        page.send("Page.reload")
+        page.wait("document.readyState === 'complete'")
+        assert charts_drawn(page, report) == 6
+        shot(page, "report_page_dark.png", tmp_path_factory)
+        assert page.errors() == []
+        assert page.js("getComputedStyle(document.body).backgroundColor") == "rgb(20, 23, 28)"
+        # chart text is drawn light on the dark page
+        assert page.js("getComputedStyle(document.querySelector('#chart-error_rates svg.marks text')).fill") \
+            in ("rgb(228, 232, 239)", "#e4e8ef")
