@@ -101,6 +101,11 @@ def test_page_puts_the_answers_first_and_draws_every_chart_with_no_console_error
         known = [Decimal(x) for x in impacts if x]
         assert known == sorted(known, reverse=True) and impacts[len(known):] == [""] * (len(impacts) - len(known))
         assert page.js("document.querySelectorAll('#t-findings button.copy').length") >= len(rows)
+        # every chart exports as PNG and SVG, offline (vega-embed's menu, and the view behind it)
+        assert page.js("[...document.querySelectorAll('.chart .vega-actions')].map(m => m.textContent)") == \
+            ["Save as SVGSave as PNG"] * 6
+        assert page.js("costlabCharts.whatif_pareto.toImageURL('png')").startswith("data:image/png;base64,")
+        assert page.js("costlabCharts.daily_spend_by_tier.toSVG()").startswith("<svg")
         # changes in the tables are coloured, and the latency chart draws the configured SLO lines
         assert page.js("document.querySelectorAll('#t-spend-by_tier td.up, #t-spend-by_tier td.down').length") > 0
         assert page.js("[...document.querySelectorAll('#chart-latency_by_tier text')].some(t => t.textContent.includes('SLO'))")
