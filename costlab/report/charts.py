@@ -86,8 +86,21 @@ def daily_spend_by_tier(report: dict) -> Chart | None:
         tooltip=[alt.Tooltip("day:O", title="day"), alt.Tooltip("tier:N"),
                  alt.Tooltip("sum(spend):Q", title="spend", format="$,.2f")],
     )
-    return _done(chart, "Daily spend by tier (UTC days)",
-                 "Each bar is a day's spend, cheapest tier at the bottom: look for a day or a tier that stands out.")
+    layers = [chart]
+    previous = _table(report, "trends", "previous_daily")
+    days = {r["day"] for r in rows}
+    before = [{"day": r["aligned_day"], "spend": _f(r["cost_usd"]), "previous_day": r["day"]}
+              for r in previous or [] if r["cost_usd"] is not None and r["aligned_day"] in days]
+    if before:
+        layers.append(alt.Chart(alt.Data(values=before)).mark_line(
+            point=alt.OverlayMarkDef(filled=False, size=40), strokeDash=[5, 3], color="#6b6b6b").encode(
+            x=alt.X("day:O"), y=alt.Y("spend:Q"),
+            tooltip=[alt.Tooltip("previous_day:N", title="previous week's day"),
+                     alt.Tooltip("spend:Q", title="spend that day", format="$,.2f")]))
+    caption = "Each bar is a day's spend, cheapest tier at the bottom: look for a day or a tier that stands out."
+    if before:
+        caption += f" Dashed: {report['window']['previous']['label']} on the same weekday."
+    return _done(alt.layer(*layers) if len(layers) > 1 else chart, "Daily spend by tier (UTC days)", caption)
 
 
 def spend_vs_previous(report: dict) -> Chart | None:

@@ -562,7 +562,10 @@ def test_every_configured_slo_percentile_is_compared(example):
 
 def test_findings_on_the_report_window_are_the_detectors_own(store):
     """The findings section runs the detectors on the report's priced window (widened to their
-    look-back): the same findings as run_signals pricing its own window."""
+    look-back): the same findings as run_signals pricing its own window, data_quality (unpriced
+    traffic) over the report's week."""
+    import polars as pl
+
     from costlab import signals
     from costlab.generate import generate_sql
 
@@ -577,7 +580,11 @@ def test_findings_on_the_report_window_are_the_detectors_own(store):
         "from range(12000) t(i)")
     w = window.week("2026-W46")
     report = build_report(store, w, sections=[s for s in SECTIONS if s.name == "findings"])
-    alone = signals.run_signals(store, until=w.until)
+    from costlab.report.sections.findings import WEEK_ONLY
+
+    alone = signals.order(pl.concat([
+        signals.run_signals(store, until=w.until, only=[d.id for d in signals.DETECTORS if d.id not in WEEK_ONLY]),
+        signals.run_signals(store, since=w.since.date(), until=w.until, only=WEEK_ONLY)]))
     assert {"over_modeling", "unpriced"} <= set(alone["signal"].to_list())
     section = report["sections"]["findings"]
     assert section["severity_counts"] == signals.counts(alone)
@@ -597,7 +604,9 @@ def test_findings_section_lists_each_finding_worst_first_from_the_signals_module
                           "observed": [40.0], "baseline": [150.0], "requests": [900],
                           "suggestion": ["Route moderation to Haiku."], "query": ["queries/signals/over_modeling.sql"]},
                          schema_overrides={"weekly_impact_usd": pl.Decimal(18, 6)})
-    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False, notes=None: frame)
+    # the report runs the look-back detectors, then data_quality over its own week (empty here)
+    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False, notes=None, only=None, since=None:
+                        frame if "over_modeling" in (only or []) else frame.clear())
     monkeypatch.setattr(signals, "counts", lambda f: {"high": 1, "medium": 0, "low": 0})
     report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if s.name == "findings"])
     section = report["sections"]["findings"]

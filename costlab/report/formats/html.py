@@ -330,8 +330,11 @@ def _largest_remainder(values: list[float]) -> list[int]:
 def _section_html(name: str, section: dict) -> str:
     out = [f'<section id="{_e(name)}" class="block"><h2>{_e(section.get("title", name))}</h2>']
     notes = section.get("notes") or []
-    if name == "findings":  # the per-finding sentences are the table above ("What to do")
+    if name == "findings":  # the per-finding sentences are the table at the top ("What to do")
         notes = [n for n in notes if not n.startswith("[")]
+        if any(t["key"] == "findings" and t["rows"] for t in section.get("tables", [])):
+            out.append('<p>Every finding, with its evidence, the change to make and its SQL: '
+                       '<a href="#what-to-do">What to do</a>, at the top.</p>')
     if notes:
         out.append('<ul class="notes">' + "".join(f"<li>{rich(n)}</li>" for n in notes) + "</ul>")
     if section.get("metrics"):

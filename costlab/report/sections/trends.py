@@ -1,5 +1,5 @@
 """Day by day (UTC): spend, requests, active users, cost per user and error rates per day, and per
-day and tier (chart data for the HTML report).
+day and tier, and the previous period's spend per day (chart data for the HTML report).
 """
 
 from __future__ import annotations
@@ -35,9 +35,17 @@ def build(ctx: ReportContext) -> dict | None:
     tier_cols = [column("day", "day", "text"), column("tier", "tier", "text"), column("requests", "requests", "count"),
                  column("cost_usd", "spend", "usd"), column("errors_rate", "error rate", "ratio"),
                  column("unpriced_requests", "unpriced", "count")]
+    # the previous period day by day, for the HTML chart's comparison (same position in the period)
+    shift = (ctx.since_day - ctx.prev_since.date()).days
+    previous = (totals(period(cube(ctx), "previous"), ["day"]).sort("day")
+                     .with_columns((pl.col("day") + pl.duration(days=shift)).cast(pl.String).alias("aligned_day"),
+                                   pl.col("day").cast(pl.String)))
+    prev_cols = [column("day", "day", "text"), column("aligned_day", "same day this period", "text"),
+                 column("requests", "requests", "count"), column("cost_usd", "spend", "usd")]
     return {"tables": [
         frame_table("daily", "Day by day (UTC)", day_cols, days),
         frame_table("daily_by_tier", "Day by day and tier (UTC)", tier_cols, tiers, detail=True),
+        frame_table("previous_daily", "The previous period day by day (UTC)", prev_cols, previous, detail=True),
     ]}
 
 
