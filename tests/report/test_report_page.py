@@ -211,3 +211,25 @@ def test_the_page_follows_a_dark_setting_with_every_chart_drawn(chromium, judged
         # chart text is drawn light on the dark page
         assert page.js("getComputedStyle(document.querySelector('#chart-error_rates svg.marks text')).fill") \
             in ("rgb(228, 232, 239)", "#e4e8ef")
+
+
+@pytest.mark.slow  # starts Chromium
+def test_the_whatif_interval_on_a_sampled_log_is_widened_as_the_reports(store, chromium, tmp_path):
+    from costlab.report import SECTIONS
+    from helpers import inject
+
+    # a 1-in-100 sample over the week, on Haiku and Sonnet, with days of different sizes
+    inject(store, 700, W46.since, W46.until, model="case when i % 3 = 0 then 'claude-haiku-5-5' else 'claude-sonnet-5-5' end",
+           output_tokens="50 + (i % 7) * 40", sample_weight="100")
+    report = build_report(store, W46, parse({"target_split": {"haiku": 70, "sonnet": 30}}),
+                          sections=[s for s in SECTIONS if s.name in ("headline", "whatif")])
+    assert report["sections"]["whatif"]["model"]["rse"] > 0
+    target = next(r for r in report["sections"]["whatif"]["tables"][0]["rows"] if r["scenario"].startswith("haiku=70"))
+    path = tmp_path / "sampled.html"
+    path.write_text(render(report, "html"), encoding="utf-8")
+    with open_page(path, chromium) as page:
+        page.wait("document.getElementById('wi-cost').textContent")
+        assert page.js("document.getElementById('wi-cost').textContent") == cents(target["cost_usd"])
+        assert page.js("document.getElementById('wi-interval').textContent") == \
+            f"{cents(target['cost_low_usd'])} to {cents(target['cost_high_usd'])}"
+        assert page.errors() == []
