@@ -408,14 +408,19 @@ def _combine(qsum: np.ndarray, qn: np.ndarray, w: np.ndarray) -> float | None:
     return float((w[use] * qsum[use] / qn[use]).sum() / w[use].sum())
 
 
+def day_resamples(days: int, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """The day indices `bootstrap` draws: [resamples, days], each row `days` days with replacement.
+    The HTML report ships them (as counts per day) so its what-if control resamples the same days."""
+    return np.random.default_rng(seed).integers(0, days, size=(resamples, days))
+
+
 def bootstrap(result: Result, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> Result:
     """Percentile intervals by resampling whole days with replacement (day blocks keep each day's
     requests together, so within-day correlation is not mistaken for precision)."""
     D = len(result.day_cost) if result.day_cost is not None else 0
     if D == 0:
         return result
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, D, size=(resamples, D))
+    idx = day_resamples(D, resamples, seed)
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     costs = result.day_cost[idx].sum(axis=1)
     result.interval["cost_nusd"] = tuple(np.percentile(costs, [lo, hi]))

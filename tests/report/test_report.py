@@ -562,7 +562,10 @@ def test_every_configured_slo_percentile_is_compared(example):
 
 def test_findings_on_the_report_window_are_the_detectors_own(store):
     """The findings section runs the detectors on the report's priced window (widened to their
-    look-back): the same findings as run_signals pricing its own window."""
+    look-back): the same findings as run_signals pricing its own window, data_quality (unpriced
+    traffic) over the report's week."""
+    import polars as pl
+
     from costlab import signals
     from costlab.generate import generate_sql
 

@@ -146,3 +146,23 @@ def test_whatif_frontier_shows_each_points_quality_interval_and_n(traffic):
         mean = traffic.scalar(f"select avg(score) from judgements where tier = '{tier}'")
         assert end["quality"] == pytest.approx(float(mean))
         assert end["quality_low"] < end["quality"] < end["quality_high"]
+
+
+def test_findings_list_unpriced_traffic_of_the_reports_week_only(traffic):
+    """A week's report lists no unpriced findings for days before its week (issue 17), though the
+    other detectors still look back over their baseline."""
+    findings = [s for s in SECTIONS if s.name in ("headline", "findings")]
+    cols = "request_id, ts, source, model, input_tokens, output_tokens, status, feature"
+    traffic.execute(f"insert into requests ({cols}) values ('old', '2026-11-04 10:00:00+00', 'canonical', "
+                    "'claude-nova-9', 100, 10, 'ok', 'chat')")
+
+    def unpriced(report) -> list[dict]:
+        rows = next((t["rows"] for t in report["sections"]["findings"].get("tables", [])), [])
+        return [r for r in rows if r["signal"] == "unpriced"]
+
+    assert unpriced(build_report(traffic, W46, sections=findings)) == []
+    assert len(unpriced(build_report(traffic, window.week("2026-W45"), sections=findings))) == 1
+    traffic.execute(f"insert into requests ({cols}) values ('new', '2026-11-12 10:00:00+00', 'canonical', "
+                    "'claude-nova-9', 100, 10, 'ok', 'chat')")
+    found = unpriced(build_report(traffic, W46, sections=findings))
+    assert len(found) == 1 and found[0]["evidence"].startswith("1 of ")

@@ -1,5 +1,5 @@
 """Day by day (UTC): spend, requests, active users, cost per user and error rates per day, and per
-day and tier (chart data for the HTML report).
+day and tier, and the previous period's spend per day (chart data for the HTML report).
 """
 
 from __future__ import annotations
@@ -35,9 +35,17 @@ def build(ctx: ReportContext) -> dict | None:
     tier_cols = [column("day", "day", "text"), column("tier", "tier", "text"), column("requests", "requests", "count"),
                  column("cost_usd", "spend", "usd"), column("errors_rate", "error rate", "ratio"),
                  column("unpriced_requests", "unpriced", "count")]
+    # the previous period day by day, for the HTML chart's comparison (same position in the period)
+    shift = (ctx.since_day - ctx.prev_since.date()).days
+    previous = (totals(period(cube(ctx), "previous"), ["day"]).sort("day")
+                     .with_columns((pl.col("day") + pl.duration(days=shift)).cast(pl.String).alias("aligned_day"),
+                                   pl.col("day").cast(pl.String)))
+    prev_cols = [column("day", "day", "text"), column("aligned_day", "same day this period", "text"),
+                 column("requests", "requests", "count"), column("cost_usd", "spend", "usd")]
     out = {"tables": [
         frame_table("daily", f"Day by day ({ctx.tz})", day_cols, days),
         frame_table("daily_by_tier", f"Day by day and tier ({ctx.tz})", tier_cols, tiers, detail=True),
+        frame_table("previous_daily", f"The previous period day by day ({ctx.tz})", prev_cols, previous, detail=True),
     ]}
     if ctx.tz != "UTC":  # the section's title names the days' time zone (the default title says UTC)
         out["title"] = f"Day by day ({ctx.tz})"

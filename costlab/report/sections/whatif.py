@@ -15,7 +15,8 @@ from costlab.report.document import column, table
 from costlab.report.sections.base import Section
 from costlab.report.sections.cube import cube, sampling, widen
 from costlab.money import nusd_to_usd
-from costlab.whatif import Scenario, bootstrap, frontier, parse_split
+from costlab.whatif import Scenario, Split, bootstrap, frontier, parse_split
+from costlab.whatif.scenario import day_resamples
 from costlab.whatif.daily_totals import DailyTotals, evaluate_daily_totals, reduce_daily_totals, tier_quality
 
 RESAMPLES = 1000
@@ -80,7 +81,41 @@ def build(ctx: ReportContext) -> dict | None:
     if pareto is not None:
         notes.append(pareto["notes"].pop())
         tables.append(pareto)
-    return {"notes": notes, "tables": tables}
+    target = alternatives[0] if ctx.settings.target_split else None
+    return {"notes": notes, "tables": tables,
+            "model": model(seg, sample, float(seg.actual_total) / 1e9, target)}
+
+
+def model(seg: DailyTotals, sample, total_usd: float, target: str | None) -> dict:
+    """What the HTML page's what-if control needs to answer any proportional split as
+    `costlab whatif --split` does, with no server: costlab.whatif's own results for each tier alone
+    (a proportional split's cost is linear in its shares: sum of share x the tier's cost, exact
+    nano-dollars, and each day's cost likewise), the day resamples `bootstrap` draws (as counts per
+    day), and for each set of tiers a split may use, the per-day quality sums and counts
+    `evaluate_daily_totals` gives (which requests count depends only on the tiers used). Small: a
+    few numbers per tier and day, and 1,000 x days resample counts."""
+    T, D = len(seg.tiers), len(seg.days)
+    pure = [evaluate_daily_totals(seg, Scenario(Split(((t, Fraction(1)),)))) for t in seg.tiers]
+    idx = day_resamples(D, RESAMPLES)
+    counts = np.zeros((RESAMPLES, D), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(RESAMPLES), D), idx.ravel()), 1)
+    quality = {}
+    for mask in range(1, 1 << T):
+        used = [t for k, t in enumerate(seg.tiers) if mask >> k & 1]
+        res = evaluate_daily_totals(seg, Scenario(Split(tuple((t, Fraction(1, len(used))) for t in used))))
+        if res.day_qsum is not None:
+            quality[str(mask)] = {"qsum": res.day_qsum.tolist(), "qn": res.day_qn.tolist(), "n": res.quality_n}
+    return {
+        "tiers": list(seg.tiers), "days": [str(d) for d in seg.days], "n": seg.n,
+        "actual_nusd": str(seg.actual_total),
+        "tier_nusd": [str(Fraction(r.cost)) for r in pure],  # whole nano-dollars: the cost at 100% on the tier
+        "tier_day_nusd": [[float(x) for x in r.day_cost] for r in pure],  # [T][D]
+        "resample_counts": counts.tolist(), "level": 0.95,
+        # the sampling error's widening (sections.cube.widen): relative standard error of the spend
+        "rse": (sample.cost_se_usd / total_usd) if sample.sampled and total_usd else 0.0,
+        "current": {t: float(seg.shown[i]) / max(seg.n, 1) for i, t in enumerate(seg.tiers)},
+        "target": target, "quality": quality,
+    }
 
 
 def _pareto(ctx: ReportContext, seg: DailyTotals) -> dict | None:
