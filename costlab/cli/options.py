@@ -18,3 +18,8 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, j
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 SinceDayOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD).")]
 UntilDayOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD).")]
+
+# -- tables (issue 16, "Tables") -------------------------------------------------------------------
+LimitOption = Annotated[Optional[int], typer.Option(
+    "--limit", min=0, show_default=False,
+    help="At most N rows (0 for all). Default: 50 in a table on a terminal (a line under it gives the total), all otherwise.")]

@@ -9,7 +9,7 @@ import typer
 
 from costlab.cli.context import open_store, write_frame
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, LimitOption, OutOption
 from costlab.errors import ConfigError
 
 
@@ -25,6 +25,7 @@ def sql(
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter, NAME=VALUE, for $NAME in the SQL.")] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    limit: LimitOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -34,6 +35,7 @@ def sql(
     Examples:
       costlab sql "select tier, sum(cost_usd) from costed_requests group by all"
       costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
+      costlab sql "select * from costed_requests" --limit 200
     """
     from costlab.store import queries as sqlfiles
 
@@ -53,4 +55,4 @@ def sql(
             frame = store.user_frame(q.text, q.bind(params))
         else:
             frame = store.user_frame(query, params)
-    write_frame(frame, fmt, out)
+    write_frame(frame, fmt, out, limit=limit)
