@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from costlab.cli.errors import handle_errors
+from costlab.display import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -51,4 +52,4 @@ def generate(
         if name not in PATTERNS:
             raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(PATTERNS)} or all", param_hint="--pattern")
     n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
-    stderr.print(f"wrote {n:,} requests to {out}", highlight=False, markup=False)
+    stderr.print(f"wrote {plural(n, 'request')} to {out}", highlight=False, markup=False)

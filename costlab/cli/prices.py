@@ -10,6 +10,7 @@ import typer
 from costlab.cli.context import day, open_store, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.display import plural
 from costlab.errors import UnpricedError
 
 
@@ -75,7 +76,7 @@ def prices_check(
     write_frame(frame, fmt, None, title="Unpriced requests")
     n = int(frame["requests"].sum())
     raise UnpricedError(
-        f"{n:,} of {total:,} requests have no price. Add the model to costlab.toml ([[models]] and "
+        f"{n:,} of {plural(total, 'request')} {'has' if n == 1 else 'have'} no price. Add the model to costlab.toml ([[models]] and "
         "[[prices]]) or run `costlab prices import model_prices_and_context_window.json`."
     )
 
@@ -94,4 +95,4 @@ def prices_import(
 
     with open_store(db, config) as store:
         frame = pricing.import_litellm(store, file, day(valid_from, "--valid-from"), override=override)
-    write_frame(frame, fmt, None, title=f"Imported {frame.height} price rows")
+    write_frame(frame, fmt, None, title=f"Imported {plural(frame.height, 'price row')}")

@@ -9,6 +9,7 @@ import typer
 from costlab.cli.context import open_store
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption
+from costlab.display import plural
 
 LEVELS = ("high", "medium", "low")
 
@@ -65,7 +66,7 @@ def signals_command(
         if fmt not in ("table", "markdown"):  # a program reading the data gets an empty answer: [], a CSV header
             frames.write(findings, fmt)
     else:
-        stderr.print(f"{findings.height} findings{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
+        stderr.print(f"{plural(findings.height, 'finding')}{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
                      highlight=False, markup=False)
         summary = lib.summary(findings)
         if fmt == "table":
