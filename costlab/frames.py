@@ -11,7 +11,7 @@ the CLI), so `costlab ... --format csv > out.csv` is always a clean file.
 How values come out, per format:
 
     format     for        DECIMAL (money)                      NULL       timestamps
-    table      reading    2 to 6 decimals, thousands separators  —          2026-11-16 09:00:00
+    table      reading    $1,234.56, $0.0821 (else 2-6 places)   —          2026-11-16 09:00:00
     markdown   reading    as in table                            —          as in table
     csv        programs   every digit of the scale ("0.001250")  empty      2026-11-16T09:00:00.000000+0000
     json       programs   a string with every digit ("0.001250") null       2026-11-16T09:00:00+00:00
@@ -22,13 +22,16 @@ json and jsonl write money as strings on purpose: most JSON readers turn numbers
 and 0.1 + 0.2 is not a price. `decimal.Decimal(row["cost_usd"])` (or `pl.col(...).cast(pl.Decimal)`)
 gets the exact value back. Integers and floats stay JSON numbers.
 
-The table format fits the terminal width (or `width`): when a frame has more columns than fit, it is
-printed as several tables one under the other, each repeating the leading label columns (day, model,
-feature, ...), instead of squeezing every header into a vertical stripe.
-
-table and markdown are for people: every value and header is shown literally (costlab.display), so
-markup, terminal escape sequences and HTML in the data stay text. csv, json, jsonl and parquet keep
-the data exactly as it is.
+table and markdown are for people, and costlab.tables makes them: money columns (DECIMAL named usd,
+cost, spend, price, ...) read as dollars, never a nonzero as $0.00; numbers are never cut; text is cut
+only to fit the width, in the middle with an ellipsis and never so two values look alike; a result
+too wide for the width (the terminal's, COLUMNS, 100 for a file) comes as blocks of columns that each
+repeat the row labels, or one record per block (`-[ record 1 ]`, then `column | value`). On a
+terminal a table shows its first DEFAULT_ROWS (50) rows and says how many there are (`limit`, the
+CLI's --limit; 0 for all); to a pipe or a file it writes every row, rendered and written a chunk at a
+time (100,000 rows in about a second). Every value and header is shown literally (costlab.display),
+so markup, terminal escape sequences and HTML in the data stay text. csv, json, jsonl and parquet
+keep the data exactly as it is.
 """
 
 from __future__ import annotations

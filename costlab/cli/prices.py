@@ -76,7 +76,7 @@ def prices_check(
     write_frame(frame, fmt, None, title="Unpriced requests")
     n = int(frame["requests"].sum())
     raise UnpricedError(
-        f"{n:,} of {plural(total, 'request')} {'has' if n == 1 else 'have'} no price. Add the model to costlab.toml ([[models]] and "
+        f"{n:,} of {total:,} requests have no price. Add the model to costlab.toml ([[models]] and "
         "[[prices]]) or run `costlab prices import model_prices_and_context_window.json`."
     )
 
