@@ -48,6 +48,7 @@ def before_module():
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("frames_before", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["frames_before"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
