@@ -157,19 +157,19 @@ def _unscaled(series: pl.Series) -> pl.Series:
 
 def _decimal_text(unscaled: pl.Series, scale: int, places: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(integer part with separators, `places` decimals) of |value|, rounded half up per row."""
-    frame = pl.DataFrame({"u": unscaled.abs(), "p": places.cast(pl.Int32)})
-    whole, frac = [], []
-    for p in sorted(set(frame["p"].drop_nulls().to_list())):
-        q = pl.lit(10 ** (scale - p), dtype=pl.Int128)
-        rounded = (pl.col("u") + q // 2) // q
-        whole.append(pl.when(pl.col("p") == p).then(rounded // pl.lit(10 ** p, dtype=pl.Int128)))
-        frac.append(pl.when(pl.col("p") == p).then(
-            (rounded % pl.lit(10 ** p, dtype=pl.Int128)).cast(pl.String).str.zfill(p) if p else pl.lit("")))
-    if not whole:
+    frame = pl.DataFrame({"u": unscaled.abs(), "p": places.cast(pl.Int64)})
+    kept = sorted(set(frame["p"].drop_nulls().to_list()))
+    if not kept:
         empty = pl.Series([None] * len(frame), dtype=pl.String)
         return empty, empty
-    out = frame.select(w=pl.coalesce(whole), f=pl.coalesce(frac))
-    return _grouped(out["w"].cast(pl.String)), out["f"]
+    p = pl.col("p")
+    # per row: q = 10^(scale - places) to round at, and 10^places to split the rounded value
+    q = p.replace_strict(kept, [10 ** (scale - k) for k in kept], return_dtype=pl.Int128)
+    unit = p.replace_strict(kept, [10 ** k for k in kept], return_dtype=pl.Int128)
+    rounded = (pl.col("u") + q // 2) // q
+    out = frame.select(w=rounded // unit, f=(rounded % unit).cast(pl.String).str.zfill(p.cast(pl.UInt32)), p=p)
+    frac = out.select(pl.when(pl.col("p") > 0).then(pl.col("f")).otherwise(pl.lit(""))).to_series()
+    return _grouped(out["w"].cast(pl.String)), frac
 
 
 def _decimal(series: pl.Series) -> pl.Series:
