@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterable, Iterator, Sequence
 
 import polars as pl
@@ -131,18 +132,22 @@ def _text(series: pl.Series) -> pl.Series:
     return series
 
 
-def _grouped(digits: pl.Series) -> pl.Series:
-    """A string of digits with thousands separators: 1234567 -> 1,234,567 (string slices, no lists)."""
-    longest = int(digits.str.len_chars().max() or 0)
-    if longest <= 3:
-        return digits
-    d = pl.col("d")
+def _grouped_expr(d: pl.Expr, longest: int) -> pl.Expr:
+    """An expression of a string of digits `d` (at most `longest` long) with thousands separators."""
     n = d.str.len_chars().cast(pl.Int64)
     groups = (n - 1) // 3
     parts = [d.str.slice(0, n - 3 * groups)]
     for j in range((longest - 1) // 3, 0, -1):
         parts.append(pl.when(groups >= j).then(pl.lit(",") + d.str.slice(n - 3 * j, 3)))
-    return pl.DataFrame({"d": digits}).select(pl.concat_str(parts, ignore_nulls=True)).to_series().set(digits.is_null(), None)
+    return pl.when(d.is_not_null()).then(pl.concat_str(parts, ignore_nulls=True))
+
+
+def _grouped(digits: pl.Series) -> pl.Series:
+    """A string of digits with thousands separators: 1234567 -> 1,234,567 (string slices, no lists)."""
+    longest = int(digits.str.len_chars().max() or 0)
+    if longest <= 3:
+        return digits
+    return pl.DataFrame({"d": digits}).select(_grouped_expr(pl.col("d"), longest)).to_series()
 
 
 def _signed(negative: pl.Series, text: pl.Series, prefix: str = "") -> pl.Series:
@@ -203,10 +208,8 @@ def _money(series: pl.Series) -> pl.Series:
     return _signed(unscaled < 0, text, "$").set(series.is_null(), None)
 
 
-def money_text(value) -> str:
+def money_text(value: Decimal | str) -> str:
     """One Decimal as the money column shows it ($1,234.56, $0.0821)."""
-    from decimal import Decimal
-
     d = Decimal(value)
     scale = max(2, -int(d.as_tuple().exponent))
     return _money(pl.Series([d], dtype=pl.Decimal(38, scale)))[0]
@@ -219,27 +222,20 @@ def _float(series: pl.Series) -> pl.Series:
     frame = pl.DataFrame({"v": series})
     small = frame.select((((f.abs() < 1e-3) & (f != 0)) | (f.abs() >= 1e15)) & f.is_finite()).to_series().fill_null(False)
     a = pl.when(f.is_finite() & (f.abs() < 1e15)).then(f.abs()).otherwise(0.0)  # the rest never reach an integer cast
+    sign = pl.when(f < 0).then(pl.lit("-")).otherwise(pl.lit(""))
     r4 = (a * 10_000).round(0).cast(pl.Int64)
     frac4 = (r4 % 10_000).cast(pl.String).str.zfill(4).str.strip_chars_end("0")
-    below = pl.concat_str([(r4 // 10_000).cast(pl.String),
+    below = pl.concat_str([sign, (r4 // 10_000).cast(pl.String),
                            pl.when(frac4.str.len_chars() > 0).then(pl.lit(".") + frac4).otherwise(pl.lit(""))])
     r1 = (a * 10).round(0).cast(pl.Int64)
-    above = pl.concat_str([pl.lit("__GROUP__"), (r1 // 10).cast(pl.String), pl.lit("."), (r1 % 10).cast(pl.String)])
+    above = pl.concat_str([sign, _grouped_expr((r1 // 10).cast(pl.String), 16), pl.lit("."), (r1 % 10).cast(pl.String)])
     body = frame.select(
         pl.when(f.is_nan()).then(pl.lit("NaN"))
         .when(f.is_infinite()).then(pl.when(f > 0).then(pl.lit("inf")).otherwise(pl.lit("-inf")))
         .when(f == 0).then(pl.lit("0"))
         .when(pl.lit(small)).then(pl.lit(""))
-        .when(a < 1000).then(pl.when(f < 0).then(pl.lit("-")).otherwise(pl.lit("")) + below)
-        .otherwise(pl.when(f < 0).then(pl.lit("-")).otherwise(pl.lit("")) + above)).to_series()
-    grouped = body.str.starts_with("__GROUP__") | body.str.starts_with("-__GROUP__")
-    if grouped.fill_null(False).any():
-        parts = body.str.replace("__GROUP__", "", literal=True).str.split_exact(".", 1)
-        whole = parts.struct.field("field_0")
-        sign = whole.str.starts_with("-")
-        whole = _grouped(whole.str.replace("-", "", literal=True))
-        joined = _signed(sign, pl.select(pl.lit(whole) + "." + pl.lit(parts.struct.field("field_1"))).to_series())
-        body = pl.select(pl.when(pl.lit(grouped)).then(pl.lit(joined)).otherwise(pl.lit(body))).to_series()
+        .when(a < 1000).then(below)
+        .otherwise(above)).to_series()
     if small.any():
         index = small.arg_true()
         body = body.scatter(index, [f"{v:.3e}" if abs(v) < 1e-3 else f"{v:,.1f}" for v in series.gather(index).to_list()])
