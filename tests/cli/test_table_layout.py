@@ -99,6 +99,19 @@ def test_costlab_sql_on_a_terminal_is_bounded_and_through_a_pipe_complete(tmp_pa
     assert len(data_lines(piped)) == 100_000 and "showing" not in piped
 
 
+def test_sql_limit_option_bounds_any_format(tmp_path):
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+
+    db = str(tmp_path / "s.duckdb")
+    result = CliRunner().invoke(app, ["sql", "--db", db, "--limit", "2", "--format", "csv", "select range n from range(10)"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["n", "0", "1"]
+    result = CliRunner().invoke(app, ["sql", "--db", db, "--limit", "3", "select range n from range(10)"])
+    assert result.exit_code == 0 and "showing 3 of 10 rows" in result.stdout
+
+
 # -- never cut a number, never make two labels alike -----------------------------------------------
 @pytest.mark.parametrize("width", [40, 80])
 def test_numbers_are_never_cut_at_any_width(width):
@@ -165,6 +178,13 @@ def test_summary_style_money_reads_as_dollars_and_never_as_zero():
     assert tables.money_text("0.000125") == "$0.000125"
     assert tables.money_text("0.000000001") == "$0.000000001"
     assert tables.money_text("-1234.5") == "-$1,234.50"
+
+
+def test_the_report_shows_tiny_amounts_as_digits_not_scientific_notation():
+    from costlab.report.formats.cells import fmt
+
+    assert fmt("0.000012345", "usd") == "$0.0000123"
+    assert fmt("7.41", "usd") == "$7.41" and fmt("0.0821", "usd") == "$0.0821"
 
 
 def test_markdown_cells_are_escaped_as_every_markdown_writer_escapes():
