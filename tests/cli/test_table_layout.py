@@ -206,6 +206,18 @@ def test_the_report_terminal_never_cuts_a_number_and_keeps_labels_whole_when_the
             assert re.search(rf"(^|\s){re.escape(number)}(\s|$)", text, re.M), (width, number, text)
 
 
+def test_ingest_counts_one_file_and_one_row_in_the_singular(tmp_path):
+    from typer.testing import CliRunner
+
+    from costlab.cli import app
+    from costlab.testing.factories import write_log
+
+    log = write_log(tmp_path / "log.jsonl", 1)
+    result = CliRunner().invoke(app, ["ingest", "--db", str(tmp_path / "s.duckdb"), str(log)])
+    assert result.exit_code == 0, result.output
+    assert "1 file: 1 row added, 0 already present, 0 rejected" in result.stderr
+
+
 def test_counts_agree_with_their_nouns():
     assert plural(1, "file") == "1 file"
     assert plural(0, "file") == "0 files"
