@@ -85,6 +85,13 @@ def _console_class():
     return PlainConsole
 
 
+# -- counts ------------------------------------------------------------------------------------
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """A count and its noun, agreeing: plural(1, "file") is "1 file", plural(48213, "row") "48,213 rows";
+    `many` for an irregular plural (plural(2, "query", "queries"))."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 # -- Markdown ----------------------------------------------------------------------------------
 _MD_SPECIAL = ("\\", "|", "*", "_", "`", "[", "]", "<", ">")
 

@@ -11,7 +11,7 @@ the CLI), so `costlab ... --format csv > out.csv` is always a clean file.
 How values come out, per format:
 
     format     for        DECIMAL (money)                      NULL       timestamps
-    table      reading    2 to 6 decimals, thousands separators  —          2026-11-16 09:00:00
+    table      reading    $1,234.56, $0.0821 (else 2-6 places)   —          2026-11-16 09:00:00
     markdown   reading    as in table                            —          as in table
     csv        programs   every digit of the scale ("0.001250")  empty      2026-11-16T09:00:00+00:00 (ISO 8601)
     json       programs   a string with every digit ("0.001250") null       as in csv
@@ -22,34 +22,37 @@ json and jsonl write money as strings on purpose: most JSON readers turn numbers
 and 0.1 + 0.2 is not a price. `decimal.Decimal(row["cost_usd"])` (or `pl.col(...).cast(pl.Decimal)`)
 gets the exact value back. Integers and floats stay JSON numbers.
 
-The table format fits the terminal width (or `width`): when a frame has more columns than fit, it is
-printed as several tables one under the other, each repeating the leading label columns (day, model,
-feature, ...), instead of squeezing every header into a vertical stripe.
-
-table and markdown are for people: every value and header is shown literally (costlab.display), so
-markup, terminal escape sequences and HTML in the data stay text. csv, json, jsonl and parquet keep
-the data exactly as it is.
+table and markdown are for people, and costlab.tables makes them: money columns (DECIMAL named usd,
+cost, spend, price, ...) read as dollars, never a nonzero as $0.00; numbers are never cut; text is cut
+only to fit the width, in the middle with an ellipsis and never so two values look alike; a result
+too wide for the width (the terminal's, COLUMNS, 100 for a file) comes as blocks of columns that each
+repeat the row labels, or one record per block (`-[ record 1 ]`, then `column | value`). On a
+terminal a table shows its first DEFAULT_ROWS (50) rows and says how many there are (`limit`, the
+CLI's --limit; 0 for all); to a pipe or a file it writes every row, rendered and written a chunk at a
+time (100,000 rows in about a second). Every value and header is shown literally (costlab.display),
+so markup, terminal escape sequences and HTML in the data stay text. csv, json, jsonl and parquet
+keep the data exactly as it is.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import polars as pl
 
-from costlab.display import console, markdown_text, visible
+from costlab import tables
+from costlab.display import markdown_text, plural, visible
 from costlab.errors import ConfigError, did_you_mean
 
-NULL = "—"
+NULL = tables.NULL
 FILE_WIDTH = 100  # width of a table written to a file, where there is no terminal to measure
-MAX_TEXT_WIDTH = 40  # longer strings are cut with an ellipsis in table output
-MAX_DECIMALS = 6
+DEFAULT_ROWS = 50  # rows a table shows on a terminal unless --limit says otherwise
 
 
 def is_stdout(out: str | Path | None) -> bool:
@@ -124,134 +127,58 @@ def _iso_timestamps(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(converted)
 
 
-# -- reading formats ---------------------------------------------------------------------------
-def display_columns(df: pl.DataFrame) -> dict[str, list[str]]:
+# -- reading formats (costlab.tables: values for reading, the layout, never a number cut) -------------
+def display_columns(df: pl.DataFrame, money: Iterable[str] = ()) -> dict[str, list[str]]:
     """Every column formatted for reading: one string per value, control characters visible()."""
-    return {name: _display(df.get_column(name)) for name in df.columns}
+    cells = tables.display_frame(df, money)
+    return {name: cells.get_column(name).to_list() for name in df.columns}
 
 
-def _display(series: pl.Series) -> list[str]:
-    dtype = series.dtype
-    values = series.to_list()
-    if isinstance(dtype, pl.Decimal):
-        places = _decimal_places(values, dtype.scale or 0)
-        quantum = Decimal(1).scaleb(-places)
-        return [NULL if v is None else f"{v.quantize(quantum, rounding=ROUND_HALF_UP):,.{places}f}" for v in values]
-    if dtype.is_integer():
-        return [NULL if v is None else f"{v:,}" for v in values]
-    if dtype.is_float():
-        return [NULL if v is None else _float(v) for v in values]
-    if isinstance(dtype, pl.Datetime):
-        pattern = "%Y-%m-%d %H:%M:%S" if dtype.time_zone in (None, "UTC") else "%Y-%m-%d %H:%M:%S%z"
-        if (series.dt.microsecond() != 0).any():
-            pattern = pattern.replace("%S", "%S.%f")
-        return [NULL if v is None else v.strftime(pattern) for v in values]
-    if dtype == pl.Boolean:
-        return [NULL if v is None else ("true" if v else "false") for v in values]
-    return [NULL if v is None else visible(" ".join(str(v).split())) for v in values]
-
-
-def _decimal_places(values: list[Decimal | None], scale: int) -> int:
-    """The fewest decimals that show every value exactly, kept between 2 and 6 (never above the scale)."""
-    needed = 0
-    for v in values:
-        if v is not None and v == v and v != 0:
-            needed = max(needed, -min(0, int(v.normalize().as_tuple().exponent)))
-    return min(scale, max(2, min(needed, MAX_DECIMALS)))
-
-
-def _float(v: float) -> str:
-    if v != v:
-        return "NaN"
-    if v in (float("inf"), float("-inf")):
-        return str(v)
-    if v == 0:
-        return "0"
-    if abs(v) < 0.001:
-        return f"{v:.3e}"
-    if abs(v) < 1000:
-        return f"{v:.4f}".rstrip("0").rstrip(".")
-    return f"{v:,.1f}"
-
-
-def _is_number(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() or isinstance(dtype, pl.Decimal)
+def table_chunks(
+    df: pl.DataFrame, title: str | None = None, width: int = FILE_WIDTH, *, caption: str | None = None,
+    money: Iterable[str] = (),
+) -> Iterator[str]:
+    """The table format as chunks of text, rows rendered a chunk at a time (costlab.tables.render)."""
+    numbers = [tables.is_number(dtype) for dtype in df.schema.values()]
+    yield from tables.render(tables.display_frame(df, money), numbers, width, title=visible(title) if title else None,
+                             caption=caption, header_names=tables.headers(df))
 
 
 def table(df: pl.DataFrame, title: str | None = None, width: int = FILE_WIDTH) -> str:
-    """A rich table as plain text no wider than `width` (split into column groups when needed)."""
-    from rich import box
-    from rich.table import Table
-
-    cells = display_columns(df)
-    headers = {name: visible(" ".join(name.split())) for name in df.columns}
-    numeric = {name: _is_number(dtype) for name, dtype in df.schema.items()}
-    widths = {
-        name: max([len(headers[name])] + [len(c) for c in cells[name]]) if numeric[name]
-        else min(max([len(headers[name])] + [len(c) for c in cells[name]]), MAX_TEXT_WIDTH)
-        for name in df.columns
-    }
-    out = io.StringIO()
-    printer = console(file=out, width=width, color_system=None)
-    groups = _column_groups(df.columns, widths, numeric, width)
-    for i, group in enumerate(groups):
-        t = Table(
-            title=title if i == 0 else None,
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            caption="(no rows)" if df.height == 0 and i == len(groups) - 1 else None,
-        )
-        for name in group:
-            t.add_column(
-                headers[name],
-                justify="right" if numeric[name] else "left",
-                no_wrap=True,
-                overflow="ellipsis",
-                max_width=min(widths[name], max(width - 2, 1)),
-            )
-        for row in zip(*(cells[name] for name in group)):
-            t.add_row(*row)
-        if i:
-            printer.print()
-        printer.print(t)
-    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
-
-
-def _column_groups(columns: list[str], widths: dict[str, int], numeric: dict[str, bool], width: int) -> list[list[str]]:
-    """Split columns into groups that each fit `width`; each group repeats the leading label columns."""
-    cost = {name: widths[name] + 3 for name in columns}  # one space of padding each side, one divider
-    if not columns or sum(cost.values()) - 3 <= width:
-        return [list(columns)]
-    labels: list[str] = []
-    for name in columns[:2]:
-        if numeric[name] or sum(cost[n] for n in labels) + cost[name] > width // 2:
-            break
-        labels.append(name)
-    groups: list[list[str]] = []
-    current = list(labels)
-    for name in columns[len(labels):]:
-        if len(current) > len(labels) and sum(cost[n] for n in current) + cost[name] - 3 > width:
-            groups.append(current)
-            current = list(labels)
-        current.append(name)
-    groups.append(current)
-    return groups
+    """A plain fixed-width table no wider than `width`: numbers never cut, text cut in the middle only
+    when needed and never so two values look alike; too wide, blocks that repeat the row labels or one
+    record per block (costlab.tables)."""
+    return "".join(table_chunks(df, title, width))
 
 
 def markdown(df: pl.DataFrame, title: str | None = None, width: int = 0) -> str:
     """A GitHub-flavoured Markdown table, numbers right-aligned, values formatted as in table (any width)."""
-    cells = display_columns(df)
-    numeric = [_is_number(dtype) for dtype in df.schema.values()]
-
-    def row(values: list[str]) -> str:
-        return "| " + " | ".join(markdown_text(v) for v in values) + " |"
-
+    cells = tables.markdown_cells(tables.display_frame(df))
+    numeric = [tables.is_number(dtype) for dtype in df.schema.values()]
     lines = [f"### {markdown_text(title)}", ""] if title else []
-    lines.append(row(df.columns))
+    lines.append("| " + " | ".join(markdown_text(name) for name in df.columns) + " |")
     lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
-    lines.extend(row(list(values)) for values in zip(*(cells[name] for name in df.columns)))
+    if df.height:
+        row = pl.concat_str([pl.lit("| ")] + [pl.concat_str(pl.col(df.columns), separator=" | ")] + [pl.lit(" |")])
+        lines.extend(cells.select(row).to_series().to_list())
     return "\n".join(lines) + "\n"
+
+
+def shown_rows(df: pl.DataFrame, limit: int | None) -> tuple[pl.DataFrame, str | None]:
+    """The first `limit` rows (all for None or 0) and, when that leaves rows out, the note that says so."""
+    if not limit or df.height <= limit:
+        return df, None
+    return df.head(limit), (f"showing {limit:,} of {plural(df.height, 'row')}; "
+                            "--limit N for more, --limit 0 or --format csv for all")
+
+
+def default_limit(fmt: Format | str, out: str | Path | None, interactive: bool | None = None) -> int:
+    """DEFAULT_ROWS for a table on a terminal (`interactive`, default: whether stdout is one), else 0 (all)."""
+    if as_format(fmt) is not Format.table or not is_stdout(out):
+        return 0
+    if interactive is None:
+        interactive = sys.stdout.isatty()
+    return DEFAULT_ROWS if interactive else 0
 
 
 # -- the registry ------------------------------------------------------------------------------
@@ -301,6 +228,8 @@ def write(
     title: str | None = None,
     *,
     width: int | None = None,
+    limit: int | None = None,
+    interactive: bool | None = None,
 ) -> None:
     """Write `df` to stdout, or to the file `out`, in format `fmt`.
 
@@ -311,6 +240,9 @@ def write(
         title: shown above table and markdown output; data formats (csv, json, ...) ignore it so
             their output stays parseable.
         width: table width in characters; default the terminal's for stdout, 100 for a file.
+        limit: at most this many rows (0: all); default DEFAULT_ROWS for a table on a terminal (a
+            line under it says how many there are and how to see them all), all otherwise.
+        interactive: whether stdout is a terminal (default: ask it); for tests.
 
     Raises:
         ConfigError: a binary format (parquet) without a file to write to, or an unknown format name.
@@ -319,13 +251,23 @@ def write(
     if FORMATS[name].binary:
         if is_stdout(out):
             raise ConfigError(f"{name} is a binary format and cannot go to the terminal: give a file with --out FILE.{name}")
-        _prepare(out).write_bytes(FORMATS[name].write(df, title, FILE_WIDTH))
+        _prepare(out).write_bytes(FORMATS[name].write(df.head(limit) if limit else df, title, FILE_WIDTH))
         return
-    emit(to_text(df, name, title, width=width or default_width(out)), out)
+    limit = default_limit(name, out, interactive) if limit is None else limit
+    if name == Format.table.value:  # streamed: rows are rendered and written a chunk at a time
+        shown, note = shown_rows(df, limit)
+        _stream(table_chunks(shown, title, width or default_width(out), caption=note), out)
+        return
+    emit(to_text(df, name, title, width=width or default_width(out), limit=limit), out)
 
 
-def to_text(df: pl.DataFrame, fmt: Format | str = Format.table, title: str | None = None, *, width: int | None = None) -> str:
+def to_text(
+    df: pl.DataFrame, fmt: Format | str = Format.table, title: str | None = None, *, width: int | None = None,
+    limit: int = 0,
+) -> str:
     """The text `write` would write, as a string ending in a newline (empty for an empty jsonl).
+
+    `limit` keeps the first rows (0: all); table and markdown then say under the rows how many there are.
 
     Raises:
         ConfigError: for a binary format (parquet), which is not text.
@@ -333,7 +275,11 @@ def to_text(df: pl.DataFrame, fmt: Format | str = Format.table, title: str | Non
     name = as_format(fmt).value
     if FORMATS[name].binary:
         raise ConfigError(f"{name} is a binary format: write it to a file with --out")
-    return FORMATS[name].write(df, title, width or FILE_WIDTH)
+    shown, note = shown_rows(df, limit)
+    if name == Format.table.value:
+        return "".join(table_chunks(shown, title, width or FILE_WIDTH, caption=note))
+    text = FORMATS[name].write(shown, title, width or FILE_WIDTH)
+    return text + f"\n{markdown_text(note)}\n" if note and name == Format.markdown.value else text
 
 
 def write_sections(
@@ -344,6 +290,8 @@ def write_sections(
     long: pl.DataFrame,
     titles: Mapping[str, str] | None = None,
     width: int | None = None,
+    limit: int | None = None,
+    interactive: bool | None = None,
 ) -> None:
     """Several frames as one output: a titled table per section in a format for people, else `long`
     (every section's rows as one frame, e.g. with a `section` column) in the data format.
@@ -352,12 +300,14 @@ def write_sections(
         sections: section name -> its frame.
         long: the one frame the data formats write (every section's rows, told apart by a column).
         titles: section name -> the title shown above it (default: the name).
+        limit, interactive: as in `write`, per section.
     """
     name = as_format(fmt).value
     if not FORMATS[name].for_people:
-        write(long, name, out)
+        write(long, name, out, limit=limit or 0)
         return
-    emit(sections_to_text(sections, name, long=long, titles=titles, width=width or default_width(out)), out)
+    limit = default_limit(name, out, interactive) if limit is None else limit
+    emit(sections_to_text(sections, name, long=long, titles=titles, width=width or default_width(out), limit=limit), out)
 
 
 def sections_to_text(
@@ -367,16 +317,32 @@ def sections_to_text(
     long: pl.DataFrame,
     titles: Mapping[str, str] | None = None,
     width: int | None = None,
+    limit: int = 0,
 ) -> str:
     """The text `write_sections` would write (a blank line between the sections' tables)."""
     name = as_format(fmt).value
     if not FORMATS[name].for_people:
-        return to_text(long, name)
+        return to_text(long, name, limit=limit)
     titles = titles or {}
-    return "\n".join(to_text(frame, name, titles.get(key, key), width=width) for key, frame in sections.items())
+    return "\n".join(to_text(frame, name, titles.get(key, key), width=width, limit=limit) for key, frame in sections.items())
 
 
 # -- plumbing ----------------------------------------------------------------------------------
+def _stream(chunks: Iterable[str], out: str | Path | None) -> None:
+    """Write text chunks to stdout (out None or "-") or to the file `out` as they come."""
+    if is_stdout(out):
+        try:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `costlab sql ... | head`: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    with _prepare(out).open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+
+
 def _prepare(out: Any) -> Path:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -74,8 +74,9 @@ def output_format(fmt: str, out: Path | None) -> str:
     return name
 
 
-def write_frame(frame, fmt: str, out: Path | None, title: str | None = None) -> None:
-    """Write a polars frame to stdout or --out in --format (costlab.frames.write)."""
+def write_frame(frame, fmt: str, out: Path | None, title: str | None = None, limit: int | None = None) -> None:
+    """Write a polars frame to stdout or --out in --format (costlab.frames.write); `limit` is --limit
+    (None: 50 rows in a table on a terminal, all otherwise)."""
     from costlab import frames
 
-    frames.write(frame, fmt, out=out, title=title)
+    frames.write(frame, fmt, out=out, title=title, limit=limit)

@@ -9,6 +9,7 @@ import typer
 
 from costlab.cli.errors import handle_errors
 from costlab.errors import ConfigError
+from costlab.display import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -55,4 +56,4 @@ def generate(
         n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
     except ValueError as ex:  # a format the file name contradicts, a start before any model of a tier, ...
         raise ConfigError(str(ex)) from ex
-    stderr.print(f"wrote {n:,} requests to {out}", highlight=False, markup=False)
+    stderr.print(f"wrote {plural(n, 'request')} to {out}", highlight=False, markup=False)

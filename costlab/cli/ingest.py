@@ -12,6 +12,7 @@ import typer
 from costlab.cli.context import open_store
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption
+from costlab.display import plural
 from costlab.errors import ExitCode
 from costlab.keys import redact
 
@@ -63,14 +64,14 @@ def ingest(
         if f.error:
             stderr.print(styled("✗", "red"), redact(f.error))
         elif f.skipped:
-            stderr.print(f"· {f.file}: already ingested ({f.rows_present:,} rows present)", highlight=False, markup=False)
+            stderr.print(f"· {f.file}: already ingested ({plural(f.rows_present, 'row')} present)", highlight=False, markup=False)
         else:
             line = (f"✓ {f.file} [{f.format}]: {f.rows_read:,} read, {f.rows_added:,} added, "
                     f"{f.rows_present:,} already present, {f.rows_rejected:,} rejected")
             stderr.print(line, highlight=False, markup=False)
             for note in f.notes:
                 stderr.print(f"  note: {note}", highlight=False, markup=False)
-    total = (f"{len(summary.files)} files: {summary.total('rows_added'):,} rows added, "
+    total = (f"{plural(len(summary.files), 'file')}: {plural(summary.total('rows_added'), 'row')} added, "
              f"{summary.total('rows_present'):,} already present, {summary.total('rows_rejected'):,} rejected")
     stderr.print(total + (" (see `costlab sql \"select * from rejects\"`)" if summary.total("rows_rejected") else ""),
                  highlight=False, markup=False)

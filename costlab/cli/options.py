@@ -19,3 +19,8 @@ OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to
 SinceDayOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD).")]
 UntilDayOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD).")]
 TzOption = Annotated[Optional[str], typer.Option("--tz", help="Time zone for day boundaries and the times shown, e.g. Europe/Berlin. [default: costlab.toml [report] timezone, else UTC]", show_default=False)]
+
+# -- tables (issue 16, "Tables") -------------------------------------------------------------------
+LimitOption = Annotated[Optional[int], typer.Option(
+    "--limit", min=0, show_default=False,
+    help="At most N rows (0 for all). Default: 50 in a table on a terminal (a line under it gives the total), all otherwise.")]

@@ -11,6 +11,7 @@ from costlab.cli.context import day, open_store, output_format, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.display import plural
 from costlab.errors import UnpricedError
 
 
@@ -104,4 +105,4 @@ def prices_import(
 
     with open_store(db, config) as store:
         frame = pricing.import_litellm(store, file, day(valid_from, "--valid-from"), override=override)
-    write_frame(frame, fmt, out, title=f"Imported {frame.height} price rows")
+    write_frame(frame, fmt, out, title=f"Imported {plural(frame.height, 'price row')}")

@@ -12,6 +12,7 @@ import typer
 from costlab.cli.context import day, open_store, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, UntilDayOption
+from costlab.display import plural
 from costlab.errors import ExitCode, NothingCheckedError
 
 FLAGGED_EXIT = int(ExitCode.FINDINGS)  # the command ran, and found something to look at
@@ -60,5 +61,5 @@ def reconcile(
             frame = frame.filter(frame["flagged"])
         write_frame(frame, fmt, out, title=f"Reconciliation (tolerance {tolerance:.1%}; {result.flagged} flagged)")
     if result.flagged:
-        typer.echo(f"{result.flagged} of {result.rows.height} rows beyond the {tolerance:.1%} tolerance", err=True)
+        typer.echo(f"{result.flagged:,} of {plural(result.rows.height, 'row')} beyond the {tolerance:.1%} tolerance", err=True)
         raise typer.Exit(FLAGGED_EXIT)

@@ -17,6 +17,7 @@ from costlab.cli.context import day, open_store, output_format, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.display import plural
 
 BaseUrlOption = Annotated[Optional[str], typer.Option("--base-url", help="API base URL (a gateway, or the costlab test server). [env: ANTHROPIC_BASE_URL; costlab.toml [replay] base_url]", show_default=False)]
 ConcurrencyOption = Annotated[Optional[int], typer.Option("--concurrency", "-c", help="Most requests in flight; halves on 429/529. [default: the run's, else 8]", show_default=False)]
@@ -89,7 +90,7 @@ def _report(outcome) -> None:
     for note in outcome.notes:
         _say(f"note: {note}")
     if outcome.in_doubt:
-        _say(f"note: {outcome.in_doubt} requests were in flight when a process was killed; they may have been billed "
+        _say(f"note: {plural(outcome.in_doubt, 'request')} {'was' if outcome.in_doubt == 1 else 'were'} in flight when a process was killed; they may have been billed "
              "and are not re-sent (status 'sending' in replays)")
 
 

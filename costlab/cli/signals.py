@@ -9,6 +9,7 @@ import typer
 from costlab.cli.context import open_store, output_format
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.display import plural
 
 LEVELS = ("high", "medium", "low")
 
@@ -68,7 +69,7 @@ def signals_command(
         elif not frames.is_stdout(out):  # a file for people says so rather than stay empty
             frames.emit(f"No findings{where}.\n", out)
     else:
-        stderr.print(f"{findings.height} findings{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
+        stderr.print(f"{plural(findings.height, 'finding')}{where}: {n['high']} high, {n['medium']} medium, {n['low']} low",
                      highlight=False, markup=False)
         summary = lib.summary(findings)
         if fmt == "table":

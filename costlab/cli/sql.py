@@ -9,7 +9,7 @@ import typer
 
 from costlab.cli.context import open_store, write_frame
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, LimitOption, OutOption
 from costlab.errors import ConfigError, ReadOnlyStoreError
 
 
@@ -27,6 +27,7 @@ def sql(
                                         "(default: read-only; readers can share the file).")] = False,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    limit: LimitOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -40,6 +41,7 @@ def sql(
       costlab sql "select tier, sum(cost_usd) from costed_requests group by all"
       costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
       costlab sql --write "update requests set price_version = null where model = 'x'"
+      costlab sql "select * from costed_requests" --limit 200
     """
     from costlab.store import queries as sqlfiles
 
@@ -63,4 +65,4 @@ def sql(
         except ReadOnlyStoreError as ex:
             raise ReadOnlyStoreError(f"{ex}\n`costlab sql` opens the store read-only: add --write to run "
                                      "statements that change it.") from ex
-    write_frame(frame, fmt, out)
+    write_frame(frame, fmt, out, limit=limit)

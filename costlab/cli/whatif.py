@@ -21,6 +21,7 @@ from costlab.cli.context import day, open_store, time_zone, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
+from costlab.display import plural
 from costlab.errors import ConfigError
 
 SplitOption = Annotated[Optional[list[str]], typer.Option(
@@ -135,7 +136,7 @@ def whatif(
     frame = scenario_table(red, results)
     if chart is not None:
         scenario_chart(frame, chart)
-    write_frame(frame, fmt, out, title=f"what-if over {red.n:,} requests, {len(red.days)} days" if ev is None
+    write_frame(frame, fmt, out, title=f"what-if over {plural(red.n, 'request')}, {plural(len(red.days), 'day')}" if ev is None
                 else f"what-if over eval {ev.name!r}: {red.n:,} prompts")
 
 

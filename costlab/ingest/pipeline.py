@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from costlab.config import Config
+from costlab.display import plural
 from costlab.errors import ConfigError, OutOfMemoryError, QueryError
 from costlab.ingest import detect, formats, staging
 from costlab.ingest.results import FileResult
@@ -218,6 +219,6 @@ def _notes(store: Store, result: FileResult, mtime_rows: int, weight: str = "coa
         result.notes.append(f"{sampled:,} rows are a sample: they stand for {float(weighted):,.0f} requests "
                             f"(sample_weight; every cost, request and token sum is weighted by it)")
     if mtime_rows:
-        result.notes.append(f"{mtime_rows} rows had no timestamp; the file's modification time stands in")
+        result.notes.append(f"{plural(mtime_rows, 'row')} had no timestamp; the file's modification time stands in")
     for note, n in store.rows(f"select _note, count(*) {_FRESH} and _note is not null group by _note order by _note"):
         result.notes.append(f"{n} {'row' if n == 1 else 'rows'}: {note}")

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
+from costlab.display import plural
 from costlab.replay.attempts import retry_delay, retryable
 from costlab.replay.booking import mark_not_sent, write_results
 from costlab.replay.budget import budget_spent, spent
@@ -72,7 +73,7 @@ def send_batch(store: "Store", run: str, client: Any, max_usd: Decimal | None = 
     if left_out:
         mark_not_sent(store, run, left_out, "budget: sending it could cross --max-usd")
         out.not_sent = len(left_out)
-        out.notes.append(f"{out.not_sent} requests left out of the batch to stay within --max-usd")
+        out.notes.append(f"{plural(out.not_sent, 'request')} left out of the batch to stay within --max-usd")
     # Collect every batch of the run that still has rows in flight (this one, or one a killed run created).
     for (batch_id,) in store.rows(
             """select distinct b.batch_id from replay_batches b join replays x on x.run = b.run and x.source = b.source

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import polars as pl
 
+from costlab.display import plural
 from costlab.errors import ConfigError
 from costlab.replay.batch import send_batch
 from costlab.replay.budget import Budget, budget_spent, judge_spent
@@ -145,7 +146,7 @@ def _execute(store: "Store", run: str, params: dict[str, Any], client: Any, limi
                 skipped += more
             if skipped:
                 judged_short = True
-                outcome.notes.append(f"judging stopped before the budget: {skipped} answers not judged "
+                outcome.notes.append(f"judging stopped before the budget: {plural(skipped, 'answer')} not judged "
                                      "(resume with a higher --max-usd judges them)")
             if calls.refused and outcome.failed is None:
                 outcome.failed = (f"the API refused the judge's key ({calls.refused[0]}): check {key_hint(platform)}. "

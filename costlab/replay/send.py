@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
+from costlab.display import plural
 from costlab.errors import ConfigError
 from costlab.keys import redact
 from costlab.replay.attempts import ACCOUNT_ERRORS, ERROR_TYPES, attempt, error_message
@@ -139,7 +140,7 @@ def send(store: "Store", run: str, client: Any, jobs: list[Job], limiter: Limite
     if result.budget_stop:
         mark_not_sent(store, run, result.left, "budget: sending it could cross --max-usd")
         out.not_sent = len(result.left)
-        out.notes.append(f"stopped before the budget: {len(result.left)} requests not sent (resume with a higher --max-usd)")
+        out.notes.append(f"stopped before the budget: {plural(len(result.left), 'request')} not sent (resume with a higher --max-usd)")
     out.spent_usd = spent(store, run)  # the replay spend (what the progress showed includes judging so far)
     out.throttled = limiter.throttles
     out.min_concurrency = limiter.lowest

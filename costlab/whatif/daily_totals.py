@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from costlab import plausible
+from costlab.display import plural
 from costlab.errors import ConfigError
 from costlab.store.sqlquote import expression, ident
 from costlab.whatif import pass_sql
@@ -254,7 +255,7 @@ def evaluate_daily_totals(daily: DailyTotals, scenario: Scenario) -> Result:
         if R is not None:
             raise ConfigError("the daily-totals pass answers --split current without --cache-hit-rate; use the per-request pass")
         if daily.n_off:
-            notes.append(f"{daily.n_off:,} requests ran on models that stand for no tier; they keep their logged cost")
+            notes.append(f"{plural(daily.n_off, 'request')} ran on models that stand for no tier; they keep their logged cost")
         # a request's own tier is warm (reduce.sql: cold needs another tier), so no warm-up part
         cost = Fraction(daily.current_total)
         day_cost = daily.current_day.copy()
@@ -308,9 +309,9 @@ def evaluate_daily_totals(daily: DailyTotals, scenario: Scenario) -> Result:
                           if scenario.warmup else 0)
     quality, day_qsum, day_qn = quality_parts(qsum, qn, qw, n_known, daily.n, notes)
     if daily.unpriced:
-        notes.append(f"{daily.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
+        notes.append(f"{plural(daily.unpriced, 'request')} {'has' if daily.unpriced == 1 else 'have'} no price in force: not simulated, cost unknown (not $0)")
     for t, k in daily.unpriced_on_tier.items():
-        notes.append(f"{k:,} requests cannot be priced on {t}: left out of every scenario")
+        notes.append(f"{plural(k, 'request')} cannot be priced on {t}: left out of every scenario")
     return Result(scenario.label, cost, cost_nw, quality, n_known, tier_share, coverage, notes,
                   day_cost, day_qsum, day_qn, q_weights=qw, cost_same=cost_same, day_cost_same=day_cost_same,
                   output_mode=daily.options.output_tokens, n=daily.n, actual=daily.actual_total, n_window=daily.n,

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from costlab.display import plural
 from costlab.errors import ConfigError, did_you_mean
 from costlab.money import nusd_to_usd, round_half_up
 from costlab.whatif.arrays import OUT_SOURCES, Reduction
@@ -207,7 +208,7 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         A = reduction.own.astype(np.int64)
         off = A < 0
         if off.any():
-            notes.append(f"{int(off.sum()):,} requests ran on models that stand for no tier; they keep their logged cost")
+            notes.append(f"{plural(int(off.sum()), 'request')} ran on models that stand for no tier; they keep their logged cost")
         kind, paid = "assign", None
         shown = np.where(off, reduction.current, A)
         share_raw = np.bincount(shown[shown >= 0], weights=wt[shown >= 0], minlength=T)
@@ -340,9 +341,9 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
     quality, day_qsum, day_qn = quality_parts(qsum, qn, qw, n_known, reduction.n, notes)
     coverage = coverage_shares(out_src, out_tok)
     if reduction.unpriced:
-        notes.append(f"{reduction.unpriced:,} requests have no price in force: not simulated, cost unknown (not $0)")
+        notes.append(f"{plural(reduction.unpriced, 'request')} {'has' if reduction.unpriced == 1 else 'have'} no price in force: not simulated, cost unknown (not $0)")
     for t, k in reduction.unpriced_on_tier.items():
-        notes.append(f"{k:,} requests cannot be priced on {t}: left out of every scenario")
+        notes.append(f"{plural(k, 'request')} cannot be priced on {t}: left out of every scenario")
     cost_nw = cost
     if scenario.warmup:
         cost_nw = cost - _warm_total(reduction, kind, locals())

@@ -156,22 +156,36 @@ def test_format_names_are_accepted_and_misspellings_suggested(df):
 # -- reading formats ------------------------------------------------------------------------------
 def test_table_shows_values_for_reading(df):
     text = frames.to_text(df, Format.table, width=100)
-    assert "123,456,789,012.123456" in text
+    assert "$123,456,789,012.12" in text and "$0.000001" in text  # cost_usd is money: never a nonzero as $0.00
     assert "1,234,567" in text
     assert "2026-11-16 09:00:00" in text
     assert "—" in text  # NULL is visible, not an empty cell or a zero
     assert "odd | name" in text
 
 
-def test_table_money_uses_the_fewest_decimals_that_stay_exact():
+def test_table_decimals_that_are_not_money_use_the_fewest_decimals_that_stay_exact():
     frame = pl.DataFrame(
-        {"a_usd": [Decimal("12.5"), Decimal("3")], "b_usd": [Decimal("0.000375"), Decimal("1")], "c_usd": [Decimal("0.123456789"), None]},
-        schema={"a_usd": pl.Decimal(18, 6), "b_usd": pl.Decimal(18, 6), "c_usd": pl.Decimal(18, 9)},
+        {"a": [Decimal("12.5"), Decimal("3")], "b": [Decimal("0.000375"), Decimal("1")], "c": [Decimal("0.123456789"), None]},
+        schema={"a": pl.Decimal(18, 6), "b": pl.Decimal(18, 6), "c": pl.Decimal(18, 9)},
     )
     cells = frames.display_columns(frame)
-    assert cells["a_usd"] == ["12.50", "3.00"]
-    assert cells["b_usd"] == ["0.000375", "1.000000"]
-    assert cells["c_usd"] == ["0.123457", "—"]  # nano-dollars are rounded to 6 places for reading
+    assert cells["a"] == ["12.50", "3.00"]
+    assert cells["b"] == ["0.000375", "1.000000"]
+    assert cells["c"] == ["0.123457", "—"]  # nine places are rounded to 6 for reading
+
+
+def test_table_money_shows_dollars_cents_and_three_significant_digits_below_a_dollar():
+    values = ["1234.5", "7.41", "0.0821", "0.000125", "0.5", "0.000000001", "0", "-3.5", "12.345"]
+    frame = pl.DataFrame({"cost_usd": [Decimal(v) for v in values] + [None]}, schema={"cost_usd": pl.Decimal(18, 9)})
+    assert frames.display_columns(frame)["cost_usd"] == [
+        "$1,234.50", "$7.41", "$0.0821", "$0.000125", "$0.50", "$0.000000001", "$0.00", "-$3.50", "$12.35", "—"]
+    # money by name (usd, cost, spend, price), or because the caller says so; a multiplier is not money
+    frame = pl.DataFrame({"spend": [Decimal("2")], "price_multiplier": [Decimal("2")], "x": [Decimal("2")]},
+                         schema={n: pl.Decimal(18, 6) for n in ("spend", "price_multiplier", "x")})
+    assert frames.display_columns(frame) == {"spend": ["$2.00"], "price_multiplier": ["2.00"], "x": ["2.00"]}
+    assert frames.display_columns(frame, money={"x"})["x"] == ["$2.00"]
+    # the data formats keep every digit
+    assert frames.to_text(frame, Format.csv).splitlines()[1] == "2.000000,2.000000,2.000000"
 
 
 @pytest.mark.parametrize("width", [100, 80])
@@ -182,9 +196,11 @@ def test_wide_table_fits_the_width_and_keeps_every_column(width):
     assert max(len(line) for line in lines) <= width
     for name in frame.columns:
         assert name in text
-    # the label columns are repeated in every block so each block can be read on its own
-    assert text.count("claude-3-7-sonnet-20250219") == 4 * text.count("model ")
-    assert "98,765.432101" in text
+    # too many columns for a few labelled blocks: one record per block, each with its labels
+    records = text.split("-[ record ")[1:]
+    assert len(records) == 4
+    assert all("model                   | claude-3-7-sonnet-20250219" in r for r in records)
+    assert "$98,765.43" in text
 
 
 def test_table_on_stdout_fits_the_terminal_width(capsys, monkeypatch):
@@ -209,7 +225,7 @@ def test_markdown_is_a_pipe_table(df):
     assert len(lines) == 2 + df.height
     assert "odd \\| name" in lines[3]
     cells = [c.strip() for c in lines[2].strip("|").split(" | ")]
-    assert cells[3] == "1,234,567" and cells[4] == "123,456,789,012.123456"
+    assert cells[3] == "1,234,567" and cells[4] == "$123,456,789,012.12"
 
 
 # -- one vocabulary --------------------------------------------------------------------------------

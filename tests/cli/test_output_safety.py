@@ -170,7 +170,7 @@ def test_an_unreadable_first_line_with_markup_is_reported_not_a_crash(tmp_path):
     # The first line is quoted as a short excerpt (files.excerpt), escaped, never as markup.
     assert "note [/red] :x: \\x1b[31mred\\x1b[0m [bold]x[/bo" in result.stderr
     assert_shown_literally(result.stderr)
-    assert "1 rows added" in result.stderr
+    assert "1 row added" in result.stderr
 
 
 def test_the_mappings_hint_survives_in_the_message_a_user_sees(tmp_path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from costlab.tables import money_text
+
 NULL = "—"
 
 
@@ -22,7 +24,8 @@ def _usd(v: str) -> str:
         return "$0.00"
     if d >= 1:
         return f"{sign}${d:,.2f}"
-    return f"{sign}${d:.4f}" if d >= Decimal("0.0001") else f"{sign}${d:.2e}"
+    # below a hundredth of a cent: three significant digits ($0.0000123), as costlab.tables shows money
+    return f"{sign}${d:.4f}" if d >= Decimal("0.0001") else money_text(Decimal(v))
 
 
 def _pct(f: float, signed: bool = False) -> str:

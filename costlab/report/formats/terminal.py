@@ -1,24 +1,25 @@
-"""The report in the terminal: rich tables, plain text unless asked for colour, no wider than the
-terminal. Long names are cut with an ellipsis (Markdown, JSON and HTML keep them); numbers never are.
-No markup and no control character from the data reaches the terminal (costlab.display)."""
+"""The report in the terminal: plain fixed-width tables (costlab.tables), plain text unless asked for
+colour, no wider than the terminal. Numbers are never cut; long names are cut only when a table would
+not fit otherwise, in the middle with an ellipsis and never so two names look the same (Markdown, JSON
+and HTML keep them whole); a table too wide even then is shown one record per block. No markup and no
+control character from the data reaches the terminal (costlab.display)."""
 
 from __future__ import annotations
 
 import io
 
-from rich import box
-from rich.table import Table
-from rich.text import Text
+import polars as pl
 
+from costlab import tables
 from costlab.display import console, styled, visible
 from costlab.report.formats.base import ReportFormat
 from costlab.report.formats.cells import METRIC_COLUMNS, cells, metric_cells, period, text_tables, title
 
-TEXT_WIDTH = 24  # longer names are cut with an ellipsis in the terminal
+TEXT_WIDTH = 24  # names are not cut shorter than this to make a table fit
 
 
 def render(report: dict, *, width: int = 100, color: bool = False) -> str:
-    """The report as rich tables, no wider than `width` (plain text unless `color`)."""
+    """The report as tables no wider than `width` (plain text unless `color`)."""
     out = io.StringIO()
     printer = console(file=out, width=width, color_system="standard" if color else None, force_terminal=color)
     printer.print(styled(title(report), "bold"))
@@ -29,33 +30,22 @@ def render(report: dict, *, width: int = 100, color: bool = False) -> str:
         for note in section.get("notes", []):
             printer.print(styled(note), overflow="fold")
         if section.get("metrics"):
-            printer.print(_rich_table(METRIC_COLUMNS, metric_cells(section)))
+            out.write(table_text(METRIC_COLUMNS, metric_cells(section), width))
         for tbl in text_tables(section):
             printer.print(styled(tbl["title"], "bold"))
-            printer.print(_rich_table(tbl["columns"], cells(tbl)))
+            out.write(table_text(tbl["columns"], cells(tbl), width))
             for note in tbl.get("notes", []):
                 printer.print(styled(note), overflow="fold")
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
 
-def _rich_table(columns: list[dict], rows: list[list[str]]) -> Table:
-    """A compact table: numbers never cut, headers wrapped onto two lines rather than the values squeezed."""
-    rows = [[visible(v) for v in r] for r in rows]
-    t = Table(title=None, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-              caption="(no rows)" if not rows else None)
-    for i, c in enumerate(columns):
-        widths = [len(r[i]) for r in rows]
-        label = visible(c["label"])
-        word = max((len(w) for w in label.split()), default=1)
-        if c["kind"] == "text":
-            w = min(max(widths + [word]), TEXT_WIDTH)
-            t.add_column(label, justify="left", no_wrap=True, overflow="ellipsis", max_width=w, min_width=min(w, 8))
-        else:
-            w = max(widths + [word])
-            t.add_column(label, justify="right", min_width=w, max_width=w, overflow="fold")
-    for r in rows:
-        t.add_row(*(Text(v) for v in r))
-    return t
+def table_text(columns: list[dict], rows: list[list[str]], width: int) -> str:
+    """One report table as text: numbers right-aligned and never cut, names cut only to fit (costlab.tables)."""
+    frame = pl.DataFrame({f"c{i}": [visible(r[i]) for r in rows] for i in range(len(columns))},
+                         schema={f"c{i}": pl.String for i in range(len(columns))})
+    numbers = [c["kind"] != "text" for c in columns]
+    headers = [visible(" ".join(c["label"].split())) for c in columns]
+    return "".join(tables.render(frame, numbers, width, header_names=headers, min_text=TEXT_WIDTH))
 
 
 FORMAT = ReportFormat("terminal", render, aliases=("table",))

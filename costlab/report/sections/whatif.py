@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from costlab.display import plural
 from costlab.report.context import ReportContext
 from costlab.report.document import column, table
 from costlab.report.sections.base import Section
@@ -66,7 +67,7 @@ def build(ctx: ReportContext) -> dict | None:
              f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`.", *seg.tier_notes]
     notes.append(_coverage_note(seg, coverage))
     if seg.unpriced:
-        notes.append(f"{seg.unpriced:,} unpriced requests are left out of every scenario.")
+        notes.append(f"{plural(seg.unpriced, 'unpriced request')} {'is' if seg.unpriced == 1 else 'are'} left out of every scenario.")
     if all(r["quality"] is None for r in rows):
         notes.append("No replay judgements or logged feedback in this window: only cost is simulated.")
     columns = [column("scenario", "Scenario", "text"), column("mix", "Mix %", "text"),
