@@ -68,8 +68,16 @@ def test_a_table_to_a_pipe_or_file_writes_all_100k_rows(capsys, tmp_path):
     assert len(data_lines(out.read_text(encoding="utf-8"))) == 100_000
 
 
+def new_store(db) -> None:
+    """An empty store at `db`, created (and migrated) by a read-write open."""
+    from costlab.open import open_store
+
+    open_store(db).close()
+
+
 def run_sql_on(tmp_path: Path, sql: str, *, terminal: bool) -> str:
     """`costlab sql` in a child process, its stdout a pseudo-terminal or a pipe: what it wrote."""
+    new_store(tmp_path / "s.duckdb")  # `costlab sql` opens read-only: the store must exist
     cmd = [sys.executable, "-m", "costlab", "sql", "--db", str(tmp_path / "s.duckdb"), sql]
     env = {**os.environ, "COLUMNS": "100", "PYTHONPATH": str(ROOT)}
     if not terminal:
@@ -105,6 +113,7 @@ def test_sql_limit_option_bounds_any_format(tmp_path):
     from costlab.cli import app
 
     db = str(tmp_path / "s.duckdb")
+    new_store(db)
     result = CliRunner().invoke(app, ["sql", "--db", db, "--limit", "2", "--format", "csv", "select range n from range(10)"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ["n", "0", "1"]
