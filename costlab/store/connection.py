@@ -24,6 +24,13 @@ from costlab.store.sqlquote import ident, literal, one_statement
 if TYPE_CHECKING:  # pyarrow maps ~100 MB on import: only the callers that pass Arrow load it
     import pyarrow as pa
 
+# The storage format a NEW store file is written in: DuckDB 1.5's, so the DuckDB 1.x clients people have
+# (the `duckdb` CLI on PyPI is 1.5.x; DBeaver, BI tools) can open it. A file keeps the format it was
+# created with; stores created before this (DuckDB 2.0's format) stay readable by DuckDB 2.x only
+# (README, "Reading the store with other tools", says how to convert one). The cost, measured in
+# benchmarks/RESULTS.md ("Storage compatibility"): none to speak of. None: DuckDB's own newest format.
+STORAGE_VERSION: str | None = "v1.5.0"
+
 
 class Store:
     """One open costlab store (a DuckDB file, or ':memory:')."""
@@ -192,7 +199,8 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(path, read_only=read_only)
+        config = {"storage_compatibility_version": STORAGE_VERSION} if STORAGE_VERSION else {}
+        return duckdb.connect(path, read_only=read_only, config=config)
     except duckdb.OutOfMemoryException as ex:
         raise memory.as_out_of_memory(ex) from ex
     except duckdb.IOException as ex:

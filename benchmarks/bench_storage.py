@@ -1,0 +1,121 @@
+"""What writing the store in an older DuckDB storage format costs: ingest, report and file size,
+DuckDB's newest format (base) against the format costlab writes new stores in (costlab.store.connection.
+STORAGE_VERSION, readable by DuckDB 1.x clients), side by side.
+
+A seeded Anthropic-envelope JSONL file of --rows requests (two weeks, 2026-11-02..15) is generated
+once. Then, alternating, --repeat times, each variant in its own process with a fresh store:
+`ingest_paths` of the file (one read-write open, migration and pricing included in "open + ingest"),
+a checkpoint, the file size, then a read-only open and the weekly report for 2026-W46 (build + the
+HTML render). Best of the repeats is reported.
+
+    .venv/bin/python benchmarks/bench_storage.py --rows 1000000 --repeat 3 --record
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import PEAK, describe, record_section  # noqa: E402
+
+RUN = PEAK + """
+import json, os, sys, time
+from costlab.store import connection
+version = sys.argv[3]
+connection.STORAGE_VERSION = None if version == "latest" else version
+from costlab.config import Config
+from costlab.ingest import ingest_paths
+from costlab.open import open_store
+from costlab.report import SECTIONS, build_report, render, window
+path, db = sys.argv[1:3]
+t = time.perf_counter()
+with open_store(db, Config()) as store:
+    result = ingest_paths(store, [path]).files[0]
+    assert result.error is None and result.rows_rejected == 0, result
+    store.execute("checkpoint")
+    tags = store.scalar("select tags['storage_version'] from duckdb_databases() where database_name = current_database()")
+ingest = time.perf_counter() - t
+size = os.path.getsize(db)
+t = time.perf_counter()
+with open_store(db, Config(), read_only=True) as store:
+    report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if not s.optional])
+    render(report, "html")
+print(json.dumps({"ingest": ingest, "report": time.perf_counter() - t, "size": size, "rows": result.rows_added,
+                  "storage_version": tags, "peak": peak_bytes()}))
+"""
+
+
+def measure(path: Path, version: str, work: Path) -> dict:
+    db = work / f"{version}-{time.monotonic_ns()}.duckdb"
+    out = subprocess.run([sys.executable, "-c", RUN, str(path), str(db), version], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    db.unlink(missing_ok=True)
+    Path(str(db) + ".wal").unlink(missing_ok=True)
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    from costlab.store.connection import STORAGE_VERSION
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--versions", default=f"latest,{STORAGE_VERSION}",
+                    help="storage versions to compare (latest: DuckDB's newest format)")
+    ap.add_argument("--record", action="store_true", help="write the 'Storage compatibility' section of RESULTS.md")
+    args = ap.parse_args()
+    versions = args.versions.split(",")
+    load = os.getloadavg()[0]
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    runs: dict[str, list[dict]] = {v: [] for v in versions}
+    with tempfile.TemporaryDirectory(dir=HERE.parent if (HERE.parent / ".venv").exists() else None) as tmp:
+        from costlab.generate import generate
+
+        path = Path(tmp) / "envelope.jsonl"
+        generate(path, args.rows, seed=1)
+        mb = path.stat().st_size / 1e6
+        for _ in range(args.repeat):
+            for v in versions:
+                runs[v].append(measure(path, v, Path(tmp)))
+                print(v, runs[v][-1], file=sys.stderr)
+    uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    best = {v: {k: min(r[k] for r in rs) for k in ("ingest", "report", "size", "peak")} | {"tag": rs[0]["storage_version"]}
+            for v, rs in runs.items()}
+    print(json.dumps({"runs": runs, "best": best}, indent=2))
+    if not args.record:
+        return
+    base = best[versions[0]]
+    lines = [f"`.venv/bin/python benchmarks/bench_storage.py --rows {args.rows} --repeat {args.repeat}` "
+             f"({time.strftime('%Y-%m-%d')})", "",
+             describe(), "", f"`uptime` before: {uptime}; after: {uptime_after} (1-minute load {load:.2f} at start).", "",
+             f"{args.rows:,} generated Anthropic-envelope requests ({mb:.0f} MB JSONL), a fresh store per run, each run "
+             "its own process; best of the repeats (every run's figures in the script's JSON output). "
+             "\"open + ingest\": a read-write open (migration, prices) and `ingest_paths` of the file, then a checkpoint; "
+             "report: a read-only open, the weekly report for 2026-W46 built and rendered as HTML.", "",
+             "| storage format | file tag | open + ingest | report | store file | peak memory |",
+             "|---|---|---|---|---|---|"]
+    for v in versions:
+        b = best[v]
+        rel = "" if v == versions[0] else (f" ({b['ingest'] / base['ingest'] - 1:+.0%})", f" ({b['report'] / base['report'] - 1:+.0%})",
+                                           f" ({b['size'] / base['size'] - 1:+.0%})")
+        rel = rel or ("", "", "")
+        name = "DuckDB's newest (base)" if v == "latest" else f"`{v}` (compat)"
+        lines.append(f"| {name} | {b['tag']} | {b['ingest']:.2f} s{rel[0]} | {b['report']:.2f} s{rel[1]} | "
+                     f"{b['size'] / 2**20:.1f} MiB{rel[2]} | {b['peak'] / 2**30:.2f} GiB |")
+    lines += ["", "All runs (s, ingest / report): " + "; ".join(
+        f"{v}: " + ", ".join(f"{r['ingest']:.2f}/{r['report']:.2f}" for r in runs[v]) for v in versions) + "."]
+    record_section("Storage compatibility", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
