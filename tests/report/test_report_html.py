@@ -2,21 +2,14 @@
 missing): the page loads offline with no console errors, every chart draws an SVG, and the run
 leaves a screenshot (report_html.png in pytest's temp folder, and in $COSTLAB_ARTIFACTS if set).
 
-Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe), with the
-standard library only: no driver package, no browser download.
+Chromium is driven over the DevTools protocol on a pipe (tests/browser.py, shared with the what-if
+chart tests), with the standard library only: no driver package, no browser download.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import select
 import shutil
-import struct
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -27,157 +20,13 @@ from costlab.report import SECTIONS, build_report, render, window
 from costlab.report.charts import CHARTS
 from costlab.open import open_store
 
+from browser import chromium_or_fail, load_page, png_size
 from helpers import EXAMPLES
-
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
-         "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars", "--remote-debugging-pipe"]
-
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-class Browser:
-    def __init__(self, binary: str, profile: str):
-        to_child_r, self._to_child_w = os.pipe()
-        self._from_child_r, from_child_w = os.pipe()
-
-        def wire():  # the child reads commands on fd 3 and writes replies on fd 4
-            r, w = os.dup(to_child_r), os.dup(from_child_w)  # out of the way of 3 and 4 first
-            os.dup2(r, 3)
-            os.dup2(w, 4)
-            os.set_inheritable(3, True)
-            os.set_inheritable(4, True)
-
-        # close_fds would run after preexec_fn and close 3 and 4 again; the pipes' own ends are
-        # non-inheritable (PEP 446), so nothing else leaks into the browser.
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     close_fds=False, preexec_fn=wire,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self._buf = b""
-        self._id = 0
-        self.events: list[dict] = []
-
-    def _read(self, deadline: float) -> dict:
-        while b"\0" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no reply from chromium")
-            ready, _, _ = select.select([self._from_child_r], [], [], left)
-            if ready:
-                chunk = os.read(self._from_child_r, 1 << 20)
-                if not chunk:
-                    raise RuntimeError("chromium closed the pipe")
-                self._buf += chunk
-        msg, _, self._buf = self._buf.partition(b"\0")
-        return json.loads(msg)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30) -> dict:
-        self._id += 1
-        msg = {"id": self._id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        os.write(self._to_child_w, json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read(deadline)
-            if reply.get("id") == self._id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_for(self, method: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        for i, e in enumerate(self.events):
-            if e.get("method") == method:
-                return self.events[i]
-        while True:
-            e = self._read(deadline)
-            self.events.append(e)
-            if e.get("method") == method:
-                return e
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self._to_child_w)
-        os.close(self._from_child_r)
-
-
-def load_page(html_path: Path, screenshot: Path, selector: str, expected: int, binary: str, width: int = 1200,
-              timeout: float = 60) -> dict:
-    """Open html_path, wait until `expected` elements match `selector`, screenshot the full page.
-
-    Returns {"errors": [console errors and exceptions], "count": elements matched, "title": page title}.
-    """
-    with tempfile.TemporaryDirectory(prefix="costlab-chromium-") as profile:
-        b = Browser(binary, profile)
-        try:
-            target = b.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = b.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
-                b.send(domain, session=session)
-            b.send("Emulation.setDeviceMetricsOverride",
-                   {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
-            b.send("Page.navigate", {"url": html_path.resolve().as_uri()}, session=session)
-            b.wait_for("Page.loadEventFired", timeout)
-            deadline = time.monotonic() + timeout
-            count = 0
-            while time.monotonic() < deadline:
-                count = b.send("Runtime.evaluate", {"expression": f"document.querySelectorAll({json.dumps(selector)}).length",
-                                                    "returnByValue": True}, session=session)["result"]["value"]
-                if count >= expected:
-                    break
-                time.sleep(0.1)
-            time.sleep(0.3)  # let the last chart finish drawing before the picture
-            title = b.send("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
-                           session=session)["result"]["value"]
-            size = b.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                     "clip": {"x": 0, "y": 0, "width": width,
-                                                              "height": min(size["height"], 16000), "scale": 1}},
-                          session=session, timeout=timeout)
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
-            errors = []
-            for e in b.events:
-                m, p = e.get("method"), e.get("params", {})
-                if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                    errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-                elif m == "Runtime.exceptionThrown":
-                    errors.append(p.get("exceptionDetails", {}).get("exception", {}).get("description")
-                                  or p.get("exceptionDetails", {}).get("text", "exception"))
-                elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                    errors.append(p["entry"].get("text", ""))
-            return {"errors": errors, "count": count, "title": title}
-        finally:
-            b.close()
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        pytest.fail("no chromium on PATH: `make test` installs Debian's chromium (apt-get install chromium)")
-    return path
+    return chromium_or_fail()
 
 
 @pytest.fixture(scope="module")

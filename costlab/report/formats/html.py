@@ -1,9 +1,7 @@
 """The report as one self-contained HTML page: tables, notes and Altair charts, no network needed.
 
-Vega, Vega-Lite and vega-embed come from the vl-convert-python package (its javascript_bundle(),
-BSD-3-Clause like the Vega projects) and are inlined in a <script>: the page renders offline, with
-no CDN. The bundle is cached under $XDG_CACHE_HOME/costlab (or ~/.cache/costlab) per vl-convert
-version, since producing it starts vl-convert's JavaScript runtime (a few seconds).
+Vega, Vega-Lite and vega-embed are inlined in a <script> (costlab/vega.py, shared with the what-if
+charts): the page renders offline, with no CDN.
 Every user string (feature, customer and model names) is HTML-escaped, its control characters and bidi
 overrides shown escaped (costlab.display.visible); chart data goes in as JSON with '<', '>' and '&'
 escaped so no value can close the script element (costlab.display.script_json).
@@ -12,14 +10,13 @@ escaped so no value can close the script element (costlab.display.script_json).
 from __future__ import annotations
 
 import html as _html
-import os
-from functools import cache
-from pathlib import Path
 
 from costlab.display import script_json, visible
 from costlab.report.charts import specs as chart_specs
 from costlab.report.formats.base import ReportFormat
 from costlab.report.formats.cells import METRIC_COLUMNS, cells, metric_cells, period, text_tables, title
+from costlab.vega import bundle as vega_bundle  # noqa: F401  (the one inlining code, costlab/vega.py; kept here by name)
+from costlab.vega import cache_dir as _cache_dir  # noqa: F401
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -33,33 +30,6 @@ td.up { color: #a3341f; } td.down { color: #1f7a3a; } td.breach { color: #a3341f
 .notes { color: #3b4455; padding-left: 1.2rem; } .chart { margin: 1rem 0 1.6rem; }
 .charts h2 { margin-bottom: .6rem; }
 """
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "costlab"
-
-
-@cache
-def vega_bundle() -> str:
-    """Vega + Vega-Lite + vega-embed as one script (window.vega, window.vegaLite, window.vegaEmbed)."""
-    import vl_convert  # heavy (a JavaScript runtime): loaded only when a page with charts is written
-
-    version = getattr(vl_convert, "__version__", "unknown")
-    path = _cache_dir() / f"vega-bundle-{version}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    js = vl_convert.javascript_bundle()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(js, encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs the few seconds again next time
-    return js
 
 
 def _e(text: object) -> str:
