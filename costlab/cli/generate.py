@@ -35,7 +35,7 @@ def generate(
     """
     from costlab.generate import PATTERNS
     from costlab.generate import generate as gen
-    from costlab.progress import stderr
+    from costlab.progress import rows_bar, stderr
 
     shares = None
     if mix is not None:
@@ -50,5 +50,7 @@ def generate(
     for name in patterns:
         if name not in PATTERNS:
             raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(PATTERNS)} or all", param_hint="--pattern")
-    n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
+    with rows_bar(rows, f"generate {out}") as bar:  # DuckDB's progress of the one COPY: rows written so far
+        n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns),
+                on_progress=lambda fraction: bar.to(round(fraction * rows)))
     stderr.print(f"wrote {n:,} requests to {out}", highlight=False, markup=False)

@@ -250,6 +250,7 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out."""
     from costlab import plausible
+    from costlab.progress import fraction_bar
     from costlab.whatif import ReduceOptions, reduce
 
     with open_store(db, config, read_only=False) as store:
@@ -257,7 +258,9 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None):
         if outside:
             _note([outside])
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
-        return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options)
+        with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
+            return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
+                          on_progress=bar.to)
 
 
 def _split(text: str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import duckdb
 import polars as pl
@@ -18,7 +18,7 @@ import polars as pl
 from costlab import memory
 from costlab.config import Config
 from costlab.errors import QueryError, StoreLockedError
-from costlab.store import migrations, queries
+from costlab.store import migrations, progress, queries
 from costlab.store.sqlquote import ident, literal, one_statement
 
 if TYPE_CHECKING:  # pyarrow maps ~100 MB on import: only the callers that pass Arrow load it
@@ -157,6 +157,11 @@ class Store:
             raise
         else:
             self.con.execute("commit")
+
+    def progress(self, on_progress: Callable[[float], None] | None) -> Any:
+        """A block in which DuckDB's progress of each running statement is reported as
+        on_progress(fraction from 0 to 1), from a polling thread (store/progress.py); None: nothing."""
+        return progress.watch(self.con, on_progress)
 
     def has_table(self, name: str) -> bool:
         """True when the store's own database (not temp) has a table of that name."""
