@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import PEAK, describe, record_section  # noqa: E402
+from common import PEAK, describe, machine_info, record_section  # noqa: E402
 
 RUN = PEAK + """
 import json, os, sys, time
@@ -37,19 +37,20 @@ from costlab.ingest import ingest_paths
 from costlab.open import open_store
 from costlab.report import SECTIONS, build_report, render, window
 path, db = sys.argv[1:3]
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 with open_store(db, Config()) as store:
     result = ingest_paths(store, [path]).files[0]
     assert result.error is None and result.rows_rejected == 0, result
     store.execute("checkpoint")
     tags = store.scalar("select tags['storage_version'] from duckdb_databases() where database_name = current_database()")
-ingest = time.perf_counter() - t
+ingest, ingest_cpu = time.perf_counter() - t, time.process_time() - c
 size = os.path.getsize(db)
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 with open_store(db, Config(), read_only=True) as store:
     report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if not s.optional])
     render(report, "html")
-print(json.dumps({"ingest": ingest, "report": time.perf_counter() - t, "size": size, "rows": result.rows_added,
+print(json.dumps({"ingest": ingest, "ingest_cpu": ingest_cpu, "report": time.perf_counter() - t,
+                  "report_cpu": time.process_time() - c, "size": size, "rows": result.rows_added,
                   "storage_version": tags, "peak": peak_bytes()}))
 """
 
@@ -76,6 +77,7 @@ def main() -> None:
     args = ap.parse_args()
     versions = args.versions.split(",")
     load = os.getloadavg()[0]
+    info = machine_info()
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {v: [] for v in versions}
     with tempfile.TemporaryDirectory(dir=HERE.parent if (HERE.parent / ".venv").exists() else None) as tmp:
@@ -89,7 +91,7 @@ def main() -> None:
                 runs[v].append(measure(path, v, Path(tmp)))
                 print(v, runs[v][-1], file=sys.stderr)
     uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    best = {v: {k: min(r[k] for r in rs) for k in ("ingest", "report", "size", "peak")} | {"tag": rs[0]["storage_version"]}
+    best = {v: {k: min(r[k] for r in rs) for k in ("ingest", "ingest_cpu", "report", "report_cpu", "size", "peak")} | {"tag": rs[0]["storage_version"]}
             for v, rs in runs.items()}
     print(json.dumps({"runs": runs, "best": best}, indent=2))
     if not args.record:
@@ -97,23 +99,27 @@ def main() -> None:
     base = best[versions[0]]
     lines = [f"`.venv/bin/python benchmarks/bench_storage.py --rows {args.rows} --repeat {args.repeat}` "
              f"({time.strftime('%Y-%m-%d')})", "",
-             describe(), "", f"`uptime` before: {uptime}; after: {uptime_after} (1-minute load {load:.2f} at start).", "",
+             describe(info), "", f"`uptime` before: {uptime}; after: {uptime_after} (1-minute load {load:.2f} at start).", "",
              f"{args.rows:,} generated Anthropic-envelope requests ({mb:.0f} MB JSONL), a fresh store per run, each run "
              "its own process; best of the repeats (every run's figures in the script's JSON output). "
              "\"open + ingest\": a read-write open (migration, prices) and `ingest_paths` of the file, then a checkpoint; "
              "report: a read-only open, the weekly report for 2026-W46 built and rendered as HTML.", "",
-             "| storage format | file tag | open + ingest | report | store file | peak memory |",
+             "| storage format | file tag | open + ingest: wall (CPU) | report: wall (CPU) | store file | peak memory |",
              "|---|---|---|---|---|---|"]
+
+    def cell(v: str, key: str, unit: str = " s", scale: float = 1.0) -> str:
+        value = best[v][key] / scale
+        change = "" if v == versions[0] else f" ({best[v][key] / base[key] - 1:+.0%})"
+        return f"{value:.2f}{unit}{change}"
+
     for v in versions:
-        b = best[v]
-        rel = "" if v == versions[0] else (f" ({b['ingest'] / base['ingest'] - 1:+.0%})", f" ({b['report'] / base['report'] - 1:+.0%})",
-                                           f" ({b['size'] / base['size'] - 1:+.0%})")
-        rel = rel or ("", "", "")
         name = "DuckDB's newest (base)" if v == "latest" else f"`{v}` (compat)"
-        lines.append(f"| {name} | {b['tag']} | {b['ingest']:.2f} s{rel[0]} | {b['report']:.2f} s{rel[1]} | "
-                     f"{b['size'] / 2**20:.1f} MiB{rel[2]} | {b['peak'] / 2**30:.2f} GiB |")
-    lines += ["", "All runs (s, ingest / report): " + "; ".join(
-        f"{v}: " + ", ".join(f"{r['ingest']:.2f}/{r['report']:.2f}" for r in runs[v]) for v in versions) + "."]
+        lines.append(f"| {name} | {best[v]['tag']} | {cell(v, 'ingest')} ({cell(v, 'ingest_cpu')}) | "
+                     f"{cell(v, 'report')} ({cell(v, 'report_cpu')}) | {cell(v, 'size', ' MiB', 2**20)} | "
+                     f"{cell(v, 'peak', ' GiB', 2**30)} |")
+    lines += ["", "All runs (s wall / CPU, ingest; report): " + "; ".join(
+        f"{v}: " + ", ".join(f"{r['ingest']:.1f}/{r['ingest_cpu']:.1f}; {r['report']:.1f}/{r['report_cpu']:.1f}" for r in runs[v])
+        for v in versions) + "."]
     record_section("Storage compatibility", "\n".join(lines))
 
 
