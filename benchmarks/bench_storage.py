@@ -5,6 +5,7 @@ STORAGE_VERSION, readable by DuckDB 1.x clients), side by side.
 A seeded Anthropic-envelope JSONL file of --rows requests (two weeks, 2026-11-02..15) is generated
 once. Then, alternating, --repeat times, each variant in its own process with a fresh store:
 `ingest_paths` of the file (one read-write open, migration and pricing included in "open + ingest"),
+the order alternating (A B, B A, ...) so that neither format always runs first,
 a checkpoint, the file size, then a read-only open and the weekly report for 2026-W46 (build + the
 HTML render). Best of the repeats is reported.
 
@@ -86,8 +87,8 @@ def main() -> None:
         path = Path(tmp) / "envelope.jsonl"
         generate(path, args.rows, seed=1)
         mb = path.stat().st_size / 1e6
-        for _ in range(args.repeat):
-            for v in versions:
+        for i in range(args.repeat):
+            for v in (versions if i % 2 == 0 else versions[::-1]):  # ABBA: neither runs always first
                 runs[v].append(measure(path, v, Path(tmp)))
                 print(v, runs[v][-1], file=sys.stderr)
     uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -101,7 +102,7 @@ def main() -> None:
              f"({time.strftime('%Y-%m-%d')})", "",
              describe(info), "", f"`uptime` before: {uptime}; after: {uptime_after} (1-minute load {load:.2f} at start).", "",
              f"{args.rows:,} generated Anthropic-envelope requests ({mb:.0f} MB JSONL), a fresh store per run, each run "
-             "its own process; best of the repeats (every run's figures in the script's JSON output). "
+             "its own process, the order alternating; best of the repeats. "
              "\"open + ingest\": a read-write open (migration, prices) and `ingest_paths` of the file, then a checkpoint; "
              "report: a read-only open, the weekly report for 2026-W46 built and rendered as HTML.", "",
              "| storage format | file tag | open + ingest: wall (CPU) | report: wall (CPU) | store file | peak memory |",
