@@ -37,7 +37,7 @@ def generate(
     """
     from costlab.generate import PATTERNS
     from costlab.generate import generate as gen
-    from costlab.progress import stderr
+    from costlab.progress import rows_bar, stderr
 
     shares = None
     if mix is not None:
@@ -53,7 +53,9 @@ def generate(
         if name not in PATTERNS:
             raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(PATTERNS)} or all", param_hint="--pattern")
     try:
-        n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns))
+        with rows_bar(rows, f"generate {out}") as bar:  # DuckDB's progress of the one COPY: rows written so far
+            n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns),
+                    on_progress=lambda fraction: bar.to(round(fraction * rows)))
     except ValueError as ex:  # a format the file name contradicts, a start before any model of a tier, ...
         raise ConfigError(str(ex)) from ex
     stderr.print(f"wrote {plural(n, 'request')} to {out}", highlight=False, markup=False)

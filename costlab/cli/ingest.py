@@ -55,11 +55,20 @@ def ingest(
     from costlab.progress import bytes_bar, stderr
 
     files = expand([p for p in paths if not is_s3(p)])
-    with open_store(db, config) as store, bytes_bar(sum(f.stat().st_size for f in files), "ingest") as advance:
+    sizes = {f: f.stat().st_size for f in files}
+    read = [0]  # the bytes of the files done
+    with open_store(db, config) as store, bytes_bar(sum(sizes.values()), "ingest") as bar:
+
+        def file_done(_path, size: int) -> None:
+            read[0] += size
+            bar.to(read[0])
+
+        def reading(path, fraction: float) -> None:  # DuckDB's progress within the file: the bar moves while it is read
+            bar.to(read[0] + fraction * sizes.get(path, 0))
+
         # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
-        summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads,
-                               on_file=lambda _p, size: advance(size), endpoint_url=endpoint_url,
-                               sample_rate=sample_rate)
+        summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads, on_file=file_done,
+                               on_progress=reading, endpoint_url=endpoint_url, sample_rate=sample_rate)
     for f in summary.files:
         if f.error:
             stderr.print(styled("✗", "red"), redact(f.error))

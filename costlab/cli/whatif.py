@@ -255,6 +255,7 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out.
     --since and --until are midnights in --tz (the bootstrap's day blocks stay UTC days)."""
     from costlab import plausible
+    from costlab.progress import fraction_bar
     from costlab.whatif import ReduceOptions, reduce
 
     zone = time_zone(tz, config)
@@ -263,7 +264,9 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
         if outside:
             _note([outside])
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
-        return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options)
+        with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
+            return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
+                          on_progress=bar.to)
 
 
 def _split(text: str):

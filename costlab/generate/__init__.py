@@ -78,7 +78,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
     import polars as pl
@@ -168,7 +168,7 @@ def generate_frame(n: int, seed: int = 0, **kwargs: Any) -> "pl.DataFrame":
 
 def generate(path: str | Path, n: int, seed: int = 0, fmt: str | None = None, start: str | date = "2026-11-02",
              days: int = 14, payloads: bool = True, mix: Sequence[float] | dict[str, float] | None = None,
-             threads: int | None = None, **options: Any) -> int:
+             threads: int | None = None, on_progress: Callable[[float], None] | None = None, **options: Any) -> int:
     """Write `n` generated requests to `path` and return the number of rows written.
 
     Args:
@@ -179,6 +179,8 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str | None = None, st
             extension contradicts is refused.
         payloads: include request messages, system prompt and response text (envelope and batch).
         threads: DuckDB threads (default: all cores). The output does not depend on it.
+        on_progress: called with the fraction written so far (0 to 1, DuckDB's progress of the one
+            COPY statement, from another thread) while the file is written.
         seed, start, days, mix, options: as for generate_sql.
 
     Raises:
@@ -204,5 +206,6 @@ def generate(path: str | Path, n: int, seed: int = 0, fmt: str | None = None, st
     with Store(":memory:") as store:  # UTC, no progress bar on stdout, COSTLAB_MEMORY_LIMIT or what fits under ulimit -v
         if threads:
             store.execute(f"set threads = {int(threads)}")
-        result = store.rows(f"COPY ({_sql_for(spec, fmt)}) TO {target} ({options_sql})")
+        with store.progress(on_progress):
+            result = store.rows(f"COPY ({_sql_for(spec, fmt)}) TO {target} ({options_sql})")
     return int(result[0][0]) if result and result[0] and result[0][0] is not None else n

@@ -23,10 +23,12 @@ def ingest_paths(
     on_file: Callable[[Path, int], None] | None = None,
     endpoint_url: str | None = None,
     sample_rate: object | None = None,
+    on_progress: Callable[[Path, float], None] | None = None,
 ) -> IngestSummary:
     """Ingest every file under `paths` (local files, folders, globs, and s3://bucket/prefix URLs).
     Unreadable files are reported in the summary, not raised, so one bad file never stops the good
-    ones. `on_file(path, size)` is called after each local file. `endpoint_url`: an S3-compatible store.
+    ones. `on_file(path, size)` is called after each local file; `on_progress(path, fraction)` while
+    one is read (DuckDB's progress, from another thread: pipeline.ingest_file). `endpoint_url`: an S3-compatible store.
     `sample_rate`: the files are a sample at this rate (each row stands for 1 / rate requests, unless
     it carries its own sample_weight)."""
     summary = IngestSummary()
@@ -41,7 +43,8 @@ def ingest_paths(
             detect.normalise_format(fmt, path, store.config)
     for path in files:
         try:
-            result = ingest_file(store, path, fmt, payloads, sample_rate=sample_rate)
+            moved = (lambda fraction, p=path: on_progress(p, fraction)) if on_progress else None
+            result = ingest_file(store, path, fmt, payloads, sample_rate=sample_rate, on_progress=moved)
         except (InputError, QueryError) as ex:
             # About this file only; a ConfigError (a bad flag or mapping) is about every file and stops the run.
             result = FileResult(str(path), error=str(ex))

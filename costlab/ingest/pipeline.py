@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Callable, Iterator
 
 from costlab.config import Config
 from costlab.display import plural
@@ -67,11 +69,32 @@ def sample_weight_sql(config: Config, sample_rate: object | None = None) -> str:
     return f"coalesce(sample_weight, {fill})::DECIMAL(38,6)"
 
 
+class Steps:
+    """A file's progress, 0 to 1, from its steps (each a share of the whole, DuckDB's progress of the
+    step's statements within it): reading and staging the file is the first half, appending the
+    payloads and the priced requests the second (about as long, benchmarks/bench_ingest.py --profile)."""
+
+    def __init__(self, store: Store, report: Callable[[float], None] | None):
+        self.store, self.report = store, report
+
+    @contextmanager
+    def step(self, start: float, end: float) -> Iterator[None]:
+        report = self.report
+        if report is None:
+            yield
+            return
+        with self.store.progress(lambda f: report(start + f * (end - start))):
+            yield
+        report(end)
+
+
 def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool = True,
-                label: str | None = None, sample_rate: object | None = None) -> FileResult:
+                label: str | None = None, sample_rate: object | None = None,
+                on_progress: Callable[[float], None] | None = None) -> FileResult:
     """One file; `label` names it in ingests/rejects when `path` is a local copy (an S3 object).
     `sample_rate`: the rows stand for 1 / rate requests each, unless a row carries its own weight
-    (sample_weight_sql)."""
+    (sample_weight_sql). `on_progress(fraction)`: how much of the file's work is done, 0 to 1, as it
+    goes (from another thread; it may repeat or go back between steps: a bar keeps its highest)."""
     config = store.config
     fmt = detect.normalise_format(fmt, path, config) if fmt else detect.detect(path, config)
     result = FileResult(label or str(path), fmt)
@@ -100,20 +123,22 @@ def ingest_file(store: Store, path: Path, fmt: str | None = None, payloads: bool
     if loader:
         return loader(store, path, size, hashing.result() if hashing else digest, label)
 
+    steps = Steps(store, on_progress)
     staged = False
-    if staging.has_fast_path(fmt, config):
-        try:
-            staged = staging.stage(store, path, fmt, fast=True)
-        except (QueryError, OutOfMemoryError):
-            staged = False  # a malformed line, a reject, a line too long: the line-exact path says which
-        # A reject only the whole file shows (a repeated id with other tokens, FINISH_SQL) has no
-        # line number on the parallel fast path: the line-exact path words it.
-        if staged and store.scalar("select count(*) from (select 1 from _stage where _reject is not null limit 1)"):
-            staged = False
-    if not staged:
-        staging.stage(store, path, fmt, fast=False)
+    with steps.step(0.0, 0.5):
+        if staging.has_fast_path(fmt, config):
+            try:
+                staged = staging.stage(store, path, fmt, fast=True)
+            except (QueryError, OutOfMemoryError):
+                staged = False  # a malformed line, a reject, a line too long: the line-exact path says which
+            # A reject only the whole file shows (a repeated id with other tokens, FINISH_SQL) has no
+            # line number on the parallel fast path: the line-exact path words it.
+            if staged and store.scalar("select count(*) from (select 1 from _stage where _reject is not null limit 1)"):
+                staged = False
+        if not staged:
+            staging.stage(store, path, fmt, fast=False)
     _load(store, path, fmt, size, hashing.result() if hashing else digest, payloads, result, fill_payloads,
-          sample_weight_sql(config, sample_rate))
+          sample_weight_sql(config, sample_rate), steps)
     return result
 
 
@@ -123,7 +148,7 @@ _HAS_PAYLOAD = "(_request_json is not null or nullif(_response_text, '') is not 
 
 
 def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: bool, result: FileResult,
-          fill_payloads: bool = False, weight: str = "coalesce(sample_weight, 1)") -> None:
+          fill_payloads: bool = False, weight: str = "coalesce(sample_weight, 1)", steps: Steps | None = None) -> None:
     """The staged file into the store, in one transaction. `fill_payloads`: the file was ingested
     before without its payloads; add the payloads of its requests that have none (their requests
     are present, so none is counted twice)."""
@@ -131,13 +156,16 @@ def _load(store: Store, path: Path, fmt: str, size: int, digest: str, payloads: 
     with store.transaction():
         ingest_id = store.scalar("select nextval('ingest_id_seq')")
         _record(store, ingest_id, size, digest, fmt, payloads, result)
-        if payloads and fill_payloads:
-            added = _fill_payloads(store)
-            result.notes.append(f"{added} payloads added to requests first ingested with --no-payloads")
-        elif payloads:
-            store.execute(f"""insert into payloads select source, request_id, _request_json, nullif(_response_text, '')
-                              {_FRESH} and {_HAS_PAYLOAD}""")
-        _append_requests(store, ingest_id, weight)
+        steps = steps or Steps(store, None)
+        with steps.step(0.5, 0.6):
+            if payloads and fill_payloads:
+                added = _fill_payloads(store)
+                result.notes.append(f"{added} payloads added to requests first ingested with --no-payloads")
+            elif payloads:
+                store.execute(f"""insert into payloads select source, request_id, _request_json, nullif(_response_text, '')
+                                  {_FRESH} and {_HAS_PAYLOAD}""")
+        with steps.step(0.6, 1.0):
+            _append_requests(store, ingest_id, weight)
     _notes(store, result, mtime_rows, weight)
     store.execute_script("drop view if exists _fresh; drop table if exists _skip; drop table if exists _stage; drop table if exists _repeats")
 

@@ -164,7 +164,7 @@ def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
     n = store.scalar(f"select count(*) from requests where {_STALE}")
     if not n:
         return 0
-    with rows_bar(n, f"pricing {n:,} requests at the current prices") as advance:
+    with rows_bar(n, f"pricing {n:,} requests at the current prices") as bar:
         # Each round takes the stale rows from the lowest stale rowid on, asked afresh: a checkpoint
         # between rounds may compact row groups and renumber rows.
         while (start := store.scalar(f"select min(rowid) from requests where {_STALE}")) is not None:
@@ -173,11 +173,14 @@ def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
             store.execute(f"create or replace temp view _costlab_reprice as select * from requests where {chunk}")
             with store.transaction():
                 done = store.scalar("select count(*) from _costlab_reprice")
+                before = bar.done
                 # The appended rows carry the current version, so `chunk` no longer matches them.
-                store.execute("insert into requests by name select * exclude (prompt_tokens), "
-                              "costlab_price_version() as price_version from costlab_price_rows('_costlab_reprice')")
+                # The bar moves with DuckDB's progress of the insert (the pricing: nearly all the work).
+                with store.progress(lambda fraction: bar.to(before + fraction * done)):
+                    store.execute("insert into requests by name select * exclude (prompt_tokens), "
+                                  "costlab_price_version() as price_version from costlab_price_rows('_costlab_reprice')")
                 store.execute(f"delete from requests where {chunk}")
-            advance(done)
+            bar.to(before + done)
     store.execute("drop view if exists temp._costlab_reprice")
     return n
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import duckdb
 import polars as pl
@@ -18,11 +18,18 @@ import polars as pl
 from costlab import memory
 from costlab.config import Config
 from costlab.errors import QueryError, ReadOnlyStoreError, StoreLockedError
-from costlab.store import migrations, queries
+from costlab.store import migrations, progress, queries
 from costlab.store.sqlquote import ident, literal, one_statement
 
 if TYPE_CHECKING:  # pyarrow maps ~100 MB on import: only the callers that pass Arrow load it
     import pyarrow as pa
+
+# The storage format a NEW store file is written in: DuckDB 1.5's, so the DuckDB 1.x clients people have
+# (the `duckdb` CLI on PyPI is 1.5.x; DBeaver, BI tools) can open it. A file keeps the format it was
+# created with; stores created before this (DuckDB 2.0's format) stay readable by DuckDB 2.x only
+# (README, "Reading the store with other tools", says how to convert one). The cost, measured in
+# benchmarks/RESULTS.md ("Storage compatibility"): none to speak of. None: DuckDB's own newest format.
+STORAGE_VERSION: str | None = "v1.5.0"
 
 
 class Store:
@@ -158,6 +165,11 @@ class Store:
         else:
             self.con.execute("commit")
 
+    def progress(self, on_progress: Callable[[float], None] | None) -> Any:
+        """A block in which DuckDB's progress of each running statement is reported as
+        on_progress(fraction from 0 to 1), from a polling thread (store/progress.py); None: nothing."""
+        return progress.watch(self.con, on_progress)
+
     def has_table(self, name: str) -> bool:
         """True when the store's own database (not temp) has a table of that name."""
         return bool(
@@ -199,7 +211,8 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(path, read_only=read_only)
+        config = {"storage_compatibility_version": STORAGE_VERSION} if STORAGE_VERSION else {}
+        return duckdb.connect(path, read_only=read_only, config=config)
     except duckdb.OutOfMemoryException as ex:
         raise memory.as_out_of_memory(ex) from ex
     except duckdb.IOException as ex:

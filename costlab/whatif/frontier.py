@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from costlab.display import ScriptSafeJSON
+from costlab import vega
 from costlab.errors import ConfigError
 from costlab.money import NANOS_PER_USD
 from costlab.whatif.arrays import Reduction, tier_quality
@@ -382,7 +382,7 @@ def frontier_metrics(reduction: Reduction, fr: Frontier) -> Metrics | None:
 
 
 def chart(frontiers: list[Frontier], path: str | Path, rand: RandomRouter | None = None) -> Path:
-    """An Altair chart to a file (.html, .json; .png/.svg need vl-convert): every evaluated split
+    """An Altair chart to a file (.html: Vega inlined, renders offline; .json; .png/.svg through vl-convert): every evaluated split
     (faint points), each frontier's convex hull (line), and the random router's mean (dashed) with
     its range over seeds (band): the baseline any router must beat."""
     import altair as alt  # heavy, and only for a chart
@@ -409,9 +409,5 @@ def chart(frontiers: list[Frontier], path: str | Path, rand: RandomRouter | None
         layers += [rbase.mark_area(opacity=0.15).encode(y="low:Q", y2="high:Q"),
                    rbase.mark_line(strokeDash=[4, 3]).encode(y="quality:Q", tooltip=["split:N", "cost_usd:Q", "quality:Q",
                                                                                     "low:Q", "high:Q"])]
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    alt.layer(*layers).properties(
-        title="cost vs quality: every split (points), convex-hull frontier (line), random router mean and range (dashed, band)",
-        width=560, height=360).save(str(out), json_kwds={"cls": ScriptSafeJSON})
-    return out
+    title = "cost vs quality: every split (points), convex-hull frontier (line), random router mean and range (dashed, band)"
+    return vega.save(alt.layer(*layers).properties(title=title, width=560, height=360), path, title)  # .html renders offline

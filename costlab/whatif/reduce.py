@@ -7,7 +7,7 @@ The SQL is queries/whatif/reduce.sql, rendered for the store by costlab.whatif.p
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -137,8 +137,11 @@ def source_relation(store, needs_ids: bool, per_request: bool, cells: bool = Fal
 
 
 def reduce(store, *, since: datetime | None = None, until: datetime | None = None, filter_sql: str | None = None,
-           tiers: dict[str, str] | None = None, options: ReduceOptions | None = None) -> Reduction:
+           tiers: dict[str, str] | None = None, options: ReduceOptions | None = None,
+           on_progress: Callable[[float], None] | None = None) -> Reduction:
     """Read the window once and return its per-request arrays (tiers sorted cheapest first).
+    `on_progress(fraction)`: how far the pass is, 0 to 1, as it runs (DuckDB's progress of its one
+    statement, from another thread, and the rows received so far: a bar keeps the highest).
 
     DuckDB streams one wide row per request (Arrow record batches); each batch's columns are kept as
     narrow numpy chunks and the batch dropped, so the peak is about the arrays themselves."""
@@ -151,22 +154,28 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     with pricing.stored_prices(store, since, until):
         source = source_relation(store, needs_ids, per_request=True, cells=options.output_tokens == "observed")
         text = reduce_sql(store, filter_sql, len(names), source=source, options=options)
-        red = _read(store, text, names, models, options, since, until)
+        red = _read(store, text, names, models, options, since, until, on_progress)
     red.tier_notes = tuple(tier_map.notes)
     return red
 
 
 def _read(store, text: str, names: list[str], models: list[str], options: ReduceOptions,
-          since: datetime | None, until: datetime | None) -> Reduction:
+          since: datetime | None, until: datetime | None, on_progress: Callable[[float], None] | None = None) -> Reduction:
     params = pass_sql.pass_params(names, models, options, since, until, text)
     try:
         # the window's request count first (cheap: no tier is priced) so the columns are allocated once
         count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"
         n = store.scalar(count_sql, {k: v for k, v in params.items() if f"${k}" in count_sql})
         cols = _Columns(names, n)
-        for batch in store.arrow_batches(text, params, BATCH_ROWS):
-            cols.add(batch)
-            del batch
+        received = 0
+        # DuckDB's progress of the pass while it works before the first rows, then the rows received (of n)
+        with store.progress(on_progress):
+            for batch in store.arrow_batches(text, params, BATCH_ROWS):
+                cols.add(batch)
+                received += batch.num_rows
+                del batch
+                if on_progress is not None and n:
+                    on_progress(min(received / n, 1.0))
     except QueryError as ex:
         raise QueryError(f"whatif/reduce.sql failed: {ex}") from ex
     pa.default_memory_pool().release_unused()  # the last batches' buffers, back to the system

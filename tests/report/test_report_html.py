@@ -2,15 +2,14 @@
 missing): the page loads offline with no console errors, every chart draws an SVG, and the run
 leaves a screenshot (report_html.png in pytest's temp folder, and in $COSTLAB_ARTIFACTS if set).
 
-Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe), with the
-standard library only: no driver package, no browser download.
+Chromium is driven over the DevTools protocol on a pipe (tests/browser.py, shared with the what-if
+chart tests), with the standard library only: no driver package, no browser download.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import struct
 from pathlib import Path
 
 import pytest
@@ -21,21 +20,13 @@ from costlab.report import SECTIONS, build_report, render, window
 from costlab.report.charts import charts as chart_list
 from costlab.open import open_store
 
-from chromium_driver import find_chromium, load_page
+from browser import chromium_or_fail, load_page, png_size
 from helpers import EXAMPLES
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        pytest.fail("no chromium on PATH: `make test` installs Debian's chromium (apt-get install chromium)")
-    return path
+    return chromium_or_fail()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from costlab.report import build_report, render, window
 from costlab.report.charts import charts as chart_list
 from costlab.report.settings import parse
 
-from chromium_driver import find_chromium, keep_artifact, open_page
+from browser import find_chromium, keep_artifact, open_page
 from helpers import EXAMPLES, W46, judge_every_tier
 
 SETTINGS = {"top_n": 10, "whatif_splits": ["haiku=50,sonnet=45,opus=5"],

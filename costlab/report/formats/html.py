@@ -3,10 +3,8 @@ figures with their change coloured good or bad, what to do (the findings by week
 with the drill-down SQL to copy), the charts with a caption each, the what-if control, then every
 section's tables (sortable and filterable). No network needed.
 
-Vega, Vega-Lite and vega-embed come from the vl-convert-python package (its javascript_bundle(),
-BSD-3-Clause like the Vega projects) and are inlined in a <script>: the page renders offline, with
-no CDN. The bundle is cached under $XDG_CACHE_HOME/costlab (or ~/.cache/costlab) per vl-convert
-version, since producing it starts vl-convert's JavaScript runtime (a few seconds). Table sorting is
+Vega, Vega-Lite and vega-embed are inlined in a <script> (costlab/vega.py, shared with the what-if
+charts): the page renders offline, with no CDN. Table sorting is
 tablesort (MIT, vendored in costlab/report/vendor/tablesort with its licence); the page's own script
 and style are costlab/report/formats/page/.
 Every user string (feature, customer and model names) is HTML-escaped, its control characters and bidi
@@ -28,6 +26,8 @@ from costlab.report.charts import TIER_COLOURS, charts as chart_list, tier_order
 from costlab.report.formats.base import ReportFormat
 from costlab.report.formats.cells import METRIC_COLUMNS, fmt, period, text_tables, title
 from costlab.store.queries import queries_dir
+from costlab.vega import bundle as vega_bundle  # noqa: F401  (the one inlining code, costlab/vega.py; kept here by name)
+from costlab.vega import cache_dir as _cache_dir  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE.parent / "vendor"
@@ -43,33 +43,6 @@ GOOD_WHEN_UP = {"cache_hit_rate", "cache_hit_request_share", "cache_read_savings
 TABLE_GOOD_WHEN_DOWN = {("spend", "change"), ("reliability", "change"), ("whatif", "vs_actual")}
 HEADLINE = ("spend_usd", "requests", "cost_per_request_usd", "cost_per_active_user_usd", "error_rate", "unpriced_share")
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "costlab"
-
-
-@cache
-def vega_bundle() -> str:
-    """Vega + Vega-Lite + vega-embed as one script (window.vega, window.vegaLite, window.vegaEmbed)."""
-    import vl_convert  # heavy (a JavaScript runtime): loaded only when a page with charts is written
-
-    version = getattr(vl_convert, "__version__", "unknown")
-    path = _cache_dir() / f"vega-bundle-{version}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    js = vl_convert.javascript_bundle()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(js, encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs the few seconds again next time
-    return js
 
 
 @cache

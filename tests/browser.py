@@ -1,6 +1,7 @@
-"""Headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe), with the
-standard library only: no driver package, no browser download (Debian's `chromium`; `make test`
-installs it where missing). Used by the HTML report tests."""
+"""Headless Chromium for the tests that look at a page costlab writes (the HTML report, the what-if
+charts): Debian's `chromium` (`make test` installs it where missing), driven over the DevTools
+protocol on a pipe (--remote-debugging-pipe) with the standard library only: no driver package, no
+browser download. Import with `from browser import ...` (pytest puts tests/ on sys.path)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import json
 import os
 import select
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+import pytest
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
@@ -229,3 +233,16 @@ def keep_artifact(path: Path) -> None:
     if os.environ.get("COSTLAB_ARTIFACTS"):
         Path(os.environ["COSTLAB_ARTIFACTS"]).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(os.environ["COSTLAB_ARTIFACTS"]) / path.name)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def chromium_or_fail() -> str:
+    """The browser binary; a failure (not a skip) when it is missing: `make test` installs it."""
+    path = find_chromium()
+    if path is None:
+        pytest.fail("no chromium on PATH: `make test` installs Debian's chromium (apt-get install chromium)")
+    return path
