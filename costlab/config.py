@@ -11,6 +11,7 @@
 | DuckDB memory    | -         | COSTLAB_MEMORY_LIMIT | [report] memory_limit (report) | DuckDB's; under ulimit -v, what fits (costlab/memory.py) |
 | what-if knobs    | -         | -                | [whatif]              | docs/whatif.md       |
 | weekly report    | -         | -                | [report]              | docs/report.md       |
+| compare, guardrails | -      | -                | [compare], [compare.guardrails] | costlab/compare/settings.py |
 
 The first column that has a value wins. Unknown top-level keys are an error with a did-you-mean,
 so a typo never silently does nothing.
@@ -28,7 +29,7 @@ from costlab.errors import ConfigError, did_you_mean
 
 DEFAULT_DB = "costlab.duckdb"
 DEFAULT_CONFIG = "costlab.toml"
-KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif")
+KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif", "compare")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Config:
     report: dict[str, Any] = field(default_factory=dict)  # [report]: see costlab/report/settings.py
     replay: dict[str, Any] = field(default_factory=dict)  # [replay]: provider, base_url, rubrics (docs/replay.md)
     whatif: dict[str, Any] = field(default_factory=dict)  # [whatif]: modelling knobs (docs/whatif.md)
+    compare: dict[str, Any] = field(default_factory=dict)  # [compare], [compare.guardrails]: costlab/compare/settings.py
 
     @property
     def base_dir(self) -> Path:
@@ -87,6 +89,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         replay=dict(data.get("replay", {})),
         report=dict(data.get("report", {})),
         whatif=dict(data.get("whatif", {})),
+        compare=dict(data.get("compare", {})),
     )
 
 

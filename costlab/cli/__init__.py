@@ -4,7 +4,7 @@
     options      the options several commands share (--db, --config, --format, --out, ...)
     errors       handle_errors: the one place errors become `Error: ...` on stderr and exit codes
     context      the store from --db/--config, days from flags, frames written in --format
-    ingest, summary, sql, generate, prices, report, signals, reconcile, pull_usage, whatif, replay
+    ingest, summary, sql, generate, prices, report, signals, reconcile, compare, pull_usage, whatif, replay
                  one module per command or command group, each with `register(app)`
 
 Imports run one way: this module imports the command modules; they import options, errors and
@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from costlab.cli import (
-    generate, ingest, prices, pull_usage, reconcile, replay, report, signals, sql, summary, whatif,
+    compare, generate, ingest, prices, pull_usage, reconcile, replay, report, signals, sql, summary, whatif,
 )
 from costlab.cli.errors import say_error
 from costlab.errors import ExitCode
@@ -52,7 +52,7 @@ def _root(version: Annotated[Optional[bool], typer.Option(
 
 
 # The order of `costlab --help` (typer lists single commands first, then the groups: prices, whatif, replay).
-COMMANDS = (ingest, summary, sql, generate, prices, report, signals, reconcile, pull_usage, whatif, replay)
+COMMANDS = (ingest, summary, sql, generate, prices, report, signals, reconcile, compare, pull_usage, whatif, replay)
 for command in COMMANDS:
     command.register(app)
 
