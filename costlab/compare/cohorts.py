@@ -6,8 +6,11 @@ Three ways to cut the logged traffic in two (cohort a is the baseline, b the cha
                  (`--before DAY..DAY --after DAY..DAY`, or `--switch-day DAY` with equal windows)
     expressions  a and b are the user's own SQL conditions over costed_requests' columns
                  (`--a "model = 'X'" --b "model = 'Y'"`) over one window
-    flag         a rollout: b is the rows whose metadata KEY is true (attributes."KEY": true, "true",
-                 1, "yes" or "on"), a every other row of the window (false, another value, absent)
+    flag         a rollout: b is the rows whose metadata KEY is true (true, "true", 1, "yes" or "on"),
+                 a every other row of the window (false, another value, absent). The key is read at
+                 the top of `attributes` (the envelope's metadata), else where a canonical file keeps
+                 it (attributes.attributes.KEY: its attributes column; attributes.extra.KEY: a
+                 column of its own)
 
 `where` (the user's SQL) and `feature` (a bound value) narrow both. The user's expressions are
 checked to be one expression each (costlab.store.sqlquote.expression: not a statement, no ';') and
@@ -17,7 +20,6 @@ value from the logs is ever part of the SQL.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -31,7 +33,12 @@ from costlab.store.sqlquote import expression
 from costlab.whatif.pass_sql import render, tables
 
 QUERY = "compare/requests"
-_TRUE = "coalesce(lower(trim(json_extract_string(cr.attributes, $flag_path))) in ('true', '1', 'yes', 'on'), false)"
+# The key at the top of attributes (an envelope's metadata), else where canonical files keep it: their
+# `attributes` column, or a column of their own (`extra`).
+_FLAG = ("coalesce(json_extract_string(cr.attributes, $flag_path), "
+         "json_extract_string(cr.attributes, '/attributes' || $flag_path), "
+         "json_extract_string(cr.attributes, '/extra' || $flag_path))")
+_TRUE = f"coalesce(lower(trim({_FLAG})) in ('true', '1', 'yes', 'on'), false)"
 _PERIOD = "(cr.ts >= $since_{k} and cr.ts < $until_{k})"
 
 
@@ -172,6 +179,12 @@ def from_settings(store: Store, section: dict[str, Any]) -> Cohorts | None:
     return scoped(found, section.get("where"), section.get("feature"))
 
 
+def flag_pointer(key: str) -> str:
+    """The JSON Pointer (RFC 6901) of a top-level key: any text names exactly that key ('~' and '/'
+    escaped as ~0 and ~1), bound as a parameter, never part of the SQL."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
 def _render(store: Store, cohorts: Cohorts, totals: bool) -> tuple[str, dict[str, Any]]:
     if cohorts.kind == "periods":
         in_a, in_b = _PERIOD.format(k="a"), _PERIOD.format(k="b")
@@ -187,7 +200,7 @@ def _render(store: Store, cohorts: Cohorts, totals: bool) -> tuple[str, dict[str
     if cohorts.periods:
         params.update(zip(("since_a", "until_a", "since_b", "until_b"), cohorts.periods))
     if cohorts.flag is not None:
-        params["flag_path"] = "$." + json.dumps(cohorts.flag)  # a quoted JSON path key: any text names that key
+        params["flag_path"] = flag_pointer(cohorts.flag)
     return text, params
 
 

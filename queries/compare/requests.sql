@@ -6,7 +6,7 @@
 --   until_a TIMESTAMPTZ = NULL            periods: cohort a ends (exclusive)
 --   since_b TIMESTAMPTZ = NULL            periods: cohort b starts
 --   until_b TIMESTAMPTZ = NULL            periods: cohort b ends
---   flag_path VARCHAR = NULL              flag: the JSON path of the metadata key in attributes ('$."KEY"')
+--   flag_path VARCHAR = NULL              flag: the metadata key in attributes, as a JSON Pointer ('/KEY')
 --   feature VARCHAR = NULL                only this feature
 --   satisfactory_score DOUBLE = 0.5       a logged feedback_score at least this is a satisfactory answer
 -- returns (per_request: one row per request of either cohort, in no particular order):
