@@ -9,7 +9,7 @@ at least [compare] share_change_pp points.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -56,6 +56,3 @@ def share_shift(store: Store, look_back: datetime, since: datetime, until: datet
         day += timedelta(days=1)
     return best
 
-
-def midnight(d) -> datetime:
-    return datetime.combine(d, datetime.min.time(), tzinfo=timezone.utc)

@@ -59,16 +59,22 @@ class Statistic:
 
 
 BINS = 4096  # a quantile's rows, in rank order, fall into this many bins of equal count: its resolution
+MAX_ROWS = 200_000  # above this many rows a resample draws this many (m out of n), its spread scaled by sqrt(m/n)
 
 
 class Resampler:
     """Bootstrap resamples of one cohort's rows, shared by every statistic.
 
-    Each resample is n row indices drawn with replacement. A mean over it is a matrix product of
-    the per-row counts; a quantile reads the resample's weight in each of BINS rank bins of its
-    column (rows sorted by value, cut into bins of equal count), so its resolution is one bin:
-    1/4096 of the rows, far inside any interval at the sizes where a bootstrap is meaningful. The
-    point estimates themselves are exact (weighted_quantile)."""
+    Each resample is n row indices drawn with replacement (each row keeping its sample_weight). A
+    mean over it is a sum of gathered rows; a quantile reads the resample's weight in each of BINS
+    rank bins of its column (rows sorted by value, cut into bins of equal count), so its
+    resolution is one bin: 1/4096 of the rows, far inside any interval at the sizes where a
+    bootstrap is meaningful. The point estimates themselves are exact (weighted_quantile).
+
+    Above MAX_ROWS rows a resample draws MAX_ROWS of them (the m-out-of-n bootstrap) and each
+    statistic's distance from its full-sample value is scaled by sqrt(m / n): the spread of a mean
+    or a quantile shrinks as 1/sqrt(n), so the interval is the same to first order while the work
+    stops growing with the log (10M requests cost what 200,000 do)."""
 
     def __init__(self, weights: np.ndarray, resamples: int, rng: np.random.Generator):
         self.w = weights
@@ -81,13 +87,15 @@ class Resampler:
         out = {name: np.full(self.resamples, np.nan) for name in stats}
         if self.n == 0:
             return out
+        m = min(self.n, MAX_ROWS)
         mean_names = [name for name, s in stats.items() if s.kind == "mean"]
-        columns = []
+        columns, full = [], {}
         for name in mean_names:
             s = stats[name]
             use = s.mask & np.isfinite(s.values)
             columns += [np.where(use, self.w * np.where(use, s.values, 0.0), 0.0), np.where(use, self.w, 0.0)]
-        matrix = np.stack(columns, axis=1).astype(np.float64) if columns else None
+            full[name] = weighted_mean(s.values[use], self.w[use])
+        matrix = np.ascontiguousarray(np.stack(columns, axis=1)) if columns else None
         groups: dict[tuple, tuple] = {}
         for name, s in stats.items():
             if s.kind != "quantile":
@@ -103,22 +111,26 @@ class Resampler:
                 top = np.full(k, np.nan)
                 if rows.size:
                     top[bin_of[rows]] = s.values[rows]
-                groups[key] = (bin_of, k, top, {})
+                groups[key] = (bin_of, k, top, {}, rows)
             groups[key][3][name] = s.q
+            rows = groups[key][4]
+            full[name] = weighted_quantile(s.values[rows], self.w[rows], s.q)
         equal = bool(np.all(self.w == self.w[0]))
-        chunk = max(1, CHUNK_CELLS // self.n)
+        chunk = max(1, CHUNK_CELLS // m)
         for lo in range(0, self.resamples, chunk):
             hi = min(self.resamples, lo + chunk)
             c = hi - lo
-            idx = self.rng.integers(0, self.n, size=(c, self.n), dtype=np.int64)
-            offsets = (np.arange(c, dtype=np.int64) * self.n)[:, None]
+            idx = self.rng.integers(0, self.n, size=(c, m), dtype=np.int64)
             if matrix is not None:
-                counts = np.bincount((idx + offsets).ravel(), minlength=c * self.n).reshape(c, self.n)
-                sums = counts.astype(np.float64) @ matrix
+                if m == self.n:  # every row drawn: per-row counts, then one matrix product
+                    flat = (idx + (np.arange(c, dtype=np.int64) * self.n)[:, None]).ravel()
+                    sums = np.bincount(flat, minlength=c * self.n).reshape(c, self.n).astype(np.float64) @ matrix
+                else:  # m of n rows drawn: gather them, column by column
+                    sums = np.stack([np.take(matrix[:, j], idx).sum(axis=1) for j in range(matrix.shape[1])], axis=1)
                 for j, name in enumerate(mean_names):
                     with np.errstate(invalid="ignore", divide="ignore"):
                         out[name][lo:hi] = sums[:, 2 * j] / sums[:, 2 * j + 1]
-            for bin_of, k, top, qs in groups.values():
+            for bin_of, k, top, qs, _rows in groups.values():
                 flat = (bin_of[idx] + np.arange(c, dtype=np.int64)[:, None] * (k + 1)).ravel()
                 weights = None if equal else self.w[idx].ravel()
                 mass = np.bincount(flat, weights=weights, minlength=c * (k + 1)).reshape(c, k + 1)[:, :k]
@@ -126,6 +138,11 @@ class Resampler:
                 for name, q in qs.items():
                     first = (cum < (q * cum[:, -1])[:, None]).sum(axis=1)
                     out[name][lo:hi] = top[np.minimum(first, k - 1)]
+        if m < self.n:
+            scale = np.sqrt(m / self.n)
+            for name in out:
+                if math.isfinite(full.get(name, float("nan"))):
+                    out[name] = full[name] + (out[name] - full[name]) * scale
         return out
 
 

@@ -222,3 +222,19 @@ def test_report_section_appears_only_when_a_model_share_moves_past_the_threshold
     rows = {r["metric"]: r for r in section["tables"][0]["rows"]}
     assert rows["error_rate"]["significant"] == "yes" and section["guardrails_breached"] == ["error_rate_pp"]
     assert rows["cost_per_request_usd"]["significant"] == "yes"  # sonnet to haiku: cheaper
+
+
+def test_the_m_out_of_n_bootstrap_gives_the_full_bootstraps_spread(monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    values = rng.lognormal(0, 1, 40_000)
+    w = np.ones(values.size)
+    stats = {"mean": S.Statistic(np.ones(values.size, bool), values, "mean"),
+             "p95": S.Statistic(np.ones(values.size, bool), values, "quantile", 0.95)}
+    full = S.Resampler(w, 400, np.random.default_rng(2)).run(stats)
+    monkeypatch.setattr(S, "MAX_ROWS", 5_000)
+    sub = S.Resampler(w, 400, np.random.default_rng(3)).run(stats)
+    for name in stats:
+        assert np.std(sub[name]) == pytest.approx(np.std(full[name]), rel=0.2)
+        assert np.median(sub[name]) == pytest.approx(np.median(full[name]), rel=0.02)
