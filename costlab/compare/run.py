@@ -12,7 +12,8 @@ What each metric rests on:
     cost_per_request_usd        priced requests' weighted mean cost: exact (SQL's DECIMAL totals);
                                 interval and p from the bootstrap of the ratio b / a
     cost_per_satisfactory_usd   cost per request / satisfactory share (where verdicts exist)
-    error_rate, error_rate:T    share of requests that errored (and by error type): two-proportion z
+    error_rate, error_rate:T    share of requests that errored (and by error type): two-proportion z,
+                                each side's variance at least the one clustered by hour (bursts)
     stop_max_tokens_share, stop_refusal_share
                                 share of answered requests stopping so: two-proportion z
     latency_p50_ms ... ttft_p95_ms
@@ -107,6 +108,7 @@ class _Arrays:
         self.good = col("good", np.float64, 0.0)
         self.first = col("first_attempt", bool, False)
         self.resent = col("resent", bool, False)
+        self.hour = rows["hour"].fill_null(0).to_numpy().astype(np.int64)
 
 
 def compare(store: Store, cohorts: C.Cohorts, settings: CompareSettings | None = None,
@@ -173,7 +175,8 @@ def compare(store: Store, cohorts: C.Cohorts, settings: CompareSettings | None =
         if not mask_a.any() or not mask_b.any():
             return
         pa, pb, d, lo, hi, p = S.two_proportions(hits_a[mask_a].astype(float), A.w[mask_a],
-                                                  hits_b[mask_b].astype(float), B.w[mask_b])
+                                                  hits_b[mask_b].astype(float), B.w[mask_b],
+                                                  hours_a=A.hour[mask_a], hours_b=B.hour[mask_b])
         add(metric, "share", pa, pb, d, "pp", lo, hi, p, mask_a.sum(), mask_b.sum(), "two-proportion z")
 
     everyone_a, everyone_b = np.ones(A.n, bool), np.ones(B.n, bool)

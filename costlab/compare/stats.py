@@ -6,7 +6,8 @@ point estimates are exact and come from SQL totals, costlab.compare.run).
                      counts per row so a mean is one matrix product and a quantile one cumulative sum
     weighted_quantile  the smallest value with at least q of the weight at or below it
     two_proportions  the two-proportion z test (pooled), with Kish's effective n for weighted rows,
-                     and a Wald interval for the difference
+                     and a Wald interval for the difference; each side's variance at least the one
+                     clustered by hour (bursts of errors are not independent events)
     adjust           Holm (family-wise error) or Benjamini-Hochberg (false discovery rate) p-values
 
 A bootstrap p-value is the normal approximation from the bootstrap's spread: z = estimate / SE,
@@ -181,20 +182,50 @@ def kish_n(weights: np.ndarray) -> float:
     return float(weights.sum()) ** 2 / s2 if s2 > 0 else 0.0
 
 
-def two_proportions(hits_a: np.ndarray, w_a: np.ndarray, hits_b: np.ndarray, w_b: np.ndarray, level: float = 0.95):
-    """(share a, share b, difference in points, interval low, high in points, p): the pooled
-    two-proportion z test on weighted shares, n taken as Kish's effective n of each side."""
+def clustered_variance(hits: np.ndarray, w: np.ndarray, clusters: np.ndarray) -> float:
+    """The variance of the weighted share sum(w y) / sum(w) with rows correlated within clusters
+    (the sandwich estimator: each cluster's total residual, squared, with the H / (H - 1) correction)."""
+    total = float(w.sum())
+    if total <= 0:
+        return float("nan")
+    share = float((hits * w).sum()) / total
+    _, index = np.unique(clusters, return_inverse=True)
+    h = int(index.max()) + 1 if index.size else 0
+    if h < 2:
+        return float("nan")
+    residual = np.bincount(index, weights=w * (hits - share), minlength=h)
+    return float(h / (h - 1) * (residual ** 2).sum() / total ** 2)
+
+
+def two_proportions(hits_a: np.ndarray, w_a: np.ndarray, hits_b: np.ndarray, w_b: np.ndarray, level: float = 0.95,
+                    hours_a: np.ndarray | None = None, hours_b: np.ndarray | None = None):
+    """(share a, share b, difference in points, interval low, high in points, p): the two-proportion
+    z test on weighted shares, n taken as Kish's effective n of each side (the pooled test as
+    published when every weight is 1 and no hours are given).
+
+    With `hours_a`/`hours_b` (each row's hour), each side's variance is the larger of the binomial
+    one and the one clustered by hour: errors come in bursts (an overload incident is one event in
+    one hour, not thousands of independent ones), and a binomial variance alone then calls a burst
+    on one side a significant change."""
     na, nb = kish_n(w_a), kish_n(w_b)
     if na == 0 or nb == 0:
         return (float("nan"),) * 6
     pa = float((hits_a * w_a).sum() / w_a.sum())
     pb = float((hits_b * w_b).sum() / w_b.sum())
     pooled = (pa * na + pb * nb) / (na + nb)
-    se0 = math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb))
+    var0_a, var0_b = pooled * (1 - pooled) / na, pooled * (1 - pooled) / nb
+    var_a, var_b = pa * (1 - pa) / na, pb * (1 - pb) / nb
+    if hours_a is not None and hours_b is not None:
+        ca, cb = clustered_variance(hits_a, w_a, hours_a), clustered_variance(hits_b, w_b, hours_b)
+        if math.isfinite(ca):
+            var0_a, var_a = max(var0_a, ca), max(var_a, ca)
+        if math.isfinite(cb):
+            var0_b, var_b = max(var0_b, cb), max(var_b, cb)
+    se0 = math.sqrt(var0_a + var0_b)
     diff = pb - pa
     p = normal_p(diff / se0) if se0 > 0 else (1.0 if diff == 0 else 0.0)
     z = _z(level)
-    se = math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    se = math.sqrt(var_a + var_b)
     return pa, pb, diff * 100, (diff - z * se) * 100, (diff + z * se) * 100, p
 
 

@@ -24,6 +24,7 @@
 --   good BOOLEAN                          satisfactory: judged good on its own tier (replay judgements or imports), else feedback_score >= satisfactory_score; NULL: no verdict
 --   first_attempt BOOLEAN                 attempt 1 (or not recorded)
 --   resent BOOLEAN                        a first attempt that a later request names as its parent (a retry or an escalation)
+--   hour BIGINT                           the UTC hour it started in (hours since 1970): rates' variance is clustered by it
 -- returns (totals: one row per cohort):
 --   cohort VARCHAR                        a, b or both
 --   requests DECIMAL(38,6)                weighted requests
@@ -85,7 +86,8 @@ select c.cohort,
        c.feedback_score >= $satisfactory_score as good,
 {% endif %}
        coalesce(c.attempt, 1) <= 1 as first_attempt,
-       coalesce(c.attempt, 1) <= 1 and p.request_id is not null as resent
+       coalesce(c.attempt, 1) <= 1 and p.request_id is not null as resent,
+       epoch(date_trunc('hour', c.ts))::BIGINT // 3600 as hour
 from cohorts c
 left join parents p on p.source = c.source and p.request_id = c.request_id
 {% if judgements %}

@@ -238,3 +238,21 @@ def test_the_m_out_of_n_bootstrap_gives_the_full_bootstraps_spread(monkeypatch):
     for name in stats:
         assert np.std(sub[name]) == pytest.approx(np.std(full[name]), rel=0.2)
         assert np.median(sub[name]) == pytest.approx(np.median(full[name]), rel=0.02)
+
+
+def test_a_burst_of_errors_in_one_hour_is_not_thousands_of_independent_events():
+    import numpy as np
+
+    hours = np.repeat(np.arange(168), 100)  # a week, 100 requests an hour
+    a = np.zeros(hours.size)
+    a[np.arange(0, hours.size, 200)] = 1  # 0.5% errors, spread out
+    b = a.copy()
+    b[(hours == 50) & (np.arange(hours.size) % 100 < 60)] = 1  # plus one incident hour: 60 errors
+    w = np.ones(hours.size)
+    *_, p_binomial = S.two_proportions(a, w, b, w)
+    *_, p_clustered = S.two_proportions(a, w, b, w, hours_a=hours, hours_b=hours)
+    assert p_binomial < 0.001 < p_clustered  # the binomial test calls one bad hour a significant change
+    spread = a.copy()
+    spread[np.arange(50, hours.size, 280)] = 1  # the same 60 extra errors spread over the week
+    *_, p_spread = S.two_proportions(a, w, spread, w, hours_a=hours, hours_b=hours)
+    assert p_spread < 0.001
