@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from costlab import compare
+from costlab.errors import ConfigError
 from costlab.report.context import ReportContext
 from costlab.report.document import column, metric, table
 from costlab.report.sections.base import Section
@@ -29,12 +30,15 @@ def build(ctx: ReportContext) -> dict | None:
     days = min((ctx.until - day).days, (day - ctx.prev_since).days)
     width = timedelta(days=days)
     cohorts = compare.Cohorts("periods", day - width, day + width, periods=(day - width, day, day, day + width))
-    result = compare.compare(ctx.store, cohorts, settings)
-    label_a, label_b = cohorts.labels
-    notes = [f"{shift.model} went from {shift.before_share:.0%} to {shift.after_share:.0%} of requests from "
+    moved = (f"{shift.model} went from {shift.before_share:.0%} to {shift.after_share:.0%} of requests from "
              f"{day:%Y-%m-%d} ({shift.change_pp:+.0f} pp; this section appears from "
-             f"{settings.share_change_pp:g} pp, [compare] share_change_pp).",
-             f"Before ({label_a}) against after ({label_b}): {result.verdict}.",
+             f"{settings.share_change_pp:g} pp, [compare] share_change_pp).")
+    try:
+        result = compare.compare(ctx.store, cohorts, settings)
+    except ConfigError as ex:  # e.g. no traffic in the equal window before the day
+        return {"notes": [moved, f"Not compared: {ex}"]}
+    label_a, label_b = cohorts.labels
+    notes = [moved, f"Before ({label_a}) against after ({label_b}): {result.verdict}.",
              f"Rerun it: costlab compare --switch-day {day:%Y-%m-%d} --days {days}"]
     notes += [f"Note: {n}" for n in result.notes]
     people = compare.for_people(result.table)
