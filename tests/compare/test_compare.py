@@ -4,6 +4,7 @@ the shipped example's two logs hold 100,000 over two weeks) with an injected cha
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -97,14 +98,16 @@ def test_a_breached_guardrail_exits_5_and_is_a_high_compare_finding(more_errors,
     assert (found.height, row["severity"], row["signal"]) == (1, "high", "compare")
     assert "error_rate_pp" in row["evidence"] and "2026-11-09" in row["segment"]
     store.close()  # the CLI opens the file itself
-    app = one_command_app(__import__("costlab.cli.compare", fromlist=["register"]).register)
+    from costlab.cli import compare as command
+
+    app = one_command_app(command.register)
     run = CliRunner().invoke(app, ["compare", "--db", str(db), "--config", str(toml), "--resamples", "200"])
     assert run.exit_code == 5, run.output
     assert "guardrail breached: error_rate_pp" in run.output
     ok = CliRunner().invoke(app, ["compare", "--db", str(db), "--config", str(toml), "--resamples", "200",
                                   "--no-guardrails", "--format", "json"])
     assert ok.exit_code == 0
-    rows = __import__("json").loads(ok.stdout)
+    rows = json.loads(ok.stdout)
     assert {r["metric"] for r in rows} >= {"cost_per_request_usd", "error_rate", "latency_p95_ms", "ttft_p95_ms"}
 
 
@@ -256,3 +259,22 @@ def test_a_burst_of_errors_in_one_hour_is_not_thousands_of_independent_events():
     spread[np.arange(50, hours.size, 280)] = 1  # the same 60 extra errors spread over the week
     *_, p_spread = S.two_proportions(a, w, spread, w, hours_a=hours, hours_b=hours)
     assert p_spread < 0.001
+
+
+def test_the_command_says_what_to_compare_and_refuses_two_ways_at_once(tmp_path, new_store):
+    from costlab.cli import compare as command
+
+    db = tmp_path / "c.duckdb"
+    with new_store(db) as store:
+        insert_requests(store, 100, START, END)
+    app = one_command_app(command.register)
+    none = CliRunner().invoke(app, ["compare", "--db", str(db)])
+    assert none.exit_code == 2 and "--switch-day DAY, --before/--after, --a/--b or --flag KEY" in " ".join(none.output.split())
+    both = CliRunner().invoke(app, ["compare", "--db", str(db), "--switch-day", "2026-11-09", "--flag", "x"])
+    assert both.exit_code == 2 and "choose one way" in both.output
+    statement = CliRunner().invoke(app, ["compare", "--db", str(db), "--a", "true; select 1", "--b", "false"])
+    assert statement.exit_code == 2 and "one expression" in statement.output
+    ok = CliRunner().invoke(app, ["compare", "--db", str(db), "--switch-day", "2026-11-09", "--format", "csv",
+                                  "--resamples", "100"])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.splitlines()[0].startswith("metric,unit,a,b,change,change_unit,low,high,p_value,p_adjusted,significant")
