@@ -45,7 +45,9 @@ from costlab.store import Store
 
 MIN_ROWS = 20  # rows each side before a percentile or a quality figure is tested
 DETECTOR = "compare"
-QUERY = "queries/compare/requests.sql"
+# A finding's drill-down (`costlab sql -F ...`): the model mix per day, runnable by hand (requests.sql
+# is a template that costlab compare renders, so it is not).
+QUERY = "queries/compare/model_share.sql"
 COLUMNS = {
     "metric": pl.String, "unit": pl.String, "a": pl.Decimal(38, 9), "b": pl.Decimal(38, 9),
     "change": pl.Float64, "change_unit": pl.String, "low": pl.Float64, "high": pl.Float64,
