@@ -14,6 +14,7 @@
 | alert targets    | -         | url_env names one| [[alerts]]            | none (docs/playbook.md) |
 | budgets          | -         | -                | [[budgets]]           | none (docs/playbook.md) |
 | time zone        | --tz      | -                | [report] timezone     | UTC                  |
+| compare, guardrails | -      | -                | [compare], [compare.guardrails] | costlab/compare/settings.py |
 
 The first column that has a value wins. Unknown top-level keys are an error with a did-you-mean,
 so a typo never silently does nothing.
@@ -33,7 +34,7 @@ DEFAULT_DB = "costlab.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG = "costlab.toml"
 KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif",
-              "alerts", "budgets")
+              "alerts", "budgets", "compare")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Config:
     whatif: dict[str, Any] = field(default_factory=dict)  # [whatif]: modelling knobs (docs/whatif.md)
     alerts: list[dict[str, Any]] = field(default_factory=list)  # [[alerts]]: destinations (costlab/alerts/settings.py)
     budgets: list[dict[str, Any]] = field(default_factory=list)  # [[budgets]]: costlab/budgets/settings.py
+    compare: dict[str, Any] = field(default_factory=dict)  # [compare], [compare.guardrails]: costlab/compare/settings.py
 
     @property
     def base_dir(self) -> Path:
@@ -96,6 +98,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         whatif=dict(data.get("whatif", {})),
         alerts=_tables(candidate, data, "alerts"),
         budgets=_tables(candidate, data, "budgets"),
+        compare=dict(data.get("compare", {})),
     )
 
 

@@ -9,6 +9,7 @@ from costlab.report.sections import (
     efficiency,
     findings,
     headline,
+    model_switch,
     reconciliation,
     reliability,
     spend,
@@ -25,6 +26,7 @@ SECTIONS: tuple[Section, ...] = (
     efficiency.SECTION,
     reliability.SECTION,
     findings.SECTION,  # wrong-model findings: the detectors on the same priced window, widened to their look-back
+    model_switch.SECTION,  # a model's share moved: costlab compare before/after that day (costlab.compare)
     whatif.SECTION,  # the routing splits against the actual one (costlab.whatif)
     reconciliation.SECTION,  # computed against reported cost (costlab.reconcile)
     trends.SECTION,
