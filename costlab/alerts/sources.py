@@ -6,13 +6,9 @@ requests, suggestion, query). A finding's identity is (source, signal, segment):
 stable key of what the finding is about (never text that changes from day to day), since it is what
 the store remembers as sent (costlab/alerts/memory.py).
 
-Adding a source is one function and one line in SOURCES, e.g. the guardrail verdicts of a model
-switch:
-
-    def _compare(store, config, window, notes):
-        return compare.guardrail_findings(store, config)      # the signals' COLUMNS
-
-    SOURCES = {s.name: s for s in (SIGNALS, BUDGETS, Source("compare", "kill-switch guardrail breaches", _compare))}
+Adding a source is one function and one line in SOURCES: the three are the wrong-model signals, the
+budgets and the guardrail verdicts of a model switch (`[compare]`'s default comparison: a breach of
+`[compare.guardrails]` is a high finding; no default comparison, no findings).
 """
 
 from __future__ import annotations
@@ -23,7 +19,7 @@ from typing import Any, Callable
 
 import polars as pl
 
-from costlab import budgets, signals
+from costlab import budgets, compare, signals
 from costlab.config import Config
 
 
@@ -54,7 +50,13 @@ def _budgets(store: Any, config: Config, window: Window, notes: list[str]) -> pl
     return budgets.budget_findings(store, config, window.through, notes=notes)
 
 
+def _compare(store: Any, config: Config, window: Window, notes: list[str]) -> pl.DataFrame:
+    return compare.compare_findings(store, config)
+
+
 SIGNALS = Source("signals", "the wrong-model detectors (costlab signals)", _signals)
 BUDGETS = Source("budgets", "budget breaches (high) and forecast breaches (medium) of [[budgets]] (costlab budget)", _budgets)
 
-SOURCES: dict[str, Source] = {s.name: s for s in (SIGNALS, BUDGETS)}
+COMPARE = Source("compare", "kill-switch guardrail breaches of [compare]'s default comparison (costlab compare)", _compare)
+
+SOURCES: dict[str, Source] = {s.name: s for s in (SIGNALS, BUDGETS, COMPARE)}

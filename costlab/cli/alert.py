@@ -1,4 +1,4 @@
-"""`costlab alert`: send new findings (signals, budgets) to the [[alerts]] destinations, once each."""
+"""`costlab alert`: send new findings (signals, budgets, compare guardrails) to the [[alerts]] destinations, once each."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def alert_command(
     to: Annotated[Optional[list[str]], typer.Option("--to", help="Only this [[alerts]] destination (repeatable).", show_default=False)] = None,
-    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this finding source (repeatable): signals, budgets.", show_default=False)] = None,
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this finding source (repeatable): signals, budgets, compare.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what each destination would get (stdout); send and remember nothing.")] = False,
     since: Annotated[str, typer.Option(help="Signals' window: a duration back from the last request's day (8w, 14d) or a first day.")] = "8w",
     until: Annotated[Optional[str], typer.Option(help="Signals' window end, exclusive (YYYY-MM-DD). [default: the day after the last request]", show_default=False)] = None,

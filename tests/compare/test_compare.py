@@ -278,3 +278,24 @@ def test_the_command_says_what_to_compare_and_refuses_two_ways_at_once(tmp_path,
                                   "--resamples", "100"])
     assert ok.exit_code == 0, ok.output
     assert ok.stdout.splitlines()[0].startswith("metric,unit,a,b,change,change_unit,low,high,p_value,p_adjusted,significant")
+
+
+@pytest.mark.slow
+def test_a_guardrail_breach_is_sent_by_costlab_alert_once(more_errors, tmp_path):
+    store, db = more_errors
+    store.close()  # the CLI opens the file itself
+    notes = tmp_path / "alerts.md"
+    toml = tmp_path / "costlab.toml"
+    toml.write_text('[compare]\nswitch_day = 2026-11-09\nresamples = 200\n[compare.guardrails]\nerror_rate_pp = 0.5\n'
+                    f'[[alerts]]\nname = "notes"\nkind = "markdown"\npath = {json.dumps(str(notes))}\nappend = true\n',
+                    encoding="utf-8")
+    from costlab.cli import alert as command
+
+    app = one_command_app(command.register)
+    first = CliRunner().invoke(app, ["alert", "--db", str(db), "--config", str(toml), "--source", "compare"])
+    assert first.exit_code == 0, first.output
+    sent = notes.read_text(encoding="utf-8")
+    assert "1 high" in sent and "`compare`" in sent and "error_rate_pp" in sent.replace("\\_", "_")
+    again = CliRunner().invoke(app, ["alert", "--db", str(db), "--config", str(toml), "--source", "compare"])
+    assert again.exit_code == 0, again.output
+    assert notes.read_text(encoding="utf-8") == sent, "the same breach is not sent twice"
