@@ -68,6 +68,7 @@ def test_replay_key_ending_in_a_line_break_is_stripped_and_the_calls_succeed(tmp
 
 def test_cli_redacts_anything_like_a_key_from_every_error_it_prints(tmp_path):
     # A DuckDB error quotes the offending value: costlab's one error path must not print it as is.
+    open_store(tmp_path / "r.duckdb").close()  # `costlab sql` opens the store read-only: it must exist
     for value in (API, "Bearer eyJhbGciOiJI.SECRET.sig", "x-api-key: SECRETvalue123"):
         r = runner.invoke(app, ["sql", f"select '{value}'::INTEGER", "--db", str(tmp_path / "r.duckdb")])
         assert r.exit_code == 1 and r.stderr.startswith("Error: ")

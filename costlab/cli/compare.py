@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import open_store
+from costlab.cli.context import open_store, output_format
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, UntilDayOption
 
@@ -78,8 +78,7 @@ def compare_command(
         raise typer.BadParameter("a whole number of days, at least 1", param_hint="--days")
     if resamples is not None and not 100 <= resamples <= 100_000:
         raise typer.BadParameter("from 100 to 100000", param_hint="--resamples")
-    if fmt not in frames.FORMATS:
-        raise typer.BadParameter(f"expected one of {', '.join(frames.FORMATS)}, got {fmt!r}", param_hint="--format")
+    fmt = output_format(fmt, out)  # an unknown name, or parquet without --out, refused before any work
     since_day, until_day = calendar_day(since, "--since"), calendar_day(until, "--until")
 
     with open_store(db, config, read_only=True) as store:

@@ -77,6 +77,8 @@ PRINTS_ROWS: dict[tuple[str, ...], list[str]] = {
     ("signals",): [],
     ("budget",): ["--config", str(FIXTURES / "budget.toml")],
     ("reconcile",): [],
+    ("compare",): ["--a", "model = 'claude-haiku-5-5'", "--b", "model = 'claude-opus-5-5'", "--since", "2026-11-16",
+                   "--no-guardrails", "--resamples", "100"],
     ("report",): [],
     ("prices", "list"): [],
     ("prices", "show"): ["claude-sonnet-5-5"],
