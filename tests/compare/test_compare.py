@@ -299,3 +299,13 @@ def test_a_guardrail_breach_is_sent_by_costlab_alert_once(more_errors, tmp_path)
     again = CliRunner().invoke(app, ["alert", "--db", str(db), "--config", str(toml), "--source", "compare"])
     assert again.exit_code == 0, again.output
     assert notes.read_text(encoding="utf-8") == sent, "the same breach is not sent twice"
+
+
+def test_a_rate_difference_interval_never_leaves_minus_to_plus_one_hundred_points():
+    import numpy as np
+
+    ones = np.ones(3)
+    _, _, diff, low, high, _ = S.two_proportions(np.array([1.0, 0, 0]), ones, np.array([1.0, 1, 1]), ones)
+    assert round(diff, 6) == 66.666667 and low > 0 and high == 100.0
+    _, _, diff, low, high, _ = S.two_proportions(np.array([1.0, 1, 1]), ones, np.array([0.0, 0, 0]), ones)
+    assert diff == -100.0 and low == -100.0 and high <= 0
