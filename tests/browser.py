@@ -115,47 +115,15 @@ def load_page(html_path: Path, screenshot: Path, selector: str, expected: int, b
 
     Returns {"errors": [console errors and exceptions], "count": elements matched, "title": page title}.
     """
-    with tempfile.TemporaryDirectory(prefix="costlab-chromium-") as profile:
-        b = Browser(binary, profile)
-        try:
-            target = b.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = b.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
-                b.send(domain, session=session)
-            b.send("Emulation.setDeviceMetricsOverride",
-                   {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
-            b.send("Page.navigate", {"url": html_path.resolve().as_uri()}, session=session)
-            b.wait_for("Page.loadEventFired", timeout)
-            deadline = time.monotonic() + timeout
-            count = 0
-            while time.monotonic() < deadline:
-                count = b.send("Runtime.evaluate", {"expression": f"document.querySelectorAll({json.dumps(selector)}).length",
-                                                    "returnByValue": True}, session=session)["result"]["value"]
-                if count >= expected:
-                    break
-                time.sleep(0.1)
-            time.sleep(0.3)  # let the last chart finish drawing before the picture
-            title = b.send("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
-                           session=session)["result"]["value"]
-            size = b.send("Page.getLayoutMetrics", session=session)["cssContentSize"]
-            shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                     "clip": {"x": 0, "y": 0, "width": width,
-                                                              "height": min(size["height"], 16000), "scale": 1}},
-                          session=session, timeout=timeout)
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
-            errors = []
-            for e in b.events:
-                m, p = e.get("method"), e.get("params", {})
-                if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                    errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-                elif m == "Runtime.exceptionThrown":
-                    errors.append(p.get("exceptionDetails", {}).get("exception", {}).get("description")
-                                  or p.get("exceptionDetails", {}).get("text", "exception"))
-                elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                    errors.append(p["entry"].get("text", ""))
-            return {"errors": errors, "count": count, "title": title}
-        finally:
-            b.close()
+    with open_page(html_path, binary, width=width, timeout=timeout) as page:
+        count = page.wait(f"document.querySelectorAll({json.dumps(selector)}).length >= {int(expected)} "
+                          f"&& document.querySelectorAll({json.dumps(selector)}).length", timeout) or 0
+        if not count:
+            count = page.js(f"document.querySelectorAll({json.dumps(selector)}).length")
+        time.sleep(0.3)  # let the last chart finish drawing before the picture
+        title = page.js("document.title")
+        page.screenshot(screenshot, width)
+        return {"errors": page.errors(), "count": count, "title": title}
 
 
 class Page:
