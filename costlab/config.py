@@ -110,6 +110,37 @@ def _tables(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [dict(v) for v in value]
 
 
+def named_tables(tables: list[dict[str, Any]], section: str, keys: tuple[str, ...], example: str):
+    """Each table of an array of tables (`[[alerts]]`, `[[budgets]]`) as (where, name, table): `where`
+    names it in errors ("[[budgets]] #2 ('org-monthly')"); an unknown key, a missing name or a name
+    used twice is a ConfigError. `example` is the name suggested when one is missing."""
+    seen: set[str] = set()
+    for i, table in enumerate(tables, start=1):
+        where = f"[[{section}]] #{i}" + (f" ({table['name']!r})" if isinstance(table.get("name"), str) else "")
+        for key in table:
+            if key not in keys:
+                raise ConfigError(f"{where}: unknown key {key!r}.{did_you_mean(key, keys)} Keys: {', '.join(keys)}.")
+        name = table.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f'{where}: name is required (e.g. name = "{example}")')
+        if name in seen:
+            raise ConfigError(f"{where}: {name!r} is already defined")
+        seen.add(name)
+        yield where, name, table
+
+
+def pick_named(items: list, wanted, what: str) -> list:
+    """The items (anything with a `.name`) whose names are in `wanted` (None: all); a name that is not
+    there is a ConfigError with a did-you-mean, `what` naming the kind ("[[alerts]] destination")."""
+    if not wanted:
+        return list(items)
+    names = [item.name for item in items]
+    for name in wanted:
+        if name not in names:
+            raise ConfigError(f"no {what} {name!r}.{did_you_mean(name, names)} Known: {', '.join(names)}.")
+    return [item for item in items if item.name in set(wanted)]
+
+
 def resolve_db_path(flag: str | os.PathLike[str] | None, config: Config) -> Path:
     """The store path: --db, then $COSTLAB_DB, then costlab.toml's `db`, then ./costlab.duckdb."""
     if flag:

@@ -20,7 +20,7 @@ from costlab.alerts import memory, payloads
 from costlab.alerts.post import Failed, post_json
 from costlab.alerts.settings import Destination, destinations
 from costlab.alerts.sources import SOURCES, Window
-from costlab.config import Config
+from costlab.config import Config, pick_named
 from costlab.errors import ConfigError, CostlabError, did_you_mean
 from costlab.signals.findings import COLUMNS
 
@@ -85,13 +85,7 @@ def run_alerts(store: Any, config: Config | None = None, *, only: Iterable[str] 
     """
     config = config if config is not None else store.config
     chosen = configured(config)
-    if only:
-        wanted = list(only)
-        for name in wanted:
-            if name not in {d.name for d in chosen}:
-                raise ConfigError(f"no [[alerts]] destination {name!r}.{did_you_mean(name, [d.name for d in chosen])} "
-                                  f"Destinations: {', '.join(d.name for d in chosen)}.")
-        chosen = [d for d in chosen if d.name in wanted]
+    chosen = pick_named(chosen, list(only or []), "[[alerts]] destination")
     if sources is not None:
         asked = list(sources)
         for name in asked:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from costlab.config import named_tables
 from costlab.errors import ConfigError, did_you_mean
 from costlab.keys import check_key
 
@@ -92,16 +93,7 @@ def destinations(tables: list[dict[str, Any]], base_dir: Path, known_sources: tu
         ConfigError: an unknown key or source, a missing or bad value, two destinations with one name.
     """
     found: list[Destination] = []
-    for i, table in enumerate(tables, start=1):
-        where = f"[[alerts]] #{i}" + (f" ({table['name']!r})" if isinstance(table.get("name"), str) else "")
-        for key in table:
-            if key not in KEYS:
-                raise ConfigError(f"{where}: unknown key {key!r}.{did_you_mean(key, KEYS)} Keys: {', '.join(KEYS)}.")
-        name = table.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f'{where}: name is required (e.g. name = "team-slack")')
-        if any(d.name == name for d in found):
-            raise ConfigError(f"{where}: a destination named {name!r} is already defined")
+    for where, name, table in named_tables(tables, "alerts", KEYS, "team-slack"):
         kind = table.get("kind")
         if kind not in KINDS:
             raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")

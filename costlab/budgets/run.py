@@ -22,8 +22,8 @@ import polars as pl
 from costlab import plausible
 from costlab.budgets.forecast import Forecast, calendar, first_day, forecast
 from costlab.budgets.settings import Budget, budgets
-from costlab.config import Config
-from costlab.errors import ConfigError, did_you_mean
+from costlab.config import Config, pick_named
+from costlab.errors import ConfigError
 from costlab.signals.findings import COLUMNS, empty, order
 
 QUERY = "budgets/daily_spend"
@@ -92,13 +92,7 @@ def budget_status(store: Any, config: Config | None = None, through: date | None
             raise ConfigError("costlab.toml has no [[budgets]]: add one, e.g.\n"
                               '[[budgets]]\nname = "org-monthly"\nperiod = "month"\namount_usd = "10000"')
         return pl.DataFrame(schema=STATUS_COLUMNS)
-    if names:
-        wanted = list(names)
-        for name in wanted:
-            if name not in {b.name for b in chosen}:
-                raise ConfigError(f"no budget {name!r}.{did_you_mean(name, [b.name for b in chosen])} "
-                                  f"Budgets: {', '.join(b.name for b in chosen)}.")
-        chosen = [b for b in chosen if b.name in wanted]
+    chosen = pick_named(chosen, list(names or []), "budget")
     span = data_days(store, config)
     if span is None:
         if notes is not None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from costlab.errors import ConfigError, did_you_mean
+from costlab.config import named_tables
+from costlab.errors import ConfigError
 
 PERIODS = ("month", "week")
 # scope key in costlab.toml -> what queries/budgets/daily_spend.sql's $scope names
@@ -48,14 +49,7 @@ def budgets(tables: list[dict[str, Any]]) -> list[Budget]:
         ConfigError: an unknown key, a missing or bad value, or two budgets with one name.
     """
     found: list[Budget] = []
-    for i, table in enumerate(tables, start=1):
-        where = f"[[budgets]] #{i}" + (f" ({table['name']!r})" if isinstance(table.get("name"), str) else "")
-        for key in table:
-            if key not in KEYS:
-                raise ConfigError(f"{where}: unknown key {key!r}.{did_you_mean(key, KEYS)} Keys: {', '.join(KEYS)}.")
-        name = table.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{where}: name is required (a short label, e.g. name = \"org-monthly\")")
+    for where, name, table in named_tables(tables, "budgets", KEYS, "org-monthly"):
         period = table.get("period", "month")
         if period not in PERIODS:
             raise ConfigError(f"{where}: period must be month or week, got {period!r}")
@@ -64,8 +58,6 @@ def budgets(tables: list[dict[str, Any]]) -> list[Budget]:
         lookback = table.get("lookback_weeks", DEFAULT_LOOKBACK_WEEKS)
         if isinstance(lookback, bool) or not isinstance(lookback, int) or not 1 <= lookback <= 26:
             raise ConfigError(f"{where}: lookback_weeks must be a whole number of weeks from 1 to 26, got {lookback!r}")
-        if any(b.name == name for b in found):
-            raise ConfigError(f"{where}: a budget named {name!r} is already defined")
         found.append(Budget(name.strip(), period, amount, scope, value, lookback))
     return found
 

@@ -17,6 +17,7 @@ from costlab.budgets import forecast
 from costlab.cli import budget as budget_cli
 from costlab.config import Config
 from costlab.errors import ConfigError
+from costlab.open import open_store
 from costlab.signals import COLUMNS
 
 from helpers import one_command_app
@@ -172,3 +173,12 @@ def test_costlab_budget_without_budgets_is_a_usage_error(tmp_path, store):
     store.close()
     result = CliRunner().invoke(one_command_app(budget_cli.register), ["budget", "--db", str(tmp_path / "test.duckdb")])
     assert result.exit_code == 2 and "no [[budgets]]" in result.stderr
+
+
+def test_two_budgets_with_one_name_and_an_unknown_name_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[\[budgets\]\] #2 \('a'\): 'a' is already defined"):
+        budgets.budgets([{"name": "a", "amount_usd": 5}, {"name": "a", "amount_usd": 6}])
+    store = open_store(tmp_path / "s.duckdb")
+    with pytest.raises(ConfigError, match="no budget 'org-monthy'.*Did you mean 'org-monthly'"):
+        budgets.budget_status(store, cfg({"name": "org-monthly", "amount_usd": "5"}), names=["org-monthy"])
+    store.close()
