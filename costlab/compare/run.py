@@ -273,27 +273,13 @@ def verdict(result: Comparison) -> str:
         interval = f"[{_pct(cost['low'])}, {_pct(cost['high'])}]" if cost["low"] is not None else "[no interval]"
         word = "" if cost["significant"] else " (not significant)"
         parts.append(f"cost {_pct(cost['change'])}% {interval}{word}")
-    err = result.row("error_rate")
-    if err is None:
-        parts.append("error rate n/a")
-    elif not err["significant"]:
-        parts.append("error rate unchanged")
-    else:
-        parts.append(f"error rate {err['change']:+.2f} pp [{err['low']:+.2f}, {err['high']:+.2f}]")
-    lat = result.row("latency_p95_ms")
-    if lat is None:
-        parts.append("p95 latency n/a")
-    elif not lat["significant"]:
-        parts.append("p95 latency unchanged")
-    else:
-        parts.append(f"p95 latency {float(lat['b'] - lat['a']) / 1000:+.1f} s ({_pct(lat['change'])}%)")
-    q = result.row("satisfactory_share")
-    if q is None:
-        parts.append("quality n/a")
-    elif not q["significant"]:
-        parts.append("quality unchanged")
-    else:
-        parts.append(f"quality {q['change']:+.1f} pp [{q['low']:+.1f}, {q['high']:+.1f}]")
+    # the others: n/a (not measured), unchanged (not significant), or the change that was found
+    for metric, label, changed in (
+            ("error_rate", "error rate", lambda r: f"{r['change']:+.2f} pp [{r['low']:+.2f}, {r['high']:+.2f}]"),
+            ("latency_p95_ms", "p95 latency", lambda r: f"{float(r['b'] - r['a']) / 1000:+.1f} s ({_pct(r['change'])}%)"),
+            ("satisfactory_share", "quality", lambda r: f"{r['change']:+.1f} pp [{r['low']:+.1f}, {r['high']:+.1f}]")):
+        row = result.row(metric)
+        parts.append(f"{label} " + ("n/a" if row is None else changed(row) if row["significant"] else "unchanged"))
     line = "; ".join(parts)
     if result.breaches:
         line += "; guardrail breached: " + ", ".join(
