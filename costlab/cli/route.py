@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import write_frame
+from costlab.cli.context import output_format, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
 from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
@@ -72,6 +72,7 @@ def fit(
     from costlab.whatif.routefit import FitOptions, fit as fit_policy
     from costlab.whatif.routetables import route_table
 
+    fmt = output_format(fmt, out)
     if not 0 < target_pgr <= 1:
         raise typer.BadParameter("a share of the gap between 0 and 1", param_hint="--target-pgr")
     if folds < 2:
@@ -99,13 +100,18 @@ def explain(
     top: Annotated[int, typer.Option("--top", help="Features per tier.")] = 15,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Each tier's model: its features by weight (|coefficient| on standardised features, i.e. the
-    effect of one standard deviation on the log odds that the tier suffices), and the threshold."""
+    effect of one standard deviation on the log odds that the tier suffices), and the threshold.
+    With costlab.toml's [tiers] (--config), a note when they map a tier to another model than the file."""
+    from costlab.config import load_config
     from costlab.whatif.learned import load_policy
     from costlab.whatif.routetables import explain_table
     from costlab.cli.whatif import _note
 
+    fmt = output_format(fmt, out)
     policy = load_policy(policy_file)
     ev = policy.get("evaluation") or {}
     models = policy.get("models") or {}
@@ -115,6 +121,12 @@ def explain(
            f"fitted on {policy.get('data', {}).get('requests', '?')} requests from {policy.get('data', {}).get('source', '?')}; "
            f"cross-validated APGR {ev.get('learned', {}).get('apgr', float('nan')):.3f} "
            f"(complexity {ev.get('complexity', {}).get('apgr', float('nan')):.3f})"])
+    configured = dict(load_config(config).tiers or {})
+    moved = [f"{t}: file {models[t]}, [tiers] {configured[t]}" for t in policy["tiers"]
+             if t in models and t in configured and models[t] != configured[t]]
+    if moved:
+        _note([f"costlab.toml [tiers] maps other models than the policy was fitted for ({'; '.join(moved)}): "
+               "refit on judgements of the new models before routing with it"])
     write_frame(explain_table(policy, top), fmt, out, title=f"routing policy {policy_file.name}")
 
 
