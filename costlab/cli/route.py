@@ -89,7 +89,7 @@ def fit(
     _note([f"policy written to {policy_file} (threshold {policy['threshold']:g}, {len(policy['classifiers'])} model(s), "
            f"{len(policy['features']['vocab'])} words)",
            f"cross-validated on {evaluation.n:,} prompts in {evaluation.groups:,} groups ({evaluation.folds} folds, grouped by "
-           f"normalised prompt text); learned minus complexity APGR {d['apgr']:+.3f} [{d['interval'][0]:+.3f}, "
+           f"{policy['fit']['grouped_by']}); learned minus complexity APGR {d['apgr']:+.3f} [{d['interval'][0]:+.3f}, "
            f"{d['interval'][1]:+.3f}] over {d['resamples']} bootstrap resamples of prompt groups"])
     write_frame(route_table(evaluation), fmt, out, title=f"routing policy, cross-validated ({source})")
 

@@ -66,7 +66,10 @@ class Evaluation:
 
 def prompt_groups(reduction: Reduction) -> np.ndarray:
     """A group id per request: a hash of its prompt text, lower-cased with runs of space and
-    punctuation collapsed (so copies differing only in case or spacing fall together)."""
+    punctuation collapsed (so copies differing only in case or spacing fall together). With no
+    prompt text (logs: not read yet), each request is its own group."""
+    if reduction.texts is None:
+        return np.arange(reduction.n, dtype=np.uint64)
     t = pl.Series(list(learned.texts(reduction)), dtype=pl.String).fill_null("")
     norm = t.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars()
     return norm.hash(seed=0).to_numpy().astype(np.uint64)
@@ -295,7 +298,8 @@ def fit(reduction: Reduction, opts: FitOptions, *, source: str, models: dict[str
     policy["data"] = {"source": source, "requests": int(usable(reduction).sum()), "window": [str(x) if x is not None else None for x in window],
                       "tiers_judged": list(reduction.tiers)}
     policy["fit"] = {"model": "logistic regression (scikit-learn, L2, standardised features)", "C": opts.C,
-                     "vocab": opts.vocab, "folds": ev.folds, "grouped_by": "hash of the normalised prompt text"}
+                     "vocab": opts.vocab, "folds": ev.folds, "grouped_by": "hash of the normalised prompt text" if reduction.texts is not None
+                     else "request (no prompt text: near-duplicates are not grouped)"}
     policy["evaluation"] = {
         "n": ev.n, "groups": ev.groups, "folds": ev.folds, "resamples": opts.resamples,
         "learned": {k: v for k, v in ev.learned.items() if k not in ("cost_share", "quality")},
