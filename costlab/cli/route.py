@@ -91,7 +91,7 @@ def fit(
            f"cross-validated on {evaluation.n:,} prompts in {evaluation.groups:,} groups ({evaluation.folds} folds, grouped by "
            f"{policy['fit']['grouped_by']}); learned minus complexity APGR {d['apgr']:+.3f} [{d['interval'][0]:+.3f}, "
            f"{d['interval'][1]:+.3f}] over {d['resamples']} bootstrap resamples of prompt groups"])
-    write_frame(route_table(evaluation), fmt, out, title=f"routing policy, cross-validated ({source})")
+    write_frame(route_table(evaluation, policy["threshold"]), fmt, out, title=f"routing policy, cross-validated ({source})")
 
 
 @handle_errors

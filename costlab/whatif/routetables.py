@@ -13,16 +13,19 @@ if TYPE_CHECKING:
     from costlab.whatif.routefit import Evaluation
 
 
-def route_table(ev: "Evaluation") -> pl.DataFrame:
+def route_table(ev: "Evaluation", threshold: float | None = None) -> pl.DataFrame:
     """One row per policy: APGR with its bootstrap interval, CPT(50%/80%) and AIQ (cost as a share
-    of all-on-the-top-tier), on the same cross-validated prompts."""
+    of all-on-the-top-tier), on the same cross-validated prompts; the learned row's quality and cost
+    share out of fold at `threshold` (the policy file's), the oracle's at its one point."""
     def row(name, apgr, low, high, cpt50=None, cpt80=None, aiq=None, quality=None, cost_share=None):
         return {"policy": name, "apgr": apgr, "apgr_low": low, "apgr_high": high, "cpt50": cpt50, "cpt80": cpt80,
                 "aiq": aiq, "quality": quality, "cost_share": cost_share, "prompts": ev.n}
     lo, hi = ev.learned["apgr_interval"]
     clo, chi = ev.complexity["apgr_interval"]
+    at = next((p for p in ev.curve if threshold is not None and round(p["threshold"], 6) == round(threshold, 6)), None)
     rows = [
-        row("learned (out of fold)", ev.learned["apgr"], lo, hi, ev.learned["cpt50"], ev.learned["cpt80"], ev.learned["aiq"]),
+        row("learned (out of fold)", ev.learned["apgr"], lo, hi, ev.learned["cpt50"], ev.learned["cpt80"], ev.learned["aiq"],
+            at["quality"] if at else None, at["cost_share"] if at else None),
         row("complexity", ev.complexity["apgr"], clo, chi, ev.complexity["cpt50"], ev.complexity["cpt80"], ev.complexity["aiq"]),
         row("random (10 seeds: mean, range)", ev.random["apgr"], *ev.random["apgr_range"]),
         row("oracle (one point)", None, None, None, quality=ev.oracle["quality"], cost_share=ev.oracle["cost_share"]),
