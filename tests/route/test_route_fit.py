@@ -102,6 +102,20 @@ def test_route_fit_then_whatif_learned_on_an_imported_eval(tmp_path):
     assert res.exit_code == 0, res.output
     (row,) = json.loads(res.stdout)
     assert row["scenario"] == "learned" and row["haiku_share"] + row["opus_share"] == pytest.approx(1)
+    # the runtime, fed each imported prompt as an application would, routes the set as the what-if assumed
+    from costlab.config import Config
+    from costlab.open import open_store
+    from costlab.routing import Router
+    from costlab.whatif.evals import load_eval
+    from costlab.whatif.learned import learned_assignment
+
+    with open_store(db, Config()) as store:
+        red = load_eval(store, "mmlu2", tiers={"haiku": "claude-haiku-5-5", "opus": "claude-opus-5-5"}).reduction
+    names = [red.features[k] for k in red.feature]
+    router = Router.load(policy_file)
+    tiers = [router.tier({"prompt": p, "feature": f}) for p, f in zip(red.texts, names)]
+    assert tiers == [red.tiers[a] for a in learned_assignment(red, policy)]
+    assert row["opus_share"] == pytest.approx(tiers.count("opus") / len(tiers))
     res = run(reg_route, "route", "explain", str(policy_file), "-f", "json")
     assert res.exit_code == 0 and json.loads(res.stdout)[0]["tier"] == "haiku"
 
@@ -113,3 +127,21 @@ def test_whatif_refuses_a_policy_file_that_is_not_one(tmp_path):
     bad.write_text('{"format": "x"}', encoding="utf-8")
     res = CliRunner().invoke(one_command_app(reg_whatif), ["whatif", "--policy", f"learned:{bad}", "--db", str(tmp_path / "s.duckdb")])
     assert res.exit_code != 0 and "not a costlab routing policy" in res.output
+
+
+def test_a_policy_for_other_tiers_is_refused_with_the_tiers_named():
+    from costlab.errors import ConfigError
+    from costlab.whatif.learned import learned_assignment
+
+    red, _ = generated(n=200)
+    policy, _ = fit(red, FitOptions(folds=2, vocab=0, resamples=0), source="generated")
+    policy["tiers"] = ["haiku", "sonnet"]
+    with pytest.raises(ConfigError, match="haiku, sonnet"):
+        learned_assignment(red, policy)
+
+
+def test_export_to_an_unbuilt_target_is_a_usage_error(tmp_path):
+    from costlab.cli.route import register as reg_route
+
+    res = CliRunner().invoke(one_command_app(reg_route), ["route", "export", str(FIXTURES / "route_policy.json"), "--to", "litellm"])
+    assert res.exit_code == 2 and "not built yet" in res.output
