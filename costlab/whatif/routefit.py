@@ -120,7 +120,7 @@ def fit_policy(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | Non
     every request judged on every tier)."""
     rows = np.nonzero(usable(reduction))[0] if rows is None else rows
     if len(rows) < 20:
-        raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier; found {len(rows)}")
+        raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier; found {len(rows)}")  # (cross_validate says how to get them)
     words = learned.word_rows(reduction) if words is None else words
     label0 = np.nan_to_num(reduction.good[:, 0], nan=0.0) >= 0.5
     size = opts.vocab if opts.vocab is not None else choose_vocab_size(reduction, opts, words, rows)
@@ -157,6 +157,11 @@ def choose_vocab_size(reduction: Reduction, opts: FitOptions, words: pl.DataFram
 def cross_validate(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, groups, out-of-fold probabilities [len(rows), T-1]) by grouped K-fold."""
     rows = np.nonzero(usable(reduction))[0]
+    if len(rows) < 20:
+        raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier "
+                          f"({', '.join(reduction.tiers)}); found {len(rows)} of {reduction.n:,}. Judge a sample on "
+                          "every tier (`costlab replay --sample N --tiers ... --judge TIER`) or import per-prompt eval scores "
+                          "(`costlab replay import`, then --eval NAME)")
     groups = prompt_groups(reduction)[rows]
     k = min(opts.folds, len(np.unique(groups)))
     if k < 2:

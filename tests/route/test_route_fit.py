@@ -145,3 +145,13 @@ def test_export_to_an_unbuilt_target_is_a_usage_error(tmp_path):
 
     res = CliRunner().invoke(one_command_app(reg_route), ["route", "export", str(FIXTURES / "route_policy.json"), "--to", "litellm"])
     assert res.exit_code == 2 and "not built yet" in res.output
+
+
+def test_fitting_without_judged_requests_says_how_to_get_them():
+    from costlab.errors import ConfigError
+    from costlab.whatif.routefit import evaluate_policy
+
+    red, _ = generated(n=100)
+    red.good[:, 1] = np.nan  # nothing judged on the top tier
+    with pytest.raises(ConfigError, match="found 0 of 100.*replay import"):
+        evaluate_policy(red, FitOptions(folds=2, vocab=0, resamples=0))
