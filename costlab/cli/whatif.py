@@ -54,8 +54,9 @@ def register(app: typer.Typer) -> None:
 def whatif(
     ctx: typer.Context,
     split: SplitOption = None,
-    policy: Annotated[str, typer.Option("--policy", help="proportional, complexity, cascade or oracle (cascade and oracle "
-                                        "route by judged outcomes: no TIER=SHARE split; --split current adds the baseline).")] = "proportional",
+    policy: Annotated[str, typer.Option("--policy", help="proportional, complexity, cascade, oracle or learned:FILE (cascade "
+                                        "and oracle route by judged outcomes, learned:FILE by a policy from `costlab route fit`: "
+                                        "no TIER=SHARE split; --split current adds the baseline).")] = "proportional",
     batch: Annotated[Optional[str], typer.Option("--batch", help="Features to move to the Batches API (comma-separated).")] = None,
     cache_hit_rate: Annotated[Optional[float], typer.Option("--cache-hit-rate", help="Cache hit rate among requests that cache (0..1).")] = None,
     no_warmup: Annotated[bool, typer.Option("--no-warmup", help="Do not model cache warm-up on a new tier.")] = False,
@@ -82,6 +83,7 @@ def whatif(
       costlab whatif --split current --batch nightly-digest,doc-summarize --cache-hit-rate 0.9
       costlab whatif --split haiku=60,sonnet=30,opus=10 --policy complexity --since 2026-11-01
       costlab whatif --policy oracle --split current          # needs judged outcomes
+      costlab whatif --policy learned:policy.json --split current   # a policy from `costlab route fit`
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -92,8 +94,15 @@ def whatif(
     from costlab.whatif.scenario import DEFAULT_WEIGHTS, Split
     from costlab.whatif.tables import coverage_note, scenario_table
 
-    if policy not in POLICIES:
-        raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="--policy")
+    learned_policy = None
+    if policy.startswith("learned:"):
+        from costlab.whatif.learned import load_policy
+
+        learned_policy = load_policy(policy.removeprefix("learned:"))
+        policy = "learned"
+    elif policy not in POLICIES or policy == "learned":
+        raise typer.BadParameter(f"choose one of {', '.join(p for p in POLICIES if p != 'learned')} or learned:FILE",
+                                 param_hint="--policy")
     if output_tokens is not None and output_tokens not in OUTPUT_TOKEN_MODES:
         raise typer.BadParameter(f"choose {', '.join(OUTPUT_TOKEN_MODES)}", param_hint="--output-tokens")
     splits = [_split(text) for text in split or []]
@@ -120,7 +129,8 @@ def whatif(
         scen = Scenario(sp, policy="proportional" if sp.current else policy, batch_features=batch_features,
                         cache_hit_rate=Fraction(str(cache_hit_rate)) if cache_hit_rate is not None else None,
                         warmup=not no_warmup, interactive=tuple(knobs.get("interactive", ())),
-                        weights=tuple({**DEFAULT_WEIGHTS, **knobs.get("complexity_weights", {})}.items()))
+                        weights=tuple({**DEFAULT_WEIGHTS, **knobs.get("complexity_weights", {})}.items()),
+                        learned=learned_policy)
         res = evaluate(red, scen)
         if resamples > 0:
             bootstrap(res, resamples)

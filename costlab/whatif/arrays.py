@@ -121,6 +121,9 @@ class Reduction:
     options: ReduceOptions = field(default_factory=ReduceOptions)
     window: tuple[Any, Any] = (None, None)
     weight: np.ndarray | None = None  # float64 [n]: requests each stands for (sample_weight), 1 where absent
+    # object [n]: the prompt text per request where the source has it (imported eval sets), for the
+    # learned policy's wording features (costlab.whatif.learned); None for logs (not read yet)
+    texts: np.ndarray | None = None
     memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-day totals (and tier quality), filled once
 
     def __post_init__(self) -> None:

@@ -220,4 +220,5 @@ def _reduction(df: pl.DataFrame, blocks: int) -> Reduction:
         web_search=np.zeros(n, dtype=np.int64), tool_use=np.zeros(n, dtype=bool), batch_now=np.zeros(n, dtype=bool),
         documents=np.zeros(n, dtype=np.int64), conditional=np.array([bool(cond.search(p)) for p in prompts]),
         multistep=np.array([len(steps.findall(p)) >= 2 for p in prompts]), options=ReduceOptions(),
+        texts=np.array(prompts, dtype=object),
     )

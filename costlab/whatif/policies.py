@@ -15,10 +15,11 @@ import numpy as np
 from costlab.errors import ConfigError
 from costlab.whatif.arrays import Reduction
 
-POLICIES = ("proportional", "complexity", "cascade", "oracle")
-# the policies that choose each request's tier from its judged outcomes: no split, and only the
-# requests judged on every tier (evaluated against the logged cost of those same requests)
-PER_REQUEST_POLICIES = ("cascade", "oracle")
+POLICIES = ("proportional", "complexity", "cascade", "oracle", "learned")
+# the policies that choose each request's tier by themselves: no split. cascade and oracle route by
+# judged outcomes, so only the requests judged on every tier (evaluated against the logged cost of
+# those same requests); learned by a fitted policy file (costlab.whatif.learned), every request
+PER_REQUEST_POLICIES = ("cascade", "oracle", "learned")
 
 DEFAULT_WEIGHTS = {
     "prompt": 1.0,  # log1p(prompt tokens) / log1p(median prompt tokens) - 1

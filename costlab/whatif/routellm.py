@@ -117,6 +117,7 @@ def outcomes_reduction(quality: np.ndarray, good: np.ndarray, prompts: list[str]
         web_search=np.zeros(n, dtype=np.int64), tool_use=np.zeros(n, dtype=bool), batch_now=np.zeros(n, dtype=bool),
         documents=np.zeros(n, dtype=np.int64), conditional=np.array([bool(cond.search(p)) for p in prompts]),
         multistep=np.array([len(steps.findall(p)) >= 2 for p in prompts]), options=ReduceOptions(),
+        texts=np.array(prompts, dtype=object),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from costlab.display import plural
 from costlab.errors import ConfigError, did_you_mean
 from costlab.money import nusd_to_usd, round_half_up
 from costlab.whatif.arrays import OUT_SOURCES, Reduction
+from costlab.whatif.learned import learned_assignment
 from costlab.whatif.policies import (
     DEFAULT_WEIGHTS, PER_REQUEST_POLICIES, POLICIES, cascade_paid, complexity_scores, oracle_assignment, quantile_assignment,
 )
@@ -106,6 +107,8 @@ class Scenario:
     warmup: bool = True  # model cache warm-up on tiers a request did not run on
     weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
     interactive: tuple[str, ...] = ()  # features a user waits on: never moved to the Batches API
+    # policy "learned": the fitted policy file's contents (costlab.whatif.learned.load_policy)
+    learned: Any = field(default=None, compare=False, hash=False)
 
     @property
     def label(self) -> str:
@@ -226,6 +229,11 @@ def evaluate(reduction: Reduction, scenario: Scenario) -> Result:
         elif scenario.policy == "oracle":
             A, sample = oracle_assignment(reduction)
             kind, paid = "assign", None
+        elif scenario.policy == "learned":
+            if scenario.learned is None:
+                raise ConfigError("the learned policy needs a fitted policy file: --policy learned:FILE (`costlab route fit`)")
+            A = learned_assignment(reduction, scenario.learned)
+            kind, paid, sample = "assign", None, None
         else:
             paid, A, sample = cascade_paid(reduction)
             kind = "paid"

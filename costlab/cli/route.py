@@ -1,0 +1,163 @@
+"""`costlab route`: learn a routing policy from judged requests, explain it, export it.
+
+    costlab route fit policy.json --eval mmlu
+    costlab route explain policy.json
+    costlab route export policy.json --to python -o router_policy.py
+
+The work lives in costlab.whatif.routefit (fitting, grouped cross-validation) and costlab.routing
+(the dependency-free runtime the file is for); this module parses options and calls them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from costlab.cli.context import output_format, write_frame
+from costlab.cli.errors import handle_errors
+from costlab.cli.helptext import Group
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
+
+PolicyArg = Annotated[Path, typer.Argument(help="The policy file (JSON, costlab.route/1).")]
+EXPORT_TARGETS = ("json", "python")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `route` group (fit, explain, export) to a typer app."""
+    route_app = typer.Typer(help="Learn a routing policy from judged requests, explain it, export it.",
+                            rich_markup_mode=None, cls=Group, no_args_is_help=True)
+    app.add_typer(route_app, name="route")
+    route_app.command("fit", short_help="Fit a policy to judged requests; grouped cross-validation against complexity, random, oracle.")(fit)
+    route_app.command("explain", short_help="The features that matter and where the tier boundaries lie.")(explain)
+    route_app.command("export", short_help="The policy as JSON or a standalone Python module.")(export)
+
+
+@handle_errors
+def fit(
+    policy_file: PolicyArg,
+    eval_name: Annotated[Optional[str], typer.Option("--eval", help="An imported eval set (`costlab replay import --name NAME`) "
+                                                     "instead of the logs' replay judgements.")] = None,
+    target_pgr: Annotated[float, typer.Option("--target-pgr", help="Choose the least-cost threshold whose cross-validated "
+                                              "PGR (share of the weak-to-strong quality gap recovered) reaches this.")] = 0.8,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Use this threshold instead of --target-pgr.")] = None,
+    folds: Annotated[int, typer.Option("--folds", help="Grouped cross-validation folds.")] = 5,
+    vocab: Annotated[Optional[int], typer.Option("--vocab", help="Words per model (0: none); default chosen by an inner CV "
+                                                 "from 0, 50, 200.")] = None,
+    resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (over prompt groups) for the APGR intervals.")] = 200,
+    since: SinceDayOption = None,
+    until: UntilDayOption = None,
+    tiers: Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")] = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    tz: TzOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fit P(tier is good enough) per tier below the top from judged requests, evaluate it by grouped
+    cross-validation (APGR with a bootstrap interval, beside complexity, random and the oracle), and
+    write the policy file. The evaluation table goes to stdout.
+
+    \b
+    Examples:
+      costlab replay import mmlu_responses/ --format routellm --map weak=haiku --map strong=opus --name mmlu
+      costlab route fit policy.json --eval mmlu
+      costlab whatif --eval mmlu --policy learned:policy.json
+    """
+    import json
+
+    from costlab.cli.whatif import _note, _reduce_or_eval
+    from costlab.errors import ConfigError
+    from costlab.whatif.routefit import FitOptions, fit as fit_policy
+    from costlab.whatif.routetables import route_table
+
+    fmt = output_format(fmt, out)
+    if not 0 < target_pgr <= 1:
+        raise typer.BadParameter("a share of the gap between 0 and 1", param_hint="--target-pgr")
+    if folds < 2:
+        raise typer.BadParameter("at least 2", param_hint="--folds")
+    red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz)
+    if len(red.tiers) < 2:
+        raise ConfigError("routing needs two or more tiers")
+    models = ev.models if ev is not None else dict(zip(red.tiers, red.models))
+    source = f"eval:{ev.name}" if ev is not None else "logs (replay judgements)"
+    opts = FitOptions(folds=folds, vocab=vocab, target_pgr=target_pgr, threshold=threshold, resamples=resamples)
+    policy, evaluation = fit_policy(red, opts, source=source, models=models, window=red.window)
+    policy_file.write_text(json.dumps(policy, indent=1) + "\n", encoding="utf-8")
+    d = evaluation.difference
+    _note([f"policy written to {policy_file} (threshold {policy['threshold']:g}, {len(policy['classifiers'])} model(s), "
+           f"{len(policy['features']['vocab'])} words)",
+           f"cross-validated on {evaluation.n:,} prompts in {evaluation.groups:,} groups ({evaluation.folds} folds, grouped by "
+           f"{policy['fit']['grouped_by']}); learned minus complexity APGR {d['apgr']:+.3f} [{d['interval'][0]:+.3f}, "
+           f"{d['interval'][1]:+.3f}] over {d['resamples']} bootstrap resamples of prompt groups"])
+    write_frame(route_table(evaluation, policy["threshold"]), fmt, out, title=f"routing policy, cross-validated ({source})")
+
+
+@handle_errors
+def explain(
+    policy_file: PolicyArg,
+    top: Annotated[int, typer.Option("--top", help="Features per tier.")] = 15,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Each tier's model: its features by weight (|coefficient| on standardised features, i.e. the
+    effect of one standard deviation on the log odds that the tier suffices), and the threshold.
+    With costlab.toml's [tiers] (--config), a note when they map a tier to another model than the file."""
+    from costlab.config import load_config
+    from costlab.whatif.learned import load_policy
+    from costlab.whatif.routetables import explain_table
+    from costlab.cli.whatif import _note
+
+    fmt = output_format(fmt, out)
+    policy = load_policy(policy_file)
+    ev = policy.get("evaluation") or {}
+    models = policy.get("models") or {}
+    mapping = ", ".join(f"{t}={models.get(t, '?')}" for t in policy["tiers"])
+    _note([f"tiers (cheapest first): {mapping}; a request goes to the "
+           f"cheapest tier whose P(good enough) >= {policy['threshold']:g}, else {policy['tiers'][-1]}",
+           f"fitted on {policy.get('data', {}).get('requests', '?')} requests from {policy.get('data', {}).get('source', '?')}; "
+           f"cross-validated APGR {ev.get('learned', {}).get('apgr', float('nan')):.3f} "
+           f"(complexity {ev.get('complexity', {}).get('apgr', float('nan')):.3f})"])
+    configured = dict(load_config(config).tiers or {})
+    moved = [f"{t}: file {models[t]}, [tiers] {configured[t]}" for t in policy["tiers"]
+             if t in models and t in configured and models[t] != configured[t]]
+    if moved:
+        _note([f"costlab.toml [tiers] maps other models than the policy was fitted for ({'; '.join(moved)}): "
+               "refit on judgements of the new models before routing with it"])
+    write_frame(explain_table(policy, top), fmt, out, title=f"routing policy {policy_file.name}")
+
+
+@handle_errors
+def export(
+    policy_file: PolicyArg,
+    to: Annotated[str, typer.Option("--to", help="json (the checked policy file) or python (one standalone module: the "
+                                    "runtime and the policy).")] = "json",
+    out: OutOption = None,
+) -> None:
+    """The policy for the application that routes: JSON for `costlab.routing.Router.load`, or a
+    standalone Python module (standard library only) with `tier(request)` and `model(request)`."""
+    import inspect
+    import json
+
+    from costlab import routing
+    from costlab.whatif.learned import load_policy
+
+    if to not in EXPORT_TARGETS:
+        raise typer.BadParameter(f"choose {', '.join(EXPORT_TARGETS)} (litellm: not built yet, see docs/routing.md)",
+                                 param_hint="--to")
+    policy = load_policy(policy_file)
+    if to == "json":
+        text = json.dumps(policy, indent=1) + "\n"
+    else:
+        text = (f"# Generated by `costlab route export --to python` from {policy_file.name}: the costlab.routing runtime and the\n"
+                f"# policy in one module (standard library only).\n" + inspect.getsource(routing)
+                + f"\n\nPOLICY = json.loads({json.dumps(json.dumps(policy))})\nROUTER = Router(POLICY)\n\n\n"
+                "def tier(request):\n    return ROUTER.tier(request)\n\n\n"
+                "def model(request):\n    return ROUTER.model(request)\n")
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")

@@ -1,0 +1,141 @@
+"""The routing runtime: a fitted policy file (`costlab route fit`) applied to one request, with no
+dependency beyond the standard library, so an application or gateway can import it:
+
+    from costlab.routing import Router
+    router = Router.load("policy.json")
+    router.tier(request)          # the cheapest tier whose answer the policy expects to be good enough
+    router.model(request)         # that tier's model, from the policy's tier -> model map
+
+A request is a dict with what is known before the call:
+  prompt       the prompt text (or `messages`, Anthropic/OpenAI style: their text parts are joined;
+               `system` is not part of the prompt text)
+  prompt_tokens  the prompt's tokens when known (else len(text) // 4, at least 1)
+  feature      the feature / route name the request belongs to
+  documents    the number of documents attached (or a document part in `messages`)
+  tools        the tool definitions (present = the request offers tools); tool_use: True also counts
+  web_search   web searches allowed/made (> 0 counts)
+
+The features, their scaling, one logistic model per tier below the top and the threshold are all in
+the file; `features` here is the one definition the fitting code's set-based features are checked
+against (tests/route/test_route_roundtrip.py). This package imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+FORMAT = "costlab.route/1"
+# the complexity policy's wording cues (costlab.whatif.routellm / evals compute them the same way)
+CONDITIONAL = re.compile(r"\b(if|unless|otherwise|suppose|given that)\b", re.I)
+MULTISTEP = re.compile(r"\b(then|first|after|each|every|total|remaining|twice|half)\b", re.I)
+WORD = re.compile(r"[a-z]+")
+NUMERIC = ("log_prompt_tokens", "documents", "tool_use", "conditional", "multistep", "web_search")
+
+
+class PolicyFileError(ValueError):
+    """The policy file is not one this runtime reads."""
+
+
+def request_text(request: dict[str, Any]) -> str:
+    """The prompt text of a request: `prompt`, else the text parts of `messages`, joined by newlines."""
+    if request.get("prompt") is not None:
+        return str(request["prompt"])
+    parts: list[str] = []
+    for m in request.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(c.get("text", "")) for c in content if isinstance(c, dict) and c.get("type") == "text")
+    return "\n".join(parts)
+
+
+def _documents(request: dict[str, Any]) -> int:
+    if request.get("documents") is not None:
+        d = request["documents"]
+        return len(d) if isinstance(d, (list, tuple)) else int(d)
+    n = 0
+    for m in request.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            n += sum(1 for c in content if isinstance(c, dict) and c.get("type") == "document")
+    return n
+
+
+def numeric_features(request: dict[str, Any]) -> list[float]:
+    """The NUMERIC features of one request, in NUMERIC order."""
+    text = request_text(request)
+    tokens = request.get("prompt_tokens")
+    tokens = int(tokens) if tokens is not None else max(1, len(text) // 4)
+    tool_use = bool(request.get("tools")) or bool(request.get("tool_use"))
+    return [math.log1p(max(tokens, 0)), float(_documents(request) > 0), float(tool_use),
+            float(bool(CONDITIONAL.search(text))), float(len(MULTISTEP.findall(text)) >= 2),
+            float(int(request.get("web_search") or 0) > 0)]
+
+
+def words(text: str) -> set[str]:
+    """The distinct lower-case ASCII words of a text (the vocabulary features' tokens)."""
+    return set(WORD.findall(text.lower()))
+
+
+class Router:
+    """A fitted policy: P(tier t's answer is good enough) per tier below the top, and a threshold."""
+
+    def __init__(self, policy: dict[str, Any]):
+        if policy.get("format") != FORMAT:
+            raise PolicyFileError(f"not a costlab routing policy ({FORMAT}): format {policy.get('format')!r}")
+        self.policy = policy
+        spec = policy["features"]
+        self.tiers: list[str] = list(policy["tiers"])
+        self.models: dict[str, str] = dict(policy.get("models") or {})
+        self.numeric: list[str] = list(spec["numeric"])
+        if self.numeric != list(NUMERIC):
+            raise PolicyFileError(f"numeric features {self.numeric} are not this runtime's {list(NUMERIC)}")
+        self.feature_values: list[str] = list(spec["feature_values"])
+        self.vocab: list[str] = list(spec["vocab"])
+        self.mean: list[float] = [float(x) for x in policy["scale"]["mean"]]
+        self.std: list[float] = [float(x) for x in policy["scale"]["std"]]
+        self.classifiers = [(c["tier"], float(c["intercept"]), [float(x) for x in c["coef"]]) for c in policy["classifiers"]]
+        self.threshold = float(policy["threshold"])
+        width = len(self.numeric) + len(self.feature_values) + len(self.vocab)
+        if len(self.mean) != width or len(self.std) != width or any(len(c) != width for _, _, c in self.classifiers):
+            raise PolicyFileError(f"the policy's scale and coefficients do not match its {width} features")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Router":
+        with open(path, encoding="utf-8") as f:
+            return cls(json.load(f))
+
+    def features(self, request: dict[str, Any]) -> list[float]:
+        """The request's feature vector (unscaled), in the file's column order."""
+        x = numeric_features(request)
+        feature = request.get("feature")
+        x += [float(feature == v) for v in self.feature_values]
+        w = words(request_text(request))
+        x += [float(v in w) for v in self.vocab]
+        return x
+
+    def probabilities(self, request: dict[str, Any]) -> dict[str, float]:
+        """tier -> P(its answer is good enough), for every tier below the top."""
+        z = [(v - m) / s for v, m, s in zip(self.features(request), self.mean, self.std)]
+        out = {}
+        for tier, b, coef in self.classifiers:
+            s = b + math.fsum(c * v for c, v in zip(coef, z))
+            out[tier] = 1.0 / (1.0 + math.exp(-s)) if s >= 0 else math.exp(s) / (1.0 + math.exp(s))
+        return out
+
+    def tier(self, request: dict[str, Any], threshold: float | None = None) -> str:
+        """The cheapest tier whose probability reaches the threshold; the top tier when none does."""
+        t = self.threshold if threshold is None else float(threshold)
+        for tier, p in self.probabilities(request).items():
+            if p >= t:
+                return tier
+        return self.tiers[-1]
+
+    def model(self, request: dict[str, Any], threshold: float | None = None) -> str | None:
+        """The model of the chosen tier (None when the file maps no model to it)."""
+        return self.models.get(self.tier(request, threshold))

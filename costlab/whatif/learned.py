@@ -1,0 +1,121 @@
+"""The learned routing policy on a Reduction: its features computed set-based (numpy columns the
+Reduction already carries, polars expressions over the prompt texts), and a fitted policy file
+(costlab.routing's format) applied to every request at once.
+
+The feature definitions are costlab.routing's (the dependency-free runtime an application imports);
+this module computes the same columns for a whole window, and tests/route/test_route_roundtrip.py
+checks the two agree request by request.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from costlab.errors import ConfigError
+from costlab.routing import FORMAT, NUMERIC, PolicyFileError, Router
+from costlab.whatif.arrays import Reduction
+
+
+def load_policy(path: str | Path) -> dict[str, Any]:
+    """A policy file (`costlab route fit`), checked by the runtime's own reader."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            policy = json.load(f)
+    except OSError as ex:
+        raise ConfigError(f"cannot read the policy file {str(path)!r}: {ex.strerror}") from None
+    except json.JSONDecodeError as ex:
+        raise ConfigError(f"the policy file {str(path)!r} is not JSON: {ex.msg} (line {ex.lineno})") from None
+    try:
+        Router(policy)
+    except (PolicyFileError, KeyError, TypeError, ValueError) as ex:
+        raise ConfigError(f"the policy file {str(path)!r} is not a costlab routing policy ({FORMAT}): {ex}") from None
+    return policy
+
+
+def texts(reduction: Reduction) -> np.ndarray:
+    """The prompt texts ('' where unknown)."""
+    if reduction.texts is None:
+        return np.full(reduction.n, "", dtype=object)
+    return reduction.texts
+
+
+def numeric_matrix(reduction: Reduction) -> np.ndarray:
+    """[n, len(NUMERIC)] in NUMERIC order (costlab.routing.numeric_features, for the whole window)."""
+    cols = {
+        "log_prompt_tokens": np.log1p(np.maximum(reduction.prompt_tokens, 0).astype(np.float64)),
+        "documents": (reduction.documents > 0).astype(np.float64),
+        "tool_use": np.asarray(reduction.tool_use, dtype=np.float64),
+        "conditional": np.asarray(reduction.conditional, dtype=np.float64),
+        "multistep": np.asarray(reduction.multistep, dtype=np.float64),
+        "web_search": (reduction.web_search > 0).astype(np.float64),
+    }
+    return np.column_stack([cols[k] for k in NUMERIC]) if reduction.n else np.zeros((0, len(NUMERIC)))
+
+
+def word_rows(reduction: Reduction) -> pl.DataFrame:
+    """(i, word): each request's distinct lower-case ASCII words (costlab.routing.words), one row each."""
+    frame = pl.DataFrame({"text": pl.Series(list(texts(reduction)), dtype=pl.String)}).with_row_index("i")
+    return (frame.select("i", word=pl.col("text").fill_null("").str.to_lowercase().str.extract_all("[a-z]+").list.unique())
+            .explode("word").drop_nulls("word"))
+
+
+def choose_vocab(words: pl.DataFrame, label: np.ndarray, rows: np.ndarray, size: int, min_df: int = 5) -> list[str]:
+    """Up to `size` words that tell good from not good on the cheapest tier among `rows`: the largest
+    |log odds ratio| (add-one) among words in at least `min_df` of those requests and at most half."""
+    if size <= 0 or len(rows) == 0:
+        return []
+    lab = pl.DataFrame({"i": rows.astype(np.uint32), "y": label[rows].astype(np.float64)})
+    pos, n = float(lab["y"].sum()), float(len(rows))
+    stats = (words.join(lab, on="i").group_by("word")
+             .agg(df=pl.len(), p=pl.col("y").sum())
+             .filter((pl.col("df") >= min_df) & (pl.col("df") <= n / 2)))
+    # log odds of good among requests with the word vs without it
+    a, b = pl.col("p") + 1, pl.col("df") - pl.col("p") + 1
+    c, d = pos - pl.col("p") + 1, (n - pos) - (pl.col("df") - pl.col("p")) + 1
+    stats = stats.with_columns(lor=((a * d) / (b * c)).log().abs() * pl.col("df").sqrt())
+    return stats.sort(["lor", "word"], descending=[True, False]).head(size)["word"].to_list()
+
+
+def design(reduction: Reduction, feature_values: list[str], vocab: list[str], words: pl.DataFrame | None = None) -> np.ndarray:
+    """[n, features] unscaled, in the policy file's column order: NUMERIC, one-hot feature names, words."""
+    n = reduction.n
+    names = np.array(reduction.features, dtype=object)[reduction.feature] if n else np.zeros(0, dtype=object)
+    onehot = np.column_stack([(names == v) for v in feature_values]).astype(np.float64) if feature_values else np.zeros((n, 0))
+    wm = np.zeros((n, len(vocab)))
+    if vocab:
+        w = words if words is not None else word_rows(reduction)
+        hit = w.join(pl.DataFrame({"word": vocab}).with_row_index("j"), on="word")
+        wm[hit["i"].to_numpy(), hit["j"].to_numpy()] = 1.0
+    return np.hstack([numeric_matrix(reduction), onehot, wm])
+
+
+def probabilities(policy: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    """[n, tiers below the top]: P(that tier is good enough) per request, from the unscaled design."""
+    mean, std = np.array(policy["scale"]["mean"], float), np.array(policy["scale"]["std"], float)
+    Z = (X - mean) / std
+    B = np.array([c["intercept"] for c in policy["classifiers"]], float)
+    W = np.array([c["coef"] for c in policy["classifiers"]], float).reshape(len(B), -1)
+    s = Z @ W.T + B
+    return np.where(s >= 0, 1 / (1 + np.exp(-np.abs(s))), np.exp(-np.abs(s)) / (1 + np.exp(-np.abs(s))))
+
+
+def assign_by_threshold(P: np.ndarray, threshold: float, top: int) -> np.ndarray:
+    """The cheapest tier whose probability reaches the threshold; `top` when none does."""
+    ok = P >= threshold
+    return np.where(ok.any(axis=1), np.argmax(ok, axis=1), top).astype(np.int16)
+
+
+def learned_assignment(reduction: Reduction, policy: dict[str, Any], threshold: float | None = None) -> np.ndarray:
+    """The tier index per request the policy file chooses (the runtime's Router.tier, set-based)."""
+    tiers = list(policy["tiers"])
+    if tuple(tiers) != tuple(reduction.tiers):
+        raise ConfigError(f"the policy routes between tiers {', '.join(tiers)}; this window has "
+                          f"{', '.join(reduction.tiers)} (give --tiers to match, or refit)")
+    X = design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]))
+    t = float(policy["threshold"]) if threshold is None else threshold
+    return assign_by_threshold(probabilities(policy, X), t, len(tiers) - 1)

@@ -1,0 +1,317 @@
+"""Fitting a routing policy to judged requests, and its honest evaluation.
+
+Per tier below the top, a logistic regression (scikit-learn, L2, on standardised features) predicts
+P(that tier's answer is good enough) from what is known before the call (costlab.routing's
+features). The policy sends a request to the cheapest tier whose probability reaches a threshold.
+
+Evaluation: grouped K-fold cross-validation (groups: a hash of the normalised prompt text, so a
+prompt and its near-duplicates are never on both sides), vocabulary chosen inside each fold. The
+out-of-fold probabilities give the policy's cost-quality curve (a threshold sweep), set beside the
+complexity policy's (a share sweep), the random router's and the oracle; APGR/CPT/AIQ are
+costlab.whatif.frontier.metrics (RouteLLM's definitions), with a bootstrap over prompt groups for the
+intervals of APGR and of the learned-minus-complexity difference (the same resamples for both).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from costlab.errors import ConfigError
+from costlab.routing import FORMAT, NUMERIC
+from costlab.whatif import learned
+from costlab.whatif.arrays import Reduction
+from costlab.whatif.frontier import metrics
+from costlab.whatif.policies import complexity_scores, oracle_assignment, quantile_assignment
+from costlab.whatif.routellm import random_router_curve
+
+VOCAB_CHOICES = (0, 50, 200)
+MIN_FEATURE_REQUESTS = 20  # a feature name gets its own column when at least this many requests have it
+
+
+@dataclass
+class FitOptions:
+    folds: int = 5
+    vocab: int | None = None  # words per model (0: no wording beyond the complexity cues); None: chosen
+    # from VOCAB_CHOICES by an inner grouped CV on the training rows only (log loss of the cheapest tier's model)
+    C: float = 0.5  # inverse L2 strength (scikit-learn's C)
+    target_pgr: float = 0.8  # choose the least-cost threshold whose cross-validated PGR reaches this
+    threshold: float | None = None  # or this threshold, as given
+    resamples: int = 200
+    seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    n: int
+    groups: int
+    folds: int
+    oof: np.ndarray  # [n, T-1] out-of-fold probabilities
+    thresholds: np.ndarray
+    learned: dict[str, Any]
+    complexity: dict[str, Any]
+    random: dict[str, Any]
+    oracle: dict[str, Any]
+    difference: dict[str, Any]  # learned APGR - complexity APGR, point and interval
+    calibration: dict[str, Any]
+    curve: list[dict[str, float]] = field(default_factory=list)
+
+
+def prompt_groups(reduction: Reduction) -> np.ndarray:
+    """A group id per request: a hash of its prompt text, lower-cased with runs of space and
+    punctuation collapsed (so copies differing only in case or spacing fall together). With no
+    prompt text (logs: not read yet), each request is its own group."""
+    if reduction.texts is None:
+        return np.arange(reduction.n, dtype=np.uint64)
+    t = pl.Series(list(learned.texts(reduction)), dtype=pl.String).fill_null("")
+    norm = t.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars()
+    return norm.hash(seed=0).to_numpy().astype(np.uint64)
+
+
+def usable(reduction: Reduction) -> np.ndarray:
+    """Requests judged on every tier: the ones a policy can be fitted and evaluated on."""
+    return np.isfinite(reduction.good).all(axis=1)
+
+
+def _feature_values(reduction: Reduction, rows: np.ndarray) -> list[str]:
+    counts = np.bincount(reduction.feature[rows], minlength=len(reduction.features))
+    return [f for f, c in zip(reduction.features, counts) if MIN_FEATURE_REQUESTS <= c < len(rows)]
+
+
+def _fit_models(X: np.ndarray, good: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray, list[tuple[float, list[float]]]]:
+    """Standardise X, fit one LR per tier below the top; (mean, std, [(intercept, coef)])."""
+    mean = X.mean(axis=0)
+    std = X.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    Z = (X - mean) / std
+    out = []
+    for t in range(good.shape[1] - 1):
+        y = good[:, t] >= 0.5
+        if y.all() or not y.any():  # one class: a constant model at its (smoothed) rate
+            p = (y.sum() + 0.5) / (len(y) + 1)
+            out.append((float(np.log(p / (1 - p))), [0.0] * X.shape[1]))
+            continue
+        lr = LogisticRegression(C=C, max_iter=1000)
+        lr.fit(Z, y)
+        out.append((float(lr.intercept_[0]), [float(c) for c in lr.coef_[0]]))
+    return mean, std, out
+
+
+def _policy_dict(reduction, feature_values, vocab, mean, std, models) -> dict[str, Any]:
+    return {
+        "format": FORMAT, "tiers": list(reduction.tiers),
+        "features": {"numeric": list(NUMERIC), "feature_values": feature_values, "vocab": vocab},
+        "scale": {"mean": [float(x) for x in mean], "std": [float(x) for x in std]},
+        "classifiers": [{"tier": reduction.tiers[t], "intercept": b, "coef": c} for t, (b, c) in enumerate(models)],
+        "threshold": 0.5,
+    }
+
+
+def fit_policy(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | None = None,
+               rows: np.ndarray | None = None) -> dict[str, Any]:
+    """The policy (costlab.routing's format, threshold 0.5 until chosen) fitted on `rows` (default:
+    every request judged on every tier)."""
+    rows = np.nonzero(usable(reduction))[0] if rows is None else rows
+    if len(rows) < 20:
+        raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier; found {len(rows)}")  # (cross_validate says how to get them)
+    words = learned.word_rows(reduction) if words is None else words
+    label0 = np.nan_to_num(reduction.good[:, 0], nan=0.0) >= 0.5
+    size = opts.vocab if opts.vocab is not None else choose_vocab_size(reduction, opts, words, rows)
+    vocab = learned.choose_vocab(words, label0, rows, size) if reduction.texts is not None else []
+    fv = _feature_values(reduction, rows)
+    X = learned.design(reduction, fv, vocab, words)
+    mean, std, models = _fit_models(X[rows], reduction.good[rows], opts.C)
+    return _policy_dict(reduction, fv, vocab, mean, std, models)
+
+
+def choose_vocab_size(reduction: Reduction, opts: FitOptions, words: pl.DataFrame, rows: np.ndarray) -> int:
+    """The VOCAB_CHOICES size with the least out-of-fold log loss of the cheapest tier's model, by a
+    3-fold grouped CV on `rows` alone (so an outer evaluation never sees its own test rows here)."""
+    if reduction.texts is None or len(rows) < 60:
+        return 0
+    groups = prompt_groups(reduction)[rows]
+    if len(np.unique(groups)) < 3:
+        return 0
+    y = np.nan_to_num(reduction.good[:, 0], nan=0.0) >= 0.5
+    losses = {}
+    for size in VOCAB_CHOICES:
+        fixed = FitOptions(**{**opts.__dict__, "vocab": size})
+        p = np.zeros(len(rows))
+        for train, test in GroupKFold(n_splits=3).split(rows, groups=groups):
+            pol = fit_policy(reduction, fixed, words, rows[train])
+            X = learned.design(reduction, pol["features"]["feature_values"], pol["features"]["vocab"], words)[rows[test]]
+            p[test] = learned.probabilities(pol, X)[:, 0]
+        p = np.clip(p, 1e-9, 1 - 1e-9)
+        yy = y[rows]
+        losses[size] = float(-np.mean(yy * np.log(p) + (~yy) * np.log(1 - p)))
+    return min(VOCAB_CHOICES, key=lambda k: (losses[k], k))
+
+
+def cross_validate(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, groups, out-of-fold probabilities [len(rows), T-1]) by grouped K-fold."""
+    rows = np.nonzero(usable(reduction))[0]
+    if len(rows) < 20:
+        raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier "
+                          f"({', '.join(reduction.tiers)}); found {len(rows)} of {reduction.n:,}. Judge a sample on "
+                          "every tier (`costlab replay --sample N --tiers ... --judge TIER`) or import per-prompt eval scores "
+                          "(`costlab replay import`, then --eval NAME)")
+    groups = prompt_groups(reduction)[rows]
+    k = min(opts.folds, len(np.unique(groups)))
+    if k < 2:
+        raise ConfigError("cross-validation needs at least two distinct prompts")
+    words = learned.word_rows(reduction) if words is None else words
+    oof = np.zeros((len(rows), len(reduction.tiers) - 1))
+    for train, test in GroupKFold(n_splits=k).split(rows, groups=groups):
+        pol = fit_policy(reduction, opts, words, rows[train])
+        X = learned.design(reduction.subset(np.isin(np.arange(reduction.n), rows[test])), pol["features"]["feature_values"],
+                           pol["features"]["vocab"])
+        oof[test] = learned.probabilities(pol, X)
+    return rows, groups, oof
+
+
+# -- the cost-quality plane -------------------------------------------------------------------------
+
+def _points(A: np.ndarray, cost: np.ndarray, quality: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cost [K], mean quality [K]) of K assignments [K, n] with request weights w."""
+    idx = np.arange(A.shape[1])
+    c = (cost[idx, A] * w).sum(axis=1)
+    q = (quality[idx, A] * w).sum(axis=1) / w.sum()
+    return c, q
+
+
+def _metrics(A: np.ndarray, cost: np.ndarray, quality: np.ndarray, w: np.ndarray, envelope: bool):
+    T = cost.shape[1]
+    c, q = _points(A, cost, quality, w)
+    ends = np.vstack([np.zeros(A.shape[1], dtype=np.int64), np.full(A.shape[1], T - 1)])
+    ce, qe = _points(ends, cost, quality, w)
+    return metrics(c, q, float(ce[0]), float(ce[1]), float(qe[0]), float(qe[1]), envelope=envelope), c, q
+
+
+def threshold_grid(P: np.ndarray, points: int = 101) -> np.ndarray:
+    """Thresholds from 'everything to the cheapest tier' to 'everything to the top'."""
+    qs = np.quantile(P.min(axis=1), np.linspace(0, 1, points)) if len(P) else np.zeros(0)
+    return np.unique(np.concatenate([[0.0], np.round(qs, 6), [1.000001]]))
+
+
+def complexity_assignments(reduction: Reduction, step: int = 1) -> np.ndarray:
+    """[K, n] the complexity policy's assignment at each share of the top tier (two tiers: 0..100% in
+    `step`; more tiers: the top tier's share, the rest on the cheapest)."""
+    scores = complexity_scores(reduction)
+    T = len(reduction.tiers)
+    out = []
+    for s in range(0, 101, step):
+        shares = [0.0] * T
+        shares[0], shares[-1] = (100 - s) / 100, s / 100
+        out.append(quantile_assignment(scores, shares))
+    return np.array(out)
+
+
+def _summary(m, c: np.ndarray, q: np.ndarray, cost_strong: float) -> dict[str, Any]:
+    return {"apgr": m.apgr, "aiq": m.aiq, "cpt50": m.cpt[0.5][1], "cpt80": m.cpt[0.8][1],
+            "cost_share": [float(x) for x in c / cost_strong] if cost_strong else [], "quality": [float(x) for x in q]}
+
+
+def evaluate_policy(reduction: Reduction, opts: FitOptions) -> Evaluation:
+    """Cross-validated curve of the learned policy against complexity, random and the oracle."""
+    words = learned.word_rows(reduction) if reduction.texts is not None else None
+    rows, groups, oof = cross_validate(reduction, opts, words)
+    sub = reduction.subset(np.isin(np.arange(reduction.n), rows))
+    T = len(sub.tiers)
+    envelope = T > 2  # two tiers: the sweep as it is (RouteLLM); more: the hull of the points
+    cost = sub.cost.astype(np.float64)
+    quality = np.nan_to_num(sub.quality, nan=0.0)
+    thr = threshold_grid(oof)
+    A_l = np.array([learned.assign_by_threshold(oof, t, T - 1) for t in thr])
+    A_c = complexity_assignments(sub)
+    ones = np.ones(sub.n)
+    ml, cl, ql = _metrics(A_l, cost, quality, ones, envelope)
+    mc, cc, qc = _metrics(A_c, cost, quality, ones, envelope)
+    cost_strong = float(cost[:, -1].sum())
+    # bootstrap over prompt groups: the same resamples for both policies (a paired difference)
+    rng = np.random.default_rng(opts.seed)
+    uniq, ginv = np.unique(groups, return_inverse=True)
+    bl, bc = [], []
+    for _ in range(opts.resamples):
+        draw = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq)).astype(np.float64)
+        w = draw[ginv]
+        try:
+            bl.append(_metrics(A_l, cost, quality, w, envelope)[0].apgr)
+            bc.append(_metrics(A_c, cost, quality, w, envelope)[0].apgr)
+        except ConfigError:  # a resample where weak and strong tie: PGR undefined there
+            continue
+    bl, bc = np.array(bl), np.array(bc)
+    ci = lambda x: [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))] if len(x) else [float("nan")] * 2  # noqa: E731
+    learned_s = {**_summary(ml, cl, ql, cost_strong), "apgr_interval": ci(bl)}
+    complexity_s = {**_summary(mc, cc, qc, cost_strong), "apgr_interval": ci(bc)}
+    diff = {"apgr": ml.apgr - mc.apgr, "interval": ci(bl - bc), "resamples": int(len(bl))}
+    # random: the two-tier router's coin, 10 seeds (APGR 0.5 in expectation)
+    if T == 2:
+        rs = []
+        for k in range(10):
+            share, qual = random_router_curve(sub, opts.seed + k)
+            rs.append(metrics(share * sub.n, qual, 0.0, float(sub.n), float(quality[:, 0].mean()),
+                              float(quality[:, -1].mean()), envelope=False).apgr)
+        random_s = {"apgr": float(np.mean(rs)), "apgr_range": [float(min(rs)), float(max(rs))]}
+    else:
+        random_s = {"apgr": 0.5, "apgr_range": [0.5, 0.5], "note": "proportional mixes: the line from weak to strong"}
+    A_o, _ = oracle_assignment(sub)
+    oc, oq = _points(A_o[None, :].astype(np.int64), cost, quality, ones)
+    oracle_s = {"quality": float(oq[0]), "cost_share": float(oc[0] / cost_strong) if cost_strong else None,
+                "tier_share": {t: float(x) for t, x in zip(sub.tiers, np.bincount(A_o, minlength=T) / sub.n)}}
+    # calibration of the cheapest tier's model, out of fold: Brier score and predicted vs judged by decile
+    y0 = (sub.good[:, 0] >= 0.5).astype(float)
+    p0 = oof[:, 0]
+    dec = np.minimum((np.argsort(np.argsort(p0)) * 10) // max(len(p0), 1), 9)
+    cal = {"brier": float(np.mean((p0 - y0) ** 2)), "brier_constant": float(np.mean((y0.mean() - y0) ** 2)),
+           "deciles": [{"predicted": float(p0[dec == d].mean()), "judged": float(y0[dec == d].mean()),
+                        "n": int((dec == d).sum())} for d in range(10) if (dec == d).any()]}
+    curve = [{"threshold": float(t), "cost_share": float(c / cost_strong) if cost_strong else 0.0, "quality": float(q)}
+             for t, c, q in zip(thr, cl, ql)]
+    return Evaluation(sub.n, len(uniq), min(opts.folds, len(uniq)), oof, thr, learned_s, complexity_s, random_s,
+                      oracle_s, diff, cal, curve)
+
+
+def choose_threshold(ev: Evaluation, target_pgr: float) -> float:
+    """The least-cost threshold whose cross-validated PGR reaches the target (the top tier for all when none does)."""
+    q = np.array([p["quality"] for p in ev.curve])
+    c = np.array([p["cost_share"] for p in ev.curve])
+    qw, qs = q[0], q[-1]  # threshold 0: all cheapest; above 1: all top
+    pgr = (q - qw) / (qs - qw) if qs != qw else np.zeros_like(q)
+    ok = np.nonzero(pgr >= target_pgr - 1e-12)[0]
+    if not len(ok):
+        return float(ev.curve[-1]["threshold"])
+    k = ok[np.argmin(c[ok])]
+    return float(round(ev.curve[k]["threshold"], 6))
+
+
+def fit(reduction: Reduction, opts: FitOptions, *, source: str, models: dict[str, str] | None = None,
+        window: tuple[Any, Any] = (None, None)) -> tuple[dict[str, Any], Evaluation]:
+    """Evaluate by grouped CV, then fit on every judged request and choose the threshold: the policy file's contents."""
+    ev = evaluate_policy(reduction, opts)
+    policy = fit_policy(reduction, opts)
+    thr = opts.threshold if opts.threshold is not None else choose_threshold(ev, opts.target_pgr)
+    policy["threshold"] = thr
+    policy["models"] = dict(models or {})
+    policy["target"] = ({"threshold": opts.threshold} if opts.threshold is not None else {"pgr": opts.target_pgr})
+    policy["data"] = {"source": source, "requests": int(usable(reduction).sum()), "window": [str(x) if x is not None else None for x in window],
+                      "tiers_judged": list(reduction.tiers)}
+    policy["fit"] = {"model": "logistic regression (scikit-learn, L2, standardised features)", "C": opts.C,
+                     "vocab": opts.vocab, "folds": ev.folds, "grouped_by": "hash of the normalised prompt text" if reduction.texts is not None
+                     else "request (no prompt text: near-duplicates are not grouped)"}
+    policy["evaluation"] = {
+        "n": ev.n, "groups": ev.groups, "folds": ev.folds, "resamples": opts.resamples,
+        "learned": {k: v for k, v in ev.learned.items() if k not in ("cost_share", "quality")},
+        "complexity": {k: v for k, v in ev.complexity.items() if k not in ("cost_share", "quality")},
+        "random": ev.random, "oracle": ev.oracle, "learned_minus_complexity": ev.difference,
+        "calibration": ev.calibration, "curve": ev.curve,
+    }
+    policy["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    policy["digest"] = hashlib.sha256(repr((policy["scale"], policy["classifiers"], thr)).encode()).hexdigest()[:16]
+    return policy, ev
