@@ -131,3 +131,16 @@ def test_the_command_takes_tz_and_the_config_file_and_refuses_a_bad_zone(scenari
     assert "over 2026-11-02 to 2026-11-16" in run().stderr
     bad = run("--tz", "Mars/Olympus")
     assert bad.exit_code == 2 and "--tz 'Mars/Olympus': not a time zone" in bad.stderr
+
+
+def test_the_report_findings_use_the_report_time_zone_and_agree_with_signals(scenario):
+    from costlab.report import SECTIONS, build_report, window
+
+    spike_across_utc_midnight(scenario)
+    week = window.week("2026-W46", "Asia/Tokyo")  # Monday 9 to Monday 16 November, Tokyo midnights
+    report = build_report(scenario, week, sections=[s for s in SECTIONS if s.name == "findings"])
+    rows = [r for r in report["sections"]["findings"]["tables"][0]["rows"] if r["signal"] == "spend_anomaly"]
+    assert [r["segment"] for r in rows] == ["feature=doc-summarize day=2026-11-12"]  # Tokyo's day, not two UTC ones
+    alone = signals.run_signals(scenario, config=Config(), until=week.until, tz="Asia/Tokyo", only=["spend_anomaly"])
+    assert alone["segment"].to_list() == [r["segment"] for r in rows]
+    assert alone["evidence"].to_list() == [r["evidence"] for r in rows]
