@@ -144,3 +144,12 @@ def test_the_report_findings_use_the_report_time_zone_and_agree_with_signals(sce
     alone = signals.run_signals(scenario, config=Config(), until=week.until, tz="Asia/Tokyo", only=["spend_anomaly"])
     assert alone["segment"].to_list() == [r["segment"] for r in rows]
     assert alone["evidence"].to_list() == [r["evidence"] for r in rows]
+
+
+def test_a_week_back_across_the_end_of_summer_time_starts_at_local_midnight(store):
+    berlin = ZoneInfo("Europe/Berlin")  # summer time ends on 25 October 2026: that week is 169 hours long
+    inject(store, 200, datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 11, 10, tzinfo=timezone.utc))
+    start, end = signals.window(store, "1w", "2026-10-28", tz="Europe/Berlin")
+    assert (start, end) == (datetime(2026, 10, 21, tzinfo=berlin), datetime(2026, 10, 28, tzinfo=berlin))
+    assert (start.utcoffset(), end.utcoffset()) == (timedelta(hours=2), timedelta(hours=1))
+    assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(days=7, hours=1)
