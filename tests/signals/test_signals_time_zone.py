@@ -153,3 +153,10 @@ def test_a_week_back_across_the_end_of_summer_time_starts_at_local_midnight(stor
     assert (start, end) == (datetime(2026, 10, 21, tzinfo=berlin), datetime(2026, 10, 28, tzinfo=berlin))
     assert (start.utcoffset(), end.utcoffset()) == (timedelta(hours=2), timedelta(hours=1))
     assert end.astimezone(timezone.utc) - start.astimezone(timezone.utc) == timedelta(days=7, hours=1)
+
+
+def test_the_time_zone_is_not_a_signals_setting(scenario):
+    with pytest.raises(ConfigError, match=r"\[signals\] has no setting 'tz'"):
+        signals.run_signals(scenario, config=Config(signals={"tz": "Asia/Tokyo"}))
+    with pytest.raises(ConfigError, match=r"\[signals.spend_anomaly\] has no setting 'tz'"):
+        signals.run_signals(scenario, config=Config(signals={"spend_anomaly": {"tz": "Asia/Tokyo"}}))
