@@ -38,6 +38,7 @@ def reconcile(
 
     Per day x model x service tier. Exits 5 when any row is beyond the tolerance, and 6 when there
     is nothing to compare against (no usage or cost report and no reported cost in the window).
+    Days are UTC days, as in Anthropic's usage and cost reports (so there is no --tz).
 
     \b
     Example:

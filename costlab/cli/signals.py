@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import open_store, output_format
+from costlab.cli.context import open_store, output_format, time_zone
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, TzOption
 from costlab.display import plural
 
 LEVELS = ("high", "medium", "low")
@@ -27,16 +27,21 @@ def signals_command(
     out: OutOption = None,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 5 when a finding is at this severity or worse: high, medium or low.", show_default=False)] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this detector (repeatable).", show_default=False)] = None,
+    tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Where traffic is on the wrong model: findings with evidence, weekly dollar impact and a fix.
+
+    Days (the window's ends, daily baselines, the days and times in the evidence) run midnight to
+    midnight in --tz (default: costlab.toml [report] timezone, else UTC).
 
     \b
     Examples:
       costlab signals
       costlab signals --since 4w --format markdown > signals.md
       costlab signals --fail-on high        # exit 5 when a high finding exists (weekly job)
+      costlab signals --tz America/New_York # days from midnight in New York
       costlab signals --format parquet --out findings.parquet   # one row per finding, with its evidence
     """
     from costlab import frames
@@ -46,18 +51,19 @@ def signals_command(
     fmt = output_format(fmt, out)
     if fail_on is not None and fail_on not in LEVELS:
         raise typer.BadParameter(f"expected high, medium or low, got {fail_on!r}", param_hint="--fail-on")
+    zone = time_zone(tz, config)
     until_day = None
     if until is not None:
         try:
-            until_day = lib.parse_since(until)
+            until_day = lib.parse_since(until, zone)
         except Exception:
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
         if not hasattr(until_day, "tzinfo"):
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
     with open_store(db, config) as store:
-        span = lib.window(store, since, until_day)
+        span = lib.window(store, since, until_day, zone)
         said: list[str] = []  # what a detector could not judge in this window (too short a baseline, no ids)
-        findings = lib.run_signals(store, since=since, until=until_day, only=only, notes=said)
+        findings = lib.run_signals(store, since=since, until=until_day, only=only, notes=said, tz=zone)
         outside = lib.outside_note(store) if until_day is None else None  # rows the default window ignores
 
     n = lib.counts(findings)

@@ -203,16 +203,20 @@ def backtest(
     tiers: TiersOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Predict the test period's cost from the train period re-weighted to the test's split and volume."""
+    """Predict the test period's cost from the train period re-weighted to the test's split and volume.
+
+    The days of --train and --test run midnight to midnight in --tz (default: costlab.toml [report]
+    timezone, else UTC)."""
     from costlab.whatif.backtest import backtest as run_backtest
     from costlab.whatif.tables import backtest_table
 
     tr, te = _period(train, "--train"), _period(test, "--test")
     first, last = min(tr[0], te[0]), max(tr[1], te[1])
-    red = _reduce(db, config, first.isoformat(), last.isoformat(), filter_sql, tiers)
+    red = _reduce(db, config, first.isoformat(), last.isoformat(), filter_sql, tiers, tz=tz)
     write_frame(backtest_table(run_backtest(red, tr, te)), fmt, out, title="backtest")
 
 
@@ -263,7 +267,8 @@ def _assume(text: str | None) -> tuple[int, int] | None:
 def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out.
-    --since and --until are midnights in --tz (the bootstrap's day blocks stay UTC days)."""
+    --since and --until are midnights in --tz, and the days (the bootstrap's day blocks, backtest's
+    periods) are calendar days there."""
     from costlab import plausible
     from costlab.progress import fraction_bar
     from costlab.whatif import ReduceOptions, reduce
@@ -276,7 +281,7 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
         with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
             return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
-                          on_progress=bar.to)
+                          on_progress=bar.to, tz=zone)
 
 
 def _split(text: str):

@@ -136,7 +136,7 @@ def build_report(store: Store, window: Window, settings: ReportSettings | None =
     start, end = window.prev_since, window.until
     if any(s.signals_lookback for s in inside):
         try:
-            span = signals.window(store, None, window.until)
+            span = signals.window(store, None, window.until, window.tz)
         except ConfigError:
             span = None  # e.g. no traffic before the report's end: the findings section says so itself
         if span is not None:

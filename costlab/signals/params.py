@@ -15,7 +15,7 @@ from costlab.errors import ConfigError, did_you_mean
 from costlab.signals.detectors import BY_ID, DETECTORS, Detector
 from costlab.store import queries
 
-WINDOW_PARAMS = ("since", "until")  # every detector's; given by the window, never by settings
+WINDOW_PARAMS = ("since", "until", "tz")  # given by the window (tz: --tz or [report] timezone), never by [signals]
 _LIST_KEYS = ("batch_features", "interactive_features")
 _SPECIAL_KEYS = ("disable", *_LIST_KEYS, "pin_versions", "latency_slo_ms", "ttft_slo_ms")
 

@@ -20,19 +20,20 @@ from typing import Any, Iterable
 import polars as pl
 
 from costlab import pricing
-from costlab.config import Config
+from costlab.config import Config, resolve_timezone
 from costlab.errors import ConfigError, did_you_mean
 from costlab.signals.detectors import BY_ID
 from costlab.signals.findings import COLUMNS, NOTE, empty, order
 from costlab.signals.params import resolve_params
 from costlab.signals.window import EmptyWindow, drop_window, materialize, parse_since, window
+from costlab.store import queries
 
 
 def run_signals(store: Any, since: str | date | datetime | timedelta | None = None,
                 until: date | datetime | None = None, config: Config | None = None,
                 only: Iterable[str] | None = None, timings: dict[str, float] | None = None,
                 prepared: bool = False, notes: list[str] | None = None,
-                period_since: datetime | None = None) -> pl.DataFrame:
+                period_since: datetime | None = None, tz: str | None = None) -> pl.DataFrame:
     """Run every enabled detector over the window and return the findings, worst first.
 
     Args:
@@ -50,14 +51,18 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         period_since: the start of the period the caller reports on, inside a longer look-back
             (the report's week): detectors that judge only their own period (`-- period: own`,
             unpriced traffic) read from here, not from the look-back's start.
+        tz: the time zone whose midnights divide the days (the window's ends, daily baselines, the
+            days and times in the evidence); default costlab.toml [report] timezone, else UTC.
 
     Returns:
         One row per finding with the columns in COLUMNS; `query` is the detector's SQL file.
 
     Raises:
-        ConfigError: bad settings or an unknown detector in `only`.
+        ConfigError: bad settings, an unknown detector in `only`, or a name that is no time zone.
     """
-    detectors, params = resolve_params(config if config is not None else store.config)
+    config = config if config is not None else store.config
+    tz = resolve_timezone(tz, config)
+    detectors, params = resolve_params(config)
     if only is not None:
         wanted = list(only)
         for name in wanted:
@@ -67,7 +72,7 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
     # a detector that needs a setting (an SLO, pin_versions) has nothing to look at without it
     detectors = [d for d in detectors if not d.needs or any(params[d.id].get(k) for k in d.needs)]
     try:
-        span = window(store, since, until)
+        span = window(store, since, until, tz)
     except EmptyWindow as gap:  # a period before (or after) the data: nothing to find, and why
         if notes is not None:
             notes.append(str(gap))
@@ -89,8 +94,9 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
             timings["prepare"] = time.perf_counter() - clock
         for d in detectors:
             clock = time.perf_counter()
-            since_here = max(start, parse_since(period_since)) if d.own_period and period_since is not None else start
-            frame = store.run_query(d.query, since=since_here, until=end, **params[d.id])
+            since_here = max(start, parse_since(period_since, tz)) if d.own_period and period_since is not None else start
+            days = {"tz": tz} if any(p.name == "tz" for p in queries.load(d.query).params) else {}
+            frame = store.run_query(d.query, since=since_here, until=end, **days, **params[d.id])
             frames.append(frame.with_columns(pl.lit(d.path).alias("query")))
             if timings is not None:
                 timings[d.id] = time.perf_counter() - clock

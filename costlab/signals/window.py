@@ -1,7 +1,8 @@
 """The detectors' window: where it starts and ends, and the priced table they read in it.
 
 The window ends at the end of the day of the last request (so an old log still gets a full window)
-and starts `since` before it, or on the first day with traffic if that is later; only requests with
+and starts `since` before it; days run from midnight in the time zone `tz` (--tz or [report] timezone,
+default UTC), or on the first day with traffic if that is later; only requests with
 a plausible timestamp count (costlab/plausible.py), so one stamped 2100 cannot move the window. The
 detectors read the prices the store keeps with each request; when the window has rows without a
 current stored price (rows inserted by hand, a re-price that was interrupted), its rows are priced
@@ -12,8 +13,9 @@ detectors run (`materialize`), so N detectors do not price the log N times.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
 from costlab import plausible, pricing
 from costlab.errors import ConfigError
@@ -54,16 +56,22 @@ class EmptyWindow(ConfigError):
     data); `costlab signals` says it as an error (exit 2)."""
 
 
-def parse_since(value: str | date | datetime | timedelta | None) -> timedelta | datetime:
-    """'8w', '14d', '36h' as a duration back from the window's end; 'YYYY-MM-DD' as a start day (UTC)."""
+def zone(tz: str = "UTC") -> tzinfo:
+    """The tzinfo of an IANA name (checked by costlab.config.check_timezone); datetime's UTC for UTC."""
+    return timezone.utc if tz == "UTC" else ZoneInfo(tz)
+
+
+def parse_since(value: str | date | datetime | timedelta | None, tz: str = "UTC") -> timedelta | datetime:
+    """'8w', '14d', '36h' as a duration back from the window's end; 'YYYY-MM-DD' as a start day (midnight
+    in the time zone `tz`, default UTC; a datetime without a zone is read in `tz` too)."""
     if value is None:
         value = DEFAULT_SINCE
     if isinstance(value, timedelta):
         return value
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=zone(tz))
     if isinstance(value, date):
-        return datetime.combine(value, datetime.min.time(), tzinfo=timezone.utc)
+        return datetime.combine(value, datetime.min.time(), tzinfo=zone(tz))
     text = str(value).strip().lower()
     m = re.fullmatch(r"(\d+)\s*([wdh])", text)
     if m:
@@ -72,14 +80,17 @@ def parse_since(value: str | date | datetime | timedelta | None) -> timedelta | 
             raise ConfigError(f"--since {value!r}: the window must be longer than zero")
         return timedelta(weeks=n) if unit == "w" else timedelta(days=n) if unit == "d" else timedelta(hours=n)
     try:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=timezone.utc)
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=zone(tz))
     except ValueError:
         raise ConfigError(f"--since {value!r}: expected a duration like 8w, 14d or 36h, or a day like 2026-11-01") from None
 
 
 def window(store: Any, since: str | date | datetime | timedelta | None = None,
-           until: date | datetime | None = None) -> tuple[datetime, datetime] | None:
+           until: date | datetime | None = None, tz: str = "UTC") -> tuple[datetime, datetime] | None:
     """(start, end) of the analysis window, or None when the store has no requests.
+
+    Both are midnights in the time zone `tz` (unless `since` is a duration in hours, or a datetime),
+    and given as datetimes in that zone, so a day printed from them is the local day.
 
     Only requests inside the plausible window (costlab.plausible.analysis_bounds: [ingest]
     earliest/latest, never past a day from now) place the default window, so one row stamped 2100
@@ -89,20 +100,24 @@ def window(store: Any, since: str | date | datetime | timedelta | None = None,
         ConfigError: an empty window, or no request inside the plausible window to place it by.
     """
     if until is not None:
-        end = parse_since(until) if not isinstance(until, timedelta) else None
+        end = parse_since(until, tz) if not isinstance(until, timedelta) else None
         if end is None:
             raise ConfigError("until must be a day, not a duration")
     bounds = plausible.analysis_bounds(getattr(store, "config", None))
     hi = end if until is not None else bounds.latest
     # min/max over rows inside [earliest, hi) only: an out-of-range timestamp never reaches Python.
+    # The days are cut at midnight in tz: timezone(tz, ts) is the wall-clock time there.
     first, last, total = store.rows(
-        "select date_trunc('day', min(ts) filter (where ts >= $lo and ts < $hi)), "
-        "date_trunc('day', max(ts) filter (where ts >= $lo and ts < $hi)) + interval 1 day, count(*) from requests",
-        {"lo": bounds.earliest, "hi": hi})[0]
+        "select timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts) filter (where ts >= $lo and ts < $hi)))), "
+        "timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts) filter (where ts >= $lo and ts < $hi))) + interval 1 day), "
+        "count(*) from requests",
+        {"lo": bounds.earliest, "hi": hi, "tz": tz})[0]
+    if tz != "UTC":  # datetimes in the zone: `end - 8 weeks` is then a local midnight, and days print local
+        first, last = (x.astimezone(zone(tz)) if x is not None else None for x in (first, last))
     if not total:
         return None
     if first is None and until is not None:
-        data = _data_days(store, bounds)
+        data = _data_days(store, bounds, tz)
         if data is not None:
             raise EmptyWindow(f"no request falls before --until {end:%Y-%m-%d}: the store's requests run {data}")
     if first is None:
@@ -112,25 +127,25 @@ def window(store: Any, since: str | date | datetime | timedelta | None = None,
                           "or widen [ingest] earliest/latest in costlab.toml")
     if until is None:
         end = last
-    start = parse_since(since)
+    start = parse_since(since, tz)
     if isinstance(start, timedelta):
         start = end - start
     start = max(start, first)  # a window longer than the log starts with the log, as the detectors' SQL does
     if start >= end:
-        data = _data_days(store, bounds)
+        data = _data_days(store, bounds, tz)
         raise EmptyWindow(f"the window is empty: it starts {start:%Y-%m-%d} and ends {end:%Y-%m-%d}"
                           + (f"; the store's requests run {data}" if data else ""))
     return start, end
 
 
-def _data_days(store: Any, bounds: Any) -> str | None:
-    """'2026-11-02 to 2026-11-15': the days of the requests inside the plausible window, or None."""
+def _data_days(store: Any, bounds: Any, tz: str = "UTC") -> str | None:
+    """'2026-11-02 to 2026-11-15': the days (in `tz`) of the requests inside the plausible window, or None."""
     first, last = store.rows("select min(ts) filter (where ts >= $lo and ts < $hi), "
                              "max(ts) filter (where ts >= $lo and ts < $hi) from requests",
                              {"lo": bounds.earliest, "hi": bounds.latest})[0]
     if first is None:
         return None
-    return f"{first.astimezone(timezone.utc):%Y-%m-%d} to {last.astimezone(timezone.utc):%Y-%m-%d}"
+    return f"{first.astimezone(zone(tz)):%Y-%m-%d} to {last.astimezone(zone(tz)):%Y-%m-%d}"
 
 
 def outside_note(store: Any) -> str | None:

@@ -68,10 +68,11 @@ def output_flags(options: ReduceOptions, found: set[str]) -> dict[str, bool]:
 
 
 def pass_params(names: list[str], models: list[str], options: ReduceOptions, since: datetime | None,
-                until: datetime | None, text: str | None = None) -> dict[str, Any]:
-    """The named parameters of reduce.sql and daily_totals.sql (with `text`, only those it uses)."""
+                until: datetime | None, text: str | None = None, tz: str = "UTC") -> dict[str, Any]:
+    """The named parameters of reduce.sql and daily_totals.sql (with `text`, only those it uses);
+    `tz`: the time zone of reduce.sql's day column."""
     params = {
-        "since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31),
+        "since": since or datetime(1970, 1, 1), "until": until or datetime(9999, 12, 31), "tz": tz,
         "tier_names": names, "tier_models": models,
         "tokenizer_factor": float(options.tokenizer_factor), "warmup_minutes": float(options.warmup_minutes),
         "min_ratio_requests": int(options.min_ratio_requests),

@@ -138,8 +138,9 @@ def source_relation(store, needs_ids: bool, per_request: bool, cells: bool = Fal
 
 def reduce(store, *, since: datetime | None = None, until: datetime | None = None, filter_sql: str | None = None,
            tiers: dict[str, str] | None = None, options: ReduceOptions | None = None,
-           on_progress: Callable[[float], None] | None = None) -> Reduction:
-    """Read the window once and return its per-request arrays (tiers sorted cheapest first).
+           on_progress: Callable[[float], None] | None = None, tz: str = "UTC") -> Reduction:
+    """Read the window once and return its per-request arrays (tiers sorted cheapest first); their
+    days (`day`, `days`: the bootstrap's day blocks, backtest's periods) are calendar days in `tz`.
     `on_progress(fraction)`: how far the pass is, 0 to 1, as it runs (DuckDB's progress of its one
     statement, from another thread, and the rows received so far: a bar keeps the highest).
 
@@ -154,14 +155,15 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     with pricing.stored_prices(store, since, until):
         source = source_relation(store, needs_ids, per_request=True, cells=options.output_tokens == "observed")
         text = reduce_sql(store, filter_sql, len(names), source=source, options=options)
-        red = _read(store, text, names, models, options, since, until, on_progress)
+        red = _read(store, text, names, models, options, since, until, on_progress, tz)
     red.tier_notes = tuple(tier_map.notes)
     return red
 
 
 def _read(store, text: str, names: list[str], models: list[str], options: ReduceOptions,
-          since: datetime | None, until: datetime | None, on_progress: Callable[[float], None] | None = None) -> Reduction:
-    params = pass_sql.pass_params(names, models, options, since, until, text)
+          since: datetime | None, until: datetime | None, on_progress: Callable[[float], None] | None = None,
+          tz: str = "UTC") -> Reduction:
+    params = pass_sql.pass_params(names, models, options, since, until, text, tz)
     try:
         # the window's request count first (cheap: no tier is priced) so the columns are allocated once
         count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"

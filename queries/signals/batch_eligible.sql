@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   batch_features VARCHAR = NULL          comma-separated features that need no answer within minutes ([signals] batch_features)
 --   interactive_features VARCHAR = NULL    comma-separated features that do, never read as scheduled ([signals] interactive_features)
 --   latency_slo_ms VARCHAR = NULL          'feature=ms,...': a feature with a latency SLO is interactive ([signals.latency_slo_ms])
@@ -30,13 +31,14 @@
 -- Two ways a feature is found to need no answer within minutes: it is listed in batch_features, or
 -- its requests arrive in scheduled bursts, most of each day's requests within one burst_minutes
 -- stretch that starts at about the same time every day (a cron job; people's traffic spreads over
--- the hours they are awake). Days are UTC; a burst across midnight is read as two short days.
+-- the hours they are awake). Days and times of day are in the time zone tz (UTC by default); a burst
+-- across midnight is read as two short days.
 -- Features listed in interactive_features or with a latency SLO are never read from their timing.
 -- The saving re-prices each standard-tier request at the batch row of its own price card (same
 -- model, platform, geography, time and band), so it is exact for the same tokens.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
@@ -55,12 +57,13 @@ w as not materialized (
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 spend as (select coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) / (select weeks from weeks) as weekly_spend from w),
--- requests per feature and 10-minute step (an integer key: cheap to group ten million rows on)
+-- requests per feature and 10-minute step of wall-clock time in the time zone tz (an integer key: cheap to
+-- group ten million rows on)
 steps as (
-    select feature, epoch_ms(ts) // 600000 as step, sum(sample_weight) as n
+    select feature, case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 600000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 600000 end as step, sum(sample_weight) as n
     from w where feature is not null and feature not in (select feature from interactive) group by all
 ),
--- per feature and UTC day: the busiest burst_minutes-long stretch and when it starts
+-- per feature and day (in the time zone tz): the busiest burst_minutes-long stretch and when it starts
 stretches as (
     select feature, step // 144 as day, step % 144 as slot,
            sum(n) over (partition by feature, step // 144 order by step
@@ -124,7 +127,7 @@ select
                 else 'that runs as a scheduled job: on ' || burst_days || ' of the ' || days || ' days it ran, at least '
                      || round(100 * $burst_share::DOUBLE)::BIGINT || '% of its requests came within ' || $burst_minutes::BIGINT
                      || ' minutes from about ' || lpad(((round(slot) * 10)::BIGINT // 60)::VARCHAR, 2, '0') || ':' || lpad(((round(slot) * 10)::BIGINT % 60)::VARCHAR, 2, '0')
-                     || ' UTC (if people wait for these answers, list it in [signals] interactive_features)' end)::VARCHAR
+                     || ' ' || $tz::VARCHAR || ' (if people wait for these answers, list it in [signals] interactive_features)' end)::VARCHAR
                                                                                 as evidence,
     (standard / requests)::DOUBLE                                               as observed,
     0::DOUBLE                                                                   as baseline,

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   min_prefix_tokens BIGINT = 2048        the estimated stable prefix must be at least this long (above every model's cacheable minimum)
 --   min_stability DOUBLE = 0.6             p10 / median prompt size at least this (prompts share most of their length)
 --   max_cached_share DOUBLE = 0.05         at most this share of the segment's requests read or write the cache today
@@ -27,8 +28,8 @@
 -- bucket with traffic (the first request), and reads for every other request, at each request's
 -- own rates (price_card: platform, service tier, geography, time, band).
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   near_share DOUBLE = 0.8                a prompt above this share of the model's context window is near the limit
 --   min_share DOUBLE = 0.01                overflows plus near-limit prompts must be at least this share of the segment
 --   min_per_week BIGINT = 20               and at least this many a week
@@ -21,8 +22,8 @@
 -- An overflow is error_type context_exceeded or stop_reason model_context_window_exceeded. The
 -- window is the model's context_window in the models catalogue; models without one are skipped.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   min_growth DOUBLE = 0.25               cost per active user must be at least this much above its baseline
 --   mad_k DOUBLE = 3                       and above the baseline by this many robust deviations (1.4826 x MAD)
 --   min_requests BIGINT = 200              requests a segment needs in the last week before a finding
@@ -27,25 +28,26 @@
 -- Who is "active": the user ids when at least as many requests carry one as carry a customer id,
 -- else the customer ids (a log of customer ids only); the evidence names which.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until,
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until,
            count(*) as n,
            -- which id stands for an active user
            case when count(user_id) > 0 and count(user_id) >= count(customer_id) then 'user'
                 when count(customer_id) > 0 then 'customer' end as unit
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-full_weeks as (select floor(epoch(until - since) / 604800)::INTEGER as n from win),
--- per customer, user, tier and day first (integer day keys are cheap to group on); weeks come from days
+-- weeks of wall-clock time in the time zone tz, so a change to or from summer time does not cost a week
+full_weeks as (select floor(epoch(timezone($tz::VARCHAR, until) - timezone($tz::VARCHAR, since)) / 604800)::INTEGER as n from win),
+-- per customer, user, tier and day (in the time zone tz) first (integer day keys are cheap to group on); weeks come from days
 days as (
-    select customer_id, user_id, tier, (epoch_ms(ts) // 86400000) as day,
+    select customer_id, user_id, tier, (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day,
            sum(cost_usd * sample_weight) filter (where priced) as cost, count(*) as n
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
     group by all
 ),
 b as (
-    select customer_id, user_id, tier, ((epoch_ms((select until from win)) // 86400000) - 1 - day) // 7 as wk,
+    select customer_id, user_id, tier, ((epoch_ms(timezone($tz::VARCHAR, (select until from win))) // 86400000) - 1 - day) // 7 as wk,
            sum(cost) as cost, sum(n) as n
     from days group by all
 ),
@@ -122,7 +124,7 @@ note as (
         (case when w.unit is null
               then 'no request in the window carries a user_id or a customer_id: cost per user cannot be counted'
               else 'the window holds ' || greatest(f.n, 0) || ' full week' || case when f.n = 1 then '' else 's' end
-                   || ' (' || strftime(w.since, '%Y-%m-%d') || ' to ' || strftime(w.until, '%Y-%m-%d')
+                   || ' (' || strftime(timezone($tz::VARCHAR, w.since), '%Y-%m-%d') || ' to ' || strftime(timezone($tz::VARCHAR, w.until), '%Y-%m-%d')
                    || '): cost per ' || w.unit || ' compares the last 7 days with the median of the full weeks before, '
                    || 'so it needs at least 14 days; not judged' end)::VARCHAR as evidence,
         null::DOUBLE as observed, null::DOUBLE as baseline, w.n::BIGINT as requests,

@@ -4,6 +4,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   high_unpriced_share DOUBLE = 0.01      an unpriced share of requests from which the finding is high
 -- returns:
 --   signal VARCHAR                        detector id
@@ -17,7 +18,8 @@
 --   suggestion VARCHAR                    the suggested change
 --
 -- One unpriced finding per model and reason, over the days it happened (first to last, and how many):
--- a model used before its first price is one finding with its day range, not one per day.
+-- a model used before its first price is one finding with its day range, not one per day. Days are
+-- in the time zone tz (UTC by default).
 -- `period: own`: it judges the period asked about, not a trend, so the report runs it on its own
 -- period rather than on the detectors' look-back (costlab/signals/detectors.py).
 -- Rejects carry no request time, so every reject of an ingest run that started before the window's
@@ -31,7 +33,8 @@ unpriced as (
            round(sum(sample_weight))::BIGINT as requests,
            sum(prompt_tokens * sample_weight) as prompt_tokens,
            sum(coalesce(output_tokens, 0) * sample_weight) as output_tokens,
-           min(ts)::DATE as first_day, max(ts)::DATE as last_day, count(distinct ts::DATE) as days
+           timezone($tz::VARCHAR, min(ts))::DATE as first_day, timezone($tz::VARCHAR, max(ts))::DATE as last_day,
+           count(distinct case when $tz::VARCHAR = 'UTC' then ts::DATE else timezone($tz::VARCHAR, ts)::DATE end) as days
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and not priced
     group by all

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   tier_models VARCHAR = NULL             'haiku=claude-haiku-5-5,sonnet=...' ([tiers]); NULL: newest active model per tier
 --   within_minutes BIGINT = 5              a move up a tier in the same session or trace counts when it comes this soon after
 --   min_rise DOUBLE = 0.5                  the last week's rate must be at least this much above the baseline
@@ -34,8 +35,8 @@
 -- escalations are not first attempts. Needs two weeks: one for the baseline, the last for the rate
 -- compared with it.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 -- tiers cheapest first, with the model that stands for each (macros.sql)
@@ -52,9 +53,9 @@ linked as materialized (
     join tier_rank tp on tp.tier = p.tier
     where tc.rnk > tp.rnk
 ),
--- integer day keys: cheap to group ten million rows on
+-- integer day keys (days in the time zone tz): cheap to group ten million rows on
 days as materialized (
-    select feature, (epoch_ms(ts) // 86400000) as day, sum(sample_weight) as firsts
+    select feature, (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day, sum(sample_weight) as firsts
     from w where coalesce(attempt, 1) = 1 group by all
 ),
 unlinked as (
@@ -81,13 +82,14 @@ moves as (
     from keyed
 ),
 moved as (
-    select feature, (packed // 64) // 86400000 as day, cost_usd, priced, sample_weight, first_try as counted_first from moves
+    select feature, case when $tz::VARCHAR = 'UTC' then (packed // 64) // 86400000
+                         else epoch_ms(timezone($tz::VARCHAR, timezone('UTC', epoch_ms(packed // 64)))) // 86400000 end as day, cost_usd, priced, sample_weight, first_try as counted_first from moves
     where no_parent
       and ((s_prev_key = s_key and s_prev % 64 < packed % 64 and packed // 64 - s_prev // 64 <= $within_minutes::BIGINT * 60000)
            or (t_prev_key = t_key and t_prev % 64 < packed % 64 and packed // 64 - t_prev // 64 <= $within_minutes::BIGINT * 60000))
 ),
 esc as (
-    select feature, (epoch_ms(ts) // 86400000) as day, cost_usd, priced, sample_weight, false as moved, false as counted_first from linked
+    select feature, (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day, cost_usd, priced, sample_weight, false as moved, false as counted_first from linked
     union all
     select feature, day, cost_usd, priced, sample_weight, true as moved, counted_first from moved
 ),
@@ -100,7 +102,7 @@ esc_days as (
 daily as (
     select d.feature, d.day, d.firsts - coalesce(e.moved_firsts, 0) as firsts, coalesce(e.escalations, 0) as escalations,
            coalesce(e.moved, 0) as moved, coalesce(e.cost, 0) as cost,
-           d.day >= (epoch_ms((select until from win)) // 86400000) - 7 as last_week
+           d.day >= (epoch_ms(timezone($tz::VARCHAR, (select until from win))) // 86400000) - 7 as last_week
     from days d left join esc_days e on e.feature is not distinct from d.feature and e.day = d.day
 ),
 base as (
@@ -125,8 +127,8 @@ found as (
     where c.rate > 0 and c.firsts > 0
 ),
 spend as (
-    select coalesce(sum(cost) filter (where day >= (epoch_ms((select until from win)) // 86400000) - 7), 0) as weekly_spend
-    from (select (epoch_ms(ts) // 86400000) as day, sum(cost_usd * sample_weight) filter (where priced) as cost from w group by 1)
+    select coalesce(sum(cost) filter (where day >= (epoch_ms(timezone($tz::VARCHAR, (select until from win))) // 86400000) - 7), 0) as weekly_spend
+    from (select (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day, sum(cost_usd * sample_weight) filter (where priced) as cost from w group by 1)
 )
 select
     'escalation_spike'::VARCHAR                                                 as signal,

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   tier_models VARCHAR = NULL             'haiku=claude-haiku-5-5,sonnet=...' ([tiers]); NULL: newest active model per tier
 --   max_output_p90 BIGINT = 200            the segment's 90th-percentile output tokens must be at most this
 --   max_prompt_p90 BIGINT = 8000           and its 90th-percentile prompt tokens at most this
@@ -38,8 +39,8 @@
 -- at least min_replays judged on the cheaper tier, a pass rate below min_replay_pass drops the
 -- finding, and a pass rate at or above it is shown as the evidence (with its Wilson 95% interval).
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   horizon_days BIGINT = 90               a retirement date this many days after the window's end or sooner counts
 --   urgent_days BIGINT = 30                a retirement this close (or already past) makes the finding high
 --   min_requests BIGINT = 1                requests a model needs before a finding
@@ -20,8 +21,8 @@
 -- Any traffic on a retiring model is a finding, however small: when the date passes, the requests
 -- fail. Severity is by date, not by dollars.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
@@ -34,18 +35,18 @@ per_model as (
 ),
 retiring as (
     select p.*, m.lifecycle, m.retirement_date, m.replacement, m.tier,
-           datediff('day', (select until from win)::DATE, m.retirement_date) as days_left
+           datediff('day', timezone($tz::VARCHAR, (select until from win))::DATE, m.retirement_date) as days_left
     from per_model p join models m on m.model = p.model
     where p.requests >= $min_requests::BIGINT
       and (m.lifecycle in ('deprecated', 'retired')
-           or m.retirement_date <= (select until from win)::DATE + $horizon_days::BIGINT::INTEGER)
+           or m.retirement_date <= timezone($tz::VARCHAR, (select until from win))::DATE + $horizon_days::BIGINT::INTEGER)
 )
 select
     'retiring_models'::VARCHAR                                                  as signal,
     (case when lifecycle = 'retired' or days_left <= $urgent_days::BIGINT then 'high' else 'medium' end)::VARCHAR
                                                                                 as severity,
     ('model=' || model || ' tier=' || coalesce(tier, '(unknown)'))::VARCHAR     as segment,
-    (format('{:,}', requests) || ' requests, last on ' || strftime(last_seen, '%Y-%m-%d') || '; ' || lifecycle
+    (format('{:,}', requests) || ' requests, last on ' || strftime(timezone($tz::VARCHAR, last_seen), '%Y-%m-%d') || '; ' || lifecycle
         || coalesce(case when days_left < 0 then ', retired on ' else ', retires on ' end
                     || strftime(retirement_date, '%Y-%m-%d') || ' (' || days_left || ' days after the window)', ', no retirement date yet')
         || case when unpriced > 0 then '; ' || unpriced || ' requests unpriced' else '' end)::VARCHAR

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   min_rise DOUBLE = 1.0                  the day must cost at least this much more than the baseline median (1.0: double)
 --   mad_k DOUBLE = 5                       and lie this many robust deviations (1.4826 x MAD) above it
 --   min_days BIGINT = 4                    baseline days of the same kind needed before a finding
@@ -21,16 +22,16 @@
 --   weekly_impact_usd DECIMAL(18,6)       the day's spend above the baseline median (it happened in the last week)
 --   suggestion VARCHAR                    the suggested change
 --
--- Seasonality is weekday against weekend (UTC days): traffic on a Saturday is compared with earlier
+-- Seasonality is weekday against weekend (days in the time zone tz, UTC by default): traffic on a Saturday is compared with earlier
 -- weekends only. The baseline is the days before the last 7, so a spike does not raise its own bar.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-last_day as (select epoch_ms(until) // 86400000 as d from win),
+last_day as (select epoch_ms(timezone($tz::VARCHAR, until)) // 86400000 as d from win),
 daily as (
-    select feature, epoch_ms(ts) // 86400000 as day, coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) as cost,
+    select feature, case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end as day, coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) as cost,
            round(sum(sample_weight))::BIGINT as n
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

@@ -3,6 +3,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   tier_models VARCHAR = NULL             'haiku=claude-haiku-5-5,sonnet=...' ([tiers]); NULL: newest active model per tier
 --   long_prompt_tokens BIGINT = 32000      a prompt this long (input + cache, tokens) is a long or multi-document input
 --   low_score DOUBLE = 0.5                 a feedback score below this is a bad answer (thumbs down is 0)
@@ -36,8 +37,8 @@
 -- next tier's model (same tokens, platform, service tier, geography, time and band: its price_card
 -- row). Negative means the upgrade costs that much a week net; the evidence gives both parts.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),

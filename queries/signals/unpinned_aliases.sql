@@ -4,6 +4,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (e.g. Europe/Berlin)
 --   pin_versions VARCHAR = NULL            '*' for every feature, or the comma-separated features that pin ([signals] pin_versions)
 --   min_requests BIGINT = 1                requests on an alias before a finding (any: one is already unpinned)
 -- returns:
@@ -27,8 +28,8 @@
 -- (the newest ones are published under one id only) is pinned by its id: there is nothing more
 -- specific to pin to. Medium: nothing is wrong yet, but the team said it pins.
 with win as (
-    select greatest($since::TIMESTAMPTZ, date_trunc('day', min(ts))) as since,
-           least($until::TIMESTAMPTZ, date_trunc('day', max(ts)) + interval 1 day) as until
+    select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
+           least($until::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, max(ts))) + interval 1 day)) as until
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
@@ -66,7 +67,7 @@ select
     'medium'::VARCHAR                                                           as severity,
     ('feature=' || coalesce(feature, '(none)') || ' model=' || raw)::VARCHAR     as segment,
     (format('{:,}', requests) || ' requests (' || round(requests / (select weeks from weeks), 1)
-        || ' a week, last on ' || strftime(last_seen, '%Y-%m-%d') || ') named ' || raw || ', an alias that '
+        || ' a week, last on ' || strftime(timezone($tz::VARCHAR, last_seen), '%Y-%m-%d') || ') named ' || raw || ', an alias that '
         || case when snapshot is not null then 'resolves to ' || snapshot || ' today' else 'follows the newest model' end
         || ' and may move to a newer snapshot; the team pins model versions ([signals] pin_versions)')::VARCHAR
                                                                                 as evidence,

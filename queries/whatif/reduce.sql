@@ -2,6 +2,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (the `day` column)
 --   tier_names VARCHAR[]                  the tiers, in config order (e.g. ['haiku','sonnet','opus'])
 --   tier_models VARCHAR[]                 the model that stands for each tier, same order
 --   tokenizer_factor DOUBLE = 1.3         tokens of a new-tokenizer model (4.7+) per token of an older one
@@ -10,7 +11,7 @@
 -- returns: one row per request, in no particular order (costlab.whatif.reduce orders by ts_us, h):
 --   ts_us BIGINT                          request time, microseconds since 1970 (first sort key)
 --   h UBIGINT                             hash(source, request_id) (second sort key: ties in ts)
---   day INTEGER                           UTC day of the request, days since 1970-01-01
+--   day INTEGER                           day of the request in the time zone tz, days since 1970-01-01
 --   feature VARCHAR
 --   cur_tier VARCHAR                      the tier line of the model it ran on
 --   priced BOOLEAN                        false: no price in force, not simulated (the tier columns are NULL)
@@ -249,7 +250,8 @@ tier_t{{ k }} as (
 last as (select * from tier_t{{ tiers[-1] }})
 select
     epoch_us(ts)::BIGINT as ts_us, h,
-    (epoch_us(ts) // 86400000000)::INTEGER as day, feature::VARCHAR as feature, cur_tier::VARCHAR as cur_tier,
+    (case when $tz::VARCHAR = 'UTC' then epoch_us(ts) // 86400000000
+          else epoch_us(timezone($tz::VARCHAR, ts)) // 86400000000 end)::INTEGER as day, feature::VARCHAR as feature, cur_tier::VARCHAR as cur_tier,
     priced::BOOLEAN as priced, actual_nusd::BIGINT as actual_nusd, prompt_tokens::BIGINT as prompt_tokens,
     web_search::INTEGER as web_search, tool_use::BOOLEAN as tool_use, (service_tier = 'batch')::BOOLEAN as batch,
     documents::INTEGER as documents, conditional::BOOLEAN as conditional, multistep::BOOLEAN as multistep,

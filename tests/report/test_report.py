@@ -600,7 +600,7 @@ def test_findings_section_lists_each_finding_worst_first_from_the_signals_module
                           "observed": [40.0], "baseline": [150.0], "requests": [900],
                           "suggestion": ["Route moderation to Haiku."], "query": ["queries/signals/over_modeling.sql"]},
                          schema_overrides={"weekly_impact_usd": pl.Decimal(18, 6)})
-    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False, notes=None, period_since=None: frame)
+    monkeypatch.setattr(signals, "run_signals", lambda store, until=None, prepared=False, notes=None, period_since=None, tz=None: frame)
     monkeypatch.setattr(signals, "counts", lambda f: {"high": 1, "medium": 0, "low": 0})
     report = build_report(store, window.week("2026-W46"), sections=[s for s in SECTIONS if s.name == "findings"])
     section = report["sections"]["findings"]

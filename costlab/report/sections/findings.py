@@ -21,9 +21,10 @@ def build(ctx: ReportContext) -> dict:
     # build_report has usually priced that span already, with the report's own periods.
     said: list[str] = []  # what a detector could not judge (signals.NOTE rows), said beside the findings
     if ctx.signals_window is not None:
-        findings = signals.run_signals(ctx.store, until=ctx.until, prepared=True, notes=said, period_since=ctx.since)
+        findings = signals.run_signals(ctx.store, until=ctx.until, prepared=True, notes=said, period_since=ctx.since,
+                                       tz=ctx.tz)
     else:
-        findings = signals.run_signals(ctx.store, until=ctx.until, notes=said, period_since=ctx.since)
+        findings = signals.run_signals(ctx.store, until=ctx.until, notes=said, period_since=ctx.since, tz=ctx.tz)
     counts = signals.counts(findings)
     cols = [column("severity", "severity", "text"), column("signal", "signal", "text"), column("segment", "segment", "text"),
             column("weekly_impact_usd", "impact / week", "usd"), column("evidence", "evidence", "text"),
