@@ -122,7 +122,7 @@ def named_tables(tables: list[dict[str, Any]], section: str, keys: tuple[str, ..
                 raise ConfigError(f"{where}: unknown key {key!r}.{did_you_mean(key, keys)} Keys: {', '.join(keys)}.")
         name = table.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f'{where}: name is required (e.g. name = "{example}")')
+            raise ConfigError(f'{where}: name is required (e.g. name = {example!r})')
         if name in seen:
             raise ConfigError(f"{where}: {name!r} is already defined")
         seen.add(name)

@@ -80,6 +80,12 @@ def main() -> None:
     try:
         app()
     except Exception as ex:  # a bug, or an error no costlab code expected: its traceback, redacted
+        from costlab.memory import as_out_of_memory
+
+        oom = as_out_of_memory(ex)  # out of memory before a command ran (parsing its options): one clear error
+        if oom is not None:
+            say_error(f"Error: {oom}")
+            raise SystemExit(int(oom.exit_code)) from None
         import traceback
 
         say_error("".join(traceback.format_exception(ex)).rstrip())

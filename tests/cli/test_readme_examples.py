@@ -40,6 +40,7 @@ PROPS = {
     "exports/2026-11-15.jsonl.gz": EXAMPLES / "anthropic_messages.jsonl.gz",
     "model_prices_and_context_window.json": FIXTURES / "litellm_prices.json",
     "mmlu.csv": FIXTURES / "routellm" / "mmlu" / "mmlu_abstract_algebra.csv",
+    "mmlu_responses/mmlu_abstract_algebra.csv": FIXTURES / "routellm" / "mmlu" / "mmlu_abstract_algebra.csv",
 }
 
 
