@@ -64,9 +64,16 @@ def _mapped_bytes() -> int | None:
 def prepare_process() -> None:
     """Before numpy or any worker thread starts: one OpenBLAS thread (costlab's arrays need no
     threaded BLAS, and its per-core threads fail to start under `ulimit -v`, printing to stderr);
-    under an address-space limit, at most two glibc malloc arenas (each reserves 64 MB of it)."""
+    under an address-space limit, one polars thread and at most two glibc malloc arenas (each reserves
+    64 MB of it)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if address_space_limit() is None or not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+    if address_space_limit() is None:
+        return
+    # polars starts its thread pool on first use; under a tight `ulimit -v` a thread whose TLS cannot be
+    # allocated aborts the process in glibc ("cannot allocate memory for thread-local data"), before any
+    # error costlab could report. One polars thread: DuckDB does the heavy work, polars the small frames.
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
         import ctypes

@@ -29,6 +29,11 @@ class Advance:
         self.done = 0.0
         self.reported: list[float] = []
 
+    @property
+    def shown(self) -> bool:
+        """Whether a bar is drawn: callers hand DuckDB's progress (a polling thread) only to a shown bar."""
+        return self._move is not None
+
     def __call__(self, n: float) -> None:
         with self._lock:
             self._set(self.done + n)

@@ -55,7 +55,7 @@ def generate(
     try:
         with rows_bar(rows, f"generate {out}") as bar:  # DuckDB's progress of the one COPY: rows written so far
             n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns),
-                    on_progress=lambda fraction: bar.to(round(fraction * rows)))
+                    on_progress=(lambda fraction: bar.to(round(fraction * rows))) if bar.shown else None)
     except ValueError as ex:  # a format the file name contradicts, a start before any model of a tier, ...
         raise ConfigError(str(ex)) from ex
     stderr.print(f"wrote {plural(n, 'request')} to {out}", highlight=False, markup=False)

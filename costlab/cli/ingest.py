@@ -68,7 +68,7 @@ def ingest(
 
         # The paths as given: ingest_paths expands them the same way, and reports what it leaves out.
         summary = ingest_paths(store, paths, fmt=fmt, payloads=not no_payloads, on_file=file_done,
-                               on_progress=reading, endpoint_url=endpoint_url, sample_rate=sample_rate)
+                               on_progress=reading if bar.shown else None, endpoint_url=endpoint_url, sample_rate=sample_rate)
     for f in summary.files:
         if f.error:
             stderr.print(styled("✗", "red"), redact(f.error))

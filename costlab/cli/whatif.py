@@ -281,7 +281,7 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
         with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
             return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
-                          on_progress=bar.to, tz=zone)
+                          on_progress=bar.to if bar.shown else None, tz=zone)
 
 
 def _split(text: str):

@@ -176,7 +176,7 @@ def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
                 before = bar.done
                 # The appended rows carry the current version, so `chunk` no longer matches them.
                 # The bar moves with DuckDB's progress of the insert (the pricing: nearly all the work).
-                with store.progress(lambda fraction: bar.to(before + fraction * done)):
+                with store.progress((lambda fraction: bar.to(before + fraction * done)) if bar.shown else None):
                     store.execute("insert into requests by name select * exclude (prompt_tokens), "
                                   "costlab_price_version() as price_version from costlab_price_rows('_costlab_reprice')")
                 store.execute(f"delete from requests where {chunk}")

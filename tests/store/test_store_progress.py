@@ -95,7 +95,7 @@ def test_repricing_moves_the_bar_within_a_chunk(store, monkeypatch):
     bars: list[Advance] = []
 
     def recorded(total, label, enabled=None):
-        bar = rows_bar(total, label, enabled=False)
+        bar = rows_bar(total, label, enabled=True)  # a shown bar: only a shown one gets DuckDB's progress
         return _Keep(bar, bars)
 
     monkeypatch.setattr(pricing.stored, "rows_bar", recorded)
