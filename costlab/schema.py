@@ -68,17 +68,21 @@ STORED_PRICE_COLUMNS: tuple[Column, ...] = (
     Column("cost_tools_usd", "DECIMAL(18,9)", "stored price: server-tool fees"),
     Column("cost_usd", "DECIMAL(18,9)", "stored price: the sum of the five parts"),
     Column("price_multiplier", "DECIMAL(18,9)", "stored price: the multiplier applied to the rates"),
+    Column("cost_list_usd", "DECIMAL(18,9)", "stored price: cost_usd at list price, before negotiated discounts (equal to cost_usd where none applies)"),
     Column("price_version", "UBIGINT", "the price card the row was priced under (NULL: not priced yet); a row whose version is not costlab_price_version() is priced as it is read"),
 )
 
 # The order of the columns in the `requests` table itself: a migration appends a column after the
 # ones before it (DuckDB cannot reorder columns), so a canonical column added after the stored prices
 # (m009: sample_weight) follows them in the table. costed_requests lists REQUEST_COLUMNS in order.
+# The stored price columns added after that (m012: cost_list_usd) follow sample_weight.
 APPENDED_REQUEST_COLUMNS: tuple[str, ...] = ("sample_weight",)
+APPENDED_PRICE_COLUMNS: tuple[str, ...] = ("cost_list_usd",)
 REQUESTS_TABLE_COLUMNS: tuple[Column, ...] = (
     *(c for c in REQUEST_COLUMNS if c.name not in APPENDED_REQUEST_COLUMNS),
-    *STORED_PRICE_COLUMNS,
+    *(c for c in STORED_PRICE_COLUMNS if c.name not in APPENDED_PRICE_COLUMNS),
     *(c for c in REQUEST_COLUMNS if c.name in APPENDED_REQUEST_COLUMNS),
+    *(c for c in STORED_PRICE_COLUMNS if c.name in APPENDED_PRICE_COLUMNS),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in REQUEST_COLUMNS)

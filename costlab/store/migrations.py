@@ -317,3 +317,13 @@ def m011_alert_state(con: duckdb.DuckDBPyConnection) -> None:
         );
         """
     )
+
+
+@migration
+def m012_list_price(con: duckdb.DuckDBPyConnection) -> None:
+    # Gross and net of negotiated discounts: each request's cost at list price (every multiplier but
+    # the discount: batch, residency and regional rates are list prices of those services), stored
+    # beside cost_usd (net). NULL on the rows priced before; the pricing SQL changed with it, so the
+    # price version changed too and a read-write open re-prices every row, filling it.
+    con.execute("alter table requests add column cost_list_usd DECIMAL(18,9);")
+

@@ -2,7 +2,8 @@
 -- params: none
 -- returns: a table price_card with one row per (model, speed, platform, service_tier, geo_class,
 --   time segment [seg_from, seg_to), prompt band [band_min_tokens, band_max_tokens)), every multiplier
---   applied, rates as integer femto-dollars (1e-15 USD) per token so request cost is exact integer math.
+--   applied, rates as integer femto-dollars (1e-15 USD) per token so request cost is exact integer math;
+--   list_*_fusd: the same rates before the negotiated discount (discount = 1: equal).
 --
 -- Resolution: time breaks at every valid_from/valid_to of a model's prices and of the discounts that
 -- apply to it. In each segment the highest priority in force (config > import > built-in) takes the
@@ -81,7 +82,11 @@ multiplied as (
            cast((case when t.service_tier = 'batch' then b.batch_factor else 1 end)
               * (case g.geo_class when 'us' then coalesce(b.us_geo_factor, 1)
                                   when 'regional' then b.regional_factor else 1 end)
-              * b.discount as DECIMAL(18,9)) as multiplier
+              * b.discount as DECIMAL(18,9)) as multiplier,
+           -- The same without the negotiated discount: the list price (gross), for cost_list_usd.
+           cast((case when t.service_tier = 'batch' then b.batch_factor else 1 end)
+              * (case g.geo_class when 'us' then coalesce(b.us_geo_factor, 1)
+                                  when 'regional' then b.regional_factor else 1 end) as DECIMAL(18,9)) as list_multiplier
     from banded b cross join tiers t cross join geos g
 )
 select
@@ -95,5 +100,13 @@ select
     round(cast(coalesce(cache_write_1h, input * 2) * multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as cache_write_1h_fusd,
     round(cast(coalesce(cache_read, input * 0.1) * multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as cache_read_fusd,
     -- Server-tool fees are per call, untouched by batch or residency factors; discounts still apply.
-    round(cast(coalesce(web_search_per_1k, 0) * discount as DECIMAL(38,18)) * 1000000000000)::BIGINT as web_search_fusd
+    round(cast(coalesce(web_search_per_1k, 0) * discount as DECIMAL(38,18)) * 1000000000000)::BIGINT as web_search_fusd,
+    -- List rates (before the negotiated discount), rounded the same way; equal to the above where
+    -- discount is 1.
+    round(cast(input * list_multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as list_input_fusd,
+    round(cast(output * list_multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as list_output_fusd,
+    round(cast(coalesce(cache_write_5m, input * 1.25) * list_multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as list_cache_write_5m_fusd,
+    round(cast(coalesce(cache_write_1h, input * 2) * list_multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as list_cache_write_1h_fusd,
+    round(cast(coalesce(cache_read, input * 0.1) * list_multiplier as DECIMAL(38,18)) * 1000000000)::BIGINT as list_cache_read_fusd,
+    round(cast(coalesce(web_search_per_1k, 0) as DECIMAL(38,18)) * 1000000000000)::BIGINT as list_web_search_fusd
 from multiplied;

@@ -16,6 +16,7 @@
 --   cost_tools_usd DECIMAL(18,9)      server-tool fees (web search)
 --   cost_usd DECIMAL(18,9)            the sum of the five parts above
 --   price_multiplier DECIMAL(18,9)    batch x residency x regional x discount applied to the rates
+--   cost_list_usd DECIMAL(18,9)       cost_usd at list price: the same without the negotiated discount
 --
 -- This is the one definition of a request's price. Ingest writes its result into the stored price
 -- columns of requests, the store re-prices rows priced under an older price card with it
@@ -27,7 +28,7 @@
 -- PRICE_COLUMNS), plus the card they were priced under.
 create or replace macro costlab_is_price_column(c) as
     c in ('tier', 'priced', 'unpriced_reason', 'cost_input_usd', 'cost_output_usd', 'cost_cache_write_usd',
-          'cost_cache_read_usd', 'cost_tools_usd', 'cost_usd', 'price_multiplier', 'price_version');
+          'cost_cache_read_usd', 'cost_tools_usd', 'cost_usd', 'price_multiplier', 'cost_list_usd', 'price_version');
 
 create or replace macro costlab_price_rows(t) as table
 with r as (
@@ -43,7 +44,9 @@ with r as (
 ),
 joined as (
     select r.*, c.input_fusd, c.output_fusd, c.cache_write_5m_fusd, c.cache_write_1h_fusd,
-           c.cache_read_fusd, c.web_search_fusd, c.multiplier, c.model is not null as matched
+           c.cache_read_fusd, c.web_search_fusd, c.multiplier, c.discount, c.model is not null as matched,
+           c.list_input_fusd, c.list_output_fusd, c.list_cache_write_5m_fusd, c.list_cache_write_1h_fusd,
+           c.list_cache_read_fusd, c.list_web_search_fusd
     from r
     left join price_card c
       on c.model = r.model
@@ -71,13 +74,24 @@ costed as (
         case when matched then costlab_cost_usd(coalesce(cache_read_tokens, 0), cache_read_fusd)
              when nothing_billable then 0 end as c_cr,
         case when matched then costlab_cost_usd(coalesce(web_search_requests, 0), web_search_fusd)
-             when nothing_billable then 0 end as c_tools
+             when nothing_billable then 0 end as c_tools,
+        -- At list price: each part rounded the same way, only where a discount applies.
+        case when matched and discount <> 1 then
+                 costlab_cost_usd(coalesce(input_tokens, 0), list_input_fusd)
+               + costlab_cost_usd(coalesce(output_tokens, 0), list_output_fusd)
+               + costlab_cost2_usd(coalesce(cache_write_5m_tokens, 0), list_cache_write_5m_fusd,
+                                   coalesce(cache_write_1h_tokens, 0), list_cache_write_1h_fusd)
+               + costlab_cost_usd(coalesce(cache_read_tokens, 0), list_cache_read_fusd)
+               + costlab_cost_usd(coalesce(web_search_requests, 0), list_web_search_fusd)
+        end as c_list
     from joined j
 )
 select
     costed.* exclude (geo_class, nothing_billable, matched, priced, input_fusd, output_fusd,
                       cache_write_5m_fusd, cache_write_1h_fusd, cache_read_fusd, web_search_fusd,
-                      multiplier, c_in, c_out, c_cw, c_cr, c_tools, prompt_tokens),
+                      multiplier, discount, c_in, c_out, c_cw, c_cr, c_tools, c_list, prompt_tokens,
+                      list_input_fusd, list_output_fusd, list_cache_write_5m_fusd, list_cache_write_1h_fusd,
+                      list_cache_read_fusd, list_web_search_fusd),
     m.tier,
     prompt_tokens::BIGINT as prompt_tokens,
     priced,
@@ -99,6 +113,7 @@ select
     c_cr::DECIMAL(18,9) as cost_cache_read_usd,
     c_tools::DECIMAL(18,9) as cost_tools_usd,
     (c_in + c_out + c_cw + c_cr + c_tools)::DECIMAL(18,9) as cost_usd,
-    multiplier::DECIMAL(18,9) as price_multiplier
+    multiplier::DECIMAL(18,9) as price_multiplier,
+    coalesce(c_list, c_in + c_out + c_cw + c_cr + c_tools)::DECIMAL(18,9) as cost_list_usd
 from costed
 left join models m on m.model = costed.model;

@@ -12,6 +12,8 @@
 --   cost_tools_usd DECIMAL(18,9)      server-tool fees (web search)
 --   cost_usd DECIMAL(18,9)            the sum of the five parts above
 --   price_multiplier DECIMAL(18,9)    batch x residency x regional x discount applied to the rates
+--   cost_list_usd DECIMAL(18,9)       cost_usd at list price, before negotiated discounts (gross; equal
+--                                     to cost_usd where no discount applies)
 --
 -- Prices are computed once and stored: ingest prices each new row (internal/price_rows.sql) into
 -- the price columns of requests, tagged with the price card's version (costlab_price_version()),
@@ -35,7 +37,7 @@ select
     tier,
     costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens) as prompt_tokens,
     priced, unpriced_reason, cost_input_usd, cost_output_usd, cost_cache_write_usd, cost_cache_read_usd,
-    cost_tools_usd, cost_usd, price_multiplier
+    cost_tools_usd, cost_usd, price_multiplier, cost_list_usd
 from requests
 where price_version = costlab_price_version();
 

@@ -119,6 +119,43 @@ def test_the_most_specific_discount_wins_and_discounts_do_not_stack(tmp_path):
     assert cost(store, "haiku") == Decimal("0.009")    # 0.01 x 0.9
 
 
+def list_cost(store: Store, request_id: str) -> Decimal | None:
+    return store.scalar("select cost_list_usd from costed_requests where request_id = ?", [request_id])
+
+
+def test_the_list_price_is_the_cost_before_the_negotiated_discount_and_after_batch_and_residency(tmp_path):
+    store = open_store(tmp_path, discounts=[
+        {"model": "claude-sonnet-4-5", "percent_off": 20, "valid_from": date(2026, 11, 1)}])
+    usage = dict(input_tokens=100_000, output_tokens=10_000, cache_read_tokens=50_000, cache_write_1h_tokens=1_000)
+    insert(store, "before", "claude-sonnet-4-5", "2026-10-31", **usage)
+    insert(store, "after", "claude-sonnet-4-5", "2026-11-02", **usage)
+    insert(store, "batch_regional", "claude-sonnet-4-5", "2026-11-02", service_tier="batch",
+           platform="bedrock", inference_geo="us-east-1", **usage)
+    insert(store, "other_model", "claude-haiku-4-5", "2026-11-02", **usage)
+    # Sonnet 4.5 at list: 100,000 x 3 + 10,000 x 15 + 50,000 x 0.3 + 1,000 x 6 = 0.3 + 0.15 + 0.015 + 0.006 = 0.471.
+    assert (cost(store, "before"), list_cost(store, "before")) == (Decimal("0.471"), Decimal("0.471"))
+    # 20% off: net 0.471 x 0.8 = 0.3768, gross the list price.
+    assert (cost(store, "after"), list_cost(store, "after")) == (Decimal("0.3768"), Decimal("0.471"))
+    # Batch (x0.5) and regional (x1.1) are list prices of those services: gross 0.471 x 0.55 = 0.25905.
+    assert list_cost(store, "batch_regional") == Decimal("0.25905")
+    assert cost(store, "batch_regional") == Decimal("0.20724")
+    # No discount on Haiku: gross equals net.
+    assert list_cost(store, "other_model") == cost(store, "other_model")
+
+
+def test_stored_list_prices_are_filled_when_a_discount_is_added_later(tmp_path):
+    path = tmp_path / "overrides.duckdb"
+    store = open_db(path, Config())
+    insert(store, "r", "claude-sonnet-4-5", "2026-11-02", input_tokens=10_000)
+    pricing.reprice(store)
+    assert store.scalar("select cost_list_usd from requests where request_id = 'r'") == Decimal("0.03")
+    store.close()
+    store = open_db(path, Config(discounts=[{"model": "claude-sonnet-4-5", "factor": 0.5, "valid_from": "2026-01-01"}]))
+    # The read-write open re-priced the stored row: net halved, gross unchanged.
+    assert store.rows("select cost_usd, cost_list_usd from requests where request_id = 'r'") == [
+        (Decimal("0.015"), Decimal("0.03"))]
+
+
 def test_a_discount_ends_at_its_valid_to(tmp_path):
     store = open_store(tmp_path, discounts=[
         {"model": "claude-haiku-4-5", "factor": 0.5, "valid_from": "2026-11-01", "valid_to": "2026-11-10"}])

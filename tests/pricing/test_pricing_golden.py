@@ -411,7 +411,7 @@ def test_costs_are_decimals_with_nine_places_never_floats(store):
     types = dict(store.rows(
         "select column_name, column_type from (describe costed_requests) where column_name like 'cost%'"
     ))
-    assert types == {c: "DECIMAL(18,9)" for c in ("cost_usd", *PARTS)}
+    assert types == {c: "DECIMAL(18,9)" for c in ("cost_usd", "cost_list_usd", *PARTS)}
     assert isinstance(costed(store, "r")["cost_usd"], Decimal)
 
 

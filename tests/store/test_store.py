@@ -37,6 +37,8 @@ EXPECTED = {
     "price_version": "UBIGINT",
     # appended after the stored price (m009)
     "sample_weight": "DECIMAL(38,6)",
+    # the list price, gross of negotiated discounts (m012)
+    "cost_list_usd": "DECIMAL(18,9)",
 }
 # DuckDB reports some types by their long names; schema.py uses the short spelling.
 _SPELLING = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
