@@ -29,7 +29,7 @@ VERSION = 1
 
 
 # What the report's own queries read besides the detectors' columns (costlab.signals.materialize).
-REPORT_EXTRA_COLUMNS = ("price_multiplier", "cost_cache_read_usd", "cost_cache_write_usd", "ingest_id")
+REPORT_EXTRA_COLUMNS = ("price_multiplier", "cost_cache_read_usd", "cost_cache_write_usd", "cost_list_usd", "ingest_id")
 # Without the detectors: the columns of costed_requests the report's queries read. User ids are
 # only counted, so a 64-bit hash stands in for them, as in the signals' window.
 REPORT_COLUMNS = (

@@ -18,7 +18,8 @@
 --   output_tokens BIGINT             output tokens (thinking included)
 --   cache_read_tokens BIGINT         prompt-cache reads
 --   cache_write_tokens BIGINT        prompt-cache writes, 5-minute and 1-hour
---   cost_usd DECIMAL(18,9)           spend
+--   cost_usd DECIMAL(18,9)           spend (net of negotiated discounts)
+--   list_usd DECIMAL(18,9)           the same requests at list price (gross: cost_list_usd); equal to cost_usd where no discount applies
 --   cache_read_usd DECIMAL(18,9)     what the cache reads cost
 --   cache_read_at_input_usd DECIMAL(18,9)  what the same tokens would have cost at the request's input rate
 --   cache_write_usd DECIMAL(18,9)    what the cache writes cost
@@ -52,7 +53,7 @@ priced_rows as (
         w.tier, w.model, w.feature, w.priced, w.status = 'error' as is_error, w.error_type, w.http_status,
         w.input_tokens, w.output_tokens, w.cache_read_tokens,
         coalesce(w.cache_write_5m_tokens, 0) + coalesce(w.cache_write_1h_tokens, 0) as cache_write_tokens,
-        w.cost_usd, w.cost_cache_read_usd, w.cost_cache_write_usd, w.sample_weight,
+        w.cost_usd, w.cost_list_usd, w.cost_cache_read_usd, w.cost_cache_write_usd, w.sample_weight,
         -- costlab_fusd_to_usd(tokens * rate) per request as whole nano-dollars (costlab_cost_nusd): the
         -- same integer as the macro, without its DECIMAL work per row.
         case when w.priced and w.cache_read_tokens > 0 and r.input_fusd is not null then
@@ -81,6 +82,7 @@ raw_sums as (
         sum(cache_read_tokens * sample_weight)                             as cache_read_tokens,
         sum(cache_write_tokens * sample_weight)                            as cache_write_tokens,
         sum(cost_usd * sample_weight)                                      as cost_usd,
+        sum(cost_list_usd * sample_weight)                                 as list_usd,
         sum(cost_cache_read_usd * sample_weight)                           as cache_read_usd,
         sum(read_at_input_n * sample_weight)                               as read_at_input_n,
         sum(cost_cache_write_usd * sample_weight)                          as cache_write_usd,
@@ -111,6 +113,7 @@ summed as (
         coalesce(sum(cache_read_tokens), 0)                                as cache_read_tokens,
         coalesce(sum(cache_write_tokens), 0)                               as cache_write_tokens,
         sum(cost_usd)                                                      as cost_usd,
+        sum(list_usd)                                                      as list_usd,
         sum(cache_read_usd)                                                as cache_read_usd,
         coalesce(sum(read_at_input_n), 0)                                  as read_at_input_n,
         sum(cache_write_usd)                                               as cache_write_usd,
@@ -135,6 +138,7 @@ select
     cache_read_tokens::BIGINT                                              as cache_read_tokens,
     cache_write_tokens::BIGINT                                             as cache_write_tokens,
     (case when priced then cost_usd end)::DECIMAL(18, 9)                   as cost_usd,
+    (case when priced then list_usd end)::DECIMAL(18, 9)                   as list_usd,
     (case when priced then cache_read_usd end)::DECIMAL(18, 9)             as cache_read_usd,
     (case when priced then read_at_input_n::DECIMAL(38, 0) * 0.000000001 end)::DECIMAL(18, 9)
                                                                            as cache_read_at_input_usd,

@@ -7,7 +7,8 @@
 --   period VARCHAR                   'current' or 'previous'
 --   customer_id VARCHAR              customer ('(none)' when the logs had none)
 --   requests BIGINT                  every request, ok or error
---   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced)
+--   cost_usd DECIMAL(18,9)           spend of the priced requests (NULL when none was priced), net of negotiated discounts
+--   list_usd DECIMAL(18,9)           the same at list price (gross; equal to cost_usd where no discount applies)
 --   unpriced_requests BIGINT         requests with no price in force: their cost is unknown, not in cost_usd
 select
     (case when ts >= $since::TIMESTAMPTZ then 'current' else 'previous' end)::VARCHAR as period,
@@ -15,6 +16,7 @@ select
     -- weighted by sample_weight (the requests a sampled row stands for)
     round(sum(sample_weight))::BIGINT                                      as requests,
     sum(cost_usd * sample_weight) filter (where priced)::DECIMAL(18, 9)    as cost_usd,
+    sum(cost_list_usd * sample_weight) filter (where priced)::DECIMAL(18, 9) as list_usd,
     round(coalesce(sum(sample_weight) filter (where not priced), 0))::BIGINT as unpriced_requests
 from costed_requests
 where ts >= $prev_since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

@@ -38,7 +38,7 @@ GOOD_WHEN_DOWN = {"spend_usd", "cost_per_request_usd", "cost_per_active_user_usd
                   "unpriced_share", "ingest_rejects", "cache_write_premium_usd", "batch_move_requests",
                   "batch_move_savings_usd"}
 GOOD_WHEN_UP = {"cache_hit_rate", "cache_hit_request_share", "cache_read_savings_usd", "cache_net_savings_usd",
-                "batch_request_share", "batch_spend_share", "batch_saved_usd"}
+                "batch_request_share", "batch_spend_share", "batch_saved_usd", "discount_usd"}
 # table change columns: spend and error-rate changes are bad when up, what-if's vs actual too
 TABLE_GOOD_WHEN_DOWN = {("spend", "change"), ("reliability", "change"), ("whatif", "vs_actual")}
 HEADLINE = ("spend_usd", "requests", "cost_per_request_usd", "cost_per_active_user_usd", "error_rate", "unpriced_share")
@@ -159,6 +159,9 @@ def sentence(report: dict) -> str:
         notes = report["sections"].get("headline", {}).get("notes", [])
         return notes[-1] if notes else f"No requests in {w['label']}."
     parts = [f"In {w['label']} spend was {fmt(spend['current'], 'usd')}"]
+    listed = _metric(report, "spend_list_usd")
+    if listed is not None and listed.get("current") is not None:
+        parts[0] += f" net of negotiated discounts ({fmt(listed['current'], 'usd')} at list price)"
     if spend.get("change") is not None:
         parts[0] += f" ({fmt(spend['change'], 'change')} against {w['previous']['label']})"
     parts.append(f"for {fmt(requests['current'], 'count')} requests")
@@ -193,8 +196,15 @@ def _kpis(report: dict) -> str:
         change = m.get("change")
         cls = _direction(change, _good_when(key))
         prev = report["window"]["previous"]["label"]
-        cards.append(f'<div class="kpi" data-key="{_e(key)}"><div class="label">{_e(m["label"])}</div>'
-                     f'<div class="value">{_e(fmt(m.get("current"), m["kind"]))}</div>'
+        label, gross = m["label"], ""
+        listed, off = _metric(report, "spend_list_usd"), _metric(report, "discount_usd")
+        if key == "spend_usd" and listed is not None:
+            # A negotiated discount applied: spend is net; the card says gross and the discount too.
+            label = "Spend (net of discounts)"
+            gross = (f'<div class="gross">at list price {_e(fmt(listed.get("current"), "usd"))}; '
+                     f'discount {_e(fmt(off.get("current") if off else None, "usd"))}</div>')
+        cards.append(f'<div class="kpi" data-key="{_e(key)}"><div class="label">{_e(label)}</div>'
+                     f'<div class="value">{_e(fmt(m.get("current"), m["kind"]))}</div>{gross}'
                      f'<div class="change {cls}">{_e(fmt(change, ck)) if change is not None else "no change to show"}</div>'
                      f'<div class="prev">{_e(prev)}: {_e(fmt(m.get("previous"), m["kind"]))}</div></div>')
     return '<div class="kpis">' + "".join(cards) + "</div>" if cards else ""

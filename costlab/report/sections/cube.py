@@ -30,7 +30,7 @@ def period(frame: pl.DataFrame, period: str) -> pl.DataFrame:
     return frame.filter(pl.col("period") == period)
 
 
-MONEY = ("cost_usd", "cache_read_usd", "cache_read_at_input_usd", "cache_write_usd", "cache_write_at_input_usd")
+MONEY = ("cost_usd", "list_usd", "cache_read_usd", "cache_read_at_input_usd", "cache_write_usd", "cache_write_at_input_usd")
 
 
 def totals(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -109,5 +109,14 @@ def widen(point: float, lo: float, hi: float, s: Sampling, total_usd: float) -> 
 
 
 def spend_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
-    return frame.group_by(key).agg(pl.col("requests").sum(), money_sum("cost_usd"), pl.col("unpriced_requests").sum())
+    return frame.group_by(key).agg(pl.col("requests").sum(), money_sum("cost_usd"), money_sum("list_usd"),
+                                   pl.col("unpriced_requests").sum())
+
+
+def discounted(frame: pl.DataFrame) -> bool:
+    """True when a negotiated discount applied to any priced request of the cube (either period):
+    then the report shows spend gross (at list price) and net."""
+    if frame.height == 0:
+        return False
+    return bool(frame.select((pl.col("list_usd") != pl.col("cost_usd")).fill_null(False).any()).item())
 

@@ -9,7 +9,7 @@ import polars as pl
 from costlab.report.context import ReportContext
 from costlab.report.document import metric, per, ratio
 from costlab.report.sections.base import Section
-from costlab.report.sections.cube import cube, sampling, sampling_notes, totals
+from costlab.report.sections.cube import cube, discounted, sampling, sampling_notes, totals
 from costlab.report.window import empty_sentence
 
 
@@ -23,7 +23,8 @@ def build(ctx: ReportContext) -> dict:
         requests, unpriced = t.get("requests", 0), t.get("unpriced_requests", 0)
         rows[r["period"]] = {**r, "requests": requests, "errors": t.get("errors", 0), "unpriced_requests": unpriced,
                              "priced_requests": requests - unpriced,
-                             "cost_usd": t.get("cost_usd") if requests else 0}
+                             "cost_usd": t.get("cost_usd") if requests else 0,
+                             "list_usd": t.get("list_usd") if requests else 0}
     cur, prev = rows["current"], rows["previous"]
 
     def both(fn):
@@ -41,7 +42,20 @@ def build(ctx: ReportContext) -> dict:
         metric("unpriced_share", "Unpriced share", "ratio", *both(lambda r: ratio(r["unpriced_requests"], r["requests"]) or 0.0)),
         metric("ingest_rejects", "Ingest rejects", "count", *both(lambda r: r["rejects"])),
     ]
+    if discounted(frame):
+        # Gross and net: spend above is net of the negotiated discounts ([[discounts]]); at list price
+        # the same requests cost spend_list_usd, and the discount is the difference.
+        def saved(r: dict):
+            return None if r["list_usd"] is None or r["cost_usd"] is None else r["list_usd"] - r["cost_usd"]
+        metrics[1:1] = [
+            metric("spend_list_usd", "Spend at list price (gross)", "usd", *both(lambda r: r["list_usd"])),
+            metric("discount_usd", "Negotiated discount", "usd", *both(saved)),
+        ]
     notes = sampling_notes(sampling(frame), cur["cost_usd"])
+    if discounted(frame) and cur["list_usd"]:
+        off = cur["list_usd"] - (cur["cost_usd"] or 0)
+        notes.append(f"Spend is net of negotiated discounts ([[discounts]] in costlab.toml): ${cur['list_usd']:,.2f} at "
+                     f"list price, ${off:,.2f} ({off / cur['list_usd']:.1%}) off. Every other dollar figure is net.")
     if cur["requests"] == 0:
         notes.append(empty_sentence(ctx.store, ctx.window))  # names the data's days
     if cur["unpriced_requests"]:
