@@ -159,11 +159,11 @@ def sentence(report: dict) -> str:
         notes = report["sections"].get("headline", {}).get("notes", [])
         return notes[-1] if notes else f"No requests in {w['label']}."
     parts = [f"In {w['label']} spend was {fmt(spend['current'], 'usd')}"]
-    listed = _metric(report, "spend_list_usd")
-    if listed is not None and listed.get("current") is not None:
-        parts[0] += f" net of negotiated discounts ({fmt(listed['current'], 'usd')} at list price)"
     if spend.get("change") is not None:
         parts[0] += f" ({fmt(spend['change'], 'change')} against {w['previous']['label']})"
+    listed = _metric(report, "spend_list_usd")
+    if listed is not None and listed.get("current") is not None:
+        parts[0] += f", net of negotiated discounts: {fmt(listed['current'], 'usd')} at list price,"
     parts.append(f"for {fmt(requests['current'], 'count')} requests")
     cpu = _metric(report, "cost_per_active_user_usd")
     if cpu and cpu.get("current") is not None:

@@ -47,6 +47,7 @@ def build(ctx: ReportContext) -> dict:
         # the same requests cost spend_list_usd, and the discount is the difference.
         def saved(r: dict):
             return None if r["list_usd"] is None or r["cost_usd"] is None else r["list_usd"] - r["cost_usd"]
+        metrics[0] = metric("spend_usd", "Spend (net of discounts)", "usd", *both(lambda r: r["cost_usd"]))
         metrics[1:1] = [
             metric("spend_list_usd", "Spend at list price (gross)", "usd", *both(lambda r: r["list_usd"])),
             metric("discount_usd", "Negotiated discount", "usd", *both(saved)),
