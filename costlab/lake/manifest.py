@@ -61,7 +61,7 @@ def parse(text: str | None, where: str) -> Manifest | None:
         raise InputError(f"{where}: the lake's manifest is not JSON ({ex}); if this folder is not a costlab "
                          "lake, export somewhere else") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(f"{where}: not a costlab lake manifest (no \"format\": \"{FORMAT}\"): export somewhere else")
+        raise InputError(f"{where}: not a costlab lake manifest (its format is not {FORMAT!r}): export somewhere else")
     if doc.get("format_version") != FORMAT_VERSION:
         raise InputError(f"{where}: lake format version {doc.get('format_version')!r}; this costlab writes and "
                          f"reads version {FORMAT_VERSION}: export to a new folder or prefix")
