@@ -32,7 +32,7 @@ def open_lake(path: str | os.PathLike, config: Config | None = None) -> Store:
     try:
         # A view keeps no parameters: the lake's folder goes in as a literal (glob characters and
         # quotes in it matched literally), the patterns are our own.
-        store.execute(f"create view costed_requests as select * exclude (day) from read_parquet("
+        store.execute(f"create view costed_requests as select * exclude (day) replace (attributes::JSON as attributes) from read_parquet("
                       f"{glob_literal(root, REQUESTS_GLOB)}, hive_partitioning = true, hive_types = {{'day': DATE}})")
         for name in mf.TABLES:
             if any((root / name).glob("*.parquet")):

@@ -24,6 +24,7 @@ from costlab.cli import app
 from costlab.config import Config, load_config
 from costlab.lake import MANIFEST, MARKER, TABLES, day_file, export_lake, open_lake, verify
 from costlab.open import open_store
+from costlab.store import queries
 from costlab.store.sqlquote import literal
 from costlab.summary import cost_summary
 
@@ -42,7 +43,8 @@ def fill(store, n: int = 1200, start: datetime = START, end: datetime = END, pre
            model="['claude-haiku-5-5', 'claude-sonnet-5-5', 'claude-opus-5-5', 'acme-unknown-1'][i % 4 + 1]",
            input_tokens="1000 + (i * 7919) % 50000", output_tokens="(i * 104729) % 3000",
            cache_read_tokens="(i * 31) % 9000", feature="['chat', 'extract', 'triage'][i % 3 + 1]",
-           sample_weight="case when i % 5 = 0 then 2.5 else 1 end")
+           sample_weight="case when i % 5 = 0 then 2.5 else 1 end",
+           attributes="case when i % 2 = 0 then ('{\"k\": ' || i || ', \"s\": \"x''y\"}')::JSON end")
     pricing.reprice(store)
 
 
@@ -90,6 +92,7 @@ def test_export_writes_one_zstd_file_per_utc_day_the_small_tables_and_a_manifest
     expected = [c for c in filled.columns("costed_requests")] + ["price_version"]
     meta = pq.ParquetFile(lake / day_file("2026-11-12"))
     assert meta.schema_arrow.names == expected
+    assert str(meta.schema_arrow.field("attributes").type) == "string"  # text, not Parquet's JSON (bytes in polars)
     assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
     money = {f.name: str(f.type) for f in meta.schema_arrow if f.name.startswith("cost_") or f.name == "sample_weight"}
     assert money == {"cost_input_usd": "decimal128(18, 9)", "cost_output_usd": "decimal128(18, 9)",
@@ -119,14 +122,27 @@ def test_the_lake_reads_with_polars_and_duckdb_the_day_partition_a_date(filled, 
 def test_money_is_exact_to_the_nano_dollar_and_the_summary_over_the_lake_equals_the_store_s(filled, tmp_path):
     lake = tmp_path / "lake"
     export_lake(filled, lake)
-    columns = "request_id, cost_input_usd, cost_output_usd, cost_cache_read_usd, cost_usd, priced, sample_weight"
-    store_rows = filled.frame(f"select {columns} from costed_requests order by request_id")
+    columns = "request_id, cost_input_usd, cost_output_usd, cost_cache_read_usd, cost_usd, priced, sample_weight, attributes"
+    store_rows = filled.frame(f"select {columns.replace('attributes', 'attributes::VARCHAR as attributes')} "
+                              "from costed_requests order by request_id")
     lake_rows = pl.read_parquet(lake / "requests", hive_partitioning=True).select(columns.split(", ")).sort("request_id")
     assert lake_rows.schema["cost_usd"] == pl.Decimal(18, 9)
     assert lake_rows.equals(store_rows)
     assert store_rows.filter(~pl.col("priced")).height == 300  # the unknown model: unpriced, NULL cost, not $0
     assert lake_rows.filter(~pl.col("priced"))["cost_usd"].null_count() == 300
     assert_same_summary(filled, lake)
+
+
+STARTERS = [q.name for q in queries.starter_queries() if q.name != "ingest_history"]  # ingest_history reads ingests
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_every_starter_query_over_the_lake_gives_the_store_s_answer(filled, tmp_path, name):
+    lake = tmp_path / "lake"
+    export_lake(filled, lake)
+    with open_lake(lake) as read:
+        got = read.run_query(name)
+    assert got.equals(filled.run_query(name)), name
 
 
 def test_a_second_run_writes_nothing_when_nothing_changed(filled, tmp_path):
