@@ -33,6 +33,7 @@ def export(
     written again (each day replaced whole), days the store no longer has are removed, and days
     outside --since/--until are not touched. Progress and the summary line go to stderr.
 
+    \b
     Examples:
       costlab export lake/
       costlab export s3://bucket/costlab-lake --since 2026-11-01
@@ -43,7 +44,7 @@ def export(
 
     first, last = calendar_day(since, "--since"), calendar_day(until, "--until")
     if first and last and first >= last:
-        raise typer.BadParameter(f"--until ({last}) must be after --since ({first})", param_hint="--until")
+        raise typer.BadParameter(f"{last} is not after --since ({first})", param_hint="--until")
 
     def note(text: str) -> None:
         stderr.print(text, highlight=False, markup=False)

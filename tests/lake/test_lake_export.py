@@ -351,3 +351,17 @@ def test_kill_9_in_the_middle_of_an_export_leaves_every_day_old_or_new_and_a_rer
 def checksums(store) -> dict[str, str]:
     """Each day's checksum (queries/lake/day_checksums.sql) over a store or a lake."""
     return {r["day"].isoformat(): str(r["checksum"]) for r in store.run_query("lake/day_checksums").iter_rows(named=True)}
+
+
+def test_verify_finds_a_day_file_that_does_not_match_the_manifest_and_full_repairs_it(filled, tmp_path):
+    lake = tmp_path / "lake"
+    export_lake(filled, lake)
+    (lake / day_file("2026-11-13")).write_bytes((lake / day_file("2026-11-12")).read_bytes())
+    (lake / day_file("2026-11-14")).unlink()
+    check = verify(lake)
+    # Days are read from ts: 11-12's rows now twice, none of 11-13's, no 11-14 file.
+    assert [p.split(":")[0] for p in check.problems] == ["2026-11-12", "2026-11-13", "2026-11-14"]
+    # An export trusts the files it wrote: a missing day is written again, a changed file only with --full.
+    assert export_lake(filled, lake).written == ["2026-11-14"]
+    assert export_lake(filled, lake, full=True).written == DAYS
+    assert verify(lake).ok
