@@ -365,3 +365,16 @@ def test_verify_finds_a_day_file_that_does_not_match_the_manifest_and_full_repai
     assert export_lake(filled, lake).written == ["2026-11-14"]
     assert export_lake(filled, lake, full=True).written == DAYS
     assert verify(lake).ok
+
+
+def test_rows_not_priced_yet_are_exported_at_the_current_prices(new_store, tmp_path):
+    store = new_store(tmp_path / "s.duckdb")
+    inject(store, 200, START, END, model="['claude-haiku-5-5', 'claude-opus-5-5'][i % 2 + 1]")  # price_version NULL
+    assert pricing.stale_count(store) == 200
+    lake = tmp_path / "lake"
+    export_lake(store, lake)
+    version = store.scalar("select costlab_price_version()")
+    assert pl.read_parquet(lake / "requests", hive_partitioning=True)["price_version"].unique().to_list() == [version]
+    assert verify(lake).ok
+    assert_same_summary(store, lake)
+    store.close()
