@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import calendar_day, open_store
+from costlab.cli.context import calendar_day, day, open_store
 from costlab.cli.errors import handle_errors
 from costlab.cli.options import ConfigOption, DbOption
 
@@ -38,6 +38,7 @@ def export(
       costlab export lake/
       costlab export s3://bucket/costlab-lake --since 2026-11-01
     """
+    from costlab import plausible
     from costlab.display import plural
     from costlab.lake import export_lake
     from costlab.progress import stderr
@@ -51,6 +52,10 @@ def export(
 
     with open_store(db, config) as store:
         result = export_lake(store, dest, first, last, full=full, endpoint_url=endpoint_url, on_note=note)
+        # Requests the default window leaves out (a timestamp outside [ingest] earliest/latest) are said, not lost in silence.
+        outside = plausible.default_window(store, day(since, "--since"), day(until, "--until"))[2]
+    if outside:
+        note(f"note: {outside}")
     if result.resumed:
         note("note: an earlier export into this lake had not finished; its days were written again")
     tables = f"; {plural(len(result.tables_written), 'table')} written" if result.tables_written else ""

@@ -378,3 +378,13 @@ def test_rows_not_priced_yet_are_exported_at_the_current_prices(new_store, tmp_p
     assert verify(lake).ok
     assert_same_summary(store, lake)
     store.close()
+
+
+def test_requests_outside_the_plausible_window_are_left_out_and_said_so(filled, tmp_path):
+    inject(filled, 2, datetime(2100, 1, 1, tzinfo=UTC), datetime(2100, 1, 2, tzinfo=UTC), request_id="'future_' || i")
+    db = str(filled.path)
+    filled.close()
+    r = CliRunner().invoke(app, ["export", str(tmp_path / "lake"), "--db", db])
+    assert r.exit_code == 0, r.output
+    assert "2 requests have a timestamp from" in r.stderr and "6 days written (1,200 requests)" in r.stderr
+    assert not (tmp_path / "lake" / "requests" / "day=2100-01-01").exists()
