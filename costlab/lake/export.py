@@ -119,7 +119,7 @@ def export_lake(store: Store, dest: str | os.PathLike, since: date | None = None
                         if full or t in table_touched or (old.tables.get(t, {}).get("rows"), old.tables.get(t, {}).get("checksum"))
                         != tables[t] or not target.files(t)]
         result.unchanged = len(days) - len(write)
-        if not (write or remove or write_tables):
+        if not (write or remove or write_tables or marker):  # an unfinished export's marker is always cleared
             return result
 
         # Before the first file changes: what this export will touch (an unfinished earlier export's too).
@@ -130,7 +130,12 @@ def export_lake(store: Store, dest: str | os.PathLike, since: date | None = None
             "days": sorted(set(write) | set(remove) | touched), "tables": sorted(set(write_tables) | table_touched),
         }, indent=2) + "\n")
 
-        new = mf.Manifest(method, {d: e for d, e in old.days.items() if d in days or not in_window(d)}, dict(old.tables))
+        # The manifest keeps the entries of the days this run leaves alone, except a day outside the
+        # window that an unfinished export was writing: its file may be new or old, so it loses its
+        # entry and the next export whose window holds it writes it again.
+        kept = {d: e for d, e in old.days.items()
+                if (d in days and d not in write) or not (in_window(d) or d in touched)}
+        new = mf.Manifest(method, kept, dict(old.tables))
         total = sum(days[d][0] for d in write)
         if write:
             note(f"writing {len(write):,} day{'s' if len(write) != 1 else ''} ({total:,} requests) to {target.url}")

@@ -388,3 +388,19 @@ def test_requests_outside_the_plausible_window_are_left_out_and_said_so(filled, 
     assert r.exit_code == 0, r.output
     assert "2 requests have a timestamp from" in r.stderr and "6 days written (1,200 requests)" in r.stderr
     assert not (tmp_path / "lake" / "requests" / "day=2100-01-01").exists()
+
+
+def test_an_unfinished_export_s_days_are_written_again_even_outside_the_next_window(filled, tmp_path):
+    lake = tmp_path / "lake"
+    export_lake(filled, lake)
+    # What a killed export leaves: its marker naming the days and tables it was writing.
+    (lake / MARKER).write_text(json.dumps({"days": ["2026-11-11", "2026-11-15"], "tables": ["prices"]}))
+    narrow = export_lake(filled, lake, until=datetime(2026, 11, 14).date())
+    assert narrow.resumed and narrow.written == ["2026-11-11"] and narrow.tables_written == ["prices"]
+    assert not (lake / MARKER).exists()
+    assert "2026-11-15" not in json.loads((lake / MANIFEST).read_text())["days"]  # outside: left for the next run
+    assert export_lake(filled, lake).written == ["2026-11-15"]
+    assert verify(lake).ok
+    # A marker whose days are all done still goes, with the manifest written again.
+    (lake / MARKER).write_text(json.dumps({"days": [], "tables": []}))
+    assert export_lake(filled, lake).resumed and not (lake / MARKER).exists()
