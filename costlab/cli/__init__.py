@@ -5,7 +5,7 @@
     errors       handle_errors: the one place errors become `Error: ...` on stderr and exit codes
     helptext     Group (command lists in --help, never cut) and the shell completion options
     context      the store from --db/--config, days from flags, frames written in --format
-    ingest, summary, sql, generate, prices, report, signals, budget, alert, reconcile, compare, pull_usage, whatif, replay,
+    ingest, summary, sql, export, generate, prices, report, signals, budget, alert, reconcile, compare, pull_usage, whatif, replay,
     route
                  one module per command or command group, each with `register(app)`
 
@@ -24,7 +24,7 @@ from typing import Annotated, Optional
 import typer
 
 from costlab.cli import (
-    alert, budget, compare, generate, ingest, prices, pull_usage, reconcile, replay, report, route, signals, sql, summary,
+    alert, budget, compare, export, generate, ingest, prices, pull_usage, reconcile, replay, report, route, signals, sql, summary,
     whatif,
 )
 from costlab.cli.errors import say_error
@@ -66,7 +66,7 @@ def _root(
 
 
 # The order of `costlab --help` (typer lists single commands first, then the groups: prices, whatif, replay).
-COMMANDS = (ingest, summary, sql, generate, prices, report, signals, budget, alert, reconcile, compare, pull_usage, whatif, replay,
+COMMANDS = (ingest, summary, sql, export, generate, prices, report, signals, budget, alert, reconcile, compare, pull_usage, whatif, replay,
             route)
 for command in COMMANDS:
     command.register(app)

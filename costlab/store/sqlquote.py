@@ -69,6 +69,13 @@ def file_literal(path: str | os.PathLike) -> str:
     return literal(text)
 
 
+def glob_literal(root: str | os.PathLike, pattern: str) -> str:
+    """The literal for DuckDB's globbing readers that matches `pattern` (costlab's own constant glob,
+    such as 'requests/day=*/*.parquet') under the local folder `root`, whose own glob characters and
+    quotes are matched literally (as file_literal does for a file)."""
+    return file_literal(root)[:-1] + "/" + pattern.replace("'", "''") + "'"
+
+
 _aliases: dict[str, str] = {}
 _alias_dir: str | None = None
 _alias_lock = threading.Lock()

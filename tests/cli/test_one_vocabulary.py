@@ -101,6 +101,7 @@ PRINTS_ROWS_NOT_RUN = {("replay", "resume")}
 NO_ROWS = {
     ("ingest",): "reads files; its --format names the input's format",
     ("generate",): "writes a log file; its --format names that file's format",
+    ("export",): "writes the lake (Parquet files and a manifest) to DEST; its summary line goes to stderr",
     ("pull-usage",): "fetches reports into the store",
     ("alert",): "sends findings to the [[alerts]] destinations; what it writes is their messages (Slack, JSON, Markdown)",
     ("replay", "exclude"): "changes a run's standing",
