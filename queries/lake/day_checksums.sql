@@ -18,7 +18,8 @@ select
     (ts at time zone 'UTC')::DATE                                          as day,
     count(*)::BIGINT                                                       as requests,
     sum(hash(source, request_id, tier, priced, unpriced_reason, cost_input_usd, cost_output_usd,
-             cost_cache_write_usd, cost_cache_read_usd, cost_tools_usd, cost_usd, price_multiplier))::HUGEINT
+             cost_cache_write_usd, cost_cache_read_usd, cost_tools_usd, cost_usd, price_multiplier,
+             cost_list_usd))::HUGEINT
                                                                            as checksum
 from costed_requests
 where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ

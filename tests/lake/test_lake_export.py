@@ -98,7 +98,7 @@ def test_export_writes_one_zstd_file_per_utc_day_the_small_tables_and_a_manifest
     assert money == {"cost_input_usd": "decimal128(18, 9)", "cost_output_usd": "decimal128(18, 9)",
                      "cost_cache_write_usd": "decimal128(18, 9)", "cost_cache_read_usd": "decimal128(18, 9)",
                      "cost_tools_usd": "decimal128(18, 9)", "cost_usd": "decimal128(18, 9)",
-                     "sample_weight": "decimal128(38, 6)"}
+                     "cost_list_usd": "decimal128(18, 9)", "sample_weight": "decimal128(38, 6)"}
     assert verify(lake).ok
 
 
