@@ -221,7 +221,12 @@ PATTERNS = {
     "escalation-spike": f"{SPIKE_FEATURE} moves to Haiku in the last 7 days (90% of its first attempts), where "
                         "its harder documents fail more (difficulty +0.4) and are re-sent to Sonnet",
     "nightly-batch": "catalog-enrich: a cron job at 01:00 UTC every night, 45 minutes, on the standard tier",
+    "task-mix-shift": "in the last 7 days the long-document tasks (doc-summarize, code-review, research-agent) "
+                      "are drawn 4x as often (about 47% of requests instead of 18%): the traffic a routing "
+                      "policy was fitted on has moved",
 }
+TASK_MIX_FEATURES = ("doc-summarize", "code-review", "research-agent")
+TASK_MIX_FACTOR = 4.0
 RATE_LIMIT_FACTOR = 2.5
 PROMPT_GROWTH = 1.8
 DIFFICULTY_RISE = 0.4
