@@ -46,8 +46,9 @@ FLOOR = 1e-4
 OTHER = "(other)"
 STATUSES = ("ok", "watch", "refit", "too few")
 
-COLUMNS = ("check", "input", "status", "value", "watch_at", "refit_at", "n", "reference_n",
-           "predicted", "judged", "judged_low", "judged_high", "detail")
+# value: the PSI (input, tier share) or predicted minus judged pass rate; refit_at: its threshold
+COLUMNS = ("check", "input", "status", "value", "refit_at", "n", "predicted", "judged", "judged_low", "judged_high",
+           "detail")
 
 
 def psi(now: np.ndarray, ref: np.ndarray) -> float:
@@ -190,28 +191,31 @@ def check(policy: dict[str, Any], reduction: Reduction, *, psi_watch: float = PS
             counts = np.bincount(np.searchsorted(edges, X[:, by_name[name]], side="right"), minlength=len(edges) + 1)
             now = _shares(counts.astype(np.float64))
             value = psi(np.array(now), np.array(item["shares"]))
-            rows.append(_row(check="input", input=name, value=value, n=n, reference_n=ref["requests"],
+            rows.append(_row(check="input", input=name, value=value, n=n,
                              status=_status_psi(value, n, psi_watch, psi_refit, min_requests),
                              detail=_describe(_bin_labels(edges, name), item["shares"], now)))
         fv = ref["feature"]
         if len(fv["values"]) > 1:
             now = _shares(_feature_counts(names, fv["values"][:-1]))
             value = psi(np.array(now), np.array(fv["shares"]))
-            rows.append(_row(check="input", input="feature", value=value, n=n, reference_n=ref["requests"],
+            rows.append(_row(check="input", input="feature", value=value, n=n,
                              status=_status_psi(value, n, psi_watch, psi_refit, min_requests),
                              detail=_describe(fv["values"], fv["shares"], now)))
         if list(ref["tiers"]["names"]) == list(reduction.tiers):
             now = _shares(_tier_counts(reduction, policy))
             value = psi(np.array(now), np.array(ref["tiers"]["shares"]))
-            rows.append(_row(check="tier share", input="tiers", value=value, n=n, reference_n=ref["requests"],
+            rows.append(_row(check="tier share", input="tiers", value=value, n=n,
                              status=_status_psi(value, n, psi_watch, psi_refit, min_requests),
                              detail=_describe(ref["tiers"]["names"], ref["tiers"]["shares"], now)))
         else:
             notes.append(f"this window's tiers ({', '.join(reduction.tiers)}) are not the policy's "
                          f"({', '.join(ref['tiers']['names'])}): tier shares not compared")
+        window = (policy.get("data") or {}).get("window") or [None, None]
+        notes.append(f"reference: {ref['requests']:,} requests of the fit window "
+                     f"({window[0] or '?'} to {window[1] or '?'}); PSI: watch from {psi_watch:g}, refit from {psi_refit:g}")
     for row in rows:
         if row["status"] != "too few":
-            row["watch_at"], row["refit_at"] = psi_watch, psi_refit
+            row["refit_at"] = psi_refit
         if row["status"] == "refit":
             reasons.append(f"{row['input']} moved (PSI {row['value']:.3f} >= {psi_refit:g}: {row['detail']})")
     if rows and rows[0]["status"] == "too few":
@@ -226,9 +230,9 @@ def check(policy: dict[str, Any], reduction: Reduction, *, psi_watch: float = PS
                 reasons.append(f"tier {t} now runs {models[t]}, the policy was fitted on judgements of {mine[t]}")
     statuses = {r["status"] for r in rows}
     verdict = "refit" if "refit" in statuses else "watch" if "watch" in statuses else "ok"
-    frame = pl.DataFrame(rows, schema={c: (pl.Float64 if c in ("value", "watch_at", "refit_at", "predicted", "judged",
-                                                                "judged_low", "judged_high")
-                                           else pl.Int64 if c in ("n", "reference_n") else pl.String) for c in COLUMNS})
+    frame = pl.DataFrame(rows, schema={c: (pl.Float64 if c in ("value", "refit_at", "predicted", "judged", "judged_low",
+                                                                "judged_high")
+                                           else pl.Int64 if c == "n" else pl.String) for c in COLUMNS})
     return CheckResult(frame, verdict, reasons, notes)
 
 
@@ -261,7 +265,7 @@ def _pass_rates(policy: dict[str, Any], reduction: Reduction, gap: float, min_ju
             else:
                 status = "ok"
             rows.append(_row(check="pass rate", input=f"{c['tier']} ({scope})", status=status, value=pred - rate,
-                             watch_at=None, refit_at=gap, n=m, predicted=pred, judged=rate, judged_low=lo,
+                             refit_at=gap, n=m, predicted=pred, judged=rate, judged_low=lo,
                              judged_high=hi, detail=f"{int(good):,} of {m:,} judged good"))
     if not rows:
         notes.append("no judged requests on the tiers below the top in this window: predicted pass rates not compared "

@@ -156,3 +156,44 @@ def test_a_configured_policy_file_that_is_missing_is_a_config_error(store, tmp_p
 def test_psi_is_zero_for_equal_shares_and_grows_with_the_shift():
     assert psi(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0
     assert 0 < psi(np.array([0.55, 0.45]), np.array([0.5, 0.5])) < psi(np.array([0.8, 0.2]), np.array([0.5, 0.5]))
+
+
+def _cli(store_path, policy_file, tmp_path, *args):
+    from typer.testing import CliRunner
+
+    from costlab.cli.route import register
+
+    from helpers import one_command_app
+
+    cfg = tmp_path / "costlab.toml"
+    cfg.write_text("[tiers]\n" + "".join(f'{t} = "{m}"\n' for t, m in TIERS.items()), encoding="utf-8")
+    return CliRunner().invoke(one_command_app(register), ["route", "check", str(policy_file), "--db", str(store_path),
+                                                          "--config", str(cfg), *args])
+
+
+def test_route_check_reads_the_traffic_since_the_fit_and_exits_5_on_refit_with_fail_on(new_store, tmp_path, policy_file):
+    path = tmp_path / "shift.duckdb"
+    with new_store(path) as s:
+        _logs(s, patterns=["task-mix-shift"])
+    res = _cli(path, policy_file, tmp_path, "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert "since the policy's fit window ended (2026-11-09)" in res.stderr and "note: refit: feature moved" in res.stderr
+    rows = json.loads(res.stdout)
+    assert {r["check"] for r in rows} == {"input", "tier share", "pass rate"}
+    assert next(r for r in rows if r["input"] == "feature")["status"] == "refit"
+    res = _cli(path, policy_file, tmp_path, "--fail-on", "refit", "--format", "csv")
+    assert res.exit_code == 5 and "exit 5: verdict refit" in res.stderr
+
+
+def test_route_check_exits_0_with_fail_on_where_nothing_moved(new_store, tmp_path, policy_file):
+    path = tmp_path / "stable.duckdb"
+    with new_store(path) as s:
+        _logs(s)
+    res = _cli(path, policy_file, tmp_path, "--fail-on", "watch", "--since", "2026-11-09")
+    assert res.exit_code == 0, res.output
+    assert "note: ok: no input moved" in res.stderr
+
+
+def test_route_check_refuses_an_unknown_fail_on_level(tmp_path, policy_file):
+    res = _cli(tmp_path / "none.duckdb", policy_file, tmp_path, "--fail-on", "high")
+    assert res.exit_code == 2 and "watch or refit" in res.output
