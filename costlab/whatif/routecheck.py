@@ -210,9 +210,11 @@ def check(policy: dict[str, Any], reduction: Reduction, *, psi_watch: float = PS
         else:
             notes.append(f"this window's tiers ({', '.join(reduction.tiers)}) are not the policy's "
                          f"({', '.join(ref['tiers']['names'])}): tier shares not compared")
-        window = (policy.get("data") or {}).get("window") or [None, None]
-        notes.append(f"reference: {ref['requests']:,} requests of the fit window "
-                     f"({window[0] or '?'} to {window[1] or '?'}); PSI: watch from {psi_watch:g}, refit from {psi_refit:g}")
+        data = policy.get("data") or {}
+        window = data.get("window") or [None, None]
+        span = f", {window[0]} to {window[1]}" if window[0] or window[1] else ""
+        notes.append(f"reference: {ref['requests']:,} requests the policy was fitted on ({data.get('source', '?')}{span}); "
+                     f"PSI: watch from {psi_watch:g}, refit from {psi_refit:g}")
     for row in rows:
         if row["status"] != "too few":
             row["refit_at"] = psi_refit
