@@ -197,3 +197,29 @@ def test_route_check_exits_0_with_fail_on_where_nothing_moved(new_store, tmp_pat
 def test_route_check_refuses_an_unknown_fail_on_level(tmp_path, policy_file):
     res = _cli(tmp_path / "none.duckdb", policy_file, tmp_path, "--fail-on", "high")
     assert res.exit_code == 2 and "watch or refit" in res.output
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('routing = "policy.json"', "routing must be a table"),
+    ('[routing]\npolicies = "policy.json"', "unknown setting 'policies'"),
+    ("[routing]\npolicy = 3", "expected the path of a policy file"),
+    ('[routing]\npolicy = ""', "expected the path of a policy file"),
+])
+def test_the_routing_section_of_costlab_toml_is_checked(tmp_path, toml, message):
+    from costlab.config import load_config
+    from costlab.errors import ConfigError
+
+    path = tmp_path / "costlab.toml"
+    path.write_text(toml + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_a_relative_routing_policy_is_relative_to_costlab_toml(tmp_path):
+    from costlab.config import load_config, routing_policy
+
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "costlab.toml"
+    path.write_text('[routing]\npolicy = "policies/p.json"\n', encoding="utf-8")
+    assert routing_policy(load_config(path)) == tmp_path / "conf" / "policies" / "p.json"
+    assert routing_policy(Config()) is None
