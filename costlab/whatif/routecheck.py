@@ -81,41 +81,41 @@ def _numeric(policy: dict[str, Any]) -> list[str]:
     return list(policy["features"]["numeric"])
 
 
-def _inputs(reduction: Reduction, policy: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(numeric columns [n, k], feature name per request) as the policy sees them."""
-    X = design(reduction, [], [])[:, :len(_numeric(policy))]
-    names = (np.array(reduction.features, dtype=object)[reduction.feature] if reduction.n
-             else np.zeros(0, dtype=object))
-    return X, names
+def _matrix(reduction: Reduction, policy: dict[str, Any]) -> np.ndarray:
+    """The policy's design [n, features] (its numeric inputs first), built once per window."""
+    return design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]))
 
 
-def _feature_counts(names: np.ndarray, values: list[str]) -> np.ndarray:
-    frame = pl.DataFrame({"f": pl.Series(list(names), dtype=pl.String)})
-    got = dict(frame.group_by("f").len().iter_rows())
-    known = [got.get(v, 0) for v in values]
-    return np.array(known + [len(names) - sum(known)], dtype=np.float64)
+def _feature_counts(reduction: Reduction, values: list[str]) -> np.ndarray:
+    """Requests per feature name in `values`, then the rest: one bincount over the feature codes."""
+    per_code = np.bincount(reduction.feature, minlength=len(reduction.features)) if reduction.n else np.zeros(len(reduction.features))
+    by_name = dict(zip(reduction.features, per_code.tolist()))
+    known = [by_name.get(v, 0) for v in values]
+    return np.array(known + [reduction.n - sum(known)], dtype=np.float64)
 
 
-def _tier_counts(reduction: Reduction, policy: dict[str, Any]) -> np.ndarray:
-    X = design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]))
-    tiers = list(policy["tiers"])
-    chosen = assign_by_threshold(probabilities(policy, X), float(policy["threshold"]), len(tiers) - 1)
-    return np.bincount(chosen, minlength=len(tiers)).astype(np.float64)
+def _chosen(policy: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    """The tier index the policy routes each request to (Router.tier, set-based)."""
+    return assign_by_threshold(probabilities(policy, X), float(policy["threshold"]), len(policy["tiers"]) - 1)
+
+
+def _tier_counts(policy: dict[str, Any], X: np.ndarray) -> np.ndarray:
+    return np.bincount(_chosen(policy, X), minlength=len(policy["tiers"])).astype(np.float64)
 
 
 def reference(policy: dict[str, Any], reduction: Reduction) -> dict[str, Any]:
     """The fit window's distributions of the policy's inputs and of its tier choices (`reference`)."""
-    X, names = _inputs(reduction, policy)
+    X = _matrix(reduction, policy)
     inputs = []
     for j, name in enumerate(_numeric(policy)):
         edges = _edges(X[:, j]) if reduction.n else [0.5]
         counts = np.bincount(np.searchsorted(edges, X[:, j], side="right"), minlength=len(edges) + 1)
         inputs.append({"input": name, "edges": edges, "shares": _shares(counts.astype(np.float64))})
     values = list(policy["features"]["feature_values"])
-    feature = {"values": values + [OTHER], "shares": _shares(_feature_counts(names, values))}
+    feature = {"values": values + [OTHER], "shares": _shares(_feature_counts(reduction, values))}
     return {"requests": int(reduction.n), "bins": "deciles between distinct values; 0/1 inputs split at 0.5",
             "inputs": inputs, "feature": feature,
-            "tiers": {"names": list(policy["tiers"]), "shares": _shares(_tier_counts(reduction, policy))}}
+            "tiers": {"names": list(policy["tiers"]), "shares": _shares(_tier_counts(policy, X))}}
 
 
 def with_reference(policy: dict[str, Any], reduction: Reduction) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def check(policy: dict[str, Any], reduction: Reduction, *, psi_watch: float = PS
         notes.append("the policy file carries no reference distributions (format costlab.route/1, fitted before drift "
                      "checks): refit with `costlab route fit` to check its inputs and tier shares")
     else:
-        X, names = _inputs(reduction, policy)
+        X = _matrix(reduction, policy)
         by_name = {name: j for j, name in enumerate(_numeric(policy))}
         for item in ref["inputs"]:
             name = item["input"]
@@ -196,13 +196,13 @@ def check(policy: dict[str, Any], reduction: Reduction, *, psi_watch: float = PS
                              detail=_describe(_bin_labels(edges, name), item["shares"], now)))
         fv = ref["feature"]
         if len(fv["values"]) > 1:
-            now = _shares(_feature_counts(names, fv["values"][:-1]))
+            now = _shares(_feature_counts(reduction, fv["values"][:-1]))
             value = psi(np.array(now), np.array(fv["shares"]))
             rows.append(_row(check="input", input="feature", value=value, n=n,
                              status=_status_psi(value, n, psi_watch, psi_refit, min_requests),
                              detail=_describe(fv["values"], fv["shares"], now)))
         if list(ref["tiers"]["names"]) == list(reduction.tiers):
-            now = _shares(_tier_counts(reduction, policy))
+            now = _shares(_tier_counts(policy, X))
             value = psi(np.array(now), np.array(ref["tiers"]["shares"]))
             rows.append(_row(check="tier share", input="tiers", value=value, n=n,
                              status=_status_psi(value, n, psi_watch, psi_refit, min_requests),
@@ -244,7 +244,7 @@ def _pass_rates(policy: dict[str, Any], reduction: Reduction, gap: float, min_ju
     tiers = list(policy["tiers"])
     if tuple(tiers) != tuple(reduction.tiers) or reduction.n == 0:
         return []
-    X = design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]))
+    X = _matrix(reduction, policy)
     P = probabilities(policy, X)
     chosen = assign_by_threshold(P, float(policy["threshold"]), len(tiers) - 1)
     rows = []
