@@ -209,3 +209,13 @@ def test_whatif_section_appears_for_a_configured_policy_alone(traffic, tmp_path)
     section = build_report(traffic, W46, parse({}), sections=ONLY)["sections"]["whatif"]
     assert [r["scenario"] for r in section["tables"][0]["rows"]] == ["actual split", "learned:policy.json"]
     assert section["tables"][0]["rows"][1]["mix"] == "0/0/100"
+
+
+def test_the_html_and_markdown_reports_render_the_policy_row(traffic, tmp_path):
+    from costlab.config import Config
+    from costlab.report import render
+
+    traffic.config = Config(routing={"policy": str(_constant_policy(tmp_path, cheapest_ok=True))})
+    report = build_report(traffic, W46, parse({"whatif_splits": ["haiku=100"]}), sections=ONLY)
+    assert "learned:policy.json" in render(report, "markdown")
+    assert "learned:policy.json" in render(report, "html")
