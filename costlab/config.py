@@ -15,6 +15,7 @@
 | budgets          | -         | -                | [[budgets]]           | none (docs/playbook.md) |
 | time zone        | --tz      | -                | [report] timezone     | UTC                  |
 | compare, guardrails | -      | -                | [compare], [compare.guardrails] | costlab/compare/settings.py |
+| routing policy   | -         | -                | [routing] policy      | none (docs/routing.md) |
 
 The first column that has a value wins. Unknown top-level keys are an error with a did-you-mean,
 so a typo never silently does nothing.
@@ -34,7 +35,8 @@ DEFAULT_DB = "costlab.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG = "costlab.toml"
 KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif",
-              "alerts", "budgets", "compare")
+              "alerts", "budgets", "compare", "routing")
+ROUTING_KEYS = ("policy",)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Config:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # [[alerts]]: destinations (costlab/alerts/settings.py)
     budgets: list[dict[str, Any]] = field(default_factory=list)  # [[budgets]]: costlab/budgets/settings.py
     compare: dict[str, Any] = field(default_factory=dict)  # [compare], [compare.guardrails]: costlab/compare/settings.py
+    routing: dict[str, Any] = field(default_factory=dict)  # [routing] policy: a fitted policy file (docs/routing.md)
 
     @property
     def base_dir(self) -> Path:
@@ -99,7 +102,34 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         alerts=_tables(candidate, data, "alerts"),
         budgets=_tables(candidate, data, "budgets"),
         compare=dict(data.get("compare", {})),
+        routing=_routing(candidate, data.get("routing", {})),
     )
+
+
+def _routing(path: Path, value: Any) -> dict[str, Any]:
+    """[routing]: `policy`, a fitted policy file (`costlab route fit`), relative to costlab.toml. Checked
+    for its form here; the file itself is read (and refused if it is no policy) where it is used."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: routing must be a table: [routing]")
+    for key in value:
+        if key not in ROUTING_KEYS:
+            raise ConfigError(f"{path} [routing]: unknown setting {key!r}.{did_you_mean(key, ROUTING_KEYS)} "
+                              f"Known settings: {', '.join(ROUTING_KEYS)}.")
+    policy = value.get("policy")
+    if policy is None:
+        return {}
+    if not isinstance(policy, str) or not policy.strip() or "\x00" in policy:
+        raise ConfigError(f'{path} [routing] policy: expected the path of a policy file, e.g. policy = "policy.json", '
+                          f"got {policy!r}")
+    return {"policy": policy}
+
+
+def routing_policy(config: Config | None) -> Path | None:
+    """The [routing] policy file's path (relative paths are relative to costlab.toml), or None."""
+    policy = (config.routing if config else {}).get("policy")
+    if not policy:
+        return None
+    return Path(policy) if Path(policy).is_absolute() else config.base_dir / policy
 
 
 def _tables(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:

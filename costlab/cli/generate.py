@@ -26,7 +26,7 @@ def generate(
     start: Annotated[str, typer.Option(help="First day of traffic (YYYY-MM-DD).")] = "2026-11-02",
     days: Annotated[int, typer.Option(help="Days of traffic.")] = 14,
     mix: Annotated[Optional[str], typer.Option(help="Haiku/Sonnet/Opus share of first attempts in percent, summing to 100: haiku=45,sonnet=40,opus=15. [default: 60/32/8]", show_default=False)] = None,
-    pattern: Annotated[Optional[list[str]], typer.Option("--pattern", help="Add a pattern the detectors should find (repeatable): over-modeling, rate-limited-top-tier, cost-per-user-growth, escalation-spike, nightly-batch, or all.", show_default=False)] = None,
+    pattern: Annotated[Optional[list[str]], typer.Option("--pattern", help="Add a pattern the detectors should find (repeatable): over-modeling, rate-limited-top-tier, cost-per-user-growth, escalation-spike, nightly-batch, or all of those; task-mix-shift (the last week's task mix moves: route_drift) only by name.", show_default=False)] = None,
 ) -> None:
     """Write a seeded, realistic production log (for trying costlab, tests and benchmarks).
 
@@ -35,7 +35,7 @@ def generate(
       costlab generate logs.jsonl.gz --rows 100000 --seed 7
       costlab generate demo.parquet --format canonical-parquet --rows 80000 --seed 13 --mix haiku=45,sonnet=40,opus=15 --pattern all
     """
-    from costlab.generate import PATTERNS
+    from costlab.generate import ALL_PATTERNS, PATTERNS
     from costlab.generate import generate as gen
     from costlab.progress import rows_bar, stderr
 
@@ -48,10 +48,11 @@ def generate(
             raise typer.BadParameter(f"expected haiku=N,sonnet=N,opus=N, got {mix!r}", param_hint="--mix") from None
         if abs(sum(shares.values()) - 100) > 1e-9:
             raise typer.BadParameter(f"the shares sum to {sum(shares.values()):g}, not 100", param_hint="--mix")
-    patterns = list(PATTERNS) if pattern and "all" in pattern else list(pattern or [])
+    named = [p for p in (pattern or []) if p != "all"]
+    patterns = list(dict.fromkeys([*PATTERNS, *named])) if pattern and "all" in pattern else named
     for name in patterns:
-        if name not in PATTERNS:
-            raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(PATTERNS)} or all", param_hint="--pattern")
+        if name not in ALL_PATTERNS:
+            raise typer.BadParameter(f"no pattern {name!r}; choose from {', '.join(ALL_PATTERNS)} or all", param_hint="--pattern")
     try:
         with rows_bar(rows, f"generate {out}") as bar:  # DuckDB's progress of the one COPY: rows written so far
             n = gen(out, rows, seed=seed, fmt=fmt, start=start, days=days, mix=shares, patterns=tuple(patterns),

@@ -92,9 +92,11 @@ from costlab.generate.sql import (  # noqa: F401
 from costlab.generate.world import (  # noqa: F401
     FEATURES,
     FORMATS,
+    ALL_PATTERNS,
     PATTERNS,
     Spec,
     TIERS,
+    TRAFFIC_PATTERNS,
     US_RESIDENCY,
     calibrate_mix,
     make_spec,

@@ -24,6 +24,8 @@ from costlab.generate.world import (  # noqa: F401
     calibrate_mix,
     DIFFICULTY_RISE,
     PROMPT_GROWTH,
+    TASK_MIX_FACTOR,
+    TASK_MIX_FEATURES,
     RATE_LIMIT_FACTOR,
     SPIKE_FEATURE,
     SPIKE_HAIKU_SHARE,
@@ -59,6 +61,17 @@ def _lit(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_lit(v) for v in value) + "]"
     return literal(str(value))
+
+
+def _cumulative(weights: list[float]) -> list[tuple[int, float]]:
+    """(feature index, cumulative share) for each feature with a positive weight."""
+    total = sum(weights)
+    cum, edges = 0.0, []
+    for fi, w in enumerate(weights):
+        cum += w / total
+        if w > 0:
+            edges.append((fi, cum))
+    return edges
 
 
 def _pick(index: str, values: Sequence[object]) -> str:
@@ -141,13 +154,15 @@ class _Sql:
         weights = [f.weight * (f.batch_share if spec.batch_only else 1.0) for f in feats]
         if sum(weights) <= 0:
             raise ValueError("no feature has a batch share; fmt='batch' needs at least one")
-        total = sum(weights)
-        cum, edges = 0.0, []
-        for fi, w in enumerate(weights):
-            cum += w / total
-            if w > 0:
-                edges.append((fi, cum))
-        return f"features({cols}) as (values {', '.join(rows)})", edges
+        return f"features({cols}) as (values {', '.join(rows)})", _cumulative(weights)
+
+    def shifted_edges(self) -> list[tuple[int, float]] | None:
+        """(task-mix-shift) the last week's feature draw: the long-document tasks TASK_MIX_FACTOR x as often."""
+        if "task-mix-shift" not in self.spec.patterns:
+            return None
+        weights = [f.weight * (f.batch_share if self.spec.batch_only else 1.0)
+                   * (TASK_MIX_FACTOR if f.name in TASK_MIX_FEATURES else 1.0) for f in self.spec.features]
+        return _cumulative(weights)
 
     def tables(self, pairs: int) -> tuple[str, list[tuple[int, float]]]:
         features, edges = self.features()
@@ -184,8 +199,15 @@ class _Sql:
         """Layers of columns that describe one request (prefix px) before it is sent."""
         u, z = self.u, self.z
         start = f"TIMESTAMP '{self.spec.start.isoformat()} 00:00:00'"  # UTC; plain TIMESTAMP is cheaper
-        feature_case = ("case " + " ".join(f"when {u(idx, 'feature')} < {_lit(c)} then {fi}" for fi, c in edges[:-1])
-                        + f" else {edges[-1][0]} end")
+        def draw(cuts: list[tuple[int, float]]) -> str:
+            return ("case " + " ".join(f"when {u(idx, 'feature')} < {_lit(c)} then {fi}" for fi, c in cuts[:-1])
+                    + f" else {cuts[-1][0]} end")
+
+        feature_case = draw(edges)
+        shifted = self.shifted_edges()
+        if shifted is not None:  # the last 7 days by hour (ts0 is made in this same layer)
+            first_hour = max(0, self.spec.days - 7) * 24
+            feature_case = f"case when h >= {first_hour} then {draw(shifted)} else {feature_case} end"
         f, s = f"f_{px}", f"s_{px}"
         l1 = [
             # ms resolution; pair members sit in the first and second half of their slot in the hour

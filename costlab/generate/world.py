@@ -222,6 +222,16 @@ PATTERNS = {
                         "its harder documents fail more (difficulty +0.4) and are re-sent to Sonnet",
     "nightly-batch": "catalog-enrich: a cron job at 01:00 UTC every night, 45 minutes, on the standard tier",
 }
+# Patterns of traffic rather than of a wrong model: not in PATTERNS (so not in `--pattern all`, whose
+# shipped example and detector tests stay as they are), named one by one.
+TRAFFIC_PATTERNS = {
+    "task-mix-shift": "in the last 7 days the long-document tasks (doc-summarize, code-review, research-agent) "
+                      "are drawn 4x as often (about 47% of requests instead of 18%): the traffic a routing "
+                      "policy was fitted on has moved (the route_drift signal)",
+}
+ALL_PATTERNS = {**PATTERNS, **TRAFFIC_PATTERNS}
+TASK_MIX_FEATURES = ("doc-summarize", "code-review", "research-agent")
+TASK_MIX_FACTOR = 4.0
 RATE_LIMIT_FACTOR = 2.5
 PROMPT_GROWTH = 1.8
 DIFFICULTY_RISE = 0.4
@@ -244,7 +254,7 @@ class Spec:
     features: tuple[Feature, ...] = FEATURES
     source: str = "synthetic"
     batch_only: bool = False
-    patterns: tuple[str, ...] = ()  # names in PATTERNS
+    patterns: tuple[str, ...] = ()  # names in PATTERNS or TRAFFIC_PATTERNS
     # Per tier, the model in force from each day on, when a tier's model changes in (or was released
     # after the start of) the window: ((day, model), ...) ascending, the first day the spec's start.
     # Empty: every tier is on its `models` entry throughout (make_spec fills it from the catalogue).
@@ -275,9 +285,9 @@ def make_spec(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int
     total = sum(shares)
     patterns = options.pop("patterns", ()) or ()
     patterns = (patterns,) if isinstance(patterns, str) else tuple(patterns)
-    unknown_patterns = [p for p in patterns if p not in PATTERNS]
+    unknown_patterns = [p for p in patterns if p not in ALL_PATTERNS]
     if unknown_patterns:
-        raise ValueError(f"unknown pattern(s) {unknown_patterns}; choose from {', '.join(PATTERNS)}")
+        raise ValueError(f"unknown pattern(s) {unknown_patterns}; choose from {', '.join(ALL_PATTERNS)}")
     features = tuple(options.pop("features", FEATURES))
     features += tuple(f for p, f in (("over-modeling", TAGGER), ("nightly-batch", CATALOG))
                       if p in patterns and f.name not in {x.name for x in features})

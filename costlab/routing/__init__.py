@@ -28,7 +28,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-FORMAT = "costlab.route/1"
+# The format written; every format this runtime reads. /2 adds `reference` (the fit window's input and
+# tier-share distributions, for `costlab route check`), which routing itself never reads: a /1 file
+# routes exactly as before.
+FORMAT = "costlab.route/2"
+FORMATS = ("costlab.route/1", FORMAT)
 # the complexity policy's wording cues (costlab.whatif.routellm / evals compute them the same way)
 CONDITIONAL = re.compile(r"\b(if|unless|otherwise|suppose|given that)\b", re.I)
 MULTISTEP = re.compile(r"\b(then|first|after|each|every|total|remaining|twice|half)\b", re.I)
@@ -86,8 +90,8 @@ class Router:
     """A fitted policy: P(tier t's answer is good enough) per tier below the top, and a threshold."""
 
     def __init__(self, policy: dict[str, Any]):
-        if policy.get("format") != FORMAT:
-            raise PolicyFileError(f"not a costlab routing policy ({FORMAT}): format {policy.get('format')!r}")
+        if policy.get("format") not in FORMATS:
+            raise PolicyFileError(f"not a costlab routing policy ({' or '.join(FORMATS)}): format {policy.get('format')!r}")
         self.policy = policy
         spec = policy["features"]
         self.tiers: list[str] = list(policy["tiers"])

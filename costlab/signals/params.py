@@ -3,16 +3,21 @@
 parameter (`min_impact_usd = 50`) or for one (`[signals.over_modeling] max_output_p90 = 150`).
 `disable = ["cache_underuse"]` turns detectors off, `batch_features` / `interactive_features` name
 features, `pin_versions` and the SLO tables (`latency_slo_ms`, `ttft_slo_ms`) become parameters of
-the detectors that read them. Unknown keys are refused with a did-you-mean (docs/signals.md).
+the detectors that read them. `[routing] policy` (a fitted policy file) becomes `route_drift`'s
+reference distributions (route_params). Unknown keys are refused with a did-you-mean (docs/signals.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from costlab.config import Config
+import json
+from pathlib import Path
+
+from costlab.config import Config, routing_policy
 from costlab.errors import ConfigError, did_you_mean
 from costlab.signals.detectors import BY_ID, DETECTORS, Detector
+from costlab.routing import FORMATS, PolicyFileError, Router
 from costlab.store import queries
 
 WINDOW_PARAMS = ("since", "until", "tz")  # given by the window (tz: --tz or [report] timezone), never by [signals]
@@ -77,6 +82,7 @@ def resolve_params(config: Config | None) -> tuple[list[Detector], dict[str, dic
     shared.update(slos)
     if config.tiers:
         shared["tier_models"] = ",".join(f"{tier}={model}" for tier, model in config.tiers.items())
+    shared.update(route_params(config))
 
     chosen = [d for d in DETECTORS if d.id not in disable]
     params = {}
@@ -107,3 +113,35 @@ def _value(where: str, value: Any) -> Any:
     if isinstance(value, list):
         return ",".join(str(x) for x in value)
     return value
+
+
+# The inputs queries/signals/route_drift.sql computes from the logs' columns (the rest: `costlab route check`)
+ROUTE_SQL_INPUTS = ("log_prompt_tokens", "tool_use", "web_search")
+
+
+def route_params(config: Config) -> dict[str, Any]:
+    """`[routing] policy` as the route_drift detector's parameters: the file's name and its reference
+    distributions (the inputs the logs carry, and the one-hot feature names) as JSON; none without it.
+
+    Raises:
+        ConfigError: the file cannot be read or is not a routing policy.
+    """
+    path = routing_policy(config)
+    if path is None:
+        return {}
+    try:
+        policy = json.loads(Path(path).read_text(encoding="utf-8"))
+        Router(policy)
+    except OSError as ex:
+        raise ConfigError(f"[routing] policy: cannot read {str(path)!r}: {ex.strerror}") from None
+    except (ValueError, KeyError, TypeError, PolicyFileError) as ex:
+        raise ConfigError(f"[routing] policy {str(path)!r} is not a costlab routing policy "
+                          f"({' or '.join(FORMATS)}): {ex}") from None
+    ref = policy.get("reference") or {}
+    rows = [{"input": r["input"], "edges": r["edges"], "shares": r["shares"]}
+            for r in ref.get("inputs", []) if r.get("input") in ROUTE_SQL_INPUTS]
+    feature = ref.get("feature") or {}
+    if len(feature.get("values", [])) > 1:
+        rows.append({"input": "feature", "values": feature["values"], "shares": feature["shares"]})
+    return {"route_policy": Path(path).name, "route_reference": json.dumps(rows),
+            "route_reference_n": int(ref.get("requests", 0))}

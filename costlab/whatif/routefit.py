@@ -26,6 +26,7 @@ from sklearn.model_selection import GroupKFold
 
 from costlab.errors import ConfigError
 from costlab.routing import FORMAT, NUMERIC
+from costlab.whatif import routecheck
 from costlab.whatif import learned
 from costlab.whatif.arrays import Reduction
 from costlab.whatif.frontier import metrics
@@ -312,6 +313,7 @@ def fit(reduction: Reduction, opts: FitOptions, *, source: str, models: dict[str
         "random": ev.random, "oracle": ev.oracle, "learned_minus_complexity": ev.difference,
         "calibration": ev.calibration, "curve": ev.curve,
     }
+    policy = routecheck.with_reference(policy, reduction)  # the fit window's distributions, for `route check`
     policy["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     policy["digest"] = hashlib.sha256(repr((policy["scale"], policy["classifiers"], thr)).encode()).hexdigest()[:16]
     return policy, ev

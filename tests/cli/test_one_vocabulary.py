@@ -94,6 +94,7 @@ PRINTS_ROWS: dict[tuple[str, ...], list[str]] = {
                            "--map", "strong=opus", "--name", "import-{fmt}"],
     ("route", "fit"): ["policy-{fmt}.json", "--eval", "mmlu", "--vocab", "0", "--folds", "2", "--resamples", "5"],
     ("route", "explain"): [str(FIXTURES / "route_policy.json")],
+    ("route", "check"): [str(FIXTURES / "route_policy.json"), "--eval", "mmlu"],
 }
 # What prints rows but cannot run here: resume sends requests (to a server tests/cli/test_replay_cli.py starts).
 PRINTS_ROWS_NOT_RUN = {("replay", "resume")}
@@ -107,7 +108,7 @@ NO_ROWS = {
     ("replay", "exclude"): "changes a run's standing",
     ("replay", "include"): "changes a run's standing",
     ("replay", "delete"): "deletes a run",
-    ("route", "export"): "writes the policy file (JSON or a Python module) to stdout or --out; --to names that",
+    ("route", "export"): "writes the policy file (JSON, a Python module or a LiteLLM config) to stdout or --out; --to names that",
 }
 # replay import's --format is the recorded outcomes' format (as ingest's); its output format is --output.
 FORMAT_FLAG = {("replay", "import"): "--output"}

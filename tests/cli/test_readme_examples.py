@@ -41,6 +41,7 @@ PROPS = {
     "model_prices_and_context_window.json": FIXTURES / "litellm_prices.json",
     "mmlu.csv": FIXTURES / "routellm" / "mmlu" / "mmlu_abstract_algebra.csv",
     "mmlu_responses/mmlu_abstract_algebra.csv": FIXTURES / "routellm" / "mmlu" / "mmlu_abstract_algebra.csv",
+    "fitted_policy.json": FIXTURES / "route_policy.json",  # a `route fit` file (RouteLLM GSM8K: haiku / opus)
 }
 
 

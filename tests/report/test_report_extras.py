@@ -166,3 +166,56 @@ def test_findings_list_unpriced_traffic_of_the_reports_week_only(traffic):
                     "'claude-nova-9', 100, 10, 'ok', 'chat')")
     found = unpriced(build_report(traffic, W46, sections=findings))
     assert len(found) == 1 and found[0]["evidence"].startswith("1 of ")
+
+
+def _constant_policy(tmp_path, cheapest_ok: bool):
+    """A routing policy file whose P(haiku is good enough) is the same for every request: all to haiku
+    (cheapest_ok) or none (then P(sonnet) decides: none either, so all to opus)."""
+    import json
+
+    from costlab.routing import FORMAT, NUMERIC
+
+    zero = [0.0] * len(NUMERIC)
+    policy = {"format": FORMAT, "tiers": ["haiku", "sonnet", "opus"], "models": {},
+              "features": {"numeric": list(NUMERIC), "feature_values": [], "vocab": []},
+              "scale": {"mean": zero, "std": [1.0] * len(NUMERIC)},
+              "classifiers": [{"tier": "haiku", "intercept": 3.0 if cheapest_ok else -3.0, "coef": zero},
+                              {"tier": "sonnet", "intercept": -3.0, "coef": zero}],
+              "threshold": 0.5, "data": {"source": "test", "requests": 1}}
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy), encoding="utf-8")
+    return path
+
+
+def test_whatif_section_includes_the_configured_routing_policy_like_a_split(traffic, tmp_path):
+    from costlab.config import Config
+
+    traffic.config = Config(routing={"policy": str(_constant_policy(tmp_path, cheapest_ok=True))})
+    settings = parse({"whatif_splits": ["haiku=100"]})
+    section = build_report(traffic, W46, settings, sections=ONLY)["sections"]["whatif"]
+    rows = {r["scenario"]: r for r in section["tables"][0]["rows"]}
+    learned = rows["learned:policy.json"]
+    assert learned["mix"] == "100/0/0"
+    # all on haiku: the same cost as the haiku=100 split (per-request pass vs the per-day cube: to the cent)
+    assert abs(Decimal(learned["cost_usd"]) - Decimal(rows["haiku=100"]["cost_usd"])) < Decimal("0.01")
+    assert Decimal(learned["cost_low_usd"]) <= Decimal(learned["cost_usd"]) <= Decimal(learned["cost_high_usd"])
+    assert any("learned:policy.json" in n and "route check" in n for n in section["notes"])
+
+
+def test_whatif_section_appears_for_a_configured_policy_alone(traffic, tmp_path):
+    from costlab.config import Config
+
+    traffic.config = Config(routing={"policy": str(_constant_policy(tmp_path, cheapest_ok=False))})
+    section = build_report(traffic, W46, parse({}), sections=ONLY)["sections"]["whatif"]
+    assert [r["scenario"] for r in section["tables"][0]["rows"]] == ["actual split", "learned:policy.json"]
+    assert section["tables"][0]["rows"][1]["mix"] == "0/0/100"
+
+
+def test_the_html_and_markdown_reports_render_the_policy_row(traffic, tmp_path):
+    from costlab.config import Config
+    from costlab.report import render
+
+    traffic.config = Config(routing={"policy": str(_constant_policy(tmp_path, cheapest_ok=True))})
+    report = build_report(traffic, W46, parse({"whatif_splits": ["haiku=100"]}), sections=ONLY)
+    assert "learned:policy.json" in render(report, "markdown")
+    assert "learned:policy.json" in render(report, "html")

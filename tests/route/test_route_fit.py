@@ -71,7 +71,7 @@ def test_the_chosen_threshold_reaches_the_target_on_the_cross_validated_curve():
 def test_the_policy_file_records_what_it_rests_on():
     red, _ = generated(n=400)
     policy, ev = fit(red, FitOptions(folds=3, resamples=10), source="generated", models={"haiku": "a", "opus": "b"})
-    assert policy["format"] == "costlab.route/1" and policy["tiers"] == ["haiku", "opus"]
+    assert policy["format"] == "costlab.route/2" and policy["tiers"] == ["haiku", "opus"]
     assert policy["data"]["requests"] == 400 and policy["models"] == {"haiku": "a", "opus": "b"}
     assert policy["evaluation"]["n"] == 400 and policy["evaluation"]["folds"] == 3
     assert "feature=lookup" not in policy["features"]["feature_values"]  # names, not labels
@@ -140,11 +140,11 @@ def test_a_policy_for_other_tiers_is_refused_with_the_tiers_named():
         learned_assignment(red, policy)
 
 
-def test_export_to_an_unbuilt_target_is_a_usage_error(tmp_path):
+def test_export_to_an_unknown_target_is_a_usage_error(tmp_path):
     from costlab.cli.route import register as reg_route
 
-    res = CliRunner().invoke(one_command_app(reg_route), ["route", "export", str(FIXTURES / "route_policy.json"), "--to", "litellm"])
-    assert res.exit_code == 2 and "not built yet" in res.output
+    res = CliRunner().invoke(one_command_app(reg_route), ["route", "export", str(FIXTURES / "route_policy.json"), "--to", "yaml"])
+    assert res.exit_code == 2 and "json, python, litellm" in res.output
 
 
 def test_fitting_without_judged_requests_says_how_to_get_them():

@@ -261,7 +261,7 @@ def _whatif_live(report: dict) -> tuple[str, list[int] | None]:
     tiers = model["tiers"]
     presets: list[tuple[str, list[int]]] = []
     for r in next((t["rows"] for t in section.get("tables", []) if t["key"] == "scenarios"), []):
-        if r["scenario"] == "actual split":
+        if r["scenario"] == "actual split" or r["scenario"].startswith("learned:"):  # a policy: no split to preset
             continue
         shares = dict(p.split("=") for p in r["scenario"].split(",")) if "=" in r["scenario"] else {}
         try:

@@ -10,13 +10,16 @@ from fractions import Fraction
 
 import numpy as np
 
+from costlab.config import routing_policy
 from costlab.display import plural
+from costlab.errors import ConfigError
 from costlab.report.context import ReportContext
 from costlab.report.document import column, table
 from costlab.report.sections.base import Section
 from costlab.report.sections.cube import cube, sampling, widen
 from costlab.money import nusd_to_usd
-from costlab.whatif import Scenario, Split, bootstrap, frontier, parse_split
+from costlab.whatif import Scenario, Split, bootstrap, evaluate, frontier, parse_split, reduce
+from costlab.whatif.learned import load_policy
 from costlab.whatif.scenario import day_resamples
 from costlab.whatif.daily_totals import DailyTotals, evaluate_daily_totals, reduce_daily_totals, tier_quality
 
@@ -36,7 +39,8 @@ def build(ctx: ReportContext) -> dict | None:
     if ctx.settings.target_split:
         alternatives.append(",".join(f"{t}={share * 100:g}" for t, share in ctx.settings.target_split.items()))
     alternatives += [s for s in ctx.settings.whatif_splits if s not in alternatives]
-    if not alternatives:
+    policy_path = routing_policy(getattr(ctx.store, "config", None))
+    if not alternatives and policy_path is None:
         return None
     seg = reduce_daily_totals(ctx.store, since=ctx.window.since, until=ctx.window.until)
     if seg.n == 0:
@@ -63,9 +67,15 @@ def build(ctx: ReportContext) -> dict | None:
         })
         if text != "current":
             coverage.append((text, res.coverage))
+    learned_notes: list[str] = []
+    if policy_path is not None:
+        row, learned_notes = _learned(ctx, policy_path, sample)
+        if row is not None:
+            rows.append(row)
     notes = [f"Tiers {'/'.join(seg.tiers)}; cost intervals are 95% bootstrap intervals over days "
              f"({RESAMPLES:,} resamples). Details and other policies: `costlab whatif`.", *seg.tier_notes]
     notes.append(_coverage_note(seg, coverage))
+    notes += learned_notes
     if seg.unpriced:
         notes.append(f"{plural(seg.unpriced, 'unpriced request')} {'is' if seg.unpriced == 1 else 'are'} left out of every scenario.")
     if all(r["quality"] is None for r in rows):
@@ -85,6 +95,41 @@ def build(ctx: ReportContext) -> dict | None:
     target = alternatives[0] if ctx.settings.target_split else None
     return {"notes": notes, "tables": tables,
             "model": model(seg, sample, float(seg.actual_total) / 1e9, target)}
+
+
+def _learned(ctx: ReportContext, path, sample) -> tuple[dict | None, list[str]]:
+    """The configured routing policy ([routing] policy, a `costlab route fit` file) over the week, like
+    `costlab whatif --policy learned:FILE`: one per-request pass (the policy decides per request, so
+    per-day totals do not do), its day-block bootstrap interval, widened for a sampled log like the splits.
+
+    Raises:
+        ConfigError: the file cannot be read or is no routing policy (as `costlab signals` says)."""
+    policy = load_policy(path)
+    name = f"learned:{path.name}"
+    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until, tz=ctx.window.tz)
+    if red.n == 0:
+        return None, []
+    try:
+        res = bootstrap(evaluate(red, Scenario(Split(), policy="learned", learned=policy)), RESAMPLES)
+    except ConfigError as ex:  # other tiers than the policy's: said, not a failed report
+        return None, [f"The routing policy {path.name} ([routing] policy) was not simulated: {ex}"]
+    actual = int(red.actual.sum())
+    lo, hi = res.interval.get("cost_nusd", (None, None))
+    if lo is not None:
+        lo, hi = widen(float(res.cost), lo, hi, sample, actual / 1e9)
+    row = {
+        "scenario": name, "mix": "/".join(f"{round(res.tier_share.get(t, 0) * 100)}" for t in red.tiers),
+        "cost_usd": _usd(res.cost), "cost_low_usd": _usd(lo), "cost_high_usd": _usd(hi), "cost_same_usd": _usd(res.cost_same),
+        "vs_actual": float(res.cost) / actual - 1 if actual else None, "quality": res.quality,
+        "quality_low": res.interval.get("quality", (None, None))[0] if res.quality is not None else None,
+        "quality_high": res.interval.get("quality", (None, None))[1] if res.quality is not None else None,
+        "quality_n": res.quality_n if res.quality is not None else None,
+    }
+    data = policy.get("data") or {}
+    note = (f"{name}: the routing policy [routing] policy names (fitted on {data.get('requests', '?')} requests of "
+            f"{data.get('source', '?')}), applied request by request as `costlab whatif --policy {name}` does; "
+            f"`costlab route check {path.name}` says whether this week's traffic still looks like its fit window.")
+    return row, [note]
 
 
 def model(seg: DailyTotals, sample, total_usd: float, target: str | None) -> dict:
