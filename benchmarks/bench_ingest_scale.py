@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 from bench_ingest import PROFILE  # noqa: E402
 
 RAW = """
-import duckdb, resource, sys, time
+import duckdb, json, resource, sys, time
 path, db = sys.argv[1:3]
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
@@ -50,7 +50,7 @@ con.execute("create table raw as select * from read_json(?, format='newline_deli
 dt, dc = time.perf_counter() - t, cpu() - c
 n = con.execute("select count(*) from raw").fetchall()[0][0]
 print(json.dumps({"wall": dt, "cpu": dc, "rows": n, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-""".replace("import duckdb", "import json, duckdb")
+"""
 
 COSTLAB = """
 import json, resource, sys, time
