@@ -156,15 +156,15 @@ def throughput(args: argparse.Namespace, work: Path) -> dict:
 
 
 def growth(args: argparse.Namespace, work: Path) -> list[dict]:
-    base = work / "lean-1m.jsonl"
-    lean_envelopes(base, 1_000_000)
+    base = work / "lean-base.jsonl"
+    lean_envelopes(base, args.base_rows)
     per_copy = base.stat().st_size
     out = []
     for gb in [float(g) for g in args.growth.split(",")]:
         n = max(1, round(gb * 1e9 / per_copy))
         path = work / f"lean-{n}x.jsonl"
         copies(base, n, path)
-        row = {"gb": round(path.stat().st_size / 1e9, 2), "rows": n * 1_000_000,
+        row = {"gb": round(path.stat().st_size / 1e9, 2), "rows": n * args.base_rows,
                "after": run(COSTLAB, ROOT, path, work, args.address_space)}
         if args.before and gb <= args.before_max_gb:
             row["before"] = run(COSTLAB, args.before, path, work, args.address_space)
@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="another costlab checkout to run side by side (e.g. main)")
     ap.add_argument("--profile", action="store_true", help="time each SQL statement of one ingest per checkout")
     ap.add_argument("--growth", default="", help="file sizes in GB for the peak-RSS runs, e.g. 1,3,10")
+    ap.add_argument("--base-rows", type=int, default=1_000_000, help="requests in the file the growth files copy")
     ap.add_argument("--before-max-gb", type=float, default=3.0, help="the largest growth file the before checkout reads")
     ap.add_argument("--address-space", type=float, default=8.0, help="ulimit -v of every run, in GB")
     ap.add_argument("--work", type=Path, default=Path("/tmp"))
