@@ -8,7 +8,7 @@
 | column mappings  | -         | -                | [mappings.NAME]       | none                 |
 | ingest fields    | -         | -                | [ingest]              | metadata.feature ... |
 | plausible ts     | -         | -                | [ingest] earliest, latest | 2023-01-01, "+1 day" (costlab/plausible.py) |
-| DuckDB memory    | -         | COSTLAB_MEMORY_LIMIT | [report] memory_limit (report) | DuckDB's; under ulimit -v, what fits (costlab/memory.py) |
+| DuckDB memory    | -         | COSTLAB_MEMORY_LIMIT | [report] memory_limit (report), [ingest] memory_limit (ingest, 1GB) | DuckDB's; under ulimit -v, what fits (costlab/memory.py) |
 | what-if knobs    | -         | -                | [whatif]              | docs/whatif.md       |
 | weekly report    | -         | -                | [report]              | docs/report.md       |
 | alert targets    | -         | url_env names one| [[alerts]]            | none (docs/playbook.md) |

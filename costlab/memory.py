@@ -3,10 +3,10 @@ address-space limit (`ulimit -v`), and running out of memory as one clear error.
 
 | setting            | flag | environment           | costlab.toml                 | default                       |
 |--------------------|------|-----------------------|------------------------------|-------------------------------|
-| DuckDB memory      | -    | COSTLAB_MEMORY_LIMIT  | [report] memory_limit (report only) | DuckDB's (80% of RAM); under `ulimit -v`, half the address space left when the store opens |
+| DuckDB memory      | -    | COSTLAB_MEMORY_LIMIT  | [report] memory_limit (report only), [ingest] memory_limit (ingest only, 1GB) | DuckDB's (80% of RAM); under `ulimit -v`, half the address space left when the store opens |
 
 COSTLAB_MEMORY_LIMIT ("800MB", "2GB", "none") applies to every command's store connection and wins
-over [report] memory_limit (environment over file). Past the limit DuckDB spills sorts, joins and
+over [report] and [ingest] memory_limit (environment over file). Past the limit DuckDB spills sorts, joins and
 aggregates to `<store>.tmp`; what cannot spill fails with an OutOfMemoryError naming the settings.
 
 Under an address-space limit (RLIMIT_AS, `ulimit -v`) DuckDB's default (80% of physical RAM) is far
@@ -115,7 +115,7 @@ def advice() -> str:
                     f"is half of what is free of it when the store opens ({ENV} sets it instead{now}).")
     else:
         raise_it = (f"Raise DuckDB's memory_limit: {ENV}=4GB for any command{now}, or [report] memory_limit in "
-                    "costlab.toml for the report; or free memory on this machine.")
+                    "costlab.toml for the report ([ingest] memory_limit for ingest); or free memory on this machine.")
     return f"{raise_it} A narrower --since/--until needs less. Nothing from the unfinished step was written."
 
 

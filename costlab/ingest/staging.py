@@ -16,7 +16,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from costlab import plausible
+from costlab import memory, plausible
 from costlab.config import Config
 from costlab.errors import ConfigError, InputError, OutOfMemoryError, QueryError
 from costlab.ingest import formats
@@ -30,6 +30,17 @@ from costlab.store.sqlquote import file_literal, literal
 # The longest line (a JSON record, a CSV row) any reader takes, in bytes. A longer one is a reject
 # with its line number (the rest of the file loads). A module constant so a test can lower it.
 MAX_LINE_BYTES = 1 << 30
+
+
+def max_line_bytes(store: Store) -> int:
+    """The longest line the line-exact readers take: MAX_LINE_BYTES, or an eighth of DuckDB's memory
+    limit when that is less (DuckDB's readers size their buffers to the longest line they may meet,
+    up to the whole file: a 1 GB line limit made a 10 GB file's exact read allocate 1 GB buffers)."""
+    try:
+        limit = memory.parse_size(store.scalar("select current_setting('memory_limit')"), "memory_limit")
+    except ConfigError:  # a spelling DuckDB did not use before: no cap beyond the constant
+        return MAX_LINE_BYTES
+    return min(MAX_LINE_BYTES, max(limit // 8, 1 << 20))
 
 
 def _format(name: str) -> Format:
@@ -117,11 +128,11 @@ def _json_reader(store: Store, fmt: str, fast: bool, p: str, gz: str) -> tuple[s
                     f"t as _row, * from read_json({p}, format='newline_delimited', columns={cols}{gz}) t"), [], {}
         return (f"select row_number() over () as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
                 f"t as _row, * from read_json({p}, format='newline_delimited', "
-                f"columns={cols}, maximum_object_size={MAX_LINE_BYTES}{gz}) t"), [], {}
+                f"columns={cols}, maximum_object_size={max_line_bytes(store)}{gz}) t"), [], {}
     structure = literal(json_structure(adapter.spec))
     # Lines as text. A line that is not UTF-8 or longer than MAX_LINE_BYTES goes to DuckDB's rejects
     # table (emptied by _stage_from, folded into the stage with its line number by _fold_line_rejects).
-    lines = _lines(p, gz)
+    lines = _lines(store, p, gz)
     return f"""
         select _line, raw as _raw,
                case when not json_valid(raw) then 'not valid JSON'
@@ -157,20 +168,20 @@ def _csv_reader(store: Store, fmt: str, p: str, gz: str) -> tuple[str, list[str]
     # Exports of known tools are plain RFC 4180 CSV: name the dialect, so a short row cannot confuse the sniffer.
     dialect = ", delim=',', quote='\"', escape='\"', strict_mode=false" if _format(fmt).plain_csv else ""
     rel = (f"read_csv({p}, header=true, all_varchar=true, store_rejects=true, rejects_table='_csv_rejects', "
-           f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{dialect}{gz})")
+           f"rejects_scan='_csv_scan', max_line_size={max_line_bytes(store)}{dialect}{gz})")
     cols = [r[0] for r in store.rows(f"describe select * from {rel}")]
     store.execute_script("drop table if exists _csv_rejects; drop table if exists _csv_scan")
     return (f"select row_number() over () + 1 as _line, NULL::VARCHAR as _raw, NULL::VARCHAR as _parse_error, "
             f"t as _row, * from {rel} t"), cols, {}
 
 
-def _lines(p: str, gz: str = "") -> str:
+def _lines(store: Store, p: str, gz: str = "") -> str:
     """The lines of the file `p` (a file_literal) as text, one column `raw` (NULL for an empty line).
     A line that is not UTF-8 or is longer than MAX_LINE_BYTES goes to DuckDB's rejects table
     (_csv_rejects; see _fold_line_rejects), and the lines are numbered without it."""
     return (f"read_csv({p}, columns={{'raw': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='', "
             f"auto_detect=false, strict_mode=false, store_rejects=true, rejects_table='_csv_rejects', "
-            f"rejects_scan='_csv_scan', max_line_size={MAX_LINE_BYTES}{gz})")
+            f"rejects_scan='_csv_scan', max_line_size={max_line_bytes(store)}{gz})")
 
 
 def stage(store: Store, path: Path, fmt: str, fast: bool) -> bool:
@@ -236,7 +247,7 @@ def _stage_objects(store: Store, path: Path, readable: Path, fmt: str) -> None:
                    case when not json_valid(raw) then 'not valid JSON'
                         when json_type(raw) <> 'OBJECT' then 'not a JSON object'
                    end as _parse_error
-            from (select row_number() over () as _line, raw from {_lines(file_literal(readable))})
+            from (select row_number() over () as _line, raw from {_lines(store, file_literal(readable))})
             where raw is not null and trim(raw) <> ''"""
     )
     try:
@@ -249,7 +260,7 @@ def _stage_objects(store: Store, path: Path, readable: Path, fmt: str) -> None:
         if lines == bad:  # nothing for read_json to infer columns from: the file is no log of this format
             first = store.rows("select _line, _parse_error from _json_lines order by _line limit 1")
             why = (f"{set_aside:,} {'line is' if set_aside == 1 else 'lines are'} not UTF-8 text or longer than "
-                   f"{MAX_LINE_BYTES:,} bytes" if set_aside
+                   f"{max_line_bytes(store):,} bytes" if set_aside
                    else f"line {first[0][0]}: {first[0][1]}" if first else "it is empty or blank")
             raise InputError(f"{path}: no line of it is a JSON object to read as {fmt} ({why}). "
                              "Each line must hold one JSON object, a record.")
@@ -318,7 +329,7 @@ def _fold_line_rejects(store: Store, header: bool) -> None:
     reason = ("'malformed CSV row: ' || error_message" if header else
               f"""case error_type
                       when 'INVALID ENCODING' then 'not valid UTF-8 text (re-export the file as UTF-8)'
-                      when 'LINE SIZE OVER MAXIMUM' then 'line longer than {MAX_LINE_BYTES:,} bytes'
+                      when 'LINE SIZE OVER MAXIMUM' then 'line longer than {max_line_bytes(store):,} bytes'
                       else 'unreadable line: ' || error_message end""")
     store.execute(
         f"""insert into _stage by name
