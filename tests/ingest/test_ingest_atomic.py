@@ -40,16 +40,33 @@ def _start(db, path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_until_ingesting(proc, db, limit=60.0):
-    """Until the store exists and has been migrated: the ingest proper is then under way."""
+def _reading(pid: int, path) -> bool:
+    """True when the process has the log file open (/proc/PID/fd): the store is open and migrated by
+    then (the file is read for its hash after), whatever the machine's load."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _wait_until_ingesting(proc, db, path, limit=120.0):
+    """Until the process reads the log (not a fixed delay after the store appears: under load the
+    store's set-up took longer, and a kill then landed before the ingest had begun)."""
     t0 = time.time()
     while time.time() - t0 < limit:
         if proc.poll() is not None:
             return False
-        if db.exists() and db.stat().st_size > 0:
-            time.sleep(0.6)
+        if _reading(proc.pid, path):
+            time.sleep(0.3)
             return proc.poll() is None
-        time.sleep(0.05)
+        time.sleep(0.02)
     return False
 
 
@@ -58,7 +75,7 @@ def _wait_until_ingesting(proc, db, limit=60.0):
 def test_an_interrupted_ingest_leaves_the_store_as_it_was_and_a_rerun_counts_once(tmp_path, big_csv, sig):
     db = tmp_path / "store.duckdb"
     proc = _start(db, big_csv)
-    assert _wait_until_ingesting(proc, db), "the ingest finished before it could be interrupted; use a bigger file"
+    assert _wait_until_ingesting(proc, db, big_csv), "the ingest finished before it could be interrupted; use a bigger file"
     os.kill(proc.pid, sig)
     _out, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
