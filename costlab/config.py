@@ -34,7 +34,7 @@ DEFAULT_DB = "costlab.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG = "costlab.toml"
 KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif",
-              "alerts", "budgets", "compare")
+              "alerts", "budgets", "compare", "engine")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Config:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # [[alerts]]: destinations (costlab/alerts/settings.py)
     budgets: list[dict[str, Any]] = field(default_factory=list)  # [[budgets]]: costlab/budgets/settings.py
     compare: dict[str, Any] = field(default_factory=dict)  # [compare], [compare.guardrails]: costlab/compare/settings.py
+    engine: dict[str, Any] = field(default_factory=dict)  # [engine]: kind, master, lake (costlab/engine, docs/scale.md)
 
     @property
     def base_dir(self) -> Path:
@@ -99,6 +100,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         alerts=_tables(candidate, data, "alerts"),
         budgets=_tables(candidate, data, "budgets"),
         compare=dict(data.get("compare", {})),
+        engine=dict(data.get("engine", {})),
     )
 
 
