@@ -123,7 +123,15 @@ def to_spark(sql: str, params: dict[str, Any] | None = None, name: str = "query"
         raise NotPortable(f"{name}.sql cannot run on Spark: {'; '.join(bad)}")
     tree = sqlglot.parse_one(sql, read="duckdb")
     tree = _expand_macros(tree)
-    tree = tree.transform(lambda node: _rewrite(node, params or {}, name), copy=False)
+    tree = tree.transform(lambda node: _bind(node, params or {}, name), copy=False)
+    # sqlglot's transform does not descend into a node it has just replaced: rewrite to a fixed point
+    for _ in range(8):
+        before = tree.sql(dialect="spark")
+        tree = tree.transform(_rewrite, copy=False)
+        if tree.sql(dialect="spark") == before:
+            break
+    if tree.find(exp.Placeholder):
+        raise ConfigError(f"{name}.sql: a parameter was left unbound")
     for comment_holder in tree.walk():
         comment_holder.comments = None  # the header is for people; Spark gets the statement
     return tree.sql(dialect="spark")
@@ -156,12 +164,16 @@ def _expand_macros(tree: exp.Expression) -> exp.Expression:
     raise NotPortable("macros nest more than 10 deep")
 
 
-def _rewrite(node: exp.Expression, params: dict[str, Any], name: str) -> exp.Expression:
-    if isinstance(node, exp.Placeholder) and node.name:
-        if node.name not in params:
-            raise ConfigError(f"{name}.sql needs parameter {node.name!r}")
+def _bind(node: exp.Expression, params: dict[str, Any], name: str) -> exp.Expression:
+    if isinstance(node, exp.Placeholder):
+        if not node.name or node.name not in params:
+            raise ConfigError(f"{name}.sql needs parameter {node.name or '?'!r}")
         return literal(params[node.name])
-    if isinstance(node, exp.Limit) and isinstance(node.expression, exp.Cast):
+    return node
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Limit) and isinstance(node.expression, exp.Cast) and not node.expression.to.is_type(exp.DataType.Type.INT):
         # Spark's LIMIT takes an INT expression only (CAST(50 AS BIGINT) is refused)
         node.set("expression", exp.Cast(this=node.expression.this, to=exp.DataType.build("INT")))
         return node

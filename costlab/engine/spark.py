@@ -64,6 +64,15 @@ def session(master: str = "local[2]", app_name: str = "costlab", extra: dict[str
     return spark
 
 
+def _active() -> Any:
+    """The SparkSession already running in this process (one per JVM), or None."""
+    try:
+        from pyspark.sql import SparkSession  # noqa: PLC0415 (the optional extra, loaded on use)
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
+
+
 class SparkEngine:
     """A lake read through Spark: temp views requests, costed_requests, price_card and models."""
 
@@ -73,8 +82,13 @@ class SparkEngine:
         self.lake = Path(lake)
         self.master = master
         self.config = config or Config()
-        self._own = spark is None  # a session handed in (the tests' shared one) is not stopped here
-        self.spark = spark if spark is not None else session(master)
+        if spark is None:
+            spark = _active()
+            self._own = spark is None  # a session handed in or already running here is not stopped here
+            spark = spark if spark is not None else session(master)
+        else:
+            self._own = False
+        self.spark = spark
         self._register()
 
     def _register(self) -> None:
