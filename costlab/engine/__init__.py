@@ -49,7 +49,9 @@ def resolve(kind: str | None, lake: Path | None, master: str | None, config: Con
     kind = (kind or section.get("kind") or "duckdb").lower()
     if kind not in KINDS:
         raise ConfigError(f"--engine {kind}: expected one of {', '.join(KINDS)}")
-    lake = lake or (Path(section["lake"]) if section.get("lake") else None)
+    if lake is None and section.get("lake"):
+        lake = Path(section["lake"])  # relative to costlab.toml's folder, as db = "..." is
+        lake = lake if lake.is_absolute() or config is None else config.base_dir / lake
     master = master or section.get("master") or DEFAULT_MASTER
     if kind == "spark" and lake is None:
         raise ConfigError("--engine spark reads a lake: give --lake DIR (written by `costlab export`) "

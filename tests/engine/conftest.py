@@ -7,30 +7,14 @@ land on one worker, which starts the session once). Without Java or pyspark they
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lakefixture import export_lake
+from sparkenv import spark_missing
 
 ROWS = 30_000  # "a few tens of thousands of generated rows" (issue 15)
-
-
-def spark_missing() -> str | None:
-    """Why Spark cannot run here, or None."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install 'costlab[spark]'; make test installs it)"
-    java = shutil.which("java")
-    if java is None:
-        return "no Java on PATH: Spark needs Java 17+ (apt-get install openjdk-17-jre-headless)"
-    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
-    if '"1.' in out or any(f'"{v}.' in out or f'"{v}"' in out for v in range(9, 17)):
-        return f"Spark 4 needs Java 17+, found: {out.splitlines()[0] if out else '?'}"
-    return None
 
 
 @pytest.fixture(scope="session")

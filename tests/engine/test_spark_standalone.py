@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from conftest import spark_missing
 from costlab.config import Config
 from costlab.open import open_store
+from sparkenv import spark_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 HERE = Path(__file__).resolve().parent
