@@ -235,7 +235,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if args.record:
-        record_section("Spark engine: the same week on DuckDB and on Spark (issue 15, Part 2)", body)
+        record_section(f"Spark engine, a week of {args.rows:,} requests on DuckDB and on Spark (issue 15, Part 2)", body)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ from costlab.errors import ConfigError
 from costlab.open import open_store
 from costlab.store import Store
 from costlab.store.queries import QueryFile
-from costlab.store.sqlquote import ident, literal
+from costlab.store.sqlquote import file_literal, ident
 
 KINDS = ("duckdb", "spark")
 DEFAULT_MASTER = "local[2]"
+
 
 def engine_settings(config: Config | None) -> dict[str, Any]:
     """costlab.toml's [engine] table ({} when absent): kind = "duckdb" | "spark", master = "..."."""
@@ -40,6 +41,9 @@ def engine_settings(config: Config | None) -> dict[str, Any]:
     unknown = set(section) - {"kind", "master", "lake"}
     if unknown:
         raise ConfigError(f"costlab.toml [engine]: unknown key(s) {', '.join(sorted(unknown))} (kind, master, lake)")
+    for key, value in section.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"costlab.toml [engine] {key} must be a non-empty string, got {value!r}")
     return section
 
 
@@ -74,16 +78,23 @@ def duckdb_lake(lake: Path, config: Config | None = None) -> Store:
     models are temp views over the lake's Parquet files."""
     store = open_store(":memory:", config or Config())
     requests = lakes.parquet_columns(lake / "requests")
-    glob = literal(str(lake / "requests" / "**" / "*.parquet"))
+    glob = _glob_under(lake / "requests", "**/*.parquet")
     store.execute(f"create temp view lake_requests as select * from read_parquet({glob}, hive_partitioning = true)")
     body = lakes.costed_requests_sql("lake_requests", requests)
     store.execute(f"create temp view costed_requests as {body}")
     store.execute(f"create temp view requests as {body}")
     for table in ("price_card", "models"):
         if (lake / table).is_dir() and any((lake / table).glob("*.parquet")):
-            files = literal(str(lake / table / "*.parquet"))
+            files = _glob_under(lake / table, "*.parquet")
             store.execute(f"create temp view {ident(table)} as select * from read_parquet({files})")
     return store
+
+
+def _glob_under(folder: Path, pattern: str) -> str:
+    """A DuckDB literal globbing `pattern` under `folder`, whose own name is matched literally
+    (sqlquote.file_literal escapes its glob characters; the constant pattern is appended inside the quotes)."""
+    quoted = file_literal(folder)
+    return f"{quoted[:-1]}/{pattern}'"
 
 
 def runs_on(q: QueryFile, kind: str) -> bool:
