@@ -57,6 +57,6 @@ def test_summary_and_sql_file_on_spark_print_what_duckdb_prints(lake_store, spar
 @pytest.mark.xdist_group("spark")
 def test_a_duckdb_only_query_file_says_it_does_not_run_on_spark(lake_store, spark):
     _, lake = lake_store
-    result = CliRunner().invoke(app, ["sql", "--engine", "spark", "--lake", str(lake), "-F", str(QUERIES / "replay" / "jobs.sql")])
+    result = CliRunner().invoke(app, ["sql", "--engine", "spark", "--lake", str(lake), "-F", str(QUERIES / "views" / "costed_requests.sql")])
     assert result.exit_code != 0
     assert "cannot run on Spark" in result.output or "does not run on Spark" in result.output
