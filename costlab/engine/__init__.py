@@ -28,7 +28,6 @@ from costlab.engine.spark import SparkEngine
 from costlab.errors import ConfigError
 from costlab.open import open_store
 from costlab.store import Store
-from costlab.store.queries import QueryFile
 from costlab.store.sqlquote import file_literal, ident
 
 KINDS = ("duckdb", "spark")
@@ -97,9 +96,4 @@ def _glob_under(folder: Path, pattern: str) -> str:
     return f"{quoted[:-1]}/{pattern}'"
 
 
-def runs_on(q: QueryFile, kind: str) -> bool:
-    """True when the query file's header lists the engine (every file runs on duckdb)."""
-    return kind == "duckdb" or kind in engines(q)
-
-
-__all__ = ["KINDS", "DEFAULT_MASTER", "open_engine", "resolve", "duckdb_lake", "cast_to_returns", "runs_on"]
+__all__ = ["KINDS", "DEFAULT_MASTER", "SparkEngine", "open_engine", "resolve", "duckdb_lake", "cast_to_returns", "engines"]
