@@ -63,8 +63,12 @@ def sql(
         params[name] = value
     if file is not None and not file.exists():
         raise ConfigError(f"--file {file}: no such file")
-    if write and (engine or lake):
-        raise typer.BadParameter("--write changes the store; a lake is read-only", param_hint="--write")
+    if write:
+        from costlab.config import load_config
+        from costlab.engine import resolve
+
+        if resolve(engine, lake, master, load_config(config))[1] is not None:  # --lake or [engine] lake
+            raise typer.BadParameter("--write changes the store; a lake is read-only", param_hint="--write")
     with open_engine(engine, lake, master, db, config, read_only=not write) as store:
         try:
             if file is not None and getattr(store, "kind", "duckdb") == "spark":

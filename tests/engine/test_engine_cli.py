@@ -60,3 +60,10 @@ def test_a_duckdb_only_query_file_says_it_does_not_run_on_spark(lake_store, spar
     result = CliRunner().invoke(app, ["sql", "--engine", "spark", "--lake", str(lake), "-F", str(QUERIES / "views" / "costed_requests.sql")])
     assert result.exit_code != 0
     assert "cannot run on Spark" in result.output or "does not run on Spark" in result.output
+
+
+def test_write_is_refused_over_a_lake_even_one_named_in_costlab_toml(lake_store, tmp_path):
+    _, lake = lake_store
+    (tmp_path / "costlab.toml").write_text(f'[engine]\nlake = "{lake}"\n')
+    result = CliRunner().invoke(app, ["sql", "--config", str(tmp_path / "costlab.toml"), "--write", "select 1"])
+    assert result.exit_code == 2 and "a lake is read-only" in result.output
