@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,8 +32,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	@# The HTML report tests drive a real headless Chromium (Debian's package): install it where missing, as root.
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "note: chromium is missing; tests/test_report_html.py needs it (apt-get install chromium)" >&2
+	@# The Spark engine's tests (tests/engine/) need Java 17+: install a headless JRE where missing, as root.
+	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } || echo "note: Java 17+ is missing; the Spark tests in tests/engine/ skip (apt-get install openjdk-17-jre-headless)" >&2
 	@# One pytest worker per core (pytest-xdist); the tests share nothing but read-only fixtures.
-	$(BIN)/python -m pytest -q -n auto
+	@# --dist loadgroup: the tests marked xdist_group("spark") run on one worker, which starts Spark once.
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

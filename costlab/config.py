@@ -35,7 +35,7 @@ DEFAULT_DB = "costlab.duckdb"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_CONFIG = "costlab.toml"
 KNOWN_KEYS = ("db", "prices", "discounts", "models", "mappings", "ingest", "tiers", "replay", "report", "signals", "whatif",
-              "alerts", "budgets", "compare", "routing")
+              "alerts", "budgets", "compare", "routing", "engine")
 ROUTING_KEYS = ("policy",)
 
 
@@ -59,6 +59,7 @@ class Config:
     budgets: list[dict[str, Any]] = field(default_factory=list)  # [[budgets]]: costlab/budgets/settings.py
     compare: dict[str, Any] = field(default_factory=dict)  # [compare], [compare.guardrails]: costlab/compare/settings.py
     routing: dict[str, Any] = field(default_factory=dict)  # [routing] policy: a fitted policy file (docs/routing.md)
+    engine: dict[str, Any] = field(default_factory=dict)  # [engine]: kind, master, lake (costlab/engine, docs/scale.md)
 
     @property
     def base_dir(self) -> Path:
@@ -103,6 +104,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         budgets=_tables(candidate, data, "budgets"),
         compare=dict(data.get("compare", {})),
         routing=_routing(candidate, data.get("routing", {})),
+        engine=dict(data.get("engine", {})),
     )
 
 

@@ -1,4 +1,5 @@
 -- cache_savings: per model, what prompt-cache reads saved against paying the input rate, and what cache writes cost on top of it.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- cost_by_feature: spend and volume per feature over a window, with each feature's share of the spend.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- cost_by_tier_model_day: spend, volume and tokens per day (UTC, or the time zone tz), tier and model over a window.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

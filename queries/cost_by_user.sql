@@ -1,4 +1,5 @@
 -- cost_by_user: the users who spent the most over a window, with their sessions and features.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

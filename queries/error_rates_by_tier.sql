@@ -1,4 +1,5 @@
 -- error_rates_by_tier: how often each tier failed over a window, and how: rate limits, overload, context overflow.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- top_requests_by_cost: the most expensive single requests over a window, for drilling into outliers.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- unpriced_requests: requests costlab could not price, grouped by why, so the gap in every cost figure has a name.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -80,3 +80,17 @@ def write_frame(frame, fmt: str, out: Path | None, title: str | None = None, lim
     from costlab import frames
 
     frames.write(frame, fmt, out=out, title=title, limit=limit)
+
+
+def open_engine(engine: str | None, lake: Path | None, master: str | None, db: Path | None, config: Path | None,
+                read_only: bool = False):
+    """The store (no --engine or --lake: as open_store), DuckDB over --lake, or Spark over
+    --lake (costlab.engine); the choice falls back on costlab.toml [engine]."""
+    from costlab.config import load_config
+    from costlab.engine import open_engine as open_any, resolve
+
+    settings = load_config(config)
+    kind, lake, master = resolve(engine, lake, master, settings)
+    if kind == "duckdb" and lake is None:
+        return open_store(db, config, read_only=read_only)
+    return open_any(kind, lake=lake, master=master, config=settings)

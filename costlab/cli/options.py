@@ -24,3 +24,13 @@ TzOption = Annotated[Optional[str], typer.Option("--tz", help="Time zone for day
 LimitOption = Annotated[Optional[int], typer.Option(
     "--limit", min=0, show_default=False,
     help="At most N rows (0 for all). Default: 50 in a table on a terminal (a line under it gives the total), all otherwise.")]
+
+# -- engines (issue 15, Part 2: costlab.engine) ------------------------------------------------------
+EngineOption = Annotated[Optional[str], typer.Option(
+    "--engine", show_default=False,
+    help="duckdb (the store, or --lake) or spark (a lake; needs costlab[spark] and Java 17+). [default: costlab.toml [engine] kind, else duckdb]")]
+LakeOption = Annotated[Optional[Path], typer.Option(
+    "--lake", show_default=False, help="Read a lake (a folder written by `costlab export`) instead of the store. [default: costlab.toml [engine] lake]")]
+MasterOption = Annotated[Optional[str], typer.Option(
+    "--master", show_default=False,
+    help="Spark master: local[N], spark://host:7077 or sc://host:15002. [default: costlab.toml [engine] master, else local[2]]")]

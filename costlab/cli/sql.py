@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import open_store, write_frame
+from costlab.cli.context import open_engine, write_frame
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, LimitOption, OutOption
+from costlab.cli.options import ConfigOption, DbOption, EngineOption, FormatOption, LakeOption, LimitOption, MasterOption, OutOption
 from costlab.errors import ConfigError, ReadOnlyStoreError
 
 
@@ -30,8 +30,15 @@ def sql(
     limit: LimitOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
+    engine: EngineOption = None,
+    lake: LakeOption = None,
+    master: MasterOption = None,
 ) -> None:
     """Run SQL over the store: requests, costed_requests, payloads, prices, models, ...
+
+    With --lake the SQL reads a lake (`costlab export`: costed_requests, requests, price_card, models)
+    instead of the store; with --engine spark it runs on Apache Spark, transpiled from costlab's
+    DuckDB dialect (docs/scale.md says which SQL is portable).
 
     The store is opened read-only unless --write is given: a statement that would change it fails,
     and `costlab sql` can run while other processes read the same file.
@@ -42,6 +49,7 @@ def sql(
       costlab sql -F queries/cost_by_feature.sql -p since=2026-11-01 --format csv
       costlab sql --write "update requests set price_version = null where model = 'x'"
       costlab sql "select * from costed_requests" --limit 200
+      costlab sql -F queries/cost_by_feature.sql --engine spark --lake ./lake
     """
     from costlab.store import queries as sqlfiles
 
@@ -55,9 +63,17 @@ def sql(
         params[name] = value
     if file is not None and not file.exists():
         raise ConfigError(f"--file {file}: no such file")
-    with open_store(db, config, read_only=not write) as store:
+    if write:
+        from costlab.config import load_config
+        from costlab.engine import resolve
+
+        if resolve(engine, lake, master, load_config(config))[1] is not None:  # --lake or [engine] lake
+            raise typer.BadParameter("--write changes the store; a lake is read-only", param_hint="--write")
+    with open_engine(engine, lake, master, db, config, read_only=not write) as store:
         try:
-            if file is not None:
+            if file is not None and getattr(store, "kind", "duckdb") == "spark":
+                frame = store.query_file(file, params)
+            elif file is not None:
                 q = sqlfiles.parse(file)
                 frame = store.user_frame(q.text, q.bind(params))
             else:

@@ -1,4 +1,5 @@
 -- batch_savings: per feature, what the Message Batches tier saved and what moving the rest of a batch-capable feature's traffic would save.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- cube: the window and the one before it summed once per day, tier, model, feature, error class and priced; the report's spend, tier mix, efficiency, error, headline and daily figures add up from these rows.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- spend_by_customer: spend and volume per customer in the window and the one before it.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

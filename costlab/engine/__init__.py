@@ -1,0 +1,99 @@
+"""Engines: where a query file from queries/ runs, DuckDB (the store, or a lake) or Apache Spark (a lake).
+
+An engine looks to the analyses like a store does for reading: `config`, `run_query(name, **params)`,
+`rows(sql, params)`, `frame(sql, params)`, `user_frame(sql, params)`, `close()`. `costlab.summary`
+and `costlab sql -F` take either.
+
+  * `open_engine("duckdb", lake=None, ...)`: the store (today's path, costlab.open.open_store).
+  * `open_engine("duckdb", lake=DIR)`: an in-memory store whose costed_requests, requests,
+    price_card and models are views over the lake's Parquet (costlab.engine.lake).
+  * `open_engine("spark", lake=DIR, master=...)`: the same views in a SparkSession
+    (costlab.engine.spark, the only module that imports pyspark); every query is transpiled by
+    costlab.engine.portable, and only files whose header says `-- engines: duckdb, spark` run there.
+
+The master comes from --master, else `[engine] master` in costlab.toml, else local[2]:
+`local[N]`, `spark://host:7077` (a standalone cluster) or `sc://host:15002` (Spark Connect).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from costlab.config import Config
+from costlab.engine import lake as lakes
+from costlab.engine.portable import engines
+from costlab.engine.returns import cast_to_returns
+from costlab.engine.spark import SparkEngine
+from costlab.errors import ConfigError
+from costlab.open import open_store
+from costlab.store import Store
+from costlab.store.sqlquote import file_literal, ident
+
+KINDS = ("duckdb", "spark")
+DEFAULT_MASTER = "local[2]"
+
+
+def engine_settings(config: Config | None) -> dict[str, Any]:
+    """costlab.toml's [engine] table ({} when absent): kind = "duckdb" | "spark", master = "..."."""
+    section = config.engine if config is not None else {}
+    unknown = set(section) - {"kind", "master", "lake"}
+    if unknown:
+        raise ConfigError(f"costlab.toml [engine]: unknown key(s) {', '.join(sorted(unknown))} (kind, master, lake)")
+    for key, value in section.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"costlab.toml [engine] {key} must be a non-empty string, got {value!r}")
+    return section
+
+
+def resolve(kind: str | None, lake: Path | None, master: str | None, config: Config | None) -> tuple[str, Path | None, str]:
+    """(kind, lake, master) from the flags, else [engine] in costlab.toml, else duckdb over the store."""
+    section = engine_settings(config)
+    kind = (kind or section.get("kind") or "duckdb").lower()
+    if kind not in KINDS:
+        raise ConfigError(f"--engine {kind}: expected one of {', '.join(KINDS)}")
+    if lake is None and section.get("lake"):
+        lake = Path(section["lake"])  # relative to costlab.toml's folder, as db = "..." is
+        lake = lake if lake.is_absolute() or config is None else config.base_dir / lake
+    master = master or section.get("master") or DEFAULT_MASTER
+    if kind == "spark" and lake is None:
+        raise ConfigError("--engine spark reads a lake: give --lake DIR (written by `costlab export`) "
+                          "or [engine] lake in costlab.toml")
+    return kind, lake, master
+
+
+def open_engine(kind: str, lake: Path | None = None, master: str = DEFAULT_MASTER, config: Config | None = None,
+                db: Path | str | None = None, read_only: bool = True) -> Any:
+    """An open engine (a context manager): the store, DuckDB over a lake, or Spark over a lake."""
+    if kind == "spark":
+        return SparkEngine(lakes.check(lake), master=master, config=config)
+    if lake is None:
+        return open_store(db, config, read_only=read_only)
+    return duckdb_lake(lakes.check(lake), config)
+
+
+def duckdb_lake(lake: Path, config: Config | None = None) -> Store:
+    """An in-memory store (the catalogue, the macros) whose requests, costed_requests, price_card and
+    models are temp views over the lake's Parquet files."""
+    store = open_store(":memory:", config or Config())
+    requests = lakes.parquet_columns(lake / "requests")
+    glob = _glob_under(lake / "requests", "**/*.parquet")
+    store.execute(f"create temp view lake_requests as select * from read_parquet({glob}, hive_partitioning = true)")
+    body = lakes.costed_requests_sql("lake_requests", requests)
+    store.execute(f"create temp view costed_requests as {body}")
+    store.execute(f"create temp view requests as {body}")
+    for table in ("price_card", "models"):
+        if (lake / table).is_dir() and any((lake / table).glob("*.parquet")):
+            files = _glob_under(lake / table, "*.parquet")
+            store.execute(f"create temp view {ident(table)} as select * from read_parquet({files})")
+    return store
+
+
+def _glob_under(folder: Path, pattern: str) -> str:
+    """A DuckDB literal globbing `pattern` under `folder`, whose own name is matched literally
+    (sqlquote.file_literal escapes its glob characters; the constant pattern is appended inside the quotes)."""
+    quoted = file_literal(folder)
+    return f"{quoted[:-1]}/{pattern}'"
+
+
+__all__ = ["KINDS", "DEFAULT_MASTER", "SparkEngine", "open_engine", "resolve", "duckdb_lake", "cast_to_returns", "engines"]

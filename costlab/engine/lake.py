@@ -1,0 +1,62 @@
+"""A lake as the analyses read it: the layout `costlab export` writes, and the views over it.
+
+    <lake>/requests/day=YYYY-MM-DD/part-*.parquet   costed_requests' columns, Hive-partitioned by UTC day
+    <lake>/price_card/*.parquet                      the price card (integer femto-dollar rates)
+    <lake>/models/*.parquet                          the model catalogue
+    <lake>/_costlab/manifest.json                    what was exported, by whom, at which price version
+
+Money travels as integers (Parquet DECIMAL is read differently by different engines and Spark's
+DECIMAL arithmetic is where the pitfalls are): a column `<name>_nano` (BIGINT, units of 1e-9) is read
+back as `<name>` DECIMAL(18,9), built as CAST(n AS DECIMAL(18,0)) * 0.000000001, never through `/` or
+DOUBLE. A column already stored as DECIMAL is read as it is. Both engines read the lake through the
+same view text (`costed_requests_sql`, written in the portable subset), so what they see is the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from costlab.errors import ConfigError
+from costlab.store.sqlquote import ident
+
+NANO_SUFFIX = "_nano"  # <name>_nano BIGINT in the lake -> <name> DECIMAL(18,9) in the views
+PARTITION = "day"  # the Hive partition column (UTC day); not a column of costed_requests
+TABLES = ("requests", "price_card", "models")
+
+
+def check(lake: Path | str) -> Path:
+    """The lake folder, refused with a ConfigError when it has no requests/ in it."""
+    path = Path(lake)
+    if not (path / "requests").is_dir():
+        raise ConfigError(f"--lake {lake}: no requests/ folder in it (write one with `costlab export`)")
+    return path
+
+
+def parquet_columns(folder: Path) -> list[str]:
+    """The columns of the Parquet files under `folder` (the first file's schema; partition folders
+    name no column of the file)."""
+    import pyarrow.parquet as pq  # noqa: PLC0415 (pyarrow maps ~100 MB: only when a lake is read)
+
+    first = next(iter(sorted(folder.rglob("*.parquet"))), None)
+    if first is None:
+        raise ConfigError(f"{folder}: no Parquet files in it")
+    return list(pq.read_schema(first).names)
+
+
+def money_columns(columns: list[str]) -> list[str]:
+    """The select list that turns the lake's columns into costed_requests' (DuckDB-dialect, portable)."""
+    out = []
+    for c in columns:
+        if c == PARTITION:
+            continue
+        if c.endswith(NANO_SUFFIX):
+            name = c[: -len(NANO_SUFFIX)]
+            out.append(f"cast(cast({ident(c)} as DECIMAL(18, 0)) * 0.000000001 as DECIMAL(18, 9)) as {ident(name)}")
+        else:
+            out.append(ident(c))
+    return out
+
+
+def costed_requests_sql(source: str, columns: list[str]) -> str:
+    """`select <costed_requests' columns> from <source>`; source is an identifier the caller made."""
+    return f"select {', '.join(money_columns(columns))} from {source}"

@@ -1,0 +1,21 @@
+"""Whether Spark can run here (pyspark and Java 17+), for the engine tests' skips."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+
+def spark_missing() -> str | None:
+    """Why Spark cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'costlab[spark]'; make test installs it)"
+    java = shutil.which("java")
+    if java is None:
+        return "no Java on PATH: Spark needs Java 17+ (apt-get install openjdk-17-jre-headless)"
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    if '"1.' in out or any(f'"{v}.' in out or f'"{v}"' in out for v in range(9, 17)):
+        return f"Spark 4 needs Java 17+, found: {out.splitlines()[0] if out else '?'}"
+    return None
