@@ -71,7 +71,7 @@ def test_the_chosen_threshold_reaches_the_target_on_the_cross_validated_curve():
 def test_the_policy_file_records_what_it_rests_on():
     red, _ = generated(n=400)
     policy, ev = fit(red, FitOptions(folds=3, resamples=10), source="generated", models={"haiku": "a", "opus": "b"})
-    assert policy["format"] == "costlab.route/1" and policy["tiers"] == ["haiku", "opus"]
+    assert policy["format"] == "costlab.route/2" and policy["tiers"] == ["haiku", "opus"]
     assert policy["data"]["requests"] == 400 and policy["models"] == {"haiku": "a", "opus": "b"}
     assert policy["evaluation"]["n"] == 400 and policy["evaluation"]["folds"] == 3
     assert "feature=lookup" not in policy["features"]["feature_values"]  # names, not labels
