@@ -87,6 +87,9 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "costlab-bench")
     ap.add_argument("--data", default="MMLU,GSM8K")
     ap.add_argument("--variants", default="base,embed")
+    ap.add_argument("--every", action="append", default=[], metavar="NAME=K",
+                    help="evaluate on every K-th prompt of a set (in the fixture's order: files by subject, so a "
+                         "sample stratified by subject), e.g. MMLU=5 where embedding all of it does not fit the time")
     ap.add_argument("--record", action="store_true", help="write the section into benchmarks/RESULTS.md")
     args = ap.parse_args()
 
@@ -104,15 +107,19 @@ def main() -> None:
     rows, reading, costs = [], [], []
     sets = {"MMLU": data / "mmlu_responses", "GSM8K": data / "gsm8k_outcomes.csv"}
     machine = describe()
+    every = {k: int(v) for k, v in (e.split("=") for e in args.every)}
     for name in args.data.split(","):
         df = read_outcomes(store, sets[name])
+        if every.get(name, 1) > 1:
+            df = df.gather_every(every[name])
+            name = f"{name} (every {every[name]}th prompt)"
         q = np.column_stack([df["weak"].cast(float).to_numpy(), df["strong"].cast(float).to_numpy()])
         texts = df["prompt"].to_list()
         red = outcomes_reduction(q, q.copy(), texts, df["subject"].to_list(), ("weak", "strong"), (0, 1))
         policies = {}
         for variant in args.variants.split(","):
             if variant == "embed":
-                E, info = cached_embeddings(name.lower(), texts, embedder, args.cache)
+                E, info = cached_embeddings(name.split()[0].lower(), texts, embedder, args.cache)
                 red.memo[("embeddings", embedder.digest, embedder.max_tokens)] = E
                 if "cpu_per_prompt_ms" in info:
                     costs.append(f"{name}: embedding {len(texts):,} prompts took {info['cpu_per_prompt_ms']:.1f} ms CPU per prompt "

@@ -83,15 +83,15 @@ def fit(
         raise typer.BadParameter("a share of the gap between 0 and 1", param_hint="--target-pgr")
     if folds < 2:
         raise typer.BadParameter("at least 2", param_hint="--folds")
+    if label not in ("top", "good"):
+        raise typer.BadParameter("top or good", param_hint="--label")
+    if components is not None and (not embed or components < 1):
+        raise typer.BadParameter("1 or more, with --embed", param_hint="--components")
     red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz)
     if len(red.tiers) < 2:
         raise ConfigError("routing needs two or more tiers")
     models = ev.models if ev is not None else dict(zip(red.tiers, red.models))
     source = f"eval:{ev.name}" if ev is not None else "logs (replay judgements)"
-    if label not in ("top", "good"):
-        raise typer.BadParameter("top or good", param_hint="--label")
-    if components is not None and (not embed or components < 1):
-        raise typer.BadParameter("1 or more, with --embed", param_hint="--components")
     opts = FitOptions(folds=folds, vocab=vocab, target_pgr=target_pgr, threshold=threshold, resamples=resamples,
                       label=label, embed=embed, components=components)
     policy, evaluation = fit_policy(red, opts, source=source, models=models, window=red.window)

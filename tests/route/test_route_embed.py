@@ -120,3 +120,23 @@ def test_the_python_export_of_an_embedding_policy_loads_the_model_and_routes_the
     reqs = _requests(df)[:10]
     router = Router.load(path, embedder=Embedder.load())
     assert [mod.tier(r) for r in reqs] == [router.tier(r) for r in reqs]
+
+
+@needs_model
+def test_embeddings_need_prompt_texts_and_say_so():
+    from costlab.errors import ConfigError
+
+    good = np.tile(np.array([[1, 1], [0, 1], [0, 0], [1, 0]], dtype=float), (10, 1))
+    red = outcomes_reduction(good, good.copy(), [f"p{i}" for i in range(40)], ["x"] * 40, ("haiku", "opus"), (0, 1))
+    red.texts = None  # as on logged requests, whose texts are not read yet
+    with pytest.raises(ConfigError, match="prompt texts"):
+        fit(red, FitOptions(folds=2, resamples=0, embed=True), source="test")
+
+
+def test_route_fit_refuses_components_without_embed(tmp_path):
+    from typer.testing import CliRunner
+
+    from costlab.cli.route import register
+
+    res = CliRunner().invoke(one_command_app(register), ["route", "fit", str(tmp_path / "p.json"), "--components", "4"])
+    assert res.exit_code != 0 and "--components" in res.output
