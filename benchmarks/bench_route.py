@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def main() -> None:
                          f"(load {rc['load']:.1f}). No model is called: the router costs no API money.")
     store.close()
     body = "\n".join([
-        "`PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_route.py --record`", "",
+        "`PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_route.py " + " ".join(a for a in sys.argv[1:] if not a.startswith("/")) + "`", "",
         machine, "",
         "RouteLLM per-prompt outcomes (tests/fixtures/routellm_whatif; Ong et al. 2024, \"RouteLLM: Learning to Route "
         "LLMs with Preference Data\", arXiv:2406.18665; Apache-2.0): Mixtral-8x7B (weak) and GPT-4-1106 (strong). "
