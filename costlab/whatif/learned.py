@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
+from costlab.embed import EmbeddingUnavailable, Embedder
 from costlab.errors import ConfigError
 from costlab.routing import FORMAT, NUMERIC, PolicyFileError, Router
 from costlab.whatif.arrays import Reduction
@@ -81,8 +83,43 @@ def choose_vocab(words: pl.DataFrame, label: np.ndarray, rows: np.ndarray, size:
     return stats.sort(["lor", "word"], descending=[True, False]).head(size)["word"].to_list()
 
 
-def design(reduction: Reduction, feature_values: list[str], vocab: list[str], words: pl.DataFrame | None = None) -> np.ndarray:
-    """[n, features] unscaled, in the policy file's column order: NUMERIC, one-hot feature names, words."""
+def embedder_for(spec: dict[str, Any] | None = None) -> Embedder:
+    """The embedding model (a ConfigError saying how to install it when missing); with a policy's
+    `features.embedding`, checked to be the model the policy was fitted with."""
+    try:
+        emb = Embedder.load(int(spec["max_tokens"])) if spec else Embedder.load()
+    except EmbeddingUnavailable as ex:
+        raise ConfigError(str(ex)) from None
+    if spec and emb.digest != spec["digest"]:
+        raise ConfigError(f"the policy was fitted on embeddings from weights {spec['digest']}; the installed "
+                          f"{spec['package']} has {emb.digest}: install the same package version, or refit")
+    return emb
+
+
+def embeddings(reduction: Reduction, embedder: Embedder) -> np.ndarray:
+    """[n, dim] the prompt texts' embeddings (kept in reduction.memo by the model's digest; one BLAS thread,
+    as the runtime embeds one request at a time)."""
+    if reduction.texts is None:
+        raise ConfigError("text embeddings need the prompt texts; this window has none (logged requests' texts "
+                          "are not read yet: fit without --embed)")
+    key = ("embeddings", embedder.digest, embedder.max_tokens)
+    hit = reduction.memo.get(key)
+    if hit is None:
+        with threadpool_limits(1):
+            hit = reduction.memo[key] = embedder.embed(list(texts(reduction)))
+    return hit
+
+
+def project(E: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """Embeddings on the policy's principal components (costlab.routing.Router.embedding_features, set-based)."""
+    proj = spec["projection"]
+    return (E.astype(np.float64) - np.array(proj["mean"], float)) @ np.array(proj["components"], float).reshape(-1, E.shape[1]).T
+
+
+def design(reduction: Reduction, feature_values: list[str], vocab: list[str], words: pl.DataFrame | None = None,
+           embedded: np.ndarray | None = None) -> np.ndarray:
+    """[n, features] unscaled, in the policy file's column order: NUMERIC, one-hot feature names, words,
+    then the projected embedding (`embedded`, [n, components]) when the policy has one."""
     n = reduction.n
     names = np.array(reduction.features, dtype=object)[reduction.feature] if n else np.zeros(0, dtype=object)
     onehot = np.column_stack([(names == v) for v in feature_values]).astype(np.float64) if feature_values else np.zeros((n, 0))
@@ -91,7 +128,10 @@ def design(reduction: Reduction, feature_values: list[str], vocab: list[str], wo
         w = words if words is not None else word_rows(reduction)
         hit = w.join(pl.DataFrame({"word": vocab}).with_row_index("j"), on="word")
         wm[hit["i"].to_numpy(), hit["j"].to_numpy()] = 1.0
-    return np.hstack([numeric_matrix(reduction), onehot, wm])
+    parts = [numeric_matrix(reduction), onehot, wm]
+    if embedded is not None:
+        parts.append(embedded)
+    return np.hstack(parts)
 
 
 def probabilities(policy: dict[str, Any], X: np.ndarray) -> np.ndarray:
@@ -110,12 +150,23 @@ def assign_by_threshold(P: np.ndarray, threshold: float, top: int) -> np.ndarray
     return np.where(ok.any(axis=1), np.argmax(ok, axis=1), top).astype(np.int16)
 
 
+def policy_design(reduction: Reduction, policy: dict[str, Any], E: np.ndarray | None = None) -> np.ndarray:
+    """The policy file's design matrix for a window (embedding the texts when the policy uses embeddings
+    and `E` is not given)."""
+    spec = policy["features"].get("embedding")
+    embedded = None
+    if spec:
+        E = embeddings(reduction, embedder_for(spec)) if E is None else E
+        embedded = project(E, spec)
+    return design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]), embedded=embedded)
+
+
 def learned_assignment(reduction: Reduction, policy: dict[str, Any], threshold: float | None = None) -> np.ndarray:
     """The tier index per request the policy file chooses (the runtime's Router.tier, set-based)."""
     tiers = list(policy["tiers"])
     if tuple(tiers) != tuple(reduction.tiers):
         raise ConfigError(f"the policy routes between tiers {', '.join(tiers)}; this window has "
                           f"{', '.join(reduction.tiers)} (give --tiers to match, or refit)")
-    X = design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]))
+    X = policy_design(reduction, policy)
     t = float(policy["threshold"]) if threshold is None else threshold
     return assign_by_threshold(probabilities(policy, X), t, len(tiers) - 1)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
@@ -34,6 +35,9 @@ from costlab.whatif.policies import complexity_scores, oracle_assignment, quanti
 from costlab.whatif.routellm import random_router_curve
 
 VOCAB_CHOICES = (0, 50, 200)
+COMPONENT_CHOICES = (4, 8, 16, 32)  # principal components of the text embedding (--embed), chosen by the inner CV
+LABELS = {"top": "judged at least as good as the top tier's answer (good, or the top tier's is not good either)",
+          "good": "judged good"}
 MIN_FEATURE_REQUESTS = 20  # a feature name gets its own column when at least this many requests have it
 
 
@@ -47,6 +51,9 @@ class FitOptions:
     threshold: float | None = None  # or this threshold, as given
     resamples: int = 200
     seed: int = 0
+    label: str = "top"  # what "the tier suffices" means (LABELS)
+    embed: bool = False  # text embeddings (costlab.embed) as features: the runtime then needs the model too
+    components: int | None = None  # embedding components; None: chosen from COMPONENT_CHOICES by the inner CV
 
 
 @dataclass
@@ -63,6 +70,8 @@ class Evaluation:
     difference: dict[str, Any]  # learned APGR - complexity APGR, point and interval
     calibration: dict[str, Any]
     curve: list[dict[str, float]] = field(default_factory=list)
+    difference_random: dict[str, Any] = field(default_factory=dict)  # learned APGR - a random router's, paired
+    settings: list[dict[str, int]] = field(default_factory=list)  # each outer fold's inner-CV choice (words, components)
 
 
 def prompt_groups(reduction: Reduction) -> np.ndarray:
@@ -86,15 +95,25 @@ def _feature_values(reduction: Reduction, rows: np.ndarray) -> list[str]:
     return [f for f, c in zip(reduction.features, counts) if MIN_FEATURE_REQUESTS <= c < len(rows)]
 
 
-def _fit_models(X: np.ndarray, good: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray, list[tuple[float, list[float]]]]:
-    """Standardise X, fit one LR per tier below the top; (mean, std, [(intercept, coef)])."""
+def label_matrix(reduction: Reduction, kind: str) -> np.ndarray:
+    """[n, T-1] bool: does tier t suffice for request i? `top`: its answer is judged good, or the top
+    tier's is not either (it loses nothing against the top tier: RouteLLM's "weak is as good as strong");
+    `good`: its answer is judged good."""
+    if kind not in LABELS:
+        raise ConfigError(f"--label: choose {', '.join(LABELS)}")
+    g = np.nan_to_num(reduction.good, nan=0.0) >= 0.5
+    return g[:, :-1] if kind == "good" else g[:, :-1] | ~g[:, -1:]
+
+
+def _fit_models(X: np.ndarray, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray, list[tuple[float, list[float]]]]:
+    """Standardise X, fit one LR per tier below the top on its label column; (mean, std, [(intercept, coef)])."""
     mean = X.mean(axis=0)
     std = X.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     Z = (X - mean) / std
     out = []
-    for t in range(good.shape[1] - 1):
-        y = good[:, t] >= 0.5
+    for t in range(Y.shape[1]):
+        y = Y[:, t]
         if y.all() or not y.any():  # one class: a constant model at its (smoothed) rate
             p = (y.sum() + 0.5) / (len(y) + 1)
             out.append((float(np.log(p / (1 - p))), [0.0] * X.shape[1]))
@@ -115,48 +134,83 @@ def _policy_dict(reduction, feature_values, vocab, mean, std, models) -> dict[st
     }
 
 
+def full_design(reduction: Reduction, policy: dict[str, Any], words: pl.DataFrame | None, E: np.ndarray | None) -> np.ndarray:
+    """[n, features] of every request of the window under a (fold's) policy: its words, its projection."""
+    spec = policy["features"].get("embedding")
+    embedded = learned.project(E, spec) if spec else None
+    return learned.design(reduction, policy["features"]["feature_values"], policy["features"]["vocab"], words, embedded)
+
+
+def _fit_fixed(reduction: Reduction, opts: FitOptions, words: pl.DataFrame, rows: np.ndarray, Y: np.ndarray,
+               E: np.ndarray | None, vocab_size: int, components: int) -> dict[str, Any]:
+    vocab = learned.choose_vocab(words, Y[:, 0], rows, vocab_size) if reduction.texts is not None else []
+    fv = _feature_values(reduction, rows)
+    spec = None
+    if E is not None and components > 0:
+        k = min(components, len(rows) - 1, E.shape[1])
+        pca = PCA(n_components=k, svd_solver="full").fit(E[rows].astype(np.float64))
+        spec = {"projection": {"mean": [float(x) for x in pca.mean_], "components": [[float(x) for x in r] for r in pca.components_]},
+                "components": int(k)}
+    pol = _policy_dict(reduction, fv, vocab, np.zeros(0), np.zeros(0), [])
+    if spec:
+        pol["features"]["embedding"] = spec
+    X = full_design(reduction, pol, words, E)
+    mean, std, models = _fit_models(X[rows], Y[rows], opts.C)
+    out = _policy_dict(reduction, fv, vocab, mean, std, models)
+    out["features"] = pol["features"]
+    return out
+
+
+def candidates(reduction: Reduction, opts: FitOptions, E: np.ndarray | None) -> list[tuple[int, int]]:
+    """The (words, embedding components) settings the inner CV chooses among."""
+    if reduction.texts is None:
+        return [(0, 0)]
+    vocab = [opts.vocab] if opts.vocab is not None else (list(VOCAB_CHOICES) if E is None else [0])
+    comps = [0] if E is None else ([opts.components] if opts.components is not None else list(COMPONENT_CHOICES))
+    return [(v, k) for v in vocab for k in comps]
+
+
 def fit_policy(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | None = None,
-               rows: np.ndarray | None = None) -> dict[str, Any]:
+               rows: np.ndarray | None = None, E: np.ndarray | None = None) -> dict[str, Any]:
     """The policy (costlab.routing's format, threshold 0.5 until chosen) fitted on `rows` (default:
-    every request judged on every tier)."""
+    every request judged on every tier); with E ([n, dim] text embeddings) their principal components
+    are features too."""
     rows = np.nonzero(usable(reduction))[0] if rows is None else rows
     if len(rows) < 20:
         raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier; found {len(rows)}")  # (cross_validate says how to get them)
     words = learned.word_rows(reduction) if words is None else words
-    label0 = np.nan_to_num(reduction.good[:, 0], nan=0.0) >= 0.5
-    size = opts.vocab if opts.vocab is not None else choose_vocab_size(reduction, opts, words, rows)
-    vocab = learned.choose_vocab(words, label0, rows, size) if reduction.texts is not None else []
-    fv = _feature_values(reduction, rows)
-    X = learned.design(reduction, fv, vocab, words)
-    mean, std, models = _fit_models(X[rows], reduction.good[rows], opts.C)
-    return _policy_dict(reduction, fv, vocab, mean, std, models)
+    Y = label_matrix(reduction, opts.label)
+    options = candidates(reduction, opts, E)
+    v, k = options[0] if len(options) == 1 else choose_setting(reduction, opts, words, rows, Y, E, options)
+    pol = _fit_fixed(reduction, opts, words, rows, Y, E, v, k)
+    pol["setting"] = {"vocab": v, "components": k}
+    return pol
 
 
-def choose_vocab_size(reduction: Reduction, opts: FitOptions, words: pl.DataFrame, rows: np.ndarray) -> int:
-    """The VOCAB_CHOICES size with the least out-of-fold log loss of the cheapest tier's model, by a
-    3-fold grouped CV on `rows` alone (so an outer evaluation never sees its own test rows here)."""
-    if reduction.texts is None or len(rows) < 60:
-        return 0
+def choose_setting(reduction: Reduction, opts: FitOptions, words: pl.DataFrame, rows: np.ndarray, Y: np.ndarray,
+                   E: np.ndarray | None, options: list[tuple[int, int]]) -> tuple[int, int]:
+    """The (words, components) setting with the least out-of-fold log loss of the cheapest tier's model, by
+    a 3-fold grouped CV on `rows` alone (so an outer evaluation never sees its own test rows here)."""
+    if len(rows) < 60:
+        return min(options)
     groups = prompt_groups(reduction)[rows]
     if len(np.unique(groups)) < 3:
-        return 0
-    y = np.nan_to_num(reduction.good[:, 0], nan=0.0) >= 0.5
+        return min(options)
+    y = Y[rows, 0]
     losses = {}
-    for size in VOCAB_CHOICES:
-        fixed = FitOptions(**{**opts.__dict__, "vocab": size})
+    for v, k in options:
         p = np.zeros(len(rows))
         for train, test in GroupKFold(n_splits=3).split(rows, groups=groups):
-            pol = fit_policy(reduction, fixed, words, rows[train])
-            X = learned.design(reduction, pol["features"]["feature_values"], pol["features"]["vocab"], words)[rows[test]]
-            p[test] = learned.probabilities(pol, X)[:, 0]
+            pol = _fit_fixed(reduction, opts, words, rows[train], Y, E, v, k)
+            p[test] = learned.probabilities(pol, full_design(reduction, pol, words, E)[rows[test]])[:, 0]
         p = np.clip(p, 1e-9, 1 - 1e-9)
-        yy = y[rows]
-        losses[size] = float(-np.mean(yy * np.log(p) + (~yy) * np.log(1 - p)))
-    return min(VOCAB_CHOICES, key=lambda k: (losses[k], k))
+        losses[(v, k)] = float(-np.mean(y * np.log(p) + (~y) * np.log(1 - p)))
+    return min(options, key=lambda o: (losses[o], o))
 
 
-def cross_validate(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, groups, out-of-fold probabilities [len(rows), T-1]) by grouped K-fold."""
+def cross_validate(reduction: Reduction, opts: FitOptions, words: pl.DataFrame | None = None,
+                   E: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, int]]]:
+    """(rows, groups, out-of-fold probabilities [len(rows), T-1], each fold's chosen setting) by grouped K-fold."""
     rows = np.nonzero(usable(reduction))[0]
     if len(rows) < 20:
         raise ConfigError(f"fitting a routing policy needs at least 20 requests judged on every tier "
@@ -169,12 +223,12 @@ def cross_validate(reduction: Reduction, opts: FitOptions, words: pl.DataFrame |
         raise ConfigError("cross-validation needs at least two distinct prompts")
     words = learned.word_rows(reduction) if words is None else words
     oof = np.zeros((len(rows), len(reduction.tiers) - 1))
+    settings = []
     for train, test in GroupKFold(n_splits=k).split(rows, groups=groups):
-        pol = fit_policy(reduction, opts, words, rows[train])
-        X = learned.design(reduction.subset(np.isin(np.arange(reduction.n), rows[test])), pol["features"]["feature_values"],
-                           pol["features"]["vocab"])
-        oof[test] = learned.probabilities(pol, X)
-    return rows, groups, oof
+        pol = fit_policy(reduction, opts, words, rows[train], E)
+        oof[test] = learned.probabilities(pol, full_design(reduction, pol, words, E)[rows[test]])
+        settings.append(pol["setting"])
+    return rows, groups, oof, settings
 
 
 # -- the cost-quality plane -------------------------------------------------------------------------
@@ -219,10 +273,11 @@ def _summary(m, c: np.ndarray, q: np.ndarray, cost_strong: float) -> dict[str, A
             "cost_share": [float(x) for x in c / cost_strong] if cost_strong else [], "quality": [float(x) for x in q]}
 
 
-def evaluate_policy(reduction: Reduction, opts: FitOptions) -> Evaluation:
-    """Cross-validated curve of the learned policy against complexity, random and the oracle."""
+def evaluate_policy(reduction: Reduction, opts: FitOptions, E: np.ndarray | None = None) -> Evaluation:
+    """Cross-validated curve of the learned policy against complexity, random and the oracle (E: the
+    prompts' text embeddings, when the policy uses them)."""
     words = learned.word_rows(reduction) if reduction.texts is not None else None
-    rows, groups, oof = cross_validate(reduction, opts, words)
+    rows, groups, oof, settings = cross_validate(reduction, opts, words, E)
     sub = reduction.subset(np.isin(np.arange(reduction.n), rows))
     T = len(sub.tiers)
     envelope = T > 2  # two tiers: the sweep as it is (RouteLLM); more: the hull of the points
@@ -238,20 +293,28 @@ def evaluate_policy(reduction: Reduction, opts: FitOptions) -> Evaluation:
     # bootstrap over prompt groups: the same resamples for both policies (a paired difference)
     rng = np.random.default_rng(opts.seed)
     uniq, ginv = np.unique(groups, return_inverse=True)
-    bl, bc = [], []
+    bl, bc, br = [], [], []
+    shares = np.linspace(0, 1, 101)
     for _ in range(opts.resamples):
         draw = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq)).astype(np.float64)
         w = draw[ginv]
+        # a random router with a fresh coin per resample (two tiers): its own noise is in the difference's interval
+        A_r = (rng.random(sub.n)[None, :] < shares[:, None]).astype(np.int64) * (T - 1) if T == 2 else None
         try:
-            bl.append(_metrics(A_l, cost, quality, w, envelope)[0].apgr)
-            bc.append(_metrics(A_c, cost, quality, w, envelope)[0].apgr)
+            one = (_metrics(A_l, cost, quality, w, envelope)[0].apgr, _metrics(A_c, cost, quality, w, envelope)[0].apgr,
+                   _metrics(A_r, cost, quality, w, envelope)[0].apgr if A_r is not None else 0.5)
         except ConfigError:  # a resample where weak and strong tie: PGR undefined there
             continue
-    bl, bc = np.array(bl), np.array(bc)
+        bl.append(one[0])
+        bc.append(one[1])
+        br.append(one[2])
+    bl, bc, br = np.array(bl), np.array(bc), np.array(br)
     ci = lambda x: [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))] if len(x) else [float("nan")] * 2  # noqa: E731
     learned_s = {**_summary(ml, cl, ql, cost_strong), "apgr_interval": ci(bl)}
     complexity_s = {**_summary(mc, cc, qc, cost_strong), "apgr_interval": ci(bc)}
     diff = {"apgr": ml.apgr - mc.apgr, "interval": ci(bl - bc), "resamples": int(len(bl))}
+    diff_random = {"apgr": ml.apgr - 0.5, "interval": ci(bl - br), "resamples": int(len(bl)),
+                   "note": "learned minus a random router (a fresh coin per resample; its APGR is 0.5 in expectation)"}
     # random: the two-tier router's coin, 10 seeds (APGR 0.5 in expectation)
     if T == 2:
         rs = []
@@ -267,7 +330,7 @@ def evaluate_policy(reduction: Reduction, opts: FitOptions) -> Evaluation:
     oracle_s = {"quality": float(oq[0]), "cost_share": float(oc[0] / cost_strong) if cost_strong else None,
                 "tier_share": {t: float(x) for t, x in zip(sub.tiers, np.bincount(A_o, minlength=T) / sub.n)}}
     # calibration of the cheapest tier's model, out of fold: Brier score and predicted vs judged by decile
-    y0 = (sub.good[:, 0] >= 0.5).astype(float)
+    y0 = label_matrix(sub, opts.label)[:, 0].astype(float)
     p0 = oof[:, 0]
     dec = np.minimum((np.argsort(np.argsort(p0)) * 10) // max(len(p0), 1), 9)
     cal = {"brier": float(np.mean((p0 - y0) ** 2)), "brier_constant": float(np.mean((y0.mean() - y0) ** 2)),
@@ -276,7 +339,21 @@ def evaluate_policy(reduction: Reduction, opts: FitOptions) -> Evaluation:
     curve = [{"threshold": float(t), "cost_share": float(c / cost_strong) if cost_strong else 0.0, "quality": float(q)}
              for t, c, q in zip(thr, cl, ql)]
     return Evaluation(sub.n, len(uniq), min(opts.folds, len(uniq)), oof, thr, learned_s, complexity_s, random_s,
-                      oracle_s, diff, cal, curve)
+                      oracle_s, diff, cal, curve, diff_random, settings)
+
+
+def feature_set(policy: dict[str, Any]) -> str:
+    """Which features a policy uses, in words (the CLI's note; the file's fit.feature_set)."""
+    f = policy["features"]
+    parts = ["prompt tokens, documents, tools, web search, wording cues"]
+    if f["feature_values"]:
+        parts.append(f"{len(f['feature_values'])} feature/route names")
+    if f["vocab"]:
+        parts.append(f"{len(f['vocab'])} words")
+    e = f.get("embedding")
+    if e:
+        parts.append(f"text embedding ({e.get('model', 'all-MiniLM-L6-v2')}) on {e['components']} principal components")
+    return "; ".join(parts)
 
 
 def choose_threshold(ev: Evaluation, target_pgr: float) -> float:
@@ -295,22 +372,33 @@ def choose_threshold(ev: Evaluation, target_pgr: float) -> float:
 def fit(reduction: Reduction, opts: FitOptions, *, source: str, models: dict[str, str] | None = None,
         window: tuple[Any, Any] = (None, None)) -> tuple[dict[str, Any], Evaluation]:
     """Evaluate by grouped CV, then fit on every judged request and choose the threshold: the policy file's contents."""
-    ev = evaluate_policy(reduction, opts)
-    policy = fit_policy(reduction, opts)
+    embedder = learned.embedder_for() if opts.embed else None
+    E = learned.embeddings(reduction, embedder) if embedder is not None else None
+    ev = evaluate_policy(reduction, opts, E)
+    policy = fit_policy(reduction, opts, E=E)
+    if embedder is not None:
+        policy["features"]["embedding"] = {**embedder.describe(), **policy["features"]["embedding"]} \
+            if "embedding" in policy["features"] else None
+        if policy["features"]["embedding"] is None:
+            del policy["features"]["embedding"]
     thr = opts.threshold if opts.threshold is not None else choose_threshold(ev, opts.target_pgr)
     policy["threshold"] = thr
     policy["models"] = dict(models or {})
     policy["target"] = ({"threshold": opts.threshold} if opts.threshold is not None else {"pgr": opts.target_pgr})
     policy["data"] = {"source": source, "requests": int(usable(reduction).sum()), "window": [str(x) if x is not None else None for x in window],
                       "tiers_judged": list(reduction.tiers)}
+    setting = policy.pop("setting")
     policy["fit"] = {"model": "logistic regression (scikit-learn, L2, standardised features)", "C": opts.C,
-                     "vocab": opts.vocab, "folds": ev.folds, "grouped_by": "hash of the normalised prompt text" if reduction.texts is not None
+                     "label": f"a tier suffices when its answer is {LABELS[opts.label]}", "label_kind": opts.label,
+                     "feature_set": feature_set(policy), "vocab": opts.vocab, "components": opts.components,
+                     "chosen": setting, "folds": ev.folds, "fold_choices": ev.settings, "grouped_by": "hash of the normalised prompt text" if reduction.texts is not None
                      else "request (no prompt text: near-duplicates are not grouped)"}
     policy["evaluation"] = {
         "n": ev.n, "groups": ev.groups, "folds": ev.folds, "resamples": opts.resamples,
         "learned": {k: v for k, v in ev.learned.items() if k not in ("cost_share", "quality")},
         "complexity": {k: v for k, v in ev.complexity.items() if k not in ("cost_share", "quality")},
         "random": ev.random, "oracle": ev.oracle, "learned_minus_complexity": ev.difference,
+        "learned_minus_random": ev.difference_random,
         "calibration": ev.calibration, "curve": ev.curve,
     }
     policy = routecheck.with_reference(policy, reduction)  # the fit window's distributions, for `route check`

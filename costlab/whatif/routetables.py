@@ -31,6 +31,8 @@ def route_table(ev: "Evaluation", threshold: float | None = None) -> pl.DataFram
         row("oracle (one point)", None, None, None, quality=ev.oracle["quality"], cost_share=ev.oracle["cost_share"]),
         row("learned - complexity", ev.difference["apgr"], *ev.difference["interval"]),
     ]
+    if ev.difference_random:
+        rows.append(row("learned - random", ev.difference_random["apgr"], *ev.difference_random["interval"]))
     return pl.DataFrame(rows, schema={"policy": pl.String, "apgr": pl.Float64, "apgr_low": pl.Float64, "apgr_high": pl.Float64,
                                       "cpt50": pl.Float64, "cpt80": pl.Float64, "aiq": pl.Float64, "quality": pl.Float64,
                                       "cost_share": pl.Float64, "prompts": pl.Int64})
@@ -38,7 +40,9 @@ def route_table(ev: "Evaluation", threshold: float | None = None) -> pl.DataFram
 
 def feature_names(policy: dict[str, Any]) -> list[str]:
     spec = policy["features"]
-    return [*spec["numeric"], *(f"feature={v}" for v in spec["feature_values"]), *(f"word:{w}" for w in spec["vocab"])]
+    comps = (spec.get("embedding") or {}).get("components", 0)
+    return [*spec["numeric"], *(f"feature={v}" for v in spec["feature_values"]), *(f"word:{w}" for w in spec["vocab"]),
+            *(f"embedding:pc{k + 1}" for k in range(comps))]
 
 
 def explain_table(policy: dict[str, Any], top: int = 15) -> pl.DataFrame:
