@@ -34,7 +34,7 @@ import polars as pl
 
 from costlab.routing import FORMAT
 from costlab.whatif.arrays import Reduction
-from costlab.whatif.learned import assign_by_threshold, design, probabilities
+from costlab.whatif.learned import assign_by_threshold, policy_design, probabilities
 
 PSI_WATCH = 0.1
 PSI_REFIT = 0.25
@@ -81,9 +81,11 @@ def _numeric(policy: dict[str, Any]) -> list[str]:
     return list(policy["features"]["numeric"])
 
 
-def _matrix(reduction: Reduction, policy: dict[str, Any]) -> np.ndarray:
-    """The policy's design [n, features] (its numeric inputs first), built once per window."""
-    return design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]))
+def _matrix(reduction: Reduction, policy: dict[str, Any], E: np.ndarray | None = None) -> np.ndarray:
+    """The policy's design [n, features] (its numeric inputs first, then words and, for a policy with
+    text embeddings, its projected embedding: `E` when the caller has the window's embeddings already),
+    built once per window."""
+    return policy_design(reduction, policy, E)
 
 
 def _feature_counts(reduction: Reduction, values: list[str]) -> np.ndarray:
@@ -103,9 +105,9 @@ def _tier_counts(policy: dict[str, Any], X: np.ndarray) -> np.ndarray:
     return np.bincount(_chosen(policy, X), minlength=len(policy["tiers"])).astype(np.float64)
 
 
-def reference(policy: dict[str, Any], reduction: Reduction) -> dict[str, Any]:
+def reference(policy: dict[str, Any], reduction: Reduction, E: np.ndarray | None = None) -> dict[str, Any]:
     """The fit window's distributions of the policy's inputs and of its tier choices (`reference`)."""
-    X = _matrix(reduction, policy)
+    X = _matrix(reduction, policy, E)
     inputs = []
     for j, name in enumerate(_numeric(policy)):
         edges = _edges(X[:, j]) if reduction.n else [0.5]
@@ -118,9 +120,9 @@ def reference(policy: dict[str, Any], reduction: Reduction) -> dict[str, Any]:
             "tiers": {"names": list(policy["tiers"]), "shares": _shares(_tier_counts(policy, X))}}
 
 
-def with_reference(policy: dict[str, Any], reduction: Reduction) -> dict[str, Any]:
+def with_reference(policy: dict[str, Any], reduction: Reduction, E: np.ndarray | None = None) -> dict[str, Any]:
     """The policy with its fit window's reference distributions (format costlab.route/2)."""
-    return {**policy, "format": FORMAT, "reference": reference(policy, reduction)}
+    return {**policy, "format": FORMAT, "reference": reference(policy, reduction, E)}
 
 
 def wilson(k: float, n: float, z: float = 1.96) -> tuple[float, float]:

@@ -401,7 +401,7 @@ def fit(reduction: Reduction, opts: FitOptions, *, source: str, models: dict[str
         "learned_minus_random": ev.difference_random,
         "calibration": ev.calibration, "curve": ev.curve,
     }
-    policy = routecheck.with_reference(policy, reduction)  # the fit window's distributions, for `route check`
+    policy = routecheck.with_reference(policy, reduction, E)  # the fit window's distributions, for `route check`
     policy["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     policy["digest"] = hashlib.sha256(repr((policy["scale"], policy["classifiers"], thr)).encode()).hexdigest()[:16]
     return policy, ev
