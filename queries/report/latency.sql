@@ -2,6 +2,7 @@
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive
+--   exact_max BIGINT = 10000000      the most measured requests whose percentiles are exact (more: approximate)
 -- returns:
 --   dimension VARCHAR                'tier', 'feature' or 'all'
 --   key VARCHAR                      the tier or feature ('(unknown)' / '(none)' when missing; '(all)' for everything)
@@ -13,15 +14,25 @@
 --   p50_ttft_ms DOUBLE               median time to first token
 --   p95_ttft_ms DOUBLE               95th percentile time to first token
 --   p99_ttft_ms DOUBLE               99th percentile time to first token
+--   approximate BOOLEAN              true when the percentiles are DuckDB's approx_quantile (more than exact_max measured)
 --
 -- Batch requests are left out: their latency is the batch's turnaround, not the model's.
+--
+-- Exact percentiles (quantile_cont) hold every value of a group in memory, and do not spill: a
+-- 100M-request week ran out of a 1.3 GiB limit. Past exact_max measured requests in the window the
+-- percentiles are DuckDB's approx_quantile (a t-digest: a few KB per group, within about 1% of rank
+-- at these quantiles), and `approximate` says so; the report says so beside the tables.
 with measured as (
     select coalesce(tier, '(unknown)') as tier, coalesce(feature, '(none)') as feature, latency_ms, ttft_ms
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
       and status = 'ok' and coalesce(service_tier, 'standard') <> 'batch'
 ),
--- One sort per column and group: the three percentiles come from one quantile_cont call.
+decision as (
+    select count(*) > $exact_max::BIGINT as approx from measured
+),
+-- One sort per column and group: the three percentiles come from one quantile_cont call. Only one of
+-- the two pairs of aggregates gets rows (FILTER): the other keeps an empty state.
 percentiles as (
     select
         grouping(tier)                                                     as g_tier,
@@ -29,9 +40,12 @@ percentiles as (
         tier, feature,
         count(*)                                                           as requests,
         count(ttft_ms)                                                     as with_ttft,
-        quantile_cont(latency_ms, [0.5, 0.95, 0.99])                       as lat,
-        quantile_cont(ttft_ms, [0.5, 0.95, 0.99])                          as ttft
-    from measured
+        any_value(d.approx)                                                as approx,
+        quantile_cont(latency_ms, [0.5, 0.95, 0.99]) filter (where not d.approx) as lat_exact,
+        quantile_cont(ttft_ms, [0.5, 0.95, 0.99]) filter (where not d.approx)    as ttft_exact,
+        approx_quantile(latency_ms, [0.5, 0.95, 0.99]) filter (where d.approx)   as lat_approx,
+        approx_quantile(ttft_ms, [0.5, 0.95, 0.99]) filter (where d.approx)      as ttft_approx
+    from measured cross join decision d
     group by grouping sets ((tier), (feature), ())
 )
 select
@@ -44,6 +58,8 @@ select
     lat[3]::DOUBLE                                                         as p99_latency_ms,
     ttft[1]::DOUBLE                                                        as p50_ttft_ms,
     ttft[2]::DOUBLE                                                        as p95_ttft_ms,
-    ttft[3]::DOUBLE                                                        as p99_ttft_ms
-from percentiles
+    ttft[3]::DOUBLE                                                        as p99_ttft_ms,
+    approx::BOOLEAN                                                        as approximate
+from (select *, case when approx then lat_approx else lat_exact end as lat,
+             case when approx then ttft_approx else ttft_exact end as ttft from percentiles)
 order by case dimension when 'all' then 0 when 'tier' then 1 else 2 end, requests desc, key
