@@ -146,6 +146,8 @@ def table(results: dict[int, list[dict]]) -> list[str]:
             r = results[n][i] if i < len(results[n]) else None
             if r is None:
                 cells.append("-")
+            elif r["wall_s"] != r["wall_s"]:  # NaN: not built in this run
+                cells.append("(built earlier)")
             elif r["rc"]:
                 cells.append(f"**failed** ({r.get('error') or 'exit ' + str(r['rc'])})")
             else:
@@ -154,7 +156,8 @@ def table(results: dict[int, list[dict]]) -> list[str]:
         ratio = ""
         if len(sizes) == 2:
             a, b = (results[n][i] if i < len(results[n]) else None for n in sizes)
-            ratio = f" | {b['cpu_s'] / a['cpu_s']:.1f}x" if a and b and not a["rc"] and not b["rc"] and a["cpu_s"] else " | -"
+            ok = a and b and not a["rc"] and not b["rc"] and a["cpu_s"] == a["cpu_s"] and b["cpu_s"] == b["cpu_s"]
+            ratio = f" | {b['cpu_s'] / a['cpu_s']:.1f}x" if ok and a["cpu_s"] else " | -"
         lines.append(f"| {step} | " + " | ".join(cells) + ratio + " |")
     return lines
 
@@ -168,11 +171,18 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="2GB", help="COSTLAB_MEMORY_LIMIT for every command")
     ap.add_argument("--fresh", action="store_true", help="remake the stores")
     ap.add_argument("--record", action="store_true", help="write the section of benchmarks/RESULTS.md")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take a size's figures from an earlier run (DATA/scale-results.json) instead of running it again")
     args = ap.parse_args()
     sizes = sorted(args.rows or [10_000_000, 100_000_000])
     args.data.mkdir(parents=True, exist_ok=True)
+    saved_path = args.data / "scale-results.json"
+    saved = {int(k): v for k, v in json.loads(saved_path.read_text()).items()} if saved_path.exists() else {}
     results: dict[int, list[dict]] = {}
     for n in sizes:
+        if args.reuse and n in saved:
+            results[n] = saved[n]
+            continue
         db = args.data / f"scale-{n}.duckdb"
         built = None
         if args.fresh or not db.exists():
@@ -186,7 +196,9 @@ def main() -> None:
         rows = run_commands(db, args.memory_limit)
         results[n] = ([built] if built else [{"step": "store build", "rc": 0, "wall_s": float("nan"), "cpu_s": float("nan"),
                                              "peak_bytes": None, "load_before": "-", "load_after": "-"}]) + rows
-        print(json.dumps({"rows": n, "results": [{k: v for k, v in r.items()} for r in results[n]]}, indent=1, default=str))
+        saved[n] = results[n]
+        saved_path.write_text(json.dumps({str(k): v for k, v in saved.items()}, default=str))
+        print(json.dumps({"rows": n, "results": results[n]}, indent=1, default=str))
     if args.record:
         body = [f"`benchmarks/bench_scale.py {' '.join(sys.argv[1:])}` ({time.strftime('%Y-%m-%d')})", "", describe(), "",
                 f"COSTLAB_MEMORY_LIMIT={args.memory_limit} for every command; wall / CPU (user + system) / peak RSS "

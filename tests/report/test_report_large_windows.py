@@ -55,9 +55,11 @@ def test_latency_percentiles_are_exact_up_to_the_stated_size_and_labelled_approx
         measured = s.scalar("select count(*) from requests where status = 'ok' and coalesce(service_tier, 'standard') "
                             "<> 'batch' and ts >= '2026-11-09' and ts < '2026-11-16'")
         exact = s.run_query("report/latency", since="2026-11-09", until="2026-11-16")
-        approx = s.run_query("report/latency", since="2026-11-09", until="2026-11-16", exact_max=measured - 1)
+        approx = s.run_query("report/latency", since="2026-11-09", until="2026-11-16", approx=True)
+        counted = s.run_query("report/latency_measured", since="2026-11-09", until="2026-11-16")["measured"][0]
         direct = s.scalar("select quantile_cont(latency_ms, 0.95) from costed_requests where status = 'ok' and "
                           "coalesce(service_tier, 'standard') <> 'batch' and ts >= '2026-11-09' and ts < '2026-11-16'")
+    assert counted == measured
     assert not exact["approximate"].any() and approx["approximate"].all()
     assert exact.filter(exact["dimension"] == "all")["p95_latency_ms"][0] == direct
     # the t-digest is close, not equal

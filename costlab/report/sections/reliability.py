@@ -52,7 +52,8 @@ def build(ctx: ReportContext) -> dict | None:
                 column("context_exceeded_rate", "context exceeded", "ratio"), column("other_errors", "other errors", "count")]
     # exact percentiles up to [report] exact_percentiles_max measured requests, approximate past it
     exact_max = ctx.settings.exact_percentiles_max
-    latency = ctx.query("report/latency", since=ctx.since, until=ctx.until, exact_max=exact_max)
+    measured = int(ctx.current("report/latency_measured")["measured"][0])
+    latency = ctx.query("report/latency", since=ctx.since, until=ctx.until, approx=measured > exact_max)
     lat_cols = [column("p50_latency_ms", "p50 ms", "ms"), column("p95_latency_ms", "p95 ms", "ms"),
                 column("p99_latency_ms", "p99 ms", "ms"), column("p50_ttft_ms", "TTFT p50", "ms"),
                 column("p95_ttft_ms", "TTFT p95", "ms"), column("p99_ttft_ms", "TTFT p99", "ms")]
@@ -82,8 +83,7 @@ def build(ctx: ReportContext) -> dict | None:
                          f"{', '.join(names)}.")
         elif not slos:
             notes.append("No SLOs configured: set [report.slo.default] or [report.slo.FEATURE] in costlab.toml.")
-    if latency.height and "approximate" in latency.columns and bool(latency["approximate"].any()):
-        measured = int(latency.filter(pl.col("dimension") == "all")["requests"].sum())
+    if latency.height and bool(latency["approximate"].any()):
         notes.append(f"Latency percentiles are approximate (DuckDB approx_quantile, a t-digest: within about 1% of "
                      f"rank): {measured:,} measured requests, more than [report] exact_percentiles_max ({exact_max:,}) "
                      "(docs/report.md, \"Large windows\").")
