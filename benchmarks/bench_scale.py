@@ -162,6 +162,33 @@ def table(results: dict[int, list[dict]]) -> list[str]:
     return lines
 
 
+# Before (issue 15, measured on the reference machine at 100M, no memory limit; and main 773a74f at 10M
+# under COSTLAB_MEMORY_LIMIT=2GB on 2026-12-07, 1-minute load 4-20 from other work), for the side by side.
+BEFORE = """Before these changes:
+
+| step | main 773a74f, 10M (2GB limit): wall / CPU / peak RSS (load) | issue 15, 100M (no limit, quiet machine) |
+|---|---|---|
+| store build | (one INSERT; not re-measured) | 666 s generate + 303 s price, **20.3 GB** |
+| `costlab report --week 2026-W46 --format json` | 144.8 s / 29.5 s / 1.28 GB (8.6-19.9) | **fails** after 38 s: out of memory in report/latency.sql (1.3 GiB) |
+| `costlab signals --format json` | 90.4 s / 17.4 s / 0.77 GB (19.8-18.9) | 52.9 s, 6.1 GB |
+| `costlab whatif --split haiku=70,sonnet=25,opus=5 --format json` | 340.1 s / 58.0 s / **3.40 GB** (18.9-15.1) | (not measured: per-request arrays, ~30 GB) |
+| `costlab summary` | 25.7 s / 5.6 s / 0.40 GB (8.6-9.5) | 20.1 s, 2.5 GB |
+"""
+
+
+# The store builds of the recorded run (2026-12-07), made before the commands were timed.
+BUILDS = """Store builds for this run (COSTLAB_MEMORY_LIMIT=2GB):
+
+* 10M, `generate_into` (generated and priced in 5 parts of 2M rows): 204.7 s wall, 98.5 s CPU, peak RSS
+  1.86 GB (load 3.9-7.5). Before (one INSERT of every row, then a re-price), the issue measured 20.3 GB at 100M.
+* 100M, `generate_into`: stopped at about 9% (668 s wall, 91 s CPU: the process got ~14% of a core at
+  load 15-20), peak RSS 1.72 GB, flat from the first part on: memory is one part's whatever the size. At
+  ~100 s of CPU per 10M rows a full build needs ~1,000 CPU seconds, which the shared machine did not have.
+* 100M, `--replicate 10000000` (the 10M week copied 10 times, ids made distinct, prices copied): 2,373 s
+  wall, 430 s CPU, peak RSS 2.22 GB (load 15-20). The commands below ran on this store.
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, action="append", help="store sizes (repeatable; default 10M and 100M)")
@@ -205,6 +232,7 @@ def main() -> None:
                 "of each process, with the 1-minute load average before and after (the machine is shared: compare CPU "
                 "seconds and the ratio between sizes).", ""]
         body += table(results)
+        body += ["", BUILDS, BEFORE]
         record_section("One machine at 100M requests (issue 15, part 1)", "\n".join(body) + "\n")
 
 
