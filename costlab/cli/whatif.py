@@ -314,7 +314,7 @@ def _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens=Non
     per-request pass answers, as for every smaller window)."""
     from costlab import plausible
     from costlab.whatif import ReduceOptions, reduce_daily_totals
-    from costlab.whatif.daily_totals import per_request_max
+    from costlab.whatif.daily_totals import per_request_max, window_requests
 
     zone = time_zone(tz, config)
     with open_store(db, config, read_only=False) as store:
@@ -323,7 +323,7 @@ def _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens=Non
         limit = per_request_max(store.config)
         if options.output_tokens == "observed":
             return None
-        n = store.scalar("select count(*) from requests where ts >= ? and ts < ?", [start, end])
+        n = window_requests(store, start, end)
         if not n or n <= limit:
             return None
         start, end, outside = plausible.default_window(store, day(since, "--since", zone), day(until, "--until", zone))
@@ -331,6 +331,8 @@ def _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens=Non
             _note([outside])
         seg = reduce_daily_totals(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers),
                                   options=options, tz=zone)
+    if seg.n == 0:  # --filter left nothing: the per-request pass says so as for any empty window
+        return None
     _note([f"{n:,} requests in the window, more than [whatif] per_request_max_requests ({limit:,}): the splits "
            "are priced from per-day totals per tier, not per request (memory stays small; the same figures "
            "where every price is a whole number of nano-dollars per token, else within 0.5 nano-dollar per "

@@ -42,6 +42,11 @@ MONEY = ("cost", "warmup", "crd", "cwd", "oadj")
 PER_REQUEST_MAX_REQUESTS = 2_000_000
 
 
+def window_requests(store, since: datetime, until: datetime) -> int:
+    """Logged requests in [since, until), before any --filter: what per_request_max_requests is compared with."""
+    return int(store.scalar("select count(*) from requests where ts >= ? and ts < ?", [since, until]) or 0)
+
+
 def per_request_max(config: Any) -> int:
     """[whatif] per_request_max_requests, else PER_REQUEST_MAX_REQUESTS; a ConfigError for a value that
     is not a whole number of at least 0."""
