@@ -202,11 +202,14 @@ READING = """Reading it (CPU seconds, since wall time on this shared machine is 
   Not found in time: which detectors dominate at 100M (the replicated store has 10x the sessions
   and traces, so the session and trace joins grow with it).
 * The report grows 12x (303 s CPU; 900 s wall at load 13-15): worse than linear and far over 60 s.
-  Known parts: the latency percentiles past 10M measured requests are DuckDB's approx_quantile (about
-  6 s CPU per 10M measured rows: the t-digest costs more CPU than the exact sort, and bounded memory),
-  and the report runs the detectors of signals inside it; the joins that spill under the limit
-  (session and trace look-ups over 10x the distinct ids) are the likely superlinear part. Not done:
-  a per-step profile at 100M (`benchmarks/bench_report.py --rows 100000000` prints one).
+  Its steps at 100M, from `benchmarks/bench_report.py`'s timed run on the same store (COSTLAB_MEMORY_LIMIT=2GB,
+  load 4-6; 367 s wall, 298 s CPU, peak 2.22 GiB): reliability 120 s (the latency percentiles: past
+  10M measured requests DuckDB's approx_quantile, whose t-digest costs more CPU than the exact sort
+  it replaces, about 6 s CPU per 10M measured rows, plus spilling), findings (the detectors) 116 s,
+  headline 63 s, what-if 34 s, efficiency 13 s, model switch 12 s, spend 6 s. At 10M the whole
+  report is 25 s CPU. Not done: making the approximate percentiles cheaper (e.g. a histogram of
+  logged values, exact and spillable, measured 4x the CPU of quantile_cont at 10M in a first try)
+  and the detectors' and headline's growth (10x the distinct sessions and traces in this store).
 """
 
 
