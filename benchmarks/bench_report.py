@@ -41,23 +41,21 @@ from common import PEAK  # noqa: E402
 
 # The store is made and refreshed with the settings the report runs with, as a user's store is:
 # its stored prices are then current for the report's read-only open.
-MAKE = """
+MAKE = PEAK + """
 import sys, time
-from costlab import pricing
 from costlab.config import load_config
-from costlab.generate import generate_sql
+from costlab.generate import generate_into
 from costlab.open import open_store
 db, n, config, links = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "links"
-t = time.perf_counter()
+# a log whose re-sends carry no parent id: escalations only through sessions and traces
+blank = None if links else (lambda rows: f"select * replace (NULL::VARCHAR as parent_request_id) from ({rows})")
+t, cpu = time.perf_counter(), time.process_time()
 with open_store(db, load_config(config)) as store:
-    rows = generate_sql(n, seed=11, start="2026-11-09", days=7)
-    if not links:  # a log whose re-sends carry no parent id: escalations only through sessions and traces
-        rows = f"select * replace (NULL::VARCHAR as parent_request_id) from ({rows})"
-    store.execute("insert into requests by name " + rows)
+    # generated and priced as ingest prices (stored prices current), in parts: memory is one part's
+    generate_into(store, n, seed=11, start="2026-11-09", days=7, transform=blank)
     made = time.perf_counter() - t
-    pricing.reprice(store)  # what ingest does as it appends
     store.execute("checkpoint")
-print(made, time.perf_counter() - t - made)
+print(made, time.perf_counter() - t - made, time.process_time() - cpu, peak_bytes())
 """
 
 REFRESH = """
@@ -151,8 +149,9 @@ def prepare(db: Path, rows: int, fresh: bool, links: bool) -> None:
         db.unlink(missing_ok=True)
         made = subprocess.run([sys.executable, "-c", MAKE, str(db), str(rows), str(CONFIG), "links" if links else "none"],
                               check=True, capture_output=True, text=True)
-        insert_s, price_s = map(float, made.stdout.split())
-        print(f"made {db}: rows in {insert_s:.1f} s, priced in {price_s:.1f} s", file=sys.stderr)
+        insert_s, checkpoint_s, cpu_s, peak = map(float, made.stdout.split())
+        print(f"made {db}: rows generated and priced in {insert_s:.1f} s, checkpoint {checkpoint_s:.1f} s, "
+              f"CPU {cpu_s:.1f} s, peak {peak / 2**30:.2f} GB", file=sys.stderr)
     else:
         # One read-write open: a store cached by an older checkout gets this costlab's migrations,
         # macros and views, and its stored prices are brought up to date (timed: a full re-price

@@ -121,17 +121,41 @@ def whatif(
                                  param_hint="--split")
     if cache_hit_rate is not None and not 0 <= cache_hit_rate <= 1:
         raise typer.BadParameter("a rate between 0 and 1", param_hint="--cache-hit-rate")
-    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens, tz)
     knobs = _knobs(config)
     batch_features = tuple(f.strip() for f in (batch or "").split(",") if f.strip())
-    results = []
-    for sp in splits:
-        scen = Scenario(sp, policy="proportional" if sp.current else policy, batch_features=batch_features,
+
+    def scenario(sp):
+        return Scenario(sp, policy="proportional" if sp.current else policy, batch_features=batch_features,
                         cache_hit_rate=Fraction(str(cache_hit_rate)) if cache_hit_rate is not None else None,
                         warmup=not no_warmup, interactive=tuple(knobs.get("interactive", ())),
                         weights=tuple({**DEFAULT_WEIGHTS, **knobs.get("complexity_weights", {})}.items()),
                         learned=learned_policy)
-        res = evaluate(red, scen)
+
+    # proportional splits and current only: past [whatif] per_request_max_requests the window's per-day
+    # totals per tier (costlab.whatif.daily_totals) instead of per-request arrays, whose memory grows
+    # with the window (docs/whatif.md, "Large windows")
+    aggregate = (eval_name is None and not batch_features and output_tokens != "observed"
+                 and all(sp.current or policy == "proportional" for sp in splits)
+                 and not any(sp.current and cache_hit_rate is not None for sp in splits))
+    seg = _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens, tz) if aggregate else None
+    if seg is not None:
+        from costlab.whatif import evaluate_daily_totals
+
+        results = [evaluate_daily_totals(seg, scenario(sp)) for sp in splits]
+        for res in results:
+            if resamples > 0:
+                bootstrap(res, resamples)
+        _note(list(seg.tier_notes) + [note for res in results for note in res.notes])
+        _note([coverage_note(res) for res in results if not res.label.startswith("current")])
+        frame = scenario_table(seg, results)
+        if chart is not None:
+            scenario_chart(frame, chart)
+        write_frame(frame, fmt, out, title=f"what-if over {plural(seg.n, 'request')}, {plural(len(seg.days), 'day')}")
+        return
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens, tz)
+    results = []
+    for sp in splits:
+        res = evaluate(red, scenario(sp))
         if resamples > 0:
             bootstrap(res, resamples)
         results.append(res)
@@ -282,6 +306,38 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
         with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
             return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
                           on_progress=bar.to if bar.shown else None, tz=zone)
+
+
+def _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None):
+    """The window's per-day totals per tier (costlab.whatif.daily_totals) when it holds more requests
+    than [whatif] per_request_max_requests (counted before --filter), said in a note; else None (the
+    per-request pass answers, as for every smaller window)."""
+    from costlab import plausible
+    from costlab.whatif import ReduceOptions, reduce_daily_totals
+    from costlab.whatif.daily_totals import per_request_max, window_requests
+
+    zone = time_zone(tz, config)
+    with open_store(db, config, read_only=False) as store:
+        start, end = plausible.fill(store.config, day(since, "--since", zone), day(until, "--until", zone))
+        options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
+        limit = per_request_max(store.config)
+        if options.output_tokens == "observed":
+            return None
+        n = window_requests(store, start, end)
+        if not n or n <= limit:
+            return None
+        start, end, outside = plausible.default_window(store, day(since, "--since", zone), day(until, "--until", zone))
+        if outside:
+            _note([outside])
+        seg = reduce_daily_totals(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers),
+                                  options=options, tz=zone)
+    if seg.n == 0:  # --filter left nothing: the per-request pass says so as for any empty window
+        return None
+    _note([f"{n:,} requests in the window, more than [whatif] per_request_max_requests ({limit:,}): the splits "
+           "are priced from per-day totals per tier, not per request (memory stays small; the same figures "
+           "where every price is a whole number of nano-dollars per token, else within 0.5 nano-dollar per "
+           "request and cost category: docs/whatif.md, \"Large windows\")"])
+    return seg
 
 
 def _split(text: str):

@@ -145,7 +145,7 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
 
 def generate_sql(n: int, seed: int = 0, start: str | date = "2026-11-02", days: int = 14,
                  mix: Sequence[float] | dict[str, float] | None = None, order: bool = False,
-                 **options: Any) -> str:
+                 part: tuple[int, int] | None = None, **options: Any) -> str:
     """A self-contained DuckDB SELECT of `n` generated requests in the canonical schema.
 
     The columns are costlab.schema.REQUEST_COLUMNS, in order, so `insert into requests by name <this>` works
@@ -155,10 +155,49 @@ def generate_sql(n: int, seed: int = 0, start: str | date = "2026-11-02", days: 
         n: rows. seed: the random seed (same seed and n, same rows).
         start, days: the window ('YYYY-MM-DD', UTC midnight). mix: haiku/sonnet/opus share of first
         attempts, as a tuple or a dict. order: sort by ts (costs a sort; files are always sorted).
+        part: (i, parts): only the i-th of `parts` equal runs of the rows (whole pairs: a request and
+            its retry stay together); the parts together are exactly the rows of part=None.
         options: other Spec fields (users, customers, models, features, source).
     """
     spec = make_spec(n, seed, start, days, mix, **options)
-    return _canonical_select(spec, order=order)
+    if part is not None and not (0 <= part[0] < part[1]):
+        raise ValueError(f"part must be (i, parts) with 0 <= i < parts, got {part!r}")
+    return _canonical_select(spec, order=order, part=part)
+
+
+# Rows per INSERT when generating into a store: the memory of one statement grows with its rows
+# (DuckDB keeps a table insert's rows in order), so a large store is made in parts of this size.
+PART_ROWS = 2_000_000
+
+
+def generate_into(store: Store, n: int, seed: int = 0, start: str | date = "2026-11-02", days: int = 14,
+                  part_rows: int = PART_ROWS, transform: Callable[[str], str] | None = None,
+                  on_part: Callable[[int, int], None] | None = None, **options: Any) -> int:
+    """Append `n` generated requests to an open, migrated store's `requests`, priced as ingest
+    prices them (current price card and price_version), in parts of about `part_rows` rows, one
+    statement each: memory stays that of one part whatever `n` is. The rows are exactly those of
+    generate_sql(n, seed, start, days, ...). Returns the rows appended.
+
+    transform: SQL text -> SQL text over the generated SELECT (e.g. to blank a column), or None.
+    on_part: called with (parts done, parts) after each part.
+    """
+    parts = max(1, -(-n // max(1, part_rows)))
+    order_kept = store.scalar("select current_setting('preserve_insertion_order')")
+    store.execute("set preserve_insertion_order = false")  # a table's rows need no order: far less memory
+    try:
+        for i in range(parts):
+            rows = generate_sql(n, seed, start, days, part=(i, parts), **options)
+            if transform is not None:
+                rows = transform(rows)
+            store.execute(f"create or replace temp view _costlab_generated as {rows}")
+            store.execute("insert into requests by name select * exclude (prompt_tokens), costlab_price_version() "
+                          "as price_version from costlab_price_rows('_costlab_generated')")
+            if on_part is not None:
+                on_part(i + 1, parts)
+    finally:
+        store.execute("drop view if exists temp._costlab_generated")
+        store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
+    return n
 
 
 def generate_frame(n: int, seed: int = 0, **kwargs: Any) -> "pl.DataFrame":

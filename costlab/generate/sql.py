@@ -82,9 +82,10 @@ def _pick(index: str, values: Sequence[object]) -> str:
 class _Sql:
     """Builds the SELECT; `u(idx, name)` and `z(idx, name)` are the row-level random draws."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, part: tuple[int, int] | None = None):
         self.spec = spec
         self.seed = f"{spec.seed}::BIGINT"
+        self.part = part  # (i, parts): only the i-th of `parts` equal runs of pairs (rows 2k, 2k+1)
 
     def u(self, idx: str, name: str) -> str:
         return (f"(((hash({idx}, {SALT[name]}::BIGINT, {self.seed}) >> 11)::DOUBLE + 0.5)"
@@ -177,9 +178,12 @@ class _Sql:
         DuckDB runs a VALUES list or range() on one thread; separate UNION ALL branches run in parallel.
         """
         hours = _hours(self.spec, pairs)
+        i, parts = self.part or (0, 1)
+        first_pair, end_pair = pairs * i // parts, pairs * (i + 1) // parts
+        span = end_pair - first_pair
         branches = []
         for c in range(CHUNKS):
-            lo, hi = pairs * c // CHUNKS, pairs * (c + 1) // CHUNKS
+            lo, hi = first_pair + span * c // CHUNKS, first_pair + span * (c + 1) // CHUNKS
             segments = []
             for h, first, count, load, incident in hours:
                 a, b = max(lo, first), min(hi, first + count)
@@ -435,9 +439,9 @@ class _Sql:
                 f"{', '.join(self.derived())} from ({inner}) w) d")
 
 
-def _canonical_select(spec: Spec, order: bool) -> str:
+def _canonical_select(spec: Spec, order: bool, part: tuple[int, int] | None = None) -> str:
     attrs = "('{\"synthetic\":true,\"max_tokens\":' || max_tokens || '}')::JSON"
-    rows = _Sql(spec).rows("ts, i" if order else None)
+    rows = _Sql(spec, part).rows("ts, i" if order else None)
     return rows.replace("\nselect * from (select w.*", f"""
         select case when status = 'ok' then msg_id else req_id end::VARCHAR as request_id,
                timezone('UTC', ts) as ts, 'anthropic' as platform,

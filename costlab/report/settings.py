@@ -15,6 +15,7 @@
     p95_ttft_ms = 1200
     # memory_limit = "1.5GB"                   # DuckDB's memory while the report builds ("none": its default)
     # timezone = "Europe/Berlin"               # days and weeks from midnight there (default UTC; --tz wins)
+    # exact_percentiles_max = 10000000         # past this many measured requests, latency percentiles are approximate
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from costlab.errors import ConfigError, did_you_mean
 from costlab.memory import parse_size
 from costlab.whatif.scenario import parse_split, split_total_error  # the one rule for a split
 
-KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit", "timezone")
+KEYS = ("top_n", "target_split", "slo", "whatif_splits", "memory_limit", "timezone", "exact_percentiles_max")
 SLO_KEYS = ("p95_latency_ms", "p95_ttft_ms", "p99_latency_ms", "p99_ttft_ms")
 DEFAULT_TOP_N = 10
 # DuckDB's memory while the report builds. Without a limit DuckDB may use 80% of the machine, and on
@@ -36,6 +37,10 @@ DEFAULT_TOP_N = 10
 # took 3 GB at 10M requests; capped, they spill to disk (`<store>.tmp`): 1.7 GB and +1 s there, no
 # change on the benchmark's log (benchmarks/RESULTS.md). "none" leaves DuckDB's own default.
 DEFAULT_MEMORY_LIMIT = "1.5GB"
+# Exact latency percentiles hold every measured value in memory (they do not spill): past this many
+# measured requests in the window they are DuckDB's approx_quantile, and the report says so
+# (queries/report/latency.sql; measured in benchmarks/RESULTS.md, "One machine at 100M requests").
+DEFAULT_EXACT_PERCENTILES_MAX = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class ReportSettings:
     slo: dict[str, dict[str, float]] = field(default_factory=dict)  # feature or "default" -> {SLO_KEYS: ms}
     whatif_splits: tuple[str, ...] = ()  # more splits for the what-if section, e.g. "haiku=50,sonnet=45,opus=5"
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT  # DuckDB's, while the report builds; None: DuckDB's default
+    exact_percentiles_max: int = DEFAULT_EXACT_PERCENTILES_MAX  # measured requests; more: approximate percentiles
 
     def slo_for(self, feature: str) -> dict[str, float]:
         return self.slo.get(feature, self.slo.get("default", {}))
@@ -97,4 +103,8 @@ def parse(section: dict[str, Any] | None, file: Any = None) -> ReportSettings:
     if not (isinstance(limit, str) and limit.strip().lower() == "none"):
         parse_size(limit, "costlab.toml [report] memory_limit")  # a number and a unit, or a ConfigError
     limit = None if limit.strip().lower() == "none" else limit.strip()
-    return ReportSettings(top_n, {k: v / total for k, v in split.items()}, slo, tuple(extra), limit)
+    exact_max = section.get("exact_percentiles_max", DEFAULT_EXACT_PERCENTILES_MAX)
+    if isinstance(exact_max, bool) or not isinstance(exact_max, int) or exact_max < 0:
+        raise ConfigError(f"costlab.toml [report] exact_percentiles_max: expected a whole number of requests (0 or "
+                          f"more), got {exact_max!r}")
+    return ReportSettings(top_n, {k: v / total for k, v in split.items()}, slo, tuple(extra), limit, exact_max)

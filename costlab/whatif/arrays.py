@@ -49,7 +49,7 @@ class ReduceOptions:
         data = dict(getattr(config, "whatif", {}) or {}) if config is not None else {}
         where = f"{config.path} [whatif]" if getattr(config, "path", None) else "costlab.toml [whatif]"
         knobs = ("tokenizer_factor", "warmup_minutes", "min_ratio_requests", "output_tokens")
-        known_keys = (*knobs, "interactive", "complexity_weights")
+        known_keys = (*knobs, "interactive", "complexity_weights", "per_request_max_requests")
         for key in data:
             if key == "default_output_ratio":
                 # removed: an assumed ratio moved every request's output tokens without evidence (1 is as logged)

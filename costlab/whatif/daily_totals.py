@@ -35,6 +35,27 @@ from costlab.whatif.reduce import ID_COLUMNS, resolve_tiers
 from costlab.whatif.scenario import Result, Scenario, coverage_shares, quality_parts
 
 MONEY = ("cost", "warmup", "crd", "cwd", "oadj")
+
+# `costlab whatif` with proportional splits (and current) over a window of more requests than this
+# answers from the daily totals instead of per-request arrays (about 300 bytes a request: 3 GB for
+# 10M); costlab.toml [whatif] per_request_max_requests sets it (docs/whatif.md, "Large windows").
+PER_REQUEST_MAX_REQUESTS = 2_000_000
+
+
+def window_requests(store, since: datetime, until: datetime) -> int:
+    """Logged requests in [since, until), before any --filter: what per_request_max_requests is compared with."""
+    return int(store.scalar("select count(*) from requests where ts >= ? and ts < ?", [since, until]) or 0)
+
+
+def per_request_max(config: Any) -> int:
+    """[whatif] per_request_max_requests, else PER_REQUEST_MAX_REQUESTS; a ConfigError for a value that
+    is not a whole number of at least 0."""
+    data = dict(getattr(config, "whatif", {}) or {}) if config is not None else {}
+    value = data.get("per_request_max_requests", PER_REQUEST_MAX_REQUESTS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        where = f"{config.path} [whatif]" if getattr(config, "path", None) else "costlab.toml [whatif]"
+        raise ConfigError(f"{where}: per_request_max_requests must be a whole number of requests (0 or more), got {value!r}")
+    return value
 # evaluate's names for the money arrays (Reduction attributes), for day_totals
 _NAMES = {"cost": "cost", "warmup": "warmup", "cache_read_delta": "crd", "cache_write_delta": "cwd", "out_adjust": "oadj"}
 
@@ -150,8 +171,9 @@ def daily_totals_sql(store, filter_sql: str | None, n_tiers: int, since=None, un
 
 def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime | None = None,
                     filter_sql: str | None = None, tiers: dict[str, str] | None = None,
-                    options: ReduceOptions | None = None) -> DailyTotals:
-    """The window grouped, then priced per tier: per-day totals per tier (tiers sorted cheapest first)."""
+                    options: ReduceOptions | None = None, tz: str = "UTC") -> DailyTotals:
+    """The window grouped, then priced per tier: per-day totals per tier (tiers sorted cheapest first);
+    the days (the bootstrap's blocks) are calendar days in `tz`, as `reduce` makes them."""
     config = getattr(store, "config", None)
     options = options or ReduceOptions.from_config(config)
     if options.output_tokens == "observed":
@@ -163,7 +185,7 @@ def reduce_daily_totals(store, *, since: datetime | None = None, until: datetime
     T = len(names)
     text = daily_totals_sql(store, filter_sql, T, since, until, options)
     for salt in range(4):
-        df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until, text), "salt": salt})
+        df = store.frame(text, {**pass_sql.pass_params(names, models, options, since, until, text, tz), "salt": salt})
         # two price-card key combinations with one 64-bit hash (~1e-14 for a thousand): group again
         # with another salt, so a collision never merges requests priced differently
         if not df.height or not int(df["collisions"].max() or 0):

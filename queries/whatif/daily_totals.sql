@@ -7,8 +7,9 @@
 --   tokenizer_factor DOUBLE = 1.3         tokens of a new-tokenizer model (4.7+) per token of an older one
 --   warmup_minutes DOUBLE = 60            per feature, cache reads in the first minutes on a new model are writes
 --   salt INTEGER = 0                      mixed into the 64-bit key of the string columns (another salt after a collision)
+--   tz VARCHAR = UTC                      time zone whose midnights divide the days (the `day` column)
 -- returns: one row per (day, status, qbits, shown, nullbits):
---   day INTEGER                           UTC day, days since 1970-01-01
+--   day INTEGER                           day of the request in the time zone tz, days since 1970-01-01
 --   status VARCHAR                        kept (priced on every tier), unpriced (no price in force), excluded (a tier cannot price it)
 --   qbits INTEGER                         bit k-1 set: the requests' quality on tier k is known
 --   shown INTEGER                         1-based tier under --split current: the first tier whose model it ran on, else its tier line's; NULL neither
@@ -159,7 +160,8 @@ fm as (
 -- Scan 2: the cube. Per request only arithmetic (and, when replays or judgements exist, their joins).
 cube as materialized (
     select
-        (b.ts_us // 86400000000)::INTEGER as day, b.h, b.seg, b.band_raw, b.nb,
+        (case when $tz::VARCHAR = 'UTC' then b.ts_us // 86400000000
+              else epoch_us(timezone($tz::VARCHAR, b.ts)) // 86400000000 end)::INTEGER as day, b.h, b.seg, b.band_raw, b.nb,
         ({{ band_sc }})::INTEGER as band_sc,
         b.t_cr > 0 and b.ts_us < b.start_us + ($warmup_minutes * 60000000)::BIGINT as cold,
         b.feedback_score is not null as fb,
