@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, Iterator
@@ -86,27 +86,10 @@ def memory_limit_of(config: Config) -> str | None:
     return value
 
 
-@contextmanager
-def bounded_memory(store: Store) -> Iterator[None]:
-    """DuckDB's memory_limit at [ingest] memory_limit inside the block, then put back. Nothing when
-    COSTLAB_MEMORY_LIMIT fixes it for the process; under `ulimit -v`, the lower of it and what fits."""
-    limit = memory_limit_of(store.config)
-    if not limit or memory.fixed_by_environment():
-        yield
-        return
-    fits = memory.store_limit()
-    if fits and memory.parse_size(fits, "memory") < memory.parse_size(limit, "[ingest] memory_limit"):
-        limit = fits
-    before = store.scalar("select current_setting('memory_limit')")
-    store.execute(f"set memory_limit = {literal(limit)}")  # checked by memory.parse_size: a number and a unit
-    try:
-        yield
-    finally:
-        # DuckDB shows the limit rounded ('18.8 GiB'): setting that text back would move it, so the
-        # default comes back by RESET, and only a limit someone else set is set again.
-        store.execute("reset memory_limit")
-        if store.scalar("select current_setting('memory_limit')") != before:
-            store.execute(f"set memory_limit = {literal(before)}")
+def bounded_memory(store: Store) -> AbstractContextManager[None]:
+    """DuckDB's memory_limit at [ingest] memory_limit inside the block, then put back (Store.memory_limit:
+    nothing when COSTLAB_MEMORY_LIMIT fixes it; under `ulimit -v`, the lower of it and what fits)."""
+    return store.memory_limit(memory_limit_of(store.config), "[ingest] memory_limit")
 
 
 class Steps:

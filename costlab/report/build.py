@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from costlab import memory, pricing, signals
+from costlab import pricing, signals
 from costlab.errors import ConfigError
 from costlab.report.context import ReportContext
 from costlab.report.sections import SECTIONS, Section
@@ -48,27 +48,9 @@ def window_select(detectors: bool = False) -> str:
     return signals.window_select(REPORT_EXTRA_COLUMNS)
 
 
-@contextmanager
-def memory_limit(store: Store, limit: str | None) -> Iterator[None]:
-    """DuckDB's memory_limit set to `limit` inside the block (operators past it spill to disk), then
-    put back; nothing when `limit` is None or COSTLAB_MEMORY_LIMIT fixes it for the process. Under an
-    address-space limit (ulimit -v) the lower of `limit` and what fits (costlab.memory.store_limit)."""
-    if not limit or memory.fixed_by_environment():
-        yield
-        return
-    fits = memory.store_limit()
-    if fits and memory.parse_size(fits, "memory") < memory.parse_size(limit, "[report] memory_limit"):
-        limit = fits
-    before = store.scalar("select current_setting('memory_limit')")
-    store.execute(f"set memory_limit = {literal(limit)}")  # checked by settings.parse: a number and a unit
-    try:
-        yield
-    finally:
-        # DuckDB shows the limit rounded ('18.8 GiB'): setting that text back would move it, so the
-        # default comes back by RESET, and only a limit someone else set is set again.
-        store.execute("reset memory_limit")
-        if store.scalar("select current_setting('memory_limit')") != before:
-            store.execute(f"set memory_limit = {literal(before)}")
+def memory_limit(store: Store, limit: str | None) -> AbstractContextManager[None]:
+    """[report] memory_limit inside the block (Store.memory_limit)."""
+    return store.memory_limit(limit, "[report] memory_limit")
 
 
 @contextmanager

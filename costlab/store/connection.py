@@ -170,6 +170,29 @@ class Store:
         on_progress(fraction from 0 to 1), from a polling thread (store/progress.py); None: nothing."""
         return progress.watch(self.con, on_progress)
 
+    @contextmanager
+    def memory_limit(self, limit: str | None, setting: str = "memory_limit") -> Iterator[None]:
+        """DuckDB's memory_limit set to `limit` inside the block (operators past it spill to disk), then
+        put back; nothing when `limit` is None or COSTLAB_MEMORY_LIMIT fixes it for the process. Under
+        an address-space limit (ulimit -v) the lower of `limit` and what fits (memory.store_limit).
+        `setting` names where the limit was written ([report] memory_limit, ...) for a bad value's error."""
+        if not limit or memory.fixed_by_environment():
+            yield
+            return
+        fits = memory.store_limit()
+        if fits and memory.parse_size(fits, "memory") < memory.parse_size(limit, setting):
+            limit = fits
+        before = self.scalar("select current_setting('memory_limit')")
+        self.execute(f"set memory_limit = {literal(limit)}")  # checked by parse_size: a number and a unit
+        try:
+            yield
+        finally:
+            # DuckDB shows the limit rounded ('18.8 GiB'): setting that text back would move it, so the
+            # default comes back by RESET, and only a limit someone else set is set again.
+            self.execute("reset memory_limit")
+            if self.scalar("select current_setting('memory_limit')") != before:
+                self.execute(f"set memory_limit = {literal(before)}")
+
     def has_table(self, name: str) -> bool:
         """True when the store's own database (not temp) has a table of that name."""
         return bool(
