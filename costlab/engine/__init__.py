@@ -5,8 +5,8 @@ An engine looks to the analyses like a store does for reading: `config`, `run_qu
 and `costlab sql -F` take either.
 
   * `open_engine("duckdb", lake=None, ...)`: the store (today's path, costlab.open.open_store).
-  * `open_engine("duckdb", lake=DIR)`: an in-memory store whose costed_requests, requests,
-    price_card and models are views over the lake's Parquet (costlab.engine.lake).
+  * `open_engine("duckdb", lake=DIR)`: an in-memory store whose costed_requests, requests and the
+    small tables are views over the lake's Parquet (costlab.lake.open_lake, the one DuckDB reader).
   * `open_engine("spark", lake=DIR, master=...)`: the same views in a SparkSession
     (costlab.engine.spark, the only module that imports pyspark); every query is transpiled by
     costlab.engine.portable, and only files whose header says `-- engines: duckdb, spark` run there.
@@ -26,9 +26,9 @@ from costlab.engine.portable import engines
 from costlab.engine.returns import cast_to_returns
 from costlab.engine.spark import SparkEngine
 from costlab.errors import ConfigError
+from costlab.lake import open_lake
 from costlab.open import open_store
 from costlab.store import Store
-from costlab.store.sqlquote import file_literal, ident
 
 KINDS = ("duckdb", "spark")
 DEFAULT_MASTER = "local[2]"
@@ -73,27 +73,15 @@ def open_engine(kind: str, lake: Path | None = None, master: str = DEFAULT_MASTE
 
 
 def duckdb_lake(lake: Path, config: Config | None = None) -> Store:
-    """An in-memory store (the catalogue, the macros) whose requests, costed_requests, price_card and
-    models are temp views over the lake's Parquet files."""
-    store = open_store(":memory:", config or Config())
-    requests = lakes.parquet_columns(lake / "requests")
-    glob = _glob_under(lake / "requests", "**/*.parquet")
-    store.execute(f"create temp view lake_requests as select * from read_parquet({glob}, hive_partitioning = true)")
-    body = lakes.costed_requests_sql("lake_requests", requests)
-    store.execute(f"create temp view costed_requests as {body}")
-    store.execute(f"create temp view requests as {body}")
-    for table in ("price_card", "models"):
-        if (lake / table).is_dir() and any((lake / table).glob("*.parquet")):
-            files = _glob_under(lake / table, "*.parquet")
-            store.execute(f"create temp view {ident(table)} as select * from read_parquet({files})")
+    """An in-memory store over the lake (costlab.lake.open_lake: costed_requests and the small tables
+    as views over its Parquet files, costlab's macros defined), with `requests` the same rows."""
+    store = open_lake(lake, config)
+    try:
+        store.execute("create view requests as select * from costed_requests")
+    except BaseException:
+        store.close()
+        raise
     return store
-
-
-def _glob_under(folder: Path, pattern: str) -> str:
-    """A DuckDB literal globbing `pattern` under `folder`, whose own name is matched literally
-    (sqlquote.file_literal escapes its glob characters; the constant pattern is appended inside the quotes)."""
-    quoted = file_literal(folder)
-    return f"{quoted[:-1]}/{pattern}'"
 
 
 __all__ = ["KINDS", "DEFAULT_MASTER", "SparkEngine", "open_engine", "resolve", "duckdb_lake", "cast_to_returns", "engines"]

@@ -31,7 +31,11 @@ _COLUMNS = ("{'data': 'STRUCT(starting_at VARCHAR, ending_at VARCHAR, results JS
 # One row per bucket of each page, numbered by page: the relation queries/ingest/admin_report.sql reads.
 _PAGES = ("create or replace temp view _admin_pages as "
           "select row_number() over () as page, unnest(data) as d from read_json({path}, format='auto', "
-          "columns={columns}, maximum_object_size=1073741824{gz})")
+          "columns={columns}, maximum_object_size={object_size}{gz})")
+# DuckDB's JSON reader holds buffers of twice the largest object it allows: a fixed 1 GiB asked for 2 GiB
+# and failed under [ingest] memory_limit (1 GB). No object is larger than its file (a gzip file: about
+# 20 times, a report's JSON compresses well), so the file's size bounds it, up to 1 GiB.
+_MAX_OBJECT = 1 << 30
 
 
 def load(store: Store, path: Path, size: int, digest: str, origin: str | None = None) -> FileResult:
@@ -41,7 +45,8 @@ def load(store: Store, path: Path, size: int, digest: str, origin: str | None = 
     gz = ", compression='gzip'" if is_gzip(path) else ""
     try:
         # str.format fills each placeholder once: nothing in a file name is read as a placeholder.
-        store.execute(_PAGES.format(columns=_COLUMNS, gz=gz, path=file_literal(path)))
+        object_size = min(_MAX_OBJECT, max(1 << 20, (size * 20 if gz else size) + 1))
+        store.execute(_PAGES.format(columns=_COLUMNS, gz=gz, path=file_literal(path), object_size=object_size))
         store.execute_script(queries.load("ingest/admin_report").text)
     except QueryError as ex:  # (out of memory is not the file's fault: it stops the run, naming memory_limit)
         raise InputError(f"{origin or path}: cannot be read as an Admin API usage or cost report: {ex}") from ex
