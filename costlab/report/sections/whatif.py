@@ -106,7 +106,7 @@ def _learned(ctx: ReportContext, path, sample) -> tuple[dict | None, list[str]]:
         ConfigError: the file cannot be read or is no routing policy (as `costlab signals` says)."""
     policy = load_policy(path)
     name = f"learned:{path.name}"
-    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until, tz=ctx.window.tz)
+    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until, tz=ctx.window.tz, route_features=True)
     if red.n == 0:
         return None, []
     try:
