@@ -78,6 +78,12 @@ def _write_log(path) -> dict[str, dict]:
 
 @pytest.fixture
 def logged(store, tmp_path):
+    return _log_store(store, tmp_path)
+
+
+def _log_store(store, tmp_path):
+    """The log ingested into `store` (a few bodies removed), judged on every tier; (store, the runtime's requests
+    in the Reduction's order)."""
     bodies = _write_log(tmp_path / "log.jsonl")
     summary = ingest_paths(store, [str(tmp_path / "log.jsonl")])
     assert summary.total("rows_added") == N
@@ -164,3 +170,33 @@ def test_an_older_policy_without_body_features_routes_logs_as_before(logged, tmp
         c["coef"] = [c["coef"][j] for j in keep]
     router = Router(old)
     assert [red.tiers[a] for a in learned.learned_assignment(red, old)] == [router.tier(r) for r in requests]
+
+
+def test_route_fit_and_whatif_learned_read_the_bodies_on_the_command_line(new_store, tmp_path):
+    from typer.testing import CliRunner
+
+    from costlab.cli.route import register as route_register
+    from costlab.cli.whatif import register as whatif_register
+
+    from helpers import one_command_app
+
+    path = tmp_path / "cli.duckdb"
+    with new_store(path) as s:
+        _, requests = _log_store(s, tmp_path)
+    cfg = tmp_path / "costlab.toml"
+    cfg.write_text("[tiers]\n" + "".join(f'{t} = "{m}"\n' for t, m in TIERS.items()), encoding="utf-8")
+    common = ["--db", str(path), "--config", str(cfg)]
+    policy = tmp_path / "p.json"
+    res = CliRunner().invoke(one_command_app(route_register),
+                             ["route", "fit", str(policy), "--folds", "3", "--vocab", "0", "--resamples", "10", *common])
+    assert res.exit_code == 0, res.output
+    f = json.loads(policy.read_text())["features"]
+    assert "structured" in f["numeric"] and f["system_values"]
+    res = CliRunner().invoke(one_command_app(whatif_register),
+                             ["whatif", "--policy", f"learned:{policy}", "--format", "json", *common])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)[0]
+    router = Router.load(policy)
+    tiers = [router.tier(r) for r in requests]
+    for t in TIERS:
+        assert row[f"{t}_share"] == pytest.approx(round(tiers.count(t) / len(tiers), 4))
