@@ -153,7 +153,7 @@ def whatif(
         write_frame(frame, fmt, out, title=f"what-if over {plural(seg.n, 'request')}, {plural(len(seg.days), 'day')}")
         return
     red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens, tz,
-                              route_features=learned_policy is not None)
+                              route_features=route_features_for(learned_policy))
     results = []
     for sp in splits:
         res = evaluate(red, scenario(sp))
@@ -290,12 +290,22 @@ def _assume(text: str | None) -> tuple[int, int] | None:
     return pair
 
 
+def route_features_for(policy):
+    """What the pass reads from stored bodies for a learned policy: "texts" when it uses words or an
+    embedding, else the body features (True); nothing without a policy."""
+    if policy is None:
+        return False
+    from costlab.whatif.learned import needs_texts
+
+    return "texts" if needs_texts(policy) else True
+
+
 def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None, route_features=False):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out.
     --since and --until are midnights in --tz, and the days (the bootstrap's day blocks, backtest's
     periods) are calendar days there. `route_features`: also read the learned policy's features from
-    stored request bodies (a learned policy or `route fit` asks)."""
+    stored request bodies (a learned policy or `route fit` asks; "texts": and the prompt texts)."""
     from costlab import plausible
     from costlab.progress import fraction_bar
     from costlab.whatif import ReduceOptions, reduce
@@ -308,7 +318,8 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
         with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
             return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
-                          on_progress=bar.to if bar.shown else None, tz=zone, route_features=route_features)
+                          on_progress=bar.to if bar.shown else None, tz=zone, route_features=bool(route_features),
+                          route_texts=route_features == "texts")
 
 
 def _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None):

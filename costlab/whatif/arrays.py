@@ -122,7 +122,7 @@ class Reduction:
     window: tuple[Any, Any] = (None, None)
     weight: np.ndarray | None = None  # float64 [n]: requests each stands for (sample_weight), 1 where absent
     # object [n]: the prompt text per request where the source has it (imported eval sets; logs when
-    # reduce(route_features=True) read stored bodies: the messages' text parts, costlab.routing.request_text),
+    # reduce(route_texts=True) read stored bodies: the messages' text parts, costlab.routing.request_text),
     # for the learned policy's wording and embedding features (costlab.whatif.learned); else None
     texts: np.ndarray | None = None
     # the learned policy's request features from stored bodies (reduce(route_features=True) on a store with
@@ -134,6 +134,10 @@ class Reduction:
     tools_offered: np.ndarray | None = None  # bool [n]
     structured: np.ndarray | None = None  # bool [n]
     system: np.ndarray | None = None  # int32 [n]
+    # the wording cues on the prompt text with the runtime's expressions (conditional / multistep above
+    # are the complexity policy's, read from the whole body)
+    cue_conditional: np.ndarray | None = None  # bool [n]
+    cue_multistep: np.ndarray | None = None  # bool [n]
     systems: tuple[str, ...] = ()
     memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-day totals (and tier quality), filled once
 

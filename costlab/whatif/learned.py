@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from costlab.embed import EmbeddingUnavailable, Embedder
 from costlab.errors import ConfigError
-from costlab.routing import CONDITIONAL, FORMAT, MULTISTEP, NUMERIC, PAYLOAD, PolicyFileError, Router
+from costlab.routing import FORMAT, NUMERIC, PAYLOAD, PolicyFileError, Router
 from costlab.whatif.arrays import Reduction
 
 
@@ -46,15 +46,22 @@ def texts(reduction: Reduction) -> np.ndarray:
     return reduction.texts
 
 
+def needs_texts(policy: dict[str, Any]) -> bool:
+    """The policy reads the prompt text beyond the wording cues (words or an embedding): on logs the
+    what-if pass must then carry the texts (reduce(route_texts=True))."""
+    f = policy["features"]
+    return bool(f.get("vocab")) or bool(f.get("embedding"))
+
+
 def has_body_features(reduction: Reduction) -> bool:
     """The window carries the features read from request bodies (reduce(route_features=True) on stored payloads)."""
     return reduction.user_turns is not None
 
 
 def numeric_matrix(reduction: Reduction, names: tuple[str, ...] | list[str] = NUMERIC) -> np.ndarray:
-    """[n, len(names)] (costlab.routing.named_features, for the whole window). With prompt texts the
-    wording cues are the runtime's regular expressions over them; with body features, tool_use is also
-    set by tools offered (as the runtime reads `tools`)."""
+    """[n, len(names)] (costlab.routing.named_features, for the whole window). With body features (logs
+    with stored bodies) the wording cues are the runtime's expressions over the prompt text
+    (Reduction.cue_*) and tool_use is also set by tools offered (as the runtime reads `tools`)."""
     names = tuple(names)
     if any(k in PAYLOAD for k in names) and not has_body_features(reduction):
         raise ConfigError("this policy uses features read from logged request bodies (turns, images, structured "
@@ -63,10 +70,7 @@ def numeric_matrix(reduction: Reduction, names: tuple[str, ...] | list[str] = NU
     conditional, multistep = reduction.conditional, reduction.multistep
     if has_body_features(reduction):
         tool_use = tool_use | reduction.tools_offered
-    if reduction.texts is not None and reduction.n:
-        t = pl.Series(list(reduction.texts), dtype=pl.String).fill_null("")
-        conditional = t.str.contains("(?i)" + CONDITIONAL.pattern).to_numpy()
-        multistep = (t.str.count_matches("(?i)" + MULTISTEP.pattern) >= 2).to_numpy()
+        conditional, multistep = reduction.cue_conditional, reduction.cue_multistep
     cols = {
         "log_prompt_tokens": lambda: np.log1p(np.maximum(reduction.prompt_tokens, 0).astype(np.float64)),
         "documents": lambda: (reduction.documents > 0).astype(np.float64),

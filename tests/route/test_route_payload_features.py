@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from costlab.ingest import ingest_paths
-from costlab.routing import Router, images, request_text, structured, system_hash, user_turns
+from costlab.routing import Router, images, named_features, request_text, structured, system_hash, user_turns
 from costlab.whatif import reduce
 from costlab.whatif import learned
 from costlab.whatif.routefit import FitOptions, fit
@@ -44,7 +44,9 @@ def _body(i: int) -> dict:
         elif last and i % 11 == 0:
             content = [DOC, {"type": "text", "text": f"Summarise clause {i}"}]
         else:
-            content = f"Turn {t} of question {i}: explain step one, then the total" if i % 2 else f"Question {i}, turn {t}"
+            content = (f"Turn {t} of question {i}: explain step one, then the total" if i % 2 else
+                       # wording cues next to non-ASCII letters: no word boundary there for the runtime (Python's \b)
+                       f"Question {i}, turn {t}: éif ünless thené firstß" if i % 7 == 0 else f"Question {i}, turn {t}")
         messages.append({"role": "user", "content": content})
         if not last:
             messages.append({"role": "assistant", "content": [{"type": "text", "text": f"answer {t}"}]})
@@ -116,7 +118,8 @@ def test_the_pass_reads_the_same_body_features_the_runtime_computes(logged):
     store, requests = logged
     plain = reduce(store, tiers=TIERS)
     assert plain.user_turns is None and plain.texts is None  # only computed when asked
-    red = reduce(store, tiers=TIERS, route_features=True)
+    assert reduce(store, tiers=TIERS, route_features=True).texts is None  # texts only when asked
+    red = reduce(store, tiers=TIERS, route_features=True, route_texts=True)
     assert red.n == N
     assert red.user_turns.tolist() == [user_turns(r) for r in requests]
     assert red.images.tolist() == [images(r) for r in requests]
@@ -125,6 +128,10 @@ def test_the_pass_reads_the_same_body_features_the_runtime_computes(logged):
     hashes = np.array(list(red.systems) + [None], dtype=object)[red.system]
     assert hashes.tolist() == [system_hash(r) for r in requests]
     assert red.texts.tolist() == [request_text(r) for r in requests]
+    cues = [named_features(r) for r in requests]
+    assert red.cue_conditional.tolist() == [c["conditional"] == 1 for c in cues]
+    assert red.cue_multistep.tolist() == [c["multistep"] == 1 for c in cues]
+    assert 0 < red.cue_conditional.sum() < N and 0 < red.cue_multistep.sum() < N
     # the fixture's variety really is there: every feature takes both values, three system prompts
     assert len(red.systems) == 3 and set(red.user_turns.tolist()) == {0, 1, 2, 3}
     assert 0 < red.images.sum() and 0 < red.structured.sum() < N and (red.system == -1).sum() > NO_BODY
@@ -134,7 +141,7 @@ def test_the_pass_reads_the_same_body_features_the_runtime_computes(logged):
 
 def test_a_policy_fitted_on_body_features_routes_every_logged_request_as_whatif_assumed(logged, tmp_path):
     store, requests = logged
-    red = reduce(store, tiers=TIERS, route_features=True)
+    red = reduce(store, tiers=TIERS, route_features=True, route_texts=True)
     policy, ev = fit(red, FitOptions(folds=3, vocab=0, resamples=10), source="logs", models=dict(zip(red.tiers, red.models)))
     f = policy["features"]
     assert f["numeric"][-3:] == ["log_user_turns", "images", "structured"] and len(f["system_values"]) == 3

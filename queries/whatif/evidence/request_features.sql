@@ -11,10 +11,20 @@
 --   system_hash VARCHAR                   first 16 hex digits of sha256 of the system prompt's text (a string, or its text
 --                                         blocks joined by newlines); NULL without a system prompt
 --   prompt_text VARCHAR                   the text parts of the messages joined by newlines (costlab.routing.request_text)
+--   cue_conditional BOOLEAN               costlab.routing.CONDITIONAL in prompt_text
+--   cue_multistep BOOLEAN                 costlab.routing.MULTISTEP at least twice in prompt_text
 --
 -- Set-based over the stored bodies with DuckDB's JSON functions; costlab.routing computes the same
 -- values from a request dict (one definition each, checked by tests/route/test_route_payload_features.py).
 -- Requests without a stored body are not here: the pass's LEFT JOIN gives them 0 / false / NULL / ''.
+-- The wording cues use the runtime's expressions; Python's \b counts any letter or digit as a word
+-- character, RE2's only ASCII ones, so non-ASCII letters and digits are made 'x' first (the cue words
+-- are ASCII).
+select * exclude (cue_text),
+       regexp_matches(cue_text, '(?i)\b(if|unless|otherwise|suppose|given that)\b') as cue_conditional,
+       len(regexp_extract_all(cue_text, '(?i)\b(then|first|after|each|every|total|remaining|twice|half)\b')) >= 2 as cue_multistep
+from (select *, regexp_replace(regexp_replace(prompt_text, '[^\x00-\x7F\PL]', 'x', 'g'), '[^\x00-\x7F\PN]', 'x', 'g') as cue_text
+from (
 select source, request_id,
        coalesce(len(list_filter(json_extract_string(j, '$.messages[*].role'), lambda r: r = 'user')), 0)::INTEGER as user_turns,
        coalesce(len(list_filter(json_extract_string(j, '$.messages[*].content[*].type'),
@@ -37,3 +47,4 @@ select source, request_id,
                                  lambda b: coalesce(json_extract_string(b, '$.text'), ''))
                              else []::VARCHAR[] end)), chr(10)), '') as prompt_text
 from (select source, request_id, request_json as j from payloads where request_json is not null)
+))
