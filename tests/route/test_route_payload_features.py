@@ -17,6 +17,7 @@ from costlab.routing import Router, images, named_features, request_text, struct
 from costlab.whatif import reduce
 from costlab.whatif import learned
 from costlab.whatif.routefit import FitOptions, fit
+from costlab.whatif.routetables import explain_table, feature_names
 
 from helpers import REPLAY_DDL, TIERS
 
@@ -153,6 +154,10 @@ def test_a_policy_fitted_on_body_features_routes_every_logged_request_as_whatif_
     A = learned.learned_assignment(red, policy)
     tiers = [router.tier(r) for r in requests]
     assert [red.tiers[a] for a in A] == tiers
+    names = feature_names(policy)
+    assert len(names) == X.shape[1] and [n for n in names if n.startswith("system=")] == [f"system={h}" for h in f["system_values"]]
+    kinds = dict(zip(*explain_table(policy, top=len(names)).select("feature", "kind")))
+    assert kinds["structured"] == kinds["images"] == "numeric" and {kinds[f"system={h}"] for h in f["system_values"]} == {"system"}
     # the body features decide: the cheapest tier's out-of-fold probability is low for images and
     # structured requests, high for plain text (the judged labels)
     img = np.array([images(r) > 0 for r in requests])
