@@ -93,7 +93,7 @@ def fit(
         raise typer.BadParameter("top or good", param_hint="--label")
     if components is not None and (not embed or components < 1):
         raise typer.BadParameter("1 or more, with --embed", param_hint="--components")
-    red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz)
+    red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz, route_features="texts")
     if len(red.tiers) < 2:
         raise ConfigError("routing needs two or more tiers")
     models = ev.models if ev is not None else dict(zip(red.tiers, red.models))
@@ -236,7 +236,7 @@ def check(
     from costlab.cli.whatif import _note, _reduce_or_eval, _tiers
     from costlab.config import load_config
     from costlab.errors import ExitCode
-    from costlab.whatif.learned import load_policy
+    from costlab.whatif.learned import load_policy, needs_texts
     from costlab.whatif.routecheck import check as check_policy
 
     fmt = output_format(fmt, out)
@@ -249,7 +249,8 @@ def check(
     if since is None and until is None and eval_name is None and fitted[1]:
         since = str(fitted[1])[:10]
         _note([f"checking the traffic since the policy's fit window ended ({since}); --since to choose"])
-    red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz)
+    red, ev = _reduce_or_eval(db, config, since, until, None, tiers, eval_name, None, None, tz,
+                              route_features="texts" if needs_texts(policy) else True)
     models = _tiers(tiers) or dict(load_config(config).tiers or {}) or None
     if ev is not None:
         models = dict(ev.models)

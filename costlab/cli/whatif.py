@@ -152,7 +152,8 @@ def whatif(
             scenario_chart(frame, chart)
         write_frame(frame, fmt, out, title=f"what-if over {plural(seg.n, 'request')}, {plural(len(seg.days), 'day')}")
         return
-    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens, tz)
+    red, ev = _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens, tz,
+                              route_features=route_features_for(learned_policy))
     results = []
     for sp in splits:
         res = evaluate(red, scenario(sp))
@@ -245,7 +246,8 @@ def backtest(
 
 
 # -- options into arguments --------------------------------------------------------------------
-def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens=None, tz=None):
+def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assume_tokens, output_tokens=None, tz=None,
+                    route_features=False):
     """(Reduction, EvalSet or None): the imported eval set `--eval` names (costlab.whatif.evals), or the
     only import of a store with no logged requests (said in a note), else the logs' one pass."""
     from costlab.config import load_config
@@ -271,7 +273,7 @@ def _reduce_or_eval(db, config, since, until, filter_sql, tiers, eval_name, assu
             return ev.reduction, ev
     if assume is not None:
         raise ConfigError("--assume-tokens prices the answers of an imported eval set: give --eval NAME")
-    return _reduce(db, config, since, until, filter_sql, tiers, output_tokens, tz), None
+    return _reduce(db, config, since, until, filter_sql, tiers, output_tokens, tz, route_features), None
 
 
 def _assume(text: str | None) -> tuple[int, int] | None:
@@ -288,11 +290,22 @@ def _assume(text: str | None) -> tuple[int, int] | None:
     return pair
 
 
-def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None):
+def route_features_for(policy):
+    """What the pass reads from stored bodies for a learned policy: "texts" when it uses words or an
+    embedding, else the body features (True); nothing without a policy."""
+    if policy is None:
+        return False
+    from costlab.whatif.learned import needs_texts
+
+    return "texts" if needs_texts(policy) else True
+
+
+def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None, route_features=False):
     """The one pass over the window (costlab.whatif.reduce); by default the whole log, but only
     requests with plausible timestamps (costlab/plausible.py), with a note on what is left out.
     --since and --until are midnights in --tz, and the days (the bootstrap's day blocks, backtest's
-    periods) are calendar days there."""
+    periods) are calendar days there. `route_features`: also read the learned policy's features from
+    stored request bodies (a learned policy or `route fit` asks; "texts": and the prompt texts)."""
     from costlab import plausible
     from costlab.progress import fraction_bar
     from costlab.whatif import ReduceOptions, reduce
@@ -305,7 +318,8 @@ def _reduce(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=
         options = ReduceOptions.from_config(getattr(store, "config", None), output_tokens=output_tokens)
         with fraction_bar("reading the window") as bar:  # on a terminal only; moves with DuckDB's progress
             return reduce(store, since=start, until=end, filter_sql=filter_sql, tiers=_tiers(tiers), options=options,
-                          on_progress=bar.to if bar.shown else None, tz=zone)
+                          on_progress=bar.to if bar.shown else None, tz=zone, route_features=bool(route_features),
+                          route_texts=route_features == "texts")
 
 
 def _daily_totals(db, config, since, until, filter_sql, tiers, output_tokens=None, tz=None):

@@ -14,6 +14,13 @@ A request is a dict with what is known before the call:
   documents    the number of documents attached (or a document part in `messages`)
   tools        the tool definitions (present = the request offers tools); tool_use: True also counts
   web_search   web searches allowed/made (> 0 counts)
+and, for a policy that lists them (fitted on logs with stored request bodies), from the request body:
+  messages     conversation turns (messages with role 'user'), image blocks (type image / image_url)
+  system       the system prompt (a string or text blocks): its identity, the sha256 of its text
+  output_format / response_format (json_object, json_schema) / tool_choice forcing a tool (tool,
+               function, any, required): a structured-output request
+Each is computed here and, for logged bodies, by queries/whatif/evidence/request_features.sql: the
+same definitions (tests/route/test_route_payload_features.py checks them request by request).
 
 The features, their scaling, one logistic model per tier below the top and the threshold are all in
 the file; `features` here is the one definition the fitting code's set-based features are checked
@@ -28,6 +35,7 @@ the runtime refuses another. A policy without embeddings needs nothing beyond th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -39,6 +47,9 @@ from typing import Any
 # never reads, and `features.embedding` (text-embedding features: Router needs an embedder). A /1
 # file routes exactly as before.
 FORMAT = "costlab.route/2"
+# /2 files may also list the body features (PAYLOAD after NUMERIC in `features.numeric`) and
+# `features.system_values` (system-prompt identities, one-hot after the feature names); a file
+# without them routes as before.
 FORMATS = ("costlab.route/1", FORMAT)
 READABLE = FORMATS
 # the complexity policy's wording cues (costlab.whatif.routellm / evals compute them the same way)
@@ -46,6 +57,9 @@ CONDITIONAL = re.compile(r"\b(if|unless|otherwise|suppose|given that)\b", re.I)
 MULTISTEP = re.compile(r"\b(then|first|after|each|every|total|remaining|twice|half)\b", re.I)
 WORD = re.compile(r"[a-z]+")
 NUMERIC = ("log_prompt_tokens", "documents", "tool_use", "conditional", "multistep", "web_search")
+# features read from the request body (logged payloads): fitted only where the logs store bodies
+PAYLOAD = ("log_user_turns", "images", "structured")
+STRUCTURED_CHOICES = ("tool", "function", "any", "required")
 
 
 class PolicyFileError(ValueError):
@@ -78,15 +92,67 @@ def _documents(request: dict[str, Any]) -> int:
     return n
 
 
-def numeric_features(request: dict[str, Any]) -> list[float]:
-    """The NUMERIC features of one request, in NUMERIC order."""
+def _blocks(request: dict[str, Any]):
+    for m in request.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            yield from (c for c in content if isinstance(c, dict))
+
+
+def user_turns(request: dict[str, Any]) -> int:
+    """Messages whose role is 'user' (a tool result's message counts: it is a user turn)."""
+    return sum(1 for m in request.get("messages") or () if isinstance(m, dict) and m.get("role") == "user")
+
+
+def images(request: dict[str, Any]) -> int:
+    """Image content blocks in the messages (type image, or OpenAI's image_url)."""
+    return sum(1 for c in _blocks(request) if c.get("type") in ("image", "image_url"))
+
+
+def structured(request: dict[str, Any]) -> bool:
+    """A structured-output request: output_format set, response_format json_object/json_schema, or a
+    tool_choice that forces a tool (type tool/function/any, or "required"/"any")."""
+    if request.get("output_format") is not None:
+        return True
+    rf = request.get("response_format")
+    if isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema"):
+        return True
+    tc = request.get("tool_choice")
+    kind = tc.get("type") if isinstance(tc, dict) else tc if isinstance(tc, str) else None
+    return kind in STRUCTURED_CHOICES
+
+
+def system_hash(request: dict[str, Any]) -> str | None:
+    """The system prompt's identity: the first 16 hex digits of the sha256 of its text (a string, or
+    its text blocks joined by newlines); None without one."""
+    system = request.get("system")
+    if isinstance(system, str):
+        text = system
+    elif isinstance(system, list):
+        text = "\n".join(str(b.get("text") or "") for b in system if isinstance(b, dict) and b.get("type") == "text")
+    else:
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if text else None
+
+
+def named_features(request: dict[str, Any]) -> dict[str, float]:
+    """Every numeric feature of one request by name (NUMERIC and PAYLOAD)."""
     text = request_text(request)
     tokens = request.get("prompt_tokens")
     tokens = int(tokens) if tokens is not None else max(1, len(text) // 4)
     tool_use = bool(request.get("tools")) or bool(request.get("tool_use"))
-    return [math.log1p(max(tokens, 0)), float(_documents(request) > 0), float(tool_use),
-            float(bool(CONDITIONAL.search(text))), float(len(MULTISTEP.findall(text)) >= 2),
-            float(int(request.get("web_search") or 0) > 0)]
+    return {"log_prompt_tokens": math.log1p(max(tokens, 0)), "documents": float(_documents(request) > 0),
+            "tool_use": float(tool_use), "conditional": float(bool(CONDITIONAL.search(text))),
+            "multistep": float(len(MULTISTEP.findall(text)) >= 2),
+            "web_search": float(int(request.get("web_search") or 0) > 0),
+            "log_user_turns": math.log1p(user_turns(request)), "images": float(images(request) > 0),
+            "structured": float(structured(request))}
+
+
+def numeric_features(request: dict[str, Any]) -> list[float]:
+    """The NUMERIC features of one request, in NUMERIC order."""
+    f = named_features(request)
+    return [f[k] for k in NUMERIC]
 
 
 def words(text: str) -> set[str]:
@@ -105,9 +171,11 @@ class Router:
         self.tiers: list[str] = list(policy["tiers"])
         self.models: dict[str, str] = dict(policy.get("models") or {})
         self.numeric: list[str] = list(spec["numeric"])
-        if self.numeric != list(NUMERIC):
-            raise PolicyFileError(f"numeric features {self.numeric} are not this runtime's {list(NUMERIC)}")
+        if self.numeric not in (list(NUMERIC), list(NUMERIC + PAYLOAD)):
+            raise PolicyFileError(f"numeric features {self.numeric} are not this runtime's {list(NUMERIC)} "
+                                  f"(or those and {list(PAYLOAD)})")
         self.feature_values: list[str] = list(spec["feature_values"])
+        self.system_values: list[str] = list(spec.get("system_values") or [])
         self.vocab: list[str] = list(spec["vocab"])
         self.mean: list[float] = [float(x) for x in policy["scale"]["mean"]]
         self.std: list[float] = [float(x) for x in policy["scale"]["std"]]
@@ -122,7 +190,8 @@ class Router:
             self.components = [[float(x) for x in row] for row in self.embedding["projection"]["components"]]
             if embedder is not None:
                 self.use_embedder(embedder)
-        width = len(self.numeric) + len(self.feature_values) + len(self.vocab) + len(self.components)
+        width = (len(self.numeric) + len(self.feature_values) + len(self.system_values) + len(self.vocab)
+                 + len(self.components))
         if len(self.mean) != width or len(self.std) != width or any(len(c) != width for _, _, c in self.classifiers):
             raise PolicyFileError(f"the policy's scale and coefficients do not match its {width} features")
 
@@ -154,9 +223,13 @@ class Router:
 
     def features(self, request: dict[str, Any]) -> list[float]:
         """The request's feature vector (unscaled), in the file's column order."""
-        x = numeric_features(request)
+        named = named_features(request)
+        x = [named[k] for k in self.numeric]
         feature = request.get("feature")
         x += [float(feature == v) for v in self.feature_values]
+        if self.system_values:
+            h = system_hash(request)
+            x += [float(h == v) for v in self.system_values]
         text = request_text(request)
         w = words(text)
         x += [float(v in w) for v in self.vocab]

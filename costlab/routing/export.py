@@ -173,6 +173,9 @@ def request_of(context):
                "feature": _get(metadata, "feature")}}
     if _get(metadata, "prompt_tokens") is not None:
         request["prompt_tokens"] = _get(metadata, "prompt_tokens")
+    for key in ("system", "response_format", "output_format", "tool_choice"):  # body features, where given
+        if _get(context, key) is not None:
+            request[key] = _get(context, key)
     return request
 
 

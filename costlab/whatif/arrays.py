@@ -121,9 +121,24 @@ class Reduction:
     options: ReduceOptions = field(default_factory=ReduceOptions)
     window: tuple[Any, Any] = (None, None)
     weight: np.ndarray | None = None  # float64 [n]: requests each stands for (sample_weight), 1 where absent
-    # object [n]: the prompt text per request where the source has it (imported eval sets), for the
-    # learned policy's wording features (costlab.whatif.learned); None for logs (not read yet)
+    # object [n]: the prompt text per request where the source has it (imported eval sets; logs when
+    # reduce(route_texts=True) read stored bodies: the messages' text parts, costlab.routing.request_text),
+    # for the learned policy's wording and embedding features (costlab.whatif.learned); else None
     texts: np.ndarray | None = None
+    # the learned policy's request features from stored bodies (reduce(route_features=True) on a store with
+    # payloads; None otherwise; 0 / false / -1 for a request without a stored body): costlab.routing's
+    # user turns, image blocks, tools offered, structured-output request, and the system prompt's
+    # identity (system[i] indexes systems, the sha256 prefixes; -1 none)
+    user_turns: np.ndarray | None = None  # int32 [n]
+    images: np.ndarray | None = None  # int32 [n]
+    tools_offered: np.ndarray | None = None  # bool [n]
+    structured: np.ndarray | None = None  # bool [n]
+    system: np.ndarray | None = None  # int32 [n]
+    # the wording cues on the prompt text with the runtime's expressions (conditional / multistep above
+    # are the complexity policy's, read from the whole body)
+    cue_conditional: np.ndarray | None = None  # bool [n]
+    cue_multistep: np.ndarray | None = None  # bool [n]
+    systems: tuple[str, ...] = ()
     memo: dict[str, Any] = field(default_factory=dict, repr=False)  # per-day totals (and tier quality), filled once
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from costlab.embed import EmbeddingUnavailable, Embedder
 from costlab.errors import ConfigError
-from costlab.routing import FORMAT, NUMERIC, PolicyFileError, Router
+from costlab.routing import FORMAT, NUMERIC, PAYLOAD, PolicyFileError, Router
 from costlab.whatif.arrays import Reduction
 
 
@@ -46,17 +46,55 @@ def texts(reduction: Reduction) -> np.ndarray:
     return reduction.texts
 
 
-def numeric_matrix(reduction: Reduction) -> np.ndarray:
-    """[n, len(NUMERIC)] in NUMERIC order (costlab.routing.numeric_features, for the whole window)."""
+def needs_texts(policy: dict[str, Any]) -> bool:
+    """The policy reads the prompt text beyond the wording cues (words or an embedding): on logs the
+    what-if pass must then carry the texts (reduce(route_texts=True))."""
+    f = policy["features"]
+    return bool(f.get("vocab")) or bool(f.get("embedding"))
+
+
+def has_body_features(reduction: Reduction) -> bool:
+    """The window carries the features read from request bodies (reduce(route_features=True) on stored payloads)."""
+    return reduction.user_turns is not None
+
+
+def numeric_matrix(reduction: Reduction, names: tuple[str, ...] | list[str] = NUMERIC) -> np.ndarray:
+    """[n, len(names)] (costlab.routing.named_features, for the whole window). With body features (logs
+    with stored bodies) the wording cues are the runtime's expressions over the prompt text
+    (Reduction.cue_*) and tool_use is also set by tools offered (as the runtime reads `tools`)."""
+    names = tuple(names)
+    if any(k in PAYLOAD for k in names) and not has_body_features(reduction):
+        raise ConfigError("this policy uses features read from logged request bodies (turns, images, structured "
+                          "output); this window has none (no stored payloads, or the pass was not asked for them)")
+    tool_use = np.asarray(reduction.tool_use, dtype=bool)
+    conditional, multistep = reduction.conditional, reduction.multistep
+    if has_body_features(reduction):
+        tool_use = tool_use | reduction.tools_offered
+        conditional, multistep = reduction.cue_conditional, reduction.cue_multistep
     cols = {
-        "log_prompt_tokens": np.log1p(np.maximum(reduction.prompt_tokens, 0).astype(np.float64)),
-        "documents": (reduction.documents > 0).astype(np.float64),
-        "tool_use": np.asarray(reduction.tool_use, dtype=np.float64),
-        "conditional": np.asarray(reduction.conditional, dtype=np.float64),
-        "multistep": np.asarray(reduction.multistep, dtype=np.float64),
-        "web_search": (reduction.web_search > 0).astype(np.float64),
+        "log_prompt_tokens": lambda: np.log1p(np.maximum(reduction.prompt_tokens, 0).astype(np.float64)),
+        "documents": lambda: (reduction.documents > 0).astype(np.float64),
+        "tool_use": lambda: tool_use.astype(np.float64),
+        "conditional": lambda: np.asarray(conditional, dtype=np.float64),
+        "multistep": lambda: np.asarray(multistep, dtype=np.float64),
+        "web_search": lambda: (reduction.web_search > 0).astype(np.float64),
+        "log_user_turns": lambda: np.log1p(reduction.user_turns.astype(np.float64)),
+        "images": lambda: (reduction.images > 0).astype(np.float64),
+        "structured": lambda: np.asarray(reduction.structured, dtype=np.float64),
     }
-    return np.column_stack([cols[k] for k in NUMERIC]) if reduction.n else np.zeros((0, len(NUMERIC)))
+    return np.column_stack([cols[k]() for k in names]) if reduction.n else np.zeros((0, len(names)))
+
+
+def system_onehot(reduction: Reduction, system_values: list[str]) -> np.ndarray:
+    """[n, len(system_values)]: the request's system prompt is that identity (costlab.routing.system_hash)."""
+    n = reduction.n
+    if not system_values:
+        return np.zeros((n, 0))
+    if reduction.system is None:
+        raise ConfigError("this policy uses system-prompt identities read from logged request bodies; this window "
+                          "has none (no stored payloads, or the pass was not asked for them)")
+    hashes = np.array(list(reduction.systems) + [""], dtype=object)[reduction.system]  # -1: the "" (none)
+    return np.column_stack([(hashes == v) for v in system_values]).astype(np.float64)
 
 
 def word_rows(reduction: Reduction) -> pl.DataFrame:
@@ -100,8 +138,8 @@ def embeddings(reduction: Reduction, embedder: Embedder) -> np.ndarray:
     """[n, dim] the prompt texts' embeddings (kept in reduction.memo by the model's digest; one BLAS thread,
     as the runtime embeds one request at a time)."""
     if reduction.texts is None:
-        raise ConfigError("text embeddings need the prompt texts; this window has none (logged requests' texts "
-                          "are not read yet: fit without --embed)")
+        raise ConfigError("text embeddings need the prompt texts; this window has none (logged requests' texts come "
+                          "from stored request bodies: ingest with payloads, or fit without --embed)")
     key = ("embeddings", embedder.digest, embedder.max_tokens)
     hit = reduction.memo.get(key)
     if hit is None:
@@ -117,9 +155,11 @@ def project(E: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
 
 
 def design(reduction: Reduction, feature_values: list[str], vocab: list[str], words: pl.DataFrame | None = None,
-           embedded: np.ndarray | None = None) -> np.ndarray:
-    """[n, features] unscaled, in the policy file's column order: NUMERIC, one-hot feature names, words,
-    then the projected embedding (`embedded`, [n, components]) when the policy has one."""
+           embedded: np.ndarray | None = None, numeric: tuple[str, ...] | list[str] = NUMERIC,
+           system_values: list[str] | None = None) -> np.ndarray:
+    """[n, features] unscaled, in the policy file's column order: `numeric` (NUMERIC, then PAYLOAD when
+    the policy lists them), one-hot feature names, one-hot system-prompt identities, words, then the
+    projected embedding (`embedded`, [n, components]) when the policy has one."""
     n = reduction.n
     names = np.array(reduction.features, dtype=object)[reduction.feature] if n else np.zeros(0, dtype=object)
     onehot = np.column_stack([(names == v) for v in feature_values]).astype(np.float64) if feature_values else np.zeros((n, 0))
@@ -128,7 +168,7 @@ def design(reduction: Reduction, feature_values: list[str], vocab: list[str], wo
         w = words if words is not None else word_rows(reduction)
         hit = w.join(pl.DataFrame({"word": vocab}).with_row_index("j"), on="word")
         wm[hit["i"].to_numpy(), hit["j"].to_numpy()] = 1.0
-    parts = [numeric_matrix(reduction), onehot, wm]
+    parts = [numeric_matrix(reduction, numeric), onehot, system_onehot(reduction, list(system_values or [])), wm]
     if embedded is not None:
         parts.append(embedded)
     return np.hstack(parts)
@@ -158,7 +198,9 @@ def policy_design(reduction: Reduction, policy: dict[str, Any], E: np.ndarray | 
     if spec:
         E = embeddings(reduction, embedder_for(spec)) if E is None else E
         embedded = project(E, spec)
-    return design(reduction, list(policy["features"]["feature_values"]), list(policy["features"]["vocab"]), embedded=embedded)
+    f = policy["features"]
+    return design(reduction, list(f["feature_values"]), list(f["vocab"]), embedded=embedded, numeric=f["numeric"],
+                  system_values=f.get("system_values"))
 
 
 def learned_assignment(reduction: Reduction, policy: dict[str, Any], threshold: float | None = None) -> np.ndarray:

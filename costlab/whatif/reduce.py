@@ -105,16 +105,19 @@ CELL_COLUMNS = ("customer_id", "user_id")  # the observed-ratio cells (--output-
 
 
 def reduce_sql(store, filter_sql: str | None = None, n_tiers: int = 1, source: str = "costed_requests",
-               payloads: bool = True, options: ReduceOptions | None = None) -> str:
+               payloads: bool = True, options: ReduceOptions | None = None, route_features: bool = False,
+               route_texts: bool = False) -> str:
     """queries/whatif/reduce.sql rendered for this store (costlab.whatif.pass_sql): one tier block per
     tier, --filter, the replays, judgements and payloads it has, --output-tokens (`options`), and the
-    relation read in place of costed_requests (`source`)."""
+    relation read in place of costed_requests (`source`); with `route_features` and stored payloads, the
+    learned policy's request features (queries/whatif/evidence/request_features.sql)."""
     found = pass_sql.evidence(store, payloads=payloads)
     if filter_sql:
         filter_sql = expression(filter_sql, "--filter (one SQL condition over costed_requests columns, cr.*)")
     return pass_sql.render(
         "whatif/reduce", tiers=list(range(1, n_tiers + 1)), source=source, filter=filter_sql,
         ids=bool(found), replays="replays" in found, judgements="judgements" in found, payloads="payloads" in found,
+        route=(route_features or route_texts) and "payloads" in found, route_texts=route_texts,
         **pass_sql.output_flags(options or ReduceOptions(), found))
 
 
@@ -138,11 +141,18 @@ def source_relation(store, needs_ids: bool, per_request: bool, cells: bool = Fal
 
 def reduce(store, *, since: datetime | None = None, until: datetime | None = None, filter_sql: str | None = None,
            tiers: dict[str, str] | None = None, options: ReduceOptions | None = None,
-           on_progress: Callable[[float], None] | None = None, tz: str = "UTC") -> Reduction:
+           on_progress: Callable[[float], None] | None = None, tz: str = "UTC", route_features: bool = False,
+           route_texts: bool = False) -> Reduction:
     """Read the window once and return its per-request arrays (tiers sorted cheapest first); their
     days (`day`, `days`: the bootstrap's day blocks, backtest's periods) are calendar days in `tz`.
     `on_progress(fraction)`: how far the pass is, 0 to 1, as it runs (DuckDB's progress of its one
     statement, from another thread, and the rows received so far: a bar keeps the highest).
+    `route_features`: also read the learned policy's features from stored request bodies (turns,
+    images, tools, structured output, system-prompt hash, prompt text: Reduction.user_turns ... texts);
+    only a learned policy or `route fit` asks (they cost the pass a JSON parse per stored body).
+    `route_texts` (implies route_features): also the prompt texts (Reduction.texts), the largest
+    columns by far: only for a fit or a policy with words or embeddings (learned.needs_texts).
+    Without stored payloads they stay None, as when not asked.
 
     DuckDB streams one wide row per request (Arrow record batches); each batch's columns are kept as
     narrow numpy chunks and the batch dropped, so the peak is about the arrays themselves."""
@@ -154,7 +164,8 @@ def reduce(store, *, since: datetime | None = None, until: datetime | None = Non
     needs_ids = True  # replays, judgements and payloads join on them, and they order ties in ts
     with pricing.stored_prices(store, since, until):
         source = source_relation(store, needs_ids, per_request=True, cells=options.output_tokens == "observed")
-        text = reduce_sql(store, filter_sql, len(names), source=source, options=options)
+        text = reduce_sql(store, filter_sql, len(names), source=source, options=options, route_features=route_features,
+                          route_texts=route_texts)
         red = _read(store, text, names, models, options, since, until, on_progress, tz)
     red.tier_notes = tuple(tier_map.notes)
     return red
@@ -168,7 +179,8 @@ def _read(store, text: str, names: list[str], models: list[str], options: Reduce
         # the window's request count first (cheap: no tier is priced) so the columns are allocated once
         count_sql = text[: text.index("-- One scan for the per-feature")].rstrip().rstrip(",") + "\nselect count(*) from base"
         n = store.scalar(count_sql, {k: v for k, v in params.items() if f"${k}" in count_sql})
-        cols = _Columns(names, n)
+        # rendered with `route` / `route_texts`
+        cols = _Columns(names, n, route="join request_features rf" in text, texts="prompt_text::VARCHAR as prompt_text" in text)
         received = 0
         # DuckDB's progress of the pass while it works before the first rows, then the rows received (of n)
         with store.progress(on_progress):
@@ -200,8 +212,13 @@ class _Columns:
     SPARSE = ("oadj", "boadj")
     OTHER = (("keep", np.bool_), ("unpriced", np.bool_), ("own", np.int16), ("current", np.int16), ("feature", np.int32))
 
-    def __init__(self, names: list[str], capacity: int):
+    ROUTE = (("user_turns", np.int32, 0), ("images", np.int32, 0), ("tools_offered", np.bool_, False),
+             ("structured", np.bool_, False), ("cue_conditional", np.bool_, False), ("cue_multistep", np.bool_, False))
+
+    def __init__(self, names: list[str], capacity: int, route: bool = False, texts: bool = False):
         self.names = names
+        self.route = route
+        self.texts = route and texts
         self.T = len(names)
         self.cap = max(int(capacity), 1)
         self.pos = 0
@@ -213,6 +230,13 @@ class _Columns:
                 self.cols[(c, k)] = np.empty(self.cap, dtype=dtype)
         for c, dtype in self.OTHER:
             self.cols[c] = np.empty(self.cap, dtype=dtype)
+        self.systems: dict[str, int] = {}  # system-prompt hash -> code ('' no system prompt)
+        if route:
+            for c, dtype, _ in self.ROUTE:
+                self.cols[c] = np.empty(self.cap, dtype=dtype)
+            self.cols["system"] = np.empty(self.cap, dtype=np.int32)
+        if self.texts:
+            self.cols["prompt_text"] = np.empty(self.cap, dtype=object)
         self.fnames: dict[str, int] = {}  # feature -> code, in order of first appearance
         self.null_on_tier = np.zeros(self.T, dtype=np.int64)
         self.excluded_actual = 0
@@ -277,6 +301,12 @@ class _Columns:
         dropped = priced & null_cost
         self.excluded_actual += int(weigh(out["actual_nusd"][s:e][dropped], out["w_micro"][s:e][dropped]).sum())
         out["feature"][s:e] = self._codes(col("feature"), self.fnames, "(none)")
+        if self.route:
+            for c, dtype, fill in self.ROUTE:
+                out[c][s:e] = self._np(col(c), dtype, fill)
+            out["system"][s:e] = self._codes(col("system_hash"), self.systems, "")
+        if self.texts:
+            out["prompt_text"][s:e] = col("prompt_text").to_numpy(zero_copy_only=False)
         tiers_seen: dict[str, int] = {}
         codes = self._codes(col("cur_tier"), tiers_seen, "")
         tmap = np.array([self.tier_lookup.get(t, -1) for t in tiers_seen], dtype=np.int16)
@@ -335,6 +365,15 @@ class _Columns:
             ("actual", "actual_nusd"), ("prompt_tokens", "prompt_tokens"), ("web_search", "web_search"),
             ("tool_use", "tool_use"), ("batch_now", "batch"), ("documents", "documents"),
             ("conditional", "conditional"), ("multistep", "multistep"), ("output_tokens", "output_tokens"))}
+        if self.route:
+            # system prompts: codes into the sorted hashes, -1 none
+            hashes = sorted(h for h in self.systems if h)
+            hpos = {h: i for i, h in enumerate(hashes)}
+            srank = np.array([hpos.get(h, -1) for h in self.systems], dtype=np.int32)
+            scode = take("system")
+            per_req.update({c: take(c) for c, _, _ in self.ROUTE})
+            per_req.update(system=srank[scode] if len(srank) else np.full(idx.size, -1, dtype=np.int32),
+                           systems=tuple(hashes), texts=take("prompt_text") if self.texts else None)
         w_micro = take("w_micro")
         weight = None
         if (w_micro != MICRO).any():

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from costlab.errors import ConfigError
-from costlab.routing import FORMAT, NUMERIC
+from costlab.routing import FORMAT, NUMERIC, PAYLOAD
 from costlab.whatif import routecheck
 from costlab.whatif import learned
 from costlab.whatif.arrays import Reduction
@@ -39,6 +39,7 @@ COMPONENT_CHOICES = (4, 8, 16, 32)  # principal components of the text embedding
 LABELS = {"top": "judged at least as good as the top tier's answer (good, or the top tier's is not good either)",
           "good": "judged good"}
 MIN_FEATURE_REQUESTS = 20  # a feature name gets its own column when at least this many requests have it
+SYSTEM_VALUES = 10  # the most frequent system prompts (identities) in the fit rows get a column each
 
 
 @dataclass
@@ -82,7 +83,10 @@ def prompt_groups(reduction: Reduction) -> np.ndarray:
         return np.arange(reduction.n, dtype=np.uint64)
     t = pl.Series(list(learned.texts(reduction)), dtype=pl.String).fill_null("")
     norm = t.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", " ").str.strip_chars()
-    return norm.hash(seed=0).to_numpy().astype(np.uint64)
+    h = norm.hash(seed=0).to_numpy().astype(np.uint64)
+    # no text (a logged request without a stored body): its own group, never one group of all of them
+    empty = (norm == "").to_numpy()
+    return np.where(empty, np.arange(reduction.n, dtype=np.uint64), h) if empty.any() else h
 
 
 def usable(reduction: Reduction) -> np.ndarray:
@@ -93,6 +97,22 @@ def usable(reduction: Reduction) -> np.ndarray:
 def _feature_values(reduction: Reduction, rows: np.ndarray) -> list[str]:
     counts = np.bincount(reduction.feature[rows], minlength=len(reduction.features))
     return [f for f, c in zip(reduction.features, counts) if MIN_FEATURE_REQUESTS <= c < len(rows)]
+
+
+def _system_values(reduction: Reduction, rows: np.ndarray) -> list[str]:
+    """The top SYSTEM_VALUES system-prompt identities among `rows` (each in at least MIN_FEATURE_REQUESTS
+    of them and not all), most frequent first (ties by hash); [] without body features."""
+    if reduction.system is None or not len(rows):
+        return []
+    s = reduction.system[rows]
+    counts = np.bincount(s[s >= 0], minlength=len(reduction.systems))
+    ok = [(-int(c), h) for h, c in zip(reduction.systems, counts) if MIN_FEATURE_REQUESTS <= c < len(rows)]
+    return [h for _, h in sorted(ok)[:SYSTEM_VALUES]]
+
+
+def _numeric(reduction: Reduction) -> list[str]:
+    """NUMERIC, and the body features when the window carries them (learned.has_body_features)."""
+    return list(NUMERIC + PAYLOAD) if learned.has_body_features(reduction) else list(NUMERIC)
 
 
 def label_matrix(reduction: Reduction, kind: str) -> np.ndarray:
@@ -124,10 +144,13 @@ def _fit_models(X: np.ndarray, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.
     return mean, std, out
 
 
-def _policy_dict(reduction, feature_values, vocab, mean, std, models) -> dict[str, Any]:
+def _policy_dict(reduction, feature_values, vocab, mean, std, models, system_values=()) -> dict[str, Any]:
+    features = {"numeric": _numeric(reduction), "feature_values": feature_values, "vocab": vocab}
+    if learned.has_body_features(reduction):
+        features["system_values"] = list(system_values)
     return {
         "format": FORMAT, "tiers": list(reduction.tiers),
-        "features": {"numeric": list(NUMERIC), "feature_values": feature_values, "vocab": vocab},
+        "features": features,
         "scale": {"mean": [float(x) for x in mean], "std": [float(x) for x in std]},
         "classifiers": [{"tier": reduction.tiers[t], "intercept": b, "coef": c} for t, (b, c) in enumerate(models)],
         "threshold": 0.5,
@@ -138,25 +161,28 @@ def full_design(reduction: Reduction, policy: dict[str, Any], words: pl.DataFram
     """[n, features] of every request of the window under a (fold's) policy: its words, its projection."""
     spec = policy["features"].get("embedding")
     embedded = learned.project(E, spec) if spec else None
-    return learned.design(reduction, policy["features"]["feature_values"], policy["features"]["vocab"], words, embedded)
+    f = policy["features"]
+    return learned.design(reduction, f["feature_values"], f["vocab"], words, embedded, numeric=f["numeric"],
+                          system_values=f.get("system_values"))
 
 
 def _fit_fixed(reduction: Reduction, opts: FitOptions, words: pl.DataFrame, rows: np.ndarray, Y: np.ndarray,
                E: np.ndarray | None, vocab_size: int, components: int) -> dict[str, Any]:
     vocab = learned.choose_vocab(words, Y[:, 0], rows, vocab_size) if reduction.texts is not None else []
     fv = _feature_values(reduction, rows)
+    sv = _system_values(reduction, rows)
     spec = None
     if E is not None and components > 0:
         k = min(components, len(rows) - 1, E.shape[1])
         pca = PCA(n_components=k, svd_solver="full").fit(E[rows].astype(np.float64))
         spec = {"projection": {"mean": [float(x) for x in pca.mean_], "components": [[float(x) for x in r] for r in pca.components_]},
                 "components": int(k)}
-    pol = _policy_dict(reduction, fv, vocab, np.zeros(0), np.zeros(0), [])
+    pol = _policy_dict(reduction, fv, vocab, np.zeros(0), np.zeros(0), [], sv)
     if spec:
         pol["features"]["embedding"] = spec
     X = full_design(reduction, pol, words, E)
     mean, std, models = _fit_models(X[rows], Y[rows], opts.C)
-    out = _policy_dict(reduction, fv, vocab, mean, std, models)
+    out = _policy_dict(reduction, fv, vocab, mean, std, models, sv)
     out["features"] = pol["features"]
     return out
 
@@ -346,8 +372,12 @@ def feature_set(policy: dict[str, Any]) -> str:
     """Which features a policy uses, in words (the CLI's note; the file's fit.feature_set)."""
     f = policy["features"]
     parts = ["prompt tokens, documents, tools, web search, wording cues"]
+    if any(k in PAYLOAD for k in f["numeric"]):
+        parts.append("user turns, images, structured-output requests (from request bodies)")
     if f["feature_values"]:
         parts.append(f"{len(f['feature_values'])} feature/route names")
+    if f.get("system_values"):
+        parts.append(f"{len(f['system_values'])} system prompts")
     if f["vocab"]:
         parts.append(f"{len(f['vocab'])} words")
     e = f.get("embedding")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from costlab.routing import NUMERIC
+from costlab.routing import NUMERIC, PAYLOAD
 
 if TYPE_CHECKING:
     from costlab.whatif.routefit import Evaluation
@@ -41,7 +41,8 @@ def route_table(ev: "Evaluation", threshold: float | None = None) -> pl.DataFram
 def feature_names(policy: dict[str, Any]) -> list[str]:
     spec = policy["features"]
     comps = (spec.get("embedding") or {}).get("components", 0)
-    return [*spec["numeric"], *(f"feature={v}" for v in spec["feature_values"]), *(f"word:{w}" for w in spec["vocab"]),
+    return [*spec["numeric"], *(f"feature={v}" for v in spec["feature_values"]),
+            *(f"system={h}" for h in spec.get("system_values") or []), *(f"word:{w}" for w in spec["vocab"]),
             *(f"embedding:pc{k + 1}" for k in range(comps))]
 
 
@@ -53,7 +54,7 @@ def explain_table(policy: dict[str, Any], top: int = 15) -> pl.DataFrame:
     for c in policy["classifiers"]:
         ranked = sorted(zip(names, c["coef"], policy["scale"]["std"]), key=lambda r: (-abs(r[1]), r[0]))[:top]
         for rank, (name, coef, std) in enumerate(ranked, 1):
-            rows.append({"tier": c["tier"], "rank": rank, "feature": name, "kind": "numeric" if name in NUMERIC else name.split(":")[0].split("=")[0],
+            rows.append({"tier": c["tier"], "rank": rank, "feature": name, "kind": "numeric" if name in NUMERIC + PAYLOAD else name.split(":")[0].split("=")[0],
                          "weight": coef, "direction": "tier suffices more often" if coef > 0 else "tier fails more often" if coef < 0 else "no effect",
                          "std": std, "threshold": policy["threshold"]})
     return pl.DataFrame(rows, schema={"tier": pl.String, "rank": pl.Int64, "feature": pl.String, "kind": pl.String,

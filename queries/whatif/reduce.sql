@@ -25,6 +25,11 @@
 --   multistep BOOLEAN                     multi-step wording (first/then/step N/finally)
 --   output_tokens BIGINT                  output tokens as logged
 --   w_micro BIGINT                        sample_weight in millionths (1000000: a complete log's request), exact: DECIMAL(38,6)
+--   (only when `route` is rendered: a learned policy or `route fit` asked, and payloads hold rows; the
+--   columns of queries/whatif/evidence/request_features.sql, 0 / false / NULL / '' without a stored body)
+--   user_turns INTEGER, images INTEGER, tools_offered BOOLEAN, structured BOOLEAN, system_hash VARCHAR,
+--   cue_conditional BOOLEAN, cue_multistep BOOLEAN, and prompt_text VARCHAR only when `route_texts` is rendered
+--   (a policy with words or embeddings, or a fit: the texts are the largest columns by far)
 --   then, for each tier k = 1..len(tier_names) (columns suffixed _t1, _t2, ...):
 --   own_t1 BOOLEAN                        it ran on this tier's model
 --   cost_t1 BIGINT                        cost on this tier, warm cache, nano-dollars (NULL: no price on the tier)
@@ -96,6 +101,11 @@ payload_flags as (
            false as conditional, false as multistep where false
 {% endif %}
 ),
+{% if route %}
+request_features as (
+{% include 'whatif/evidence/request_features.sql' %}
+),
+{% endif %}
 base as not materialized (
     select
         {% if ids %}cr.source, cr.request_id,{% else %}null::VARCHAR as source, null::VARCHAR as request_id,{% endif %} hash(cr.source, cr.request_id)::UBIGINT as h, cr.ts, cr.model, cr.tier as cur_tier, cr.feature, cr.platform,
@@ -140,6 +150,12 @@ tier_t0 as (
         fs.feature_start, {% if observed %}ts_.mean_out{% else %}null::DOUBLE{% endif %} as src_mean_out, tm.new_tok as tm_new_tok, tm.first_from as tm_first_from,
         coalesce(pf.documents, 0)::INTEGER as documents, coalesce(pf.conditional, false) as conditional,
         coalesce(pf.multistep, false) as multistep,
+{% if route %}
+        coalesce(rf.user_turns, 0)::INTEGER as user_turns, coalesce(rf.images, 0)::INTEGER as images,
+        coalesce(rf.tools_offered, false) as tools_offered, coalesce(rf.structured, false) as structured,
+        rf.system_hash, coalesce(rf.prompt_text, '') as prompt_text,
+        coalesce(rf.cue_conditional, false) as cue_conditional, coalesce(rf.cue_multistep, false) as cue_multistep,
+{% endif %}
         -- helpers for the segment pass, carried through the tier blocks (the first own tier wins)
         null::INTEGER as own_k, null::BIGINT as own_nusd, null::DOUBLE as q_own, 0::INTEGER as qbits, 0::INTEGER as nullbits
     from base b
@@ -151,6 +167,9 @@ tier_t0 as (
          and ts_.cell_customer = b.cell_customer and ts_.model = b.model
 {% endif %}
     left join payload_flags pf on pf.source = b.source and pf.request_id = b.request_id
+{% if route %}
+    left join request_features rf on rf.source = b.source and rf.request_id = b.request_id
+{% endif %}
 ),
 {% for k in tiers %}
 tier_t{{ k }} as (
@@ -256,5 +275,11 @@ select
     web_search::INTEGER as web_search, tool_use::BOOLEAN as tool_use, (service_tier = 'batch')::BOOLEAN as batch,
     documents::INTEGER as documents, conditional::BOOLEAN as conditional, multistep::BOOLEAN as multistep,
     output_tokens::BIGINT as output_tokens, w_micro::BIGINT as w_micro,
+{% if route %}
+    user_turns, images, tools_offered, structured, system_hash::VARCHAR as system_hash, cue_conditional, cue_multistep,
+{% if route_texts %}
+    prompt_text::VARCHAR as prompt_text,
+{% endif %}
+{% endif %}
     columns('^(own|cost|warmup|batch|crd|cwd|out_src|oadj|boadj|quality|q_src|good)_t[0-9]+$')
 from last

@@ -19,7 +19,7 @@ from costlab.report.sections.base import Section
 from costlab.report.sections.cube import cube, sampling, widen
 from costlab.money import nusd_to_usd
 from costlab.whatif import Scenario, Split, bootstrap, evaluate, frontier, parse_split, reduce
-from costlab.whatif.learned import load_policy
+from costlab.whatif.learned import load_policy, needs_texts
 from costlab.whatif.scenario import day_resamples
 from costlab.whatif.daily_totals import DailyTotals, evaluate_daily_totals, reduce_daily_totals, tier_quality
 
@@ -106,7 +106,8 @@ def _learned(ctx: ReportContext, path, sample) -> tuple[dict | None, list[str]]:
         ConfigError: the file cannot be read or is no routing policy (as `costlab signals` says)."""
     policy = load_policy(path)
     name = f"learned:{path.name}"
-    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until, tz=ctx.window.tz)
+    red = reduce(ctx.store, since=ctx.window.since, until=ctx.window.until, tz=ctx.window.tz, route_features=True,
+                 route_texts=needs_texts(policy))
     if red.n == 0:
         return None, []
     try:
