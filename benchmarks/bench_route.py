@@ -44,6 +44,9 @@ Arena-only routers); RouteLLM also drops the prompts it marks as contaminated (s
 which these figures keep; and its cost counts the weak model's calls too (here the strong-call share)."""
 
 
+NOTES = 'Notes on the design (kept with every run of this script):\n- The label changed in this slice: `top` ("as good as the top tier\'s answer") replaces `good` ("judged good"). The previous run (2026-12-07 13:53, all 14,042 MMLU prompts, label `good`, base features) gave learned 0.589 [0.571, 0.605], learned - complexity +0.019 [-0.000, +0.041]; on the 2,809-prompt sample the base features with the new label give +0.069 [+0.027, +0.113], so on MMLU the label, not the embedding, does most of the work (with the embedding: +0.071). On GSM8K the embedding does the work (base +0.022 [-0.005, +0.052], embed +0.073 [+0.034, +0.121]).\n- How the variants were picked: on GSM8K only, a handful of variants were compared by their cross-validated APGR before this run (label good/top; logistic regression on all 384 dimensions at C = 0.01-0.2 (0.58-0.62) and 0.001-0.003 (0.61-0.64); PCA on 8 or 32 components (0.63-0.65); a k-nearest-neighbour rate (0.62-0.64)); the kept design (label top, PCA with the component count chosen by the inner CV) was fixed before MMLU was run. That selection on GSM8K is not inside its intervals.'
+
+
 def saving_at(curve: list[dict], share: float = 0.95) -> float | None:
     """1 - the smallest cost share (strong-call share here) at which quality reaches `share` of the
     strong model's (the curve's last point: everything on the strong tier)."""
@@ -199,7 +202,8 @@ def main() -> None:
         *rows, "",
         "Reading it: " + " ".join(reading) + " The issue's bar: both differences' intervals entirely above 0, on both sets.", "",
         "What the router costs: " + " ".join(costs) if costs else "", "",
-        PUBLISHED,
+        PUBLISHED, "",
+        NOTES,
     ])
     print(body)
     if args.record:
