@@ -73,6 +73,9 @@ def prepare_process() -> None:
     # allocated aborts the process in glibc ("cannot allocate memory for thread-local data"), before any
     # error costlab could report. One polars thread: DuckDB does the heavy work, polars the small frames.
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
+    # The same for Arrow's CPU pool (its capacity defaults to OMP_NUM_THREADS when set), which the
+    # frames' conversions start: `costlab signals` under 300 MB aborted so once in a CI run (1 of 12 commands).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
