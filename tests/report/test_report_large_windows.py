@@ -5,16 +5,13 @@ exact_percentiles_max measured requests and DuckDB's approx_quantile past it, la
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from costlab import memory
 from costlab.config import Config
 from costlab.generate import generate_into
 from costlab.open import open_store
+from helpers import costlab_on_store as costlab
 
 WEEK = ["report", "--week", "2026-W46", "--format", "json"]
 
@@ -28,15 +25,6 @@ def week(tmp_path_factory):
     return root
 
 
-def costlab(root, args: list[str], limit: str | None = None, config: str = "") -> subprocess.CompletedProcess:
-    (root / "costlab.toml").write_text(config)
-    env = {k: v for k, v in os.environ.items() if k != memory.ENV}
-    if limit:
-        env[memory.ENV] = limit
-    result = subprocess.run([sys.executable, "-m", "costlab", *args, "--db", str(root / "store.duckdb"),
-                             "--config", str(root / "costlab.toml")], capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
 
 
 def sections(result) -> dict:
