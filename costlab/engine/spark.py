@@ -151,3 +151,54 @@ class SparkEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- pricing a lake (costlab.engine.lakeprice): small helpers over a session ------------------------------
+_SPARK_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "INTEGER": "INT"}
+
+
+def active() -> Any:
+    """The SparkSession already running in this process, or None."""
+    return _active()
+
+
+def parquet_view(spark: Any, name: str, files: list[Path], schema: dict[str, str] | None = None,
+                 base: Path | None = None) -> None:
+    """A temp view `name` over Parquet `files`. With `schema` ({column: DuckDB type}) the files are read
+    with exactly those columns (one a file lacks is NULL), and `base` gives the Hive partition columns."""
+    reader = spark.read
+    if schema is not None:
+        ddl = ", ".join(f"`{c}` {_SPARK_TYPES.get(t.replace(' ', ''), t)}" for c, t in schema.items())
+        reader = reader.schema(ddl)
+    if base is not None:
+        reader = reader.option("basePath", str(Path(base).resolve()))
+    reader.parquet(*[str(Path(f).resolve()) for f in files]).createOrReplaceTempView(name)
+
+
+def sql_view(spark: Any, name: str, spark_sql: str) -> None:
+    """A temp view `name` (costlab's own name) over Spark SQL already transpiled."""
+    _call(lambda: spark.sql(f"create or replace temp view `{name}` as {spark_sql}"), name)
+
+
+def frame(spark: Any, spark_sql: str) -> pl.DataFrame:
+    """Spark SQL already transpiled, as a polars frame."""
+    table = _call(lambda: spark.sql(spark_sql).toArrow(), "query")
+    return pl.from_arrow(table) if table.num_rows or table.num_columns else pl.DataFrame()
+
+
+def write_days(spark: Any, spark_sql: str, out: Path) -> None:
+    """The rows of `spark_sql` (with a `day` column) as Parquet under `out`/day=YYYY-MM-DD/, one file a day
+    (each day's rows in one task), zstd, timestamps as Parquet TIMESTAMP (microseconds, UTC)."""
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    _call(lambda: spark.sql(spark_sql).repartition("day").write.partitionBy("day")
+          .option("compression", "zstd").mode("errorifexists").parquet(str(Path(out).resolve())), "write")
+
+
+def _call(run: Any, name: str) -> Any:
+    try:
+        return run()
+    except CostlabError:
+        raise
+    except Exception as ex:  # noqa: BLE001 (Spark's AnalysisException and py4j errors: one QueryError)
+        first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        raise QueryError(f"{name} failed on Spark: {first}") from ex
