@@ -20,7 +20,8 @@ Each written day becomes one file, put in place whole: over a day that was one f
 export); over a day of several files, its folder is swapped (the old folder renamed away, then the new
 one renamed in: a reader sees the old rows or the new ones, or for that instant no day, never both),
 and a run killed between the two renames is repaired by the next (costlab.lake.target.recover). Then
-the small tables, the manifest (each priced day marked `"priced_in_place": true`), the marker removed.
+the small tables, the manifest (a day whose rows came from another writer marked `"priced_in_place":
+true`: `costlab export` refuses to write the store over it), the marker removed.
 A day's checksum is computed with DuckDB from its new file (the method export uses), so `verify`
 checks a day priced on Spark like any other.
 """
@@ -143,8 +144,12 @@ def price_lake(store: Store, lake: str | os.PathLike, kind: str = "duckdb", mast
                         target.put_file(file, mf.day_file(d))
                     else:
                         target.swap_day(file, d, run_id)
-                    new.days[d] = {"requests": n, "checksum": checksum, "price_version": str(version),
-                                   "file": mf.day_file(d), "written_at": _now(), "priced_in_place": True}
+                    entry = {"requests": n, "checksum": checksum, "price_version": str(version),
+                             "file": mf.day_file(d), "written_at": _now()}
+                    # Rows no store has (another writer's): export must not write over them.
+                    if d not in old.days or old.days[d].get("priced_in_place") or days[d] != ["part-0.parquet"]:
+                        entry["priced_in_place"] = True
+                    new.days[d] = entry
                     result.written.append(d)
                     result.rows_written += n
             for t in write_tables:
