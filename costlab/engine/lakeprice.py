@@ -237,11 +237,11 @@ def _finish(folder: Path, dest: Path) -> tuple[int, str, Path]:
     parts = sorted(p for p in folder.glob("*.parquet"))
     if not parts:
         raise InputError(f"{folder}: the engine wrote no file for this day")
-    source = "read_parquet([" + ", ".join(file_literal(p) for p in parts) + "])"
+    source = "read_parquet([" + ", ".join(file_literal(p) for p in parts) + "], hive_partitioning = false)"
     with Store(":memory:") as local:
         local.execute(f"copy (select * replace (cast(price_version as UBIGINT) as price_version) from {source}) "
                       f"to {literal(str(dest))} (format parquet, compression zstd)")
-        local.execute(f"create view costed_requests as from read_parquet({file_literal(dest)})")
+        local.execute(f"create view costed_requests as from read_parquet({file_literal(dest)}, hive_partitioning = false)")
         r = local.run_query("lake/day_checksums").row(0, named=True)
     return int(r["requests"]), str(r["checksum"]), dest
 
