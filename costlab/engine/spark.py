@@ -9,6 +9,7 @@ are transpiled by costlab.engine.portable; only files whose header lists spark r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,9 @@ class SparkEngine:
 
     kind = "spark"
 
-    def __init__(self, lake: Path, master: str = "local[2]", config: Config | None = None, spark: Any = None):
-        self.lake = Path(lake)
+    def __init__(self, lake: Path | str, master: str = "local[2]", config: Config | None = None, spark: Any = None):
+        self.url = lakes.url(lake)  # an s3a:// lake (Hadoop's S3 connector), else None
+        self.lake = Path(lake) if self.url is None else self.url
         self.master = master
         self.config = config or Config()
         if spark is None:
@@ -92,7 +94,9 @@ class SparkEngine:
         self._register()
 
     def _register(self) -> None:
-        where = str(self.lake.resolve())
+        if self.url:
+            s3a(self.spark, self.url)
+        where = self.url or str(self.lake.resolve())
         requests = self.spark.read.option("basePath", f"{where}/requests").parquet(f"{where}/requests")
         requests.createOrReplaceTempView("lake_requests")
         columns = list(requests.columns)
@@ -100,6 +104,12 @@ class SparkEngine:
         self.spark.sql(f"create or replace temp view costed_requests as {body}")
         self.spark.sql(f"create or replace temp view requests as {body}")
         for table in ("price_card", "models"):
+            if self.url:
+                try:
+                    self.spark.read.parquet(f"{self.url}/{table}").createOrReplaceTempView(table)
+                except Exception:  # noqa: BLE001 (a lake without the table: the queries that need it say so)
+                    pass
+                continue
             folder = self.lake / table
             if folder.is_dir() and any(folder.glob("*.parquet")):
                 self.spark.read.parquet(str(folder.resolve())).createOrReplaceTempView(table)
@@ -151,6 +161,47 @@ class SparkEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- s3a:// lakes ------------------------------------------------------------------------------------
+S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+S3A_MISSING = ("Hadoop's S3 connector is not on Spark's classpath: an s3a:// lake needs the hadoop-aws jar of "
+               "Spark's Hadoop version (pyspark 4.3: org.apache.hadoop:hadoop-aws:3.5.0) and the AWS SDK v2 bundle "
+               "(software.amazon.awssdk:bundle), e.g. spark.jars.packages on a cluster or --jars; pyspark from PyPI "
+               "does not ship them (docs/lake.md, 'S3')")
+
+
+def has_s3a(spark: Any) -> bool:
+    """Whether Hadoop's S3A file system can be loaded in this session's JVM (a classic session)."""
+    try:
+        jvm = spark._jvm
+        jvm.java.lang.Class.forName(S3A_CLASS, False, jvm.java.lang.Thread.currentThread().getContextClassLoader())
+    except Exception:  # noqa: BLE001 (py4j's ClassNotFoundException)
+        return False
+    return True
+
+
+def s3a(spark: Any, url: str) -> None:
+    """Make an s3a:// lake readable: the connector checked, and (in a classic session) the endpoint and
+    keys taken the AWS way (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL: path-style, for MinIO or a test
+    server; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), unless the cluster's own settings give them."""
+    if getattr(spark, "_jsc", None) is None:
+        return  # Spark Connect: the server's configuration reads S3
+    if not has_s3a(spark):
+        raise ConfigError(f"--lake {url}: {S3A_MISSING}")
+    conf = spark._jsc.hadoopConfiguration()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and conf.get("fs.s3a.endpoint") is None:
+        conf.set("fs.s3a.endpoint", endpoint)
+        conf.set("fs.s3a.path.style.access", "true")
+        conf.set("fs.s3a.connection.ssl.enabled", "true" if endpoint.startswith("https") else "false")
+    for env, key in (("AWS_ACCESS_KEY_ID", "fs.s3a.access.key"), ("AWS_SECRET_ACCESS_KEY", "fs.s3a.secret.key"),
+                     ("AWS_SESSION_TOKEN", "fs.s3a.session.token")):
+        if os.environ.get(env) and conf.get(key) is None:
+            conf.set(key, os.environ[env])
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region and conf.get("fs.s3a.endpoint.region") is None:
+        conf.set("fs.s3a.endpoint.region", region)
 
 
 # -- pricing a lake (costlab.engine.lakeprice): small helpers over a session ------------------------------
