@@ -179,3 +179,73 @@ def test_the_cli_prices_a_lake_in_place_and_says_what_it_did_on_stderr(tmp_path)
 
 def test_the_feature_config_is_the_one_the_rows_are_priced_with():
     assert config().discounts and CONFIG["prices"][0]["model"] == "claude-opus-5-5"
+
+
+# -- kill -9 in the middle of pricing (a real subprocess) -----------------------------------------------
+# The CLI in a subprocess whose renames are slowed (each is followed by a pause), so the run spends
+# seconds swapping day folders and the kill lands between a day's two renames or between days.
+_PRICE = """
+import os, sys, time
+_rename = os.rename
+def slow(a, b):
+    _rename(a, b)
+    time.sleep(0.25)
+os.rename = slow
+from costlab.cli import main
+sys.argv = ["costlab", "export", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_while_pricing_leaves_no_day_doubled_and_the_next_run_prices_the_lake_right(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import ROOT
+
+    db, lake = _lake(tmp_path)
+    raw_days = [f"2026-11-{d}" for d in range(16, 28)]
+    with open_store(db, Config()) as store:
+        for d in raw_days:
+            start = datetime.fromisoformat(d).replace(tzinfo=UTC)
+            feature_rows(store, 40, prefix=f"late{d}", start=start, end=start.replace(hour=23), before_prices=False)
+            (lake / "requests" / f"day={d}").mkdir()
+            store.execute(f"copy (select {CANONICAL} from requests where request_id like {literal(f'late{d}_%')}) "
+                          f"to {literal(str(lake / 'requests' / f'day={d}' / 'raw.parquet'))} (format parquet)")
+        pricing.reprice(store)
+    proc = subprocess.Popen([sys.executable, "-c", _PRICE, str(lake), "--price", "--db", str(db)], cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            done = [d for d in raw_days if (lake / day_file(d)).exists()]
+            if len(done) >= 2:
+                break
+            time.sleep(0.005)
+        assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert (lake / MARKER).exists()
+    away = {p.name for p in (lake / "_costlab").glob("replaced-*/day=*")}
+    for d in raw_days:
+        folder = lake / "requests" / f"day={d}"
+        names = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+        # old (the raw file), new (the priced file), or for the instant between two renames absent: never both
+        assert names in (["raw.parquet"], ["part-0.parquet"]) or (not names and f"day={d}" in away), (d, names)
+
+    with open_store(db, Config()) as store:
+        again = price_lake(store, lake)
+        assert again.resumed
+        days = json.loads((lake / MANIFEST).read_text())["days"]
+        assert all(days[d]["priced_in_place"] and sorted(p.name for p in (lake / "requests" / f"day={d}").iterdir())
+                   == ["part-0.parquet"] for d in raw_days)
+        assert not (lake / MARKER).exists() and not list((lake / "_costlab").glob("replaced-*"))
+        assert verify(lake).ok
+        got = pl.read_parquet(lake / "requests", hive_partitioning=True).filter(pl.col("request_id").str.starts_with("late"))
+        want = store.frame("select * exclude (prompt_tokens) from costed_requests where request_id like 'late%'")
+        assert got.select(want.columns).sort("request_id").equals(want.sort("request_id"))
