@@ -119,9 +119,9 @@ def price_lake(store: Store, lake: str | os.PathLike, kind: str = "duckdb", mast
         if not (forced or stale or write_tables or marker):
             return result
 
-        run_id = uuid.uuid4().hex
+        run_id, started = uuid.uuid4().hex, _now()
         target.write_text(mf.MARKER, json.dumps({
-            "export_id": run_id, "started_at": _now(), "pid": os.getpid(), "pricing": kind,
+            "export_id": run_id, "started_at": started, "pid": os.getpid(), "pricing": kind,
             "days": sorted(forced | stale | touched), "tables": sorted(set(write_tables) | table_touched),
         }, indent=2) + "\n")
         new = mf.Manifest(method, dict(old.days), dict(old.tables))
@@ -158,7 +158,7 @@ def price_lake(store: Store, lake: str | os.PathLike, kind: str = "duckdb", mast
                 result.tables_written.append(t)
         window = {"since": min(days, default=""), "until": _next_day(max(days, default=""))}
         target.write_text(mf.MANIFEST, new.to_json(
-            costlab_version=__version__, export_id=run_id, started_at=old.extra.get("started_at", _now()),
+            costlab_version=__version__, export_id=run_id, started_at=started,
             exported_at=_now(), price_version=str(version), window=window, priced_by=kind,
             partitioning="requests/day=YYYY-MM-DD: the UTC day of ts (Hive); one file per day", compression="zstd"))
         target.delete(mf.MARKER)
