@@ -175,6 +175,8 @@ def test_the_cli_prices_a_lake_in_place_and_says_what_it_did_on_stderr(tmp_path)
     assert again.exit_code == 0 and "up to date" in again.stderr
     bad = CliRunner().invoke(app, ["export", str(lake), "--engine", "spark", "--db", str(db)])
     assert bad.exit_code == 2 and "--price" in bad.stderr
+    s3 = CliRunner().invoke(app, ["export", "s3://bucket/lake", "--price", "--db", str(db)])
+    assert s3.exit_code != 0 and "local (or shared) folder" in s3.stderr
 
 
 def test_the_feature_config_is_the_one_the_rows_are_priced_with():
