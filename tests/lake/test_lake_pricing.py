@@ -104,6 +104,28 @@ def test_a_day_another_process_appended_is_priced_and_only_it_is_written(tmp_pat
             export_lake(store, lake)
 
 
+def test_late_requests_appended_to_a_priced_day_are_priced_with_it_into_one_file(tmp_path):
+    db, lake = _lake(tmp_path)
+    before = stamps(lake)
+    with open_store(db, Config()) as store:
+        start = datetime(2026, 11, 12, 20, tzinfo=UTC)
+        feature_rows(store, 50, prefix="late", start=start, end=start.replace(hour=23), before_prices=False)
+        store.execute(f"copy (select {CANONICAL} from requests where request_id like 'late_%') "
+                      f"to {literal(str(lake / 'requests' / 'day=2026-11-12' / 'late-1.parquet'))} (format parquet)")
+        pricing.reprice(store)
+        result = price_lake(store, lake)
+        assert result.written == ["2026-11-12"]
+        assert sorted(p.name for p in (lake / "requests" / "day=2026-11-12").iterdir()) == ["part-0.parquet"]
+        want = store.frame("select * exclude (prompt_tokens) from costed_requests "
+                           "where ts >= '2026-11-12' and ts < '2026-11-13'").sort("request_id")
+        got = pl.read_parquet(lake / day_file("2026-11-12"))
+        assert got.select(want.columns).sort("request_id").equals(want)
+        after = stamps(lake)
+        assert {f for f in after if after[f] != before.get(f)} == {day_file("2026-11-12"), MANIFEST}
+        assert json.loads((lake / MANIFEST).read_text())["days"]["2026-11-12"]["priced_in_place"] is True
+        assert verify(lake).ok
+
+
 def test_a_price_change_reprices_only_the_days_whose_costs_changed(tmp_path):
     db, lake = _lake(tmp_path)
     before = stamps(lake)
