@@ -168,7 +168,7 @@ S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 S3A_MISSING = ("Hadoop's S3 connector is not on Spark's classpath: an s3a:// lake needs the hadoop-aws jar of "
                "Spark's Hadoop version (pyspark 4.3: org.apache.hadoop:hadoop-aws:3.5.0) and the AWS SDK v2 bundle "
                "(software.amazon.awssdk:bundle), e.g. spark.jars.packages on a cluster or --jars; pyspark from PyPI "
-               "does not ship them (docs/lake.md, 'S3')")
+               "does not ship them (docs/lake.md, 'S3 with Spark')")
 
 
 def has_s3a(spark: Any) -> bool:
