@@ -100,3 +100,22 @@ def test_latency_percentiles_past_the_stated_size_come_from_counts_of_values_and
                 assert got[k] == (pytest.approx(v, rel=1e-15, abs=0) if isinstance(v, float) else v), (t["key"], k)
     # only the reliability section's latency rows can change
     assert {k: v for k, v in past.items() if k != "reliability"} == {k: v for k, v in at_size.items() if k != "reliability"}
+
+
+def test_the_model_switch_reads_the_cubes_daily_counts_only_where_they_equal_its_own_query(week):
+    from costlab.report.context import ReportContext
+    from costlab.report.sections import model_switch
+    from costlab.report.settings import parse
+    from costlab.report.window import week as iso_week
+
+    with open_store(week / "store.duckdb", Config(), read_only=True) as s:
+        w = iso_week("2026-W46")
+        own = s.run_query("compare/model_share", since=w.prev_since, until=w.until)
+        daily = model_switch._daily(ReportContext(s, w, parse({})))
+        assert daily is not None and daily.equals(own)
+        # days in another time zone are not UTC days: the query runs
+        assert model_switch._daily(ReportContext(s, iso_week("2026-W46", tz="Europe/Berlin"), parse({}))) is None
+        # a sampled log: the cube's weighted counts are rounded per cell, so the query runs
+        s.execute("create temp table requests as select * replace (case when hash(request_id) % 3 = 0 then 2.5 "
+                  "else sample_weight end as sample_weight) from main.requests")
+        assert model_switch._daily(ReportContext(s, w, parse({}))) is None
