@@ -53,7 +53,9 @@ def build(ctx: ReportContext) -> dict | None:
     # quantile_cont up to [report] exact_percentiles_max measured requests (it holds every value in
     # memory); past it the same percentiles from counts of values, which spill (docs/report.md, "Large windows")
     exact_max = ctx.settings.exact_percentiles_max
-    measured = int(ctx.current("report/latency_measured")["measured"][0])
+    # the window's rows (the cube's) bound the measured ones: count those only when it matters
+    rows = int(period(detail, "current")["logged_requests"].sum() or 0)
+    measured = rows if rows <= exact_max else int(ctx.current("report/latency_measured")["measured"][0])
     counted = measured > exact_max
     latency = ctx.current("report/latency_histogram" if counted else "report/latency")
     lat_cols = [column("p50_latency_ms", "p50 ms", "ms"), column("p95_latency_ms", "p95 ms", "ms"),
