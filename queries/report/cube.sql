@@ -66,7 +66,9 @@ priced_rows as (
                                                                            as write_at_input_n
     from costed_requests w
     left join input_rates r
-      on r.model = w.model
+      -- only a priced request with cache tokens has a counterfactual: the others probe with no key
+      on r.model = case when w.priced and (w.cache_read_tokens > 0 or coalesce(w.cache_write_5m_tokens, 0) > 0
+                                           or coalesce(w.cache_write_1h_tokens, 0) > 0) then w.model end
      and r.speed = coalesce(w.speed, 'standard')
      and r.platform = coalesce(w.platform, 'anthropic')
      and w.ts >= r.seg_from and (r.seg_to is null or w.ts < r.seg_to)
