@@ -65,7 +65,7 @@ rows as (
     select w.feature, w.model, w.sample_weight, k.p10::BIGINT as prefix, c.input_fusd, c.cache_read_fusd, c.cache_write_5m_fusd,
            row_number() over (partition by w.feature, w.model, epoch_ms(w.ts) // 300000 order by w.ts) = 1
                as writes
-    from w
+    from (select * from w where model in (select model from candidates)) w  -- implied by the join below; filters first
     join candidates k on k.feature is not distinct from w.feature and k.model = w.model
     join price_card c
       on c.model = w.model and c.speed = coalesce(w.speed, 'standard')

@@ -103,6 +103,7 @@ w as not materialized (
     from costed_requests r
     join candidates k on k.feature is not distinct from r.feature and k.model = r.model
     where r.ts >= $since::TIMESTAMPTZ and r.ts < $until::TIMESTAMPTZ
+      and r.model in (select model from candidates)  -- implied by the join; filters the rows before the price join
 ),
 repriced as (
     select w.feature, w.model,

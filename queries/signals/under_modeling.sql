@@ -114,6 +114,7 @@ l as not materialized (
     from w r
     join found f on f.feature is not distinct from r.feature and f.model = r.model
     where r.prompt_tokens >= $long_prompt_tokens::BIGINT and r.status = 'ok'
+      and r.model in (select model from found)  -- implied by the join; filters the rows before the price join
 ),
 repriced as (
     select l.feature, l.model, sum(l.cost_usd * l.sample_weight) as cost_now,
