@@ -36,6 +36,7 @@ SETTINGS = {
     "pin_versions": True,
     # low enough that the generated month yields findings of most detectors
     "min_impact_usd": 0, "min_spend_share": 0, "min_requests": 5,
+    "under_modeling": {"long_prompt_tokens": 8000, "min_ratio": 1.1, "min_z": 0.5, "min_troubles": 5},
 }
 TIERS = {"haiku": "claude-haiku-5-5", "sonnet": "claude-sonnet-5-5", "opus": "claude-opus-5-5"}
 
