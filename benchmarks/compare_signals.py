@@ -46,7 +46,8 @@ FULL = {
 }
 # Thresholds low enough that a generated log yields findings of most detectors.
 LOOSE = {"min_impact_usd": 0, "min_spend_share": 0, "min_requests": 5,
-         "under_modeling": {"long_prompt_tokens": 8000, "min_ratio": 1.1, "min_z": 0.5, "min_troubles": 5}}
+         "under_modeling": {"long_prompt_tokens": 8000, "min_ratio": 1.1, "min_z": 0.5, "min_troubles": 5},
+         "context_window": {"near_share": 0.05, "min_share": 0.001, "min_per_week": 1}}
 
 
 def sql_at(ref: str, name: str) -> str:

@@ -52,28 +52,33 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
--- answers that came back and were re-sent anyway, with what the re-sends cost (one row per parent id)
+-- one pass over the answers: per feature, model, tier and prompt length, how many went wrong
+-- without counting re-sends (those need the join below, on the few requests that were re-sent)
+shape as (
+    select feature, model, tier, prompt_tokens >= $long_prompt_tokens::BIGINT as long, count(*) as n,
+           count(*) filter (where stop_reason in ('max_tokens', 'refusal') or feedback_score < $low_score::DOUBLE) as bad
+    from w where status = 'ok' and tier is not null
+    group by all
+),
+-- answers that came back and were re-sent anyway, with what the re-sends cost
 resends as (
     select parent_request_id as request_id, sum(cost_usd * sample_weight) filter (where priced) as cost
     from w where parent_request_id is not null group by 1
 ),
--- one pass over the answers: per feature, model, tier and prompt length, how many went wrong, and
--- how many more were re-sent (r: they are a parent) though they did not look wrong, with what the
--- re-sends cost (the model and prompt guards keep the figures of the segments they count in)
-shape as (
-    select w.feature, w.model, w.tier, w.prompt_tokens >= $long_prompt_tokens::BIGINT as long, count(*) as n,
-           count(*) filter (where w.stop_reason in ('max_tokens', 'refusal') or w.feedback_score < $low_score::DOUBLE) as bad,
-           count(r.request_id) filter (where w.model is not null and w.prompt_tokens is not null
-                                         and not coalesce(w.stop_reason in ('max_tokens', 'refusal')
-                                                          or w.feedback_score < $low_score::DOUBLE, false)) as extra_bad,
-           sum(r.cost) filter (where w.model is not null and w.prompt_tokens is not null) as resend_cost
-    from w left join resends r on r.request_id = w.request_id
-    where w.status = 'ok' and w.tier is not null
+resent as (
+    select p.feature, p.model, p.tier, p.prompt_tokens >= $long_prompt_tokens::BIGINT as long,
+           count(*) filter (where not coalesce(p.stop_reason in ('max_tokens', 'refusal')
+                                               or p.feedback_score < $low_score::DOUBLE, false)) as extra_bad,
+           sum(r.cost) as resend_cost
+    from (select * from w where request_id is not null and status = 'ok') p
+    join resends r on r.request_id = p.request_id
     group by all
 ),
 groups as (
-    select feature, model, tier, long, n, bad + extra_bad as bad, coalesce(resend_cost, 0) as resend_cost
-    from shape
+    select s.feature, s.model, s.tier, s.long, s.n, s.bad + coalesce(r.extra_bad, 0) as bad,
+           coalesce(r.resend_cost, 0) as resend_cost
+    from shape s
+    left join resent r on r.feature is not distinct from s.feature and r.model = s.model and r.tier = s.tier and r.long = s.long
 ),
 -- the feature's long prompts on each tier, over its models
 tier_long as (
@@ -109,7 +114,6 @@ l as not materialized (
     from w r
     join found f on f.feature is not distinct from r.feature and f.model = r.model
     where r.prompt_tokens >= $long_prompt_tokens::BIGINT and r.status = 'ok'
-      and r.model in (select model from found)  -- implied by the join; filters the rows before the price join
 ),
 repriced as (
     select l.feature, l.model, sum(l.cost_usd * l.sample_weight) as cost_now,
