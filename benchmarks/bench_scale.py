@@ -199,8 +199,8 @@ READING = """Reading it (CPU seconds, since wall time on this shared machine is 
   whatif grows 6x for 10x the rows (the daily-totals pass: fixed start-up cost); summary 8x.
 * signals grows 9x (117 s CPU, 126 s wall at load 5-13): linear, but over the 60 s target at 100M
   on 2 cores; the issue's 52.9 s was measured without a memory limit (6.1 GB) on a quiet machine.
-  Not found in time: which detectors dominate at 100M (the replicated store has 10x the sessions
-  and traces, so the session and trace joins grow with it).
+  Per detector: RESULTS.md, "Signals at 100M requests, per detector" (on a generated 100M store too:
+  ~130 s CPU, ~10x, no detector grows faster than the rows).
 * The report grows 12x (303 s CPU; 900 s wall at load 13-15): worse than linear and far over 60 s.
   Its steps at 100M, from `benchmarks/bench_report.py`'s timed run on the same store (COSTLAB_MEMORY_LIMIT=2GB,
   load 4-6; 367 s wall, 298 s CPU, peak 2.22 GiB): reliability 120 s (the latency percentiles: past

@@ -56,12 +56,17 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
-spend as (select coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) / (select weeks from weeks) as weekly_spend from w),
 -- requests per feature and 10-minute step of wall-clock time in the time zone tz (an integer key: cheap to
--- group ten million rows on)
+-- group ten million rows on), and their cost: the spend comes from the same pass
+all_steps as (
+    select feature, case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 600000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 600000 end as step, sum(sample_weight) as n,
+           sum(cost_usd * sample_weight) filter (where priced) as cost
+    from w group by all
+),
+spend as (select coalesce(sum(cost), 0) / (select weeks from weeks) as weekly_spend from all_steps),
 steps as (
-    select feature, case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 600000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 600000 end as step, sum(sample_weight) as n
-    from w where feature is not null and feature not in (select feature from interactive) group by all
+    select feature, step, n
+    from all_steps where feature is not null and feature not in (select feature from interactive)
 ),
 -- per feature and day (in the time zone tz): the busiest burst_minutes-long stretch and when it starts
 stretches as (

@@ -37,15 +37,17 @@ w as not materialized (
     select * from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ and status = 'ok' and priced
 ),
-spend as (select coalesce(sum(cost_usd * sample_weight), 0) / (select weeks from weeks) as weekly_spend from w),
 shape as (
     -- cheap counts over every request first; the percentiles only for the segments that pass them
     select feature, model, count(*) as logged, round(sum(sample_weight))::BIGINT as requests,
            sum(sample_weight * (coalesce(cache_read_tokens, 0) + coalesce(cache_write_5m_tokens, 0)
                 + coalesce(cache_write_1h_tokens, 0) > 0)::INTEGER) / sum(sample_weight) as cached_share,
-           sum(sample_weight * (prompt_tokens < $min_prefix_tokens::BIGINT)::INTEGER) / sum(sample_weight) as small_share
+           sum(sample_weight * (prompt_tokens < $min_prefix_tokens::BIGINT)::INTEGER) / sum(sample_weight) as small_share,
+           sum(cost_usd * sample_weight) as cost
     from w group by feature, model
 ),
+-- the spend from the same pass (a sum of the segments' exact sums)
+spend as (select coalesce(sum(cost), 0) / (select weeks from weeks) as weekly_spend from shape),
 pre as (
     select * from shape
     where logged >= $min_requests::BIGINT and cached_share <= $max_cached_share::DOUBLE and small_share <= 0.1
@@ -63,7 +65,7 @@ rows as (
     select w.feature, w.model, w.sample_weight, k.p10::BIGINT as prefix, c.input_fusd, c.cache_read_fusd, c.cache_write_5m_fusd,
            row_number() over (partition by w.feature, w.model, epoch_ms(w.ts) // 300000 order by w.ts) = 1
                as writes
-    from w
+    from (select * from w where model in (select model from candidates)) w  -- implied by the join below; filters first
     join candidates k on k.feature is not distinct from w.feature and k.model = w.model
     join price_card c
       on c.model = w.model and c.speed = coalesce(w.speed, 'standard')

@@ -54,10 +54,14 @@ linked as materialized (
     where tc.rnk > tp.rnk
 ),
 -- integer day keys (days in the time zone tz): cheap to group ten million rows on
-days as materialized (
-    select feature, (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day, sum(sample_weight) as firsts
-    from w where coalesce(attempt, 1) = 1 group by all
+-- one pass over every request per feature and day: first attempts, and the cost for the week's spend
+feature_days as materialized (
+    select feature, (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day, sum(sample_weight) filter (where coalesce(attempt, 1) = 1) as firsts,
+           count(*) filter (where coalesce(attempt, 1) = 1) as first_rows,
+           sum(cost_usd * sample_weight) filter (where priced) as cost
+    from w group by all
 ),
+days as materialized (select feature, day, firsts from feature_days where first_rows > 0),
 unlinked as (
     select distinct feature from days
     where feature is not null and feature not in (select feature from linked where feature is not null)
@@ -128,7 +132,7 @@ found as (
 ),
 spend as (
     select coalesce(sum(cost) filter (where day >= (epoch_ms(timezone($tz::VARCHAR, (select until from win))) // 86400000) - 7), 0) as weekly_spend
-    from (select (case when $tz::VARCHAR = 'UTC' then epoch_ms(ts) // 86400000 else epoch_ms(timezone($tz::VARCHAR, ts)) // 86400000 end) as day, sum(cost_usd * sample_weight) filter (where priced) as cost from w group by 1)
+    from feature_days
 )
 select
     'escalation_spike'::VARCHAR                                                 as signal,

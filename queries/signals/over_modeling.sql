@@ -44,17 +44,13 @@ with win as (
     from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
 ),
 weeks as (select greatest(epoch(until - since) / 604800.0, 1.0 / 7) as weeks from win),
-spend as (
-    select coalesce(sum(cost_usd * sample_weight) filter (where priced), 0) / (select weeks from weeks) as weekly_spend
-    from costed_requests where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
-),
 -- tiers cheapest first, with the model that stands for each (macros.sql)
 tier_rank as (select tier, model, rnk from costlab_tier_ladder($tier_models::VARCHAR)),
 down as (
     select a.tier, b.tier as to_tier, b.model as to_model
     from tier_rank a join tier_rank b on b.rnk = a.rnk - 1
 ),
--- one pass over every request: the shape of each feature x model, and its feedback
+-- one pass over every request: the shape of each feature x model, its feedback and its cost
 segments as (
     select feature, model, tier, count(*) as logged, round(sum(sample_weight))::BIGINT as requests,
            -- p90 <= limit exactly when at most 10% of the answers exceed the limit: a count, not a sort
@@ -65,11 +61,14 @@ segments as (
                / nullif(sum(sample_weight) filter (where status = 'ok'), 0) as long_prompt,
            coalesce(sum(sample_weight * (stop_reason = 'tool_use')::INTEGER) filter (where status = 'ok')
                / nullif(sum(sample_weight) filter (where status = 'ok'), 0), 0) as tool_share,
-           sum(feedback_score) as fb_sum, count(feedback_score) as fb_n
+           sum(feedback_score) as fb_sum, count(feedback_score) as fb_n,
+           sum(cost_usd * sample_weight) filter (where priced) as cost
     from costed_requests
     where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
     group by feature, model, tier
 ),
+-- the week's spend from the same pass (a sum of the segments' exact sums)
+spend as (select coalesce(sum(cost), 0) / (select weeks from weeks) as weekly_spend from segments),
 tier_feedback as (
     select feature, tier, sum(fb_sum) / nullif(sum(fb_n), 0) as fb, sum(fb_n) as fb_n
     from segments group by feature, tier
@@ -104,6 +103,7 @@ w as not materialized (
     from costed_requests r
     join candidates k on k.feature is not distinct from r.feature and k.model = r.model
     where r.ts >= $since::TIMESTAMPTZ and r.ts < $until::TIMESTAMPTZ
+      and r.model in (select model from candidates)  -- implied by the join; filters the rows before the price join
 ),
 repriced as (
     select w.feature, w.model,
