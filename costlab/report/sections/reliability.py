@@ -53,7 +53,9 @@ def build(ctx: ReportContext) -> dict | None:
     # exact percentiles up to [report] exact_percentiles_max measured requests, approximate past it
     exact_max = ctx.settings.exact_percentiles_max
     measured = int(ctx.current("report/latency_measured")["measured"][0])
-    latency = ctx.query("report/latency", since=ctx.since, until=ctx.until, approx=measured > exact_max)
+    # an engine that computes exact percentiles at any size (Spark, distributed) never takes the approximate path
+    approx = measured > exact_max and not getattr(ctx.store, "exact_percentiles", False)
+    latency = ctx.query("report/latency", since=ctx.since, until=ctx.until, approx=approx)
     lat_cols = [column("p50_latency_ms", "p50 ms", "ms"), column("p95_latency_ms", "p95 ms", "ms"),
                 column("p99_latency_ms", "p99 ms", "ms"), column("p50_ttft_ms", "TTFT p50", "ms"),
                 column("p95_ttft_ms", "TTFT p95", "ms"), column("p99_ttft_ms", "TTFT p99", "ms")]
