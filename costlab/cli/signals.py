@@ -74,6 +74,8 @@ def signals_command(
         said: list[str] = []  # what a detector could not judge in this window (too short a baseline, no ids)
         findings = lib.run_signals(store, since=since, until=until_day, only=only, notes=said, tz=zone)
         outside = lib.outside_note(store) if until_day is None else None  # rows the default window ignores
+        if getattr(store, "gaps", None):  # over a lake: what it does not carry (costlab.engine.lake.LAKE_GAPS)
+            said.append(store.gaps)
 
     n = lib.counts(findings)
     where = f" over {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else " (the store has no requests)"

@@ -17,7 +17,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from costlab.config import Config
 from costlab.errors import ConfigError
+from costlab.open import open_store
 from costlab.store.sqlquote import ident
 
 NANO_SUFFIX = "_nano"  # <name>_nano BIGINT in the lake -> <name> DECIMAL(18,9) in the views
@@ -66,7 +68,8 @@ def costed_requests_sql(source: str, columns: list[str]) -> str:
 # -- what the lake does not carry ------------------------------------------------------------------
 # Store tables some analyses read that `costlab export` does not write: the ingest log and its
 # rejected rows (data_quality, the report's headline and activity lines on rejects), the replay
-# results (over_modeling's replay evidence) and imported usage reports (the report's reconciliation). Over a lake they are empty stand-ins with the store's
+# results (over_modeling's replay evidence) and imported usage reports (the report's reconciliation).
+# Over a lake they are empty stand-ins with the store's
 # columns, so the queries run; what they would have said is missing, and LAKE_GAPS says it aloud.
 STORE_ONLY = ("ingests", "rejects", "judgements", "replays", "replay_sample", "replay_runs_ignored", "usage_buckets")
 LAKE_GAPS = ("over a lake, rejected rows and ingest records (the store's ingests and rejects tables) are not "
@@ -80,9 +83,6 @@ LAKE_GAPS = ("over a lake, rejected rows and ingest records (the store's ingests
 def stand_ins() -> dict[str, str]:
     """{table: `select cast(null as T) as c, ... where false`} (DuckDB dialect, portable) for STORE_ONLY:
     the columns and types of a freshly migrated store, so every engine sees the store's shape."""
-    from costlab.config import Config  # noqa: PLC0415 (a fresh in-memory store, made once, on first use)
-    from costlab.open import open_store  # noqa: PLC0415
-
     with open_store(":memory:", Config()) as store:
         cols = store.rows("select table_name, column_name, data_type from information_schema.columns "
                           "where table_name in (" + ", ".join(f"'{t}'" for t in STORE_ONLY) + ") "

@@ -71,9 +71,6 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         detectors = [d for d in detectors if d.id in wanted]
     # a detector that needs a setting (an SLO, pin_versions) has nothing to look at without it
     detectors = [d for d in detectors if not d.needs or any(params[d.id].get(k) for k in d.needs)]
-    gaps = getattr(store, "gaps", None)  # what a lake does not carry (costlab.engine.lake.LAKE_GAPS)
-    if gaps and notes is not None:
-        notes.append(gaps)
     # an engine over a lake (costlab.engine: Spark) runs the detectors whose file is marked for it, and says which not
     runs_here = getattr(store, "runs", None)
     if runs_here is not None:

@@ -64,7 +64,6 @@ def test_every_finding_but_those_of_duckdb_only_detectors_is_found_on_spark_and_
     assert_frame_equal(on_spark, duck.filter(~pl.col("signal").is_in(NOT_ON_SPARK)), check_exact=True)
     # route_drift runs only with a [routing] policy (none here); overload_bursts is skipped, and said
     assert any("overload_bursts" in line and "not run on spark" in line for line in said), said
-    assert LAKE_GAPS in said
 
 
 def test_signals_over_a_lake_on_duckdb_print_what_the_store_prints(signals_lake):
@@ -76,7 +75,7 @@ def test_signals_over_a_lake_on_duckdb_print_what_the_store_prints(signals_lake)
     assert from_store.exit_code == 0 and from_lake.exit_code == 0, from_lake.output
     assert from_lake.stdout == from_store.stdout
     assert from_lake.stdout.count("\n") > 20
-    assert "rejected rows" in from_lake.stderr and "rejected rows" not in from_store.stderr
+    assert LAKE_GAPS.split(":")[0] in from_lake.stderr and "rejected rows" not in from_store.stderr
 
 
 def test_the_duckdb_lake_reads_requests_past_the_detectors_window(signals_lake):
