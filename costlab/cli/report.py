@@ -49,8 +49,8 @@ def report(
     """The weekly report: spend, tier mix, efficiency and reliability, against the period before.
 
     With --lake it reads a lake (`costlab export`), on DuckDB or (--engine spark) on Apache Spark: the
-    same query files and figures; what a lake or Spark cannot give is named (stderr, and the JSON's
-    "engine" notes), never left out silently (docs/scale.md).
+    same query files and figures; what a lake or Spark cannot give is named (stderr, and the report's
+    last section), never left out silently (docs/scale.md).
 
     \b
     Examples:
@@ -83,7 +83,7 @@ def report(
         empty = window.empty_note(store, span)  # names the data's days when the period has none
     if span.note:
         stderr.print(f"note: {span.note} (no --week given)", highlight=False, markup=False)
-    for line in result.get("engine", {}).get("notes", []):  # over a lake: what it or the engine could not give
+    for line in result["sections"].get("engine", {}).get("notes", []):  # over a lake: what it or the engine could not give
         stderr.print(f"note: {line}", highlight=False, markup=False)
     if empty:
         stderr.print(f"note: {empty}", highlight=False, markup=False)

@@ -25,6 +25,7 @@ from costlab.store import Store
 from costlab.store.sqlquote import file_literal, literal
 
 FORMAT_NAME = "costlab.weekly"
+ENGINE_SECTION = "engine"  # the section a report read from a lake ends with (build_report)
 VERSION = 1
 
 
@@ -145,16 +146,19 @@ def build_report(store: Store, window: Window, settings: ReportSettings | None =
             if not section.priced:
                 built[section.name] = _build(section, ctx, missing)
     out = {s.name: {"title": s.title, **built[s.name]} for s in chosen if built.get(s.name)}
-    doc = {"report": FORMAT_NAME, "version": VERSION, "window": window.as_dict(), "sections": out}
     kind = getattr(store, "kind", None)
-    if kind is not None or getattr(store, "gaps", None):  # a lake (costlab.engine): said in the report itself
-        doc["engine"] = {"kind": kind or "duckdb", "notes": [*missing, *([store.gaps] if getattr(store, "gaps", None) else [])]}
-    return doc
+    if kind is not None or getattr(store, "gaps", None):
+        # over a lake (costlab.engine): a last section, drawn by every format like any other, says what
+        # this engine left out and what the lake does not carry
+        gaps = [store.gaps] if getattr(store, "gaps", None) else []
+        out[ENGINE_SECTION] = {"title": f"Read from a lake on {'Spark' if kind == 'spark' else 'DuckDB'}",
+                               "kind": kind or "duckdb", "notes": [*missing, *gaps]}
+    return {"report": FORMAT_NAME, "version": VERSION, "window": window.as_dict(), "sections": out}
 
 
 def _build(section: Section, ctx: ReportContext, missing: list[str]) -> Any:
     """section.build(ctx); over an engine other than DuckDB (Spark), a section whose SQL does not run
-    there is left out and named in `missing` (the report's "engine" notes), never built differently."""
+    there is left out and named in `missing` (the report's last section, "engine"), never built differently."""
     if getattr(ctx.store, "kind", "duckdb") == "duckdb":
         return section.build(ctx)
     try:
