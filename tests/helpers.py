@@ -8,6 +8,7 @@ import re
 import pty
 import shutil
 import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from costlab import memory
 from costlab.config import Config
 from costlab.report import window
 from costlab.open import open_store
@@ -203,3 +205,16 @@ def one_command_app(register) -> "typer.Typer":
         pass
 
     return app
+
+
+def costlab_on_store(root: Path, args: list[str], config: str = "", limit: str | None = None) -> subprocess.CompletedProcess:
+    """`costlab ARGS --db ROOT/store.duckdb --config ROOT/costlab.toml` in its own process, with CONFIG as
+    that costlab.toml and COSTLAB_MEMORY_LIMIT set to LIMIT (or unset); asserts it exits 0."""
+    (root / "costlab.toml").write_text(config)
+    env = {k: v for k, v in os.environ.items() if k != memory.ENV}
+    if limit:
+        env[memory.ENV] = limit
+    result = subprocess.run([sys.executable, "-m", "costlab", *args, "--db", str(root / "store.duckdb"),
+                             "--config", str(root / "costlab.toml")], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result

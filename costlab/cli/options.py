@@ -18,6 +18,7 @@ FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, j
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
 SinceDayOption = Annotated[Optional[str], typer.Option("--since", help="First day, inclusive (YYYY-MM-DD).")]
 UntilDayOption = Annotated[Optional[str], typer.Option("--until", help="Last day, exclusive (YYYY-MM-DD).")]
+TiersOption = Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")]
 TzOption = Annotated[Optional[str], typer.Option("--tz", help="Time zone for day boundaries and the times shown, e.g. Europe/Berlin. [default: costlab.toml [report] timezone, else UTC]", show_default=False)]
 
 # -- tables (issue 16, "Tables") -------------------------------------------------------------------

@@ -21,7 +21,7 @@ import typer
 from costlab.cli.context import output_format, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TiersOption, TzOption, UntilDayOption
 
 PolicyArg = Annotated[Path, typer.Argument(help="The policy file (JSON, costlab.route/1 or /2).")]
 EXPORT_TARGETS = ("json", "python", "litellm")
@@ -60,7 +60,7 @@ def fit(
                                        "top tier's) or good (judged good).")] = "top",
     since: SinceDayOption = None,
     until: UntilDayOption = None,
-    tiers: Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")] = None,
+    tiers: TiersOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
     tz: TzOption = None,
@@ -203,7 +203,7 @@ def check(
                                                  "the policy's fit window, i.e. the traffic since the fit]",
                                                  show_default=False)] = None,
     until: UntilDayOption = None,
-    tiers: Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")] = None,
+    tiers: TiersOption = None,
     psi_watch: Annotated[float, typer.Option("--psi-watch", help="Population stability index from which an input is "
                                              "worth watching.")] = 0.1,
     psi_refit: Annotated[float, typer.Option("--psi-refit", help="PSI from which an input moved enough to refit.")] = 0.25,

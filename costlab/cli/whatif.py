@@ -20,14 +20,13 @@ import typer
 from costlab.cli.context import day, open_store, time_zone, write_frame
 from costlab.cli.errors import handle_errors
 from costlab.cli.helptext import Group
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TzOption, UntilDayOption
+from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, SinceDayOption, TiersOption, TzOption, UntilDayOption
 from costlab.display import plural
 from costlab.errors import ConfigError
 
 SplitOption = Annotated[Optional[list[str]], typer.Option(
     "--split", help="TIER=SHARE,... (e.g. haiku=70,sonnet=25,opus=5) or 'current'; repeat for several scenarios.")]
 FilterOption = Annotated[Optional[str], typer.Option("--filter", help="SQL condition over costed_requests columns, as cr.<column> (e.g. \"cr.feature <> 'chat'\").")]
-TiersOption = Annotated[Optional[str], typer.Option("--tiers", help="TIER=MODEL,... instead of costlab.toml [tiers].")]
 OutputTokensOption = Annotated[Optional[str], typer.Option(
     "--output-tokens", help="Output tokens on a tier a request did not run on: replay (default: the same request "
     "replayed there, else as logged), same (always as logged) or observed (also a ratio seen in traffic of the same "

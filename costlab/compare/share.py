@@ -30,10 +30,16 @@ class ShareShift:
         return (self.after_share - self.before_share) * 100
 
 
-def share_shift(store: Store, look_back: datetime, since: datetime, until: datetime) -> ShareShift | None:
+def share_shift(store: Store, look_back: datetime, since: datetime, until: datetime,
+                daily: pl.DataFrame | None = None) -> ShareShift | None:
     """The largest move of one model's share of requests at a day in [since, until), comparing
-    [look_back, day) with [day, until); None when there is no traffic on either side."""
-    daily = store.run_query("compare/model_share", since=look_back, until=until)
+    [look_back, day) with [day, until); None when there is no traffic on either side.
+
+    `daily`: the weighted requests per UTC day and model of [look_back, until) (compare/model_share's
+    rows: day, model, requests) when the caller has them already (the weekly report sums them from
+    its cube), instead of another scan of the window."""
+    if daily is None:
+        daily = store.run_query("compare/model_share", since=look_back, until=until)
     if daily.height == 0:
         return None
     daily = daily.with_columns(pl.col("requests").cast(pl.Float64))

@@ -47,7 +47,7 @@ def engine_settings(config: Config | None) -> dict[str, Any]:
     return section
 
 
-def resolve(kind: str | None, lake: Path | None, master: str | None, config: Config | None) -> tuple[str, Path | None, str]:
+def resolve(kind: str | None, lake: Path | str | None, master: str | None, config: Config | None) -> tuple[str, Path | str | None, str]:
     """(kind, lake, master) from the flags, else [engine] in costlab.toml, else duckdb over the store."""
     section = engine_settings(config)
     kind = (kind or section.get("kind") or "duckdb").lower()
@@ -55,7 +55,10 @@ def resolve(kind: str | None, lake: Path | None, master: str | None, config: Con
         raise ConfigError(f"--engine {kind}: expected one of {', '.join(KINDS)}")
     if lake is None and section.get("lake"):
         lake = Path(section["lake"])  # relative to costlab.toml's folder, as db = "..." is
-        lake = lake if lake.is_absolute() or config is None else config.base_dir / lake
+        if lakes.url(section["lake"]):
+            lake = lakes.url(section["lake"])  # an s3a:// or s3:// lake (Spark only)
+        elif not (lake.is_absolute() or config is None):
+            lake = config.base_dir / lake
     master = master or section.get("master") or DEFAULT_MASTER
     if kind == "spark" and lake is None:
         raise ConfigError("--engine spark reads a lake: give --lake DIR (written by `costlab export`) "
@@ -63,13 +66,16 @@ def resolve(kind: str | None, lake: Path | None, master: str | None, config: Con
     return kind, lake, master
 
 
-def open_engine(kind: str, lake: Path | None = None, master: str = DEFAULT_MASTER, config: Config | None = None,
+def open_engine(kind: str, lake: Path | str | None = None, master: str = DEFAULT_MASTER, config: Config | None = None,
                 db: Path | str | None = None, read_only: bool = True) -> Any:
     """An open engine (a context manager): the store, DuckDB over a lake, or Spark over a lake."""
     if kind == "spark":
         return SparkEngine(lakes.check(lake), master=master, config=config)
     if lake is None:
         return open_store(db, config, read_only=read_only)
+    if lakes.url(lake):
+        raise ConfigError(f"--lake {lakes.url(lake)}: DuckDB reads a local lake here; an s3a:// lake is read with "
+                          "--engine spark (docs/lake.md)")
     return duckdb_lake(lakes.check(lake), config)
 
 

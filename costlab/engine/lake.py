@@ -14,6 +14,8 @@ same view text (`costed_requests_sql`, written in the portable subset), so what 
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cache
 from pathlib import Path
 
@@ -27,8 +29,24 @@ PARTITION = "day"  # the Hive partition column (UTC day); not a column of costed
 TABLES = ("requests", "price_card", "models")
 
 
-def check(lake: Path | str) -> Path:
-    """The lake folder, refused with a ConfigError when it has no requests/ in it."""
+_S3 = re.compile(r"(?i)^s3a?:/+")  # a Path option folds s3a://b/p to s3a:/b/p: both spellings are read
+
+
+def url(lake: Path | str | None) -> str | None:
+    """The s3a:// URL a --lake names (s3://bucket/prefix is read as s3a://, Hadoop's S3 connector), or
+    None for a local folder."""
+    if lake is None:
+        return None
+    text = os.fspath(lake)
+    m = _S3.match(text)
+    return None if m is None else "s3a://" + text[m.end():].rstrip("/")
+
+
+def check(lake: Path | str) -> Path | str:
+    """The lake folder, refused with a ConfigError when it has no requests/ in it; an s3a:// URL as it is
+    (Spark's S3 connector lists it)."""
+    if url(lake):
+        return url(lake)
     path = Path(lake)
     if not (path / "requests").is_dir():
         raise ConfigError(f"--lake {lake}: no requests/ folder in it (write one with `costlab export`)")

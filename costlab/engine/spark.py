@@ -9,6 +9,7 @@ are transpiled by costlab.engine.portable; only files whose header lists spark r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,9 @@ class SparkEngine:
 
     kind = "spark"
 
-    def __init__(self, lake: Path, master: str = "local[2]", config: Config | None = None, spark: Any = None):
-        self.lake = Path(lake)
+    def __init__(self, lake: Path | str, master: str = "local[2]", config: Config | None = None, spark: Any = None):
+        self.url = lakes.url(lake)  # an s3a:// lake (Hadoop's S3 connector), else None
+        self.lake = Path(lake) if self.url is None else self.url
         self.master = master
         self.config = config or Config()
         if spark is None:
@@ -96,7 +98,9 @@ class SparkEngine:
         self._register()
 
     def _register(self) -> None:
-        where = str(self.lake.resolve())
+        if self.url:
+            s3a(self.spark, self.url)
+        where = self.url or str(self.lake.resolve())
         requests = self.spark.read.option("basePath", f"{where}/requests").parquet(f"{where}/requests")
         requests.createOrReplaceTempView("lake_requests")
         columns = list(requests.columns)
@@ -105,6 +109,12 @@ class SparkEngine:
         self.spark.sql(f"create or replace temp view requests as {body}")
         self.spark.sql(f"create or replace temp view {LAKE_VIEW} as {body}")  # what drop_window restores
         for table in ("price_card", "models", *(t for t in LAKE_TABLES if t not in ("price_card", "models"))):
+            if self.url:
+                try:
+                    self.spark.read.parquet(f"{self.url}/{table}").createOrReplaceTempView(table)
+                except Exception:  # noqa: BLE001 (a lake without the table: the queries that need it say so)
+                    pass
+                continue
             folder = self.lake / table
             if folder.is_dir() and any(folder.glob("*.parquet")):
                 self.spark.read.parquet(str(folder.resolve())).createOrReplaceTempView(table)
@@ -184,3 +194,95 @@ class SparkEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- s3a:// lakes ------------------------------------------------------------------------------------
+S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+S3A_MISSING = ("Hadoop's S3 connector is not on Spark's classpath: an s3a:// lake needs the hadoop-aws jar of "
+               "Spark's Hadoop version (pyspark 4.3: org.apache.hadoop:hadoop-aws:3.5.0) and the AWS SDK v2 bundle "
+               "(software.amazon.awssdk:bundle), e.g. spark.jars.packages on a cluster or --jars; pyspark from PyPI "
+               "does not ship them (docs/lake.md, 'S3 with Spark')")
+
+
+def has_s3a(spark: Any) -> bool:
+    """Whether Hadoop's S3A file system can be loaded in this session's JVM (a classic session)."""
+    try:
+        jvm = spark._jvm
+        jvm.java.lang.Class.forName(S3A_CLASS, False, jvm.java.lang.Thread.currentThread().getContextClassLoader())
+    except Exception:  # noqa: BLE001 (py4j's ClassNotFoundException)
+        return False
+    return True
+
+
+def s3a(spark: Any, url: str) -> None:
+    """Make an s3a:// lake readable: the connector checked, and (in a classic session) the endpoint and
+    keys taken the AWS way (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL: path-style, for MinIO or a test
+    server; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), unless the cluster's own settings give them."""
+    if getattr(spark, "_jsc", None) is None:
+        return  # Spark Connect: the server's configuration reads S3
+    if not has_s3a(spark):
+        raise ConfigError(f"--lake {url}: {S3A_MISSING}")
+    conf = spark._jsc.hadoopConfiguration()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and conf.get("fs.s3a.endpoint") is None:
+        conf.set("fs.s3a.endpoint", endpoint)
+        conf.set("fs.s3a.path.style.access", "true")
+        conf.set("fs.s3a.connection.ssl.enabled", "true" if endpoint.startswith("https") else "false")
+    for env, key in (("AWS_ACCESS_KEY_ID", "fs.s3a.access.key"), ("AWS_SECRET_ACCESS_KEY", "fs.s3a.secret.key"),
+                     ("AWS_SESSION_TOKEN", "fs.s3a.session.token")):
+        if os.environ.get(env) and conf.get(key) is None:
+            conf.set(key, os.environ[env])
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region and conf.get("fs.s3a.endpoint.region") is None:
+        conf.set("fs.s3a.endpoint.region", region)
+
+
+# -- pricing a lake (costlab.engine.lakeprice): small helpers over a session ------------------------------
+_SPARK_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "INTEGER": "INT"}
+
+
+def active() -> Any:
+    """The SparkSession already running in this process, or None."""
+    return _active()
+
+
+def parquet_view(spark: Any, name: str, files: list[Path], schema: dict[str, str] | None = None,
+                 base: Path | None = None) -> None:
+    """A temp view `name` over Parquet `files`. With `schema` ({column: DuckDB type}) the files are read
+    with exactly those columns (one a file lacks is NULL), and `base` gives the Hive partition columns."""
+    reader = spark.read
+    if schema is not None:
+        ddl = ", ".join(f"`{c}` {_SPARK_TYPES.get(t.replace(' ', ''), t)}" for c, t in schema.items())
+        reader = reader.schema(ddl)
+    if base is not None:
+        reader = reader.option("basePath", str(Path(base).resolve()))
+    reader.parquet(*[str(Path(f).resolve()) for f in files]).createOrReplaceTempView(name)
+
+
+def sql_view(spark: Any, name: str, spark_sql: str) -> None:
+    """A temp view `name` (costlab's own name) over Spark SQL already transpiled."""
+    _call(lambda: spark.sql(f"create or replace temp view `{name}` as {spark_sql}"), name)
+
+
+def frame(spark: Any, spark_sql: str) -> pl.DataFrame:
+    """Spark SQL already transpiled, as a polars frame."""
+    table = _call(lambda: spark.sql(spark_sql).toArrow(), "query")
+    return pl.from_arrow(table) if table.num_rows or table.num_columns else pl.DataFrame()
+
+
+def write_days(spark: Any, spark_sql: str, out: Path) -> None:
+    """The rows of `spark_sql` (with a `day` column) as Parquet under `out`/day=YYYY-MM-DD/, one file a day
+    (each day's rows in one task), zstd, timestamps as Parquet TIMESTAMP (microseconds, UTC)."""
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    _call(lambda: spark.sql(spark_sql).repartition("day").write.partitionBy("day")
+          .option("compression", "zstd").mode("errorifexists").parquet(str(Path(out).resolve())), "write")
+
+
+def _call(run: Any, name: str) -> Any:
+    try:
+        return run()
+    except CostlabError:
+        raise
+    except Exception as ex:  # noqa: BLE001 (Spark's AnalysisException and py4j errors: one QueryError)
+        first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        raise QueryError(f"{name} failed on Spark: {first}") from ex

@@ -25,6 +25,7 @@ from costlab import __version__, plausible
 from costlab.lake import manifest as mf
 from costlab.lake.target import open_target
 from costlab.pricing import stored_prices
+from costlab.errors import InputError
 from costlab.progress import rows_bar
 from costlab.store import Store, queries
 from costlab.store.sqlquote import glob_literal, ident, literal
@@ -102,13 +103,20 @@ def export_lake(store: Store, dest: str | os.PathLike, since: date | None = None
                     for r in store.run_query("lake/day_checksums", **window).iter_rows(named=True)}
         tables = {r["name"]: (int(r["rows"]), str(r["checksum"])) for r in store.run_query("lake/table_checksums").iter_rows(named=True)}
 
+        in_window = lambda d: first.isoformat() <= d < last.isoformat()  # noqa: E731 (ISO dates sort as dates)
+        # Days another process appended and `costlab export --price` priced in place hold rows the
+        # store never had: writing the store's rows over them, or removing them, would lose those rows.
+        foreign = sorted(d for d, e in old.days.items() if e.get("priced_in_place") and in_window(d))
+        if foreign:
+            raise InputError(f"{target.url}: {len(foreign):,} day(s) of this lake ({foreign[0]} ...) were appended by "
+                             "another process and priced in place (costlab export --price); exporting the store over "
+                             "them would replace or remove their rows: export to another lake, or narrow --since/--until")
         # What to write: every day that differs from the manifest, whose file is missing, or that an
         # unfinished export was writing (its marker); what to remove: days the manifest (or that
         # export) had in the window that the store has no rows for now.
         present = target.files("requests")
         redo = full or old.checksum_method != method or bool(marker and marker.get("unreadable"))
         touched = set(marker.get("days", [])) if marker else set()
-        in_window = lambda d: first.isoformat() <= d < last.isoformat()  # noqa: E731 (ISO dates sort as dates)
         write = sorted(d for d, (n, checksum) in days.items()
                        if redo or d in touched or mf.day_file(d) not in present
                        or (old.days.get(d, {}).get("requests"), old.days.get(d, {}).get("checksum")) != (n, checksum))

@@ -72,6 +72,45 @@ class LocalTarget:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def swap_day(self, local: Path, day: str, run_id: str) -> None:
+        """Replace the folder requests/day=`day` (several files: another writer's) by one holding only
+        `local` as part-0.parquet: the new folder is made in _costlab/, the old one renamed away to
+        _costlab/replaced-<run_id>/, the new one renamed in (two renames: between them, and only then,
+        the day is absent; never doubled). `recover` finishes or undoes a swap a kill interrupted."""
+        fresh = self.root / STATE / f"new-{run_id}" / f"day={day}"
+        fresh.mkdir(parents=True, exist_ok=True)
+        with open(local, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(local, fresh / "part-0.parquet")
+        _fsync_dir(fresh)
+        away = self.root / STATE / f"replaced-{run_id}"
+        away.mkdir(parents=True, exist_ok=True)
+        live = self.root / "requests" / f"day={day}"
+        os.rename(live, away / live.name)
+        os.rename(fresh, live)
+        _fsync_dir(live.parent)
+        shutil.rmtree(away, ignore_errors=True)
+        shutil.rmtree(fresh.parent, ignore_errors=True)
+
+    def recover(self) -> bool:
+        """After a kill in the middle of swap_day: a day folder renamed away whose new folder never
+        arrived is put back (the next run prices it again); one that was replaced is deleted. True if
+        anything was left over."""
+        found = False
+        for away in sorted((self.root / STATE).glob("replaced-*")):
+            for old in sorted(away.glob("day=*")):
+                found = True
+                live = self.root / "requests" / old.name
+                if live.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    os.rename(old, live)
+            shutil.rmtree(away, ignore_errors=True)
+        for fresh in (self.root / STATE).glob("new-*"):
+            found = True
+            shutil.rmtree(fresh, ignore_errors=True)
+        return found
+
     def read_text(self, rel: str) -> str | None:
         try:
             return self.path(rel).read_text(encoding="utf-8")

@@ -15,7 +15,7 @@
     p95_ttft_ms = 1200
     # memory_limit = "1.5GB"                   # DuckDB's memory while the report builds ("none": its default)
     # timezone = "Europe/Berlin"               # days and weeks from midnight there (default UTC; --tz wins)
-    # exact_percentiles_max = 10000000         # past this many measured requests, latency percentiles are approximate
+    # exact_percentiles_max = 10000000         # past this many measured requests, latency percentiles from counts of values
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ DEFAULT_TOP_N = 10
 # took 3 GB at 10M requests; capped, they spill to disk (`<store>.tmp`): 1.7 GB and +1 s there, no
 # change on the benchmark's log (benchmarks/RESULTS.md). "none" leaves DuckDB's own default.
 DEFAULT_MEMORY_LIMIT = "1.5GB"
-# Exact latency percentiles hold every measured value in memory (they do not spill): past this many
-# measured requests in the window they are DuckDB's approx_quantile, and the report says so
-# (queries/report/latency.sql; measured in benchmarks/RESULTS.md, "One machine at 100M requests").
+# quantile_cont holds every measured value in memory (it does not spill): past this many measured
+# requests in the window the latency percentiles come from counts of values instead (the same exact
+# figures, spilling: queries/report/latency_histogram.sql), and the report says so (docs/report.md,
+# "Large windows"; measured in benchmarks/RESULTS.md).
 DEFAULT_EXACT_PERCENTILES_MAX = 10_000_000
 
 
@@ -50,7 +51,7 @@ class ReportSettings:
     slo: dict[str, dict[str, float]] = field(default_factory=dict)  # feature or "default" -> {SLO_KEYS: ms}
     whatif_splits: tuple[str, ...] = ()  # more splits for the what-if section, e.g. "haiku=50,sonnet=45,opus=5"
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT  # DuckDB's, while the report builds; None: DuckDB's default
-    exact_percentiles_max: int = DEFAULT_EXACT_PERCENTILES_MAX  # measured requests; more: approximate percentiles
+    exact_percentiles_max: int = DEFAULT_EXACT_PERCENTILES_MAX  # measured requests; more: percentiles from counts of values
 
     def slo_for(self, feature: str) -> dict[str, float]:
         return self.slo.get(feature, self.slo.get("default", {}))

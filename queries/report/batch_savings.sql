@@ -32,11 +32,16 @@ with card as (
      and b.model = s.model and b.speed = s.speed and b.platform = s.platform and b.geo_class = s.geo_class
      and b.seg_from = s.seg_from and b.band_min_tokens = s.band_min_tokens
 ),
+-- weighted (sample_weight): summed per weight first, so no per-request 128-bit DECIMAL multiply
+-- (sum(x * w) = w * sum(x), exactly)
 raw_groups as (
     select feature, service_tier, status, priced, model, speed, platform, price_multiplier,
-           sum(sample_weight) as requests, sum(cost_usd * sample_weight) as cost_usd  -- weighted (sample_weight)
-    from costed_requests
-    where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+           sum(n * sample_weight) as requests, sum(cost_usd * sample_weight) as cost_usd
+    from (select feature, service_tier, status, priced, model, speed, platform, price_multiplier, sample_weight,
+                 count(*) as n, sum(cost_usd) as cost_usd
+          from costed_requests
+          where ts >= $since::TIMESTAMPTZ and ts < $until::TIMESTAMPTZ
+          group by all) by_weight
     group by all
 ),
 -- The casts run on the few groups, not on every request.

@@ -39,9 +39,11 @@
 -- The cache counterfactual is cache_savings.sql's: the input rate of the price_card row the request
 -- was priced with, rounded half up to the nano-dollar per request before it is summed.
 with input_rates as (
+    -- only the card's time segments that overlap the window: fewer candidate rows per request
     select distinct model, speed, platform, seg_from, seg_to, band_min_tokens, band_max_tokens,
                     multiplier, input_fusd
     from price_card
+    where seg_from < $until::TIMESTAMPTZ and (seg_to is null or seg_to > $prev_since::TIMESTAMPTZ)
 ),
 -- Per request only what must be: the group keys as stored and the cache counterfactual. Days,
 -- periods and error classes are worked out on the few summed rows (a time zone conversion and a
@@ -64,7 +66,9 @@ priced_rows as (
                                                                            as write_at_input_n
     from costed_requests w
     left join input_rates r
-      on r.model = w.model
+      -- only a priced request with cache tokens has a counterfactual: the others probe with no key
+      on r.model = case when w.priced and (w.cache_read_tokens > 0 or coalesce(w.cache_write_5m_tokens, 0) > 0
+                                           or coalesce(w.cache_write_1h_tokens, 0) > 0) then w.model end
      and r.speed = coalesce(w.speed, 'standard')
      and r.platform = coalesce(w.platform, 'anthropic')
      and w.ts >= r.seg_from and (r.seg_to is null or w.ts < r.seg_to)
@@ -73,26 +77,45 @@ priced_rows as (
      and r.multiplier = w.price_multiplier
     where w.ts >= $prev_since::TIMESTAMPTZ and w.ts < $until::TIMESTAMPTZ
 ),
+-- Summed per sample_weight too, so that no per-request product with the weight (a 128-bit DECIMAL
+-- multiply) is needed: sum(x * w) = w * sum(x), exactly, on the few summed rows.
 raw_sums as (
     select
-        is_current, day_n, tier, model, feature, priced, is_error, error_type, http_status,
-        sum(sample_weight)                                                 as requests,
-        coalesce(sum(sample_weight) filter (where cache_read_tokens > 0), 0) as cache_hit_requests,
-        sum(input_tokens * sample_weight)                                  as input_tokens,
-        sum(output_tokens * sample_weight)                                 as output_tokens,
-        sum(cache_read_tokens * sample_weight)                             as cache_read_tokens,
-        sum(cache_write_tokens * sample_weight)                            as cache_write_tokens,
-        sum(cost_usd * sample_weight)                                      as cost_usd,
-        sum(cost_list_usd * sample_weight)                                 as list_usd,
-        sum(cost_cache_read_usd * sample_weight)                           as cache_read_usd,
-        sum(read_at_input_n * sample_weight)                               as read_at_input_n,
-        sum(cost_cache_write_usd * sample_weight)                          as cache_write_usd,
-        sum(write_at_input_n * sample_weight)                              as write_at_input_n,
+        is_current, day_n, tier, model, feature, priced, is_error, error_type, http_status, sample_weight,
         count(*)                                                           as logged_requests,
-        coalesce(sum((sample_weight * (sample_weight - 1))::DOUBLE * cost_usd::DOUBLE * cost_usd::DOUBLE), 0)
-                                                                           as cost_var
+        count(*) filter (where cache_read_tokens > 0)                      as cache_hit_rows,
+        sum(input_tokens)                                                  as input_tokens,
+        sum(output_tokens)                                                 as output_tokens,
+        sum(cache_read_tokens)                                             as cache_read_tokens,
+        sum(cache_write_tokens)                                            as cache_write_tokens,
+        sum(cost_usd)                                                      as cost_usd,
+        sum(cost_list_usd)                                                 as list_usd,
+        sum(cost_cache_read_usd)                                           as cache_read_usd,
+        sum(read_at_input_n)                                               as read_at_input_n,
+        sum(cost_cache_write_usd)                                          as cache_write_usd,
+        sum(write_at_input_n)                                              as write_at_input_n,
+        sum(cost_usd::DOUBLE * cost_usd::DOUBLE)                           as cost_sq
     from priced_rows
     group by all
+),
+weighted as (
+    select
+        is_current, day_n, tier, model, feature, priced, is_error, error_type, http_status,
+        logged_requests * sample_weight                                    as requests,
+        cache_hit_rows * sample_weight                                     as cache_hit_requests,
+        input_tokens::DECIMAL(38, 0) * sample_weight                       as input_tokens,
+        output_tokens::DECIMAL(38, 0) * sample_weight                      as output_tokens,
+        cache_read_tokens::DECIMAL(38, 0) * sample_weight                  as cache_read_tokens,
+        cache_write_tokens::DECIMAL(38, 0) * sample_weight                 as cache_write_tokens,
+        cost_usd * sample_weight                                           as cost_usd,
+        list_usd * sample_weight                                           as list_usd,
+        cache_read_usd * sample_weight                                     as cache_read_usd,
+        read_at_input_n::DECIMAL(38, 0) * sample_weight                    as read_at_input_n,
+        cache_write_usd * sample_weight                                    as cache_write_usd,
+        write_at_input_n::DECIMAL(38, 0) * sample_weight                   as write_at_input_n,
+        logged_requests,
+        coalesce((sample_weight * (sample_weight - 1))::DOUBLE * cost_sq, 0) as cost_var
+    from raw_sums
 ),
 summed as (
     select
@@ -121,7 +144,7 @@ summed as (
         coalesce(sum(write_at_input_n), 0)                                 as write_at_input_n,
         sum(logged_requests)                                               as logged_requests,
         sum(cost_var)                                                      as cost_var
-    from raw_sums
+    from weighted
     group by all
 )
 select

@@ -5,17 +5,16 @@ pass within its stated rounding; smaller windows and per-request policies keep t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from decimal import Decimal
 
 import pytest
 
-from costlab import memory
 from costlab.config import Config
 from costlab.generate import generate_into
 from costlab.open import open_store
+from helpers import costlab_on_store as costlab
 
 N = 30_000
 SPLITS = ["whatif", "--split", "current", "--split", "haiku=70,sonnet=25,opus=5", "--resamples", "200", "--format", "json"]
@@ -29,15 +28,6 @@ def root(tmp_path_factory):
     return root
 
 
-def costlab(root, args: list[str], config: str = "", limit: str | None = None) -> subprocess.CompletedProcess:
-    (root / "costlab.toml").write_text(config)
-    env = {k: v for k, v in os.environ.items() if k != memory.ENV}
-    if limit:
-        env[memory.ENV] = limit
-    result = subprocess.run([sys.executable, "-m", "costlab", *args, "--db", str(root / "store.duckdb"),
-                             "--config", str(root / "costlab.toml")], capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
 
 
 def test_past_the_stated_size_splits_come_from_daily_totals_with_a_note_and_the_per_request_figures(root):

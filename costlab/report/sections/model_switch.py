@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import polars as pl
+
 from costlab import compare
 from costlab.errors import ConfigError
 from costlab.report.context import ReportContext
 from costlab.report.document import column, metric, table
 from costlab.report.sections.base import Section
+from costlab.report.sections.cube import cube
 
 COLUMNS = [column("metric", "Metric", "text"), column("a", "Before", "text"), column("b", "After", "text"),
            column("change", "Change", "text"), column("interval", "95% interval", "text"),
@@ -23,7 +26,7 @@ COLUMNS = [column("metric", "Metric", "text"), column("a", "Before", "text"), co
 
 def build(ctx: ReportContext) -> dict | None:
     settings = compare.parse(getattr(ctx.store.config, "compare", {}) or {})
-    shift = compare.share_shift(ctx.store, ctx.prev_since, ctx.since, ctx.until)
+    shift = compare.share_shift(ctx.store, ctx.prev_since, ctx.since, ctx.until, daily=_daily(ctx))
     if shift is None or abs(shift.change_pp) < settings.share_change_pp:
         return None
     day = shift.day
@@ -49,6 +52,23 @@ def build(ctx: ReportContext) -> dict | None:
         "guardrails_breached": [b["guardrail"] for b in result.breaches],
         "tables": [table("comparison", "Before against after", COLUMNS, people.to_dicts())],
     }
+
+
+def _daily(ctx: ReportContext) -> pl.DataFrame | None:
+    """Requests per UTC day and model over both periods, summed from the report's cube (already
+    computed by the headline) instead of compare/model_share.sql's own scan of the window: the same
+    rows when the report's days are UTC days and every request of the window has weight 1 (the cube
+    rounds weighted counts per cell). Otherwise None, and share_shift runs its query."""
+    if ctx.tz != "UTC":
+        return None
+    frame = cube(ctx)
+    if frame.height == 0 or not frame["requests"].equals(frame["logged_requests"]):
+        return None
+    if not ctx.store.scalar("select coalesce(bool_and(sample_weight = 1), true) from requests "
+                            "where ts >= $since and ts < $until", {"since": ctx.prev_since, "until": ctx.until}):
+        return None
+    return (frame.group_by("day", "model").agg(pl.col("requests").sum().cast(pl.Decimal(38, 6)))
+                 .sort("day", "model"))
 
 
 SECTION = Section("model_switch", "Model switch", build, optional=True, priced=False)

@@ -50,12 +50,15 @@ def build(ctx: ReportContext) -> dict | None:
                 column("error_rate", "error rate", "ratio"), column("change", "change", "points"),
                 column("rate_limited_rate", "429 rate limit", "ratio"), column("overloaded_rate", "529 overloaded", "ratio"),
                 column("context_exceeded_rate", "context exceeded", "ratio"), column("other_errors", "other errors", "count")]
-    # exact percentiles up to [report] exact_percentiles_max measured requests, approximate past it
+    # quantile_cont up to [report] exact_percentiles_max measured requests (it holds every value in
+    # memory); past it the same percentiles from counts of values, which spill (docs/report.md, "Large windows")
     exact_max = ctx.settings.exact_percentiles_max
-    measured = int(ctx.current("report/latency_measured")["measured"][0])
-    # an engine that computes exact percentiles at any size (Spark, distributed) never takes the approximate path
-    approx = measured > exact_max and not getattr(ctx.store, "exact_percentiles", False)
-    latency = ctx.query("report/latency", since=ctx.since, until=ctx.until, approx=approx)
+    # the window's rows (the cube's) bound the measured ones: count those only when it matters
+    rows = int(period(detail, "current")["logged_requests"].sum() or 0)
+    measured = rows if rows <= exact_max else int(ctx.current("report/latency_measured")["measured"][0])
+    # an engine that computes exact percentiles at any size (Spark, distributed) keeps quantile_cont
+    counted = measured > exact_max and not getattr(ctx.store, "exact_percentiles", False)
+    latency = ctx.current("report/latency_histogram" if counted else "report/latency")
     lat_cols = [column("p50_latency_ms", "p50 ms", "ms"), column("p95_latency_ms", "p95 ms", "ms"),
                 column("p99_latency_ms", "p99 ms", "ms"), column("p50_ttft_ms", "TTFT p50", "ms"),
                 column("p95_ttft_ms", "TTFT p95", "ms"), column("p99_ttft_ms", "TTFT p99", "ms")]
@@ -85,10 +88,10 @@ def build(ctx: ReportContext) -> dict | None:
                          f"{', '.join(names)}.")
         elif not slos:
             notes.append("No SLOs configured: set [report.slo.default] or [report.slo.FEATURE] in costlab.toml.")
-    if latency.height and bool(latency["approximate"].any()):
-        notes.append(f"Latency percentiles are approximate (DuckDB approx_quantile, a t-digest: within about 1% of "
-                     f"rank): {measured:,} measured requests, more than [report] exact_percentiles_max ({exact_max:,}) "
-                     "(docs/report.md, \"Large windows\").")
+    if latency.height and counted:
+        notes.append(f"Latency percentiles from counts of values (queries/report/latency_histogram.sql): {measured:,} "
+                     f"measured requests, more than [report] exact_percentiles_max ({exact_max:,}). Exact: the values at the "
+                     "same ranks as quantile_cont's, interpolated by its formula (docs/report.md, \"Large windows\").")
     notes.append("Errors are classified by error_type or HTTP status (429 rate limit, 529 overloaded) as in "
                  "queries/error_rates_by_tier.sql; latency percentiles leave out errors and batch requests.")
     return {"notes": notes, "tables": tables}
