@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import calendar_day, open_store, time_zone
+from costlab.cli.context import calendar_day, open_engine, time_zone
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, TzOption
+from costlab.cli.options import ConfigOption, DbOption, EngineOption, LakeOption, MasterOption, TzOption
 from costlab.errors import ConfigError, ExitCode
 
 FINDINGS_EXIT = int(ExitCode.FINDINGS)
@@ -42,8 +42,15 @@ def report(
     tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
+    engine: EngineOption = None,
+    lake: LakeOption = None,
+    master: MasterOption = None,
 ) -> None:
     """The weekly report: spend, tier mix, efficiency and reliability, against the period before.
+
+    With --lake it reads a lake (`costlab export`), on DuckDB or (--engine spark) on Apache Spark: the
+    same query files and figures; what a lake or Spark cannot give is named (stderr, and the report's
+    last section), never left out silently (docs/scale.md).
 
     \b
     Examples:
@@ -51,6 +58,7 @@ def report(
       costlab report --week 2026-W46 --out report.html
       costlab report --since 2026-11-01 --until 2026-12-01 --format json > november.json
       costlab report --week 2026-W46 --format csv -o report-2026-W46/   # each table as a CSV file
+      costlab report --week 2026-W46 --engine spark --lake lake/ --format json
     """
     from costlab import frames
     from costlab.progress import stderr
@@ -68,13 +76,15 @@ def report(
     first, last = calendar_day(since, "--since"), calendar_day(until, "--until")
     zone = time_zone(tz, config)  # days and weeks from midnight there
     span = window.resolve(week, first, last, tz=zone)  # the flags checked before the store is opened
-    with open_store(db, config, read_only=True) as store:
+    with open_engine(engine, lake, master, db, config, read_only=True) as store:
         if not (week or first or last):  # the last full week with data, not the clock's (window.last_week_with_data)
             span = window.resolve(store=store, tz=zone)
         result = build_report(store, span)
         empty = window.empty_note(store, span)  # names the data's days when the period has none
     if span.note:
         stderr.print(f"note: {span.note} (no --week given)", highlight=False, markup=False)
+    for line in result["sections"].get("engine", {}).get("notes", []):  # over a lake: what it or the engine could not give
+        stderr.print(f"note: {line}", highlight=False, markup=False)
     if empty:
         stderr.print(f"note: {empty}", highlight=False, markup=False)
     if fmt_name in TABLE_FORMATS:

@@ -6,9 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from costlab.cli.context import open_store, output_format, time_zone
+from costlab.cli.context import open_engine, output_format, time_zone
 from costlab.cli.errors import handle_errors
-from costlab.cli.options import ConfigOption, DbOption, FormatOption, OutOption, TzOption
+from costlab.cli.options import (ConfigOption, DbOption, EngineOption, FormatOption, LakeOption, MasterOption, OutOption,
+                                 TzOption)
 from costlab.display import plural
 
 LEVELS = ("high", "medium", "low")
@@ -30,11 +31,18 @@ def signals_command(
     tz: TzOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
+    engine: EngineOption = None,
+    lake: LakeOption = None,
+    master: MasterOption = None,
 ) -> None:
     """Where traffic is on the wrong model: findings with evidence, weekly dollar impact and a fix.
 
     Days (the window's ends, daily baselines, the days and times in the evidence) run midnight to
     midnight in --tz (default: costlab.toml [report] timezone, else UTC).
+
+    With --lake it reads a lake (`costlab export`) instead of the store, on DuckDB or (--engine spark)
+    on Apache Spark: the same detector files, the same findings (docs/scale.md says which detectors
+    run on Spark, and what a lake does not carry: rejected rows, replay results).
 
     \b
     Examples:
@@ -43,6 +51,7 @@ def signals_command(
       costlab signals --fail-on high        # exit 5 when a high finding exists (weekly job)
       costlab signals --tz America/New_York # days from midnight in New York
       costlab signals --format parquet --out findings.parquet   # one row per finding, with its evidence
+      costlab signals --engine spark --lake lake/ --master spark://head:7077
     """
     from costlab import frames
     from costlab import signals as lib
@@ -60,11 +69,13 @@ def signals_command(
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
         if not hasattr(until_day, "tzinfo"):
             raise typer.BadParameter(f"expected a day like 2026-11-16, got {until!r}", param_hint="--until")
-    with open_store(db, config) as store:
+    with open_engine(engine, lake, master, db, config) as store:
         span = lib.window(store, since, until_day, zone)
         said: list[str] = []  # what a detector could not judge in this window (too short a baseline, no ids)
         findings = lib.run_signals(store, since=since, until=until_day, only=only, notes=said, tz=zone)
         outside = lib.outside_note(store) if until_day is None else None  # rows the default window ignores
+        if getattr(store, "gaps", None):  # over a lake: what it does not carry (costlab.engine.lake.LAKE_GAPS)
+            said.append(store.gaps)
 
     n = lib.counts(findings)
     where = f" over {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}" if span else " (the store has no requests)"

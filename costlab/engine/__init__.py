@@ -29,6 +29,7 @@ from costlab.errors import ConfigError
 from costlab.lake import open_lake
 from costlab.open import open_store
 from costlab.store import Store
+from costlab.store.queries import load
 
 KINDS = ("duckdb", "spark")
 DEFAULT_MASTER = "local[2]"
@@ -83,7 +84,17 @@ def duckdb_lake(lake: Path, config: Config | None = None) -> Store:
     as views over its Parquet files, costlab's macros defined), with `requests` the same rows."""
     store = open_lake(lake, config)
     try:
-        store.execute("create view requests as select * from costed_requests")
+        # `requests` is the lake view's own text, not a view of the name costed_requests: a detectors'
+        # window (a temp costed_requests) shadows that name, and DuckDB drops a catalog qualifier
+        body = store.scalar("select sql from duckdb_views() where view_name = 'costed_requests' and not temporary")
+        head = "CREATE VIEW costed_requests AS "
+        if not body.startswith(head):
+            raise ConfigError(f"unexpected lake view: {body[:60]}")
+        store.execute("create view requests as " + body[len(head):].rstrip().rstrip(";"))
+        for table, sql in lakes.stand_ins().items():  # the store tables a lake does not carry: empty
+            store.execute(f"create view {table} as {sql}")
+        store.execute_script(load("internal/tier_ladder").text)  # the detectors' tier ladder (reads the lake's tables)
+        store.gaps = lakes.LAKE_GAPS  # said beside the findings and in the report (costlab.signals.run_signals)
     except BaseException:
         store.close()
         raise

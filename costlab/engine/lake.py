@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 from pathlib import Path
 
+from costlab.config import Config
 from costlab.errors import ConfigError
+from costlab.open import open_store
 from costlab.store.sqlquote import ident
 
 NANO_SUFFIX = "_nano"  # <name>_nano BIGINT in the lake -> <name> DECIMAL(18,9) in the views
@@ -78,3 +81,31 @@ def money_columns(columns: list[str]) -> list[str]:
 def costed_requests_sql(source: str, columns: list[str]) -> str:
     """`select <costed_requests' columns> from <source>`; source is an identifier the caller made."""
     return f"select {', '.join(money_columns(columns))} from {source}"
+
+
+# -- what the lake does not carry ------------------------------------------------------------------
+# Store tables some analyses read that `costlab export` does not write: the ingest log and its
+# rejected rows (data_quality, the report's headline and activity lines on rejects), the replay
+# results (over_modeling's replay evidence) and imported usage reports (the report's reconciliation).
+# Over a lake they are empty stand-ins with the store's
+# columns, so the queries run; what they would have said is missing, and LAKE_GAPS says it aloud.
+STORE_ONLY = ("ingests", "rejects", "judgements", "replays", "replay_sample", "replay_runs_ignored", "usage_buckets")
+LAKE_GAPS = ("over a lake, rejected rows and ingest records (the store's ingests and rejects tables) are not "
+             "available: `costlab export` writes costed requests and the price tables only, so no finding or "
+             "line about rejected rows appears; replay results (judgements) are not there either, so "
+             "over_modeling rests on feedback alone; nor are imported usage reports (usage_buckets), so the report has no "
+             "reconciliation against them")
+
+
+@cache
+def stand_ins() -> dict[str, str]:
+    """{table: `select cast(null as T) as c, ... where false`} (DuckDB dialect, portable) for STORE_ONLY:
+    the columns and types of a freshly migrated store, so every engine sees the store's shape."""
+    with open_store(":memory:", Config()) as store:
+        cols = store.rows("select table_name, column_name, data_type from information_schema.columns "
+                          "where table_name in (" + ", ".join(f"'{t}'" for t in STORE_ONLY) + ") "
+                          "and table_schema = 'main' order by table_name, ordinal_position")
+    out: dict[str, list[str]] = {}
+    for table, column, sql_type in cols:
+        out.setdefault(table, []).append(f"cast(null as {sql_type}) as {ident(column)}")
+    return {t: f"select {', '.join(c)} where false" for t, c in out.items()}

@@ -51,6 +51,14 @@ _MACRO = re.compile(r"create\s+or\s+replace\s+macro\s+(\w+)\s*\(([^)]*)\)\s+as\s
 _NUMERIC = (exp.IntDiv, exp.Mul, exp.Add, exp.Sub, exp.Mod)
 
 
+# Aggregates whose result Spark computes by another definition or algorithm: refused, never approximated.
+_APPROXIMATE = {
+    "reservoir_quantile": "a sample: the estimates differ",
+    "percentile_disc": "DuckDB's quantile_disc: not rewritten",
+    "approx_count_distinct": "HyperLogLog variants differ",
+}
+
+
 class NotPortable(QueryError):
     """A query uses a DuckDB construct the Spark rewrite does not handle."""
 
@@ -66,22 +74,41 @@ class Macro:
     name: str
     params: tuple[str, ...]
     body: exp.Expression | None  # None: a table macro or one that reads tables (not portable)
+    table: exp.Expression | None = None  # a table macro's SELECT, when it is inside the portable subset
 
 
 @cache
 def macros() -> dict[str, Macro]:
     """costlab's macros from queries/internal/macros.sql (+ price_rows.sql), parsed once."""
     found: dict[str, Macro] = {}
-    for name in ("internal/macros.sql", "internal/price_rows.sql", "views/costed_requests.sql"):
+    for name in ("internal/macros.sql", "internal/price_rows.sql", "views/costed_requests.sql", "internal/tier_ladder.sql"):
         text = (queries_dir() / name).read_text(encoding="utf-8")
         text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
         for m in _MACRO.finditer(text):
             params = tuple(p.strip() for p in m.group(2).split(",") if p.strip())
-            body = None
+            body = table = None
             if not m.group(3) and "select" not in m.group(4).lower():
                 body = sqlglot.parse_one(m.group(4), read="duckdb")
-            found[m.group(1).lower()] = Macro(m.group(1).lower(), params, body)
+            elif m.group(3):
+                table = _table_body(m.group(4))
+            found[m.group(1).lower()] = Macro(m.group(1).lower(), params, body, table)
     return found
+
+
+def _table_body(text: str) -> exp.Expression | None:
+    """A table macro's SELECT when it parses and is itself portable (reads no other table macro)."""
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    if any(isinstance(n, exp.Star) and (n.args.get("except_") or n.args.get("except") or n.args.get("replace"))
+           for n in tree.walk()):
+        return None
+    if any(isinstance(n, exp.Anonymous) and n.name.lower() in ("columns", "query_table", "query") for n in tree.walk()):
+        return None
+    if any(isinstance(n, exp.Table) and isinstance(n.this, exp.Anonymous) for n in tree.walk()):
+        return None
+    return tree
 
 
 def problems(sql: str) -> list[str]:
@@ -107,9 +134,13 @@ def problems(sql: str) -> list[str]:
                     found.append("COLUMNS(...)")
                 elif name in ("query_table", "query"):
                     found.append(f"{name}(...)")
-                elif name.startswith("costlab_") and (name not in known or known[name].body is None):
+                elif name in _APPROXIMATE:
+                    found.append(f"{name}(...) ({_APPROXIMATE[name]})")
+                elif name.startswith("costlab_") and (name not in known or known[name].body is None) and not (
+                        isinstance(node.parent, exp.Table) and known.get(name) and known[name].table is not None):
                     found.append(f"{name}(...) (a table macro, or one that reads tables)")
-            elif isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+            elif isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) and not (
+                    known.get(node.this.name.lower()) and known[node.this.name.lower()].table is not None):
                 found.append(f"table function {node.this.name}(...)")
     return sorted(set(found))
 
@@ -145,6 +176,8 @@ def _expand_macros(tree: exp.Expression) -> exp.Expression:
 
         def expand(node: exp.Expression) -> exp.Expression:
             nonlocal changed
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) and node.this.name.lower() in known:
+                return _expand_table(node, known[node.this.name.lower()])
             if isinstance(node, exp.Anonymous) and node.name.lower() in known:
                 macro = known[node.name.lower()]
                 args = node.expressions
@@ -164,6 +197,19 @@ def _expand_macros(tree: exp.Expression) -> exp.Expression:
     raise NotPortable("macros nest more than 10 deep")
 
 
+def _expand_table(node: exp.Table, macro: Macro) -> exp.Expression:
+    """`FROM costlab_tier_ladder(x) [AS a]` as `FROM (the macro's SELECT, x substituted) AS a`."""
+    args = node.this.expressions
+    if macro.table is None or len(args) != len(macro.params):
+        raise NotPortable(f"{node.this.name}(...) with {len(args)} arguments cannot be expanded for Spark")
+    binding = dict(zip(macro.params, args))
+    body = macro.table.copy().transform(
+        lambda n: exp.Paren(this=binding[n.name].copy())
+        if isinstance(n, exp.Column) and not n.table and n.name in binding else n)
+    alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(macro.name))
+    return exp.Subquery(this=body, alias=alias.copy())
+
+
 def _bind(node: exp.Expression, params: dict[str, Any], name: str) -> exp.Expression:
     if isinstance(node, exp.Placeholder):
         if not node.name or node.name not in params:
@@ -173,6 +219,9 @@ def _bind(node: exp.Expression, params: dict[str, Any], name: str) -> exp.Expres
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    out = _rewrite_analyses(node)
+    if out is not node:
+        return out
     if isinstance(node, exp.Limit) and isinstance(node.expression, exp.Cast) and not node.expression.to.is_type(exp.DataType.Type.INT):
         # Spark's LIMIT takes an INT expression only (CAST(50 AS BIGINT) is refused)
         node.set("expression", exp.Cast(this=node.expression.this, to=exp.DataType.build("INT")))
@@ -207,6 +256,90 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         zone, ts = node.expressions
         return exp.Anonymous(this="FROM_UTC_TIMESTAMP", expressions=[ts, zone])
     return node
+
+
+def _rewrite_analyses(node: exp.Expression) -> exp.Expression:
+    """The rewrites the detectors and the report need (issue 15, part 2): a node, rewritten or as it was."""
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)  # [NOT] MATERIALIZED is a hint DuckDB takes and Spark does not parse
+        return node
+    if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup) and node.expression:
+        # DuckDB quantile_cont(x, p): exact, linear between the two nearest ranks ((n-1)p); Spark's
+        # percentile(x, p) is the same definition (sqlglot would write percentile_cont(x, p), which
+        # Spark refuses). The interpolation is lo*(1-d) + hi*d there and lo + (hi-lo)*d in DuckDB:
+        # the same number to the last bit or two of a DOUBLE.
+        return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
+    if isinstance(node, exp.ApproxQuantile):
+        # DuckDB's approx_quantile is its bound on one machine's memory (a t-digest, past [report]
+        # exact_percentiles_max); Spark computes the exact percentile, distributed, so it does
+        # (Spark's percentile_approx is another estimator, whose figures would differ from DuckDB's)
+        return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.args["quantile"]])
+    if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
+        order = node.expression.expressions if isinstance(node.expression, exp.Order) else []
+        if len(order) != 1 or order[0].args.get("desc"):
+            raise NotPortable("percentile_cont(p) within group (order by x): only one ascending key is rewritten")
+        return exp.Anonymous(this="PERCENTILE", expressions=[order[0].this, node.this.this])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2 and any(
+            isinstance(n, exp.Anonymous) and n.name.lower() in ("timezone", "from_utc_timestamp")
+            for n in node.expressions[1].walk()):
+        # timezone(z, <a wall-clock TIMESTAMP, made by an inner timezone(z, ts)>) is the instant that
+        # wall-clock time is in z: TO_UTC_TIMESTAMP (the inner one, of a TIMESTAMPTZ, is FROM_UTC_TIMESTAMP)
+        zone, ts = node.expressions
+        return exp.Anonymous(this="TO_UTC_TIMESTAMP", expressions=[ts, zone])
+    if isinstance(node, exp.Format) and isinstance(node.this, exp.Literal) and len(node.expressions) == 1:
+        pattern, arg = node.this.this, node.expressions[0]
+        if pattern == "{:,}":  # thousands separators, no decimals (used on integers)
+            return exp.Anonymous(this="FORMAT_NUMBER", expressions=[arg, exp.Literal.number("0")])
+        m = re.fullmatch(r"\{:\.(\d)f\}", pattern)
+        if m:  # fixed decimals: Java's %.Nf (HALF_UP on the double's exact value; fmt rounds half-even)
+            return exp.Anonymous(this="FORMAT_STRING", expressions=[exp.Literal.string(f"%.{m.group(1)}f"), arg])
+        raise NotPortable(f"format({pattern!r}, ...) is not rewritten for Spark")
+    if isinstance(node, exp.WindowSpec):
+        # Spark takes only a literal as a frame bound (`range between current row and ($w // 10 - 1)
+        # following` in DuckDB): the bound parameters make it a constant, folded here
+        for key in ("start", "end"):
+            bound = node.args.get(key)
+            if isinstance(bound, exp.Expression) and not isinstance(bound, exp.Literal):
+                value = _constant(bound)
+                if value is not None:
+                    node.set(key, exp.Literal.number(str(value)))
+        return node
+    if isinstance(node, exp.Order) and isinstance(node.parent, exp.Select):
+        # ORDER BY grouping(tier) where `tier` is also an output alias: Spark resolves the alias (and
+        # refuses it as no grouping column); DuckDB the input column. Qualified, both read the input.
+        source = node.parent.args.get("from_") or node.parent.args.get("from")
+        outputs = {e.alias_or_name for e in node.parent.expressions}
+        if source is not None and isinstance(source.this, (exp.Table, exp.Subquery)) and source.this.alias_or_name:
+            for g in list(node.find_all(exp.Grouping)):
+                for col in g.expressions:
+                    if isinstance(col, exp.Column) and not col.table and col.name in outputs:
+                        col.set("table", exp.to_identifier(source.this.alias_or_name))
+        return node
+    if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
+        # DuckDB grouping(a, b) is the bit vector Spark calls grouping_id(a, b); grouping(a) is the same in both
+        return exp.Anonymous(this="GROUPING_ID", expressions=list(node.expressions))
+    return node
+
+
+def _constant(node: exp.Expression) -> int | None:
+    """The integer value of integer arithmetic over literals (a frame bound), or None."""
+    if isinstance(node, exp.Paren):
+        return _constant(node.this)
+    if isinstance(node, exp.Literal):
+        try:
+            return int(node.this)
+        except ValueError:
+            return None
+    if isinstance(node, exp.Cast) and node.to.this in exp.DataType.INTEGER_TYPES:
+        return _constant(node.this)
+    if isinstance(node, (exp.IntDiv, exp.Sub, exp.Add, exp.Mul)):
+        a, b = _constant(node.this), _constant(node.expression)
+        if a is None or b is None or (isinstance(node, exp.IntDiv) and b == 0):
+            return None
+        if isinstance(node, exp.IntDiv):
+            return a // b if (a >= 0) == (b > 0) else -((-a) // b) if a < 0 else -(a // -b)  # toward zero, as SQL
+        return a - b if isinstance(node, exp.Sub) else a + b if isinstance(node, exp.Add) else a * b
+    return None
 
 
 def _is_date(node: exp.Expression) -> bool:

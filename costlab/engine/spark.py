@@ -22,6 +22,9 @@ from costlab.engine.returns import cast_to_returns
 from costlab.errors import ConfigError, CostlabError, QueryError
 from costlab.store.queries import load, parse
 
+LAKE_VIEW = "_costlab_lake_costed"  # the lake's costed requests, whatever window shadows costed_requests
+LAKE_TABLES = ("price_card", "models", "model_aliases", "prices", "price_discounts")  # costlab.lake's small tables
+
 # Settings every costlab session has; the values are part of the queries' meaning (see the module doc).
 SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
@@ -91,6 +94,7 @@ class SparkEngine:
         else:
             self._own = False
         self.spark = spark
+        self._window: Any = None  # the detectors' window, cached (materialize_window)
         self._register()
 
     def _register(self) -> None:
@@ -103,7 +107,8 @@ class SparkEngine:
         body = to_spark(lakes.costed_requests_sql("lake_requests", columns), name="lake view")
         self.spark.sql(f"create or replace temp view costed_requests as {body}")
         self.spark.sql(f"create or replace temp view requests as {body}")
-        for table in ("price_card", "models"):
+        self.spark.sql(f"create or replace temp view {LAKE_VIEW} as {body}")  # what drop_window restores
+        for table in ("price_card", "models", *(t for t in LAKE_TABLES if t not in ("price_card", "models"))):
             if self.url:
                 try:
                     self.spark.read.parquet(f"{self.url}/{table}").createOrReplaceTempView(table)
@@ -113,6 +118,30 @@ class SparkEngine:
             folder = self.lake / table
             if folder.is_dir() and any(folder.glob("*.parquet")):
                 self.spark.read.parquet(str(folder.resolve())).createOrReplaceTempView(table)
+        for table, sql in lakes.stand_ins().items():  # the store tables a lake does not carry: empty
+            self.spark.sql(f"create or replace temp view {table} as {to_spark(sql, name=table)}")
+
+    # -- the analyses' window (costlab.signals.window, the report) --------------------------------
+    def materialize_window(self, start: Any, end: Any, extra_columns: Any = ()) -> None:
+        """[start, end) of the lake as costed_requests, cached in the executors (Spark's temp table),
+        so the detectors and the report's queries read it once from the Parquet files. Every column
+        is kept (`extra_columns` are among them); ids are kept as they are (DuckDB's store path hashes
+        them to save memory; counts are the same). Undo with drop_window."""
+        self.drop_window()
+        sql = to_spark(f"select * from {LAKE_VIEW} where ts >= $since and ts < $until", {"since": start, "until": end})
+        frame = self.spark.sql(sql).cache()
+        frame.createOrReplaceTempView("costed_requests")
+        self._window = frame
+
+    def drop_window(self) -> None:
+        """costed_requests over the whole lake again, and the cached window released."""
+        if self._window is not None:
+            self._window.unpersist()
+            self._window = None
+        self.spark.sql(f"create or replace temp view costed_requests as select * from {LAKE_VIEW}")
+
+    gaps = lakes.LAKE_GAPS
+    exact_percentiles = True  # percentile() is exact and distributed: the report never approximates on Spark
 
     # -- the store's reading interface ------------------------------------------------------------
     def run_query(self, name: str, **params: Any) -> pl.DataFrame:
@@ -122,6 +151,10 @@ class SparkEngine:
             raise QueryError(f"{name}.sql does not run on Spark (its header has no `-- engines: duckdb, spark`): "
                              "use --engine duckdb")
         return cast_to_returns(self._run(to_spark(q.text, q.bind(params), name), name), q)
+
+    def runs(self, name: str) -> bool:
+        """Whether queries/NAME.sql runs on Spark (its header lists spark)."""
+        return "spark" in engines(load(name))
 
     def query_file(self, path: Path, params: dict[str, Any]) -> pl.DataFrame:
         """`costlab sql -F FILE` on Spark: any file in the portable subset (the lint's rules)."""

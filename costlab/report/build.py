@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from costlab import pricing, signals
-from costlab.errors import ConfigError
+from costlab.errors import ConfigError, QueryError
 from costlab.report.context import ReportContext
 from costlab.report.sections import SECTIONS, Section
 from costlab.report.settings import ReportSettings, parse
@@ -25,6 +25,7 @@ from costlab.store import Store
 from costlab.store.sqlquote import file_literal, literal
 
 FORMAT_NAME = "costlab.weekly"
+ENGINE_SECTION = "engine"  # the section a report read from a lake ends with (build_report)
 VERSION = 1
 
 
@@ -49,7 +50,9 @@ def window_select(detectors: bool = False) -> str:
 
 
 def memory_limit(store: Store, limit: str | None) -> AbstractContextManager[None]:
-    """[report] memory_limit inside the block (Store.memory_limit)."""
+    """[report] memory_limit inside the block (Store.memory_limit); an engine over a lake (Spark) has its own."""
+    if not hasattr(store, "memory_limit"):
+        return nullcontext()
     return store.memory_limit(limit, "[report] memory_limit")
 
 
@@ -71,6 +74,13 @@ def priced_once(store: Store, since: datetime, until: datetime, detectors: bool 
     10M requests), while Parquet holds the same rows in about 60 bytes, read back faster than the
     table, and the process stays well under 2 GB without a memory cap. The folder is removed after.
     """
+    if hasattr(store, "materialize_window"):  # an engine over a lake: its rows carry their prices; a cached window
+        store.materialize_window(since, until)
+        try:
+            yield
+        finally:
+            store.drop_window()
+        return
     with pricing.stored_prices(store, since, until) as stored:
         if stored:
             yield
@@ -125,14 +135,34 @@ def build_report(store: Store, window: Window, settings: ReportSettings | None =
             ctx.signals_window = span
             start, end = min(start, span[0]), max(end, span[1])
     built: dict[str, Any] = {}
+    missing: list[str] = []  # over an engine other than the store's: the sections it cannot build, and why
     with memory_limit(store, settings.memory_limit), \
             priced_once(store, start, end, detectors=ctx.signals_window is not None):
         for section in inside:
-            built[section.name] = section.build(ctx)
+            built[section.name] = _build(section, ctx, missing)
     ctx.signals_window = None  # the window is gone
     with memory_limit(store, settings.memory_limit):
         for section in chosen:
             if not section.priced:
-                built[section.name] = section.build(ctx)
+                built[section.name] = _build(section, ctx, missing)
     out = {s.name: {"title": s.title, **built[s.name]} for s in chosen if built.get(s.name)}
+    kind = getattr(store, "kind", None)
+    if kind is not None or getattr(store, "gaps", None):
+        # over a lake (costlab.engine): a last section, drawn by every format like any other, says what
+        # this engine left out and what the lake does not carry
+        gaps = [store.gaps] if getattr(store, "gaps", None) else []
+        out[ENGINE_SECTION] = {"title": f"Read from a lake on {'Spark' if kind == 'spark' else 'DuckDB'}",
+                               "kind": kind or "duckdb", "notes": [*missing, *gaps]}
     return {"report": FORMAT_NAME, "version": VERSION, "window": window.as_dict(), "sections": out}
+
+
+def _build(section: Section, ctx: ReportContext, missing: list[str]) -> Any:
+    """section.build(ctx); over an engine other than DuckDB (Spark), a section whose SQL does not run
+    there is left out and named in `missing` (the report's last section, "engine"), never built differently."""
+    if getattr(ctx.store, "kind", "duckdb") == "duckdb":
+        return section.build(ctx)
+    try:
+        return section.build(ctx)
+    except QueryError as ex:
+        missing.append(f"section {section.name!r} is not built on {ctx.store.kind}: {str(ex).splitlines()[0]}")
+        return None

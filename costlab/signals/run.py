@@ -37,7 +37,7 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
     """Run every enabled detector over the window and return the findings, worst first.
 
     Args:
-        store: an open costlab Store.
+        store: an open costlab Store, or an engine over a lake (costlab.engine.open_engine: DuckDB or Spark).
         since: '8w' (default), '14d', a day, or a timedelta back from the window's end.
         until: the window's end (exclusive); default the end of the day of the last request.
         config: costlab.toml settings ([signals], [tiers]); default the store's.
@@ -71,6 +71,14 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
         detectors = [d for d in detectors if d.id in wanted]
     # a detector that needs a setting (an SLO, pin_versions) has nothing to look at without it
     detectors = [d for d in detectors if not d.needs or any(params[d.id].get(k) for k in d.needs)]
+    # an engine over a lake (costlab.engine: Spark) runs the detectors whose file is marked for it, and says which not
+    runs_here = getattr(store, "runs", None)
+    if runs_here is not None:
+        skipped = [d.id for d in detectors if not runs_here(d.query)]
+        detectors = [d for d in detectors if runs_here(d.query)]
+        if skipped and notes is not None:
+            notes.append(f"not run on {store.kind}: {', '.join(skipped)} (their SQL is DuckDB-only; "
+                         "run them with --engine duckdb, over the store or the same lake)")
     try:
         span = window(store, since, until, tz)
     except EmptyWindow as gap:  # a period before (or after) the data: nothing to find, and why
@@ -86,8 +94,8 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
     try:
         clock = time.perf_counter()
         # Stored prices are read as they are; only rows without a current one are priced, once.
-        if not prepared and pricing.stale_count(store, start, end):
-            materialize(store, start, end)
+        if not prepared and (hasattr(store, "materialize_window") or pricing.stale_count(store, start, end)):
+            materialize(store, start, end)  # an engine over a lake (Spark) always makes its own window
         elif not prepared:
             pricing.shadow_with_stored(store, start, end)
         if timings is not None:

@@ -169,7 +169,13 @@ def materialize(store: Any, start: datetime, end: datetime, extra_columns: Itera
 
     The detectors' columns always; `extra_columns` (expressions over the costed_requests view) for a
     caller that reads the same table for its own queries. Drop it with `drop_window`.
+
+    An engine over a lake (costlab.engine: Spark) makes the window its own way (materialize_window:
+    a cached temporary view); the lake's rows carry the prices they were exported with.
     """
+    if hasattr(store, "materialize_window"):
+        store.materialize_window(start, end, extra_columns)
+        return
     # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
     order_kept = store.scalar("select current_setting('preserve_insertion_order')")
     store.execute("set preserve_insertion_order = false")
@@ -180,4 +186,7 @@ def materialize(store: Any, start: datetime, end: datetime, extra_columns: Itera
 
 
 def drop_window(store: Any) -> None:
+    if hasattr(store, "drop_window"):  # an engine over a lake (costlab.engine)
+        store.drop_window()
+        return
     pricing.drop_shadow(store)

@@ -1,4 +1,5 @@
 -- activity: distinct active users and customers per period and per day (UTC, or the time zone tz), and the ingest rejects of each period.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- daily: per day (UTC, or the time zone tz) and tier, volume, errors by kind, spend and active users, plus a row per day for all tiers.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- headline: the week's top-line figures for the window and the one before it, one row per period.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

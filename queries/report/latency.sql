@@ -1,4 +1,5 @@
 -- latency: p50/p95/p99 total latency and time to first token per tier and per feature, over ok requests not sent through batch.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- latency_measured: the requests report/latency.sql measures in the window (ok, not sent through batch): past [report] exact_percentiles_max its percentiles are approximate.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end of the window, exclusive

@@ -1,4 +1,5 @@
 -- batch_eligible: traffic of non-interactive features (configured, or arriving in scheduled bursts) sent at the standard tier, and what the Message Batches API would save.
+-- engines: duckdb, spark
 -- rank: 9
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

@@ -1,4 +1,5 @@
 -- cache_underuse: features that send large, stable prompts without prompt caching, and what a 5-minute cache on the stable prefix would save.
+-- engines: duckdb, spark
 -- rank: 8
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

@@ -1,4 +1,5 @@
 -- context_window: features whose prompts overflow the model's context window (context_exceeded errors) or run close to it (above near_share of the window).
+-- engines: duckdb, spark
 -- rank: 11
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

@@ -1,4 +1,5 @@
 -- cost_per_user: cost growing faster than its users: the last week's cost per active user (per active customer when the log names no users), overall, per customer and per tier, against the median of the weeks before.
+-- engines: duckdb, spark
 -- rank: 3
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

@@ -1,4 +1,5 @@
 -- data_quality: unpriced traffic and ingest rejects, so no one trusts a partial bill.
+-- engines: duckdb, spark
 -- rank: 7
 -- period: own
 -- params:

@@ -1,4 +1,5 @@
 -- escalation_spike: the share of requests re-sent to a higher tier in the last week, per feature, above its daily baseline (median and MAD).
+-- engines: duckdb, spark
 -- rank: 4
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

@@ -1,4 +1,5 @@
 -- latency_slo: features whose p95 latency or time to first token on a tier is over the feature's SLO (configured), and which tier meets it.
+-- engines: duckdb, spark
 -- rank: 12
 -- needs: latency_slo_ms or ttft_slo_ms
 -- params:

@@ -1,4 +1,5 @@
 -- over_modeling: downgrade candidates: traffic on a tier whose shape (short outputs, short bounded prompts, no tool use) says the next cheaper tier suffices, and what moving it would save.
+-- engines: duckdb, spark
 -- rank: 1
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

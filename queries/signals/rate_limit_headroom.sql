@@ -1,4 +1,5 @@
 -- rate_limit_headroom: 429s on a tier in minutes when the next cheaper tier served traffic without a single 429, i.e. rate limits a fallback tier could have absorbed.
+-- engines: duckdb, spark
 -- rank: 5
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

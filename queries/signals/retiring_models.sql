@@ -1,4 +1,5 @@
 -- retiring_models: traffic still sent to deprecated, retired or soon-retiring models (from the models catalogue), with the date and the replacement.
+-- engines: duckdb, spark
 -- rank: 6
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

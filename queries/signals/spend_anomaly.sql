@@ -1,4 +1,5 @@
 -- spend_anomaly: a feature's spend on a day of the last week far above its baseline for that kind of day (median and MAD of weekdays, or of weekends, before the last week).
+-- engines: duckdb, spark
 -- rank: 10
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
@@ -42,11 +43,11 @@ classed as (
     select *, (day + 3) % 7 >= 5 as weekend, day >= (select d from last_day) - 7 as last_week from daily
 ),
 base as (
-    select feature, weekend, median(cost) as median_cost, count(*) as days
+    select feature, weekend, median(cost)::DECIMAL(38, 9) as median_cost, count(*) as days  -- DECIMAL on every engine (Spark: DOUBLE)
     from classed where not last_week group by feature, weekend
 ),
 dev as (
-    select c.feature, c.weekend, median(abs(c.cost - b.median_cost)) as mad
+    select c.feature, c.weekend, median(abs(c.cost - b.median_cost))::DECIMAL(38, 9) as mad
     from classed c join base b on b.feature is not distinct from c.feature and b.weekend = c.weekend
     where not c.last_week group by c.feature, c.weekend
 ),

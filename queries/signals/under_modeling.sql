@@ -1,4 +1,5 @@
 -- under_modeling: upgrade candidates: long prompts on a cheap tier whose answers go wrong (low scores, re-sends, refusals, max_tokens stops) far more often than the baseline, and what moving them up a tier would cost.
+-- engines: duckdb, spark
 -- rank: 2
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive

@@ -1,4 +1,5 @@
 -- unpinned_aliases: traffic sent to a model alias (a name without a date snapshot, or -latest) by features whose team pins model versions, so behaviour can shift under them.
+-- engines: duckdb, spark
 -- rank: 14
 -- needs: pin_versions
 -- params:

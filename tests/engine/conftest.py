@@ -49,3 +49,42 @@ def spark():
     s = session("local[2]", app_name="costlab-tests")
     yield s
     s.stop()
+
+
+# The shipped example's wrong-model patterns (examples/wrong_model_patterns.parquet), half of its rows,
+# with thresholds loosened so that most detector families find something to compare (issue 15, part 2).
+LOOSE_SIGNALS = '''
+[signals]
+min_impact_usd = 0
+min_spend_share = 0
+latency_slo_ms = { "ticket-tagger" = 900, "doc-summarize" = 2000 }
+[signals.spend_anomaly]
+min_rise = 0.05
+mad_k = 1
+[signals.cost_per_user]
+min_growth = 0.05
+mad_k = 1
+'''
+
+
+@pytest.fixture(scope="session")
+def signals_lake(tmp_path_factory):
+    """(store path, lake path, config): the example's patterns (about 40k requests), priced, exported."""
+    from costlab import pricing
+    from costlab.config import load_config
+    from costlab.ingest import ingest_paths
+    from costlab.open import open_store
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    root = tmp_path_factory.mktemp("signals_lake")
+    (root / "costlab.toml").write_text((examples / "costlab.toml").read_text() + LOOSE_SIGNALS)
+    config = load_config(root / "costlab.toml")
+    db = root / "store.duckdb"
+    with open_store(db, config) as store:
+        assert not ingest_paths(store, [str(examples / "wrong_model_patterns.parquet")]).failed
+        store.execute("delete from requests where hash(request_id) % 2 = 0")
+        # unpriced traffic: data_quality's finding, and unpriced rows must stay unpriced on Spark
+        store.execute("update requests set model = 'acme-llm-9', price_version = null where hash(request_id) % 97 = 0")
+        pricing.reprice(store)
+        export_lake(store, root / "lake")
+    return db, root / "lake", config

@@ -77,3 +77,58 @@ def test_parameters_are_bound_as_escaped_literals_never_spliced():
 
 def test_limit_parameters_are_int_for_spark():
     assert portable.to_spark("select * from t limit $n::BIGINT", {"n": "50"}).endswith("LIMIT CAST('50' AS INT)")
+
+
+# -- the rewrites the detectors and the report need (issue 15, part 2) --------------------------------
+def test_a_portable_table_macro_is_expanded_to_its_select_with_the_argument():
+    out = portable.to_spark("select tier, rnk from costlab_tier_ladder($t::VARCHAR) order by rnk", {"t": "haiku=h1"})
+    assert "costlab_tier_ladder(" not in out.lower() and "AS costlab_tier_ladder" in out
+    assert "'haiku=h1'" in out and "FROM models" in out and "FROM price_card" in out
+
+
+def test_quantiles_and_medians_are_spark_exact_percentiles_never_an_estimate():
+    assert portable.to_spark("select quantile_cont(x, 0.9) filter (where ok) from t") == \
+        "SELECT PERCENTILE(x, 0.9) FILTER(WHERE ok) FROM t"
+    out = portable.to_spark("select quantile_cont(x, [0.5, 0.95]) as q from t")
+    assert out == "SELECT PERCENTILE(x, ARRAY(0.5, 0.95)) AS q FROM t"
+    assert portable.to_spark("select percentile_cont(0.5) within group (order by x) from t") == "SELECT PERCENTILE(x, 0.5) FROM t"
+    assert "PERCENTILE_APPROX" not in portable.to_spark("select approx_quantile(x, [0.5]) from t")
+    assert "percentile_disc(...)" in " ".join(portable.problems("select quantile_disc(x, 0.5) from t"))
+
+
+def test_duckdb_format_patterns_become_spark_formatting_functions():
+    assert portable.to_spark("select format('{:,}', n), format('{:.1f}', x) from t") == \
+        "SELECT FORMAT_NUMBER(n, 0), FORMAT_STRING('%.1f', x) FROM t"
+    with pytest.raises(portable.NotPortable, match="format"):
+        portable.to_spark("select format('{:>8}', n) from t")
+
+
+def test_a_local_midnight_goes_back_to_an_instant_with_to_utc_timestamp():
+    out = portable.to_spark("select timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, ts))) from t",
+                            {"tz": "Europe/Berlin"})
+    assert out.startswith("SELECT TO_UTC_TIMESTAMP(DATE_TRUNC('DAY', FROM_UTC_TIMESTAMP(ts, ")
+
+
+def test_a_window_frame_bound_from_parameters_is_folded_to_a_literal():
+    out = portable.to_spark("select sum(n) over (order by m range between current row and ($w::BIGINT // 10 - 1) following) from t",
+                            {"w": 60})
+    assert "AND 5 FOLLOWING" in out.upper()
+
+
+def test_grouping_is_read_from_the_input_where_an_output_alias_shares_its_name():
+    out = portable.to_spark("select case when grouping(tier) = 1 then '(all)' else tier end as tier from c "
+                            "group by grouping sets ((tier), ()) order by grouping(tier) desc, tier")
+    assert "ORDER BY GROUPING(c.tier) DESC" in out
+    assert "GROUPING_ID(a, b)" in portable.to_spark("select grouping(a, b) from t group by cube (a, b)")
+
+
+def test_a_materialization_hint_is_dropped_for_spark():
+    assert "MATERIALIZED" not in portable.to_spark("with w as not materialized (select 1 as x) select x from w")
+
+
+def test_the_detectors_and_the_report_queries_are_marked_for_spark_except_two_detectors():
+    marked = set(portable.lint())
+    assert {f"report/{n}" for n in ("activity", "batch_savings", "cube", "daily", "headline", "latency",
+                                    "latency_measured", "spend_by_customer")} <= marked
+    signals = {n for n in marked if n.startswith("signals/")}
+    assert len(signals) == 13 and not {"signals/overload_bursts", "signals/route_drift"} & signals

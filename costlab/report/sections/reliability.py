@@ -56,7 +56,8 @@ def build(ctx: ReportContext) -> dict | None:
     # the window's rows (the cube's) bound the measured ones: count those only when it matters
     rows = int(period(detail, "current")["logged_requests"].sum() or 0)
     measured = rows if rows <= exact_max else int(ctx.current("report/latency_measured")["measured"][0])
-    counted = measured > exact_max
+    # an engine that computes exact percentiles at any size (Spark, distributed) keeps quantile_cont
+    counted = measured > exact_max and not getattr(ctx.store, "exact_percentiles", False)
     latency = ctx.current("report/latency_histogram" if counted else "report/latency")
     lat_cols = [column("p50_latency_ms", "p50 ms", "ms"), column("p95_latency_ms", "p95 ms", "ms"),
                 column("p99_latency_ms", "p99 ms", "ms"), column("p50_ttft_ms", "TTFT p50", "ms"),
