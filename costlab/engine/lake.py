@@ -103,8 +103,8 @@ def stand_ins() -> dict[str, str]:
     the columns and types of a freshly migrated store, so every engine sees the store's shape."""
     with open_store(":memory:", Config()) as store:
         cols = store.rows("select table_name, column_name, data_type from information_schema.columns "
-                          "where table_name in (" + ", ".join(f"'{t}'" for t in STORE_ONLY) + ") "
-                          "and table_schema = 'main' order by table_name, ordinal_position")
+                          "where list_contains($tables, table_name) "
+                          "and table_schema = 'main' order by table_name, ordinal_position", {"tables": list(STORE_ONLY)})
     out: dict[str, list[str]] = {}
     for table, column, sql_type in cols:
         out.setdefault(table, []).append(f"cast(null as {sql_type}) as {ident(column)}")
