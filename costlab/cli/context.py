@@ -87,9 +87,13 @@ def open_engine(engine: str | None, lake: Path | None, master: str | None, db: P
     """The store (no --engine or --lake: as open_store), DuckDB over --lake, or Spark over
     --lake (costlab.engine); the choice falls back on costlab.toml [engine]."""
     from costlab.config import load_config
-    from costlab.engine import open_engine as open_any, resolve
 
     settings = load_config(config)
+    if engine is None and lake is None and not settings.engine:
+        # the store: costlab.engine (and sqlglot, tens of MB) is never loaded for it
+        return open_store(db, config, read_only=read_only)
+    from costlab.engine import open_engine as open_any, resolve
+
     kind, lake, master = resolve(engine, lake, master, settings)
     if kind == "duckdb" and lake is None:
         return open_store(db, config, read_only=read_only)
