@@ -13,7 +13,8 @@ so neither side is always the one that reads cold columns).
     .venv/bin/python benchmarks/compare_signals.py --db STORE --ref main [--until 2026-11-16] [--loose]
 
 --loose lowers the impact, request and share thresholds so the clean background yields findings
-to compare too. Exit code 1 when any detector differs. The store is opened read-write (copy a shared one).
+to compare too. Exit code 1 when any detector differs. The store is opened read-write (copy a shared one),
+or with --read-only as it is (a shared store; its prices must be current for this config).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def main() -> None:
     ap.add_argument("--tz", default="UTC")
     ap.add_argument("--loose", action="store_true")
     ap.add_argument("--only", default=None, help="detector ids, comma-separated")
+    ap.add_argument("--read-only", action="store_true", help="open the store read-only (a shared one)")
     ap.add_argument("--repeat", type=int, default=1, choices=(1, 2, 3), help="runs of each side (best CPU and wall kept)")
     args = ap.parse_args()
     config = load_config(args.config)
@@ -79,7 +81,7 @@ def main() -> None:
         detectors = [d for d in detectors if d.id in args.only.split(",")]
     until = datetime.fromisoformat(args.until).replace(tzinfo=timezone.utc) if args.until else None
     differ = 0
-    with open_store(args.db, config) as store:
+    with open_store(args.db, config, read_only=args.read_only) as store:
         start, end = window(store, None, until, args.tz)
         if pricing.stale_count(store, start, end):
             raise SystemExit("the window has stale prices: open it read-write with this config first")

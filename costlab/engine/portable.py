@@ -16,6 +16,7 @@ issue 15); each is handled here or refused:
   * `LIMIT $n::BIGINT` (Spark's LIMIT must be INT): CAST(n AS INT).
   * DATE - DATE (days in DuckDB, an INTERVAL in Spark): DATEDIFF.
   * costlab's scalar macros (queries/internal/macros.sql): expanded in place.
+  * `from_json(j, '<DuckDB JSON structure>')`: the structure as Spark's DDL schema.
   * `/`: DuckDB's is always floating-point division (DECIMAL / DECIMAL is DOUBLE there, and x / 0 is
     NULL); Spark divides DECIMALs in DECIMAL, cutting the scale, and fails on 0 under ANSI. Written
     as try_divide(CAST(a AS DOUBLE), CAST(b AS DOUBLE)). Money never goes through `/`: it is built as
@@ -30,6 +31,7 @@ This module imports sqlglot only, so the lint runs without Java or pyspark.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -134,6 +136,9 @@ def problems(sql: str) -> list[str]:
                     found.append("COLUMNS(...)")
                 elif name in ("query_table", "query"):
                     found.append(f"{name}(...)")
+                elif name in ("from_json", "json_transform") and not (
+                        isinstance(node, exp.FromJson) and isinstance(node.expression, exp.Literal)):
+                    found.append(f"{name}(...) without a literal structure")
                 elif name in _APPROXIMATE:
                     found.append(f"{name}(...) ({_APPROXIMATE[name]})")
                 elif name.startswith("costlab_") and (name not in known or known[name].body is None) and not (
@@ -315,10 +320,44 @@ def _rewrite_analyses(node: exp.Expression) -> exp.Expression:
                     if isinstance(col, exp.Column) and not col.table and col.name in outputs:
                         col.set("table", exp.to_identifier(source.this.alias_or_name))
         return node
+    if isinstance(node, exp.FromJson) and isinstance(node.expression, exp.Literal) and node.expression.is_string \
+            and not node.args.get("spark_schema"):
+        # DuckDB from_json(j, '<JSON structure>'), e.g. '[{"input":"VARCHAR","edges":"DOUBLE[]"}]'; Spark's
+        # from_json takes a DDL schema ('ARRAY<STRUCT<`input`: STRING, `edges`: ARRAY<DOUBLE>>>')
+        node.set("expression", exp.Literal.string(json_structure_ddl(node.expression.this)))
+        node.set("spark_schema", True)
+        return node
     if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
         # DuckDB grouping(a, b) is the bit vector Spark calls grouping_id(a, b); grouping(a) is the same in both
         return exp.Anonymous(this="GROUPING_ID", expressions=list(node.expressions))
     return node
+
+
+# DuckDB type names a from_json structure may use, as Spark DDL (anything else is refused)
+_JSON_TYPES = {"VARCHAR": "STRING", "DOUBLE": "DOUBLE", "BIGINT": "BIGINT", "INTEGER": "INT", "BOOLEAN": "BOOLEAN",
+               "UBIGINT": "DECIMAL(20, 0)", "DATE": "DATE"}
+
+
+def json_structure_ddl(structure: str) -> str:
+    """A DuckDB from_json structure ('[{"a":"VARCHAR","b":"DOUBLE[]"}]': a JSON list is an array, an
+    object a struct, a string a type name, `T[]` an array of T) as Spark DDL."""
+    def ddl(node: Any) -> str:
+        if isinstance(node, list) and len(node) == 1:
+            return f"ARRAY<{ddl(node[0])}>"
+        if isinstance(node, dict) and node:
+            return "STRUCT<" + ", ".join(f"`{k.replace('`', '``')}`: {ddl(v)}" for k, v in node.items()) + ">"
+        if isinstance(node, str):
+            name = node.strip().upper()
+            if name.endswith("[]"):
+                return f"ARRAY<{ddl(name[:-2])}>"
+            if name in _JSON_TYPES:
+                return _JSON_TYPES[name]
+        raise NotPortable(f"from_json structure {structure!r}: {node!r} is not rewritten for Spark")
+
+    try:
+        return ddl(json.loads(structure))
+    except ValueError:
+        raise NotPortable(f"from_json structure {structure!r} is not JSON") from None
 
 
 def _constant(node: exp.Expression) -> int | None:

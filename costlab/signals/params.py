@@ -138,10 +138,36 @@ def route_params(config: Config) -> dict[str, Any]:
         raise ConfigError(f"[routing] policy {str(path)!r} is not a costlab routing policy "
                           f"({' or '.join(FORMATS)}): {ex}") from None
     ref = policy.get("reference") or {}
-    rows = [{"input": r["input"], "edges": r["edges"], "shares": r["shares"]}
-            for r in ref.get("inputs", []) if r.get("input") in ROUTE_SQL_INPUTS]
-    feature = ref.get("feature") or {}
-    if len(feature.get("values", [])) > 1:
-        rows.append({"input": "feature", "values": feature["values"], "shares": feature["shares"]})
+    rows: list[dict[str, Any]] = []
+    try:
+        for r in ref.get("inputs", []):
+            if r.get("input") in ROUTE_SQL_INPUTS:
+                rows += _bins(r["input"], [float(e) for e in r["edges"]], r["shares"])
+        feature = ref.get("feature") or {}
+        if len(feature.get("values", [])) > 1:
+            rows += _bins("feature", [], feature["shares"], [str(v) for v in feature["values"]])
+    except (ValueError, KeyError, TypeError) as ex:
+        raise ConfigError(f"[routing] policy {str(path)!r}: its reference distributions are malformed: {ex}") from None
     return {"route_policy": Path(path).name, "route_reference": json.dumps(rows),
             "route_reference_n": int(ref.get("requests", 0))}
+
+
+def _bins(name: str, edges: list[float], shares: list[Any], values: list[str] | None = None) -> list[dict[str, Any]]:
+    """One reference input as route_drift.sql reads it, one object a bin k (a flat list, so the SQL needs
+    no list functions and runs on Spark too): its share; for a numeric input the edges around it (lo:
+    the edge a value reaches to be in bin k or above, hi: the next; None past the ends) and whether it
+    is a yes/no input (edges [0.5]); for the features its name, and the name a request's feature is
+    matched on (the first of each name, all but the last bin: "(other)" takes the rest)."""
+    n = len(values) if values is not None else len(edges) + 1
+    if len(shares) != n:
+        raise ValueError(f"input {name!r} has {len(shares)} shares for {n} bins")
+    out = []
+    for k, share in enumerate(shares):
+        row: dict[str, Any] = {"input": name, "k": k, "share": float(share), "is_last": k == n - 1}
+        if values is None:
+            row.update(lo=edges[k - 1] if k >= 1 else None, hi=edges[k] if k < len(edges) else None,
+                       is_flag=edges == [0.5])
+        else:
+            row.update(name=values[k], match_name=values[k] if k < n - 1 and values[k] not in values[:k] else None)
+        out.append(row)
+    return out

@@ -1,4 +1,5 @@
 -- overload_bursts: minutes in which a tier failed in bulk (529 overloaded, 500, 504) and the failed requests were not re-sent to another model: answers lost for want of a fallback.
+-- engines: duckdb, spark
 -- rank: 13
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
@@ -54,13 +55,21 @@ rescued as (
     from failed f join (select parent_request_id, model from w where parent_request_id is not null) c
       on c.parent_request_id = f.request_id and c.model <> f.model
 ),
+-- per tier, by joins (Spark refuses a correlated subquery in a grouped SELECT); rescued ids are
+-- distinct, so the left join keeps each failed request once
+burst_count as (select tier, count(*) as burst_minutes from bursts group by tier),
+failed_per_tier as (
+    select f.tier, round(sum(f.sample_weight))::BIGINT as failures,
+           round(coalesce(sum(f.sample_weight) filter (where r.request_id is null), 0))::BIGINT as lost
+    from failed f left join rescued r on r.request_id = f.request_id
+    group by f.tier
+),
 per_tier as (
-    select p.tier, round(sum(p.requests))::BIGINT as requests,
-           (select count(*) from bursts b where b.tier = p.tier) as burst_minutes,
-           (select round(coalesce(sum(sample_weight), 0))::BIGINT from failed f where f.tier = p.tier) as failures,
-           (select round(coalesce(sum(sample_weight), 0))::BIGINT from failed f where f.tier = p.tier
-              and (f.request_id is null or f.request_id not in (select request_id from rescued))) as lost
-    from per_minute p group by p.tier
+    select p.tier, p.requests, coalesce(b.burst_minutes, 0) as burst_minutes,
+           coalesce(x.failures, 0) as failures, coalesce(x.lost, 0) as lost
+    from (select tier, round(sum(requests))::BIGINT as requests from per_minute group by tier) p
+    left join burst_count b on b.tier = p.tier
+    left join failed_per_tier x on x.tier = p.tier
 )
 select
     'overload_bursts'::VARCHAR                                                  as signal,

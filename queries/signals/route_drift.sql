@@ -1,11 +1,12 @@
 -- route_drift: the traffic a fitted routing policy ([routing] policy) routes has moved away from the traffic it was fitted on: an input's distribution shifted past the refit threshold.
+-- engines: duckdb, spark
 -- rank: 15
 -- needs: route_policy
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive (its last 7 days are "now")
 --   route_policy VARCHAR = NULL           the policy file's name ([routing] policy), for the segment and the suggestion
---   route_reference VARCHAR = NULL        the file's reference distributions as JSON: [{input, edges, shares, values}] (costlab.signals.params)
+--   route_reference VARCHAR = NULL        the file's reference distributions as JSON, one object a bin (costlab.signals.params.route_params)
 --   route_reference_n BIGINT = 0          requests the reference was taken from
 --   psi_refit DOUBLE = 0.25               population stability index from which an input has moved enough to refit
 --   psi_high DOUBLE = 0.5                 and from which the finding is high
@@ -28,9 +29,11 @@
 -- checks the two agree). PSI = sum over bins of (now - ref) * ln(now / ref), shares floored at 1e-4.
 -- Requests are counted once each (not by sample_weight), as the reference was.
 with ref as (
-    select r.input, r.edges, r.shares, r."values" as names
+    -- one row per bin (costlab.signals.params.route_params flattens the file's reference); lo is the
+    -- edge a value must reach to be in bin k or above, so k = the number of the input's bins with lo <= v
+    select r.input, r.k, r.share as e, r.lo, r.hi, r.name, r.match_name, r.is_last, r.is_flag
     from (select unnest(from_json(coalesce($route_reference::VARCHAR, '[]'),
-                                  '[{"input":"VARCHAR","edges":"DOUBLE[]","shares":"DOUBLE[]","values":"VARCHAR[]"}]')) as r)
+                                  '[{"input":"VARCHAR","k":"BIGINT","share":"DOUBLE","lo":"DOUBLE","hi":"DOUBLE","name":"VARCHAR","match_name":"VARCHAR","is_last":"BOOLEAN","is_flag":"BOOLEAN"}]')) as r)
 ),
 now_rows as (
     select ln(1 + greatest(coalesce(prompt_tokens, 0), 0)::DOUBLE) as log_prompt_tokens,
@@ -41,33 +44,37 @@ now_rows as (
     where ts >= greatest($since::TIMESTAMPTZ, $until::TIMESTAMPTZ - INTERVAL 7 DAY) and ts < $until::TIMESTAMPTZ
 ),
 total as (select count(*) as n from now_rows),
+-- each input's distinct values counted first, then placed in their bins
 long as (
-    select 'log_prompt_tokens' as input, log_prompt_tokens as v, null::VARCHAR as name from now_rows
-    union all select 'tool_use', tool_use, null from now_rows
-    union all select 'web_search', web_search, null from now_rows
-    union all select 'feature', null, feature from now_rows
+    select 'log_prompt_tokens' as input, log_prompt_tokens as v, null::VARCHAR as name, count(*) as c
+    from now_rows group by log_prompt_tokens
+    union all select 'tool_use', tool_use, null, count(*) from now_rows group by tool_use
+    union all select 'web_search', web_search, null, count(*) from now_rows group by web_search
+    union all select 'feature', null, feature, count(*) from now_rows group by feature
 ),
 counted as (
-    select l.input,
-           case when l.input = 'feature'
-                then coalesce(list_position(r.names[1:len(r.names) - 1], l.name), len(r.names)) - 1
-                else len(list_filter(r.edges, lambda e: e <= l.v)) end as k,
-           count(*) as c
-    from long l join ref r on r.input = l.input
-    group by all
-),
-bins as (
-    select input, edges, names, unnest(range(len(shares))) as k, unnest(shares) as e from ref
+    select input, k, sum(c) as c
+    from (select l.input, count(*) filter (where r.lo <= l.v) as k, l.c
+          from long l join ref r on r.input = l.input
+          where l.input <> 'feature'
+          group by l.input, l.v, l.c
+          union all
+          -- a feature named in the reference (but the last, "(other)"), else the last bin
+          select l.input, coalesce(m.k, o.k) as k, l.c
+          from long l join ref o on o.input = l.input and o.is_last
+          left join ref m on m.input = l.input and m.match_name = l.name
+          where l.input = 'feature') x
+    group by input, k
 ),
 compared as (
     select b.input, b.k, b.e, coalesce(c.c, 0)::DOUBLE / greatest(t.n, 1) as a, t.n,
-           case when b.input = 'feature' then b.names[b.k + 1]
-                when b.edges = [0.5] then b.input || '=' || b.k
-                when b.k = 0 then 'prompt <' || format('{:,}', round(exp(b.edges[1]) - 1)::BIGINT) || ' tokens'
-                when b.k = len(b.edges) then 'prompt >' || format('{:,}', round(exp(b.edges[len(b.edges)]) - 1)::BIGINT) || ' tokens'
-                else 'prompt ' || format('{:,}', round(exp(b.edges[b.k]) - 1)::BIGINT) || '-'
-                     || format('{:,}', round(exp(b.edges[b.k + 1]) - 1)::BIGINT) || ' tokens' end as label
-    from bins b cross join total t
+           case when b.input = 'feature' then b.name
+                when b.is_flag then b.input || '=' || b.k
+                when b.k = 0 then 'prompt <' || format('{:,}', round(exp(b.hi) - 1)::BIGINT) || ' tokens'
+                when b.is_last then 'prompt >' || format('{:,}', round(exp(b.lo) - 1)::BIGINT) || ' tokens'
+                else 'prompt ' || format('{:,}', round(exp(b.lo) - 1)::BIGINT) || '-'
+                     || format('{:,}', round(exp(b.hi) - 1)::BIGINT) || ' tokens' end as label
+    from ref b cross join total t
     left join counted c on c.input = b.input and c.k = b.k
 ),
 drift as (

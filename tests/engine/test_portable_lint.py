@@ -8,7 +8,7 @@ import pytest
 
 from costlab.engine import portable
 from costlab.errors import ConfigError
-from costlab.store.queries import load
+from costlab.store.queries import load, queries_dir
 
 
 def test_every_query_marked_for_spark_is_inside_the_portable_subset():
@@ -126,9 +126,24 @@ def test_a_materialization_hint_is_dropped_for_spark():
     assert "MATERIALIZED" not in portable.to_spark("with w as not materialized (select 1 as x) select x from w")
 
 
-def test_the_detectors_and_the_report_queries_are_marked_for_spark_except_two_detectors():
+def test_the_detectors_and_the_report_queries_are_marked_for_spark():
     marked = set(portable.lint())
     assert {f"report/{n}" for n in ("activity", "batch_savings", "cube", "daily", "headline", "latency",
                                     "latency_measured", "spend_by_customer")} <= marked
     signals = {n for n in marked if n.startswith("signals/")}
-    assert len(signals) == 13 and not {"signals/overload_bursts", "signals/route_drift"} & signals
+    assert signals == {f"signals/{p.stem}" for p in queries_dir().joinpath("signals").glob("*.sql")}
+    assert len(signals) == 15
+
+
+def test_a_duckdb_json_structure_becomes_sparks_ddl_schema():
+    out = portable.to_spark("""select unnest(from_json($j, '[{"input":"VARCHAR","k":"BIGINT","edges":"DOUBLE[]","on":"BOOLEAN"}]')) as r""",
+                            {"j": "[]"})
+    assert "FROM_JSON(" in out and "EXPLODE(" in out
+    assert "'ARRAY<STRUCT<`input`: STRING, `k`: BIGINT, `edges`: ARRAY<DOUBLE>, `on`: BOOLEAN>>'" in out
+    assert "VARCHAR" not in out
+
+
+@pytest.mark.parametrize("sql", ["select from_json(j, s) from t", """select from_json(j, '{"a":"MAP(VARCHAR, INTEGER)"}') from t"""])
+def test_a_json_structure_that_is_not_a_literal_or_not_rewritten_is_refused(sql):
+    with pytest.raises(portable.NotPortable):
+        portable.to_spark(sql)
