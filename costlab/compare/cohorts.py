@@ -230,4 +230,6 @@ def load(store: Store, cohorts: Cohorts, satisfactory_score: float = 0.5) -> tup
         where = f" in {cohorts.scope}" if cohorts.scope else ""
         raise ConfigError(f"cohort {' and '.join(names[m] for m in missing)} has no requests{where}: nothing to compare")
     rows = _run(store, cohorts, totals=False, satisfactory_score=satisfactory_score)
-    return totals, rows
+    # The bootstrap draws rows by position: one canonical order (every column; equal rows are alike),
+    # whatever order the engine returned them in (the store, a lake on DuckDB or on Spark)
+    return totals, rows.sort(rows.columns, nulls_last=True)

@@ -141,6 +141,12 @@ class SparkEngine:
         self.spark.sql(f"create or replace temp view costed_requests as select * from {LAKE_VIEW}")
 
     gaps = lakes.LAKE_GAPS
+
+    def tables(self) -> set[str]:
+        """The store tables this engine has (costlab.whatif.pass_sql.tables): none. A lake's store-only
+        tables (replays, judgements, ...) are empty stand-in views, as over a lake on DuckDB."""
+        return set()
+
     exact_percentiles = True  # percentile() is exact and distributed: the report never approximates on Spark
 
     # -- the store's reading interface ------------------------------------------------------------

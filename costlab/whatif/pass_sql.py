@@ -46,7 +46,10 @@ def render(name: str, **values: Any) -> str:
 
 
 def tables(store) -> set[str]:
-    """The tables of the store's own database."""
+    """The tables of the store's own database (an engine over a lake, Spark, says its own: none)."""
+    own = getattr(store, "tables", None)
+    if callable(own):
+        return set(own())
     return {t for (t,) in store.rows("select table_name from duckdb_tables() where database_name = current_database()")}
 
 

@@ -1,4 +1,5 @@
 -- compare_model_share: weighted requests per day and model, for when a model's share of traffic moved (the weekly report's model-switch section).
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01        start of the window, inclusive
 --   until TIMESTAMPTZ = 9999-12-31        end of the window, exclusive
