@@ -93,8 +93,8 @@ STORE_ONLY = ("ingests", "rejects", "judgements", "replays", "replay_sample", "r
 LAKE_GAPS = ("over a lake, rejected rows and ingest records (the store's ingests and rejects tables) are not "
              "available: `costlab export` writes costed requests and the price tables only, so no finding or "
              "line about rejected rows appears; replay results (judgements) are not there either, so "
-             "over_modeling rests on feedback alone; nor are imported usage reports (usage_buckets), so the report has no "
-             "reconciliation against them")
+             "over_modeling rests on feedback alone; nor are imported usage reports (usage_buckets), so the report "
+             "reconciles against gateways' own reported costs only, not against the Admin API's usage and cost reports")
 
 
 @cache

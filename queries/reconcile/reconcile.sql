@@ -12,6 +12,7 @@
 -- errors (Horvitz-Thompson, Poisson sampling: var = sum((w^2 - w) * y^2); 0 for a complete log).
 -- A gateway's reported cost on a sampled row is that row's own: gateway bases compare row to row,
 -- unweighted.
+-- engines: duckdb, spark
 -- params:
 --   since TIMESTAMPTZ = 1970-01-01   first day, inclusive
 --   until TIMESTAMPTZ = 9999-12-31   end, exclusive
@@ -100,7 +101,7 @@ gateway as (
     from logs where with_reported > 0
     group by all
 ),
-cells as (select * from admin union all by name select * from gateway),
+cells as (select * from admin union all select * from gateway),  -- the same columns in the same order
 gaps as (
     select *,
            (reported_tokens - logged_tokens)::BIGINT as token_gap,

@@ -64,6 +64,8 @@ mad_k = 1
 [signals.cost_per_user]
 min_growth = 0.05
 mad_k = 1
+[compare]
+share_change_pp = 1
 '''
 
 
@@ -85,6 +87,8 @@ def signals_lake(tmp_path_factory):
         store.execute("delete from requests where hash(request_id) % 2 = 0")
         # unpriced traffic: data_quality's finding, and unpriced rows must stay unpriced on Spark
         store.execute("update requests set model = 'acme-llm-9', price_version = null where hash(request_id) % 97 = 0")
+        # a gateway's own cost on some rows (a little off costlab's): the report's reconciliation section
+        store.execute("update requests set reported_cost_usd = 0.0001 * (hash(request_id) % 300) where hash(request_id) % 3 = 0")
         pricing.reprice(store)
         export_lake(store, root / "lake")
     return db, root / "lake", config
