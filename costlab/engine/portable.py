@@ -327,6 +327,20 @@ def _rewrite_analyses(node: exp.Expression) -> exp.Expression:
         node.set("expression", exp.Literal.string(json_structure_ddl(node.expression.this)))
         node.set("spark_schema", True)
         return node
+    if isinstance(node, exp.Round) and not node.meta.get("signed"):
+        # DuckDB's round keeps the sign of a negative DOUBLE that rounds to zero (-0.0, which prints
+        # "-0.0"); Spark's (BigDecimal, HALF_UP) returns 0.0. Both round half away from zero, so
+        # round(x) is written as -round(-x) below zero: the same value, and the same sign of zero.
+        x, digits = node.this, node.args.get("decimals")
+
+        def signed_round(arg: exp.Expression) -> exp.Round:
+            out = exp.Round(this=arg, decimals=digits.copy() if digits is not None else None)
+            out.meta["signed"] = True
+            return out
+
+        return exp.Case(ifs=[exp.If(this=exp.LT(this=exp.Paren(this=x.copy()), expression=exp.Literal.number(0)),
+                                    true=exp.Neg(this=signed_round(exp.Neg(this=exp.Paren(this=x.copy())))))],
+                        default=signed_round(x.copy()))
     if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
         # DuckDB grouping(a, b) is the bit vector Spark calls grouping_id(a, b); grouping(a) is the same in both
         return exp.Anonymous(this="GROUPING_ID", expressions=list(node.expressions))

@@ -147,3 +147,10 @@ def test_a_duckdb_json_structure_becomes_sparks_ddl_schema():
 def test_a_json_structure_that_is_not_a_literal_or_not_rewritten_is_refused(sql):
     with pytest.raises(portable.NotPortable):
         portable.to_spark(sql)
+
+
+def test_round_keeps_the_sign_of_a_negative_number_that_rounds_to_zero():
+    # DuckDB: round(-0.0001) is -0.0 (printed "-0.0"); Spark's round gives 0.0: written as -round(-x) below zero
+    out = portable.to_spark("select round(x - 1) as a, round(y, 2) as b from t")
+    assert "CASE WHEN (x - 1) < 0 THEN -ROUND(-(x - 1)) ELSE ROUND(x - 1) END AS a" in out
+    assert "CASE WHEN (y) < 0 THEN -ROUND(-(y), 2) ELSE ROUND(y, 2) END AS b" in out
