@@ -113,9 +113,9 @@ gaps as (
 ),
 judged as (
     select *,
-           coalesce(abs(token_gap) > $tolerance * abs(reported_tokens) + 1.96 * token_se, false)
+           coalesce(abs(token_gap) > $tolerance::DOUBLE * abs(reported_tokens) + 1.96 * token_se, false)
                or (reported_tokens is null and tokens_covered and logged_tokens > 0) as token_off,
-           coalesce(abs(cost_gap_usd)::DOUBLE > $tolerance * abs(reported_usd)::DOUBLE + 1.96 * cost_se_usd, false)
+           coalesce(abs(cost_gap_usd)::DOUBLE > $tolerance::DOUBLE * abs(reported_usd)::DOUBLE + 1.96 * cost_se_usd, false)
                or (reported_usd is null and cost_covered and computed_usd > 0) as cost_off
     from gaps
 )
