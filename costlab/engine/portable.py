@@ -17,6 +17,7 @@ issue 15); each is handled here or refused:
   * DATE - DATE (days in DuckDB, an INTERVAL in Spark): DATEDIFF.
   * costlab's scalar macros (queries/internal/macros.sql): expanded in place.
   * `from_json(j, '<DuckDB JSON structure>')`: the structure as Spark's DDL schema.
+  * `round(x[, n])`: -round(-x) below zero, so a negative DOUBLE that rounds to zero stays -0.0 as in DuckDB.
   * `/`: DuckDB's is always floating-point division (DECIMAL / DECIMAL is DOUBLE there, and x / 0 is
     NULL); Spark divides DECIMALs in DECIMAL, cutting the scale, and fails on 0 under ANSI. Written
     as try_divide(CAST(a AS DOUBLE), CAST(b AS DOUBLE)). Money never goes through `/`: it is built as
