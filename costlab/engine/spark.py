@@ -58,7 +58,8 @@ def session(master: str = "local[2]", app_name: str = "costlab", extra: dict[str
         builder = builder.remote(master)
     else:
         builder = builder.master(master)
-        for key, value in {**LOCAL_SETTINGS, **(extra or {})}.items():
+        local = {"spark.pyspark.python": sys.executable} if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON") else {}
+        for key, value in {**LOCAL_SETTINGS, **local, **(extra or {})}.items():
             builder = builder.config(key, value)
     for key, value in SETTINGS.items():
         builder = builder.config(key, value)
