@@ -12,9 +12,20 @@ from pathlib import Path
 import pytest
 
 from lakefixture import export_lake
-from sparkenv import spark_missing
+from sparkenv import JVM_QUICK, spark_missing
 
 ROWS = 30_000  # "a few tens of thousands of generated rows" (issue 15)
+
+# The test session's footprint, on top of costlab's own settings (costlab.engine.spark: UTC, ANSI, no
+# DECIMAL precision loss, which the tests keep as they are): Spark's cost here is per query and stage, not
+# per row, so fewer tasks per shuffle (2, one a core, not 8), no web UI (nothing here reads it; the
+# standalone smoke's own driver keeps one for its REST API) and quick JVM flags (sparkenv.JVM_QUICK).
+# Measured before and after in benchmarks/RESULTS.md, "Spark tests".
+TEST_SETTINGS = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.ui.enabled": "false",
+    "spark.driver.extraJavaOptions": JVM_QUICK,
+}
 
 
 @pytest.fixture(scope="session")
@@ -40,13 +51,13 @@ def lake_store(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spark():
-    """The run's one SparkSession (local[2], 1 GB driver), stopped at the end."""
+    """The run's one SparkSession (local[2], 1 GB driver, TEST_SETTINGS), stopped at the end."""
     why = spark_missing()
     if why:
         pytest.skip(why)
     from costlab.engine.spark import session
 
-    s = session("local[2]", app_name="costlab-tests")
+    s = session("local[2]", app_name="costlab-tests", extra=TEST_SETTINGS)
     yield s
     s.stop()
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+# The tests' JVMs are short-lived and run each query a few times on small data: the C1 compiler only (C2's
+# optimising compiles cost more CPU than they return here) and the serial GC (one thread, small heaps).
+# Measured in benchmarks/RESULTS.md, "Spark tests". Only the tests' JVMs: costlab's own sessions keep Java's defaults.
+JVM_QUICK = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
 
 def spark_missing() -> str | None:
     """Why Spark cannot run here, or None."""

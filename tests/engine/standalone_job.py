@@ -15,11 +15,15 @@ import urllib.request
 from pathlib import Path
 
 from costlab.engine.spark import SparkEngine, session
+from sparkenv import JVM_QUICK
 
 master, lake, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+
 spark = session(master, app_name="costlab-standalone-smoke", extra={
     "spark.executor.memory": "512m", "spark.executor.cores": "1", "spark.cores.max": "2",
     "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", "spark.ui.port": "0",
+    "spark.driver.extraJavaOptions": JVM_QUICK, "spark.executor.extraJavaOptions": JVM_QUICK,
+    "spark.sql.shuffle.partitions": "2",
 })
 sc = spark.sparkContext
 deadline = time.monotonic() + 180

@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from costlab.config import Config
 from costlab.open import open_store
-from sparkenv import spark_missing
+from sparkenv import JVM_QUICK, spark_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 HERE = Path(__file__).resolve().parent
@@ -48,7 +48,8 @@ def test_a_standalone_cluster_with_two_workers_runs_the_summary_on_both_exactly(
     home = Path(pyspark.__file__).resolve().parent
     spark_class = home / "bin" / "spark-class"
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DAEMON_MEMORY": "256m",
-           "SPARK_LOG_DIR": str(tmp_path), "SPARK_WORKER_DIR": str(tmp_path / "work"), "PYSPARK_PYTHON": sys.executable}
+           "SPARK_LOG_DIR": str(tmp_path), "SPARK_WORKER_DIR": str(tmp_path / "work"), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_DAEMON_JAVA_OPTS": JVM_QUICK}
     port, web = _port(), _port()
     master = f"spark://127.0.0.1:{port}"
     logs = []
