@@ -81,7 +81,9 @@ def define_version(store: "Store") -> int:
 
     The resolved price card, each model's tier, which (model, speed) pairs have prices (the unpriced
     reasons), and the pricing SQL itself; a change in any of them makes every stored price stale.
-    Runs at each read-write open, after the price card is built (about 10 ms).
+    Runs at each read-write open, after the price card is built (about 10 ms). The link keys stored
+    with each price (request_key, parent_key: DuckDB's hash() of the ids) are current with it, so the
+    version also holds hash()'s value on a fixed string: a DuckDB whose hash() differs re-keys every row.
     """
     version = store.scalar(
         """select hash(
@@ -89,7 +91,7 @@ def define_version(store: "Store") -> int:
                (select coalesce(string_agg(model || '=' || coalesce(tier, ''), '|' order by model), '') from models),
                (select coalesce(string_agg(distinct model || '/' || speed, '|' order by model || '/' || speed), '')
                 from prices),
-               $text)""",
+               $text, hash('costlab request_key'))""",
         {"text": queries.load("internal/price_rows").text},
     )
     store.execute(f"create or replace macro costlab_price_version() as CAST({int(version)} AS UBIGINT)")
@@ -106,6 +108,14 @@ def stale_count(store: "Store", since: Any = None, until: Any = None) -> int:
                           "and database_name = current_database()")
     source = "stale_requests" if stored else "requests"
     return int(store.scalar(f"select count(*) from {source}" + (f" where {where}" if where else ""), params))
+
+
+def keyed(store: "Store") -> bool:
+    """Whether requests has the link keys (m013: request_key, parent_key). A store last opened read-write
+    by a costlab from before them, opened read-only, has not: its stored prices cannot stand in for
+    costed_requests' columns (the detectors' window computes the keys from the ids instead)."""
+    return bool(store.scalar("select count(*) from duckdb_columns() where table_name = 'requests' "
+                             "and column_name = 'request_key' and database_name = current_database()"))
 
 
 def shadow_with_stored(store: "Store", since: Any = None, until: Any = None) -> None:
@@ -133,7 +143,7 @@ def stored_prices(store: "Store", since: Any = None, until: Any = None) -> Itera
     """
     shadowed = store.scalar("select count(*) from duckdb_views() where view_name = 'costed_requests' and temporary") or \
         store.scalar("select count(*) from duckdb_tables() where table_name = 'costed_requests' and temporary")
-    if shadowed or stale_count(store, since, until):
+    if shadowed or stale_count(store, since, until) or not keyed(store):
         yield False
         return
     shadow_with_stored(store, since, until)
@@ -177,8 +187,8 @@ def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
                 # The appended rows carry the current version, so `chunk` no longer matches them.
                 # The bar moves with DuckDB's progress of the insert (the pricing: nearly all the work).
                 with store.progress((lambda fraction: bar.to(before + fraction * done)) if bar.shown else None):
-                    store.execute("insert into requests by name select * exclude (prompt_tokens), "
-                                  "costlab_price_version() as price_version from costlab_price_rows('_costlab_reprice')")
+                    # costlab_store_rows: the price, its version and the link keys (price_rows.sql)
+                    store.execute("insert into requests by name from costlab_store_rows('_costlab_reprice')")
                 store.execute(f"delete from requests where {chunk}")
             bar.to(before + done)
     store.execute("drop view if exists temp._costlab_reprice")
