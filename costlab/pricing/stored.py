@@ -118,6 +118,25 @@ def keyed(store: "Store") -> bool:
                              "and column_name = 'request_key' and database_name = current_database()"))
 
 
+def stale_keys(store: "Store") -> int:
+    """Mark stale (price_version NULL) every row whose link keys no longer match its ids; their number.
+
+    The keys are written with the price (costlab_store_rows) and trusted while the price is current,
+    so an edit of request_id or parent_request_id that leaves price_version alone (`costlab sql
+    --write`, which calls this after a statement that names requests) would leave them wrong. One scan
+    hashing both ids (~1 s of CPU per 10M rows); the next read-write open re-prices and re-keys the rows
+    marked, and costed_requests prices and keys them as it reads them until then.
+    """
+    if not keyed(store):
+        return 0
+    where = ("price_version is not null and (request_key is distinct from costlab_request_key(request_id) "
+             "or parent_key is distinct from costlab_request_key(parent_request_id))")
+    n = int(store.scalar(f"select count(*) from requests where {where}") or 0)
+    if n:
+        store.execute(f"update requests set price_version = null where {where}")
+    return n
+
+
 def shadow_with_stored(store: "Store", since: Any = None, until: Any = None) -> None:
     """For this connection, let costed_requests be the stored prices of [since, until) (a temp view).
 
