@@ -70,14 +70,17 @@ STORED_PRICE_COLUMNS: tuple[Column, ...] = (
     Column("price_multiplier", "DECIMAL(18,9)", "stored price: the multiplier applied to the rates"),
     Column("cost_list_usd", "DECIMAL(18,9)", "stored price: cost_usd at list price, before negotiated discounts (equal to cost_usd where none applies)"),
     Column("price_version", "UBIGINT", "the price card the row was priced under (NULL: not priced yet); a row whose version is not costlab_price_version() is priced as it is read"),
+    Column("request_key", "UBIGINT", "stored with the price: a 64-bit key of request_id (costlab_request_key), to join on"),
+    Column("parent_key", "UBIGINT", "stored with the price: the same key of parent_request_id (NULL when there is none); a re-send joins parent_key = request_key"),
 )
 
 # The order of the columns in the `requests` table itself: a migration appends a column after the
 # ones before it (DuckDB cannot reorder columns), so a canonical column added after the stored prices
 # (m009: sample_weight) follows them in the table. costed_requests lists REQUEST_COLUMNS in order.
-# The stored price columns added after that (m012: cost_list_usd) follow sample_weight.
+# The stored price columns added after that (m012: cost_list_usd; m013: request_key, parent_key) follow
+# sample_weight.
 APPENDED_REQUEST_COLUMNS: tuple[str, ...] = ("sample_weight",)
-APPENDED_PRICE_COLUMNS: tuple[str, ...] = ("cost_list_usd",)
+APPENDED_PRICE_COLUMNS: tuple[str, ...] = ("cost_list_usd", "request_key", "parent_key")
 REQUESTS_TABLE_COLUMNS: tuple[Column, ...] = (
     *(c for c in REQUEST_COLUMNS if c.name not in APPENDED_REQUEST_COLUMNS),
     *(c for c in STORED_PRICE_COLUMNS if c.name not in APPENDED_PRICE_COLUMNS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -78,6 +79,14 @@ def sql(
                 frame = store.user_frame(q.text, q.bind(params))
             else:
                 frame = store.user_frame(query, params)
+            if write and re.search(r"(?i)\brequests\b", query if query is not None else file.read_text(encoding="utf-8")):
+                from costlab import pricing
+                from costlab.progress import stderr
+
+                # an edit of the ids leaves the link keys stored with the price wrong: those rows are re-keyed
+                if n := pricing.stale_keys(store):
+                    stderr.print(f"{n:,} rows' request_id or parent_request_id changed: marked for re-pricing "
+                                 "(their link keys are written with the price)", highlight=False, markup=False)
         except ReadOnlyStoreError as ex:
             raise ReadOnlyStoreError(f"{ex}\n`costlab sql` opens the store read-only: add --write to run "
                                      "statements that change it.") from ex

@@ -79,8 +79,14 @@ def money_columns(columns: list[str]) -> list[str]:
 
 
 def costed_requests_sql(source: str, columns: list[str]) -> str:
-    """`select <costed_requests' columns> from <source>`; source is an identifier the caller made."""
-    return f"select {', '.join(money_columns(columns))} from {source}"
+    """`select <costed_requests' columns> from <source>`; source is an identifier the caller made.
+
+    The link keys the detectors join re-sends on (request_key, parent_key: in the store a 64-bit hash
+    of the ids, stored with each price) are the ids themselves here: a lake carries no keys (another
+    engine's hash is not DuckDB's), and an equality join on the strings finds the same links."""
+    keys = [f"{ident(c)} as {ident(k)}" for c, k in (("request_id", "request_key"), ("parent_request_id", "parent_key"))
+            if c in columns and k not in columns]
+    return f"select {', '.join(money_columns(columns) + keys)} from {source}"
 
 
 # -- what the lake does not carry ------------------------------------------------------------------

@@ -190,8 +190,8 @@ def generate_into(store: Store, n: int, seed: int = 0, start: str | date = "2026
             if transform is not None:
                 rows = transform(rows)
             store.execute(f"create or replace temp view _costlab_generated as {rows}")
-            store.execute("insert into requests by name select * exclude (prompt_tokens), costlab_price_version() "
-                          "as price_version from costlab_price_rows('_costlab_generated')")
+            # priced and keyed as ingest appends (costlab_store_rows, queries/internal/price_rows.sql)
+            store.execute("insert into requests by name from costlab_store_rows('_costlab_generated')")
             if on_part is not None:
                 on_part(i + 1, parts)
     finally:

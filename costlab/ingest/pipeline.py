@@ -278,8 +278,8 @@ def _append_requests(store: Store, ingest_id: int, weight: str = "coalesce(sampl
     named = {"ingest_id": f"{int(ingest_id)} as ingest_id", "sample_weight": f"{weight} as sample_weight"}
     picked = ", ".join(named.get(c, c) for c in COLUMN_NAMES)
     store.execute(f"create or replace temp view _fresh as select {picked} {_FRESH}")
-    store.execute("insert into requests by name select * exclude (prompt_tokens), "
-                  "costlab_price_version() as price_version from costlab_price_rows('_fresh')")
+    # costlab_store_rows: the price, its version and the link keys (queries/internal/price_rows.sql)
+    store.execute("insert into requests by name from costlab_store_rows('_fresh')")
 
 
 def _notes(store: Store, result: FileResult, mtime_rows: int, weight: str = "coalesce(sample_weight, 1)") -> None:

@@ -32,7 +32,10 @@ def open_lake(path: str | os.PathLike, config: Config | None = None) -> Store:
     try:
         # A view keeps no parameters: the lake's folder goes in as a literal (glob characters and
         # quotes in it matched literally), the patterns are our own.
-        store.execute(f"create view costed_requests as select * exclude (day) replace (attributes::JSON as attributes) from read_parquet("
+        # The link keys the detectors join re-sends on are the ids themselves over a lake (a lake carries
+        # no keys: costlab.engine.lake.costed_requests_sql says why).
+        store.execute(f"create view costed_requests as select * exclude (day) replace (attributes::JSON as attributes), "
+                      "request_id as request_key, parent_request_id as parent_key from read_parquet("
                       f"{glob_literal(root, REQUESTS_GLOB)}, hive_partitioning = true, hive_types = {{'day': DATE}})")
         for name in mf.TABLES:
             if any((root / name).glob("*.parquet")):

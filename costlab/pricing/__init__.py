@@ -11,12 +11,12 @@ from costlab.pricing.catalogue import (DISCOUNT_KEYS, MODEL_COLUMNS, MODEL_KEYS,
                                        PRICE_FIELDS, PRICE_KEYS, PRIORITY, Tables, build_tables, catalogue_text)
 from costlab.pricing.litellm import import_litellm
 from costlab.pricing.questions import list_prices, normalise, show_model, unpriced
-from costlab.pricing.stored import (REPRICE_CHUNK_ROWS, define_version, drop_shadow, fingerprint, outdated, refresh, reprice,
-                                    shadow_with_stored, stale_count, stored_prices, sync)
+from costlab.pricing.stored import (REPRICE_CHUNK_ROWS, define_version, keyed, drop_shadow, fingerprint, outdated, refresh, reprice,
+                                    shadow_with_stored, stale_count, stale_keys, stored_prices, sync)
 
 __all__ = [
     "DISCOUNT_KEYS", "MODEL_COLUMNS", "MODEL_KEYS", "PLATFORMS", "PRICE_COLUMNS", "PRICE_FIELDS", "PRICE_KEYS",
     "PRIORITY", "REPRICE_CHUNK_ROWS", "Tables", "build_tables", "catalogue_text", "define_version", "drop_shadow", "fingerprint",
-    "import_litellm", "list_prices", "normalise", "outdated", "refresh", "reprice", "shadow_with_stored",
-    "show_model", "stale_count", "stored_prices", "sync", "unpriced",
+    "import_litellm", "keyed", "list_prices", "normalise", "outdated", "refresh", "reprice", "shadow_with_stored",
+    "show_model", "stale_count", "stale_keys", "stored_prices", "sync", "unpriced",
 ]

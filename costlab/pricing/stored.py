@@ -81,7 +81,9 @@ def define_version(store: "Store") -> int:
 
     The resolved price card, each model's tier, which (model, speed) pairs have prices (the unpriced
     reasons), and the pricing SQL itself; a change in any of them makes every stored price stale.
-    Runs at each read-write open, after the price card is built (about 10 ms).
+    Runs at each read-write open, after the price card is built (about 10 ms). The link keys stored
+    with each price (request_key, parent_key: DuckDB's hash() of the ids) are current with it, so the
+    version also holds hash()'s value on a fixed string: a DuckDB whose hash() differs re-keys every row.
     """
     version = store.scalar(
         """select hash(
@@ -89,7 +91,7 @@ def define_version(store: "Store") -> int:
                (select coalesce(string_agg(model || '=' || coalesce(tier, ''), '|' order by model), '') from models),
                (select coalesce(string_agg(distinct model || '/' || speed, '|' order by model || '/' || speed), '')
                 from prices),
-               $text)""",
+               $text, hash('costlab request_key'))""",
         {"text": queries.load("internal/price_rows").text},
     )
     store.execute(f"create or replace macro costlab_price_version() as CAST({int(version)} AS UBIGINT)")
@@ -106,6 +108,33 @@ def stale_count(store: "Store", since: Any = None, until: Any = None) -> int:
                           "and database_name = current_database()")
     source = "stale_requests" if stored else "requests"
     return int(store.scalar(f"select count(*) from {source}" + (f" where {where}" if where else ""), params))
+
+
+def keyed(store: "Store") -> bool:
+    """Whether requests has the link keys (m013: request_key, parent_key). A store last opened read-write
+    by a costlab from before them, opened read-only, has not: its stored prices cannot stand in for
+    costed_requests' columns (the detectors' window computes the keys from the ids instead)."""
+    return bool(store.scalar("select count(*) from duckdb_columns() where table_name = 'requests' "
+                             "and column_name = 'request_key' and database_name = current_database()"))
+
+
+def stale_keys(store: "Store") -> int:
+    """Mark stale (price_version NULL) every row whose link keys no longer match its ids; their number.
+
+    The keys are written with the price (costlab_store_rows) and trusted while the price is current,
+    so an edit of request_id or parent_request_id that leaves price_version alone (`costlab sql
+    --write`, which calls this after a statement that names requests) would leave them wrong. One scan
+    hashing both ids (~1 s of CPU per 10M rows); the next read-write open re-prices and re-keys the rows
+    marked, and costed_requests prices and keys them as it reads them until then.
+    """
+    if not keyed(store):
+        return 0
+    where = ("price_version is not null and (request_key is distinct from costlab_request_key(request_id) "
+             "or parent_key is distinct from costlab_request_key(parent_request_id))")
+    n = int(store.scalar(f"select count(*) from requests where {where}") or 0)
+    if n:
+        store.execute(f"update requests set price_version = null where {where}")
+    return n
 
 
 def shadow_with_stored(store: "Store", since: Any = None, until: Any = None) -> None:
@@ -133,7 +162,7 @@ def stored_prices(store: "Store", since: Any = None, until: Any = None) -> Itera
     """
     shadowed = store.scalar("select count(*) from duckdb_views() where view_name = 'costed_requests' and temporary") or \
         store.scalar("select count(*) from duckdb_tables() where table_name = 'costed_requests' and temporary")
-    if shadowed or stale_count(store, since, until):
+    if shadowed or stale_count(store, since, until) or not keyed(store):
         yield False
         return
     shadow_with_stored(store, since, until)
@@ -177,8 +206,8 @@ def reprice(store: "Store", chunk_rows: int = REPRICE_CHUNK_ROWS) -> int:
                 # The appended rows carry the current version, so `chunk` no longer matches them.
                 # The bar moves with DuckDB's progress of the insert (the pricing: nearly all the work).
                 with store.progress((lambda fraction: bar.to(before + fraction * done)) if bar.shown else None):
-                    store.execute("insert into requests by name select * exclude (prompt_tokens), "
-                                  "costlab_price_version() as price_version from costlab_price_rows('_costlab_reprice')")
+                    # costlab_store_rows: the price, its version and the link keys (price_rows.sql)
+                    store.execute("insert into requests by name from costlab_store_rows('_costlab_reprice')")
                 store.execute(f"delete from requests where {chunk}")
             bar.to(before + done)
     store.execute("drop view if exists temp._costlab_reprice")

@@ -40,13 +40,14 @@ REPORT_COLUMNS = (
 )
 
 
-def window_select(detectors: bool = False) -> str:
+def window_select(detectors: bool = False, keyed: bool = True) -> str:
     """The SELECT (parameters $since, $until) of every column the report reads, and with `detectors`
-    every column the signal detectors read too."""
+    every column the signal detectors read too (`keyed`: costed_requests has the link keys,
+    signals.has_link_keys)."""
     if not detectors:
         return (f"select {REPORT_COLUMNS}, {', '.join(REPORT_EXTRA_COLUMNS)} from costed_requests "
                 "where ts >= $since and ts < $until")
-    return signals.window_select(REPORT_EXTRA_COLUMNS)
+    return signals.window_select(REPORT_EXTRA_COLUMNS, keyed)
 
 
 def memory_limit(store: Store, limit: str | None) -> AbstractContextManager[None]:
@@ -92,7 +93,8 @@ def priced_once(store: Store, since: datetime, until: datetime, detectors: bool 
     try:
         # Row order does not matter to any reader; not keeping it lets DuckDB write in parallel.
         store.execute("set preserve_insertion_order = false")
-        store.execute(f"copy ({window_select(detectors)}) to {target} "
+        keyed = not detectors or signals.has_link_keys(store)
+        store.execute(f"copy ({window_select(detectors, keyed)}) to {target} "
                       "(format parquet, compression uncompressed, write_bloom_filter false, per_thread_output true)",
                       {"since": since, "until": until})
         # One file per writer thread (an empty window still writes one, with the columns).

@@ -22,12 +22,13 @@ from costlab.signals.findings import (
 from costlab.signals.params import resolve_params
 from costlab.signals.run import run_signals
 from costlab.signals.window import (
-    DEFAULT_SINCE, EmptyWindow, drop_window, materialize, outside_note, parse_since, window, window_select,
+    DEFAULT_SINCE, EmptyWindow, drop_window, has_link_keys, materialize, outside_note, parse_since, window,
+    window_select,
 )
 
 __all__ = [
     "BY_ID", "COLUMNS", "DEFAULT_SINCE", "DETECTORS", "Detector", "EmptyWindow", "FINDINGS_EXIT", "NOTE",
     "SEVERITIES", "counts",
     "details", "drop_window", "empty", "exceeds", "materialize", "order", "outside_note", "parse_since",
-    "resolve_params", "run_signals", "summary", "window", "window_select",
+    "resolve_params", "run_signals", "summary", "window", "window_select", "has_link_keys",
 ]

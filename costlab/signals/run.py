@@ -94,7 +94,8 @@ def run_signals(store: Any, since: str | date | datetime | timedelta | None = No
     try:
         clock = time.perf_counter()
         # Stored prices are read as they are; only rows without a current one are priced, once.
-        if not prepared and (hasattr(store, "materialize_window") or pricing.stale_count(store, start, end)):
+        if not prepared and (hasattr(store, "materialize_window") or pricing.stale_count(store, start, end)
+                             or not pricing.keyed(store)):
             materialize(store, start, end)  # an engine over a lake (Spark) always makes its own window
         elif not prepared:
             pricing.shadow_with_stored(store, start, end)

@@ -28,9 +28,11 @@ _COLUMNS = (
     "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, "
     "latency_ms, ttft_ms, status, error_type, http_status, stop_reason, feature, user_id, customer_id, "
     "session_id, trace_id, parent_request_id, attempt, feedback_score, "
-    "tier, prompt_tokens, priced, unpriced_reason, cost_usd, sample_weight"
+    "tier, prompt_tokens, priced, unpriced_reason, cost_usd, sample_weight, request_key, parent_key"
 )
-# Only a request that another one points at needs its id kept (the escalation join): a semi-join
+# The link keys (request_key, parent_key: costlab_request_key, stored with each price) are what the
+# detectors join re-sends on; the ids themselves are kept only where a finding names or counts them.
+# Only a request that another one points at needs its id kept (overload_bursts' join): a semi-join
 # against the few parent ids is far cheaper than carrying ten million ids. User, session and trace
 # ids are only counted or compared, so a 64-bit hash stands in for each (8 bytes instead of a string;
 # a collision among millions of sessions: ~1e-7, and it would have to fall on the same feature within
@@ -154,14 +156,28 @@ def outside_note(store: Any) -> str | None:
     return plausible.outside_note(store, plausible.analysis_bounds(getattr(store, "config", None)))
 
 
-def window_select(extra_columns: Iterable[str] = ()) -> str:
+# A store last opened read-write by a costlab from before the link keys (m013), opened read-only, has
+# a costed_requests without them: the window computes them from the ids, as costlab_request_key does.
+_KEYS_FROM_IDS = ("case when request_id is not null then hash(request_id) end as request_key, "
+                  "case when parent_request_id is not null then hash(parent_request_id) end as parent_key")
+
+
+def has_link_keys(store: Any) -> bool:
+    """Whether costed_requests (as this connection sees it) has the link keys (request_key, parent_key)."""
+    return bool(store.scalar("select count(*) from duckdb_columns() where table_name = 'costed_requests' "
+                             "and column_name = 'request_key'"))
+
+
+def window_select(extra_columns: Iterable[str] = (), keyed: bool = True) -> str:
     """The SELECT (parameters $since, $until) of the detectors' window, plus `extra_columns`.
 
     For a caller that stores the window its own way (the report writes it to Parquet) and runs the
-    detectors on it with run_signals(prepared=True).
+    detectors on it with run_signals(prepared=True). `keyed`: costed_requests has the link keys
+    (has_link_keys); without them the SELECT computes them from the ids.
     """
     extra = "".join(f", {c}" for c in extra_columns)
-    return _WINDOW_SELECT.replace(" from costed_requests where", extra + " from costed_requests where")
+    text = _WINDOW_SELECT if keyed else _WINDOW_SELECT.replace("request_key, parent_key", _KEYS_FROM_IDS)
+    return text.replace(" from costed_requests where", extra + " from costed_requests where")
 
 
 def materialize(store: Any, start: datetime, end: datetime, extra_columns: Iterable[str] = ()) -> None:
@@ -180,7 +196,7 @@ def materialize(store: Any, start: datetime, end: datetime, extra_columns: Itera
     order_kept = store.scalar("select current_setting('preserve_insertion_order')")
     store.execute("set preserve_insertion_order = false")
     try:
-        store.execute(_CREATE + window_select(extra_columns), {"since": start, "until": end})
+        store.execute(_CREATE + window_select(extra_columns, has_link_keys(store)), {"since": start, "until": end})
     finally:
         store.execute(f"set preserve_insertion_order = {'true' if order_kept else 'false'}")
 

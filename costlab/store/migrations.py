@@ -327,3 +327,20 @@ def m012_list_price(con: duckdb.DuckDBPyConnection) -> None:
     # price version changed too and a read-write open re-prices every row, filling it.
     con.execute("alter table requests add column cost_list_usd DECIMAL(18,9);")
 
+
+
+@migration
+def m013_link_keys(con: duckdb.DuckDBPyConnection) -> None:
+    # Link keys (issue 15): a 64-bit key of request_id and of parent_request_id on each row, so the
+    # detectors that follow re-sent requests (under_modeling, escalation_spike) join integers instead
+    # of decoding every id string. Derived like the stored prices and written with them
+    # (costlab_store_rows in queries/internal/price_rows.sql): NULL on the rows priced before; the
+    # pricing SQL changed with them, so the price version changed too and a read-write open re-prices
+    # (and keys) every row, as m012 did. A row whose price is stale has stale keys: costed_requests
+    # computes both as it reads it.
+    con.execute(
+        """
+        alter table requests add column request_key UBIGINT;
+        alter table requests add column parent_key UBIGINT;
+        """
+    )

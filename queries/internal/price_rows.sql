@@ -18,6 +18,10 @@
 --   price_multiplier DECIMAL(18,9)    batch x residency x regional x discount applied to the rates
 --   cost_list_usd DECIMAL(18,9)       cost_usd at list price: the same without the negotiated discount
 --
+-- costlab_store_rows('name') is what a writer appends to requests: costlab_price_rows' columns but
+-- prompt_tokens, the price version and the link keys (request_key, parent_key). Ingest, the generator
+-- and re-pricing all append through it.
+--
 -- This is the one definition of a request's price. Ingest writes its result into the stored price
 -- columns of requests, the store re-prices rows priced under an older price card with it
 -- (costlab.pricing.reprice), and costed_requests uses it for any row not priced yet.
@@ -25,10 +29,19 @@
 -- the sum of the rounded parts, so breakdowns always add up.
 
 -- The columns of requests that costlab derives from the others and the price card (costlab/schema.py
--- PRICE_COLUMNS), plus the card they were priced under.
+-- STORED_PRICE_COLUMNS), plus the card they were priced under and the link keys written with them.
 create or replace macro costlab_is_price_column(c) as
     c in ('tier', 'priced', 'unpriced_reason', 'cost_input_usd', 'cost_output_usd', 'cost_cache_write_usd',
-          'cost_cache_read_usd', 'cost_tools_usd', 'cost_usd', 'price_multiplier', 'cost_list_usd', 'price_version');
+          'cost_cache_read_usd', 'cost_tools_usd', 'cost_usd', 'price_multiplier', 'cost_list_usd', 'price_version',
+          'request_key', 'parent_key');
+
+-- The link keys of a request (m013): a 64-bit hash of its request_id and of its parent_request_id, so
+-- the detectors that follow re-sends (a request naming another in parent_request_id) join integers
+-- instead of decoding every 30-byte id. Written with the stored price (costlab_store_rows) and current
+-- exactly when the price is (price_version): the version includes hash()'s value on a fixed string, so
+-- a DuckDB whose hash() differs re-prices (and re-keys) every row. Two ids sharing a key: ~1e-5 for 100M
+-- requests against a few million parents (docs/scale.md, "Link keys").
+create or replace macro costlab_request_key(id) as case when id is not null then hash(id) end;
 
 create or replace macro costlab_price_rows(t) as table
 with r as (
@@ -117,3 +130,8 @@ select
     coalesce(c_list, c_in + c_out + c_cw + c_cr + c_tools)::DECIMAL(18,9) as cost_list_usd
 from costed
 left join models m on m.model = costed.model;
+
+create or replace macro costlab_store_rows(t) as table
+select * exclude (prompt_tokens), costlab_price_version() as price_version,
+       costlab_request_key(request_id) as request_key, costlab_request_key(parent_request_id) as parent_key
+from costlab_price_rows(t);

@@ -5,7 +5,9 @@
 --   days VARCHAR                     the days to write, YYYY-MM-DD joined by commas, all in [since, until)
 -- returns:
 --   *                                every column of costed_requests (views/costed_requests.sql), in its order
---                                    (attributes as VARCHAR: Parquet's JSON type reads as bytes in polars)
+--                                    (attributes as VARCHAR: Parquet's JSON type reads as bytes in polars),
+--                                    but the link keys: DuckDB's hash() is no other engine's, so the lake's
+--                                    views key on the ids themselves (costlab.engine.lake.costed_requests_sql)
 --   price_version UBIGINT            the price card the prices come from (costlab_price_version())
 --   day DATE                         the UTC day of ts: the Hive partition (a folder name, not a column in the files)
 --
@@ -15,7 +17,7 @@
 -- Every row of costed_requests is priced at the current card (stored, or priced as it is read), so
 -- its price_version is the current one.
 select
-    * replace (attributes::VARCHAR as attributes),
+    * exclude (request_key, parent_key) replace (attributes::VARCHAR as attributes),
     costlab_price_version()                                                as price_version,
     (ts at time zone 'UTC')::DATE                                          as day
 from costed_requests

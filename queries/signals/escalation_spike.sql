@@ -48,8 +48,8 @@ w as not materialized (
 ),
 linked as materialized (
     select c.feature, c.ts, c.cost_usd, c.priced, c.sample_weight
-    from (select * from w where parent_request_id is not null) c
-    join (select request_id, tier from w where request_id is not null) p on p.request_id = c.parent_request_id
+    from (select * from w where parent_key is not null) c
+    join (select request_key, tier from w where request_key is not null) p on p.request_key = c.parent_key
     join tier_rank tc on tc.tier = c.tier
     join tier_rank tp on tp.tier = p.tier
     where tc.rnk > tp.rnk
@@ -75,7 +75,7 @@ keyed as (
            case when w.trace_id is not null then hash(w.trace_id, w.feature) end as t_key,
            epoch_ms(w.ts) * 64 + r.rnk as packed,
            -- what the result needs, narrow: the sorts carry every column of this relation
-           w.cost_usd, w.priced, w.sample_weight, coalesce(w.attempt, 1) = 1 as first_try, w.parent_request_id is null as no_parent,
+           w.cost_usd, w.priced, w.sample_weight, coalesce(w.attempt, 1) = 1 as first_try, w.parent_key is null as no_parent,
            w.feature
     from w join tier_rank r on r.tier = w.tier
     where w.feature in (select feature from unlinked) and (w.session_id is not null or w.trace_id is not null)

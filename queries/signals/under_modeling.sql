@@ -61,18 +61,19 @@ shape as (
     from w where status = 'ok' and tier is not null
     group by all
 ),
--- answers that came back and were re-sent anyway, with what the re-sends cost
+-- answers that came back and were re-sent anyway, with what the re-sends cost; joined on the link
+-- keys (parent_key = the parent's request_key: integers, not the id strings; costed_requests.sql)
 resends as (
-    select parent_request_id as request_id, sum(cost_usd * sample_weight) filter (where priced) as cost
-    from w where parent_request_id is not null group by 1
+    select parent_key, sum(cost_usd * sample_weight) filter (where priced) as cost
+    from w where parent_key is not null group by 1
 ),
 resent as (
     select p.feature, p.model, p.tier, p.prompt_tokens >= $long_prompt_tokens::BIGINT as long,
            count(*) filter (where not coalesce(p.stop_reason in ('max_tokens', 'refusal')
                                                or p.feedback_score < $low_score::DOUBLE, false)) as extra_bad,
            sum(r.cost) as resend_cost
-    from (select * from w where request_id is not null and status = 'ok') p
-    join resends r on r.request_id = p.request_id
+    from (select * from w where request_key is not null and status = 'ok') p
+    join resends r on r.parent_key = p.request_key
     group by all
 ),
 groups as (

@@ -14,6 +14,8 @@
 --   price_multiplier DECIMAL(18,9)    batch x residency x regional x discount applied to the rates
 --   cost_list_usd DECIMAL(18,9)       cost_usd at list price, before negotiated discounts (gross; equal
 --                                     to cost_usd where no discount applies)
+--   request_key UBIGINT               a 64-bit key of request_id (costlab_request_key), for joins
+--   parent_key UBIGINT                the same of parent_request_id: re-sends join parent_key = request_key
 --
 -- Prices are computed once and stored: ingest prices each new row (internal/price_rows.sql) into
 -- the price columns of requests, tagged with the price card's version (costlab_price_version()),
@@ -37,11 +39,12 @@ select
     tier,
     costlab_prompt_tokens(input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens) as prompt_tokens,
     priced, unpriced_reason, cost_input_usd, cost_output_usd, cost_cache_write_usd, cost_cache_read_usd,
-    cost_tools_usd, cost_usd, price_multiplier, cost_list_usd
+    cost_tools_usd, cost_usd, price_multiplier, cost_list_usd, request_key, parent_key
 from requests
 where price_version = costlab_price_version();
 
 create or replace view costed_requests as
 from costlab_stored_prices()
 union all by name
+select *, costlab_request_key(request_id) as request_key, costlab_request_key(parent_request_id) as parent_key
 from costlab_price_rows('stale_requests');

@@ -77,7 +77,7 @@ def append_raw_day(store, lake: Path, day: str = "2026-11-16", n: int = 400, fil
         store.execute(f"copy (select {CANONICAL} from requests where request_id like 'late_%' and hash(request_id) % {files} = {k}) "
                       f"to {literal(str(folder / f'part-{k:05d}-c000.snappy.parquet'))} (format parquet)")
     pricing.reprice(store)
-    return store.frame("select * exclude (prompt_tokens) from costed_requests where request_id like 'late_%'")
+    return store.frame("select * exclude (prompt_tokens, request_key, parent_key) from costed_requests where request_id like 'late_%'")
 
 
 def test_a_day_another_process_appended_is_priced_and_only_it_is_written(tmp_path):
@@ -116,7 +116,7 @@ def test_late_requests_appended_to_a_priced_day_are_priced_with_it_into_one_file
         result = price_lake(store, lake)
         assert result.written == ["2026-11-12"]
         assert sorted(p.name for p in (lake / "requests" / "day=2026-11-12").iterdir()) == ["part-0.parquet"]
-        want = store.frame("select * exclude (prompt_tokens) from costed_requests "
+        want = store.frame("select * exclude (prompt_tokens, request_key, parent_key) from costed_requests "
                            "where ts >= '2026-11-12' and ts < '2026-11-13'").sort("request_id")
         got = pl.read_parquet(lake / day_file("2026-11-12"))
         assert got.select(want.columns).sort("request_id").equals(want)
@@ -271,5 +271,5 @@ def test_kill_9_while_pricing_leaves_no_day_doubled_and_the_next_run_prices_the_
         assert not (lake / MARKER).exists() and not list((lake / "_costlab").glob("replaced-*"))
         assert verify(lake).ok
         got = pl.read_parquet(lake / "requests", hive_partitioning=True).filter(pl.col("request_id").str.starts_with("late"))
-        want = store.frame("select * exclude (prompt_tokens) from costed_requests where request_id like 'late%'")
+        want = store.frame("select * exclude (prompt_tokens, request_key, parent_key) from costed_requests where request_id like 'late%'")
         assert got.select(want.columns).sort("request_id").equals(want.sort("request_id"))

@@ -39,6 +39,7 @@ EXPECTED = {
     "sample_weight": "DECIMAL(38,6)",
     # the list price, gross of negotiated discounts (m012)
     "cost_list_usd": "DECIMAL(18,9)",
+    "request_key": "UBIGINT", "parent_key": "UBIGINT",  # m013: link keys, written with the price
 }
 # DuckDB reports some types by their long names; schema.py uses the short spelling.
 _SPELLING = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
