@@ -27,13 +27,12 @@ _COLUMNS = (
     "ts, platform, model, service_tier, speed, inference_geo, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, "
     "latency_ms, ttft_ms, status, error_type, http_status, stop_reason, feature, user_id, customer_id, "
-    "session_id, trace_id, parent_request_id, attempt, feedback_score, "
+    "session_id, trace_id, attempt, feedback_score, "
     "tier, prompt_tokens, priced, unpriced_reason, cost_usd, sample_weight, request_key, parent_key"
 )
 # The link keys (request_key, parent_key: costlab_request_key, stored with each price) are what the
-# detectors join re-sends on; the ids themselves are kept only where a finding names or counts them.
-# Only a request that another one points at needs its id kept (overload_bursts' join): a semi-join
-# against the few parent ids is far cheaper than carrying ten million ids. User, session and trace
+# detectors join re-sends on (under_modeling, escalation_spike, overload_bursts); the id strings
+# themselves are not carried. User, session and trace
 # ids are only counted or compared, so a 64-bit hash stands in for each (8 bytes instead of a string;
 # a collision among millions of sessions: ~1e-7, and it would have to fall on the same feature within
 # minutes to matter). The raw model spelling (attributes.model_raw) is not carried: unpinned_aliases
@@ -45,8 +44,7 @@ _NARROWED = {
 }
 _CREATE = "create temp table costed_requests as "
 _WINDOW_SELECT = (
-    "select case when request_id in (select parent_request_id from requests where parent_request_id is not null "
-    "and ts >= $since and ts < $until) then request_id end as request_id, "
+    "select "
     + ", ".join(_NARROWED.get(c.strip(), c.strip()) for c in _COLUMNS.split(",")) + " "
     "from costed_requests where ts >= $since and ts < $until"
 )

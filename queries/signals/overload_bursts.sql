@@ -22,7 +22,9 @@
 --   suggestion VARCHAR                    the suggested change
 --
 -- A failure is error_type overloaded, api_error or timeout, or HTTP 529, 500 or 504. A failed
--- request has a fallback when a later request points at it (parent_request_id) on another model.
+-- request has a fallback when a later request points at it (parent_request_id) on another model;
+-- requests are linked by their link keys (parent_key = request_key: costlab_request_key, stored
+-- with each price; over a lake, the id strings themselves).
 -- Short blips (the two-hour incident of the generated logs: 0.15% of a week) stay below the shares.
 with win as (
     select greatest($since::TIMESTAMPTZ, timezone($tz::VARCHAR, date_trunc('day', timezone($tz::VARCHAR, min(ts))))) as since,
@@ -46,22 +48,22 @@ bursts as (
     where failures >= $min_burst_errors::BIGINT and failures >= $burst_share::DOUBLE * requests
 ),
 failed as (
-    select w.tier, w.model, w.request_id, w.sample_weight from w
+    select w.tier, w.model, w.request_key, w.sample_weight from w
     semi join bursts b on b.tier = w.tier and b.minute = epoch_ms(w.ts) // 60000
     where w.failed
 ),
 rescued as (
-    select distinct f.request_id
-    from failed f join (select parent_request_id, model from w where parent_request_id is not null) c
-      on c.parent_request_id = f.request_id and c.model <> f.model
+    select distinct f.request_key
+    from failed f join (select parent_key, model from w where parent_key is not null) c
+      on c.parent_key = f.request_key and c.model <> f.model
 ),
 -- per tier, by joins (Spark refuses a correlated subquery in a grouped SELECT); rescued ids are
 -- distinct, so the left join keeps each failed request once
 burst_count as (select tier, count(*) as burst_minutes from bursts group by tier),
 failed_per_tier as (
     select f.tier, round(sum(f.sample_weight))::BIGINT as failures,
-           round(coalesce(sum(f.sample_weight) filter (where r.request_id is null), 0))::BIGINT as lost
-    from failed f left join rescued r on r.request_id = f.request_id
+           round(coalesce(sum(f.sample_weight) filter (where r.request_key is null), 0))::BIGINT as lost
+    from failed f left join rescued r on r.request_key = f.request_key
     group by f.tier
 ),
 per_tier as (
