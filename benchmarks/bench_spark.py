@@ -36,33 +36,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from common import describe, record_section  # noqa: E402
+from common import below, describe, processes, record_section  # noqa: E402
 
 WEEK = {"since": "2026-11-09", "until": "2026-11-16"}
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu(root: int) -> float:
     """CPU seconds (user + system) of `root` and every live process below it, from /proc."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry)
-        children.setdefault(int(fields[1]), []).append(pid)
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / TICK
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += cpu.get(pid, 0.0)
-        todo += children.get(pid, [])
-    return total
+    table = processes()
+    return sum(table[pid][1] for pid in below(root, table) if pid in table)
 
 
 def build(rows: int) -> tuple[Path, Path]:

@@ -30,30 +30,15 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from bench_spark import tree_cpu  # noqa: E402
-from common import describe, record_section  # noqa: E402
+from common import below, describe, processes, record_section  # noqa: E402
 
 WEEK = "2026-W46"
 
 
 def tree_rss(root: int) -> int:
     """Resident bytes of `root` and every live process below it."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(entry)] = int(fields[1])
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    below, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        below.add(pid)
-        todo += [p for p, parent in parents.items() if parent == pid and p not in below]
-    return sum(rss.get(p, 0) for p in below)
+    table = processes()
+    return sum(table[pid][2] for pid in below(root, table) if pid in table)
 
 
 def child(mode: str, db: Path, lake: Path, driver_memory: str) -> dict:

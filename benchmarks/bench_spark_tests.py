@@ -22,23 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def _snapshot() -> tuple[dict[int, int], dict[int, float]]:
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK
-    return parents, cpu
+from common import below, processes  # noqa: E402
 
 
 def run(cmd: list[str], every: float = 0.5) -> dict:
@@ -50,19 +36,11 @@ def run(cmd: list[str], every: float = 0.5) -> dict:
     done = threading.Event()
 
     def sample() -> None:
-        below = {proc.pid}
         while not done.is_set():
-            parents, cpu = _snapshot()
-            changed = True
-            while changed:  # every live descendant (a JVM's parent can be a bash launcher that exec'd)
-                changed = False
-                for pid, parent in parents.items():
-                    if parent in below and pid not in below:
-                        below.add(pid)
-                        changed = True
-            for pid in below:
-                if pid in cpu:
-                    seen[pid] = max(seen.get(pid, 0.0), cpu[pid])
+            table = processes()  # every live descendant (a JVM's parent can be a bash launcher that exec'd)
+            for pid in below(proc.pid, table):
+                if pid in table:
+                    seen[pid] = max(seen.get(pid, 0.0), table[pid][1])
             done.wait(every)
 
     sampler = threading.Thread(target=sample, daemon=True)

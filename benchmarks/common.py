@@ -105,6 +105,37 @@ def peak_rss_bytes() -> int:
     return peak if platform.system() == "Darwin" else peak * 1024
 
 
+def processes() -> dict[int, tuple[int, float, int]]:
+    """Every live process (Linux /proc): pid -> (parent pid, CPU seconds user + system, resident bytes).
+    For the benchmarks that count a process tree (a Spark driver's JVM, its executors, pytest's workers)."""
+    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    table: dict[int, tuple[int, float, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, int(fields[21]) * page)
+    return table
+
+
+def below(root: int, table: dict[int, tuple[int, float, int]]) -> set[int]:
+    """`root` and every live process under it in `table` (processes())."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
 # The same for the child scripts the benchmarks run with `python -c` (each child's own peak, as
 # `peak_bytes()`): they import it from here. ru_maxrss is not that on Linux: it survives exec, so a
 # child of a big parent reports the parent's peak.
